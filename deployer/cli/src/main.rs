@@ -1,0 +1,3 @@
+//! `deployer`: synthesizes, reviews and deploys the MyStockTracker pipeline.
+
+fn main() {}

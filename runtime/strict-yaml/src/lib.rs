@@ -1,0 +1,1 @@
+//! Strict YAML decoding with positioned diagnostics.
