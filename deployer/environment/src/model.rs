@@ -277,8 +277,9 @@ pub struct Network {
     pub vpn_client_cidr: Ipv4Net,
     /// Extra CIDRs allowed to reach the scraper by SSH (inside the VPC, for example a bastion). Default none.
     pub admin_cidrs: Vec<Ipv4Net>,
-    /// The VPN's certificates; required outside local environments.
-    pub vpn: Option<VpnCertificates>,
+    /// The VPN's ACM certificates per region (ACM certificates are regional). Required for every region
+    /// outside local environments; ignored-but-allowed to be empty for local ones.
+    pub vpn: BTreeMap<Region, VpnCertificates>,
 }
 
 /// ACM certificates for the Client VPN's mutual-TLS authentication.
