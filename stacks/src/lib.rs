@@ -1,1 +1,10 @@
-//! The pipeline as typed CloudFormation.
+//! The MyStockTracker pipeline as typed CloudFormation stacks with least-privilege IAM.
+//!
+//! [`template`] is the typed template model, [`resources`] the resource types, [`iam`] policy documents
+//! and the action vocabulary; [`pipeline`] builds the stacks of one region from an
+//! [`environment::Environment`].
+
+pub mod iam;
+pub mod resources;
+pub mod template;
+pub mod pipeline;

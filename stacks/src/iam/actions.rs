@@ -1,0 +1,165 @@
+//! The IAM actions the pipeline grants, one constant each, grouped by service.
+//!
+//! Keeping them here, typed, means a misspelt action is a compile error in every use, and a reviewer can
+//! read the complete vocabulary of the project's permissions in one file.
+
+use super::Action;
+
+/// Amazon Kinesis Data Streams.
+pub mod kinesis {
+    use super::Action;
+    /// Read records from a shard iterator.
+    pub const GET_RECORDS: Action = Action::new("kinesis", "GetRecords");
+    /// Open a shard iterator.
+    pub const GET_SHARD_ITERATOR: Action = Action::new("kinesis", "GetShardIterator");
+    /// Describe the stream (status, shards).
+    pub const DESCRIBE_STREAM: Action = Action::new("kinesis", "DescribeStream");
+    /// Describe the stream without its shards.
+    pub const DESCRIBE_STREAM_SUMMARY: Action = Action::new("kinesis", "DescribeStreamSummary");
+    /// List the stream's shards.
+    pub const LIST_SHARDS: Action = Action::new("kinesis", "ListShards");
+    /// Put one record.
+    pub const PUT_RECORD: Action = Action::new("kinesis", "PutRecord");
+    /// Put a batch of records.
+    pub const PUT_RECORDS: Action = Action::new("kinesis", "PutRecords");
+}
+
+/// AWS Key Management Service.
+pub mod kms {
+    use super::Action;
+    /// Decrypt data or a data key.
+    pub const DECRYPT: Action = Action::new("kms", "Decrypt");
+    /// Encrypt data.
+    pub const ENCRYPT: Action = Action::new("kms", "Encrypt");
+    /// Make a data key for envelope encryption.
+    pub const GENERATE_DATA_KEY: Action = Action::new("kms", "GenerateDataKey");
+    /// Make a data key without returning its plaintext.
+    pub const GENERATE_DATA_KEY_WITHOUT_PLAINTEXT: Action = Action::new("kms", "GenerateDataKeyWithoutPlaintext");
+    /// Re-encrypt: the source side.
+    pub const RE_ENCRYPT_FROM: Action = Action::new("kms", "ReEncryptFrom");
+    /// Re-encrypt: the destination side.
+    pub const RE_ENCRYPT_TO: Action = Action::new("kms", "ReEncryptTo");
+    /// Describe the key.
+    pub const DESCRIBE_KEY: Action = Action::new("kms", "DescribeKey");
+    /// Administration: create a grant.
+    pub const CREATE_GRANT: Action = Action::new("kms", "CreateGrant");
+    /// Administration: list grants.
+    pub const LIST_GRANTS: Action = Action::new("kms", "ListGrants");
+    /// Administration: revoke a grant.
+    pub const REVOKE_GRANT: Action = Action::new("kms", "RevokeGrant");
+    /// Administration: retire a grant.
+    pub const RETIRE_GRANT: Action = Action::new("kms", "RetireGrant");
+    /// Administration: enable the key.
+    pub const ENABLE_KEY: Action = Action::new("kms", "EnableKey");
+    /// Administration: disable the key.
+    pub const DISABLE_KEY: Action = Action::new("kms", "DisableKey");
+    /// Administration: turn on rotation.
+    pub const ENABLE_KEY_ROTATION: Action = Action::new("kms", "EnableKeyRotation");
+    /// Administration: turn off rotation.
+    pub const DISABLE_KEY_ROTATION: Action = Action::new("kms", "DisableKeyRotation");
+    /// Administration: read the rotation status.
+    pub const GET_KEY_ROTATION_STATUS: Action = Action::new("kms", "GetKeyRotationStatus");
+    /// Administration: read the key policy.
+    pub const GET_KEY_POLICY: Action = Action::new("kms", "GetKeyPolicy");
+    /// Administration: list the key's policies.
+    pub const LIST_KEY_POLICIES: Action = Action::new("kms", "ListKeyPolicies");
+    /// Administration: replace the key policy.
+    pub const PUT_KEY_POLICY: Action = Action::new("kms", "PutKeyPolicy");
+    /// Administration: change the description.
+    pub const UPDATE_KEY_DESCRIPTION: Action = Action::new("kms", "UpdateKeyDescription");
+    /// Administration: list tags.
+    pub const LIST_RESOURCE_TAGS: Action = Action::new("kms", "ListResourceTags");
+    /// Administration: tag.
+    pub const TAG_RESOURCE: Action = Action::new("kms", "TagResource");
+    /// Administration: untag.
+    pub const UNTAG_RESOURCE: Action = Action::new("kms", "UntagResource");
+    /// Administration: schedule deletion.
+    pub const SCHEDULE_KEY_DELETION: Action = Action::new("kms", "ScheduleKeyDeletion");
+    /// Administration: cancel a scheduled deletion.
+    pub const CANCEL_KEY_DELETION: Action = Action::new("kms", "CancelKeyDeletion");
+}
+
+/// Amazon S3.
+pub mod s3 {
+    use super::Action;
+    /// Read an object.
+    pub const GET_OBJECT: Action = Action::new("s3", "GetObject");
+    /// Write an object (also each part of a multipart upload).
+    pub const PUT_OBJECT: Action = Action::new("s3", "PutObject");
+    /// Abandon a multipart upload.
+    pub const ABORT_MULTIPART_UPLOAD: Action = Action::new("s3", "AbortMultipartUpload");
+    /// List objects.
+    pub const LIST_BUCKET: Action = Action::new("s3", "ListBucket");
+    /// List unfinished multipart uploads.
+    pub const LIST_BUCKET_MULTIPART_UPLOADS: Action = Action::new("s3", "ListBucketMultipartUploads");
+    /// Find a bucket's region.
+    pub const GET_BUCKET_LOCATION: Action = Action::new("s3", "GetBucketLocation");
+}
+
+/// Amazon SQS.
+pub mod sqs {
+    use super::Action;
+    /// Send a message.
+    pub const SEND_MESSAGE: Action = Action::new("sqs", "SendMessage");
+}
+
+/// Amazon SNS.
+pub mod sns {
+    use super::Action;
+    /// Publish a message to a topic.
+    pub const PUBLISH: Action = Action::new("sns", "Publish");
+}
+
+/// AWS Secrets Manager.
+pub mod secretsmanager {
+    use super::Action;
+    /// Read a secret's value.
+    pub const GET_SECRET_VALUE: Action = Action::new("secretsmanager", "GetSecretValue");
+}
+
+/// CloudWatch Logs.
+pub mod logs {
+    use super::Action;
+    /// Create a log stream in a log group.
+    pub const CREATE_LOG_STREAM: Action = Action::new("logs", "CreateLogStream");
+    /// Write log events.
+    pub const PUT_LOG_EVENTS: Action = Action::new("logs", "PutLogEvents");
+    /// Create a log group (Glue crawlers create their own).
+    pub const CREATE_LOG_GROUP: Action = Action::new("logs", "CreateLogGroup");
+}
+
+/// AWS Glue Data Catalog.
+pub mod glue {
+    use super::Action;
+    /// Read a database.
+    pub const GET_DATABASE: Action = Action::new("glue", "GetDatabase");
+    /// Read a table.
+    pub const GET_TABLE: Action = Action::new("glue", "GetTable");
+    /// List tables.
+    pub const GET_TABLES: Action = Action::new("glue", "GetTables");
+    /// Create a table.
+    pub const CREATE_TABLE: Action = Action::new("glue", "CreateTable");
+    /// Change a table.
+    pub const UPDATE_TABLE: Action = Action::new("glue", "UpdateTable");
+    /// Read a partition.
+    pub const GET_PARTITION: Action = Action::new("glue", "GetPartition");
+    /// List partitions.
+    pub const GET_PARTITIONS: Action = Action::new("glue", "GetPartitions");
+    /// Read several partitions.
+    pub const BATCH_GET_PARTITION: Action = Action::new("glue", "BatchGetPartition");
+    /// Create a partition.
+    pub const CREATE_PARTITION: Action = Action::new("glue", "CreatePartition");
+    /// Create several partitions.
+    pub const BATCH_CREATE_PARTITION: Action = Action::new("glue", "BatchCreatePartition");
+    /// Change a partition.
+    pub const UPDATE_PARTITION: Action = Action::new("glue", "UpdatePartition");
+    /// Change several partitions.
+    pub const BATCH_UPDATE_PARTITION: Action = Action::new("glue", "BatchUpdatePartition");
+}
+
+/// AWS STS (trust policies).
+pub mod sts {
+    use super::Action;
+    /// Assume a role.
+    pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
+}

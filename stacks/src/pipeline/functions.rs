@@ -1,0 +1,330 @@
+//! The three Lambda functions, their roles, log groups and triggers: the Kinesis event source mapping
+//! of `transform` and the bucket notifications of `to-parquet` and `notify`.
+
+use std::collections::BTreeMap;
+
+use environment::{Environment, InfluxApi};
+
+use crate::iam::actions::{kms, logs, s3, secretsmanager, sns, sqs};
+use crate::iam::{Action, Statement};
+use crate::resources::lambda::{
+    Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig, OnFailure, Permission,
+};
+use crate::resources::logs::LogGroup;
+use crate::resources::s3::{Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn};
+use crate::resources::secretsmanager::Secret;
+use crate::resources::sqs::Queue;
+use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
+
+use super::alerts::AlertTopic;
+use super::ingest::{QuoteStream, STREAM_READ};
+use super::keys::DataKey;
+use super::parameters::{ArtifactParameter, Parameters};
+use super::roles::{TrustedService, component_role};
+use super::storage::{Buckets, prefixes};
+use super::BuildError;
+
+/// The functions and what other parts of the stack refer to.
+#[derive(Debug, Clone)]
+pub(super) struct Functions {
+    pub transform: Handle<Function>,
+    pub to_parquet: Handle<Function>,
+    pub notify: Handle<Function>,
+    pub dead_letters: Handle<Queue>,
+    pub influx_token: Handle<Secret>,
+}
+
+/// What differs between the functions.
+struct FunctionSpec<'a> {
+    name: &'static str,
+    artifact: ArtifactParameter,
+    description: &'static str,
+    memory_mb: u32,
+    timeout_seconds: u32,
+    variables: BTreeMap<String, Expr>,
+    statements: Vec<Statement>,
+    /// Asynchronous (S3-invoked) functions send failed events here; stream-invoked ones use the event
+    /// source mapping's on-failure destination instead.
+    dead_letter: Option<&'a Handle<Queue>>,
+}
+
+/// Key and log permissions every function needs, plus its own statements.
+fn add_function(
+    t: &mut Template,
+    env: &Environment,
+    params: &Parameters,
+    key: &DataKey,
+    spec: FunctionSpec<'_>,
+) -> Result<(Handle<Function>, LogicalId), BuildError> {
+    let log_group = t.add(
+        &format!("{}LogGroup", spec.name),
+        LogGroup { log_group_name: None, retention_in_days: env.logs.retention_days, kms_key_id: key.arn() },
+        Options::none(),
+    )?;
+    let mut statements = spec.statements;
+    statements.push(
+        Statement::allow(&[logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS], [log_group.streams_arn()]).sid("WriteOwnLogs"),
+    );
+    let (role, policy) = component_role(t, spec.name, TrustedService::Lambda, spec.description, statements)?;
+    let mut variables = spec.variables;
+    variables.insert("RUST_LOG".into(), Expr::lit("info"));
+    let mut options = Options::none().depends_on(&policy).skip_checkov(
+        "CKV_AWS_117",
+        "The functions call only public AWS APIs and the InfluxDB URL; a VPC would add NAT cost and cold-start latency without narrowing access, which IAM already scopes.",
+    ).skip_checkov(
+        "CKV_AWS_115",
+        "Reserved concurrency would fail in accounts at the default concurrency quota; concurrency is bounded by the stream's shards and S3 event rate.",
+    );
+    if spec.dead_letter.is_none() {
+        options = options.skip_checkov(
+            "CKV_AWS_116",
+            "Invoked by a Kinesis event source mapping, whose on-failure destination (the failed-events queue) receives failed batches; a function DLQ applies only to asynchronous invocations.",
+        );
+    }
+    let function = t.add(
+        spec.name,
+        Function {
+            description: spec.description.to_owned(),
+            runtime: "provided.al2023",
+            handler: "bootstrap",
+            architectures: vec!["x86_64"],
+            code: Code { s3_bucket: params.artifacts_bucket.reference(), s3_key: params.key(spec.artifact) },
+            role: role.arn(),
+            memory_size: spec.memory_mb,
+            timeout: spec.timeout_seconds,
+            environment: crate::resources::lambda::Environment { variables },
+            kms_key_arn: key.arn(),
+            logging_config: LoggingConfig { log_format: "JSON", log_group: log_group.reference() },
+            dead_letter_config: spec.dead_letter.map(|queue| DeadLetterConfig { target_arn: queue.arn() }),
+        },
+        options,
+    )?;
+    Ok((function, policy.id().clone()))
+}
+
+fn use_key(actions: &[Action], key: &DataKey) -> Statement {
+    Statement::allow(actions, [key.arn()]).sid("UseDataKey")
+}
+
+fn send_dead_letters(queue: &Handle<Queue>) -> Statement {
+    Statement::allow(&[sqs::SEND_MESSAGE], [queue.arn()]).sid("SendFailedEvents")
+}
+
+/// Every reference from a function, its role or its permissions to a data bucket goes through the
+/// bucket's fixed name, never `Ref`: the buckets depend on the functions (their notifications), so the
+/// functions must not depend on the buckets.
+pub(super) fn add(
+    t: &mut Template,
+    env: &Environment,
+    params: &Parameters,
+    key: &DataKey,
+    stream: &QuoteStream,
+    buckets: &Buckets,
+    topic: &AlertTopic,
+) -> Result<Functions, BuildError> {
+    let dead_letters = t.add(
+        "FailedEventsQueue",
+        Queue { kms_master_key_id: key.arn(), message_retention_period: 1_209_600 },
+        Options::none(),
+    )?;
+    let influx_token = t.add(
+        "InfluxTokenSecret",
+        Secret {
+            description: format!(
+                "InfluxDB token for the transform Lambda ({}). Set it after deploying: aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string <token>",
+                env.name.as_str()
+            ),
+            kms_key_id: key.arn(),
+        },
+        Options::none().skip_checkov(
+            "CKV2_AWS_57",
+            "The InfluxDB token is issued by the InfluxDB server, which Secrets Manager cannot rotate; rotate it there and put the new value.",
+        ),
+    )?;
+
+    let (transform, transform_policy) = add_transform(t, env, params, key, stream, buckets, &dead_letters, &influx_token)?;
+    let (to_parquet, _) = add_function(
+        t,
+        env,
+        params,
+        key,
+        FunctionSpec {
+            name: "ToParquet",
+            artifact: ArtifactParameter::ToParquet,
+            description: "Converts raw JSON-lines objects to partitioned Parquet in the curated bucket",
+            memory_mb: 1024,
+            timeout_seconds: 900,
+            variables: BTreeMap::from([
+                ("CURATED_BUCKET".into(), buckets.curated_name.clone()),
+                ("CURATED_PREFIX".into(), Expr::lit(prefixes::QUOTES)),
+                ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
+                ("QUARANTINE_PREFIX".into(), Expr::lit(format!("{}to-parquet/", prefixes::QUARANTINE))),
+            ]),
+            statements: vec![
+                Statement::allow(&[s3::GET_OBJECT], [objects_arn(&buckets.raw_name, prefixes::RAW)]).sid("ReadRawRecords"),
+                Statement::allow(
+                    &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
+                    [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
+                )
+                .sid("WriteParquet"),
+                Statement::allow(
+                    &[s3::PUT_OBJECT],
+                    [objects_arn(&buckets.raw_name, &format!("{}to-parquet/", prefixes::QUARANTINE))],
+                )
+                .sid("QuarantineInvalidRecords"),
+                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                send_dead_letters(&dead_letters),
+            ],
+            dead_letter: Some(&dead_letters),
+        },
+    )?;
+    let (notify, _) = add_function(
+        t,
+        env,
+        params,
+        key,
+        FunctionSpec {
+            name: "Notify",
+            artifact: ArtifactParameter::Notify,
+            description: "E-mails through SNS when a price moves by the alert threshold or more",
+            memory_mb: 512,
+            timeout_seconds: 120,
+            variables: BTreeMap::from([
+                ("TOPIC_ARN".into(), topic.arn()),
+                ("THRESHOLD_PCT".into(), Expr::lit(env.alerts.threshold_pct.to_string())),
+                ("STATE_BUCKET".into(), buckets.curated_name.clone()),
+                ("STATE_PREFIX".into(), Expr::lit(prefixes::NOTIFY_STATE)),
+            ]),
+            statements: vec![
+                Statement::allow(&[s3::GET_OBJECT], [objects_arn(&buckets.curated_name, prefixes::QUOTES)]).sid("ReadParquet"),
+                Statement::allow(&[s3::GET_OBJECT, s3::PUT_OBJECT], [objects_arn(&buckets.curated_name, prefixes::NOTIFY_STATE)])
+                    .sid("KeepReferencePrices"),
+                Statement::allow(&[sns::PUBLISH], [topic.arn()]).sid("PublishAlerts"),
+                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                send_dead_letters(&dead_letters),
+            ],
+            dead_letter: Some(&dead_letters),
+        },
+    )?;
+
+    t.add(
+        "TransformEventSourceMapping",
+        EventSourceMapping {
+            event_source_arn: stream.arn(),
+            function_name: transform.reference(),
+            // Start at the oldest record: nothing the scraper put before the mapping existed is skipped.
+            starting_position: "TRIM_HORIZON",
+            batch_size: env.transform.batch_size,
+            maximum_batching_window_in_seconds: env.transform.batching_window_seconds,
+            function_response_types: vec!["ReportBatchItemFailures"],
+            bisect_batch_on_function_error: true,
+            maximum_record_age_in_seconds: env.transform.maximum_record_age_seconds,
+            maximum_retry_attempts: env.transform.maximum_retry_attempts,
+            destination_config: DestinationConfig { on_failure: OnFailure { destination: dead_letters.arn() } },
+        },
+        // The mapping is validated against the role's permissions when it is created.
+        Options { depends_on: vec![transform_policy], ..Options::none() },
+    )?;
+
+    add_bucket_trigger(t, &buckets.raw, &buckets.raw_name, "RawBucketInvokesToParquet", &to_parquet, prefixes::RAW, "")?;
+    add_bucket_trigger(
+        t,
+        &buckets.curated,
+        &buckets.curated_name,
+        "CuratedBucketInvokesNotify",
+        &notify,
+        prefixes::QUOTES,
+        ".parquet",
+    )?;
+    Ok(Functions { transform, to_parquet, notify, dead_letters, influx_token })
+}
+
+#[allow(clippy::too_many_arguments)] // Each argument is a distinct resource the function is wired to.
+fn add_transform(
+    t: &mut Template,
+    env: &Environment,
+    params: &Parameters,
+    key: &DataKey,
+    stream: &QuoteStream,
+    buckets: &Buckets,
+    dead_letters: &Handle<Queue>,
+    influx_token: &Handle<Secret>,
+) -> Result<(Handle<Function>, LogicalId), BuildError> {
+    let mut variables = BTreeMap::from([
+        ("INFLUX_URL".into(), Expr::lit(env.influxdb.url.clone())),
+        ("INFLUX_TOKEN_SECRET_ARN".into(), influx_token.arn()),
+        ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
+        ("QUARANTINE_PREFIX".into(), Expr::lit(format!("{}transform/", prefixes::QUARANTINE))),
+    ]);
+    match &env.influxdb.api {
+        InfluxApi::V2 { org, bucket } => {
+            variables.insert("INFLUX_API".into(), Expr::lit("v2"));
+            variables.insert("INFLUX_ORG".into(), Expr::lit(org.clone()));
+            variables.insert("INFLUX_BUCKET".into(), Expr::lit(bucket.clone()));
+        }
+        InfluxApi::V1 { database } => {
+            variables.insert("INFLUX_API".into(), Expr::lit("v1"));
+            variables.insert("INFLUX_DATABASE".into(), Expr::lit(database.clone()));
+        }
+    }
+    add_function(
+        t,
+        env,
+        params,
+        key,
+        FunctionSpec {
+            name: "Transform",
+            artifact: ArtifactParameter::Transform,
+            description: "Validates quote records from Kinesis and writes them to InfluxDB",
+            memory_mb: env.transform.memory_mb,
+            timeout_seconds: env.transform.timeout_seconds,
+            variables,
+            statements: vec![
+                Statement::allow(STREAM_READ, [stream.arn()]).sid("ReadQuoteStream"),
+                Statement::allow(&[secretsmanager::GET_SECRET_VALUE], [influx_token.arn()]).sid("ReadInfluxToken"),
+                Statement::allow(
+                    &[s3::PUT_OBJECT],
+                    [objects_arn(&buckets.raw_name, &format!("{}transform/", prefixes::QUARANTINE))],
+                )
+                .sid("QuarantineInvalidRecords"),
+                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                send_dead_letters(dead_letters),
+            ],
+            dead_letter: None,
+        },
+    )
+}
+
+/// Lets the bucket invoke `function` for objects created under `prefix` ending in `suffix`. The
+/// permission names the bucket by its fixed name, not by reference: the bucket must depend on the
+/// permission (S3 checks it when the notification is saved), so the permission cannot depend on it.
+fn add_bucket_trigger(
+    t: &mut Template,
+    bucket: &Handle<Bucket>,
+    bucket_name: &Expr,
+    permission_id: &str,
+    function: &Handle<Function>,
+    prefix: &str,
+    suffix: &str,
+) -> Result<(), BuildError> {
+    let permission = t.add(
+        permission_id,
+        Permission {
+            action: "lambda:InvokeFunction",
+            function_name: function.reference(),
+            principal: Expr::service_principal("s3"),
+            source_arn: bucket_arn(bucket_name),
+            source_account: pseudo::account_id(),
+        },
+        Options::none(),
+    )?;
+    let notification = LambdaNotification {
+        event: "s3:ObjectCreated:*",
+        function: function.arn(),
+        filter: Some(NotificationFilter::keys(prefix, suffix)),
+    };
+    t.modify(bucket, &[permission.id().clone()], |bucket| {
+        bucket.notification_configuration = Some(Notifications { lambda_configurations: vec![notification] });
+    });
+    Ok(())
+}

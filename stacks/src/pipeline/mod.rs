@@ -1,0 +1,131 @@
+//! The pipeline of DESIGN.md for one region of an environment, as CloudFormation stacks.
+//!
+//! Two stacks per region: `artifacts` (the bucket the deployer uploads code to, created first) and
+//! `pipeline` (everything else). Each submodule adds one part of the pipeline to the template and
+//! returns typed handles for the parts that come after it.
+
+mod alerts;
+mod artifacts;
+mod catalog;
+mod functions;
+mod ingest;
+mod keys;
+mod names;
+mod network;
+mod parameters;
+mod roles;
+mod scraper_config;
+mod storage;
+
+use environment::{Environment, Region};
+
+pub use names::Names;
+pub use parameters::ArtifactParameter;
+pub use scraper_config::ScraperConfig;
+
+use crate::iam::PolicyError;
+use crate::template::{Template, TemplateError};
+
+/// What a stack is for; also the suffix of its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StackKind {
+    /// The per-region artifacts bucket, deployed before the pipeline.
+    Artifacts,
+    /// The pipeline itself.
+    Pipeline,
+}
+
+impl StackKind {
+    /// `artifacts` or `pipeline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackKind::Artifacts => "artifacts",
+            StackKind::Pipeline => "pipeline",
+        }
+    }
+}
+
+/// One synthesized stack.
+#[derive(Debug)]
+pub struct Stack {
+    /// What it is for.
+    pub kind: StackKind,
+    /// The CloudFormation stack name, such as `mst-prod-pipeline`.
+    pub name: String,
+    /// The template.
+    pub template: Template,
+}
+
+/// Why the stacks could not be built: always a bug in this crate, never bad input (the environment
+/// was validated when it was loaded).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A template could not be assembled.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A policy broke an IAM rule of this project.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The scraper configuration did not serialize.
+    #[error("scraper configuration: {0}")]
+    ScraperConfig(#[from] serde_json::Error),
+}
+
+/// The stacks of one region, in deployment order.
+pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildError> {
+    let names = Names::new(env);
+    Ok(vec![
+        Stack { kind: StackKind::Artifacts, name: names.stack(StackKind::Artifacts), template: artifacts::template(&names)? },
+        Stack { kind: StackKind::Pipeline, name: names.stack(StackKind::Pipeline), template: pipeline(env, region, &names)? },
+    ])
+}
+
+fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Template, BuildError> {
+    let mut t = Template::new(format!(
+        "MyStockTracker pipeline for environment {} in {}: scraper, stream, lambdas, storage, catalog, alerts.",
+        env.name.as_str(),
+        region
+    ));
+    let params = parameters::add(&mut t)?;
+    let key = keys::add(&mut t, env)?;
+    let topic = alerts::add_topic(&mut t, env, &key)?;
+    let buckets = storage::add(&mut t, env, names, &key)?;
+    let stream = ingest::add_stream(&mut t, env, &key)?;
+    ingest::add_firehose(&mut t, env, &key, &stream, &buckets)?;
+    let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
+    catalog::add(&mut t, env, names, &key, &buckets)?;
+    let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
+    alerts::add_alarms(&mut t, &topic, &functions)?;
+    add_outputs(&mut t, &key, &stream, &buckets, &topic, &functions, &scraper)?;
+    Ok(t)
+}
+
+fn add_outputs(
+    t: &mut Template,
+    key: &keys::DataKey,
+    stream: &ingest::QuoteStream,
+    buckets: &storage::Buckets,
+    topic: &alerts::AlertTopic,
+    functions: &functions::Functions,
+    scraper: &network::Scraper,
+) -> Result<(), TemplateError> {
+    t.output("StreamName", "Kinesis stream the scraper writes quotes to", stream.reference())?;
+    t.output("RawBucketName", "Raw JSON records from Firehose (raw/), and quarantined records", buckets.raw.reference())?;
+    t.output("CuratedBucketName", "Parquet data (quotes/symbol=/dt=/) for Athena", buckets.curated.reference())?;
+    t.output("AlertTopicArn", "SNS topic for price-move e-mails and pipeline alarms", topic.arn())?;
+    t.output(
+        "InfluxTokenSecretArn",
+        "Secret to put the InfluxDB token in (aws secretsmanager put-secret-value --secret-id <arn> --secret-string <token>)",
+        functions.influx_token.arn(),
+    )?;
+    t.output("TransformFunctionName", "Kinesis to InfluxDB Lambda", functions.transform.reference())?;
+    t.output("ToParquetFunctionName", "Raw JSON to Parquet Lambda", functions.to_parquet.reference())?;
+    t.output("NotifyFunctionName", "Price-move alert Lambda", functions.notify.reference())?;
+    t.output("FailedEventsQueueUrl", "Dead-letter queue of batches and events that failed all retries", functions.dead_letters.reference())?;
+    t.output("DataKeyArn", "KMS key encrypting the stream, buckets, topic, queue, logs and secret", key.arn())?;
+    t.output("ScraperInstanceId", "EC2 instance running the scraper (SSH through the Client VPN)", scraper.instance.reference())?;
+    if let Some(vpn) = &scraper.vpn {
+        t.output("ClientVpnEndpointId", "Client VPN endpoint (download its client configuration)", vpn.reference())?;
+    }
+    Ok(())
+}

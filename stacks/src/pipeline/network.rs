@@ -1,0 +1,420 @@
+//! The scraper's network and instance: a VPC with a public subnet for the NAT gateway and two private
+//! subnets, VPC endpoints for the AWS APIs the scraper calls, the EC2 instance itself, and the Client VPN
+//! that is the only way in.
+
+use environment::{Environment, Region};
+use ipnet::Ipv4Net;
+
+use crate::iam::actions::{kinesis, kms, s3};
+use crate::iam::{PolicyDocument, Statement};
+use crate::resources::ec2::{
+    BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint, ClientVpnTargetNetworkAssociation,
+    ConnectionLogOptions, Ebs, EgressRule, ElasticIp, GatewayAttachment, IamInstanceProfile, IngressRule, Instance,
+    InternetGateway, LaunchTemplate, LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring,
+    MutualAuthentication, NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
+    VpcEndpoint, VpnAuthentication, name_tag,
+};
+use crate::resources::iam::InstanceProfile;
+use crate::resources::logs::LogGroup;
+use crate::resources::s3::objects_arn;
+use crate::template::{Expr, Handle, Options, Template, pseudo};
+
+use super::ingest::QuoteStream;
+use super::keys::DataKey;
+use super::parameters::{ArtifactParameter, Parameters};
+use super::roles::{TrustedService, component_role};
+use super::scraper_config::ScraperConfig;
+use super::BuildError;
+
+/// The scraper's instance and, outside local environments, its VPN endpoint.
+#[derive(Debug, Clone)]
+pub(super) struct Scraper {
+    pub instance: Handle<Instance>,
+    pub vpn: Option<Handle<ClientVpnEndpoint>>,
+}
+
+/// The systemd unit the user-data installs (kept beside the scraper's code).
+const SYSTEMD_UNIT: &str = include_str!("../../../runtime/scraper/systemd/mystocktracker-scraper.service");
+
+/// Amazon Linux 2023 reads its package repositories from this AWS-owned bucket through the S3 gateway
+/// endpoint, so the endpoint policy must let `dnf` through.
+const AL2023_REPOSITORY_BUCKET_PREFIX: &str = "al2023-repos-";
+const AL2023_REPOSITORY_BUCKET_SUFFIX: &str = "-de612dc2";
+
+/// The VPC's four equal quarters: public (NAT), private A (scraper, VPN), private B, and one spare.
+fn quarters(vpc: Ipv4Net) -> [Ipv4Net; 3] {
+    let mut parts = vpc.subnets(vpc.prefix_len() + 2).into_iter().flatten();
+    let mut next = || parts.next().unwrap_or(vpc);
+    [next(), next(), next()]
+}
+
+fn az(index: u32) -> Expr {
+    Expr::Select(index, Box::new(Expr::AvailabilityZones))
+}
+
+fn tag(env: &Environment, what: &str) -> Vec<crate::resources::Tag> {
+    name_tag(Expr::lit(format!("mst-{}-{what}", env.name.as_str())))
+}
+
+pub(super) fn add(
+    t: &mut Template,
+    env: &Environment,
+    region: &Region,
+    params: &Parameters,
+    key: &DataKey,
+    stream: &QuoteStream,
+) -> Result<Scraper, BuildError> {
+    let net = &env.network;
+    let vpc_cidr = net.vpc_cidr.to_string();
+    let vpc = t.add(
+        "Vpc",
+        Vpc { cidr_block: vpc_cidr.clone(), enable_dns_hostnames: true, enable_dns_support: true, tags: tag(env, "vpc") },
+        Options::none(),
+    )?;
+    let [public_cidr, private_a_cidr, private_b_cidr] = quarters(net.vpc_cidr);
+    let subnet = |t: &mut Template, id: &str, cidr: Ipv4Net, zone: u32, name: &str| {
+        t.add(
+            id,
+            Subnet {
+                vpc_id: vpc.reference(),
+                cidr_block: cidr.to_string(),
+                availability_zone: az(zone),
+                map_public_ip_on_launch: false,
+                tags: tag(env, name),
+            },
+            Options::none(),
+        )
+    };
+    let public = subnet(t, "PublicSubnet", public_cidr, 0, "public")?;
+    let private_a = subnet(t, "PrivateSubnetA", private_a_cidr, 0, "private-a")?;
+    let private_b = subnet(t, "PrivateSubnetB", private_b_cidr, 1, "private-b")?;
+
+    // Egress for scraping: internet gateway for the public subnet, one NAT gateway for the private ones.
+    let gateway = t.add("InternetGateway", InternetGateway { tags: tag(env, "igw") }, Options::none())?;
+    let attachment = t.add(
+        "InternetGatewayAttachment",
+        GatewayAttachment { vpc_id: vpc.reference(), internet_gateway_id: gateway.reference() },
+        Options::none(),
+    )?;
+    let public_routes = t.add("PublicRouteTable", RouteTable { vpc_id: vpc.reference(), tags: tag(env, "public") }, Options::none())?;
+    t.add(
+        "PublicDefaultRoute",
+        Route {
+            route_table_id: public_routes.reference(),
+            destination_cidr_block: "0.0.0.0/0",
+            gateway_id: Some(gateway.reference()),
+            nat_gateway_id: None,
+        },
+        Options::none().depends_on(&attachment),
+    )?;
+    t.add(
+        "PublicSubnetRoutes",
+        SubnetRouteTableAssociation { route_table_id: public_routes.reference(), subnet_id: public.reference() },
+        Options::none(),
+    )?;
+    let nat_ip = t.add("NatAddress", ElasticIp { domain: "vpc", tags: tag(env, "nat") }, Options::none().depends_on(&attachment))?;
+    let nat = t.add(
+        "NatGateway",
+        NatGateway { allocation_id: nat_ip.allocation_id(), subnet_id: public.reference(), tags: tag(env, "nat") },
+        Options::none(),
+    )?;
+    let private_routes =
+        t.add("PrivateRouteTable", RouteTable { vpc_id: vpc.reference(), tags: tag(env, "private") }, Options::none())?;
+    t.add(
+        "PrivateDefaultRoute",
+        Route {
+            route_table_id: private_routes.reference(),
+            destination_cidr_block: "0.0.0.0/0",
+            gateway_id: None,
+            nat_gateway_id: Some(nat.reference()),
+        },
+        Options::none(),
+    )?;
+    for (id, subnet) in [("PrivateSubnetARoutes", &private_a), ("PrivateSubnetBRoutes", &private_b)] {
+        t.add(
+            id,
+            SubnetRouteTableAssociation { route_table_id: private_routes.reference(), subnet_id: subnet.reference() },
+            Options::none(),
+        )?;
+    }
+
+    // Endpoints: Kinesis and S3 traffic stays inside AWS's network, limited to this pipeline's resources.
+    let endpoint_group = t.add(
+        "EndpointSecurityGroup",
+        SecurityGroup {
+            group_description: "Interface endpoints: HTTPS from inside the VPC".into(),
+            vpc_id: vpc.reference(),
+            security_group_ingress: vec![IngressRule {
+                description: "HTTPS from the VPC".into(),
+                ip_protocol: "tcp",
+                from_port: 443,
+                to_port: 443,
+                cidr_ip: Some(vpc_cidr.clone()),
+                source_security_group_id: None,
+            }],
+            security_group_egress: vec![EgressRule {
+                description: "Responses stay inside the VPC".into(),
+                ip_protocol: "tcp",
+                from_port: 443,
+                to_port: 443,
+                cidr_ip: vpc_cidr.clone(),
+            }],
+            tags: tag(env, "endpoints"),
+        },
+        Options::none(),
+    )?;
+    t.add(
+        "KinesisEndpoint",
+        VpcEndpoint {
+            vpc_id: vpc.reference(),
+            service_name: Expr::concat([Expr::lit("com.amazonaws."), pseudo::region(), Expr::lit(".kinesis-streams")]),
+            vpc_endpoint_type: "Interface",
+            subnet_ids: vec![private_a.reference(), private_b.reference()],
+            security_group_ids: vec![endpoint_group.reference()],
+            private_dns_enabled: Some(true),
+            route_table_ids: Vec::new(),
+            policy_document: PolicyDocument::new(vec![
+                Statement::through_endpoint(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()], pseudo::account_id())
+                    .sid("PutQuotesOnly"),
+            ]),
+        },
+        Options::none(),
+    )?;
+    let artifacts_bucket = params.artifacts_bucket.reference();
+    let al2023_repos = Expr::concat([
+        Expr::lit(AL2023_REPOSITORY_BUCKET_PREFIX),
+        pseudo::region(),
+        Expr::lit(AL2023_REPOSITORY_BUCKET_SUFFIX),
+    ]);
+    t.add(
+        "S3Endpoint",
+        VpcEndpoint {
+            vpc_id: vpc.reference(),
+            service_name: Expr::concat([Expr::lit("com.amazonaws."), pseudo::region(), Expr::lit(".s3")]),
+            vpc_endpoint_type: "Gateway",
+            subnet_ids: Vec::new(),
+            security_group_ids: Vec::new(),
+            private_dns_enabled: None,
+            route_table_ids: vec![private_routes.reference()],
+            policy_document: PolicyDocument::new(vec![
+                Statement::through_endpoint(&[s3::GET_OBJECT], [objects_arn(&artifacts_bucket, "")], pseudo::account_id())
+                    .sid("ReadArtifacts"),
+                Statement::through_endpoint_from_anyone(&[s3::GET_OBJECT], [objects_arn(&al2023_repos, "")])
+                    .sid("ReadAmazonLinuxPackages"),
+            ]),
+        },
+        Options::none(),
+    )?;
+
+    let vpn = add_vpn(t, env, region, key, &vpc, &private_a)?;
+    let instance = add_instance(t, env, region, params, key, stream, &vpc, &private_a, vpn.as_ref().map(|v| &v.1))?;
+    Ok(Scraper { instance, vpn: vpn.map(|v| v.0) })
+}
+
+/// The Client VPN endpoint with mutual-TLS authentication, when the region has certificates (every
+/// region outside local environments, as validation requires).
+fn add_vpn(
+    t: &mut Template,
+    env: &Environment,
+    region: &Region,
+    key: &DataKey,
+    vpc: &Handle<Vpc>,
+    subnet: &Handle<Subnet>,
+) -> Result<Option<(Handle<ClientVpnEndpoint>, Handle<SecurityGroup>)>, BuildError> {
+    let Some(certificates) = env.network.vpn.get(region) else {
+        return Ok(None);
+    };
+    let vpc_cidr = env.network.vpc_cidr.to_string();
+    let group = t.add(
+        "VpnSecurityGroup",
+        SecurityGroup {
+            group_description: "Client VPN: SSH from VPN clients into the VPC".into(),
+            vpc_id: vpc.reference(),
+            security_group_ingress: Vec::new(),
+            security_group_egress: vec![EgressRule {
+                description: "SSH to instances in the VPC".into(),
+                ip_protocol: "tcp",
+                from_port: 22,
+                to_port: 22,
+                cidr_ip: vpc_cidr.clone(),
+            }],
+            tags: tag(env, "vpn"),
+        },
+        Options::none(),
+    )?;
+    let log_group = t.add(
+        "VpnLogGroup",
+        LogGroup { log_group_name: None, retention_in_days: env.logs.retention_days, kms_key_id: key.arn() },
+        Options::none(),
+    )?;
+    let endpoint = t.add(
+        "ClientVpnEndpoint",
+        ClientVpnEndpoint {
+            description: format!("MyStockTracker {}: administrator access to the scraper", env.name.as_str()),
+            client_cidr_block: env.network.vpn_client_cidr.to_string(),
+            server_certificate_arn: certificates.server_certificate_arn.clone(),
+            authentication_options: vec![VpnAuthentication {
+                kind: "certificate-authentication",
+                mutual_authentication: MutualAuthentication {
+                    client_root_certificate_chain_arn: certificates.client_root_certificate_arn.clone(),
+                },
+            }],
+            connection_log_options: ConnectionLogOptions { enabled: true, cloudwatch_log_group: log_group.reference() },
+            vpc_id: vpc.reference(),
+            security_group_ids: vec![group.reference()],
+            split_tunnel: true,
+            transport_protocol: "udp",
+            session_timeout_hours: 8,
+        },
+        Options::none(),
+    )?;
+    t.add(
+        "ClientVpnSubnetAssociation",
+        ClientVpnTargetNetworkAssociation { client_vpn_endpoint_id: endpoint.reference(), subnet_id: subnet.reference() },
+        Options::none(),
+    )?;
+    t.add(
+        "ClientVpnAuthorizeVpc",
+        ClientVpnAuthorizationRule {
+            description: "VPN clients may reach the VPC".into(),
+            client_vpn_endpoint_id: endpoint.reference(),
+            target_network_cidr: vpc_cidr,
+            authorize_all_groups: true,
+        },
+        Options::none(),
+    )?;
+    Ok(Some((endpoint, group)))
+}
+
+#[allow(clippy::too_many_arguments)] // Each argument is a distinct resource the instance is wired to.
+fn add_instance(
+    t: &mut Template,
+    env: &Environment,
+    region: &Region,
+    params: &Parameters,
+    key: &DataKey,
+    stream: &QuoteStream,
+    vpc: &Handle<Vpc>,
+    subnet: &Handle<Subnet>,
+    vpn_group: Option<&Handle<SecurityGroup>>,
+) -> Result<Handle<Instance>, BuildError> {
+    let binary_key = params.key(ArtifactParameter::Scraper);
+    let binary_arn = Expr::global_arn("s3", [params.artifacts_bucket.reference(), Expr::lit("/"), binary_key.clone()]);
+    let (role, _policy) = component_role(
+        t,
+        "Scraper",
+        TrustedService::Ec2,
+        "Scraper instance: puts quote records on the stream, fetches its own binary",
+        vec![
+            Statement::allow(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()]).sid("PutQuotes"),
+            Statement::allow(&[kms::GENERATE_DATA_KEY], [key.arn()]).sid("EncryptQuotes"),
+            Statement::allow(&[s3::GET_OBJECT], [binary_arn]).sid("FetchScraperBinary"),
+        ],
+    )?;
+    let profile = t.add("ScraperInstanceProfile", InstanceProfile { roles: vec![role.reference()] }, Options::none())?;
+
+    // Client VPN source-NATs clients to its own interfaces in the subnet, so SSH is allowed from the
+    // VPN endpoint's security group (only VPN clients come through it) and from explicit admin CIDRs.
+    let mut ingress: Vec<IngressRule> = vpn_group
+        .map(|group| IngressRule {
+            description: format!("SSH from Client VPN clients ({})", env.network.vpn_client_cidr),
+            ip_protocol: "tcp",
+            from_port: 22,
+            to_port: 22,
+            cidr_ip: None,
+            source_security_group_id: Some(group.reference()),
+        })
+        .into_iter()
+        .collect();
+    ingress.extend(env.network.admin_cidrs.iter().map(|cidr| IngressRule {
+        description: "SSH from an administrator network".into(),
+        ip_protocol: "tcp",
+        from_port: 22,
+        to_port: 22,
+        cidr_ip: Some(cidr.to_string()),
+        source_security_group_id: None,
+    }));
+    let group = t.add(
+        "ScraperSecurityGroup",
+        SecurityGroup {
+            group_description: "Scraper instance: SSH only through the VPN, HTTPS out".into(),
+            vpc_id: vpc.reference(),
+            security_group_ingress: ingress,
+            security_group_egress: vec![EgressRule {
+                description: "HTTPS to quote sources and AWS APIs".into(),
+                ip_protocol: "tcp",
+                from_port: 443,
+                to_port: 443,
+                cidr_ip: "0.0.0.0/0".into(),
+            }],
+            tags: tag(env, "scraper"),
+        },
+        Options::none(),
+    )?;
+    let user_data = user_data(env, region, params, stream)?;
+    let template = t.add(
+        "ScraperLaunchTemplate",
+        LaunchTemplate {
+            launch_template_data: LaunchTemplateData {
+                image_id: params.ami.reference(),
+                instance_type: env.scraper.instance_type.clone(),
+                iam_instance_profile: IamInstanceProfile { arn: profile.arn() },
+                metadata_options: MetadataOptions { http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 1 },
+                block_device_mappings: vec![BlockDeviceMapping {
+                    device_name: "/dev/xvda",
+                    ebs: Ebs { encrypted: true, kms_key_id: key.arn(), volume_size: 8, volume_type: "gp3", delete_on_termination: true },
+                }],
+                security_group_ids: vec![group.reference()],
+                monitoring: Monitoring { enabled: true },
+                ebs_optimized: true,
+                user_data: user_data.base64(),
+            },
+        },
+        Options::none(),
+    )?;
+    Ok(t.add(
+        "ScraperInstance",
+        Instance {
+            launch_template: LaunchTemplateRef { launch_template_id: template.reference(), version: template.latest_version() },
+            subnet_id: subnet.reference(),
+            tags: tag(env, "scraper"),
+        },
+        Options::none(),
+    )?)
+}
+
+/// The first-boot script: fetch the scraper (checking its SHA-256, which is its S3 key), write its
+/// configuration and the hardened systemd unit, and start it.
+fn user_data(env: &Environment, region: &Region, params: &Parameters, stream: &QuoteStream) -> Result<Expr, BuildError> {
+    const STREAM_MARKER: &str = "@@STREAM_NAME@@";
+    let config = serde_json::to_string_pretty(&ScraperConfig::new(env, STREAM_MARKER, region.as_str()))?;
+    let (config_head, config_tail) = config.split_once(STREAM_MARKER).unwrap_or((&config, ""));
+    Ok(Expr::concat([
+        Expr::lit(
+            "#!/bin/bash\n\
+             # MyStockTracker scraper: installed once, at first boot.\n\
+             set -euo pipefail\n\
+             install -d -m 0755 /opt/mystocktracker /etc/mystocktracker\n\
+             key=\"",
+        ),
+        params.key(ArtifactParameter::Scraper),
+        Expr::lit("\"\naws s3 cp --only-show-errors --region \""),
+        pseudo::region(),
+        Expr::lit("\" \"s3://"),
+        params.artifacts_bucket.reference(),
+        Expr::lit(
+            "/$key\" /opt/mystocktracker/scraper.download\n\
+             # The key is the binary's SHA-256: refuse anything else.\n\
+             echo \"$(basename \"$key\" .bin)  /opt/mystocktracker/scraper.download\" | sha256sum --check --quiet\n\
+             install -m 0755 /opt/mystocktracker/scraper.download /opt/mystocktracker/scraper\n\
+             rm -f /opt/mystocktracker/scraper.download\n\
+             cat > /etc/mystocktracker/scraper.yaml <<'CONFIG'\n",
+        ),
+        Expr::lit(config_head),
+        stream.reference(),
+        Expr::lit(config_tail),
+        Expr::lit("\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/mystocktracker-scraper.service <<'UNIT'\n"),
+        Expr::lit(SYSTEMD_UNIT),
+        Expr::lit("UNIT\nsystemctl daemon-reload\nsystemctl enable --now mystocktracker-scraper.service\n"),
+    ]))
+}

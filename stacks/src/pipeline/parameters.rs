@@ -1,0 +1,104 @@
+//! Stack parameters: the content-hash keys of the uploaded artifacts, passed by the deployer.
+
+use crate::template::{Expr, Handle, Parameter, Template, TemplateError};
+
+/// The artifacts the pipeline stack takes as parameters (S3 keys named by content hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactParameter {
+    /// The transform Lambda zip.
+    Transform,
+    /// The to-parquet Lambda zip.
+    ToParquet,
+    /// The notify Lambda zip.
+    Notify,
+    /// The scraper binary.
+    Scraper,
+}
+
+impl ArtifactParameter {
+    /// Every artifact, in a fixed order.
+    pub const ALL: [ArtifactParameter; 4] = [Self::Transform, Self::ToParquet, Self::Notify, Self::Scraper];
+
+    /// The parameter's logical id.
+    pub fn parameter_name(self) -> &'static str {
+        match self {
+            Self::Transform => "TransformCodeKey",
+            Self::ToParquet => "ToParquetCodeKey",
+            Self::Notify => "NotifyCodeKey",
+            Self::Scraper => "ScraperBinaryKey",
+        }
+    }
+
+    /// The runtime crate's name (and binary name) the artifact is built from.
+    pub fn crate_name(self) -> &'static str {
+        match self {
+            Self::Transform => "transform",
+            Self::ToParquet => "to-parquet",
+            Self::Notify => "notify",
+            Self::Scraper => "scraper",
+        }
+    }
+}
+
+/// The name of the artifacts bucket parameter.
+pub const ARTIFACTS_BUCKET_PARAMETER: &str = "ArtifactsBucket";
+
+/// Handles to the pipeline stack's parameters.
+#[derive(Debug, Clone)]
+pub(super) struct Parameters {
+    pub artifacts_bucket: Handle<Parameter>,
+    pub transform: Handle<Parameter>,
+    pub to_parquet: Handle<Parameter>,
+    pub notify: Handle<Parameter>,
+    pub scraper: Handle<Parameter>,
+    pub ami: Handle<Parameter>,
+}
+
+impl Parameters {
+    /// The S3 key of an artifact.
+    pub fn key(&self, artifact: ArtifactParameter) -> Expr {
+        match artifact {
+            ArtifactParameter::Transform => self.transform.reference(),
+            ArtifactParameter::ToParquet => self.to_parquet.reference(),
+            ArtifactParameter::Notify => self.notify.reference(),
+            ArtifactParameter::Scraper => self.scraper.reference(),
+        }
+    }
+}
+
+pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
+    let artifacts_bucket = t.parameter(
+        ARTIFACTS_BUCKET_PARAMETER,
+        Parameter {
+            kind: "String".into(),
+            description: "Bucket holding the code artifacts (the artifacts stack's bucket).".into(),
+            default: None,
+            allowed_pattern: Some("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$".into()),
+        },
+    )?;
+    let mut key = |artifact: ArtifactParameter| {
+        t.parameter(
+            artifact.parameter_name(),
+            Parameter {
+                kind: "String".into(),
+                description: format!("S3 key of the {} artifact, named by its SHA-256.", artifact.crate_name()),
+                default: None,
+                allowed_pattern: Some("^[a-z0-9-]+/[0-9a-f]{64}\\.(zip|bin)$".into()),
+            },
+        )
+    };
+    let transform = key(ArtifactParameter::Transform)?;
+    let to_parquet = key(ArtifactParameter::ToParquet)?;
+    let notify = key(ArtifactParameter::Notify)?;
+    let scraper = key(ArtifactParameter::Scraper)?;
+    let ami = t.parameter(
+        "ScraperImageId",
+        Parameter {
+            kind: "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>".into(),
+            description: "Amazon Linux 2023 AMI for the scraper, resolved from AWS's public SSM parameter.".into(),
+            default: Some("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64".into()),
+            allowed_pattern: None,
+        },
+    )?;
+    Ok(Parameters { artifacts_bucket, transform, to_parquet, notify, scraper, ami })
+}

@@ -1,0 +1,69 @@
+//! One IAM role per component: a trust policy for the service that runs it, and one policy holding
+//! exactly the statements the component's uses produce.
+
+use crate::iam::actions::sts;
+use crate::iam::{PolicyDocument, Principal, Statement};
+use crate::resources::iam::{Policy, Role};
+use crate::template::{Expr, Handle, Options, Template, pseudo};
+
+use super::BuildError;
+
+/// The AWS service a role is assumed by, and the confused-deputy condition it supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TrustedService {
+    /// Lambda execution roles. Lambda sets no `aws:SourceArn`/`aws:SourceAccount` when it assumes an
+    /// execution role, so a condition on them would make the role unusable.
+    Lambda,
+    /// Firehose documents `sts:ExternalId` = the account id as its confused-deputy guard.
+    Firehose,
+    /// Glue crawlers. Glue does not document source conditions for role assumption.
+    Glue,
+    /// EC2 instance profiles: the instance, not a service acting for another account, assumes the role.
+    Ec2,
+}
+
+impl TrustedService {
+    fn trust_statement(self) -> Statement {
+        let service = match self {
+            Self::Lambda => "lambda",
+            Self::Firehose => "firehose",
+            Self::Glue => "glue",
+            Self::Ec2 => "ec2",
+        };
+        let statement =
+            Statement::allow_principal(Principal::Service(vec![Expr::service_principal(service)]), &[sts::ASSUME_ROLE]);
+        match self {
+            Self::Firehose => statement.condition("StringEquals", "sts:ExternalId", [pseudo::account_id()]),
+            Self::Lambda | Self::Glue | Self::Ec2 => statement,
+        }
+    }
+}
+
+/// Adds `<name>Role` and its `<name>Policy` with `statements`; returns the role and the policy (so
+/// resources that need the permissions in place at creation can depend on the policy).
+pub(super) fn component_role(
+    t: &mut Template,
+    name: &str,
+    service: TrustedService,
+    description: &str,
+    statements: Vec<Statement>,
+) -> Result<(Handle<Role>, Handle<Policy>), BuildError> {
+    let role = t.add(
+        &format!("{name}Role"),
+        Role {
+            description: description.to_owned(),
+            assume_role_policy_document: PolicyDocument::new(vec![service.trust_statement()]),
+        },
+        Options::none(),
+    )?;
+    let policy = t.add(
+        &format!("{name}Policy"),
+        Policy {
+            policy_name: format!("{name}Permissions"),
+            policy_document: PolicyDocument::identity(statements)?,
+            roles: vec![role.reference()],
+        },
+        Options::none(),
+    )?;
+    Ok((role, policy))
+}

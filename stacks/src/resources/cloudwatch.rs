@@ -1,0 +1,49 @@
+//! Amazon CloudWatch alarms.
+
+use serde::Serialize;
+
+use super::resource_types;
+use crate::template::Expr;
+
+/// `AWS::CloudWatch::Alarm` on one metric.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Alarm {
+    /// What firing means and what to do.
+    pub alarm_description: String,
+    /// Metric namespace, such as `AWS/Lambda`.
+    pub namespace: &'static str,
+    /// Metric name.
+    pub metric_name: &'static str,
+    /// Metric dimensions.
+    pub dimensions: Vec<Dimension>,
+    /// `Sum`, `Maximum`, ...
+    pub statistic: &'static str,
+    /// Seconds per datapoint.
+    pub period: u32,
+    /// Datapoints considered.
+    pub evaluation_periods: u32,
+    /// The threshold.
+    pub threshold: f64,
+    /// `GreaterThanOrEqualToThreshold`, ...
+    pub comparison_operator: &'static str,
+    /// `notBreaching`, ...
+    pub treat_missing_data: &'static str,
+    /// Where alarms go (topic ARNs).
+    pub alarm_actions: Vec<Expr>,
+    /// Where recoveries go.
+    #[serde(rename = "OKActions")]
+    pub ok_actions: Vec<Expr>,
+}
+
+/// A metric dimension.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dimension {
+    /// Dimension name.
+    pub name: &'static str,
+    /// Dimension value.
+    pub value: Expr,
+}
+
+resource_types!(Alarm => "AWS::CloudWatch::Alarm");

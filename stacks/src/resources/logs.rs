@@ -1,0 +1,43 @@
+//! CloudWatch Logs.
+
+use serde::Serialize;
+
+use super::resource_types;
+use crate::template::{Expr, Handle};
+
+/// `AWS::Logs::LogGroup`: `Ref` is the log group name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogGroup {
+    /// A fixed name, where a service expects one (for example `/aws-glue/crawlers`-style prefixes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<Expr>,
+    /// Days events are kept.
+    pub retention_in_days: u32,
+    /// KMS key (ARN) encrypting the events.
+    pub kms_key_id: Expr,
+}
+
+/// `AWS::Logs::LogStream`, for services that write to a stream they do not create (Firehose).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogStream {
+    /// The group's name.
+    pub log_group_name: Expr,
+    /// The stream's name.
+    pub log_stream_name: String,
+}
+
+resource_types!(LogGroup => "AWS::Logs::LogGroup", LogStream => "AWS::Logs::LogStream");
+
+impl Handle<LogGroup> {
+    /// The log group's ARN (the form `logs:CreateLogGroup` is granted on).
+    pub fn arn(&self) -> Expr {
+        Expr::regional_arn("logs", [Expr::lit("log-group:"), self.reference()])
+    }
+
+    /// The ARN pattern of the group's log streams (the form `logs:PutLogEvents` is granted on).
+    pub fn streams_arn(&self) -> Expr {
+        Expr::regional_arn("logs", [Expr::lit("log-group:"), self.reference(), Expr::lit(":log-stream:*")])
+    }
+}
