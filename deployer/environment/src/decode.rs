@@ -457,17 +457,15 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
         }
     });
     let has_currency = map.contains("currency");
+    let fields_key = map.get("fields").and_then(|f| f.key_span());
     let fields = map.required_value("fields").and_then(|v| fields(&v));
+    map.finish();
     if let Some(f) = &fields
         && f.currency.is_none()
         && !has_currency
     {
-        let at = map
-            .get("fields")
-            .and_then(|f| f.key_span())
-            .unwrap_or(v.span());
         v.decoder().error(
-            at,
+            fields_key.unwrap_or(v.span()),
             format!(
                 "source `{}` has no currency",
                 name.as_deref().unwrap_or("?")
@@ -476,7 +474,6 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
         );
         return None;
     }
-    map.finish();
     if has_currency && currency.is_none() {
         return None;
     }

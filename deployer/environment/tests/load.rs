@@ -452,6 +452,37 @@ fn influx_keys_must_match_the_api_version() {
 }
 
 #[test]
+fn source_needs_a_currency_and_unknown_keys_are_still_reported() {
+    let text = edit("      currency: USD\n", "      currncy: USD\n");
+    let err = errors(&text);
+    let got: Vec<(usize, usize, &str, Option<&str>)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str(), d.help.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                8,
+                7,
+                "unknown key `currncy` in `scraper.sources[0]`",
+                Some("did you mean `currency`?")
+            ),
+            (
+                9,
+                7,
+                "source `quote-page` has no currency",
+                Some(
+                    "add `currency: USD` (or the right code) to the source, or a `currency` locator under `fields`"
+                )
+            ),
+        ],
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_file_name() {
     let err = parse("environments/Prod.yaml", BASE)
         .err()
