@@ -1,0 +1,1031 @@
+//! Decoding and validating an environment file section by section.
+//!
+//! Checks that concern one value run where the value is decoded, so the diagnostic points at it; checks
+//! across sections (CIDR overlap, VPN certificates per region) run once both sides are decoded, using the
+//! positions the decoder recorded. Every function reports its problems and returns `None` on failure, and
+//! the callers carry on, so one run reports every problem of the file.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ipnet::Ipv4Net;
+use quote_record::Symbol;
+use strict_yaml::{Decoder, MapReader, Span, Value, closest, did_you_mean};
+
+use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
+use crate::model::*;
+
+/// The user agent used when `scraper.user_agents` is absent: honest about what it is and where to complain.
+pub(crate) const DEFAULT_USER_AGENT: &str = "MyStockTracker/0.1 (+https://example.com/bot)";
+
+/// Decodes the whole file. `name` is `None` when the file name was already reported as invalid.
+pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<Environment> {
+    let root = dec.root_map()?;
+    // The presence of `emulator` relaxes some rules (http URLs, no VPN certificates, no e-mails).
+    let local = root.contains("emulator");
+    let emulator = root.get("emulator").and_then(|v| {
+        if v.is_null() {
+            v.error(
+                "`emulator` has no value",
+                "set `endpoint: http://127.0.0.1:5000` under it, or remove `emulator` to target AWS",
+            );
+            return None;
+        }
+        emulator(&v)
+    });
+    let account = root.required_value("account").and_then(|v| account(&v));
+    let regions = root.required_value("regions").and_then(|v| regions(&v));
+    let tags = section(&root, "tags", BTreeMap::new(), |v| tags(v));
+    let symbols = root.required_value("symbols").and_then(|v| symbols(&v));
+    let scraper = root
+        .required_value("scraper")
+        .and_then(|v| scraper(&v, local));
+    let stream = section(&root, "stream", default_stream(), |v| stream(v));
+    let firehose = section(&root, "firehose", default_firehose(), |v| firehose(v));
+    let storage = section(&root, "storage", default_storage(), |v| storage(v));
+    let transform = section(&root, "transform", default_transform(), |v| transform(v));
+    let influxdb = root.required_value("influxdb").and_then(|v| influxdb(&v));
+    let alerts = root
+        .required_value("alerts")
+        .and_then(|v| alerts(&v, local));
+    let catalog = section(&root, "catalog", default_catalog(), |v| catalog(v));
+    let network = section(&root, "network", default_network(), |v| network(v));
+    let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
+    root.finish();
+
+    if let (Some(network), Some(regions)) = (&network, &regions) {
+        check_vpn_regions(dec, network, regions, local);
+    }
+    Some(Environment {
+        name: name?,
+        account: account?,
+        regions: regions?,
+        emulator: if local { Some(emulator?) } else { None },
+        tags: tags?,
+        symbols: symbols?,
+        scraper: scraper?,
+        stream: stream?,
+        firehose: firehose?,
+        storage: storage?,
+        transform: transform?,
+        influxdb: influxdb?,
+        alerts: alerts?,
+        catalog: catalog?,
+        network: network?,
+        logs: logs?,
+    })
+}
+
+/// An optional section: its default when absent, otherwise decoded by `f`.
+fn section<'a, T>(
+    map: &MapReader<'a>,
+    key: &str,
+    default: T,
+    f: impl FnOnce(&Value<'a>) -> Option<T>,
+) -> Option<T> {
+    match map.optional_value(key) {
+        None => Some(default),
+        Some(v) => f(&v),
+    }
+}
+
+/// An optional integer in `range`, `default` when absent.
+fn int(
+    map: &MapReader<'_>,
+    key: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Option<u32> {
+    match map.optional_value(key) {
+        None => Some(default),
+        Some(v) => v.u32_in(range),
+    }
+}
+
+fn emulator(v: &Value<'_>) -> Option<Emulator> {
+    let map = v.map()?;
+    let endpoint = map.required_value("endpoint").and_then(|v| {
+        let text = v.string()?;
+        match checks::http_host(&text) {
+            Some((_, "127.0.0.1" | "localhost")) => Some(text),
+            _ => {
+                v.error(
+                    format!("emulator endpoint `{text}` is not a local address"),
+                    "use `http://127.0.0.1:<port>` or `http://localhost:<port>`: the emulator runs on this machine",
+                );
+                None
+            }
+        }
+    });
+    map.finish();
+    Some(Emulator {
+        endpoint: endpoint?,
+    })
+}
+
+fn account(v: &Value<'_>) -> Option<AccountId> {
+    let text = v.str()?;
+    if checks::is_account_id(text) {
+        return Some(AccountId(text.to_owned()));
+    }
+    let quoted = matches!(
+        v.node().kind,
+        strict_yaml::NodeKind::Scalar(_, strict_yaml::ScalarStyle::Quoted)
+    );
+    let help = if quoted {
+        "use the 12-digit id of the AWS account (`aws sts get-caller-identity --query Account`)"
+            .to_owned()
+    } else {
+        "use the 12-digit id of the AWS account, in quotes so YAML keeps it as written: `account: \"123456789012\"`"
+            .to_owned()
+    };
+    v.error(
+        format!("`account` must be a 12-digit AWS account id, found `{text}`"),
+        help,
+    );
+    None
+}
+
+/// Reports every item that repeats an earlier one, naming the first occurrence's line.
+fn check_unique<'a>(items: impl IntoIterator<Item = (&'a str, Value<'a>)>, what: &str) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (text, v) in items {
+        if let Some(first) = seen.get(text) {
+            v.error(
+                format!("{what} `{text}` is listed twice"),
+                format!(
+                    "remove this entry; it is already listed at line {}",
+                    first.start.line
+                ),
+            );
+        } else {
+            seen.insert(text, v.span());
+        }
+    }
+}
+
+fn regions(v: &Value<'_>) -> Option<Vec<Region>> {
+    let items = v.items()?;
+    if items.is_empty() {
+        v.error(
+            "`regions` is empty",
+            "list at least one region, such as `[eu-west-1]`; the first is the canary",
+        );
+        return None;
+    }
+    let decoded: Vec<Option<Region>> = items.iter().map(region).collect();
+    check_unique(
+        items.iter().filter_map(|i| Some((i.str()?, i.clone()))),
+        "region",
+    );
+    decoded.into_iter().collect()
+}
+
+fn region(v: &Value<'_>) -> Option<Region> {
+    let text = v.str()?;
+    if REGIONS.contains(&text) {
+        return Some(Region(text.to_owned()));
+    }
+    v.error(format!("unknown AWS region `{text}`"), region_help(text));
+    None
+}
+
+fn region_help(text: &str) -> String {
+    match closest(text, REGIONS.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => "use a commercial AWS region name such as `eu-west-1` or `us-east-1`".to_owned(),
+    }
+}
+
+fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (k, val) in v.entries()? {
+        let (Some(key), Some(value)) = (k.string(), val.string()) else {
+            ok = false;
+            continue;
+        };
+        let key_len = key.chars().count();
+        if !(1..=128).contains(&key_len) || !checks::is_tag_text(&key) {
+            k.error(
+                format!("tag key `{key}` is not a valid AWS tag key"),
+                "use 1 to 128 letters, digits, spaces and `_ . : / = + - @`",
+            );
+            ok = false;
+        } else if key.to_ascii_lowercase().starts_with("aws:") {
+            k.error(
+                format!("tag key `{key}` uses the reserved `aws:` prefix"),
+                "AWS reserves `aws:` for its own tags; choose another key",
+            );
+            ok = false;
+        }
+        if value.chars().count() > 256 || !checks::is_tag_text(&value) {
+            val.error(
+                format!("tag value of `{key}` is not a valid AWS tag value"),
+                "use at most 256 letters, digits, spaces and `_ . : / = + - @`",
+            );
+            ok = false;
+        }
+        out.insert(key, value);
+    }
+    ok.then_some(out)
+}
+
+fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
+    let items = v.items()?;
+    if items.is_empty() {
+        v.error(
+            "`symbols` is empty",
+            "list the tickers to follow, such as `[AAPL, MSFT]`",
+        );
+        return None;
+    }
+    let decoded: Vec<Option<Symbol>> = items
+        .iter()
+        .map(|item| {
+            let text = item.str()?;
+            Symbol::parse(text)
+                .map_err(|err| {
+                    let upper = text.to_ascii_uppercase();
+                    let help = if upper != text && Symbol::parse(&upper).is_ok() {
+                        format!("write it in upper case: `{upper}`")
+                    } else {
+                        "symbols are tickers such as `AAPL` or `BRK.B`: `^[A-Z][A-Z0-9.-]{0,11}$`"
+                            .to_owned()
+                    };
+                    item.error(format!("invalid symbol `{text}`: {err}"), help);
+                })
+                .ok()
+        })
+        .collect();
+    check_unique(
+        items.iter().filter_map(|i| Some((i.str()?, i.clone()))),
+        "symbol",
+    );
+    decoded.into_iter().collect()
+}
+
+fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
+    let map = v.map()?;
+    let instance_type = match map.optional_value("instance_type") {
+        None => Some("t3.micro".to_owned()),
+        Some(v) => v.string().filter(|t| {
+            let ok = t.split_once('.').is_some_and(|(family, size)| {
+                family.starts_with(|c: char| c.is_ascii_lowercase())
+                    && family
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !size.is_empty()
+                    && size
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+            if !ok {
+                v.error(
+                    format!("`{t}` is not an EC2 instance type"),
+                    "use an x86_64 instance type such as `t3.micro`",
+                );
+            }
+            ok
+        }),
+    };
+    let interval_seconds = int(&map, "interval_seconds", 15, 1..=3600);
+    let concurrency = int(&map, "concurrency", 8, 1..=256);
+    let timeout_seconds = int(&map, "timeout_seconds", 10, 1..=120);
+    let rps = match map.optional_value("requests_per_second_per_host") {
+        None => Some(2.0),
+        Some(v) => positive(&v, "a request rate such as `2` or `0.5`"),
+    };
+    let user_agents = match map.optional_value("user_agents") {
+        None => Some(vec![DEFAULT_USER_AGENT.to_owned()]),
+        Some(v) => v.decode::<Vec<String>>().filter(|agents| {
+            if agents.is_empty() {
+                v.error(
+                    "`scraper.user_agents` is empty",
+                    "list at least one User-Agent, or remove the key to use the default",
+                );
+            }
+            !agents.is_empty()
+        }),
+    };
+    let proxies = match map.optional_value("proxies") {
+        None => Some(Vec::new()),
+        Some(v) => v.items().and_then(|items| {
+            let all: Vec<Option<String>> = items
+                .iter()
+                .map(|item| {
+                    let text = item.string()?;
+                    if checks::http_host(&text).is_none() {
+                        item.error(
+                            format!("proxy `{text}` is not an http(s) URL"),
+                            "write the proxy as `http://host:port` or `https://host:port`",
+                        );
+                        return None;
+                    }
+                    Some(text)
+                })
+                .collect();
+            all.into_iter().collect()
+        }),
+    };
+    let sources = map
+        .required_value("sources")
+        .and_then(|v| sources(&v, local));
+    map.finish();
+    Some(Scraper {
+        instance_type: instance_type?,
+        interval_seconds: interval_seconds?,
+        concurrency: concurrency?,
+        timeout_seconds: timeout_seconds?,
+        requests_per_second_per_host: rps?,
+        user_agents: user_agents?,
+        proxies: proxies?,
+        sources: sources?,
+    })
+}
+
+/// A finite number greater than 0.
+fn positive(v: &Value<'_>, example: &str) -> Option<f64> {
+    let n = v.f64()?;
+    if n.is_finite() && n > 0.0 {
+        return Some(n);
+    }
+    v.error(
+        format!(
+            "`{}` must be a number greater than 0, found {}",
+            v.path(),
+            v.node().scalar().unwrap_or_default()
+        ),
+        format!("set {example}"),
+    );
+    None
+}
+
+fn sources(v: &Value<'_>, local: bool) -> Option<Vec<Source>> {
+    let items = v.items()?;
+    if items.is_empty() {
+        v.error(
+            "`scraper.sources` is empty",
+            "add at least one quote source",
+        );
+        return None;
+    }
+    let decoded: Vec<Option<Source>> = items.iter().map(|i| source(i, local)).collect();
+    // Duplicate names are reported at the later source's `name` value, naming the first one's line.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for item in &items {
+        let strict_yaml::NodeKind::Map(entries) = &item.node().kind else {
+            continue;
+        };
+        let Some((_, name)) = entries.iter().find(|(k, _)| k.scalar() == Some("name")) else {
+            continue;
+        };
+        let Some(text) = name.scalar() else { continue };
+        if let Some(first) = seen.get(text) {
+            item.decoder().error(
+                name.span,
+                format!("source name `{text}` is used twice"),
+                format!("rename one of them; the first is at line {first}"),
+            );
+        } else {
+            seen.insert(text, name.span.start.line);
+        }
+    }
+    decoded.into_iter().collect()
+}
+
+fn source(v: &Value<'_>, local: bool) -> Option<Source> {
+    let map = v.map()?;
+    let name = map.required_value("name").and_then(|v| {
+        let text = v.string()?;
+        let ok = (1..=32).contains(&text.len())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            v.error(
+                format!("source name `{text}` is not allowed"),
+                "use 1 to 32 lower-case letters, digits and `-`, such as `quote-page`",
+            );
+        }
+        ok.then_some(text)
+    });
+    let url = map.required_value("url").and_then(|v| {
+        let text = v.string()?;
+        let scheme = checks::http_host(&text).map(|(scheme, _)| scheme);
+        if scheme.is_none() || (scheme == Some("http") && !local) {
+            let help = if local {
+                "use an `https://` or `http://` URL"
+            } else {
+                "use an `https://` URL; plain `http://` is allowed only in emulator environments"
+            };
+            v.error(format!("source URL `{text}` is not an https URL"), help);
+            return None;
+        }
+        if !text.contains("{symbol}") {
+            v.error(
+                format!("source URL `{text}` has no `{{symbol}}` placeholder"),
+                "put `{symbol}` where the ticker goes, such as `https://quotes.example.com/quote/{symbol}`",
+            );
+            return None;
+        }
+        Some(text)
+    });
+    let format = match map.optional_value("format") {
+        None => Some(SourceFormat::Html),
+        Some(v) => match v.str()? {
+            "html" => Some(SourceFormat::Html),
+            "json" => Some(SourceFormat::Json),
+            other => {
+                v.error(
+                    format!("unknown source format `{other}`"),
+                    did_you_mean(other, &["html", "json"]),
+                );
+                None
+            }
+        },
+    };
+    let currency = map.optional_value("currency").and_then(|v| {
+        let text = v.string()?;
+        if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+            Some(text)
+        } else {
+            v.error(
+                format!("`{text}` is not an ISO 4217 currency code"),
+                "use three upper-case letters, such as `USD` or `EUR`",
+            );
+            None
+        }
+    });
+    let has_currency = map.contains("currency");
+    let fields_key = map.get("fields").and_then(|f| f.key_span());
+    let fields = map.required_value("fields").and_then(|v| fields(&v));
+    map.finish();
+    if let Some(f) = &fields
+        && f.currency.is_none()
+        && !has_currency
+    {
+        v.decoder().error(
+            fields_key.unwrap_or(v.span()),
+            format!(
+                "source `{}` has no currency",
+                name.as_deref().unwrap_or("?")
+            ),
+            "add `currency: USD` (or the right code) to the source, or a `currency` locator under `fields`",
+        );
+        return None;
+    }
+    if has_currency && currency.is_none() {
+        return None;
+    }
+    Some(Source {
+        name: name?,
+        url: url?,
+        format: format?,
+        fields: fields?,
+        currency,
+    })
+}
+
+fn fields(v: &Value<'_>) -> Option<FieldLocators> {
+    let map = v.map()?;
+    let locator = |key: &str, required: bool| -> Option<Option<String>> {
+        let value = if required {
+            map.required_value(key)
+        } else {
+            map.optional_value(key)
+        };
+        match value {
+            None => (!required).then_some(None),
+            Some(v) => {
+                let text = v.string()?;
+                if text.trim().is_empty() {
+                    v.error(
+                        format!("`{}` is empty", v.path()),
+                        "write a CSS selector (html) or a JSON path (json)",
+                    );
+                    return None;
+                }
+                Some(Some(text))
+            }
+        }
+    };
+    let price = locator("price", true).flatten();
+    let change_pct = locator("change_pct", true).flatten();
+    let volume = locator("volume", false);
+    let market_time = locator("market_time", true).flatten();
+    let currency = locator("currency", false);
+    map.finish();
+    Some(FieldLocators {
+        price: price?,
+        change_pct: change_pct?,
+        volume: volume?,
+        market_time: market_time?,
+        currency: currency?,
+    })
+}
+
+fn default_stream() -> Stream {
+    Stream {
+        capacity: StreamCapacity::OnDemand,
+        retention_hours: 24,
+    }
+}
+
+fn stream(v: &Value<'_>) -> Option<Stream> {
+    let map = v.map()?;
+    let mode = match map.optional_value("mode") {
+        None => Some("on-demand"),
+        Some(v) => match v.str()? {
+            m @ ("on-demand" | "provisioned") => Some(m),
+            other => {
+                v.error(
+                    format!("unknown stream mode `{other}`"),
+                    did_you_mean(other, &["on-demand", "provisioned"]),
+                );
+                None
+            }
+        },
+    };
+    let shards = map.optional_value("shards");
+    let capacity = match (mode, shards) {
+        (Some("provisioned"), Some(s)) => s
+            .u32_in(1..=500)
+            .map(|shards| StreamCapacity::Provisioned { shards }),
+        (Some("provisioned"), None) => {
+            let at = map
+                .get("mode")
+                .and_then(|m| m.key_span())
+                .unwrap_or(v.span());
+            v.decoder().error(
+                at,
+                "`stream.mode: provisioned` needs `shards`",
+                "add `shards: <1 to 500>` to `stream`, or use `mode: on-demand`",
+            );
+            None
+        }
+        (Some(_), Some(s)) => {
+            s.error(
+                "`stream.shards` is only used with `mode: provisioned`",
+                "remove `shards` (on-demand streams scale by themselves), or set `mode: provisioned`",
+            );
+            None
+        }
+        (Some(_), None) => Some(StreamCapacity::OnDemand),
+        (None, _) => None,
+    };
+    let retention_hours = int(&map, "retention_hours", 24, 24..=8760);
+    map.finish();
+    Some(Stream {
+        capacity: capacity?,
+        retention_hours: retention_hours?,
+    })
+}
+
+fn default_firehose() -> Firehose {
+    Firehose {
+        buffering_seconds: 60,
+        buffering_mb: 64,
+        dynamic_partitioning: true,
+    }
+}
+
+fn firehose(v: &Value<'_>) -> Option<Firehose> {
+    let map = v.map()?;
+    let buffering_seconds = int(&map, "buffering_seconds", 60, 60..=900);
+    let dynamic_partitioning = match map.optional_value("dynamic_partitioning") {
+        None => Some(true),
+        Some(v) => v.bool(),
+    };
+    let buffering_mb = match map.optional_value("buffering_mb") {
+        None => Some(64),
+        Some(mb) => mb.u32_in(0..=u32::MAX).and_then(|n| {
+            // An invalid `dynamic_partitioning` (already reported) is taken as the default, true.
+            let dp = dynamic_partitioning != Some(false);
+            let (lo, why) = if dp {
+                (64, "with dynamic partitioning")
+            } else {
+                (1, "without dynamic partitioning")
+            };
+            if (lo..=128).contains(&n) {
+                return Some(n);
+            }
+            let help = if dp {
+                "set 64 to 128 MiB, or set `dynamic_partitioning: false` to allow 1 to 128"
+                    .to_owned()
+            } else {
+                "set 1 to 128 MiB".to_owned()
+            };
+            mb.error(
+                format!("`firehose.buffering_mb` must be from {lo} to 128 {why}, found {n}"),
+                help,
+            );
+            None
+        }),
+    };
+    map.finish();
+    Some(Firehose {
+        buffering_seconds: buffering_seconds?,
+        buffering_mb: buffering_mb?,
+        dynamic_partitioning: dynamic_partitioning?,
+    })
+}
+
+fn default_storage() -> Storage {
+    Storage {
+        raw_retention_days: 30,
+        curated_retention_days: None,
+        noncurrent_version_days: 7,
+    }
+}
+
+fn storage(v: &Value<'_>) -> Option<Storage> {
+    let map = v.map()?;
+    let raw = int(&map, "raw_retention_days", 30, 1..=u32::MAX);
+    let curated = match map.optional_value("curated_retention_days") {
+        None => Some(None),
+        Some(v) => v.u32_in(1..=u32::MAX).map(Some),
+    };
+    let noncurrent = int(&map, "noncurrent_version_days", 7, 1..=u32::MAX);
+    map.finish();
+    Some(Storage {
+        raw_retention_days: raw?,
+        curated_retention_days: curated?,
+        noncurrent_version_days: noncurrent?,
+    })
+}
+
+fn default_transform() -> Transform {
+    Transform {
+        batch_size: 500,
+        batching_window_seconds: 1,
+        maximum_record_age_seconds: 3600,
+        maximum_retry_attempts: 5,
+        memory_mb: 256,
+        timeout_seconds: 60,
+    }
+}
+
+fn transform(v: &Value<'_>) -> Option<Transform> {
+    let map = v.map()?;
+    let batch_size = int(&map, "batch_size", 500, 1..=10_000);
+    let batching_window_seconds = int(&map, "batching_window_seconds", 1, 0..=300);
+    let maximum_record_age_seconds = int(&map, "maximum_record_age_seconds", 3600, 60..=604_800);
+    let maximum_retry_attempts = int(&map, "maximum_retry_attempts", 5, 0..=10_000);
+    let memory_mb = int(&map, "memory_mb", 256, 128..=10_240);
+    let timeout_seconds = int(&map, "timeout_seconds", 60, 1..=900);
+    map.finish();
+    Some(Transform {
+        batch_size: batch_size?,
+        batching_window_seconds: batching_window_seconds?,
+        maximum_record_age_seconds: maximum_record_age_seconds?,
+        maximum_retry_attempts: maximum_retry_attempts?,
+        memory_mb: memory_mb?,
+        timeout_seconds: timeout_seconds?,
+    })
+}
+
+fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
+    let map = v.map()?;
+    let url = map.required_value("url").and_then(|v| {
+        let text = v.string()?;
+        if checks::http_host(&text).is_none() {
+            v.error(
+                format!("InfluxDB URL `{text}` is not an http(s) URL"),
+                "write the server's base URL, such as `https://influx.example.com:8086`",
+            );
+            return None;
+        }
+        Some(text)
+    });
+    let api = map.required_value("api").and_then(|v| match v.str()? {
+        "v2" => Some("v2"),
+        "v1" => Some("v1"),
+        other => {
+            v.error(
+                format!("unknown InfluxDB API `{other}`"),
+                "use `v2` (InfluxDB 2.x, org and bucket) or `v1` (InfluxDB 1.x, database)",
+            );
+            None
+        }
+    });
+    // Keys of the other API version are errors that say why, rather than "unknown key".
+    let misplaced = |key: &str, help: &str| {
+        if let Some(k) = map.get(key) {
+            k.decoder().error(
+                k.key_span().unwrap_or(k.span()),
+                format!(
+                    "`influxdb.{key}` is not used with `api: {}`",
+                    api.unwrap_or("?")
+                ),
+                help.to_owned(),
+            );
+        }
+    };
+    let api = match api {
+        Some("v2") => {
+            let org = map.required::<String>("org");
+            let bucket = map.required::<String>("bucket");
+            misplaced(
+                "database",
+                "the v2 API writes to `org` and `bucket`; remove `database`, or set `api: v1`",
+            );
+            Some(InfluxApi::V2 {
+                org: org?,
+                bucket: bucket?,
+            })
+        }
+        Some(_) => {
+            let database = map.required::<String>("database");
+            misplaced(
+                "org",
+                "the v1 API writes to a `database`; remove `org`, or set `api: v2`",
+            );
+            misplaced(
+                "bucket",
+                "the v1 API writes to a `database`; remove `bucket`, or set `api: v2`",
+            );
+            Some(InfluxApi::V1 {
+                database: database?,
+            })
+        }
+        None => {
+            // Mark the version-specific keys as known so they are not reported as unknown on top.
+            for key in ["org", "bucket", "database"] {
+                let _ = map.get(key);
+            }
+            None
+        }
+    };
+    map.finish();
+    Some(InfluxDb {
+        url: url?,
+        api: api?,
+    })
+}
+
+fn alerts(v: &Value<'_>, local: bool) -> Option<Alerts> {
+    let map = v.map()?;
+    let threshold_pct = match map.optional_value("threshold_pct") {
+        None => Some(1.0),
+        Some(v) => positive(
+            &v,
+            "the price move in percent that triggers an alert, such as `1.0`",
+        ),
+    };
+    let emails = map.required_value("emails").and_then(|list| {
+        let items = list.items()?;
+        if items.is_empty() && !local {
+            list.error(
+                "`alerts.emails` is empty",
+                "list at least one address to receive alerts, such as `[oncall@example.com]`",
+            );
+            return None;
+        }
+        let all: Vec<Option<String>> = items
+            .iter()
+            .map(|item| {
+                let text = item.string()?;
+                if let Some(why) = checks::email_problem(&text) {
+                    item.error(
+                        format!("`{text}` is not a valid e-mail address: {why}"),
+                        "write an address such as `oncall@example.com`",
+                    );
+                    return None;
+                }
+                Some(text)
+            })
+            .collect();
+        all.into_iter().collect()
+    });
+    map.finish();
+    Some(Alerts {
+        threshold_pct: threshold_pct?,
+        emails: emails?,
+    })
+}
+
+fn default_catalog() -> Catalog {
+    Catalog {
+        crawler_schedule: "cron(15 3 * * ? *)".to_owned(),
+    }
+}
+
+fn catalog(v: &Value<'_>) -> Option<Catalog> {
+    let map = v.map()?;
+    let schedule = match map.optional_value("crawler_schedule") {
+        None => Some(default_catalog().crawler_schedule),
+        Some(v) => v.string().filter(|s| {
+            let ok = checks::is_cron(s);
+            if !ok {
+                v.error(
+                    format!("`{s}` is not a CloudWatch cron expression"),
+                    "write `cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)`, such as `cron(15 3 * * ? *)`",
+                );
+            }
+            ok
+        }),
+    };
+    map.finish();
+    Some(Catalog {
+        crawler_schedule: schedule?,
+    })
+}
+
+fn default_network() -> Network {
+    Network {
+        vpc_cidr: Ipv4Net::new(std::net::Ipv4Addr::new(10, 40, 0, 0), 16).unwrap_or_default(),
+        vpn_client_cidr: Ipv4Net::new(std::net::Ipv4Addr::new(10, 100, 0, 0), 22)
+            .unwrap_or_default(),
+        admin_cidrs: Vec::new(),
+        vpn: BTreeMap::new(),
+    }
+}
+
+/// A CIDR value; `None` (reported) when it does not parse or is not a network address.
+fn cidr(v: &Value<'_>) -> Option<Ipv4Net> {
+    let text = v.str()?;
+    checks::parse_cidr(text)
+        .map_err(|(message, help)| v.error(message, help))
+        .ok()
+}
+
+fn network(v: &Value<'_>) -> Option<Network> {
+    let map = v.map()?;
+    let defaults = default_network();
+    let vpc = match map.optional_value("vpc_cidr") {
+        None => Some((defaults.vpc_cidr, None)),
+        Some(v) => cidr(&v).and_then(|net| {
+            if (16..=24).contains(&net.prefix_len()) {
+                return Some((net, Some(v.span())));
+            }
+            v.error(
+                format!("VPC CIDR `{net}` must be /16 to /24, found /{}", net.prefix_len()),
+                "use a /16 to /24 network (the stacks carve /26 subnets out of it), such as `10.40.0.0/16`",
+            );
+            None
+        }),
+    };
+    let vpn = match map.optional_value("vpn_client_cidr") {
+        None => Some((defaults.vpn_client_cidr, None)),
+        Some(v) => cidr(&v).and_then(|net| {
+            if (12..=22).contains(&net.prefix_len()) {
+                return Some((net, Some(v.span())));
+            }
+            v.error(
+                format!(
+                    "VPN client CIDR `{net}` is /{}: Client VPN needs /12 to /22",
+                    net.prefix_len()
+                ),
+                format!(
+                    "use a /22 or larger range, such as `{}`",
+                    Ipv4Net::new(net.network(), 22)
+                        .map(|n| n.trunc())
+                        .unwrap_or(defaults.vpn_client_cidr)
+                ),
+            );
+            None
+        }),
+    };
+    if let (Some((vpc, vpc_at)), Some((vpn, vpn_at))) = (vpc, vpn)
+        && (vpc.contains(&vpn.network()) || vpn.contains(&vpc.network()))
+    {
+        let at = vpn_at.or(vpc_at).unwrap_or(v.span());
+        let vpc_where = vpc_at.map_or("the default".to_owned(), |s| {
+            format!("line {}", s.start.line)
+        });
+        v.decoder().error(
+            at,
+            format!("VPN client CIDR `{vpn}` overlaps the VPC CIDR `{vpc}` ({vpc_where})"),
+            "choose a VPN client range outside the VPC, such as `10.100.0.0/22` next to a `10.40.0.0/16` VPC",
+        );
+    }
+    let admin_cidrs = match map.optional_value("admin_cidrs") {
+        None => Some(Vec::new()),
+        Some(v) => v.items().and_then(|items| {
+            let all: Vec<Option<Ipv4Net>> = items.iter().map(cidr).collect();
+            all.into_iter().collect()
+        }),
+    };
+    let vpn_certs = match map.optional_value("vpn") {
+        None => Some(BTreeMap::new()),
+        Some(v) => vpn_certificates(&v),
+    };
+    map.finish();
+    Some(Network {
+        vpc_cidr: vpc?.0,
+        vpn_client_cidr: vpn?.0,
+        admin_cidrs: admin_cidrs?,
+        vpn: vpn_certs?,
+    })
+}
+
+fn vpn_certificates(v: &Value<'_>) -> Option<BTreeMap<Region, VpnCertificates>> {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (k, val) in v.entries()? {
+        let region = k.str().and_then(|name| {
+            if REGIONS.contains(&name) {
+                Some(Region(name.to_owned()))
+            } else {
+                k.error(
+                    format!("unknown AWS region `{name}` in `network.vpn`"),
+                    region_help(name),
+                );
+                None
+            }
+        });
+        let certs = val.map().and_then(|map| {
+            let arn = |key: &str| {
+                map.required_value(key).and_then(|v| {
+                    let text = v.string()?;
+                    let region = region.as_ref()?;
+                    match checks::certificate_arn_problem(&text, region.as_str()) {
+                        None => Some(text),
+                        Some(why) => {
+                            v.error(
+                                format!("`{}` is not an ACM certificate ARN of `{region}`: {why}", v.path()),
+                                format!("ACM certificates are regional: import or request the certificate in `{region}` and use its ARN, `arn:aws:acm:{region}:<account>:certificate/<id>`"),
+                            );
+                            None
+                        }
+                    }
+                })
+            };
+            let server = arn("server_certificate_arn");
+            let client = arn("client_root_certificate_arn");
+            map.finish();
+            Some(VpnCertificates {
+                server_certificate_arn: server?,
+                client_root_certificate_arn: client?,
+            })
+        });
+        match (region, certs) {
+            (Some(r), Some(c)) => {
+                out.insert(r, c);
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Outside local environments every region needs its VPN certificates; in any environment an entry for a
+/// region that is not deployed to is a mistake (probably a region removed from `regions` but not here).
+fn check_vpn_regions(dec: &Decoder<'_>, network: &Network, regions: &[Region], local: bool) {
+    if !local {
+        for (i, region) in regions.iter().enumerate() {
+            if network.vpn.contains_key(region) {
+                continue;
+            }
+            let at = dec
+                .key_span("network.vpn")
+                .or_else(|| dec.key_span("network"))
+                .or_else(|| dec.value_span(&format!("regions[{i}]")));
+            if let Some(at) = at {
+                dec.error(
+                    at,
+                    format!("no VPN certificates for region `{region}`"),
+                    format!("add `{region}: {{server_certificate_arn: ..., client_root_certificate_arn: ...}}` under `network.vpn`; ACM certificates are regional"),
+                );
+            }
+        }
+    }
+    for region in network.vpn.keys() {
+        if regions.contains(region) {
+            continue;
+        }
+        if let Some(at) = dec.key_span(&format!("network.vpn.{region}")) {
+            dec.error(
+                at,
+                format!("VPN certificates for `{region}`, which is not in `regions`"),
+                format!("remove the `{region}` entry, or add `{region}` to `regions`"),
+            );
+        }
+    }
+}
+
+fn logs(v: &Value<'_>) -> Option<Logs> {
+    let map = v.map()?;
+    let days = match map.optional_value("retention_days") {
+        None => Some(30),
+        Some(v) => v.u32_in(0..=u32::MAX).and_then(|n| {
+            if LOG_RETENTION_DAYS.contains(&n) {
+                return Some(n);
+            }
+            let nearest = LOG_RETENTION_DAYS
+                .iter()
+                .min_by_key(|d| d.abs_diff(n))
+                .copied()
+                .unwrap_or(30);
+            v.error(
+                format!("CloudWatch Logs does not accept a retention of {n} days"),
+                format!("use `{nearest}`, the nearest allowed value (allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)"),
+            );
+            None
+        }),
+    };
+    map.finish();
+    Some(Logs {
+        retention_days: days?,
+    })
+}

@@ -1,0 +1,536 @@
+//! The shipped environment files load, and every class of bad input is reported with file, line, column,
+//! the problem and the fix.
+
+use std::path::Path;
+
+use environment::{Diagnostic, LoadError, StreamCapacity, load, parse};
+
+const FILE: &str = "environments/test.yaml";
+
+/// A valid environment; tests change one line at a time. Line numbers are noted for the assertions.
+const BASE: &str = r#"account: "123456789012"
+regions: [eu-west-1, eu-central-1]
+symbols: [AAPL, MSFT]
+scraper:
+  sources:
+    - name: quote-page
+      url: https://quotes.example.com/quote/{symbol}
+      currency: USD
+      fields: {price: p, change_pct: c, market_time: t}
+influxdb: {url: "https://influx.example.com:8086", api: v2, org: markets, bucket: quotes}
+alerts: {threshold_pct: 1.0, emails: [oncall@example.com]}
+network:
+  vpc_cidr: 10.40.0.0/16
+  vpn_client_cidr: 10.100.0.0/22
+  vpn:
+    eu-west-1: {server_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-1", client_root_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-2"}
+    eu-central-1: {server_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-1", client_root_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-2"}
+"#;
+
+/// `BASE` with `from` replaced by `to` (which must occur exactly once).
+fn edit(from: &str, to: &str) -> String {
+    assert_eq!(
+        BASE.matches(from).count(),
+        1,
+        "{from:?} must occur once in BASE"
+    );
+    BASE.replacen(from, to, 1)
+}
+
+fn errors(text: &str) -> LoadError {
+    match parse(FILE, text) {
+        Ok(env) => panic!("expected problems, got {env:?}"),
+        Err(err) => err,
+    }
+}
+
+/// Asserts that `text` has exactly one problem, at `line:column`, whose message and help contain the given
+/// parts, and that the rendering names the file and position and shows the fix.
+fn assert_problem(text: &str, line: usize, column: usize, message: &str, help: &str) -> Diagnostic {
+    let err = errors(text);
+    let rendered = err.to_string();
+    let [d] = err.diagnostics() else {
+        panic!("expected one problem, got:\n{rendered}");
+    };
+    assert_eq!((d.line, d.column), (line, column), "{rendered}");
+    assert!(
+        d.message.contains(message),
+        "message {:?} lacks {message:?}",
+        d.message
+    );
+    let got_help = d.help.as_deref().unwrap_or_default();
+    assert!(got_help.contains(help), "help {got_help:?} lacks {help:?}");
+    assert!(
+        rendered.contains(&format!("--> {FILE}:{line}:{column}\n")),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(&format!("= help: {got_help}")),
+        "{rendered}"
+    );
+    assert!(
+        rendered.ends_with(&format!("error: {FILE} has 1 problem")),
+        "{rendered}"
+    );
+    d.clone()
+}
+
+#[test]
+fn shipped_files_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+    let local = load(&root.join("local.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(local.is_local());
+    assert_eq!(local.canary_region().as_str(), "us-east-1");
+    let dev = load(&root.join("dev.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dev.name.as_str(), "dev");
+    assert_eq!(dev.network.vpn.len(), 1);
+    let prod = load(&root.join("prod.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let regions: Vec<&str> = prod.regions.iter().map(|r| r.as_str()).collect();
+    assert_eq!(regions, ["eu-west-1", "eu-central-1", "us-east-1"]);
+    assert!(prod.symbols.len() >= 5);
+    assert_eq!(prod.alerts.emails.len(), 2);
+    assert_eq!(
+        prod.stream.capacity,
+        StreamCapacity::Provisioned { shards: 2 }
+    );
+    assert_eq!(prod.network.vpn.len(), 3);
+}
+
+#[test]
+fn base_is_valid_and_defaults_apply() {
+    let env = parse(FILE, BASE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.name.as_str(), "test");
+    assert_eq!(env.account.as_str(), "123456789012");
+    assert_eq!(env.scraper.interval_seconds, 15);
+    assert_eq!(env.stream.capacity, StreamCapacity::OnDemand);
+    assert_eq!(
+        (env.firehose.buffering_seconds, env.firehose.buffering_mb),
+        (60, 64)
+    );
+    assert_eq!(env.logs.retention_days, 30);
+    assert_eq!(env.catalog.crawler_schedule, "cron(15 3 * * ? *)");
+}
+
+#[test]
+fn misspelt_key_suggests_the_right_one() {
+    let text = format!("{BASE}firehose:\n  bufering_seconds: 60\n");
+    let d = assert_problem(
+        &text,
+        19,
+        3,
+        "unknown key `bufering_seconds` in `firehose`",
+        "did you mean `buffering_seconds`?",
+    );
+    let rendered = errors(&text).to_string();
+    assert!(rendered.starts_with(
+        "error: unknown key `bufering_seconds` in `firehose`\n  --> environments/test.yaml:19:3\n   |\n19 |   bufering_seconds: 60\n   |   ^^^^^^^^^^^^^^^^\n"
+    ), "{rendered}");
+    assert_eq!(d.span.end.column, 19);
+}
+
+#[test]
+fn unknown_top_level_key_lists_valid_keys() {
+    let text = format!("{BASE}colour: red\n");
+    assert_problem(
+        &text,
+        18,
+        1,
+        "unknown top-level key `colour`",
+        "valid keys at the top level are `emulator`, `account`",
+    );
+}
+
+#[test]
+fn type_error_names_expected_and_found() {
+    let text = format!("{BASE}transform:\n  batch_size: abc\n");
+    assert_problem(
+        &text,
+        19,
+        15,
+        "expected an integer for `transform.batch_size`, found the string \"abc\"",
+        "write a whole number from 1 to 10000",
+    );
+}
+
+#[test]
+fn bad_region_suggests_the_closest() {
+    let text = edit(
+        "regions: [eu-west-1, eu-central-1]",
+        "regions: [eu-west1, eu-central-1]",
+    );
+    // The VPN entry for eu-west-1 now names a region that is not deployed to: a second, separate problem.
+    let err = errors(&text);
+    let d = &err.diagnostics()[0];
+    assert_eq!((d.line, d.column), (2, 11));
+    assert_eq!(d.message, "unknown AWS region `eu-west1`");
+    assert_eq!(d.help.as_deref(), Some("did you mean `eu-west-1`?"));
+}
+
+#[test]
+fn account_id_must_be_twelve_digits() {
+    assert_problem(
+        &edit(r#"account: "123456789012""#, r#"account: "12345""#),
+        1,
+        10,
+        "`account` must be a 12-digit AWS account id, found `12345`",
+        "aws sts get-caller-identity",
+    );
+    // Unquoted numbers keep their digits as written (even a leading zero)...
+    let env = parse(
+        FILE,
+        &edit(r#"account: "123456789012""#, "account: 012345678901"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.account.as_str(), "012345678901");
+    // ...and a number that is not 12 digits gets the hint to quote it.
+    assert_problem(
+        &edit(r#"account: "123456789012""#, "account: 1.2e11"),
+        1,
+        10,
+        "found `1.2e11`",
+        r#"in quotes so YAML keeps it as written: `account: "123456789012"`"#,
+    );
+}
+
+#[test]
+fn unparsable_cidr() {
+    assert_problem(
+        &edit("vpc_cidr: 10.40.0.0/16", "vpc_cidr: 10.40.0/16"),
+        13,
+        13,
+        "`10.40.0/16` is not an IPv4 CIDR",
+        "such as `10.40.0.0/16`",
+    );
+    assert_problem(
+        &edit("vpc_cidr: 10.40.0.0/16", "vpc_cidr: 10.40.1.0/16"),
+        13,
+        13,
+        "`10.40.1.0/16` has host bits set",
+        "use the network address `10.40.0.0/16`",
+    );
+}
+
+#[test]
+fn overlapping_cidrs() {
+    assert_problem(
+        &edit(
+            "vpn_client_cidr: 10.100.0.0/22",
+            "vpn_client_cidr: 10.40.0.0/22",
+        ),
+        14,
+        20,
+        "VPN client CIDR `10.40.0.0/22` overlaps the VPC CIDR `10.40.0.0/16` (line 13)",
+        "choose a VPN client range outside the VPC",
+    );
+}
+
+#[test]
+fn vpn_cidr_too_small() {
+    assert_problem(
+        &edit(
+            "vpn_client_cidr: 10.100.0.0/22",
+            "vpn_client_cidr: 10.100.0.0/24",
+        ),
+        14,
+        20,
+        "VPN client CIDR `10.100.0.0/24` is /24: Client VPN needs /12 to /22",
+        "such as `10.100.0.0/22`",
+    );
+}
+
+#[test]
+fn bad_email() {
+    assert_problem(
+        &edit("emails: [oncall@example.com]", "emails: [oncall@example]"),
+        11,
+        39,
+        "`oncall@example` is not a valid e-mail address: the domain has no `.`",
+        "such as `oncall@example.com`",
+    );
+}
+
+#[test]
+fn bad_symbol_shows_the_schema_error() {
+    assert_problem(
+        &edit("symbols: [AAPL, MSFT]", "symbols: [AAPL, msft]"),
+        3,
+        17,
+        "invalid symbol `msft`: a symbol starts with an upper-case letter A-Z",
+        "write it in upper case: `MSFT`",
+    );
+}
+
+#[test]
+fn threshold_must_be_positive() {
+    assert_problem(
+        &edit("threshold_pct: 1.0", "threshold_pct: 0"),
+        11,
+        25,
+        "`alerts.threshold_pct` must be a number greater than 0, found 0",
+        "such as `1.0`",
+    );
+    assert_problem(
+        &edit("threshold_pct: 1.0", "threshold_pct: -.inf"),
+        11,
+        25,
+        "greater than 0",
+        "such as `1.0`",
+    );
+}
+
+#[test]
+fn firehose_buffering_limits_depend_on_dynamic_partitioning() {
+    let text = format!("{BASE}firehose: {{buffering_seconds: 30}}\n");
+    assert_problem(
+        &text,
+        18,
+        31,
+        "`firehose.buffering_seconds` must be from 60 to 900, found 30",
+        "set a value from 60 to 900",
+    );
+    let text = format!("{BASE}firehose: {{buffering_mb: 32}}\n");
+    assert_problem(
+        &text,
+        18,
+        26,
+        "`firehose.buffering_mb` must be from 64 to 128 with dynamic partitioning, found 32",
+        "`dynamic_partitioning: false` to allow 1 to 128",
+    );
+    // Without dynamic partitioning 32 MiB is fine, but 129 is not.
+    let text = format!("{BASE}firehose: {{buffering_mb: 32, dynamic_partitioning: false}}\n");
+    assert_eq!(
+        parse(FILE, &text)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .firehose
+            .buffering_mb,
+        32
+    );
+    let text = format!("{BASE}firehose: {{buffering_mb: 129, dynamic_partitioning: false}}\n");
+    assert_problem(
+        &text,
+        18,
+        26,
+        "must be from 1 to 128 without dynamic partitioning, found 129",
+        "set 1 to 128 MiB",
+    );
+}
+
+#[test]
+fn retention_out_of_range() {
+    let text = format!("{BASE}stream: {{retention_hours: 12}}\n");
+    assert_problem(
+        &text,
+        18,
+        27,
+        "`stream.retention_hours` must be from 24 to 8760, found 12",
+        "set a value from 24 to 8760",
+    );
+    let text = format!("{BASE}logs: {{retention_days: 31}}\n");
+    assert_problem(
+        &text,
+        18,
+        24,
+        "CloudWatch Logs does not accept a retention of 31 days",
+        "use `30`, the nearest allowed value",
+    );
+}
+
+#[test]
+fn duplicate_region_names_the_first() {
+    assert_problem(
+        &edit(
+            "regions: [eu-west-1, eu-central-1]",
+            "regions: [eu-west-1, eu-central-1, eu-west-1]",
+        ),
+        2,
+        36,
+        "region `eu-west-1` is listed twice",
+        "already listed at line 2",
+    );
+}
+
+#[test]
+fn duplicate_symbol_names_the_first() {
+    assert_problem(
+        &edit(
+            "symbols: [AAPL, MSFT]",
+            "symbols:\n  - AAPL\n  - MSFT\n  - AAPL",
+        ),
+        6,
+        5,
+        "symbol `AAPL` is listed twice",
+        "already listed at line 4",
+    );
+}
+
+#[test]
+fn vpn_certificates_required_outside_local() {
+    let text = edit("    eu-central-1: {server", "    #eu-central-1: {server");
+    assert_problem(
+        &text,
+        15,
+        3,
+        "no VPN certificates for region `eu-central-1`",
+        "under `network.vpn`; ACM certificates are regional",
+    );
+    // An emulator environment needs none.
+    let local = BASE.split("network:").next().unwrap_or_default().to_owned()
+        + "emulator: {endpoint: http://127.0.0.1:5000}\n";
+    assert!(
+        parse(FILE, &local)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_local()
+    );
+}
+
+#[test]
+fn vpn_certificate_arn_must_match_its_region() {
+    let text = edit(
+        "eu-central-1: {server_certificate_arn: \"arn:aws:acm:eu-central-1:",
+        "eu-central-1: {server_certificate_arn: \"arn:aws:acm:eu-west-1:",
+    );
+    assert_problem(
+        &text,
+        17,
+        44,
+        "the certificate is in region `eu-west-1`, but it is listed under `eu-central-1`",
+        "ACM certificates are regional",
+    );
+    let text = format!(
+        "{BASE}    us-east-2: {{server_certificate_arn: \"arn:aws:acm:us-east-2:123456789012:certificate/c-1\", client_root_certificate_arn: \"arn:aws:acm:us-east-2:123456789012:certificate/c-2\"}}\n"
+    );
+    assert_problem(
+        &text,
+        18,
+        5,
+        "VPN certificates for `us-east-2`, which is not in `regions`",
+        "remove the `us-east-2` entry, or add `us-east-2` to `regions`",
+    );
+}
+
+#[test]
+fn shards_only_with_provisioned_mode() {
+    let text = format!("{BASE}stream: {{mode: on-demand, shards: 2}}\n");
+    assert_problem(
+        &text,
+        18,
+        35,
+        "`stream.shards` is only used with `mode: provisioned`",
+        "remove `shards`",
+    );
+    let text = format!("{BASE}stream: {{mode: provisioned, shards: 501}}\n");
+    assert_problem(
+        &text,
+        18,
+        37,
+        "`stream.shards` must be from 1 to 500, found 501",
+        "set a value from 1 to 500",
+    );
+}
+
+#[test]
+fn influx_keys_must_match_the_api_version() {
+    let text = edit(
+        "api: v2, org: markets, bucket: quotes}",
+        "api: v1, org: markets, database: quotes}",
+    );
+    assert_problem(
+        &text,
+        10,
+        61,
+        "`influxdb.org` is not used with `api: v1`",
+        "the v1 API writes to a `database`; remove `org`, or set `api: v2`",
+    );
+    let text = edit("bucket: quotes}", "bucket: quotes, database: q}");
+    assert_problem(
+        &text,
+        10,
+        91,
+        "`influxdb.database` is not used with `api: v2`",
+        "remove `database`, or set `api: v1`",
+    );
+}
+
+#[test]
+fn source_needs_a_currency_and_unknown_keys_are_still_reported() {
+    let text = edit("      currency: USD\n", "      currncy: USD\n");
+    let err = errors(&text);
+    let got: Vec<(usize, usize, &str, Option<&str>)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str(), d.help.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                8,
+                7,
+                "unknown key `currncy` in `scraper.sources[0]`",
+                Some("did you mean `currency`?")
+            ),
+            (
+                9,
+                7,
+                "source `quote-page` has no currency",
+                Some(
+                    "add `currency: USD` (or the right code) to the source, or a `currency` locator under `fields`"
+                )
+            ),
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_file_name() {
+    let err = parse("environments/Prod.yaml", BASE)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    let d = &err.diagnostics()[0];
+    assert_eq!(d.line, 0);
+    assert!(
+        d.message.contains("environment name `Prod`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn several_problems_are_reported_in_one_run() {
+    let text = BASE
+        .replace(
+            "regions: [eu-west-1, eu-central-1]",
+            "regions: [eu-west-1, eu-centrl-1]",
+        )
+        .replace("symbols: [AAPL, MSFT]", "symbols: [AAPL, AAPL]")
+        .replace(
+            "vpn_client_cidr: 10.100.0.0/22",
+            "vpn_client_cidr: 10.40.0.0/22",
+        )
+        .replace("emails: [oncall@example.com]", "emails: [oncall]")
+        + "firehose: {bufering_seconds: 60}\n";
+    let err = errors(&text);
+    let got: Vec<(usize, usize)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column))
+        .collect();
+    // The VPN entries are not checked against `regions` while a region is invalid: that would only echo it.
+    assert_eq!(
+        got,
+        [(2, 22), (3, 17), (11, 39), (14, 20), (18, 12)],
+        "{err}"
+    );
+    let messages: Vec<&str> = err
+        .diagnostics()
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(messages[1], "symbol `AAPL` is listed twice");
+    assert_eq!(messages[4], "unknown key `bufering_seconds` in `firehose`");
+    assert!(
+        err.to_string()
+            .ends_with("error: environments/test.yaml has 5 problems")
+    );
+}
