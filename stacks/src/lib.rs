@@ -5,6 +5,6 @@
 //! [`environment::Environment`].
 
 pub mod iam;
+pub mod pipeline;
 pub mod resources;
 pub mod template;
-pub mod pipeline;

@@ -34,7 +34,8 @@ pub mod kms {
     /// Make a data key for envelope encryption.
     pub const GENERATE_DATA_KEY: Action = Action::new("kms", "GenerateDataKey");
     /// Make a data key without returning its plaintext.
-    pub const GENERATE_DATA_KEY_WITHOUT_PLAINTEXT: Action = Action::new("kms", "GenerateDataKeyWithoutPlaintext");
+    pub const GENERATE_DATA_KEY_WITHOUT_PLAINTEXT: Action =
+        Action::new("kms", "GenerateDataKeyWithoutPlaintext");
     /// Re-encrypt: the source side.
     pub const RE_ENCRYPT_FROM: Action = Action::new("kms", "ReEncryptFrom");
     /// Re-encrypt: the destination side.
@@ -91,7 +92,8 @@ pub mod s3 {
     /// List objects.
     pub const LIST_BUCKET: Action = Action::new("s3", "ListBucket");
     /// List unfinished multipart uploads.
-    pub const LIST_BUCKET_MULTIPART_UPLOADS: Action = Action::new("s3", "ListBucketMultipartUploads");
+    pub const LIST_BUCKET_MULTIPART_UPLOADS: Action =
+        Action::new("s3", "ListBucketMultipartUploads");
     /// Find a bucket's region.
     pub const GET_BUCKET_LOCATION: Action = Action::new("s3", "GetBucketLocation");
 }

@@ -27,10 +27,16 @@ impl Action {
         let bytes = name.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            assert!(bytes[i] != b'*' && bytes[i] != b'?', "IAM actions must be explicit: no wildcards");
+            assert!(
+                bytes[i] != b'*' && bytes[i] != b'?',
+                "IAM actions must be explicit: no wildcards"
+            );
             i += 1;
         }
-        assert!(!bytes.is_empty() && !service.is_empty(), "an IAM action needs a service and a name");
+        assert!(
+            !bytes.is_empty() && !service.is_empty(),
+            "an IAM action needs a service and a name"
+        );
         Self { service, name }
     }
 
@@ -117,13 +123,19 @@ pub struct Statement {
     #[serde(skip_serializing_if = "Option::is_none")]
     principal: Option<Principal>,
     action: Vec<Action>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_resources")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_resources"
+    )]
     resource: Option<Resources>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     condition: Conditions,
 }
 
-fn serialize_resources<S: Serializer>(resources: &Option<Resources>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_resources<S: Serializer>(
+    resources: &Option<Resources>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match resources {
         Some(Resources::Listed(list)) => list.serialize(serializer),
         Some(Resources::Wildcard) => serializer.serialize_str("*"),
@@ -163,9 +175,11 @@ impl Statement {
 
     /// Allows `actions` on `"*"`; refused unless every action is in [`WILDCARD_RESOURCE_ACTIONS`].
     pub fn allow_on_any_resource(actions: &[Action]) -> Result<Self, PolicyError> {
-        if let Some(bad) =
-            actions.iter().find(|action| !WILDCARD_RESOURCE_ACTIONS.iter().any(|(allowed, _)| allowed == *action))
-        {
+        if let Some(bad) = actions.iter().find(|action| {
+            !WILDCARD_RESOURCE_ACTIONS
+                .iter()
+                .any(|(allowed, _)| allowed == *action)
+        }) {
             return Err(PolicyError::WildcardNotAllowed(*bad));
         }
         let mut statement = Self::allow(actions, []);
@@ -183,19 +197,33 @@ impl Statement {
 
     /// Denies every action of `service` to everyone on the listed resources, when `condition` holds
     /// (for example S3 requests without TLS).
-    pub fn deny_everyone_any_action(service: &'static str, resources: impl IntoIterator<Item = Expr>) -> Self {
+    pub fn deny_everyone_any_action(
+        service: &'static str,
+        resources: impl IntoIterator<Item = Expr>,
+    ) -> Self {
         Self::deny_everyone(&[Action::any_of(service)], resources)
     }
 
     /// A VPC endpoint policy statement: any principal of `account` may call `actions` on `resources`
     /// through the endpoint. Endpoint policies only narrow what IAM already grants.
-    pub fn through_endpoint(actions: &[Action], resources: impl IntoIterator<Item = Expr>, account: Expr) -> Self {
-        Self::through_endpoint_from_anyone(actions, resources).condition("StringEquals", "aws:PrincipalAccount", [account])
+    pub fn through_endpoint(
+        actions: &[Action],
+        resources: impl IntoIterator<Item = Expr>,
+        account: Expr,
+    ) -> Self {
+        Self::through_endpoint_from_anyone(actions, resources).condition(
+            "StringEquals",
+            "aws:PrincipalAccount",
+            [account],
+        )
     }
 
     /// A VPC endpoint policy statement for AWS-owned public resources (such as the Amazon Linux package
     /// repositories), which are read without the caller's account.
-    pub fn through_endpoint_from_anyone(actions: &[Action], resources: impl IntoIterator<Item = Expr>) -> Self {
+    pub fn through_endpoint_from_anyone(
+        actions: &[Action],
+        resources: impl IntoIterator<Item = Expr>,
+    ) -> Self {
         let mut statement = Self::allow(actions, resources);
         statement.principal = Some(Principal::Everyone);
         statement
@@ -224,14 +252,27 @@ impl Statement {
 
     /// Names the statement (statement ids are letters and digits).
     pub fn sid(mut self, sid: &str) -> Self {
-        debug_assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "sid {sid:?}");
+        debug_assert!(
+            sid.chars().all(|c| c.is_ascii_alphanumeric()),
+            "sid {sid:?}"
+        );
         self.sid = Some(sid.to_owned());
         self
     }
 
     /// Adds a condition `operator: {key: values}`.
-    pub fn condition(mut self, operator: &'static str, key: &str, values: impl IntoIterator<Item = Expr>) -> Self {
-        self.condition.entry(operator).or_default().entry(key.to_owned()).or_default().extend(values);
+    pub fn condition(
+        mut self,
+        operator: &'static str,
+        key: &str,
+        values: impl IntoIterator<Item = Expr>,
+    ) -> Self {
+        self.condition
+            .entry(operator)
+            .or_default()
+            .entry(key.to_owned())
+            .or_default()
+            .extend(values);
         self
     }
 
@@ -244,7 +285,9 @@ impl Statement {
     fn check_identity(&self) -> Result<(), PolicyError> {
         let first = self.action.first().ok_or(PolicyError::NoAction)?;
         match &self.resource {
-            Some(Resources::Listed(list)) if list.is_empty() => Err(PolicyError::NoResource(*first)),
+            Some(Resources::Listed(list)) if list.is_empty() => {
+                Err(PolicyError::NoResource(*first))
+            }
             None => Err(PolicyError::NoResource(*first)),
             _ => Ok(()),
         }
@@ -262,7 +305,10 @@ pub struct PolicyDocument {
 impl PolicyDocument {
     /// A resource or trust policy from its statements.
     pub fn new(statements: Vec<Statement>) -> Self {
-        Self { version: "2012-10-17", statement: statements }
+        Self {
+            version: "2012-10-17",
+            statement: statements,
+        }
     }
 
     /// An identity policy; every statement must name actions and resources.
@@ -288,7 +334,10 @@ mod tests {
 
     #[test]
     fn wildcard_resource_is_refused_outside_the_exception_list() {
-        assert_eq!(Statement::allow_on_any_resource(&[GET_RECORDS]), Err(PolicyError::WildcardNotAllowed(GET_RECORDS)));
+        assert_eq!(
+            Statement::allow_on_any_resource(&[GET_RECORDS]),
+            Err(PolicyError::WildcardNotAllowed(GET_RECORDS))
+        );
         for (action, reason) in WILDCARD_RESOURCE_ACTIONS {
             assert!(!reason.is_empty(), "{action} needs a reason");
             assert!(Statement::allow_on_any_resource(&[*action]).is_ok());
@@ -298,9 +347,16 @@ mod tests {
     #[test]
     fn statements_sort_and_deduplicate_actions_and_serialize_as_iam_json() {
         let put = Action::new("kinesis", "PutRecords");
-        let statement = Statement::allow(&[put, GET_RECORDS, put], [Expr::lit("arn:aws:kinesis:eu-west-1:1:stream/s")])
-            .sid("Read")
-            .condition("StringEquals", "aws:SourceAccount", [Expr::lit("123456789012")]);
+        let statement = Statement::allow(
+            &[put, GET_RECORDS, put],
+            [Expr::lit("arn:aws:kinesis:eu-west-1:1:stream/s")],
+        )
+        .sid("Read")
+        .condition(
+            "StringEquals",
+            "aws:SourceAccount",
+            [Expr::lit("123456789012")],
+        );
         assert_eq!(
             serde_json::to_value(&statement).unwrap(),
             json!({
@@ -320,6 +376,9 @@ mod tests {
             Err(PolicyError::NoResource(GET_RECORDS))
         );
         let deny = Statement::deny_everyone(&[GET_RECORDS], [Expr::lit("r")]);
-        assert_eq!(serde_json::to_value(&deny).unwrap()["Principal"], json!("*"));
+        assert_eq!(
+            serde_json::to_value(&deny).unwrap()["Principal"],
+            json!("*")
+        );
     }
 }

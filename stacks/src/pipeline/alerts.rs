@@ -6,13 +6,17 @@ use crate::resources::cloudwatch::{Alarm, Dimension};
 use crate::resources::sns::{Subscription, Topic};
 use crate::template::{Expr, Handle, Options, Template};
 
+use super::BuildError;
 use super::functions::Functions;
 use super::keys::DataKey;
-use super::BuildError;
 
 pub(super) type AlertTopic = Handle<Topic>;
 
-pub(super) fn add_topic(t: &mut Template, env: &Environment, key: &DataKey) -> Result<AlertTopic, BuildError> {
+pub(super) fn add_topic(
+    t: &mut Template,
+    env: &Environment,
+    key: &DataKey,
+) -> Result<AlertTopic, BuildError> {
     Ok(t.add(
         "AlertTopic",
         Topic {
@@ -23,7 +27,10 @@ pub(super) fn add_topic(t: &mut Template, env: &Environment, key: &DataKey) -> R
                 .alerts
                 .emails
                 .iter()
-                .map(|email| Subscription { endpoint: email.clone(), protocol: "email" })
+                .map(|email| Subscription {
+                    endpoint: email.clone(),
+                    protocol: "email",
+                })
                 .collect(),
         },
         Options::none(),
@@ -41,7 +48,11 @@ struct AlarmSpec {
     threshold: f64,
 }
 
-pub(super) fn add_alarms(t: &mut Template, topic: &AlertTopic, functions: &Functions) -> Result<(), BuildError> {
+pub(super) fn add_alarms(
+    t: &mut Template,
+    topic: &AlertTopic,
+    functions: &Functions,
+) -> Result<(), BuildError> {
     let mut specs = vec![
         AlarmSpec {
             id: "TransformIteratorAgeAlarm",
@@ -84,7 +95,10 @@ pub(super) fn add_alarms(t: &mut Template, topic: &AlertTopic, functions: &Funct
                 alarm_description: spec.description,
                 namespace: spec.namespace,
                 metric_name: spec.metric,
-                dimensions: vec![Dimension { name: spec.dimension.0, value: spec.dimension.1 }],
+                dimensions: vec![Dimension {
+                    name: spec.dimension.0,
+                    value: spec.dimension.1,
+                }],
                 statistic: spec.statistic,
                 period: 300,
                 evaluation_periods: 1,

@@ -1,8 +1,9 @@
 //! The per-region artifacts bucket the deployer uploads Lambda zips and the scraper binary to.
 
 use crate::resources::s3::{
-    AbortIncompleteMultipartUpload, Bucket, BucketEncryption, EncryptionByDefault, EncryptionRule, Lifecycle,
-    LifecycleRule, NoncurrentVersionExpiration, OwnershipControls, PublicAccessBlock, Versioning,
+    AbortIncompleteMultipartUpload, Bucket, BucketEncryption, EncryptionByDefault, EncryptionRule,
+    Lifecycle, LifecycleRule, NoncurrentVersionExpiration, OwnershipControls, PublicAccessBlock,
+    Versioning,
 };
 use crate::template::{Options, Template};
 
@@ -14,7 +15,9 @@ use super::{BuildError, Names};
 const ARTIFACT_RETENTION_DAYS: u32 = 365;
 
 pub(super) fn template(names: &Names) -> Result<Template, BuildError> {
-    let mut t = Template::new("MyStockTracker artifacts bucket: Lambda zips and the scraper binary, by content hash.");
+    let mut t = Template::new(
+        "MyStockTracker artifacts bucket: Lambda zips and the scraper binary, by content hash.",
+    );
     let bucket = t.add(
         "ArtifactsBucket",
         Bucket {
@@ -52,6 +55,10 @@ pub(super) fn template(names: &Names) -> Result<Template, BuildError> {
             ),
     )?;
     add_tls_only_policy(&mut t, "ArtifactsBucketPolicy", &bucket, Vec::new())?;
-    t.output("ArtifactsBucketName", "Bucket for the pipeline's code artifacts", bucket.reference())?;
+    t.output(
+        "ArtifactsBucketName",
+        "Bucket for the pipeline's code artifacts",
+        bucket.reference(),
+    )?;
     Ok(t)
 }

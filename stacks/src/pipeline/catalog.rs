@@ -5,8 +5,9 @@ use environment::Environment;
 use crate::iam::Statement;
 use crate::iam::actions::{glue, kms, logs, s3};
 use crate::resources::glue::{
-    CloudWatchEncryption, Crawler, Database, DatabaseInput, GlueEncryption, JobBookmarksEncryption, S3Encryption,
-    S3Target, Schedule, SchemaChangePolicy, SecurityConfiguration, Targets, catalog_arn,
+    CloudWatchEncryption, Crawler, Database, DatabaseInput, GlueEncryption, JobBookmarksEncryption,
+    S3Encryption, S3Target, Schedule, SchemaChangePolicy, SecurityConfiguration, Targets,
+    catalog_arn,
 };
 use crate::template::{Expr, Options, Template, pseudo};
 
@@ -15,33 +16,52 @@ use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 use super::{BuildError, Names};
 
-pub(super) fn add(t: &mut Template, env: &Environment, names: &Names, key: &DataKey, buckets: &Buckets) -> Result<(), BuildError> {
-    let database = t.add(
-        "QuotesDatabase",
-        Database {
-            catalog_id: pseudo::account_id(),
-            database_input: DatabaseInput {
-                name: names.glue_database(),
-                description: "MyStockTracker curated quotes (Parquet, partitioned by symbol and date)".into(),
+pub(super) fn add(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+    key: &DataKey,
+    buckets: &Buckets,
+) -> Result<(), BuildError> {
+    let database =
+        t.add(
+            "QuotesDatabase",
+            Database {
+                catalog_id: pseudo::account_id(),
+                database_input: DatabaseInput {
+                    name: names.glue_database(),
+                    description:
+                        "MyStockTracker curated quotes (Parquet, partitioned by symbol and date)"
+                            .into(),
+                },
             },
-        },
-        Options::none(),
-    )?;
+            Options::none(),
+        )?;
     let security_name = names.regional("crawler");
     let security = t.add(
         "CrawlerSecurityConfiguration",
         SecurityConfiguration {
             name: Expr::lit(security_name.clone()),
             encryption_configuration: GlueEncryption {
-                s3_encryptions: vec![S3Encryption { s3_encryption_mode: "SSE-KMS", kms_key_arn: key.arn() }],
-                cloudwatch_encryption: CloudWatchEncryption { cloudwatch_encryption_mode: "SSE-KMS", kms_key_arn: key.arn() },
-                job_bookmarks_encryption: JobBookmarksEncryption { job_bookmarks_encryption_mode: "CSE-KMS", kms_key_arn: key.arn() },
+                s3_encryptions: vec![S3Encryption {
+                    s3_encryption_mode: "SSE-KMS",
+                    kms_key_arn: key.arn(),
+                }],
+                cloudwatch_encryption: CloudWatchEncryption {
+                    cloudwatch_encryption_mode: "SSE-KMS",
+                    kms_key_arn: key.arn(),
+                },
+                job_bookmarks_encryption: JobBookmarksEncryption {
+                    job_bookmarks_encryption_mode: "CSE-KMS",
+                    kms_key_arn: key.arn(),
+                },
             },
         },
         Options::none(),
     )?;
     // Crawlers log to `/aws-glue/crawlers-role/<role>-<security configuration>`, a group Glue creates.
-    let crawler_logs = Expr::regional_arn("logs", [Expr::lit("log-group:/aws-glue/crawlers-role/*")]);
+    let crawler_logs =
+        Expr::regional_arn("logs", [Expr::lit("log-group:/aws-glue/crawlers-role/*")]);
     let (role, policy) = component_role(
         t,
         "Crawler",
@@ -50,8 +70,16 @@ pub(super) fn add(t: &mut Template, env: &Environment, names: &Names, key: &Data
         vec![
             Statement::allow(&[s3::LIST_BUCKET], [buckets.curated.arn()])
                 .sid("ListCuratedData")
-                .condition("StringLike", "s3:prefix", [Expr::lit(format!("{}*", prefixes::QUOTES))]),
-            Statement::allow(&[s3::GET_OBJECT], [buckets.curated.objects_arn(prefixes::QUOTES)]).sid("ReadCuratedData"),
+                .condition(
+                    "StringLike",
+                    "s3:prefix",
+                    [Expr::lit(format!("{}*", prefixes::QUOTES))],
+                ),
+            Statement::allow(
+                &[s3::GET_OBJECT],
+                [buckets.curated.objects_arn(prefixes::QUOTES)],
+            )
+            .sid("ReadCuratedData"),
             Statement::allow(
                 &[
                     glue::GET_DATABASE,
@@ -70,9 +98,20 @@ pub(super) fn add(t: &mut Template, env: &Environment, names: &Names, key: &Data
                 [catalog_arn(), database.arn(), database.tables_arn()],
             )
             .sid("MaintainQuotesTables"),
-            Statement::allow(&[kms::DECRYPT, kms::ENCRYPT, kms::GENERATE_DATA_KEY], [key.arn()]).sid("UseDataKey"),
-            Statement::allow(&[logs::CREATE_LOG_GROUP, logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS], [crawler_logs])
-                .sid("WriteCrawlerLogs"),
+            Statement::allow(
+                &[kms::DECRYPT, kms::ENCRYPT, kms::GENERATE_DATA_KEY],
+                [key.arn()],
+            )
+            .sid("UseDataKey"),
+            Statement::allow(
+                &[
+                    logs::CREATE_LOG_GROUP,
+                    logs::CREATE_LOG_STREAM,
+                    logs::PUT_LOG_EVENTS,
+                ],
+                [crawler_logs],
+            )
+            .sid("WriteCrawlerLogs"),
         ],
     )?;
     t.add(

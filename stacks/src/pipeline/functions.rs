@@ -8,21 +8,24 @@ use environment::{Environment, InfluxApi};
 use crate::iam::actions::{kms, logs, s3, secretsmanager, sns, sqs};
 use crate::iam::{Action, Statement};
 use crate::resources::lambda::{
-    Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig, OnFailure, Permission,
+    Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig,
+    OnFailure, Permission,
 };
 use crate::resources::logs::LogGroup;
-use crate::resources::s3::{Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn};
+use crate::resources::s3::{
+    Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn,
+};
 use crate::resources::secretsmanager::Secret;
 use crate::resources::sqs::Queue;
 use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
 
+use super::BuildError;
 use super::alerts::AlertTopic;
 use super::ingest::{QuoteStream, STREAM_READ};
 use super::keys::DataKey;
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
-use super::BuildError;
 
 /// The functions and what other parts of the stack refer to.
 #[derive(Debug, Clone)]
@@ -58,14 +61,28 @@ fn add_function(
 ) -> Result<(Handle<Function>, LogicalId), BuildError> {
     let log_group = t.add(
         &format!("{}LogGroup", spec.name),
-        LogGroup { log_group_name: None, retention_in_days: env.logs.retention_days, kms_key_id: key.arn() },
+        LogGroup {
+            log_group_name: None,
+            retention_in_days: env.logs.retention_days,
+            kms_key_id: key.arn(),
+        },
         Options::none(),
     )?;
     let mut statements = spec.statements;
     statements.push(
-        Statement::allow(&[logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS], [log_group.streams_arn()]).sid("WriteOwnLogs"),
+        Statement::allow(
+            &[logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS],
+            [log_group.streams_arn()],
+        )
+        .sid("WriteOwnLogs"),
     );
-    let (role, policy) = component_role(t, spec.name, TrustedService::Lambda, spec.description, statements)?;
+    let (role, policy) = component_role(
+        t,
+        spec.name,
+        TrustedService::Lambda,
+        spec.description,
+        statements,
+    )?;
     let mut variables = spec.variables;
     variables.insert("RUST_LOG".into(), Expr::lit("info"));
     let mut options = Options::none().depends_on(&policy).skip_checkov(
@@ -88,14 +105,22 @@ fn add_function(
             runtime: "provided.al2023",
             handler: "bootstrap",
             architectures: vec!["x86_64"],
-            code: Code { s3_bucket: params.artifacts_bucket.reference(), s3_key: params.key(spec.artifact) },
+            code: Code {
+                s3_bucket: params.artifacts_bucket.reference(),
+                s3_key: params.key(spec.artifact),
+            },
             role: role.arn(),
             memory_size: spec.memory_mb,
             timeout: spec.timeout_seconds,
             environment: crate::resources::lambda::Environment { variables },
             kms_key_arn: key.arn(),
-            logging_config: LoggingConfig { log_format: "JSON", log_group: log_group.reference() },
-            dead_letter_config: spec.dead_letter.map(|queue| DeadLetterConfig { target_arn: queue.arn() }),
+            logging_config: LoggingConfig {
+                log_format: "JSON",
+                log_group: log_group.reference(),
+            },
+            dead_letter_config: spec.dead_letter.map(|queue| DeadLetterConfig {
+                target_arn: queue.arn(),
+            }),
         },
         options,
     )?;
@@ -124,7 +149,10 @@ pub(super) fn add(
 ) -> Result<Functions, BuildError> {
     let dead_letters = t.add(
         "FailedEventsQueue",
-        Queue { kms_master_key_id: key.arn(), message_retention_period: 1_209_600 },
+        Queue {
+            kms_master_key_id: key.arn(),
+            message_retention_period: 1_209_600,
+        },
         Options::none(),
     )?;
     let influx_token = t.add(
@@ -142,7 +170,16 @@ pub(super) fn add(
         ),
     )?;
 
-    let (transform, transform_policy) = add_transform(t, env, params, key, stream, buckets, &dead_letters, &influx_token)?;
+    let (transform, transform_policy) = add_transform(
+        t,
+        env,
+        params,
+        key,
+        stream,
+        buckets,
+        &dead_letters,
+        &influx_token,
+    )?;
     let (to_parquet, _) = add_function(
         t,
         env,
@@ -158,10 +195,17 @@ pub(super) fn add(
                 ("CURATED_BUCKET".into(), buckets.curated_name.clone()),
                 ("CURATED_PREFIX".into(), Expr::lit(prefixes::QUOTES)),
                 ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
-                ("QUARANTINE_PREFIX".into(), Expr::lit(format!("{}to-parquet/", prefixes::QUARANTINE))),
+                (
+                    "QUARANTINE_PREFIX".into(),
+                    Expr::lit(format!("{}to-parquet/", prefixes::QUARANTINE)),
+                ),
             ]),
             statements: vec![
-                Statement::allow(&[s3::GET_OBJECT], [objects_arn(&buckets.raw_name, prefixes::RAW)]).sid("ReadRawRecords"),
+                Statement::allow(
+                    &[s3::GET_OBJECT],
+                    [objects_arn(&buckets.raw_name, prefixes::RAW)],
+                )
+                .sid("ReadRawRecords"),
                 Statement::allow(
                     &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                     [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
@@ -169,7 +213,10 @@ pub(super) fn add(
                 .sid("WriteParquet"),
                 Statement::allow(
                     &[s3::PUT_OBJECT],
-                    [objects_arn(&buckets.raw_name, &format!("{}to-parquet/", prefixes::QUARANTINE))],
+                    [objects_arn(
+                        &buckets.raw_name,
+                        &format!("{}to-parquet/", prefixes::QUARANTINE),
+                    )],
                 )
                 .sid("QuarantineInvalidRecords"),
                 use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
@@ -191,14 +238,24 @@ pub(super) fn add(
             timeout_seconds: 120,
             variables: BTreeMap::from([
                 ("TOPIC_ARN".into(), topic.arn()),
-                ("THRESHOLD_PCT".into(), Expr::lit(env.alerts.threshold_pct.to_string())),
+                (
+                    "THRESHOLD_PCT".into(),
+                    Expr::lit(env.alerts.threshold_pct.to_string()),
+                ),
                 ("STATE_BUCKET".into(), buckets.curated_name.clone()),
                 ("STATE_PREFIX".into(), Expr::lit(prefixes::NOTIFY_STATE)),
             ]),
             statements: vec![
-                Statement::allow(&[s3::GET_OBJECT], [objects_arn(&buckets.curated_name, prefixes::QUOTES)]).sid("ReadParquet"),
-                Statement::allow(&[s3::GET_OBJECT, s3::PUT_OBJECT], [objects_arn(&buckets.curated_name, prefixes::NOTIFY_STATE)])
-                    .sid("KeepReferencePrices"),
+                Statement::allow(
+                    &[s3::GET_OBJECT],
+                    [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
+                )
+                .sid("ReadParquet"),
+                Statement::allow(
+                    &[s3::GET_OBJECT, s3::PUT_OBJECT],
+                    [objects_arn(&buckets.curated_name, prefixes::NOTIFY_STATE)],
+                )
+                .sid("KeepReferencePrices"),
                 Statement::allow(&[sns::PUBLISH], [topic.arn()]).sid("PublishAlerts"),
                 use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
                 send_dead_letters(&dead_letters),
@@ -220,13 +277,28 @@ pub(super) fn add(
             bisect_batch_on_function_error: true,
             maximum_record_age_in_seconds: env.transform.maximum_record_age_seconds,
             maximum_retry_attempts: env.transform.maximum_retry_attempts,
-            destination_config: DestinationConfig { on_failure: OnFailure { destination: dead_letters.arn() } },
+            destination_config: DestinationConfig {
+                on_failure: OnFailure {
+                    destination: dead_letters.arn(),
+                },
+            },
         },
         // The mapping is validated against the role's permissions when it is created.
-        Options { depends_on: vec![transform_policy], ..Options::none() },
+        Options {
+            depends_on: vec![transform_policy],
+            ..Options::none()
+        },
     )?;
 
-    add_bucket_trigger(t, &buckets.raw, &buckets.raw_name, "RawBucketInvokesToParquet", &to_parquet, prefixes::RAW, "")?;
+    add_bucket_trigger(
+        t,
+        &buckets.raw,
+        &buckets.raw_name,
+        "RawBucketInvokesToParquet",
+        &to_parquet,
+        prefixes::RAW,
+        "",
+    )?;
     add_bucket_trigger(
         t,
         &buckets.curated,
@@ -236,7 +308,13 @@ pub(super) fn add(
         prefixes::QUOTES,
         ".parquet",
     )?;
-    Ok(Functions { transform, to_parquet, notify, dead_letters, influx_token })
+    Ok(Functions {
+        transform,
+        to_parquet,
+        notify,
+        dead_letters,
+        influx_token,
+    })
 }
 
 #[allow(clippy::too_many_arguments)] // Each argument is a distinct resource the function is wired to.
@@ -254,7 +332,10 @@ fn add_transform(
         ("INFLUX_URL".into(), Expr::lit(env.influxdb.url.clone())),
         ("INFLUX_TOKEN_SECRET_ARN".into(), influx_token.arn()),
         ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
-        ("QUARANTINE_PREFIX".into(), Expr::lit(format!("{}transform/", prefixes::QUARANTINE))),
+        (
+            "QUARANTINE_PREFIX".into(),
+            Expr::lit(format!("{}transform/", prefixes::QUARANTINE)),
+        ),
     ]);
     match &env.influxdb.api {
         InfluxApi::V2 { org, bucket } => {
@@ -281,10 +362,14 @@ fn add_transform(
             variables,
             statements: vec![
                 Statement::allow(STREAM_READ, [stream.arn()]).sid("ReadQuoteStream"),
-                Statement::allow(&[secretsmanager::GET_SECRET_VALUE], [influx_token.arn()]).sid("ReadInfluxToken"),
+                Statement::allow(&[secretsmanager::GET_SECRET_VALUE], [influx_token.arn()])
+                    .sid("ReadInfluxToken"),
                 Statement::allow(
                     &[s3::PUT_OBJECT],
-                    [objects_arn(&buckets.raw_name, &format!("{}transform/", prefixes::QUARANTINE))],
+                    [objects_arn(
+                        &buckets.raw_name,
+                        &format!("{}transform/", prefixes::QUARANTINE),
+                    )],
                 )
                 .sid("QuarantineInvalidRecords"),
                 use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
@@ -324,7 +409,9 @@ fn add_bucket_trigger(
         filter: Some(NotificationFilter::keys(prefix, suffix)),
     };
     t.modify(bucket, &[permission.id().clone()], |bucket| {
-        bucket.notification_configuration = Some(Notifications { lambda_configurations: vec![notification] });
+        bucket.notification_configuration = Some(Notifications {
+            lambda_configurations: vec![notification],
+        });
     });
     Ok(())
 }

@@ -5,17 +5,18 @@ use environment::{Environment, StreamCapacity};
 use crate::iam::Statement;
 use crate::iam::actions::{kinesis, kms, logs, s3};
 use crate::resources::firehose::{
-    BufferingHints, DeliveryStream, DynamicPartitioning, EncryptionConfiguration, KinesisSource, KmsEncryptionConfig,
-    LoggingOptions, Processing, Processor, ProcessorParameter, RetryOptions, S3Destination,
+    BufferingHints, DeliveryStream, DynamicPartitioning, EncryptionConfiguration, KinesisSource,
+    KmsEncryptionConfig, LoggingOptions, Processing, Processor, ProcessorParameter, RetryOptions,
+    S3Destination,
 };
 use crate::resources::kinesis::{Stream, StreamEncryption, StreamModeDetails};
 use crate::resources::logs::{LogGroup, LogStream};
 use crate::template::{Handle, Options, Template};
 
+use super::BuildError;
 use super::keys::DataKey;
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
-use super::BuildError;
 
 pub(super) type QuoteStream = Handle<Stream>;
 
@@ -28,7 +29,11 @@ pub(super) const STREAM_READ: &[crate::iam::Action] = &[
     kinesis::LIST_SHARDS,
 ];
 
-pub(super) fn add_stream(t: &mut Template, env: &Environment, key: &DataKey) -> Result<QuoteStream, BuildError> {
+pub(super) fn add_stream(
+    t: &mut Template,
+    env: &Environment,
+    key: &DataKey,
+) -> Result<QuoteStream, BuildError> {
     let (mode, shards) = match env.stream.capacity {
         StreamCapacity::OnDemand => ("ON_DEMAND", None),
         StreamCapacity::Provisioned { shards } => ("PROVISIONED", Some(shards)),
@@ -39,7 +44,10 @@ pub(super) fn add_stream(t: &mut Template, env: &Environment, key: &DataKey) -> 
             retention_period_hours: env.stream.retention_hours,
             shard_count: shards,
             stream_mode_details: StreamModeDetails { stream_mode: mode },
-            stream_encryption: StreamEncryption { encryption_type: "KMS", key_id: key.arn() },
+            stream_encryption: StreamEncryption {
+                encryption_type: "KMS",
+                key_id: key.arn(),
+            },
         },
         Options::none(),
     )?)
@@ -61,12 +69,19 @@ pub(super) fn add_firehose(
 ) -> Result<(), BuildError> {
     let log_group = t.add(
         "FirehoseLogGroup",
-        LogGroup { log_group_name: None, retention_in_days: env.logs.retention_days, kms_key_id: key.arn() },
+        LogGroup {
+            log_group_name: None,
+            retention_in_days: env.logs.retention_days,
+            kms_key_id: key.arn(),
+        },
         Options::none(),
     )?;
     let log_stream = t.add(
         "FirehoseLogStream",
-        LogStream { log_group_name: log_group.reference(), log_stream_name: DELIVERY_LOG_STREAM.into() },
+        LogStream {
+            log_group_name: log_group.reference(),
+            log_stream_name: DELIVERY_LOG_STREAM.into(),
+        },
         Options::none(),
     )?;
     let (role, policy) = component_role(
@@ -77,7 +92,14 @@ pub(super) fn add_firehose(
         vec![
             Statement::allow(STREAM_READ, [stream.arn()]).sid("ReadQuoteStream"),
             Statement::allow(
-                &[s3::ABORT_MULTIPART_UPLOAD, s3::GET_BUCKET_LOCATION, s3::GET_OBJECT, s3::LIST_BUCKET, s3::LIST_BUCKET_MULTIPART_UPLOADS, s3::PUT_OBJECT],
+                &[
+                    s3::ABORT_MULTIPART_UPLOAD,
+                    s3::GET_BUCKET_LOCATION,
+                    s3::GET_OBJECT,
+                    s3::LIST_BUCKET,
+                    s3::LIST_BUCKET_MULTIPART_UPLOADS,
+                    s3::PUT_OBJECT,
+                ],
                 [
                     buckets.raw.arn(),
                     buckets.raw.objects_arn(prefixes::RAW),
@@ -85,29 +107,46 @@ pub(super) fn add_firehose(
                 ],
             )
             .sid("WriteRawRecords"),
-            Statement::allow(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], [key.arn()]).sid("UseDataKey"),
-            Statement::allow(&[logs::PUT_LOG_EVENTS], [log_group.streams_arn()]).sid("LogDeliveryErrors"),
+            Statement::allow(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], [key.arn()])
+                .sid("UseDataKey"),
+            Statement::allow(&[logs::PUT_LOG_EVENTS], [log_group.streams_arn()])
+                .sid("LogDeliveryErrors"),
         ],
     )?;
     let partitioning = env.firehose.dynamic_partitioning;
     let (prefix, mut processors) = if partitioning {
         (
-            format!("{}symbol=!{{partitionKeyFromQuery:symbol}}/dt=!{{partitionKeyFromQuery:dt}}/", prefixes::RAW),
+            format!(
+                "{}symbol=!{{partitionKeyFromQuery:symbol}}/dt=!{{partitionKeyFromQuery:dt}}/",
+                prefixes::RAW
+            ),
             vec![Processor {
                 kind: "MetadataExtraction",
                 parameters: vec![
-                    ProcessorParameter { parameter_name: "MetadataExtractionQuery", parameter_value: PARTITION_QUERY.into() },
-                    ProcessorParameter { parameter_name: "JsonParsingEngine", parameter_value: "JQ-1.6".into() },
+                    ProcessorParameter {
+                        parameter_name: "MetadataExtractionQuery",
+                        parameter_value: PARTITION_QUERY.into(),
+                    },
+                    ProcessorParameter {
+                        parameter_name: "JsonParsingEngine",
+                        parameter_value: "JQ-1.6".into(),
+                    },
                 ],
             }],
         )
     } else {
-        (format!("{}dt=!{{timestamp:yyyy-MM-dd}}/", prefixes::RAW), Vec::new())
+        (
+            format!("{}dt=!{{timestamp:yyyy-MM-dd}}/", prefixes::RAW),
+            Vec::new(),
+        )
     };
     // Records carry no trailing newline (DESIGN.md); Firehose adds it, so raw objects are JSON lines.
     processors.push(Processor {
         kind: "AppendDelimiterToRecord",
-        parameters: vec![ProcessorParameter { parameter_name: "Delimiter", parameter_value: "\\n".into() }],
+        parameters: vec![ProcessorParameter {
+            parameter_name: "Delimiter",
+            parameter_value: "\\n".into(),
+        }],
     });
     t.add(
         "RawDeliveryStream",

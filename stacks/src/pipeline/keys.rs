@@ -42,15 +42,32 @@ const ACCOUNT_KEY_ACTIONS: &[crate::iam::Action] = &[
 ];
 
 pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildError> {
-    let account_root = Expr::concat([Expr::lit("arn:"), pseudo::partition(), Expr::lit(":iam::"), pseudo::account_id(), Expr::lit(":root")]);
-    let logs_principal = Expr::concat([Expr::lit("logs."), pseudo::region(), Expr::lit(".amazonaws.com")]);
+    let account_root = Expr::concat([
+        Expr::lit("arn:"),
+        pseudo::partition(),
+        Expr::lit(":iam::"),
+        pseudo::account_id(),
+        Expr::lit(":root"),
+    ]);
+    let logs_principal = Expr::concat([
+        Expr::lit("logs."),
+        pseudo::region(),
+        Expr::lit(".amazonaws.com"),
+    ]);
     let policy = PolicyDocument::new(vec![
         Statement::allow_principal(Principal::Aws(vec![account_root]), ACCOUNT_KEY_ACTIONS)
             .sid("AccountAdministersAndUsesKeyThroughIam")
             .on_this_key(),
         Statement::allow_principal(
             Principal::Service(vec![logs_principal]),
-            &[kms::ENCRYPT, kms::DECRYPT, kms::RE_ENCRYPT_FROM, kms::RE_ENCRYPT_TO, kms::GENERATE_DATA_KEY, kms::DESCRIBE_KEY],
+            &[
+                kms::ENCRYPT,
+                kms::DECRYPT,
+                kms::RE_ENCRYPT_FROM,
+                kms::RE_ENCRYPT_TO,
+                kms::GENERATE_DATA_KEY,
+                kms::DESCRIBE_KEY,
+            ],
         )
         .sid("CloudWatchLogsEncryptsThisAccountsLogGroups")
         .on_this_key()
@@ -70,7 +87,10 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
     let key = t.add(
         "DataKey",
         Key {
-            description: format!("MyStockTracker {}: encrypts the pipeline's data at rest", env.name.as_str()),
+            description: format!(
+                "MyStockTracker {}: encrypts the pipeline's data at rest",
+                env.name.as_str()
+            ),
             enable_key_rotation: true,
             pending_window_in_days: 30,
             key_policy: policy,
@@ -79,7 +99,10 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
     )?;
     t.add(
         "DataKeyAlias",
-        Alias { alias_name: format!("alias/mst-{}-data", env.name.as_str()), target_key_id: key.reference() },
+        Alias {
+            alias_name: format!("alias/mst-{}-data", env.name.as_str()),
+            target_key_id: key.reference(),
+        },
         Options::none(),
     )?;
     Ok(key)

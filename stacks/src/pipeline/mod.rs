@@ -75,8 +75,16 @@ pub enum BuildError {
 pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildError> {
     let names = Names::new(env);
     Ok(vec![
-        Stack { kind: StackKind::Artifacts, name: names.stack(StackKind::Artifacts), template: artifacts::template(&names)? },
-        Stack { kind: StackKind::Pipeline, name: names.stack(StackKind::Pipeline), template: pipeline(env, region, &names)? },
+        Stack {
+            kind: StackKind::Artifacts,
+            name: names.stack(StackKind::Artifacts),
+            template: artifacts::template(&names)?,
+        },
+        Stack {
+            kind: StackKind::Pipeline,
+            name: names.stack(StackKind::Pipeline),
+            template: pipeline(env, region, &names)?,
+        },
     ])
 }
 
@@ -96,7 +104,9 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
     alerts::add_alarms(&mut t, &topic, &functions)?;
-    add_outputs(&mut t, &key, &stream, &buckets, &topic, &functions, &scraper)?;
+    add_outputs(
+        &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
+    )?;
     Ok(t)
 }
 
@@ -109,23 +119,67 @@ fn add_outputs(
     functions: &functions::Functions,
     scraper: &network::Scraper,
 ) -> Result<(), TemplateError> {
-    t.output("StreamName", "Kinesis stream the scraper writes quotes to", stream.reference())?;
-    t.output("RawBucketName", "Raw JSON records from Firehose (raw/), and quarantined records", buckets.raw.reference())?;
-    t.output("CuratedBucketName", "Parquet data (quotes/symbol=/dt=/) for Athena", buckets.curated.reference())?;
-    t.output("AlertTopicArn", "SNS topic for price-move e-mails and pipeline alarms", topic.arn())?;
+    t.output(
+        "StreamName",
+        "Kinesis stream the scraper writes quotes to",
+        stream.reference(),
+    )?;
+    t.output(
+        "RawBucketName",
+        "Raw JSON records from Firehose (raw/), and quarantined records",
+        buckets.raw.reference(),
+    )?;
+    t.output(
+        "CuratedBucketName",
+        "Parquet data (quotes/symbol=/dt=/) for Athena",
+        buckets.curated.reference(),
+    )?;
+    t.output(
+        "AlertTopicArn",
+        "SNS topic for price-move e-mails and pipeline alarms",
+        topic.arn(),
+    )?;
     t.output(
         "InfluxTokenSecretArn",
         "Secret to put the InfluxDB token in (aws secretsmanager put-secret-value --secret-id <arn> --secret-string <token>)",
         functions.influx_token.arn(),
     )?;
-    t.output("TransformFunctionName", "Kinesis to InfluxDB Lambda", functions.transform.reference())?;
-    t.output("ToParquetFunctionName", "Raw JSON to Parquet Lambda", functions.to_parquet.reference())?;
-    t.output("NotifyFunctionName", "Price-move alert Lambda", functions.notify.reference())?;
-    t.output("FailedEventsQueueUrl", "Dead-letter queue of batches and events that failed all retries", functions.dead_letters.reference())?;
-    t.output("DataKeyArn", "KMS key encrypting the stream, buckets, topic, queue, logs and secret", key.arn())?;
-    t.output("ScraperInstanceId", "EC2 instance running the scraper (SSH through the Client VPN)", scraper.instance.reference())?;
+    t.output(
+        "TransformFunctionName",
+        "Kinesis to InfluxDB Lambda",
+        functions.transform.reference(),
+    )?;
+    t.output(
+        "ToParquetFunctionName",
+        "Raw JSON to Parquet Lambda",
+        functions.to_parquet.reference(),
+    )?;
+    t.output(
+        "NotifyFunctionName",
+        "Price-move alert Lambda",
+        functions.notify.reference(),
+    )?;
+    t.output(
+        "FailedEventsQueueUrl",
+        "Dead-letter queue of batches and events that failed all retries",
+        functions.dead_letters.reference(),
+    )?;
+    t.output(
+        "DataKeyArn",
+        "KMS key encrypting the stream, buckets, topic, queue, logs and secret",
+        key.arn(),
+    )?;
+    t.output(
+        "ScraperInstanceId",
+        "EC2 instance running the scraper (SSH through the Client VPN)",
+        scraper.instance.reference(),
+    )?;
     if let Some(vpn) = &scraper.vpn {
-        t.output("ClientVpnEndpointId", "Client VPN endpoint (download its client configuration)", vpn.reference())?;
+        t.output(
+            "ClientVpnEndpointId",
+            "Client VPN endpoint (download its client configuration)",
+            vpn.reference(),
+        )?;
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ pub struct Names {
 impl Names {
     /// Names for `env`.
     pub fn new(env: &Environment) -> Self {
-        Self { env: env.name.as_str().to_owned() }
+        Self {
+            env: env.name.as_str().to_owned(),
+        }
     }
 
     /// The stack name, `mst-<env>-<kind>`.

@@ -8,10 +8,11 @@ use ipnet::Ipv4Net;
 use crate::iam::actions::{kinesis, kms, s3};
 use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
-    BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint, ClientVpnTargetNetworkAssociation,
-    ConnectionLogOptions, Ebs, EgressRule, ElasticIp, GatewayAttachment, IamInstanceProfile, IngressRule, Instance,
-    InternetGateway, LaunchTemplate, LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring,
-    MutualAuthentication, NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
+    BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint,
+    ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp,
+    GatewayAttachment, IamInstanceProfile, IngressRule, Instance, InternetGateway, LaunchTemplate,
+    LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring, MutualAuthentication,
+    NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
     VpcEndpoint, VpnAuthentication, name_tag,
 };
 use crate::resources::iam::InstanceProfile;
@@ -19,12 +20,12 @@ use crate::resources::logs::LogGroup;
 use crate::resources::s3::objects_arn;
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
+use super::BuildError;
 use super::ingest::QuoteStream;
 use super::keys::DataKey;
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::scraper_config::ScraperConfig;
-use super::BuildError;
 
 /// The scraper's instance and, outside local environments, its VPN endpoint.
 #[derive(Debug, Clone)]
@@ -34,7 +35,8 @@ pub(super) struct Scraper {
 }
 
 /// The systemd unit the user-data installs (kept beside the scraper's code).
-const SYSTEMD_UNIT: &str = include_str!("../../../runtime/scraper/systemd/mystocktracker-scraper.service");
+const SYSTEMD_UNIT: &str =
+    include_str!("../../../runtime/scraper/systemd/mystocktracker-scraper.service");
 
 /// Amazon Linux 2023 reads its package repositories from this AWS-owned bucket through the S3 gateway
 /// endpoint, so the endpoint policy must let `dnf` through.
@@ -68,7 +70,12 @@ pub(super) fn add(
     let vpc_cidr = net.vpc_cidr.to_string();
     let vpc = t.add(
         "Vpc",
-        Vpc { cidr_block: vpc_cidr.clone(), enable_dns_hostnames: true, enable_dns_support: true, tags: tag(env, "vpc") },
+        Vpc {
+            cidr_block: vpc_cidr.clone(),
+            enable_dns_hostnames: true,
+            enable_dns_support: true,
+            tags: tag(env, "vpc"),
+        },
         Options::none(),
     )?;
     let [public_cidr, private_a_cidr, private_b_cidr] = quarters(net.vpc_cidr);
@@ -90,13 +97,29 @@ pub(super) fn add(
     let private_b = subnet(t, "PrivateSubnetB", private_b_cidr, 1, "private-b")?;
 
     // Egress for scraping: internet gateway for the public subnet, one NAT gateway for the private ones.
-    let gateway = t.add("InternetGateway", InternetGateway { tags: tag(env, "igw") }, Options::none())?;
-    let attachment = t.add(
-        "InternetGatewayAttachment",
-        GatewayAttachment { vpc_id: vpc.reference(), internet_gateway_id: gateway.reference() },
+    let gateway = t.add(
+        "InternetGateway",
+        InternetGateway {
+            tags: tag(env, "igw"),
+        },
         Options::none(),
     )?;
-    let public_routes = t.add("PublicRouteTable", RouteTable { vpc_id: vpc.reference(), tags: tag(env, "public") }, Options::none())?;
+    let attachment = t.add(
+        "InternetGatewayAttachment",
+        GatewayAttachment {
+            vpc_id: vpc.reference(),
+            internet_gateway_id: gateway.reference(),
+        },
+        Options::none(),
+    )?;
+    let public_routes = t.add(
+        "PublicRouteTable",
+        RouteTable {
+            vpc_id: vpc.reference(),
+            tags: tag(env, "public"),
+        },
+        Options::none(),
+    )?;
     t.add(
         "PublicDefaultRoute",
         Route {
@@ -109,17 +132,37 @@ pub(super) fn add(
     )?;
     t.add(
         "PublicSubnetRoutes",
-        SubnetRouteTableAssociation { route_table_id: public_routes.reference(), subnet_id: public.reference() },
+        SubnetRouteTableAssociation {
+            route_table_id: public_routes.reference(),
+            subnet_id: public.reference(),
+        },
         Options::none(),
     )?;
-    let nat_ip = t.add("NatAddress", ElasticIp { domain: "vpc", tags: tag(env, "nat") }, Options::none().depends_on(&attachment))?;
+    let nat_ip = t.add(
+        "NatAddress",
+        ElasticIp {
+            domain: "vpc",
+            tags: tag(env, "nat"),
+        },
+        Options::none().depends_on(&attachment),
+    )?;
     let nat = t.add(
         "NatGateway",
-        NatGateway { allocation_id: nat_ip.allocation_id(), subnet_id: public.reference(), tags: tag(env, "nat") },
+        NatGateway {
+            allocation_id: nat_ip.allocation_id(),
+            subnet_id: public.reference(),
+            tags: tag(env, "nat"),
+        },
         Options::none(),
     )?;
-    let private_routes =
-        t.add("PrivateRouteTable", RouteTable { vpc_id: vpc.reference(), tags: tag(env, "private") }, Options::none())?;
+    let private_routes = t.add(
+        "PrivateRouteTable",
+        RouteTable {
+            vpc_id: vpc.reference(),
+            tags: tag(env, "private"),
+        },
+        Options::none(),
+    )?;
     t.add(
         "PrivateDefaultRoute",
         Route {
@@ -130,10 +173,16 @@ pub(super) fn add(
         },
         Options::none(),
     )?;
-    for (id, subnet) in [("PrivateSubnetARoutes", &private_a), ("PrivateSubnetBRoutes", &private_b)] {
+    for (id, subnet) in [
+        ("PrivateSubnetARoutes", &private_a),
+        ("PrivateSubnetBRoutes", &private_b),
+    ] {
         t.add(
             id,
-            SubnetRouteTableAssociation { route_table_id: private_routes.reference(), subnet_id: subnet.reference() },
+            SubnetRouteTableAssociation {
+                route_table_id: private_routes.reference(),
+                subnet_id: subnet.reference(),
+            },
             Options::none(),
         )?;
     }
@@ -167,15 +216,23 @@ pub(super) fn add(
         "KinesisEndpoint",
         VpcEndpoint {
             vpc_id: vpc.reference(),
-            service_name: Expr::concat([Expr::lit("com.amazonaws."), pseudo::region(), Expr::lit(".kinesis-streams")]),
+            service_name: Expr::concat([
+                Expr::lit("com.amazonaws."),
+                pseudo::region(),
+                Expr::lit(".kinesis-streams"),
+            ]),
             vpc_endpoint_type: "Interface",
             subnet_ids: vec![private_a.reference(), private_b.reference()],
             security_group_ids: vec![endpoint_group.reference()],
             private_dns_enabled: Some(true),
             route_table_ids: Vec::new(),
             policy_document: PolicyDocument::new(vec![
-                Statement::through_endpoint(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()], pseudo::account_id())
-                    .sid("PutQuotesOnly"),
+                Statement::through_endpoint(
+                    &[kinesis::PUT_RECORD, kinesis::PUT_RECORDS],
+                    [stream.arn()],
+                    pseudo::account_id(),
+                )
+                .sid("PutQuotesOnly"),
             ]),
         },
         Options::none(),
@@ -190,25 +247,55 @@ pub(super) fn add(
         "S3Endpoint",
         VpcEndpoint {
             vpc_id: vpc.reference(),
-            service_name: Expr::concat([Expr::lit("com.amazonaws."), pseudo::region(), Expr::lit(".s3")]),
+            service_name: Expr::concat([
+                Expr::lit("com.amazonaws."),
+                pseudo::region(),
+                Expr::lit(".s3"),
+            ]),
             vpc_endpoint_type: "Gateway",
             subnet_ids: Vec::new(),
             security_group_ids: Vec::new(),
             private_dns_enabled: None,
             route_table_ids: vec![private_routes.reference()],
             policy_document: PolicyDocument::new(vec![
-                Statement::through_endpoint(&[s3::GET_OBJECT], [objects_arn(&artifacts_bucket, "")], pseudo::account_id())
-                    .sid("ReadArtifacts"),
-                Statement::through_endpoint_from_anyone(&[s3::GET_OBJECT], [objects_arn(&al2023_repos, "")])
-                    .sid("ReadAmazonLinuxPackages"),
+                Statement::through_endpoint(
+                    &[s3::GET_OBJECT],
+                    [objects_arn(&artifacts_bucket, "")],
+                    pseudo::account_id(),
+                )
+                .sid("ReadArtifacts"),
+                Statement::through_endpoint_from_anyone(
+                    &[s3::GET_OBJECT],
+                    [objects_arn(&al2023_repos, "")],
+                )
+                .sid("ReadAmazonLinuxPackages"),
             ]),
         },
         Options::none(),
     )?;
 
     let vpn = add_vpn(t, env, region, key, &vpc, &private_a)?;
-    let instance = add_instance(t, env, region, params, key, stream, &vpc, &private_a, vpn.as_ref().map(|v| &v.1))?;
-    Ok(Scraper { instance, vpn: vpn.map(|v| v.0) })
+    let instance = add_instance(
+        t,
+        env,
+        region,
+        params,
+        key,
+        stream,
+        &vpc,
+        &private_a,
+        vpn.as_ref().map(|v| &v.group),
+    )?;
+    Ok(Scraper {
+        instance,
+        vpn: vpn.map(|v| v.endpoint),
+    })
+}
+
+/// The VPN endpoint and the security group its client traffic comes from.
+struct Vpn {
+    endpoint: Handle<ClientVpnEndpoint>,
+    group: Handle<SecurityGroup>,
 }
 
 /// The Client VPN endpoint with mutual-TLS authentication, when the region has certificates (every
@@ -220,7 +307,7 @@ fn add_vpn(
     key: &DataKey,
     vpc: &Handle<Vpc>,
     subnet: &Handle<Subnet>,
-) -> Result<Option<(Handle<ClientVpnEndpoint>, Handle<SecurityGroup>)>, BuildError> {
+) -> Result<Option<Vpn>, BuildError> {
     let Some(certificates) = env.network.vpn.get(region) else {
         return Ok(None);
     };
@@ -244,22 +331,34 @@ fn add_vpn(
     )?;
     let log_group = t.add(
         "VpnLogGroup",
-        LogGroup { log_group_name: None, retention_in_days: env.logs.retention_days, kms_key_id: key.arn() },
+        LogGroup {
+            log_group_name: None,
+            retention_in_days: env.logs.retention_days,
+            kms_key_id: key.arn(),
+        },
         Options::none(),
     )?;
     let endpoint = t.add(
         "ClientVpnEndpoint",
         ClientVpnEndpoint {
-            description: format!("MyStockTracker {}: administrator access to the scraper", env.name.as_str()),
+            description: format!(
+                "MyStockTracker {}: administrator access to the scraper",
+                env.name.as_str()
+            ),
             client_cidr_block: env.network.vpn_client_cidr.to_string(),
             server_certificate_arn: certificates.server_certificate_arn.clone(),
             authentication_options: vec![VpnAuthentication {
                 kind: "certificate-authentication",
                 mutual_authentication: MutualAuthentication {
-                    client_root_certificate_chain_arn: certificates.client_root_certificate_arn.clone(),
+                    client_root_certificate_chain_arn: certificates
+                        .client_root_certificate_arn
+                        .clone(),
                 },
             }],
-            connection_log_options: ConnectionLogOptions { enabled: true, cloudwatch_log_group: log_group.reference() },
+            connection_log_options: ConnectionLogOptions {
+                enabled: true,
+                cloudwatch_log_group: log_group.reference(),
+            },
             vpc_id: vpc.reference(),
             security_group_ids: vec![group.reference()],
             split_tunnel: true,
@@ -270,7 +369,10 @@ fn add_vpn(
     )?;
     t.add(
         "ClientVpnSubnetAssociation",
-        ClientVpnTargetNetworkAssociation { client_vpn_endpoint_id: endpoint.reference(), subnet_id: subnet.reference() },
+        ClientVpnTargetNetworkAssociation {
+            client_vpn_endpoint_id: endpoint.reference(),
+            subnet_id: subnet.reference(),
+        },
         Options::none(),
     )?;
     t.add(
@@ -283,7 +385,7 @@ fn add_vpn(
         },
         Options::none(),
     )?;
-    Ok(Some((endpoint, group)))
+    Ok(Some(Vpn { endpoint, group }))
 }
 
 #[allow(clippy::too_many_arguments)] // Each argument is a distinct resource the instance is wired to.
@@ -299,25 +401,42 @@ fn add_instance(
     vpn_group: Option<&Handle<SecurityGroup>>,
 ) -> Result<Handle<Instance>, BuildError> {
     let binary_key = params.key(ArtifactParameter::Scraper);
-    let binary_arn = Expr::global_arn("s3", [params.artifacts_bucket.reference(), Expr::lit("/"), binary_key.clone()]);
+    let binary_arn = Expr::global_arn(
+        "s3",
+        [
+            params.artifacts_bucket.reference(),
+            Expr::lit("/"),
+            binary_key.clone(),
+        ],
+    );
     let (role, _policy) = component_role(
         t,
         "Scraper",
         TrustedService::Ec2,
         "Scraper instance: puts quote records on the stream, fetches its own binary",
         vec![
-            Statement::allow(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()]).sid("PutQuotes"),
+            Statement::allow(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()])
+                .sid("PutQuotes"),
             Statement::allow(&[kms::GENERATE_DATA_KEY], [key.arn()]).sid("EncryptQuotes"),
             Statement::allow(&[s3::GET_OBJECT], [binary_arn]).sid("FetchScraperBinary"),
         ],
     )?;
-    let profile = t.add("ScraperInstanceProfile", InstanceProfile { roles: vec![role.reference()] }, Options::none())?;
+    let profile = t.add(
+        "ScraperInstanceProfile",
+        InstanceProfile {
+            roles: vec![role.reference()],
+        },
+        Options::none(),
+    )?;
 
     // Client VPN source-NATs clients to its own interfaces in the subnet, so SSH is allowed from the
     // VPN endpoint's security group (only VPN clients come through it) and from explicit admin CIDRs.
     let mut ingress: Vec<IngressRule> = vpn_group
         .map(|group| IngressRule {
-            description: format!("SSH from Client VPN clients ({})", env.network.vpn_client_cidr),
+            description: format!(
+                "SSH from Client VPN clients ({})",
+                env.network.vpn_client_cidr
+            ),
             ip_protocol: "tcp",
             from_port: 22,
             to_port: 22,
@@ -359,10 +478,20 @@ fn add_instance(
                 image_id: params.ami.reference(),
                 instance_type: env.scraper.instance_type.clone(),
                 iam_instance_profile: IamInstanceProfile { arn: profile.arn() },
-                metadata_options: MetadataOptions { http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 1 },
+                metadata_options: MetadataOptions {
+                    http_tokens: "required",
+                    http_endpoint: "enabled",
+                    http_put_response_hop_limit: 1,
+                },
                 block_device_mappings: vec![BlockDeviceMapping {
                     device_name: "/dev/xvda",
-                    ebs: Ebs { encrypted: true, kms_key_id: key.arn(), volume_size: 8, volume_type: "gp3", delete_on_termination: true },
+                    ebs: Ebs {
+                        encrypted: true,
+                        kms_key_id: key.arn(),
+                        volume_size: 8,
+                        volume_type: "gp3",
+                        delete_on_termination: true,
+                    },
                 }],
                 security_group_ids: vec![group.reference()],
                 monitoring: Monitoring { enabled: true },
@@ -375,7 +504,10 @@ fn add_instance(
     Ok(t.add(
         "ScraperInstance",
         Instance {
-            launch_template: LaunchTemplateRef { launch_template_id: template.reference(), version: template.latest_version() },
+            launch_template: LaunchTemplateRef {
+                launch_template_id: template.reference(),
+                version: template.latest_version(),
+            },
             subnet_id: subnet.reference(),
             tags: tag(env, "scraper"),
         },
@@ -385,9 +517,15 @@ fn add_instance(
 
 /// The first-boot script: fetch the scraper (checking its SHA-256, which is its S3 key), write its
 /// configuration and the hardened systemd unit, and start it.
-fn user_data(env: &Environment, region: &Region, params: &Parameters, stream: &QuoteStream) -> Result<Expr, BuildError> {
+fn user_data(
+    env: &Environment,
+    region: &Region,
+    params: &Parameters,
+    stream: &QuoteStream,
+) -> Result<Expr, BuildError> {
     const STREAM_MARKER: &str = "@@STREAM_NAME@@";
-    let config = serde_json::to_string_pretty(&ScraperConfig::new(env, STREAM_MARKER, region.as_str()))?;
+    let config =
+        serde_json::to_string_pretty(&ScraperConfig::new(env, STREAM_MARKER, region.as_str()))?;
     let (config_head, config_tail) = config.split_once(STREAM_MARKER).unwrap_or((&config, ""));
     Ok(Expr::concat([
         Expr::lit(
@@ -413,8 +551,12 @@ fn user_data(env: &Environment, region: &Region, params: &Parameters, stream: &Q
         Expr::lit(config_head),
         stream.reference(),
         Expr::lit(config_tail),
-        Expr::lit("\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/mystocktracker-scraper.service <<'UNIT'\n"),
+        Expr::lit(
+            "\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/mystocktracker-scraper.service <<'UNIT'\n",
+        ),
         Expr::lit(SYSTEMD_UNIT),
-        Expr::lit("UNIT\nsystemctl daemon-reload\nsystemctl enable --now mystocktracker-scraper.service\n"),
+        Expr::lit(
+            "UNIT\nsystemctl daemon-reload\nsystemctl enable --now mystocktracker-scraper.service\n",
+        ),
     ]))
 }

@@ -17,7 +17,12 @@ pub enum ArtifactParameter {
 
 impl ArtifactParameter {
     /// Every artifact, in a fixed order.
-    pub const ALL: [ArtifactParameter; 4] = [Self::Transform, Self::ToParquet, Self::Notify, Self::Scraper];
+    pub const ALL: [ArtifactParameter; 4] = [
+        Self::Transform,
+        Self::ToParquet,
+        Self::Notify,
+        Self::Scraper,
+    ];
 
     /// The parameter's logical id.
     pub fn parameter_name(self) -> &'static str {
@@ -81,7 +86,10 @@ pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
             artifact.parameter_name(),
             Parameter {
                 kind: "String".into(),
-                description: format!("S3 key of the {} artifact, named by its SHA-256.", artifact.crate_name()),
+                description: format!(
+                    "S3 key of the {} artifact, named by its SHA-256.",
+                    artifact.crate_name()
+                ),
                 default: None,
                 allowed_pattern: Some("^[a-z0-9-]+/[0-9a-f]{64}\\.(zip|bin)$".into()),
             },
@@ -95,10 +103,21 @@ pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
         "ScraperImageId",
         Parameter {
             kind: "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>".into(),
-            description: "Amazon Linux 2023 AMI for the scraper, resolved from AWS's public SSM parameter.".into(),
-            default: Some("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64".into()),
+            description:
+                "Amazon Linux 2023 AMI for the scraper, resolved from AWS's public SSM parameter."
+                    .into(),
+            default: Some(
+                "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64".into(),
+            ),
             allowed_pattern: None,
         },
     )?;
-    Ok(Parameters { artifacts_bucket, transform, to_parquet, notify, scraper, ami })
+    Ok(Parameters {
+        artifacts_bucket,
+        transform,
+        to_parquet,
+        notify,
+        scraper,
+        ami,
+    })
 }

@@ -30,10 +30,14 @@ impl TrustedService {
             Self::Glue => "glue",
             Self::Ec2 => "ec2",
         };
-        let statement =
-            Statement::allow_principal(Principal::Service(vec![Expr::service_principal(service)]), &[sts::ASSUME_ROLE]);
+        let statement = Statement::allow_principal(
+            Principal::Service(vec![Expr::service_principal(service)]),
+            &[sts::ASSUME_ROLE],
+        );
         match self {
-            Self::Firehose => statement.condition("StringEquals", "sts:ExternalId", [pseudo::account_id()]),
+            Self::Firehose => {
+                statement.condition("StringEquals", "sts:ExternalId", [pseudo::account_id()])
+            }
             Self::Lambda | Self::Glue | Self::Ec2 => statement,
         }
     }

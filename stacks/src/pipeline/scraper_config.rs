@@ -89,7 +89,10 @@ impl ScraperConfig {
     pub fn new(env: &Environment, stream_name: &str, region: &str) -> Self {
         let scraper = &env.scraper;
         Self {
-            stream: StreamTarget { name: stream_name.to_owned(), region: region.to_owned() },
+            stream: StreamTarget {
+                name: stream_name.to_owned(),
+                region: region.to_owned(),
+            },
             symbols: env.symbols.iter().map(|s| s.as_str().to_owned()).collect(),
             interval_seconds: scraper.interval_seconds,
             concurrency: scraper.concurrency,
@@ -117,7 +120,10 @@ impl ScraperConfig {
                     },
                 })
                 .collect(),
-            spool: Spool { dir: SPOOL_DIR.into(), max_mb: 512 },
+            spool: Spool {
+                dir: SPOOL_DIR.into(),
+                max_mb: 512,
+            },
         }
     }
 }

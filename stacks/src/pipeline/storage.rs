@@ -5,9 +5,9 @@ use environment::Environment;
 use crate::iam::actions::s3;
 use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::s3::{
-    AbortIncompleteMultipartUpload, Bucket, BucketEncryption, BucketPolicy, EncryptionByDefault, EncryptionRule,
-    Lifecycle, LifecycleRule, Logging, NoncurrentVersionExpiration, OwnershipControls, PublicAccessBlock, Versioning,
-    bucket_arn, objects_arn,
+    AbortIncompleteMultipartUpload, Bucket, BucketEncryption, BucketPolicy, EncryptionByDefault,
+    EncryptionRule, Lifecycle, LifecycleRule, Logging, NoncurrentVersionExpiration,
+    OwnershipControls, PublicAccessBlock, Versioning, bucket_arn, objects_arn,
 };
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
@@ -44,16 +44,53 @@ struct DataBucket<'a> {
     pub rules: Vec<LifecycleRule>,
 }
 
-pub(super) fn add(t: &mut Template, env: &Environment, names: &Names, key: &DataKey) -> Result<Buckets, BuildError> {
+pub(super) fn add(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+    key: &DataKey,
+) -> Result<Buckets, BuildError> {
     let logs = add_access_log_bucket(t, env, names)?;
     let raw_name = names.bucket("raw");
     let curated_name = names.bucket("curated");
-    let raw_rules = vec![expire("ExpireRawRecords", None, Some(env.storage.raw_retention_days), env)];
-    let curated_rules = vec![expire("ExpireCuratedData", None, env.storage.curated_retention_days, env)];
-    let raw = add_data_bucket(t, key, &logs, DataBucket { id: "RawBucket", name: raw_name.clone(), rules: raw_rules })?;
-    let curated =
-        add_data_bucket(t, key, &logs, DataBucket { id: "CuratedBucket", name: curated_name.clone(), rules: curated_rules })?;
-    Ok(Buckets { raw, raw_name, curated, curated_name })
+    let raw_rules = vec![expire(
+        "ExpireRawRecords",
+        None,
+        Some(env.storage.raw_retention_days),
+        env,
+    )];
+    let curated_rules = vec![expire(
+        "ExpireCuratedData",
+        None,
+        env.storage.curated_retention_days,
+        env,
+    )];
+    let raw = add_data_bucket(
+        t,
+        key,
+        &logs,
+        DataBucket {
+            id: "RawBucket",
+            name: raw_name.clone(),
+            rules: raw_rules,
+        },
+    )?;
+    let curated = add_data_bucket(
+        t,
+        key,
+        &logs,
+        DataBucket {
+            id: "CuratedBucket",
+            name: curated_name.clone(),
+            rules: curated_rules,
+        },
+    )?;
+    Ok(Buckets {
+        raw,
+        raw_name,
+        curated,
+        curated_name,
+    })
 }
 
 fn expire(id: &str, prefix: Option<&str>, days: Option<u32>, env: &Environment) -> LifecycleRule {
@@ -62,8 +99,12 @@ fn expire(id: &str, prefix: Option<&str>, days: Option<u32>, env: &Environment) 
         status: "Enabled",
         prefix: prefix.map(str::to_owned),
         expiration_in_days: days,
-        noncurrent_version_expiration: Some(NoncurrentVersionExpiration { noncurrent_days: env.storage.noncurrent_version_days }),
-        abort_incomplete_multipart_upload: Some(AbortIncompleteMultipartUpload { days_after_initiation: 1 }),
+        noncurrent_version_expiration: Some(NoncurrentVersionExpiration {
+            noncurrent_days: env.storage.noncurrent_version_days,
+        }),
+        abort_incomplete_multipart_upload: Some(AbortIncompleteMultipartUpload {
+            days_after_initiation: 1,
+        }),
     }
 }
 
@@ -81,7 +122,9 @@ fn add_data_bucket(
             public_access_block_configuration: PublicAccessBlock::all(),
             ownership_controls: OwnershipControls::bucket_owner_enforced(),
             versioning_configuration: Versioning { status: "Enabled" },
-            lifecycle_configuration: Lifecycle { rules: bucket.rules },
+            lifecycle_configuration: Lifecycle {
+                rules: bucket.rules,
+            },
             logging_configuration: Some(Logging {
                 destination_bucket_name: logs.reference(),
                 log_file_prefix: format!("{}/", bucket.id),
@@ -97,7 +140,11 @@ fn add_data_bucket(
 
 /// Server access logs of the data buckets. S3 log delivery cannot write to SSE-KMS buckets, so this one
 /// uses SSE-S3; it holds request metadata only, never market data.
-fn add_access_log_bucket(t: &mut Template, env: &Environment, names: &Names) -> Result<Handle<Bucket>, BuildError> {
+fn add_access_log_bucket(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+) -> Result<Handle<Bucket>, BuildError> {
     let name = names.bucket("access-logs");
     let logs = t.add(
         "AccessLogsBucket",
@@ -105,7 +152,10 @@ fn add_access_log_bucket(t: &mut Template, env: &Environment, names: &Names) -> 
             bucket_name: Some(name.clone()),
             bucket_encryption: BucketEncryption {
                 server_side_encryption_configuration: vec![EncryptionRule {
-                    server_side_encryption_by_default: EncryptionByDefault { sse_algorithm: "AES256", kms_master_key_id: None },
+                    server_side_encryption_by_default: EncryptionByDefault {
+                        sse_algorithm: "AES256",
+                        kms_master_key_id: None,
+                    },
                     bucket_key_enabled: false,
                 }],
             },
@@ -113,14 +163,25 @@ fn add_access_log_bucket(t: &mut Template, env: &Environment, names: &Names) -> 
             ownership_controls: OwnershipControls::bucket_owner_enforced(),
             versioning_configuration: Versioning { status: "Enabled" },
             lifecycle_configuration: Lifecycle {
-                rules: vec![expire("ExpireAccessLogs", None, Some(env.storage.raw_retention_days.max(90)), env)],
+                rules: vec![expire(
+                    "ExpireAccessLogs",
+                    None,
+                    Some(env.storage.raw_retention_days.max(90)),
+                    env,
+                )],
             },
             logging_configuration: None,
             notification_configuration: None,
         },
         Options::retained()
-            .skip_checkov("CKV_AWS_18", "This is the access-log bucket itself; logging it to itself would loop.")
-            .skip_checkov("CKV_AWS_145", "S3 server access log delivery supports only SSE-S3 destination buckets."),
+            .skip_checkov(
+                "CKV_AWS_18",
+                "This is the access-log bucket itself; logging it to itself would loop.",
+            )
+            .skip_checkov(
+                "CKV_AWS_145",
+                "S3 server access log delivery supports only SSE-S3 destination buckets.",
+            ),
     )?;
     let delivery = Statement::allow_principal(
         Principal::Service(vec![Expr::service_principal("logging.s3")]),
@@ -147,6 +208,13 @@ pub(super) fn add_tls_only_policy(
             .condition("Bool", "aws:SecureTransport", [Expr::lit("false")]),
     ];
     statements.extend(extra);
-    t.add(id, BucketPolicy { bucket: name, policy_document: PolicyDocument::new(statements) }, Options::none())?;
+    t.add(
+        id,
+        BucketPolicy {
+            bucket: name,
+            policy_document: PolicyDocument::new(statements),
+        },
+        Options::none(),
+    )?;
     Ok(())
 }

@@ -413,5 +413,8 @@ impl Handle<LaunchTemplate> {
 
 /// A `Name` tag.
 pub fn name_tag(value: Expr) -> Vec<Tag> {
-    vec![Tag { key: "Name".into(), value }]
+    vec![Tag {
+        key: "Name".into(),
+        value,
+    }]
 }

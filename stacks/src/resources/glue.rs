@@ -149,7 +149,10 @@ impl Handle<Database> {
 
     /// The ARN pattern of the database's tables.
     pub fn tables_arn(&self) -> Expr {
-        Expr::regional_arn("glue", [Expr::lit("table/"), self.reference(), Expr::lit("/*")])
+        Expr::regional_arn(
+            "glue",
+            [Expr::lit("table/"), self.reference(), Expr::lit("/*")],
+        )
     }
 }
 

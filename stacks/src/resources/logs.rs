@@ -38,6 +38,13 @@ impl Handle<LogGroup> {
 
     /// The ARN pattern of the group's log streams (the form `logs:PutLogEvents` is granted on).
     pub fn streams_arn(&self) -> Expr {
-        Expr::regional_arn("logs", [Expr::lit("log-group:"), self.reference(), Expr::lit(":log-stream:*")])
+        Expr::regional_arn(
+            "logs",
+            [
+                Expr::lit("log-group:"),
+                self.reference(),
+                Expr::lit(":log-stream:*"),
+            ],
+        )
     }
 }

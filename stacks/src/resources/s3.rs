@@ -92,7 +92,12 @@ pub struct PublicAccessBlock {
 impl PublicAccessBlock {
     /// Every kind of public access blocked.
     pub fn all() -> Self {
-        Self { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true }
+        Self {
+            block_public_acls: true,
+            block_public_policy: true,
+            ignore_public_acls: true,
+            restrict_public_buckets: true,
+        }
     }
 }
 
@@ -107,7 +112,11 @@ pub struct OwnershipControls {
 impl OwnershipControls {
     /// The bucket owner owns every object; ACLs are disabled.
     pub fn bucket_owner_enforced() -> Self {
-        Self { rules: vec![OwnershipRule { object_ownership: "BucketOwnerEnforced" }] }
+        Self {
+            rules: vec![OwnershipRule {
+                object_ownership: "BucketOwnerEnforced",
+            }],
+        }
     }
 }
 
@@ -235,12 +244,20 @@ impl NotificationFilter {
     pub fn keys(prefix: &str, suffix: &str) -> Self {
         let mut rules = Vec::new();
         if !prefix.is_empty() {
-            rules.push(FilterRule { name: "prefix", value: prefix.to_owned() });
+            rules.push(FilterRule {
+                name: "prefix",
+                value: prefix.to_owned(),
+            });
         }
         if !suffix.is_empty() {
-            rules.push(FilterRule { name: "suffix", value: suffix.to_owned() });
+            rules.push(FilterRule {
+                name: "suffix",
+                value: suffix.to_owned(),
+            });
         }
-        Self { s3_key: KeyFilter { rules } }
+        Self {
+            s3_key: KeyFilter { rules },
+        }
     }
 }
 

@@ -102,7 +102,11 @@ impl Expr {
 
     /// An ARN with no region or account, such as S3's `arn:<partition>:s3:::<bucket>`.
     pub fn global_arn(service: &str, resource: impl IntoIterator<Item = Expr>) -> Self {
-        let mut parts = vec![Expr::lit("arn:"), pseudo::partition(), Expr::lit(format!(":{service}:::"))];
+        let mut parts = vec![
+            Expr::lit("arn:"),
+            pseudo::partition(),
+            Expr::lit(format!(":{service}:::")),
+        ];
         parts.extend(resource);
         Expr::concat(parts)
     }
@@ -165,7 +169,11 @@ impl From<String> for Expr {
 
 impl Serialize for Expr {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        fn single<S: Serializer, V: Serialize + ?Sized>(s: S, key: &str, value: &V) -> Result<S::Ok, S::Error> {
+        fn single<S: Serializer, V: Serialize + ?Sized>(
+            s: S,
+            key: &str,
+            value: &V,
+        ) -> Result<S::Ok, S::Error> {
             let mut map = s.serialize_map(Some(1))?;
             map.serialize_entry(key, value)?;
             map.end()
@@ -196,7 +204,10 @@ mod tests {
 
     #[test]
     fn concat_of_references_renders_as_sub_with_escaped_literals() {
-        let arn = Expr::regional_arn("kinesis", [Expr::lit("stream/"), Expr::Ref("Quotes".into())]);
+        let arn = Expr::regional_arn(
+            "kinesis",
+            [Expr::lit("stream/"), Expr::Ref("Quotes".into())],
+        );
         assert_eq!(
             serde_json::to_value(&arn).unwrap(),
             json!({"Fn::Sub": "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${Quotes}"})
@@ -210,7 +221,10 @@ mod tests {
 
     #[test]
     fn concat_with_a_function_part_falls_back_to_join() {
-        let value = Expr::concat([Expr::lit("az-"), Expr::Select(0, Box::new(Expr::AvailabilityZones))]);
+        let value = Expr::concat([
+            Expr::lit("az-"),
+            Expr::Select(0, Box::new(Expr::AvailabilityZones)),
+        ]);
         assert_eq!(
             serde_json::to_value(&value).unwrap(),
             json!({"Fn::Join": ["", ["az-", {"Fn::Select": [0, {"Fn::GetAZs": ""}]}]]})
@@ -219,7 +233,10 @@ mod tests {
 
     #[test]
     fn concat_merges_literals_and_unwraps_single_parts() {
-        assert_eq!(Expr::concat([Expr::lit("a"), Expr::lit("b")]), Expr::lit("ab"));
+        assert_eq!(
+            Expr::concat([Expr::lit("a"), Expr::lit("b")]),
+            Expr::lit("ab")
+        );
         assert_eq!(Expr::concat([Expr::Ref("X".into())]), Expr::Ref("X".into()));
     }
 }

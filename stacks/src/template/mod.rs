@@ -54,7 +54,10 @@ pub struct Handle<R> {
 
 impl<R> Clone for Handle<R> {
     fn clone(&self) -> Self {
-        Self { id: self.id.clone(), kind: PhantomData }
+        Self {
+            id: self.id.clone(),
+            kind: PhantomData,
+        }
     }
 }
 
@@ -111,7 +114,10 @@ impl Options {
 
     /// Kept on stack deletion and replacement (data that outlives the stack).
     pub fn retained() -> Self {
-        Self { retain: true, ..Self::default() }
+        Self {
+            retain: true,
+            ..Self::default()
+        }
     }
 
     /// Adds a dependency on another resource.
@@ -222,7 +228,10 @@ impl Template {
 
     fn claim(&self, id: &str) -> Result<LogicalId, TemplateError> {
         let id = LogicalId::new(id);
-        if self.resources.contains_key(&id) || self.parameters.contains_key(&id) || self.outputs.contains_key(&id) {
+        if self.resources.contains_key(&id)
+            || self.parameters.contains_key(&id)
+            || self.outputs.contains_key(&id)
+        {
             return Err(TemplateError::DuplicateId(id));
         }
         Ok(id)
@@ -249,9 +258,18 @@ impl Template {
         depends_on.dedup();
         self.resources.insert(
             id.clone(),
-            ResourceEntry { kind: R::TYPE, depends_on, retain: options.retain, metadata, properties: Box::new(properties) },
+            ResourceEntry {
+                kind: R::TYPE,
+                depends_on,
+                retain: options.retain,
+                metadata,
+                properties: Box::new(properties),
+            },
         );
-        Ok(Handle { id, kind: PhantomData })
+        Ok(Handle {
+            id,
+            kind: PhantomData,
+        })
     }
 
     /// Changes a resource's properties after it was added (for settings that need resources added
@@ -263,8 +281,15 @@ impl Template {
         change: impl FnOnce(&mut R),
     ) {
         // A handle is only made by `add` on this template, so the entry exists and has type R.
-        let entry = self.resources.get_mut(&handle.id).expect("handle from this template");
-        let properties = entry.properties.as_any_mut().downcast_mut::<R>().expect("handle type matches entry");
+        let entry = self
+            .resources
+            .get_mut(&handle.id)
+            .expect("handle from this template");
+        let properties = entry
+            .properties
+            .as_any_mut()
+            .downcast_mut::<R>()
+            .expect("handle type matches entry");
         change(properties);
         entry.depends_on.extend(depends_on.iter().cloned());
         entry.depends_on.sort();
@@ -272,16 +297,34 @@ impl Template {
     }
 
     /// Adds a parameter and returns its handle (`Ref` gives the value).
-    pub fn parameter(&mut self, id: &str, parameter: Parameter) -> Result<Handle<Parameter>, TemplateError> {
+    pub fn parameter(
+        &mut self,
+        id: &str,
+        parameter: Parameter,
+    ) -> Result<Handle<Parameter>, TemplateError> {
         let id = self.claim(id)?;
         self.parameters.insert(id.clone(), parameter);
-        Ok(Handle { id, kind: PhantomData })
+        Ok(Handle {
+            id,
+            kind: PhantomData,
+        })
     }
 
     /// Adds an output.
-    pub fn output(&mut self, id: &str, description: impl Into<String>, value: Expr) -> Result<(), TemplateError> {
+    pub fn output(
+        &mut self,
+        id: &str,
+        description: impl Into<String>,
+        value: Expr,
+    ) -> Result<(), TemplateError> {
         let id = self.claim(id)?;
-        self.outputs.insert(id, Output { description: description.into(), value });
+        self.outputs.insert(
+            id,
+            Output {
+                description: description.into(),
+                value,
+            },
+        );
         Ok(())
     }
 
@@ -297,7 +340,9 @@ impl Template {
 
     /// The CloudFormation type of a resource, if it exists.
     pub fn resource_type(&self, id: &str) -> Option<&'static str> {
-        self.resources.get(&LogicalId(id.to_owned())).map(|entry| entry.kind)
+        self.resources
+            .get(&LogicalId(id.to_owned()))
+            .map(|entry| entry.kind)
     }
 
     /// The template as a JSON value.
@@ -307,7 +352,9 @@ impl Template {
 
     /// The template as pretty-printed JSON (stable order: map keys sorted, fields in declaration order).
     pub fn to_pretty_json(&self) -> Result<String, TemplateError> {
-        serde_json::to_string_pretty(self).map(|text| text + "\n").map_err(TemplateError::Json)
+        serde_json::to_string_pretty(self)
+            .map(|text| text + "\n")
+            .map_err(TemplateError::Json)
     }
 
     /// The template as compact JSON: what is sent to CloudFormation, so what the size limits apply to.

@@ -1,0 +1,199 @@
+//! `deployer synth`: turns a validated environment into one CloudFormation template per stack and
+//! region, checks them against CloudFormation's limits, and renders the IAM snapshot reviewers read.
+//!
+//! Everything here is pure (no AWS, no clock, no randomness), so the output is byte-identical across runs
+//! and machines.
+
+mod judge;
+mod limits;
+mod readable;
+mod snapshot;
+
+use std::collections::BTreeMap;
+
+use environment::{Environment, Region};
+use stacks::pipeline::{self, StackKind};
+
+pub use judge::parliament_inputs;
+pub use limits::{INLINE_TEMPLATE_BYTES, LimitError, MAX_RESOURCES, S3_TEMPLATE_BYTES};
+pub use snapshot::{RoleSnapshot, Snapshot};
+
+/// One stack's synthesized template and its figures.
+#[derive(Debug, Clone)]
+pub struct StackOutput {
+    /// What the stack is for.
+    pub kind: StackKind,
+    /// CloudFormation stack name.
+    pub name: String,
+    /// The template as pretty JSON (what is written and reviewed).
+    pub pretty: String,
+    /// The template as compact JSON (what is sent; what the size limits apply to).
+    pub compact: String,
+    /// The template as a JSON value.
+    pub json: serde_json::Value,
+    /// Number of resources.
+    pub resources: usize,
+}
+
+impl StackOutput {
+    /// Whether the template is too large to send inline and goes through S3.
+    pub fn needs_s3_upload(&self) -> bool {
+        self.compact.len() > INLINE_TEMPLATE_BYTES
+    }
+}
+
+/// The stacks of one region.
+#[derive(Debug, Clone)]
+pub struct RegionOutput {
+    /// The region.
+    pub region: Region,
+    /// Whether it is the environment's canary (first) region.
+    pub canary: bool,
+    /// Its stacks in deployment order.
+    pub stacks: Vec<StackOutput>,
+}
+
+/// Everything `synth` produces for an environment.
+#[derive(Debug, Clone)]
+pub struct Synthesis {
+    /// Per region, in rollout order.
+    pub regions: Vec<RegionOutput>,
+    /// The IAM snapshot (the same for every region: regions appear as `${AWS::Region}`).
+    pub snapshot: Snapshot,
+}
+
+/// Why synthesis failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// A bug in the stack definitions (never bad input: the environment was validated).
+    #[error("building the stacks for {region}: {source}")]
+    Build {
+        /// The region.
+        region: Region,
+        /// What went wrong.
+        source: pipeline::BuildError,
+    },
+    /// A template breaks a CloudFormation limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// Regions disagree on IAM, which the snapshot format assumes they do not.
+    #[error(
+        "the IAM policies of {first} and {other} differ; the snapshot assumes every region has the same roles"
+    )]
+    RegionsDiffer {
+        /// The canary region.
+        first: Region,
+        /// The region that differs.
+        other: Region,
+    },
+}
+
+/// Synthesizes `regions` of `env` (all of them when `only` is `None`).
+pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis, SynthError> {
+    let mut regions = Vec::new();
+    let mut snapshot: Option<(Region, Snapshot)> = None;
+    for (index, region) in env.regions.iter().enumerate() {
+        if only.is_some_and(|wanted| wanted != region) {
+            continue;
+        }
+        let built = pipeline::stacks(env, region).map_err(|source| SynthError::Build {
+            region: region.clone(),
+            source,
+        })?;
+        let mut stacks_out = Vec::new();
+        for stack in built {
+            let to_err = |source: stacks::template::TemplateError| SynthError::Build {
+                region: region.clone(),
+                source: source.into(),
+            };
+            let output = StackOutput {
+                kind: stack.kind,
+                resources: stack.template.resource_count(),
+                pretty: stack.template.to_pretty_json().map_err(to_err)?,
+                compact: stack.template.to_compact_json().map_err(to_err)?,
+                json: stack.template.to_json().map_err(to_err)?,
+                name: stack.name,
+            };
+            limits::check(region, &output)?;
+            stacks_out.push(output);
+        }
+        let region_snapshot =
+            Snapshot::from_stacks(stacks_out.iter().map(|s| (s.name.as_str(), &s.json)));
+        match &snapshot {
+            None => snapshot = Some((region.clone(), region_snapshot)),
+            Some((first, existing)) if *existing != region_snapshot => {
+                return Err(SynthError::RegionsDiffer {
+                    first: first.clone(),
+                    other: region.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+        regions.push(RegionOutput {
+            region: region.clone(),
+            canary: index == 0,
+            stacks: stacks_out,
+        });
+    }
+    let snapshot = snapshot.map(|(_, s)| s).unwrap_or_default();
+    Ok(Synthesis { regions, snapshot })
+}
+
+/// Totals for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Stacks in the region.
+    pub stacks: usize,
+    /// Resources in the region.
+    pub resources: usize,
+    /// IAM roles.
+    pub roles: usize,
+    /// IAM permission statements (trust statements not counted).
+    pub statements: usize,
+}
+
+impl Synthesis {
+    /// Figures of one region.
+    pub fn totals(&self, region: &RegionOutput) -> Totals {
+        Totals {
+            stacks: region.stacks.len(),
+            resources: region.stacks.iter().map(|s| s.resources).sum(),
+            roles: self.snapshot.roles.len(),
+            statements: self
+                .snapshot
+                .roles
+                .values()
+                .map(|r| r.permissions.len())
+                .sum(),
+        }
+    }
+
+    /// The files `synth --out DIR` writes, relative to DIR: `<region>/<stack>.json`.
+    pub fn template_files(&self) -> BTreeMap<String, &str> {
+        self.regions
+            .iter()
+            .flat_map(|region| {
+                region.stacks.iter().map(move |stack| {
+                    (
+                        format!("{}/{}.json", region.region, stack.name),
+                        stack.pretty.as_str(),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use environment::Environment;
+
+    /// The shipped local environment.
+    pub fn minimal_env() -> Environment {
+        environment::parse(
+            "local.yaml",
+            include_str!("../../../environments/local.yaml"),
+        )
+        .expect("local.yaml is valid")
+    }
+}
