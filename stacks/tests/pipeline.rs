@@ -1,0 +1,554 @@
+//! Security and wiring properties of the generated stacks, checked on every shipped environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use environment::Environment;
+use serde_json::Value;
+use stacks::pipeline::{self, StackKind};
+
+fn env(name: &str) -> Environment {
+    let path = format!("{}/../environments/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    environment::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every (environment, region, stack kind, template JSON) of the shipped environments.
+fn all_templates() -> Vec<(String, String, StackKind, Value)> {
+    let mut out = Vec::new();
+    for name in ["local", "dev", "prod"] {
+        let env = env(name);
+        for region in &env.regions {
+            for stack in pipeline::stacks(&env, region).unwrap() {
+                out.push((
+                    name.to_owned(),
+                    region.to_string(),
+                    stack.kind,
+                    stack.template.to_json().unwrap(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"].as_object().unwrap()
+}
+
+fn of_type<'a>(
+    template: &'a Value,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+    resources(template)
+        .iter()
+        .filter(move |(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id, &r["Properties"]))
+}
+
+fn pipeline_template(name: &str) -> Value {
+    let env = env(name);
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    stacks
+        .into_iter()
+        .find(|s| s.kind == StackKind::Pipeline)
+        .unwrap()
+        .template
+        .to_json()
+        .unwrap()
+}
+
+/// All logical ids a value refers to: `Ref`, `Fn::GetAtt` and `${...}` in `Fn::Sub`.
+fn references(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(id)) = map.get("Ref") {
+                out.insert(id.clone());
+            }
+            if let Some(Value::Array(parts)) = map.get("Fn::GetAtt") {
+                out.insert(parts[0].as_str().unwrap().to_owned());
+            }
+            if let Some(Value::String(body)) = map.get("Fn::Sub") {
+                let mut rest = body.as_str();
+                while let Some(start) = rest.find("${") {
+                    let after = &rest[start + 2..];
+                    let end = after.find('}').unwrap();
+                    let name = &after[..end];
+                    if !name.starts_with('!') {
+                        out.insert(name.split('.').next().unwrap().to_owned());
+                    }
+                    rest = &after[end + 1..];
+                }
+            }
+            map.values().for_each(|v| references(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn synthesis_is_deterministic() {
+    let env = env("prod");
+    for region in &env.regions {
+        let a: Vec<String> = pipeline::stacks(&env, region)
+            .unwrap()
+            .iter()
+            .map(|s| s.template.to_pretty_json().unwrap())
+            .collect();
+        let b: Vec<String> = pipeline::stacks(&env, region)
+            .unwrap()
+            .iter()
+            .map(|s| s.template.to_pretty_json().unwrap())
+            .collect();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_the_dependency_graph_has_no_cycle() {
+    for (env, region, kind, template) in all_templates() {
+        let known: BTreeSet<String> = resources(&template)
+            .keys()
+            .chain(
+                template["Parameters"]
+                    .as_object()
+                    .map(|p| p.keys())
+                    .into_iter()
+                    .flatten(),
+            )
+            .cloned()
+            .collect();
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (id, resource) in resources(&template) {
+            let mut refs = BTreeSet::new();
+            references(resource, &mut refs);
+            for dep in resource["DependsOn"].as_array().into_iter().flatten() {
+                refs.insert(dep.as_str().unwrap().to_owned());
+            }
+            refs.retain(|r| !r.starts_with("AWS::"));
+            for r in &refs {
+                assert!(
+                    known.contains(r),
+                    "{env}/{region}/{kind:?}: {id} refers to unknown {r}"
+                );
+            }
+            refs.retain(|r| resources(&template).contains_key(r));
+            graph.insert(id.clone(), refs);
+        }
+        // Kahn's algorithm: every resource must be removable.
+        let mut remaining = graph.clone();
+        loop {
+            let ready: Vec<String> = remaining
+                .iter()
+                .filter(|(_, deps)| deps.iter().all(|d| !remaining.contains_key(d)))
+                .map(|(id, _)| id.clone())
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for id in ready {
+                remaining.remove(&id);
+            }
+        }
+        assert!(
+            remaining.is_empty(),
+            "{env}/{region}/{kind:?}: dependency cycle among {:?}",
+            remaining.keys()
+        );
+    }
+}
+
+#[test]
+fn identity_policies_name_explicit_actions_and_resources() {
+    for (env, _, _, template) in all_templates() {
+        for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow", "{env}: {id}");
+                for action in statement["Action"].as_array().unwrap() {
+                    let action = action.as_str().unwrap();
+                    assert!(
+                        !action.contains('*') && action.contains(':'),
+                        "{env}: {id} grants {action}"
+                    );
+                }
+                let resources = statement["Resource"]
+                    .as_array()
+                    .expect("explicit resource list");
+                assert!(!resources.is_empty(), "{env}: {id}");
+                for resource in resources {
+                    assert_ne!(resource, "*", "{env}: {id} grants on *");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn one_role_and_one_policy_per_component() {
+    let template = pipeline_template("prod");
+    let roles: BTreeSet<&String> = of_type(&template, "AWS::IAM::Role")
+        .map(|(id, _)| id)
+        .collect();
+    let expected = [
+        "CrawlerRole",
+        "FirehoseRole",
+        "NotifyRole",
+        "ScraperRole",
+        "ToParquetRole",
+        "TransformRole",
+    ];
+    assert_eq!(
+        roles,
+        expected
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+            .iter()
+            .collect()
+    );
+    for role in roles {
+        let attached: Vec<&String> = of_type(&template, "AWS::IAM::Policy")
+            .filter(|(_, p)| {
+                p["Roles"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["Ref"] == role.as_str())
+            })
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(attached.len(), 1, "{role} has policies {attached:?}");
+    }
+}
+
+#[test]
+fn trust_policies_name_one_service_and_firehose_checks_the_account() {
+    let template = pipeline_template("prod");
+    let services: BTreeMap<&str, &str> = [
+        ("TransformRole", "lambda.amazonaws.com"),
+        ("ToParquetRole", "lambda.amazonaws.com"),
+        ("NotifyRole", "lambda.amazonaws.com"),
+        ("FirehoseRole", "firehose.amazonaws.com"),
+        ("CrawlerRole", "glue.amazonaws.com"),
+        ("ScraperRole", "ec2.amazonaws.com"),
+    ]
+    .into();
+    for (id, role) in of_type(&template, "AWS::IAM::Role") {
+        let statements = role["AssumeRolePolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(
+            statements[0]["Principal"]["Service"],
+            serde_json::json!([services[id.as_str()]])
+        );
+        assert_eq!(
+            statements[0]["Action"],
+            serde_json::json!(["sts:AssumeRole"])
+        );
+    }
+    let firehose = &resources(&template)["FirehoseRole"]["Properties"]["AssumeRolePolicyDocument"]
+        ["Statement"][0];
+    assert_eq!(
+        firehose["Condition"]["StringEquals"]["sts:ExternalId"],
+        serde_json::json!([{"Ref": "AWS::AccountId"}])
+    );
+}
+
+#[test]
+fn buckets_are_private_encrypted_versioned_and_tls_only() {
+    for (env, region, _, template) in all_templates() {
+        let policies: Vec<&Value> = of_type(&template, "AWS::S3::BucketPolicy")
+            .map(|(_, p)| p)
+            .collect();
+        for (id, bucket) in of_type(&template, "AWS::S3::Bucket") {
+            let block = &bucket["PublicAccessBlockConfiguration"];
+            for setting in [
+                "BlockPublicAcls",
+                "BlockPublicPolicy",
+                "IgnorePublicAcls",
+                "RestrictPublicBuckets",
+            ] {
+                assert_eq!(block[setting], true, "{env}/{region}: {id} {setting}");
+            }
+            let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+            assert!(
+                sse["SSEAlgorithm"] == "aws:kms" || sse["SSEAlgorithm"] == "AES256",
+                "{id}"
+            );
+            if id == "RawBucket" || id == "CuratedBucket" {
+                assert_eq!(
+                    sse["SSEAlgorithm"], "aws:kms",
+                    "data bucket {id} uses the KMS key"
+                );
+                assert_eq!(
+                    resources(&template)[id]["DeletionPolicy"],
+                    "Retain",
+                    "{id} is retained"
+                );
+            }
+            assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+            let tls_only = policies.iter().any(|policy| {
+                policy["Bucket"]["Ref"] == id.as_str()
+                    && policy["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| {
+                            s["Effect"] == "Deny"
+                                && s["Condition"]["Bool"]["aws:SecureTransport"]
+                                    == serde_json::json!(["false"])
+                        })
+            });
+            assert!(tls_only, "{env}/{region}: {id} has no TLS-only policy");
+        }
+    }
+}
+
+#[test]
+fn everything_at_rest_is_encrypted_with_the_data_key() {
+    let template = pipeline_template("dev");
+    let key_arn = serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/${DataKey}"});
+    let checks = [
+        ("AWS::Kinesis::Stream", "/StreamEncryption/KeyId"),
+        ("AWS::SNS::Topic", "/KmsMasterKeyId"),
+        ("AWS::SQS::Queue", "/KmsMasterKeyId"),
+        ("AWS::Logs::LogGroup", "/KmsKeyId"),
+        ("AWS::SecretsManager::Secret", "/KmsKeyId"),
+        ("AWS::Lambda::Function", "/KmsKeyArn"),
+        (
+            "AWS::EC2::LaunchTemplate",
+            "/LaunchTemplateData/BlockDeviceMappings/0/Ebs/KmsKeyId",
+        ),
+    ];
+    for (kind, pointer) in checks {
+        let mut seen = 0;
+        for (id, properties) in of_type(&template, kind) {
+            assert_eq!(properties.pointer(pointer), Some(&key_arn), "{id} ({kind})");
+            seen += 1;
+        }
+        assert!(seen > 0, "no {kind}");
+    }
+    assert_eq!(
+        resources(&template)["DataKey"]["Properties"]["EnableKeyRotation"],
+        true
+    );
+    let retention = env("dev").logs.retention_days;
+    for (_, group) in of_type(&template, "AWS::Logs::LogGroup") {
+        assert_eq!(group["RetentionInDays"], retention);
+    }
+}
+
+#[test]
+fn functions_run_on_al2023_with_no_secret_in_their_configuration() {
+    let template = pipeline_template("prod");
+    for (id, function) in of_type(&template, "AWS::Lambda::Function") {
+        assert_eq!(function["Runtime"], "provided.al2023", "{id}");
+        assert_eq!(function["Handler"], "bootstrap");
+        assert_eq!(function["LoggingConfig"]["LogFormat"], "JSON");
+        let code_key = &function["Code"]["S3Key"]["Ref"];
+        assert!(
+            code_key.as_str().unwrap().ends_with("CodeKey"),
+            "{id} code comes from a content-hash parameter"
+        );
+        for (name, value) in function["Environment"]["Variables"].as_object().unwrap() {
+            let lower = name.to_lowercase();
+            if lower.contains("token") || lower.contains("secret") || lower.contains("password") {
+                assert!(
+                    name.ends_with("_ARN"),
+                    "{id}: {name} must carry a secret's ARN, not a secret"
+                );
+                assert_eq!(value, &serde_json::json!({"Ref": "InfluxTokenSecret"}));
+            }
+        }
+    }
+    let secret = &resources(&template)["InfluxTokenSecret"]["Properties"];
+    assert!(secret.get("SecretString").is_none() && secret.get("GenerateSecretString").is_none());
+}
+
+#[test]
+fn triggers_are_wired_with_scoped_permissions() {
+    let template = pipeline_template("prod");
+    let mapping = &resources(&template)["TransformEventSourceMapping"]["Properties"];
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(mapping["BisectBatchOnFunctionError"], true);
+    assert_eq!(mapping["BatchSize"], 500);
+    assert_eq!(
+        mapping["DestinationConfig"]["OnFailure"]["Destination"],
+        serde_json::json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]})
+    );
+    for (id, permission) in of_type(&template, "AWS::Lambda::Permission") {
+        assert_eq!(permission["Principal"], "s3.amazonaws.com", "{id}");
+        assert_eq!(
+            permission["SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"})
+        );
+        assert!(
+            permission["SourceArn"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:${AWS::Partition}:s3:::mst-prod-")
+        );
+    }
+    for (bucket, function, prefix) in [
+        ("RawBucket", "ToParquet", "raw/"),
+        ("CuratedBucket", "Notify", "quotes/"),
+    ] {
+        let notification = &resources(&template)[bucket]["Properties"]["NotificationConfiguration"]
+            ["LambdaConfigurations"][0];
+        assert_eq!(
+            notification["Function"],
+            serde_json::json!({"Fn::GetAtt": [function, "Arn"]})
+        );
+        assert_eq!(
+            notification["Filter"]["S3Key"]["Rules"][0],
+            serde_json::json!({"Name": "prefix", "Value": prefix})
+        );
+        assert!(
+            !resources(&template)[bucket]["DependsOn"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{bucket} waits for its permission"
+        );
+    }
+}
+
+#[test]
+fn firehose_partitions_by_symbol_and_date_with_the_environments_buffering() {
+    let template = pipeline_template("prod");
+    let destination = &resources(&template)["RawDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"];
+    assert_eq!(
+        destination["Prefix"],
+        "raw/symbol=!{partitionKeyFromQuery:symbol}/dt=!{partitionKeyFromQuery:dt}/"
+    );
+    assert_eq!(
+        destination["BufferingHints"],
+        serde_json::json!({"IntervalInSeconds": 300, "SizeInMBs": 128})
+    );
+    assert_eq!(
+        destination["DynamicPartitioningConfiguration"]["Enabled"],
+        true
+    );
+    let processors = destination["ProcessingConfiguration"]["Processors"]
+        .as_array()
+        .unwrap();
+    assert_eq!(processors[0]["Type"], "MetadataExtraction");
+    assert_eq!(processors[1]["Type"], "AppendDelimiterToRecord");
+}
+
+#[test]
+fn the_scraper_is_reachable_only_through_the_vpn_and_requires_imdsv2() {
+    let prod = pipeline_template("prod");
+    let data = &resources(&prod)["ScraperLaunchTemplate"]["Properties"]["LaunchTemplateData"];
+    assert_eq!(data["MetadataOptions"]["HttpTokens"], "required");
+    assert_eq!(data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"], true);
+    let ingress = resources(&prod)["ScraperSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        ingress.len(),
+        1,
+        "prod has no admin CIDRs: SSH only from the VPN"
+    );
+    assert_eq!(
+        ingress[0]["SourceSecurityGroupId"],
+        serde_json::json!({"Ref": "VpnSecurityGroup"})
+    );
+    assert_eq!(
+        (
+            ingress[0]["FromPort"].as_u64(),
+            ingress[0]["ToPort"].as_u64()
+        ),
+        (Some(22), Some(22))
+    );
+    for (_, group) in of_type(&prod, "AWS::EC2::SecurityGroup") {
+        for rule in group["SecurityGroupIngress"].as_array().unwrap() {
+            assert_ne!(rule["CidrIp"], "0.0.0.0/0");
+        }
+    }
+    let vpn = &resources(&prod)["ClientVpnEndpoint"]["Properties"];
+    assert_eq!(
+        vpn["AuthenticationOptions"][0]["Type"],
+        "certificate-authentication"
+    );
+    assert_eq!(vpn["ClientCidrBlock"], "10.100.0.0/22");
+    for (_, subnet) in of_type(&prod, "AWS::EC2::Subnet") {
+        assert_eq!(subnet["MapPublicIpOnLaunch"], false);
+    }
+    // Local environments have no certificates, so no VPN (and no way in but admin CIDRs).
+    let local = pipeline_template("local");
+    assert_eq!(of_type(&local, "AWS::EC2::ClientVpnEndpoint").count(), 0);
+}
+
+#[test]
+fn user_data_installs_the_configured_scraper_under_systemd() {
+    let env = env("prod");
+    let template = pipeline_template("prod");
+    let user_data = &resources(&template)["ScraperLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+        ["UserData"]["Fn::Base64"];
+    let script = user_data["Fn::Sub"]
+        .as_str()
+        .expect("user data is one Fn::Sub");
+    assert!(script.starts_with("#!/bin/bash\n"));
+    assert!(
+        script.contains("sha256sum --check"),
+        "the binary is verified against its content hash"
+    );
+    assert!(
+        script.contains("s3://${ArtifactsBucket}/$key")
+            && script.contains("key=\"${ScraperBinaryKey}\"")
+    );
+    assert!(
+        script.contains("\"name\": \"${QuoteStream}\""),
+        "the stream name is filled in by CloudFormation"
+    );
+    for symbol in &env.symbols {
+        assert!(
+            script.contains(&format!("\"{symbol}\"")),
+            "{symbol} in the scraper config"
+        );
+    }
+    assert!(
+        script.contains("NoNewPrivileges=yes")
+            && script.contains("systemctl enable --now mystocktracker-scraper.service")
+    );
+    // The config between the heredoc markers is JSON (so YAML) once CloudFormation fills in the stream.
+    let config = script
+        .split("<<'CONFIG'\n")
+        .nth(1)
+        .unwrap()
+        .split("\nCONFIG\n")
+        .next()
+        .unwrap();
+    let config: Value = serde_json::from_str(&config.replace("${QuoteStream}", "s")).unwrap();
+    assert_eq!(config["stream"]["region"], "eu-west-1");
+    assert_eq!(
+        config["sources"].as_array().unwrap().len(),
+        env.scraper.sources.len()
+    );
+}
+
+#[test]
+fn artifacts_stack_holds_only_the_private_artifacts_bucket() {
+    let env = env("dev");
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    assert_eq!(stacks[0].kind, StackKind::Artifacts);
+    assert_eq!(stacks[0].name, "mst-dev-artifacts");
+    assert_eq!(stacks[1].name, "mst-dev-pipeline");
+    let template = stacks[0].template.to_json().unwrap();
+    let kinds: BTreeSet<&str> = resources(&template)
+        .values()
+        .map(|r| r["Type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["AWS::S3::Bucket", "AWS::S3::BucketPolicy"])
+    );
+    assert_eq!(
+        template["Outputs"]["ArtifactsBucketName"]["Value"],
+        serde_json::json!({"Ref": "ArtifactsBucket"})
+    );
+}
