@@ -56,12 +56,12 @@ impl Field {
         }
     }
 
-    /// The JSON type the field must have, for messages.
+    /// The JSON type the field must have, with its article, for messages.
     pub const fn expected(self) -> &'static str {
         match self {
-            Field::Version | Field::Volume => "integer",
-            Field::Price | Field::ChangePct => "number",
-            _ => "string",
+            Field::Version | Field::Volume => "an integer",
+            Field::Price | Field::ChangePct => "a number",
+            _ => "a string",
         }
     }
 }
@@ -93,11 +93,11 @@ impl fmt::Display for JsonType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             JsonType::Null => "null",
-            JsonType::Bool => "boolean",
-            JsonType::Number => "number",
-            JsonType::String => "string",
-            JsonType::Array => "array",
-            JsonType::Object => "object",
+            JsonType::Bool => "a boolean",
+            JsonType::Number => "a number",
+            JsonType::String => "a string",
+            JsonType::Array => "an array",
+            JsonType::Object => "an object",
         })
     }
 }
@@ -140,7 +140,7 @@ pub enum Invalid {
         what: &'static str,
     },
     /// The JSON value is not an object.
-    #[error("the record is a JSON {0}, not an object")]
+    #[error("the record is {0}, not an object")]
     NotObject(JsonType),
     /// Something other than whitespace follows the object.
     #[error("unexpected data after the record at byte {offset}")]
@@ -155,7 +155,7 @@ pub enum Invalid {
     #[error("field `{0}` is missing")]
     MissingField(Field),
     /// A field has the wrong JSON type.
-    #[error("field `{field}` must be a {expected}, found a {found}", expected = field.expected())]
+    #[error("field `{field}` must be {expected}, found {found}", expected = field.expected())]
     WrongType {
         /// The field.
         field: Field,
