@@ -1,7 +1,28 @@
 //! The quote record of the MyStockTracker pipeline (schema version 1, see DESIGN.md).
 //!
-//! Every component uses this one definition of the record, its validation and its encodings.
+//! Every component uses this one definition of the record, its validation and its encodings:
+//! - [`Quote::from_json`] reads and validates a Kinesis payload, returning an [`Invalid`] reason
+//!   with a stable [`Invalid::code`] for the quarantine;
+//! - [`Quote::write_json`] writes it back (the scraper), [`Quote::write_line_protocol`] writes the
+//!   InfluxDB point (the transform Lambda), and with the `arrow` feature [`arrow::QuoteBatchBuilder`]
+//!   builds Arrow record batches for the curated Parquet (the to-parquet Lambda);
+//! - [`line_protocol`] holds the general escaping rules for any InfluxDB point.
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
+mod currency;
+mod invalid;
+pub mod line_protocol;
+mod parse;
+mod quote;
 mod symbol;
+mod time;
 
-pub use symbol::{Symbol, SymbolError};
+pub use currency::{Currency, CurrencyError};
+pub use invalid::{Field, Invalid, JsonType, SourceError};
+pub use quote::{
+    MAX_MARKET_TIME_LEAD_NANOS, MAX_SOURCE_LEN, Quote, QuoteFields, SCHEMA_VERSION, check_source,
+    write_json_string,
+};
+pub use symbol::{MAX_SYMBOL_LEN, Symbol, SymbolError};
+pub use time::{TimeError, Timestamp};

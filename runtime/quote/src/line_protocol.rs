@@ -1,0 +1,274 @@
+//! InfluxDB line protocol: escaping and number formatting, usable for any point.
+//!
+//! A line is `measurement[,tag_key=tag_value...] field_key=field_value[,...] [timestamp]`.
+//! The escaping rules (InfluxDB 1.x and 2.x agree on these):
+//! - measurement: `,` and space are escaped with a backslash;
+//! - tag keys, tag values and field keys: `,`, `=` and space;
+//! - string field values: inside double quotes, `"` and `\`.
+//!
+//! Two things cannot be escaped at all: a newline in a name or tag value (it ends the line), and a
+//! backslash in a name or tag value that stands before another backslash, an escaped character or
+//! the end (InfluxDB 1.x reads `\\` literally while 2.x reads it as one backslash, so no escaping
+//! means the same to both). [`check_tag`] and [`check_measurement`] say whether a text is carried
+//! faithfully; the escaping functions themselves never fail, so check first where it matters.
+
+use std::fmt::Write as _;
+
+/// Why a text cannot be written as a line-protocol name or tag value without changing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LineProtocolError {
+    /// Names and tag values must not be empty.
+    #[error("must not be empty")]
+    Empty,
+    /// A newline or carriage return ends the line and cannot be escaped.
+    #[error("must not contain a line break")]
+    LineBreak,
+    /// A backslash before another backslash, a character that needs escaping, or the end.
+    #[error("a backslash must not stand before a backslash, a special character or the end")]
+    Backslash,
+    /// A measurement starting with `#` is read as a comment line.
+    #[error("a measurement must not start with '#'")]
+    Comment,
+    /// Floats must be finite: line protocol has no NaN or infinity.
+    #[error("a float field must be finite")]
+    NotFinite,
+}
+
+fn check(text: &str, special: &[u8]) -> Result<(), LineProtocolError> {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return Err(LineProtocolError::Empty);
+    }
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\n' | b'\r' => return Err(LineProtocolError::LineBreak),
+            b'\\' => match b.get(i + 1) {
+                None => return Err(LineProtocolError::Backslash),
+                Some(n) if *n == b'\\' || special.contains(n) => {
+                    return Err(LineProtocolError::Backslash);
+                }
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` is carried faithfully as a tag key, tag value or field key.
+pub fn check_tag(text: &str) -> Result<(), LineProtocolError> {
+    check(text, b", =")
+}
+
+/// Whether `text` is carried faithfully as a measurement name.
+pub fn check_measurement(text: &str) -> Result<(), LineProtocolError> {
+    if text.starts_with('#') {
+        return Err(LineProtocolError::Comment);
+    }
+    check(text, b", ")
+}
+
+/// Appends `text` with a backslash before each byte in `special` (all ASCII).
+#[inline]
+fn escape(text: &str, special: &[u8], out: &mut String) {
+    let b = text.as_bytes();
+    let mut from = 0;
+    for (i, c) in b.iter().enumerate() {
+        if special.contains(c) {
+            // `i` is at an ASCII byte, hence a char boundary.
+            out.push_str(&text[from..i]);
+            out.push('\\');
+            from = i;
+        }
+    }
+    out.push_str(&text[from..]);
+}
+
+/// Appends a measurement name, escaping `,` and space.
+pub fn escape_measurement(text: &str, out: &mut String) {
+    escape(text, b", ", out);
+}
+
+/// Appends a tag key, tag value or field key, escaping `,`, `=` and space.
+pub fn escape_tag(text: &str, out: &mut String) {
+    escape(text, b", =", out);
+}
+
+/// Appends a string field value in double quotes, escaping `"` and `\`.
+///
+/// Any text is carried faithfully, line breaks included.
+pub fn write_string_field(text: &str, out: &mut String) {
+    out.push('"');
+    escape(text, b"\"\\", out);
+    out.push('"');
+}
+
+/// Appends a float field value: the shortest text that parses back to the same `f64`, with a
+/// trailing `.0` dropped (`190` rather than `190.0`, as the Python client writes it; a number
+/// without the `i` suffix is a float to InfluxDB either way).
+pub fn write_float(value: f64, out: &mut String) -> Result<(), LineProtocolError> {
+    if !value.is_finite() {
+        return Err(LineProtocolError::NotFinite);
+    }
+    if !short_decimal(value, out) {
+        let mut buf = ryu::Buffer::new();
+        let text = buf.format_finite(value);
+        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+    }
+    Ok(())
+}
+
+/// Powers of ten that are exact in `f64`.
+const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// The fast path of [`write_float`] for the common case, a price with a few decimals: finds the
+/// fewest fraction digits `d` for which `round(value * 10^d) / 10^d == value`, and writes that
+/// integer with a decimal point. This is the same text `ryu` gives (the shortest that round-trips):
+/// the division of two exact integers is correctly rounded, exactly like parsing the decimal,
+/// and below 2^50 the rounded product is the only candidate with `d` digits. Returns false
+/// (writing nothing) outside the range where `ryu` writes positional notation or when more than
+/// nine fraction digits are needed.
+fn short_decimal(value: f64, out: &mut String) -> bool {
+    const LIMIT: f64 = (1u64 << 50) as f64;
+    let magnitude = value.abs();
+    if !(1e-5..LIMIT).contains(&magnitude) {
+        return false;
+    }
+    for (digits, &scale) in POW10.iter().enumerate() {
+        let scaled = value * scale;
+        if scaled.abs() >= LIMIT {
+            return false;
+        }
+        // |scaled| < 2^50: adding ±0.5 and truncating rounds half away from zero exactly, in
+        // one instruction instead of a libm call.
+        let n = (scaled + 0.5f64.copysign(scaled)) as i64;
+        if n as f64 / scale == value {
+            let mut buf = itoa::Buffer::new();
+            let text = buf.format(n.unsigned_abs());
+            if n < 0 {
+                out.push('-');
+            }
+            if digits == 0 {
+                out.push_str(text);
+            } else if text.len() > digits {
+                let (int, frac) = text.split_at(text.len() - digits);
+                out.push_str(int);
+                out.push('.');
+                out.push_str(frac);
+            } else {
+                out.push_str("0.");
+                for _ in text.len()..digits {
+                    out.push('0');
+                }
+                out.push_str(text);
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// Appends a signed integer field value with its `i` suffix.
+pub fn write_integer(value: i64, out: &mut String) {
+    let mut buf = itoa::Buffer::new();
+    out.push_str(buf.format(value));
+    out.push('i');
+}
+
+/// Appends a timestamp (an integer in the write's precision, here always nanoseconds).
+pub fn write_timestamp(nanos: i64, out: &mut String) {
+    let mut buf = itoa::Buffer::new();
+    out.push_str(buf.format(nanos));
+}
+
+/// Appends a boolean field value.
+pub fn write_bool(value: bool, out: &mut String) {
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(f: fn(&str, &mut String), s: &str) -> String {
+        let mut out = String::new();
+        f(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn escapes_per_position() {
+        assert_eq!(esc(escape_measurement, "a b,c=d\"e"), "a\\ b\\,c=d\"e");
+        assert_eq!(esc(escape_tag, "a b,c=d\"e"), "a\\ b\\,c\\=d\"e");
+        assert_eq!(
+            esc(write_string_field, "a \"b\" \\c,="),
+            "\"a \\\"b\\\" \\\\c,=\""
+        );
+        assert_eq!(esc(escape_tag, "Börse"), "Börse");
+    }
+
+    #[test]
+    fn checks() {
+        assert_eq!(check_tag("C:\\dir"), Ok(()));
+        assert_eq!(check_tag(""), Err(LineProtocolError::Empty));
+        assert_eq!(check_tag("a\nb"), Err(LineProtocolError::LineBreak));
+        assert_eq!(check_tag("a\\"), Err(LineProtocolError::Backslash));
+        assert_eq!(check_tag("a\\,b"), Err(LineProtocolError::Backslash));
+        assert_eq!(check_tag("a\\\\b"), Err(LineProtocolError::Backslash));
+        assert_eq!(check_measurement("a\\=b"), Ok(()));
+        assert_eq!(check_measurement("#x"), Err(LineProtocolError::Comment));
+    }
+
+    fn ryu_trimmed(v: f64) -> String {
+        let mut buf = ryu::Buffer::new();
+        let t = buf.format_finite(v);
+        t.strip_suffix(".0").unwrap_or(t).to_owned()
+    }
+
+    #[test]
+    fn short_decimal_matches_ryu() {
+        let mut cases = vec![
+            1e-5,
+            0.00001234,
+            0.1,
+            0.3,
+            1.0,
+            189.23,
+            0.0512,
+            123456.789,
+            999999999999999.0,
+            1125899906842623.0,
+        ];
+        for i in 0..200_000u32 {
+            let cents = f64::from(i) * 0.01 + 0.01;
+            cases.push(cents);
+            cases.push(-cents);
+            cases.push(f64::from(i) / 10_000.0 + 0.0001);
+            cases.push(f64::from(i).sqrt());
+        }
+        for v in cases {
+            let mut s = String::new();
+            write_float(v, &mut s).unwrap();
+            assert_eq!(s, ryu_trimmed(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn floats() {
+        let f = |v: f64| {
+            let mut s = String::new();
+            write_float(v, &mut s).map(|()| s)
+        };
+        assert_eq!(f(189.23).unwrap(), "189.23");
+        assert_eq!(f(-0.42).unwrap(), "-0.42");
+        assert_eq!(f(190.0).unwrap(), "190");
+        assert_eq!(f(0.0).unwrap(), "0");
+        assert_eq!(f(1e-7).unwrap(), "1e-7");
+        assert_eq!(f(f64::NAN), Err(LineProtocolError::NotFinite));
+        let mut s = String::new();
+        write_integer(-5, &mut s);
+        write_bool(true, &mut s);
+        assert_eq!(s, "-5itrue");
+    }
+}
