@@ -1,5 +1,6 @@
 //! Security and wiring properties of the generated stacks, checked on every shipped environment.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::collections::{BTreeMap, BTreeSet};
 
 use environment::Environment;

@@ -1,5 +1,6 @@
 //! `deployer synth` as a user runs it: files written, exit codes, and what is printed.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
