@@ -34,7 +34,9 @@ fn main() {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let median = times[RUNS / 2];
-    println!("deployer synth --env prod (3 regions, 6 templates, 6 role snapshots), fresh process, {RUNS} runs:");
+    println!(
+        "deployer synth --env prod (3 regions, 6 templates, 6 role snapshots), fresh process, {RUNS} runs:"
+    );
     println!(
         "  min {:.2} ms   median {:.2} ms   max {:.2} ms",
         ms(times[0]),
