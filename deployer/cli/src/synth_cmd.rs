@@ -53,7 +53,7 @@ pub fn load_environment(paths: &Paths, name: &str) -> Result<Environment> {
         );
     }
     // The rendered diagnostics already say everything: file, line, column, problem, fix.
-    environment::load(&file).map_err(|error| anyhow::anyhow!("{error}"))
+    environment::load(&file).map_err(|error| crate::Reported(error.to_string()).into())
 }
 
 fn list_environments(dir: &Path) -> Vec<String> {
