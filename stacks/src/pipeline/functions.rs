@@ -11,7 +11,6 @@ use crate::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig,
     OnFailure, Permission,
 };
-use crate::resources::logs::LogGroup;
 use crate::resources::s3::{
     Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn,
 };
@@ -22,7 +21,7 @@ use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
 use super::BuildError;
 use super::alerts::AlertTopic;
 use super::ingest::{QuoteStream, STREAM_READ};
-use super::keys::DataKey;
+use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
@@ -59,15 +58,7 @@ fn add_function(
     key: &DataKey,
     spec: FunctionSpec<'_>,
 ) -> Result<(Handle<Function>, LogicalId), BuildError> {
-    let log_group = t.add(
-        &format!("{}LogGroup", spec.name),
-        LogGroup {
-            log_group_name: None,
-            retention_in_days: env.logs.retention_days,
-            kms_key_id: key.arn(),
-        },
-        Options::none(),
-    )?;
+    let log_group = add_log_group(t, &format!("{}LogGroup", spec.name), env, key)?;
     let mut statements = spec.statements;
     statements.push(
         Statement::allow(
@@ -197,7 +188,7 @@ pub(super) fn add(
                 ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
                 (
                     "QUARANTINE_PREFIX".into(),
-                    Expr::lit(format!("{}to-parquet/", prefixes::QUARANTINE)),
+                    Expr::lit(prefixes::quarantine("to-parquet")),
                 ),
             ]),
             statements: vec![
@@ -215,7 +206,7 @@ pub(super) fn add(
                     &[s3::PUT_OBJECT],
                     [objects_arn(
                         &buckets.raw_name,
-                        &format!("{}to-parquet/", prefixes::QUARANTINE),
+                        &prefixes::quarantine("to-parquet"),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
@@ -334,7 +325,7 @@ fn add_transform(
         ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
         (
             "QUARANTINE_PREFIX".into(),
-            Expr::lit(format!("{}transform/", prefixes::QUARANTINE)),
+            Expr::lit(prefixes::quarantine("transform")),
         ),
     ]);
     match &env.influxdb.api {
@@ -368,7 +359,7 @@ fn add_transform(
                     &[s3::PUT_OBJECT],
                     [objects_arn(
                         &buckets.raw_name,
-                        &format!("{}transform/", prefixes::QUARANTINE),
+                        &prefixes::quarantine("transform"),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),

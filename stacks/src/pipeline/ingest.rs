@@ -10,11 +10,11 @@ use crate::resources::firehose::{
     S3Destination,
 };
 use crate::resources::kinesis::{Stream, StreamEncryption, StreamModeDetails};
-use crate::resources::logs::{LogGroup, LogStream};
+use crate::resources::logs::LogStream;
 use crate::template::{Handle, Options, Template};
 
 use super::BuildError;
-use super::keys::DataKey;
+use super::keys::{DataKey, add_log_group};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 
@@ -67,15 +67,7 @@ pub(super) fn add_firehose(
     stream: &QuoteStream,
     buckets: &Buckets,
 ) -> Result<(), BuildError> {
-    let log_group = t.add(
-        "FirehoseLogGroup",
-        LogGroup {
-            log_group_name: None,
-            retention_in_days: env.logs.retention_days,
-            kms_key_id: key.arn(),
-        },
-        Options::none(),
-    )?;
+    let log_group = add_log_group(t, "FirehoseLogGroup", env, key)?;
     let log_stream = t.add(
         "FirehoseLogStream",
         LogStream {

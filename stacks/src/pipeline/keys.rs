@@ -5,6 +5,7 @@ use environment::Environment;
 use crate::iam::actions::kms;
 use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::kms::{Alias, Key};
+use crate::resources::logs::LogGroup;
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
@@ -106,4 +107,21 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
         Options::none(),
     )?;
     Ok(key)
+}
+
+/// A log group encrypted with the data key, keeping events for the environment's retention.
+pub(super) fn add_log_group(
+    t: &mut Template,
+    id: &str,
+    env: &Environment,
+    key: &DataKey,
+) -> Result<Handle<LogGroup>, BuildError> {
+    Ok(t.add(
+        id,
+        LogGroup {
+            retention_in_days: env.logs.retention_days,
+            kms_key_id: key.arn(),
+        },
+        Options::none(),
+    )?)
 }

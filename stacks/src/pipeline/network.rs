@@ -16,13 +16,12 @@ use crate::resources::ec2::{
     VpcEndpoint, VpnAuthentication, name_tag,
 };
 use crate::resources::iam::InstanceProfile;
-use crate::resources::logs::LogGroup;
 use crate::resources::s3::objects_arn;
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
 use super::ingest::QuoteStream;
-use super::keys::DataKey;
+use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::scraper_config::ScraperConfig;
@@ -48,6 +47,15 @@ fn quarters(vpc: Ipv4Net) -> [Ipv4Net; 3] {
     let mut parts = vpc.subnets(vpc.prefix_len() + 2).into_iter().flatten();
     let mut next = || parts.next().unwrap_or(vpc);
     [next(), next(), next()]
+}
+
+/// The VPC endpoint service name of an AWS service in the stack's region.
+fn endpoint_service(service: &str) -> Expr {
+    Expr::concat([
+        Expr::lit("com.amazonaws."),
+        pseudo::region(),
+        Expr::lit(format!(".{service}")),
+    ])
 }
 
 fn az(index: u32) -> Expr {
@@ -216,11 +224,7 @@ pub(super) fn add(
         "KinesisEndpoint",
         VpcEndpoint {
             vpc_id: vpc.reference(),
-            service_name: Expr::concat([
-                Expr::lit("com.amazonaws."),
-                pseudo::region(),
-                Expr::lit(".kinesis-streams"),
-            ]),
+            service_name: endpoint_service("kinesis-streams"),
             vpc_endpoint_type: "Interface",
             subnet_ids: vec![private_a.reference(), private_b.reference()],
             security_group_ids: vec![endpoint_group.reference()],
@@ -247,11 +251,7 @@ pub(super) fn add(
         "S3Endpoint",
         VpcEndpoint {
             vpc_id: vpc.reference(),
-            service_name: Expr::concat([
-                Expr::lit("com.amazonaws."),
-                pseudo::region(),
-                Expr::lit(".s3"),
-            ]),
+            service_name: endpoint_service("s3"),
             vpc_endpoint_type: "Gateway",
             subnet_ids: Vec::new(),
             security_group_ids: Vec::new(),
@@ -329,15 +329,7 @@ fn add_vpn(
         },
         Options::none(),
     )?;
-    let log_group = t.add(
-        "VpnLogGroup",
-        LogGroup {
-            log_group_name: None,
-            retention_in_days: env.logs.retention_days,
-            kms_key_id: key.arn(),
-        },
-        Options::none(),
-    )?;
+    let log_group = add_log_group(t, "VpnLogGroup", env, key)?;
     let endpoint = t.add(
         "ClientVpnEndpoint",
         ClientVpnEndpoint {

@@ -22,6 +22,10 @@ pub mod prefixes {
     pub const FIREHOSE_ERRORS: &str = "errors/";
     /// Raw bucket: invalid records set aside by a Lambda, with their reasons (one sub-prefix per Lambda).
     pub const QUARANTINE: &str = "quarantine/";
+    /// The quarantine prefix of one Lambda, such as `quarantine/transform/`.
+    pub fn quarantine(lambda: &str) -> String {
+        format!("{QUARANTINE}{lambda}/")
+    }
     /// Curated bucket: Parquet data, `quotes/symbol=<S>/dt=<YYYY-MM-DD>/`.
     pub const QUOTES: &str = "quotes/";
     /// Curated bucket: the notify Lambda's reference prices.

@@ -9,9 +9,6 @@ use crate::template::{Expr, Handle};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogGroup {
-    /// A fixed name, where a service expects one (for example `/aws-glue/crawlers`-style prefixes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_group_name: Option<Expr>,
     /// Days events are kept.
     pub retention_in_days: u32,
     /// KMS key (ARN) encrypting the events.
