@@ -3,6 +3,7 @@
 //! This binary is a thin layer of argument parsing and printing over the library crates; each
 //! subcommand lives in its own module.
 
+mod policy_cmd;
 mod synth_cmd;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Generate the CloudFormation templates and the IAM snapshot of an environment.
     Synth(synth_cmd::SynthArgs),
+    /// Review IAM: `policy diff` explains which role gains or loses which permission.
+    Policy(policy_cmd::PolicyArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(args) => synth_cmd::run(&args),
+        Command::Policy(args) => policy_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,129 @@
+//! `deployer policy diff`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use policy_review::diff::FailOn;
+use policy_review::{Catalog, Format, source};
+
+use crate::Paths;
+use crate::synth_cmd::load_environment;
+
+/// Exit code when there are findings at the `--fail-on` level.
+const EXIT_FINDINGS: u8 = 3;
+
+/// Arguments of `deployer policy`.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    command: PolicyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PolicyCommand {
+    /// Explain how IAM changes, role by role: which role gains or loses which permission, and
+    /// whether it broadens access.
+    Diff(DiffArgs),
+}
+
+/// Output format of `policy diff`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    /// For a terminal (coloured only when stdout is one and NO_COLOR is unset).
+    Text,
+    /// A merge-request note.
+    Markdown,
+    /// Machine-readable (schema in README).
+    Json,
+    /// JUnit XML, one test case per role, failing on broadening.
+    Junit,
+}
+
+/// When `policy diff` exits 3.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FailOnArg {
+    /// Any broadening change.
+    Broadening,
+    /// Any change.
+    Any,
+    /// Never (exit 0 unless there is an error).
+    Never,
+}
+
+/// Arguments of `deployer policy diff`.
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The environment: `environments/<NAME>.yaml`.
+    #[arg(long = "env", value_name = "NAME")]
+    env: String,
+    /// Compare with `policies/<env>/` as committed at this git revision (default: HEAD).
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// Compare this committed revision instead of the snapshot synthesized now.
+    #[arg(long, value_name = "REV")]
+    head: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+    /// Which findings make the exit code 3.
+    #[arg(long, value_enum, default_value = "broadening")]
+    fail_on: FailOnArg,
+    #[command(flatten)]
+    paths: Paths,
+}
+
+/// Runs `deployer policy ...`.
+pub fn run(args: &PolicyArgs) -> Result<ExitCode> {
+    match &args.command {
+        PolicyCommand::Diff(diff) => run_diff(diff),
+    }
+}
+
+fn run_diff(args: &DiffArgs) -> Result<ExitCode> {
+    let env = load_environment(&args.paths, &args.env)?;
+    let synthesis = synth::synthesize(&env, None)?;
+    let catalog = Catalog::from_synthesis(&synthesis);
+    let repo = Path::new(".");
+    let dir = args.paths.policies.join(env.name.as_str());
+
+    let (head_label, head) = match &args.head {
+        Some(rev) => (
+            format!("git:{}", source::short_rev(repo, rev)),
+            source::from_git(repo, rev, &dir)?,
+        ),
+        None => ("synth".to_owned(), synthesis.snapshot.clone()),
+    };
+    let rev = args.base.as_deref().unwrap_or("HEAD");
+    let base = source::from_git(repo, rev, &dir)
+        .with_context(|| format!("reading {} at {rev}", dir.display()))?;
+    let base_label = format!("git:{}", source::short_rev(repo, rev));
+
+    let diff = policy_review::diff_snapshots(
+        env.name.as_str(),
+        &base_label,
+        &base,
+        &head_label,
+        &head,
+        &catalog,
+    );
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Json => Format::Json,
+        FormatArg::Junit => Format::Junit,
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", policy_review::render::render(&diff, format, color));
+    let level = match args.fail_on {
+        FailOnArg::Broadening => FailOn::Broadening,
+        FailOnArg::Any => FailOn::Any,
+        FailOnArg::Never => FailOn::Never,
+    };
+    Ok(if diff.fails(level) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,415 @@
+//! The four outputs of `policy diff`: text for a terminal, Markdown for a merge-request note, JSON for
+//! machines (schema in README, "Reviewing IAM changes") and JUnit XML for GitLab's test report.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::diff::{Category, Change, ChangeKind, PolicyDiff, RoleDiff, RoleStatus};
+use crate::normalize::Scope;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Human-readable, coloured on a terminal.
+    #[default]
+    Text,
+    /// A merge-request note.
+    Markdown,
+    /// `mystocktracker.policy-diff/1`.
+    Json,
+    /// One test case per role, failing on broadening.
+    Junit,
+}
+
+/// The JSON schema's name and version; bumped on any incompatible change.
+pub const JSON_SCHEMA: &str = "mystocktracker.policy-diff/1";
+
+/// Renders `diff` in `format`. `color` applies to text only.
+pub fn render(diff: &PolicyDiff, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text(diff, color),
+        Format::Markdown => markdown(diff),
+        Format::Json => json(diff),
+        Format::Junit => junit(diff),
+    }
+}
+
+fn summary_line(diff: &PolicyDiff) -> String {
+    format!(
+        "{} of {} role(s) changed: {} broadening, {} narrowing, {} risky",
+        diff.roles_changed(),
+        diff.roles.len(),
+        diff.broadening(),
+        diff.narrowing(),
+        diff.risky()
+    )
+}
+
+/// The policy a change is in: `trust`, `permissions`, or `role` for a role added or deleted.
+fn scope_label(change: &Change) -> &'static str {
+    match (change.category, change.scope) {
+        (Category::NewRole | Category::RoleDeleted, _) => "role",
+        (_, Scope::Trust) => "trust",
+        (_, Scope::Permissions) => "permissions",
+    }
+}
+
+/// What a change is about, in one line: actions, then resource or principal.
+fn subject(change: &Change) -> String {
+    let actions = change.actions.join(", ");
+    match (change.scope, &change.resource, &change.principal) {
+        (_, _, Some(principal)) => format!("{actions} by {principal}"),
+        (Scope::Permissions, Some(resource), None) => format!("{actions} on {resource}"),
+        _ => actions,
+    }
+}
+
+/// A change as one plain line (JUnit bodies).
+fn plain_line(change: &Change) -> String {
+    let sign = match change.kind {
+        ChangeKind::Broadening => '+',
+        ChangeKind::Narrowing => '-',
+    };
+    let mut line = format!("{sign} {} ", scope_label(change));
+    let subject = subject(change);
+    if !subject.is_empty() {
+        line.push_str(&subject);
+        line.push_str(": ");
+    }
+    line.push_str(&change.reason);
+    if !change.risky.is_empty() {
+        let _ = write!(line, " [risky: {}]", change.risky.join(", "));
+    }
+    line
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW_BOLD: &str = "\x1b[1;33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+fn text(diff: &PolicyDiff, color: bool) -> String {
+    let paint = |style: &str, s: &str| {
+        if color {
+            format!("{style}{s}{RESET}")
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            BOLD,
+            &format!("policy diff {}: {} -> {}", diff.env, diff.base, diff.head)
+        )
+    );
+    let _ = writeln!(out, "{}", summary_line(diff));
+    for role in diff
+        .roles
+        .iter()
+        .filter(|r| r.status != RoleStatus::Unchanged)
+    {
+        let _ = writeln!(
+            out,
+            "\n{} ({}): {}",
+            paint(BOLD, &role.role),
+            role.stack,
+            status_word(role.status)
+        );
+        for change in &role.changes {
+            let (sign, word, style) = match change.kind {
+                ChangeKind::Broadening => ('+', "broadening", RED),
+                ChangeKind::Narrowing => ('-', "narrowing ", GREEN),
+            };
+            let scope = scope_label(change);
+            let subject = subject(change);
+            let _ = writeln!(
+                out,
+                "  {} {}{}",
+                paint(style, &format!("{sign} {word}")),
+                paint(DIM, &format!("[{scope}] ")),
+                if subject.is_empty() {
+                    &change.reason
+                } else {
+                    &subject
+                }
+            );
+            if !subject.is_empty() {
+                let _ = writeln!(out, "      {}", change.reason);
+            }
+            if !change.risky.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    paint(
+                        YELLOW_BOLD,
+                        &format!("! risky: {}", change.risky.join(", "))
+                    )
+                );
+            }
+        }
+    }
+    let unchanged: Vec<&str> = diff
+        .roles
+        .iter()
+        .filter(|r| r.status == RoleStatus::Unchanged)
+        .map(|r| r.role.as_str())
+        .collect();
+    if !unchanged.is_empty() {
+        let _ = writeln!(out, "\nunchanged: {}", unchanged.join(", "));
+    }
+    out
+}
+
+fn status_word(status: RoleStatus) -> &'static str {
+    match status {
+        RoleStatus::Added => "new role",
+        RoleStatus::Deleted => "deleted",
+        RoleStatus::Changed => "changed",
+        RoleStatus::Unchanged => "unchanged",
+    }
+}
+
+/// Text in a Markdown table cell as code: pipes escaped, backticks avoided.
+fn md_code(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+}
+
+fn md_text(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn markdown(diff: &PolicyDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### IAM policy review: `{}`\n", diff.env);
+    let _ = writeln!(
+        out,
+        "Base `{}`, head `{}`: {}, **{} broadening**, {} narrowing, {} risky.\n",
+        diff.base,
+        diff.head,
+        if diff.roles_changed() == 1 {
+            "1 role changed".to_owned()
+        } else {
+            format!("{} roles changed", diff.roles_changed())
+        },
+        diff.broadening(),
+        diff.narrowing(),
+        diff.risky()
+    );
+    if diff.roles_changed() == 0 {
+        let _ = writeln!(
+            out,
+            "No IAM change: every role ({}) grants exactly what it granted.",
+            diff.roles.len()
+        );
+        return out;
+    }
+    let _ = writeln!(out, "| Role | Stack | Status | Broadening | Narrowing |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|");
+    for role in &diff.roles {
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} | {} | {} |",
+            role.role,
+            role.stack,
+            status_word(role.status),
+            role.broadening(),
+            role.narrowing()
+        );
+    }
+    for role in diff
+        .roles
+        .iter()
+        .filter(|r| r.status != RoleStatus::Unchanged)
+    {
+        markdown_role(&mut out, role);
+    }
+    out
+}
+
+fn markdown_role(out: &mut String, role: &RoleDiff) {
+    let _ = writeln!(
+        out,
+        "\n#### `{}` ({})\n",
+        role.role,
+        status_word(role.status)
+    );
+    let _ = writeln!(out, "| | Policy | Actions | Resource / principal | Why |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for change in &role.changes {
+        let kind = match change.kind {
+            ChangeKind::Broadening => "**broadening**",
+            ChangeKind::Narrowing => "narrowing",
+        };
+        let scope = scope_label(change);
+        let actions = change
+            .actions
+            .iter()
+            .map(|a| {
+                if change.risky.contains(a) {
+                    format!("{} :warning:", md_code(a))
+                } else {
+                    md_code(a)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let target = change
+            .principal
+            .as_deref()
+            .or(change.resource.as_deref())
+            .map(md_code)
+            .unwrap_or_default();
+        let mut why = md_text(&change.reason);
+        if !change.risky.is_empty() {
+            let _ = write!(
+                why,
+                "; :warning: risky: {}",
+                change
+                    .risky
+                    .iter()
+                    .map(|r| md_code(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let _ = writeln!(out, "| {kind} | {scope} | {actions} | {target} | {why} |");
+    }
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    roles: usize,
+    roles_changed: usize,
+    broadening: usize,
+    narrowing: usize,
+    risky: usize,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: &'static str,
+    env: &'a str,
+    base: &'a str,
+    head: &'a str,
+    summary: JsonSummary,
+    roles: &'a [RoleDiff],
+}
+
+fn json(diff: &PolicyDiff) -> String {
+    let report = JsonReport {
+        schema: JSON_SCHEMA,
+        env: &diff.env,
+        base: &diff.base,
+        head: &diff.head,
+        summary: JsonSummary {
+            roles: diff.roles.len(),
+            roles_changed: diff.roles_changed(),
+            broadening: diff.broadening(),
+            narrowing: diff.narrowing(),
+            risky: diff.risky(),
+        },
+        roles: &diff.roles,
+    };
+    // Plain data of strings, numbers and enums: serializing cannot fail.
+    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn junit(diff: &PolicyDiff) -> String {
+    let failures = diff.roles.iter().filter(|r| r.broadening() > 0).count();
+    let suite = format!("policy diff {}", diff.env);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        xml_escape(&suite),
+        diff.roles.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        xml_escape(&format!("{suite}: {} -> {}", diff.base, diff.head)),
+        diff.roles.len()
+    );
+    for role in &diff.roles {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            xml_escape(&format!("policies.{}.{}", diff.env, role.stack)),
+            xml_escape(&role.role)
+        );
+        if role.changes.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        let (broadening, narrowing): (Vec<&Change>, Vec<&Change>) = role
+            .changes
+            .iter()
+            .partition(|c| c.kind == ChangeKind::Broadening);
+        if !broadening.is_empty() {
+            let body: Vec<String> = broadening.iter().map(|c| plain_line(c)).collect();
+            let _ = writeln!(
+                out,
+                "      <failure type=\"broadening\" message=\"{}\">{}</failure>",
+                xml_escape(&format!(
+                    "{} ({}): {} broadening change(s)",
+                    role.role,
+                    status_word(role.status),
+                    broadening.len()
+                )),
+                xml_escape(&body.join("\n"))
+            );
+        }
+        if !narrowing.is_empty() {
+            let body: Vec<String> = narrowing.iter().map(|c| plain_line(c)).collect();
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                xml_escape(&body.join("\n"))
+            );
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping() {
+        assert_eq!(
+            xml_escape("a<b>&\"c'\u{1}\n"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\n"
+        );
+    }
+}
