@@ -1,0 +1,3 @@
+//! Placeholder until the no-op benchmark lands.
+
+fn main() {}
