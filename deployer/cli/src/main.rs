@@ -4,7 +4,12 @@
 //! subcommand lives in its own module.
 
 mod policy_cmd;
+mod context;
+mod diff_cmd;
+mod down_cmd;
+mod status_cmd;
 mod synth_cmd;
+mod up_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +30,14 @@ enum Command {
     Synth(synth_cmd::SynthArgs),
     /// Review IAM: `policy diff` explains which role gains or loses which permission.
     Policy(policy_cmd::PolicyArgs),
+    /// Show what `up` would change, per region (exit 0: none, 2: changes, 1: error).
+    Diff(diff_cmd::DiffArgs),
+    /// Deploy: canary region first, then the others in waves.
+    Up(up_cmd::UpArgs),
+    /// Delete the stacks, in reverse rollout order (data is retained unless --purge-data).
+    Down(down_cmd::DownArgs),
+    /// Show each stack's status, last event and outputs (and drift with --drift).
+    Status(status_cmd::StatusArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -52,9 +65,23 @@ impl std::error::Error for Reported {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to standard error, warnings only unless MST_LOG=info|debug asks for more.
+    let level = std::env::var("MST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let result = match cli.command {
         Command::Synth(args) => synth_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
+        Command::Diff(args) => block_on(diff_cmd::run(&args)),
+        Command::Up(args) => block_on(up_cmd::run(&args)),
+        Command::Down(args) => block_on(down_cmd::run(&args)),
+        Command::Status(args) => block_on(status_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,
@@ -66,4 +93,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs an async subcommand on a multi-threaded runtime (two workers: the work is waiting on AWS).
+fn block_on(
+    future: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

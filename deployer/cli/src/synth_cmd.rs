@@ -73,7 +73,7 @@ fn list_environments(dir: &Path) -> Vec<String> {
     names
 }
 
-fn pick_region(env: &Environment, wanted: Option<&str>) -> Result<Option<Region>> {
+pub(crate) fn pick_region(env: &Environment, wanted: Option<&str>) -> Result<Option<Region>> {
     let Some(wanted) = wanted else {
         return Ok(None);
     };

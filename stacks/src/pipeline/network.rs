@@ -500,6 +500,7 @@ fn add_instance(
                 launch_template_id: template.reference(),
                 version: template.latest_version(),
             },
+            image_id: env.is_local().then(|| params.ami.reference()),
             subnet_id: subnet.reference(),
             tags: tag(env, "scraper"),
         },

@@ -282,6 +282,10 @@ pub struct Monitoring {
 pub struct Instance {
     /// The launch template and version.
     pub launch_template: LaunchTemplateRef,
+    /// The image, repeated from the launch template; only for emulators (moto's instance handler
+    /// requires `ImageId` and ignores the launch template's). Same value, so no effect on AWS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<Expr>,
     /// The subnet.
     pub subnet_id: Expr,
     /// Name tag.

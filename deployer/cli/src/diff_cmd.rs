@@ -1,0 +1,85 @@
+//! `deployer diff`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use engine::change_set::{self, Prepared, TemplateLocation};
+use engine::deploy::{self, Settings};
+use stacks::pipeline::StackKind;
+
+use crate::context::{ArtifactArgs, Context, Target, print_plan};
+
+/// Exit code when there are changes.
+const EXIT_CHANGES: u8 = 2;
+
+/// Arguments of `deployer diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+}
+
+/// Runs `deployer diff`: 0 without changes, 2 with changes.
+pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
+    let context = Context::open(&args.target).await?;
+    let artifacts = args.artifacts.load()?;
+    let settings = Settings::default();
+    let mut changed = false;
+    for (region, clients) in context.regions() {
+        let region_name = clients.region.as_str();
+        for kind in [StackKind::Artifacts, StackKind::Pipeline] {
+            let spec = deploy::spec(&context.env, region, kind, &artifacts)?;
+            let cfn = &clients.cloudformation;
+            let deployed = change_set::describe_stack(cfn, region_name, &spec.name).await?;
+            let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());
+            let Some(deployed) = deployed else {
+                // Not deployed: every resource is new; computed locally, nothing left behind.
+                print_plan(&change_set::local_plan(&spec, region_name)?);
+                changed = true;
+                continue;
+            };
+            let body = change_set::deployed_template(cfn, region_name, &spec.name).await?;
+            if change_set::unchanged(&deployed, &body, &spec) {
+                println!("{region_name} {}: no changes", spec.name);
+                continue;
+            }
+            let location = match kind {
+                StackKind::Pipeline => {
+                    deploy::template_location(
+                        &clients,
+                        &deploy::artifacts_bucket(&context.env, region)?,
+                        &spec,
+                    )
+                    .await?
+                }
+                StackKind::Artifacts => TemplateLocation::Body,
+            };
+            let old = serde_json::from_str(&body).ok();
+            match change_set::create(
+                cfn,
+                region_name,
+                &spec,
+                &location,
+                false,
+                old.as_ref(),
+                settings.poll,
+            )
+            .await?
+            {
+                Prepared::Unchanged => println!("{region_name} {}: no changes", spec.name),
+                Prepared::Changes(plan) => {
+                    print_plan(&plan);
+                    change_set::discard(cfn, &plan).await?;
+                    changed = true;
+                }
+            }
+        }
+    }
+    Ok(if changed {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

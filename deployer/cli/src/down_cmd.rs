@@ -1,0 +1,116 @@
+//! `deployer down`.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use engine::delete::{self, Retained};
+use engine::deploy::{self, Settings};
+use engine::waves::{self, join_all};
+use stacks::pipeline::StackKind;
+
+use crate::context::{Context, Target, ask, interactive};
+
+/// Arguments of `deployer down`.
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Also empty and delete the retained data buckets and artifacts bucket, and schedule the KMS
+    /// key's deletion. Asks for the environment name unless --yes.
+    #[arg(long)]
+    purge_data: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Regions deleted at once (in reverse rollout order: the canary last).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    parallel: usize,
+}
+
+/// Runs `deployer down`.
+pub async fn run(args: &DownArgs) -> Result<ExitCode> {
+    let context = Context::open(&args.target).await?;
+    let env_name = context.env.name.as_str().to_owned();
+    if !args.yes {
+        if !interactive() {
+            bail!(
+                "`down` deletes the stacks of {env_name}: confirm with --yes (there is no terminal to ask on)"
+            );
+        }
+        if args.purge_data {
+            let answer = ask(&format!(
+                "This deletes {env_name}'s stacks AND its data buckets and key. Type the environment name to confirm: "
+            ))?;
+            if answer != env_name {
+                bail!(
+                    "not confirmed (typed `{answer}`, expected `{env_name}`); nothing was deleted"
+                );
+            }
+        } else {
+            let answer = ask(&format!(
+                "Delete the stacks of {env_name} (data buckets and the key are kept)? [y/N] "
+            ))?;
+            if !matches!(answer.as_str(), "y" | "Y" | "yes") {
+                bail!("not confirmed; nothing was deleted");
+            }
+        }
+    }
+    let regions = context.regions();
+    let indices: Vec<usize> = (0..regions.len()).collect();
+    let mut order = waves::plan(&indices, args.parallel);
+    order.reverse();
+    let settings = Settings::default();
+    let mut failed = false;
+    for wave in order {
+        let outcomes = join_all(
+            wave.iter()
+                .map(|&i| {
+                    let (region, clients) = &regions[i];
+                    let purge = args.purge_data;
+                    async move {
+                        let name = clients.region.as_str();
+                        let mut retained = Retained::default();
+                        let mut lines = Vec::new();
+                        for kind in [StackKind::Pipeline, StackKind::Artifacts] {
+                            let stack = deploy::stack_of(region, kind)?.name.clone();
+                            if purge {
+                                let found = delete::retained(&clients.cloudformation, name, &stack).await?;
+                                retained.buckets.extend(found.buckets);
+                                retained.keys.extend(found.keys);
+                            }
+                            let mut on_event = |e: &engine::events::StackEvent| {
+                                println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status);
+                            };
+                            let existed =
+                                delete::delete_stack(&clients.cloudformation, name, &stack, settings.poll, &mut on_event).await?;
+                            lines.push(format!("{name} {stack}: {}", if existed { "deleted" } else { "not deployed" }));
+                        }
+                        if purge {
+                            lines.extend(delete::purge(clients, &retained).await?.into_iter().map(|l| format!("{name}: {l}")));
+                        } else {
+                            lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained (--purge-data removes them)"));
+                        }
+                        Ok::<_, engine::Error>(lines)
+                    }
+                })
+                .collect(),
+        )
+        .await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            eprintln!(
+                "down stopped: earlier regions (the canary last) were not touched; fix the cause and run `deployer down --env {env_name}` again"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

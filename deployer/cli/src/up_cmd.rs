@@ -1,0 +1,311 @@
+//! `deployer up`.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Result;
+use engine::apply::Applied;
+use engine::change_set::Plan;
+use engine::deploy::{self, Approver, Observer, Settings, Up};
+use engine::events::StackEvent;
+use engine::waves::{self, RegionResult};
+use environment::Region;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::context::{ArtifactArgs, Context, Target, ask, interactive, plan_json, print_plan};
+
+/// When a change needs the user's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RequireApproval {
+    /// Never ask.
+    Never,
+    /// Ask when IAM statements are added (access may broaden).
+    Broadening,
+    /// Ask for every change.
+    AnyChange,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Progress bars on a terminal, one line per event otherwise.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Arguments of `deployer up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Regions deployed at once after the canary.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    parallel: usize,
+    /// Approve every change without asking (needed without a terminal when approval is required).
+    #[arg(long)]
+    yes: bool,
+    /// Which changes need approval.
+    #[arg(long, value_enum, default_value = "broadening")]
+    require_approval: RequireApproval,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+}
+
+/// Runs `deployer up`.
+pub async fn run(args: &UpArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let context = Context::open(&args.target).await?;
+    let artifacts = args.artifacts.load()?;
+    let env_name = context.env.name.as_str().to_owned();
+    let printer = Printer::new(args.output);
+    let approver = Policy {
+        policy: args.require_approval,
+        yes: args.yes,
+        printer: &printer,
+    };
+    let up = Up {
+        env: &context.env,
+        regions: context.regions(),
+        artifacts: &artifacts,
+        parallel: args.parallel,
+        settings: Settings::default(),
+    };
+    let results = tokio::select! {
+        results = deploy::up(&up, &approver, &printer) => results,
+        _ = tokio::signal::ctrl_c() => {
+            printer.clear();
+            eprintln!(
+                "interrupted: stopped waiting. Any stack operation already started goes on on AWS's side; watch it with `deployer status --env {env_name} --watch`, then run `deployer up --env {env_name}` again."
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
+    printer.clear();
+    let code = waves::exit_code(&results);
+    for (region, result) in &results {
+        let text = match result {
+            RegionResult::Unchanged => "unchanged".to_owned(),
+            RegionResult::Changed => "deployed".to_owned(),
+            RegionResult::Failed(why) => format!("FAILED: {why}"),
+            RegionResult::Declined(why) => format!("not deployed: {why}"),
+            RegionResult::NotStarted => "not started (an earlier wave did not complete)".to_owned(),
+        };
+        printer.line(
+            &format!("{region}: {text}"),
+            serde_json::json!({"type": "result", "region": region.as_str(), "result": text}),
+        );
+    }
+    if code != 0 {
+        printer.line(
+            &format!(
+                "up failed. Failed regions were left rolled back. Fix the cause and run `deployer up --env {env_name}` again: regions already deployed are no-ops."
+            ),
+            serde_json::json!({"type": "failed", "resume": format!("deployer up --env {env_name}")}),
+        );
+    } else {
+        printer.line(
+            &format!("done in {:.1} s", started.elapsed().as_secs_f64()),
+            serde_json::json!({"type": "done", "seconds": started.elapsed().as_secs_f64()}),
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The approval policy, asking on the terminal when it has to.
+struct Policy<'a> {
+    policy: RequireApproval,
+    yes: bool,
+    printer: &'a Printer,
+}
+
+impl Approver for Policy<'_> {
+    fn approve(&self, region: &Region, plan: &Plan) -> Result<bool, String> {
+        let needed = match self.policy {
+            RequireApproval::Never => false,
+            RequireApproval::Broadening => plan.broadens(),
+            RequireApproval::AnyChange => true,
+        };
+        if !needed || self.yes {
+            return Ok(true);
+        }
+        if !interactive() {
+            return Err(format!(
+                "{} in {region} needs approval ({}), but there is no terminal to ask on: review it with `deployer diff`, then run again with --yes",
+                plan.stack,
+                if plan.broadens() {
+                    "IAM statements are added"
+                } else {
+                    "--require-approval any-change"
+                }
+            ));
+        }
+        // One question at a time, with the progress bars out of the way.
+        let _guard = self
+            .printer
+            .ask_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.printer
+            .bars
+            .suspend(|| {
+                ask(&format!(
+                    "Deploy these changes to {} in {region}? [y/N] ",
+                    plan.stack
+                ))
+            })
+            .map(|answer| matches!(answer.as_str(), "y" | "Y" | "yes"))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Shows plans, events and results.
+pub struct Printer {
+    output: Output,
+    terminal: bool,
+    bars: MultiProgress,
+    active: Mutex<HashMap<(String, String), ProgressBar>>,
+    ask_lock: Mutex<()>,
+}
+
+impl Printer {
+    /// A printer for `output`; progress bars only on a terminal.
+    pub fn new(output: Output) -> Printer {
+        let terminal = output == Output::Text && interactive();
+        let bars = MultiProgress::with_draw_target(if terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        Printer {
+            output,
+            terminal,
+            bars,
+            active: Mutex::new(HashMap::new()),
+            ask_lock: Mutex::new(()),
+        }
+    }
+
+    fn line(&self, text: &str, json: serde_json::Value) {
+        match self.output {
+            Output::Json => println!("{json}"),
+            Output::Text => {
+                self.bars.suspend(|| println!("{text}"));
+            }
+        }
+    }
+
+    fn clear(&self) {
+        let _ = self.bars.clear();
+    }
+}
+
+impl Observer for Printer {
+    fn plan(&self, _region: &Region, plan: &Plan) {
+        match self.output {
+            Output::Json => println!("{}", plan_json(plan)),
+            Output::Text => self.bars.suspend(|| print_plan(plan)),
+        }
+    }
+
+    fn started(&self, region: &Region, stack: &str, total: usize) {
+        if !self.terminal {
+            self.line(
+                &format!("{region} {stack}: executing {total} change(s)"),
+                serde_json::json!({"type": "started", "region": region.as_str(), "stack": stack, "total": total}),
+            );
+            return;
+        }
+        let bar = self.bars.add(ProgressBar::new(total as u64));
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30}] {pos}/{len} resources {wide_msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!("{region} {stack}"));
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((region.to_string(), stack.to_owned()), bar);
+    }
+
+    fn event(&self, region: &Region, stack: &str, event: &StackEvent) {
+        if self.terminal {
+            if let Some(bar) = self
+                .active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(region.to_string(), stack.to_owned()))
+            {
+                if !event.is_stack_event() && event.status.ends_with("_COMPLETE") {
+                    bar.inc(1);
+                }
+                bar.set_message(format!("{} {}", event.logical_id, event.status));
+                if event.is_resource_failure() {
+                    bar.println(format!(
+                        "{region} {stack}: {} {}: {}",
+                        event.logical_id,
+                        event.status,
+                        event.reason.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+            return;
+        }
+        self.line(
+            format!(
+                "{region} {stack} {} {} {} {}",
+                event.timestamp,
+                event.logical_id,
+                event.status,
+                event.reason.as_deref().unwrap_or_default()
+            )
+            .trim_end(),
+            serde_json::json!({
+                "type": "event", "region": region.as_str(), "stack": stack, "timestamp": event.timestamp,
+                "logical_id": event.logical_id, "resource_type": event.resource_type, "status": event.status,
+                "reason": event.reason,
+            }),
+        );
+    }
+
+    fn finished(&self, region: &Region, stack: &str, outcome: &Result<Applied, String>) {
+        if let Some(bar) = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(region.to_string(), stack.to_owned()))
+        {
+            bar.finish_and_clear();
+        }
+        match outcome {
+            Ok(applied) => {
+                self.line(
+                    &format!("{region} {stack}: {}", applied.status),
+                    serde_json::json!({"type": "finished", "region": region.as_str(), "stack": stack, "status": applied.status, "outputs": applied.outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>()}),
+                );
+                if self.output == Output::Text {
+                    for (key, value) in &applied.outputs {
+                        println!("  {key} = {value}");
+                    }
+                }
+            }
+            Err(why) => self.line(
+                &format!("{region} {stack}: FAILED: {why}"),
+                serde_json::json!({"type": "finished", "region": region.as_str(), "stack": stack, "error": why}),
+            ),
+        }
+    }
+
+    fn note(&self, region: &Region, text: &str) {
+        self.line(
+            &format!("{region}: {text}"),
+            serde_json::json!({"type": "note", "region": region.as_str(), "text": text}),
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! End to end against a moto server this test starts: the real `deployer` binary deploys `local`
+//! with fixture artifacts, and every resource moto supports is checked through its own service API
+//! (a `CREATE_COMPLETE` proves nothing on moto, which skips types it does not know).
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use engine::artifacts::zip_bootstrap;
+use engine::aws::{Aws, AwsOptions};
+use support::moto::Moto;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Tiny real artifacts: zips with an executable `bootstrap` script, and a scraper script.
+fn fixtures(dir: &Path) -> BTreeMap<&'static str, usize> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut sizes = BTreeMap::new();
+    for name in ["transform", "to-parquet", "notify"] {
+        let zip = zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
+        sizes.insert(name, zip.len());
+        std::fs::write(dir.join(format!("{name}.zip")), zip).unwrap();
+    }
+    std::fs::write(dir.join("scraper"), b"#!/bin/sh\necho scraper\n").unwrap();
+    sizes
+}
+
+/// `environments/local.yaml` pointed at this moto, optionally with another account or memory size.
+fn environment(dir: &Path, endpoint: &str, account: &str, memory_mb: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = std::fs::read_to_string(workspace().join("environments/local.yaml"))
+        .unwrap()
+        .replace("http://127.0.0.1:5000", endpoint)
+        .replace("\"123456789012\"", &format!("\"{account}\""))
+        .replace(
+            "\nlogs:",
+            &format!("\ntransform:\n  memory_mb: {memory_mb}\n\nlogs:"),
+        );
+    std::fs::write(dir.join("local.yaml"), text).unwrap();
+}
+
+fn deployer(args: &[&str], environments: &Path) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_deployer"))
+        .args(args)
+        .arg("--environments")
+        .arg(environments)
+        .current_dir(workspace())
+        // The environment file names the endpoint; nothing from the developer's shell may redirect it.
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run deployer");
+    eprintln!(
+        "$ deployer {}\n{}{}exit: {:?}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status.code()
+    );
+    output
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| u8::from_str_radix(&s[i + 1..i + 3], 16).ok())
+            .flatten();
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Logical id → (type, physical id) of a stack, as CloudFormation reports them.
+async fn resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> BTreeMap<String, (String, String)> {
+    let page = cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
+    page.stack_resource_summaries()
+        .iter()
+        .map(|r| {
+            (
+                r.logical_resource_id().unwrap_or_default().to_owned(),
+                (
+                    r.resource_type().unwrap_or_default().to_owned(),
+                    r.physical_resource_id().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+struct Clients {
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    kinesis: aws_sdk_kinesis::Client,
+    lambda: aws_sdk_lambda::Client,
+    sns: aws_sdk_sns::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+async fn clients(environments: &Path) -> Clients {
+    let env = environment::load(&environments.join("local.yaml")).unwrap();
+    let aws = Aws::load(&env, &AwsOptions::default()).await;
+    let region = aws.region(env.canary_region());
+    let config = aws.sdk_config();
+    Clients {
+        cfn: region.cloudformation,
+        s3: region.s3,
+        kinesis: aws_sdk_kinesis::Client::new(config),
+        lambda: aws_sdk_lambda::Client::new(config),
+        sns: aws_sdk_sns::Client::new(config),
+        iam: aws_sdk_iam::Client::new(config),
+    }
+}
+
+/// Checks every moto-supported resource of the pipeline through its service.
+async fn verify_pipeline(c: &Clients, sizes: &BTreeMap<&str, usize>, memory_mb: i32) {
+    let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
+    let physical = |id: &str| {
+        pipeline
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} not in the stack"))
+            .1
+            .clone()
+    };
+
+    let stream = c
+        .kinesis
+        .describe_stream_summary()
+        .stream_name(physical("QuoteStream"))
+        .send()
+        .await
+        .unwrap();
+    let stream = stream.stream_description_summary().unwrap();
+    assert_eq!(stream.retention_period_hours(), 24);
+    let stream_arn = stream.stream_arn().to_owned();
+
+    for bucket in ["RawBucket", "CuratedBucket", "AccessLogsBucket"] {
+        c.s3.head_bucket()
+            .bucket(physical(bucket))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{bucket}: {e:?}"));
+    }
+
+    for (logical, artifact, role) in [
+        ("Transform", "transform", "TransformRole"),
+        ("ToParquet", "to-parquet", "ToParquetRole"),
+        ("Notify", "notify", "NotifyRole"),
+    ] {
+        let function = c
+            .lambda
+            .get_function()
+            .function_name(physical(logical))
+            .send()
+            .await
+            .unwrap();
+        let config = function.configuration().unwrap();
+        assert_eq!(
+            config.code_size(),
+            sizes[artifact] as i64,
+            "{logical} code is the uploaded zip"
+        );
+        assert_eq!(
+            config.runtime().map(|r| r.as_str()),
+            Some("provided.al2023")
+        );
+        let role_arn = c
+            .iam
+            .get_role()
+            .role_name(physical(role))
+            .send()
+            .await
+            .unwrap()
+            .role()
+            .unwrap()
+            .arn()
+            .to_owned();
+        assert_eq!(
+            config.role(),
+            Some(role_arn.as_str()),
+            "{logical} runs as {role}"
+        );
+        if logical == "Transform" {
+            assert_eq!(config.memory_size(), Some(memory_mb));
+        }
+    }
+
+    let mappings = c
+        .lambda
+        .list_event_source_mappings()
+        .function_name(physical("Transform"))
+        .send()
+        .await
+        .unwrap();
+    let mappings = mappings.event_source_mappings();
+    assert_eq!(mappings.len(), 1, "{mappings:?}");
+    assert_eq!(mappings[0].event_source_arn(), Some(stream_arn.as_str()));
+    assert_eq!(mappings[0].batch_size(), Some(500));
+
+    let topic = c
+        .sns
+        .get_topic_attributes()
+        .topic_arn(physical("AlertTopic"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        topic
+            .attributes()
+            .is_some_and(|a| a.contains_key("TopicArn"))
+    );
+
+    for (role, action) in [
+        ("TransformRole", "kinesis:GetRecords"),
+        ("ToParquetRole", "s3:GetObject"),
+        ("NotifyRole", "sns:Publish"),
+        ("ScraperRole", "kinesis:PutRecords"),
+        ("FirehoseRole", "kinesis:GetShardIterator"),
+        ("CrawlerRole", "glue:GetTable"),
+    ] {
+        let name = physical(role);
+        let role_out = c.iam.get_role().role_name(&name).send().await.unwrap();
+        let trust = percent_decode(
+            role_out
+                .role()
+                .unwrap()
+                .assume_role_policy_document()
+                .unwrap_or_default(),
+        );
+        assert!(trust.contains("sts:AssumeRole"), "{role} trust: {trust}");
+        let policies = c
+            .iam
+            .list_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap();
+        let names = policies.policy_names();
+        assert_eq!(names.len(), 1, "{role} has its one policy: {names:?}");
+        let document = c
+            .iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name(&names[0])
+            .send()
+            .await
+            .unwrap();
+        let document = percent_decode(document.policy_document());
+        assert!(document.contains(action), "{role} may {action}: {document}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_diff_up_down_against_moto() {
+    let moto = Moto::start();
+    moto.reset();
+    let work = tempdir("scenario");
+    let artifacts = work.join("artifacts");
+    let sizes = fixtures(&artifacts);
+    let envs = work.join("environments");
+    environment(&envs, &moto.endpoint, "123456789012", 256);
+    let art = artifacts.to_str().unwrap();
+
+    // Without a terminal, a broadening change needs --yes: refused, nothing of the pipeline made.
+    let refused = deployer(&["up", "--env", "local", "--artifacts", art], &envs);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused)
+            .contains("needs approval (IAM statements are added), but there is no terminal"),
+        "{}",
+        text(&refused)
+    );
+
+    let up = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    assert!(text(&up).contains("us-east-1: deployed"));
+
+    let c = clients(&envs).await;
+    verify_pipeline(&c, &sizes, 256).await;
+    // The artifacts bucket holds the four artifacts under content-hash keys.
+    let artifacts_bucket = "mst-local-artifacts-123456789012-us-east-1";
+    let listed =
+        c.s3.list_objects_v2()
+            .bucket(artifacts_bucket)
+            .send()
+            .await
+            .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    for prefix in ["transform/", "to-parquet/", "notify/", "scraper/"] {
+        assert!(
+            keys.iter().any(|k| k.starts_with(prefix)),
+            "{prefix} in {keys:?}"
+        );
+    }
+
+    // Unchanged: a no-op.
+    let again = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again).contains("us-east-1: unchanged"),
+        "{}",
+        text(&again)
+    );
+    assert!(!text(&again).contains("executing"));
+    let none = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
+    assert_eq!(none.status.code(), Some(0), "{}", text(&none));
+
+    // A changed environment shows in diff (exit 2), and up applies it.
+    environment(&envs, &moto.endpoint, "123456789012", 512);
+    let diff = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
+    assert_eq!(diff.status.code(), Some(2), "{}", text(&diff));
+    assert!(
+        text(&diff).contains("~ Modify Transform (AWS::Lambda::Function)"),
+        "{}",
+        text(&diff)
+    );
+    let update = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(update.status.code(), Some(0), "{}", text(&update));
+    verify_pipeline(&c, &sizes, 512).await;
+
+    let status = deployer(&["status", "--env", "local"], &envs);
+    assert_eq!(status.status.code(), Some(0));
+    assert!(
+        text(&status).contains("mst-local-pipeline: UPDATE_COMPLETE"),
+        "{}",
+        text(&status)
+    );
+
+    // down removes the stacks and keeps the retained buckets.
+    let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
+    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    let stacks = c.cfn.describe_stacks().send().await.unwrap();
+    assert!(
+        stacks
+            .stacks()
+            .iter()
+            .all(|s| s.stack_status().map(|x| x.as_str()) == Some("DELETE_COMPLETE")),
+        "{stacks:?}"
+    );
+    for bucket in ["RawBucket", "CuratedBucket"] {
+        c.s3.head_bucket()
+            .bucket(&pipeline[bucket].1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{bucket} retained: {e:?}"));
+    }
+    c.s3.head_bucket()
+        .bucket(artifacts_bucket)
+        .send()
+        .await
+        .expect("artifacts bucket retained");
+    assert!(
+        c.lambda
+            .get_function()
+            .function_name(&pipeline["Transform"].1)
+            .send()
+            .await
+            .is_err(),
+        "functions are deleted"
+    );
+}
+
+#[test]
+fn the_wrong_account_is_refused_before_any_change() {
+    let moto = Moto::start();
+    let work = tempdir("account");
+    let artifacts = work.join("artifacts");
+    fixtures(&artifacts);
+    let envs = work.join("environments");
+    environment(&envs, &moto.endpoint, "210987654321", 256);
+    let up = deployer(
+        &[
+            "up",
+            "--env",
+            "local",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--yes",
+        ],
+        &envs,
+    );
+    assert_eq!(up.status.code(), Some(1));
+    assert!(
+        text(&up).contains("refusing to deploy: the credentials are for account 123456789012, but environment `local` deploys to account 210987654321"),
+        "{}",
+        text(&up)
+    );
+    assert!(
+        !text(&up).contains("mst-local-artifacts"),
+        "nothing was attempted"
+    );
+}
+
+#[test]
+fn missing_credentials_give_one_sentence() {
+    let work = tempdir("credentials");
+    let home = work.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    command
+        .args(["status", "--env", "dev"])
+        .current_dir(workspace())
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Never AWS: should anything get as far as sending, it goes to a closed loopback port.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") && key != "AWS_EC2_METADATA_DISABLED" {
+            command.env_remove(key);
+        }
+    }
+    command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: no AWS credentials were found: run `aws configure` (or `aws sso login --profile NAME` for SSO profiles) and pass the profile with --profile or AWS_PROFILE."
+    );
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mst-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,434 @@
+//! Change sets: what a stack is, what would change, and cleaning up after a review.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag, TemplateStage,
+};
+use serde_json::Value;
+
+use crate::events::is_missing_stack;
+use crate::iam_diff::{self, IamChange};
+use crate::{Error, api_error};
+
+/// What the engine deploys as one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSpec {
+    /// Stack name.
+    pub name: String,
+    /// The template, compact JSON.
+    pub body: String,
+    /// Parameters the engine passes (the others keep their defaults).
+    pub parameters: BTreeMap<String, String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A stack as CloudFormation has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    /// Stack id (ARN).
+    pub stack_id: String,
+    /// Status, such as `UPDATE_COMPLETE`.
+    pub status: String,
+    /// Status reason.
+    pub reason: Option<String>,
+    /// Parameter values.
+    pub parameters: BTreeMap<String, String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Outputs (empty on emulators that do not report them).
+    pub outputs: Vec<(String, String)>,
+}
+
+impl Deployed {
+    /// An operation is running on the stack.
+    pub fn in_progress(&self) -> bool {
+        self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
+    }
+
+    /// The stack exists only as the holder of an unexecuted change set: deploying it is a create.
+    pub fn is_review_only(&self) -> bool {
+        self.status == "REVIEW_IN_PROGRESS"
+    }
+
+    /// A failed first creation: it can only be deleted.
+    pub fn is_failed_create(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
+        )
+    }
+}
+
+/// Describes `name`; `None` when it does not exist.
+pub async fn describe_stack(
+    client: &Client,
+    region: &str,
+    name: &str,
+) -> Result<Option<Deployed>, Error> {
+    let output = match client.describe_stacks().stack_name(name).send().await {
+        Ok(output) => output,
+        Err(error) if is_missing_stack(&error) => return Ok(None),
+        Err(error) => return Err(api_error(format!("DescribeStacks {name}"), region, error)),
+    };
+    let Some(stack) = output.stacks().first() else {
+        return Ok(None);
+    };
+    let status = stack
+        .stack_status()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    if status == "DELETE_COMPLETE" {
+        return Ok(None);
+    }
+    Ok(Some(Deployed {
+        stack_id: stack.stack_id().unwrap_or_default().to_owned(),
+        status,
+        reason: stack.stack_status_reason().map(str::to_owned),
+        parameters: stack
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_owned(),
+                    p.parameter_value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        tags: stack
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        outputs: stack
+            .outputs()
+            .iter()
+            .map(|o| {
+                (
+                    o.output_key().unwrap_or_default().to_owned(),
+                    o.output_value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    }))
+}
+
+/// The deployed template's text, as it was submitted.
+pub async fn deployed_template(client: &Client, region: &str, name: &str) -> Result<String, Error> {
+    let output = client
+        .get_template()
+        .stack_name(name)
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(|e| api_error(format!("GetTemplate {name}"), region, e))?;
+    Ok(output.template_body().unwrap_or_default().to_owned())
+}
+
+/// True when the deployed stack already is `spec`: same template text, same values for the
+/// parameters the engine passes, same tags, and in a settled, successful state. This lets an
+/// unchanged `up` skip change sets entirely.
+pub fn unchanged(deployed: &Deployed, deployed_body: &str, spec: &StackSpec) -> bool {
+    let settled = matches!(
+        deployed.status.as_str(),
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_COMPLETE"
+    );
+    // UPDATE_ROLLBACK_COMPLETE means the last update failed: the template may match what was tried
+    // rather than what runs, so compare parsed templates only for successful states.
+    let last_update_ok = deployed.status != "UPDATE_ROLLBACK_COMPLETE";
+    let same_body = deployed_body == spec.body
+        || serde_json::from_str::<Value>(deployed_body)
+            .ok()
+            .zip(serde_json::from_str::<Value>(&spec.body).ok())
+            .is_some_and(|(a, b)| a == b);
+    let same_parameters = spec
+        .parameters
+        .iter()
+        .all(|(k, v)| deployed.parameters.get(k) == Some(v));
+    settled && last_update_ok && same_body && same_parameters && deployed.tags == spec.tags
+}
+
+/// Where CloudFormation reads the template from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateLocation {
+    /// Inline (up to 51,200 bytes).
+    Body,
+    /// An S3 URL (the artifacts bucket), for larger templates.
+    Url(String),
+}
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import` or `Dynamic`.
+    pub action: String,
+    /// Logical id.
+    pub logical_id: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// For `Modify`: `True`, `False` or `Conditional`, as CloudFormation says.
+    pub replacement: Option<String>,
+}
+
+impl fmt::Display for ResourceChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = match self.action.as_str() {
+            "Add" => "+",
+            "Remove" => "-",
+            _ => "~",
+        };
+        write!(
+            f,
+            "{sign} {:<6} {} ({})",
+            self.action, self.logical_id, self.resource_type
+        )?;
+        match self.replacement.as_deref() {
+            Some("True") => write!(f, "  REPLACEMENT"),
+            Some("Conditional") => write!(f, "  may be replaced"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A reviewed change set, ready to execute or discard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Stack name.
+    pub stack: String,
+    /// Region.
+    pub region: String,
+    /// Change set id (ARN); empty for a plan computed locally for a stack that does not exist.
+    pub change_set_id: String,
+    /// True when executing creates the stack.
+    pub create: bool,
+    /// Resource changes.
+    pub changes: Vec<ResourceChange>,
+    /// IAM statement changes.
+    pub iam: Vec<IamChange>,
+}
+
+impl Plan {
+    /// True when IAM statements are added.
+    pub fn broadens(&self) -> bool {
+        iam_diff::broadens(&self.iam)
+    }
+
+    /// Counts of (added, modified, removed, replaced) resources.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let count = |action: &str| self.changes.iter().filter(|c| c.action == action).count();
+        let replaced = self
+            .changes
+            .iter()
+            .filter(|c| c.replacement.as_deref() == Some("True"))
+            .count();
+        (count("Add"), count("Modify"), count("Remove"), replaced)
+    }
+}
+
+/// The result of asking CloudFormation what would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// Nothing would change (the change set, if one was made, is already deleted).
+    Unchanged,
+    /// Something would.
+    Changes(Plan),
+}
+
+/// A change set name: starts with a letter, unique enough per stack.
+fn change_set_name() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("deployer-{}-{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Creates a change set for `spec`, waits until CloudFormation has computed it, and returns what
+/// would change. A change set without changes is deleted and reported as [`Prepared::Unchanged`].
+/// `deployed_template` is the current template (for the IAM comparison), `None` for a new stack.
+pub async fn create(
+    client: &Client,
+    region: &str,
+    spec: &StackSpec,
+    location: &TemplateLocation,
+    create: bool,
+    deployed_template: Option<&Value>,
+    poll: Duration,
+) -> Result<Prepared, Error> {
+    let stack = spec.name.as_str();
+    let request = client
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set_name())
+        .change_set_type(if create {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        })
+        .capabilities(Capability::CapabilityNamedIam)
+        .set_parameters(Some(
+            spec.parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_tags(Some(
+            spec.tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ));
+    let request = match location {
+        TemplateLocation::Body => request.template_body(&spec.body),
+        TemplateLocation::Url(url) => request.template_url(url),
+    };
+    let created = request
+        .send()
+        .await
+        .map_err(|e| api_error(format!("CreateChangeSet {stack}"), region, e))?;
+    let id = created.id().unwrap_or_default().to_owned();
+
+    let mut changes = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(&id)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| api_error(format!("DescribeChangeSet {stack}"), region, e))?;
+        match page.status() {
+            Some(ChangeSetStatus::CreateComplete) => {}
+            Some(ChangeSetStatus::Failed) => {
+                let reason = page.status_reason().unwrap_or_default().to_owned();
+                let plan = Plan {
+                    stack: stack.to_owned(),
+                    region: region.to_owned(),
+                    change_set_id: id.clone(),
+                    create,
+                    changes: Vec::new(),
+                    iam: Vec::new(),
+                };
+                discard(client, &plan).await?;
+                if reason.contains("didn't contain changes")
+                    || reason.contains("No updates are to be performed")
+                {
+                    return Ok(Prepared::Unchanged);
+                }
+                return Err(Error::ChangeSetFailed {
+                    stack: stack.to_owned(),
+                    region: region.to_owned(),
+                    reason,
+                });
+            }
+            _ => {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        }
+        for change in page.changes() {
+            if let Some(rc) = change.resource_change() {
+                changes.push(ResourceChange {
+                    action: rc
+                        .action()
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_default(),
+                    logical_id: rc.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: rc.resource_type().unwrap_or_default().to_owned(),
+                    replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+                });
+            }
+        }
+        match page.next_token() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let new_template: Value = serde_json::from_str(&spec.body)
+        .map_err(|e| Error::Other(format!("template of {stack} is not JSON: {e}")))?;
+    Ok(Prepared::Changes(Plan {
+        stack: stack.to_owned(),
+        region: region.to_owned(),
+        change_set_id: id,
+        create,
+        changes,
+        iam: iam_diff::diff(deployed_template, &new_template),
+    }))
+}
+
+/// What creating a stack that does not exist would do, computed from the template alone (no
+/// change set, so `diff` leaves nothing behind in a region never deployed to).
+pub fn local_plan(spec: &StackSpec, region: &str) -> Result<Plan, Error> {
+    let template: Value = serde_json::from_str(&spec.body)
+        .map_err(|e| Error::Other(format!("template of {} is not JSON: {e}", spec.name)))?;
+    let changes = template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .map(|resources| {
+            resources
+                .iter()
+                .map(|(id, r)| ResourceChange {
+                    action: "Add".into(),
+                    logical_id: id.clone(),
+                    resource_type: r
+                        .get("Type")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    replacement: None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Plan {
+        stack: spec.name.clone(),
+        region: region.to_owned(),
+        change_set_id: String::new(),
+        create: true,
+        changes,
+        iam: iam_diff::diff(None, &template),
+    })
+}
+
+/// Deletes the plan's change set; for a create, also the empty `REVIEW_IN_PROGRESS` stack
+/// CloudFormation made to hold it.
+pub async fn discard(client: &Client, plan: &Plan) -> Result<(), Error> {
+    if plan.change_set_id.is_empty() {
+        return Ok(());
+    }
+    client
+        .delete_change_set()
+        .stack_name(&plan.stack)
+        .change_set_name(&plan.change_set_id)
+        .send()
+        .await
+        .map_err(|e| api_error(format!("DeleteChangeSet {}", plan.stack), &plan.region, e))?;
+    if plan.create
+        && describe_stack(client, &plan.region, &plan.stack)
+            .await?
+            .is_some_and(|s| s.is_review_only())
+    {
+        client
+            .delete_stack()
+            .stack_name(&plan.stack)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("DeleteStack {}", plan.stack), &plan.region, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Deleting stacks, and (`--purge-data`) the retained buckets and key they leave behind.
+
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use serde_json::Value;
+
+use crate::apply::{self, Goal};
+use crate::aws::RegionClients;
+use crate::change_set::{self, describe_stack};
+use crate::events::{EventCursor, StackEvent};
+use crate::{Error, api_error};
+
+/// Deletes `stack` and waits until it is gone; `Ok(false)` when there was no such stack.
+pub async fn delete_stack(
+    client: &Client,
+    region: &str,
+    stack: &str,
+    poll: Duration,
+    on_event: &mut (dyn FnMut(&StackEvent) + Send),
+) -> Result<bool, Error> {
+    let Some(deployed) = describe_stack(client, region, stack).await? else {
+        return Ok(false);
+    };
+    let mut cursor = EventCursor::starting_now(client, region, stack).await?;
+    // moto deletes synchronously in its own order and may answer DependencyViolation half-way; a
+    // repeated request finishes the job. Real CloudFormation reports such problems as events.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match client
+            .delete_stack()
+            .stack_name(&deployed.stack_id)
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(error) if attempts < 3 && error.code() == Some("DependencyViolation") => {
+                tracing::debug!("DeleteStack {stack}: {error:?}; repeating");
+            }
+            Err(error) => return Err(api_error(format!("DeleteStack {stack}"), region, error)),
+        }
+    }
+    // Poll by id: a deleted stack is no longer found by name.
+    apply::wait(
+        client,
+        region,
+        &deployed.stack_id,
+        &mut cursor,
+        poll,
+        on_event,
+        Goal::Delete,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The resources a stack keeps on deletion (`DeletionPolicy: Retain`) that `--purge-data` removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// Bucket names.
+    pub buckets: Vec<String>,
+    /// KMS key ids.
+    pub keys: Vec<String>,
+}
+
+/// Lists `stack`'s retained buckets and keys (physical ids), from its template and resources.
+pub async fn retained(client: &Client, region: &str, stack: &str) -> Result<Retained, Error> {
+    let mut found = Retained::default();
+    if describe_stack(client, region, stack).await?.is_none() {
+        return Ok(found);
+    }
+    let template: Value =
+        serde_json::from_str(&change_set::deployed_template(client, region, stack).await?)
+            .unwrap_or(Value::Null);
+    let mut token = None;
+    loop {
+        let page = client
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("ListStackResources {stack}"), region, e))?;
+        for resource in page.stack_resource_summaries() {
+            let logical = resource.logical_resource_id().unwrap_or_default();
+            let retain =
+                template["Resources"][logical]["DeletionPolicy"].as_str() == Some("Retain");
+            let Some(physical) = resource.physical_resource_id() else {
+                continue;
+            };
+            match resource.resource_type().unwrap_or_default() {
+                "AWS::S3::Bucket" if retain => found.buckets.push(physical.to_owned()),
+                "AWS::KMS::Key" if retain => found.keys.push(physical.to_owned()),
+                _ => {}
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Empties and deletes the buckets (every object version and delete marker) and schedules the keys'
+/// deletion (7 days, KMS's minimum). Returns one line per thing removed.
+pub async fn purge(clients: &RegionClients, retained: &Retained) -> Result<Vec<String>, Error> {
+    let region = clients.region.as_str();
+    let s3 = &clients.s3;
+    let mut done = Vec::new();
+    for bucket in &retained.buckets {
+        let mut removed = 0usize;
+        loop {
+            let page = match s3.list_object_versions().bucket(bucket).send().await {
+                Ok(page) => page,
+                Err(error) if error.code() == Some("NoSuchBucket") => break,
+                Err(error) => {
+                    return Err(api_error(
+                        format!("ListObjectVersions {bucket}"),
+                        region,
+                        error,
+                    ));
+                }
+            };
+            let objects: Vec<ObjectIdentifier> = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .filter_map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .key(key?)
+                        .set_version_id(version.map(str::to_owned))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if objects.is_empty() {
+                break;
+            }
+            removed += objects.len();
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Other(format!("DeleteObjects {bucket}: {e}")))?;
+            s3.delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| api_error(format!("DeleteObjects {bucket}"), region, e))?;
+        }
+        match s3.delete_bucket().bucket(bucket).send().await {
+            Ok(_) => done.push(format!(
+                "deleted bucket {bucket} ({removed} object version(s))"
+            )),
+            Err(error) if error.code() == Some("NoSuchBucket") => {}
+            Err(error) => return Err(api_error(format!("DeleteBucket {bucket}"), region, error)),
+        }
+    }
+    for key in &retained.keys {
+        clients
+            .kms
+            .schedule_key_deletion()
+            .key_id(key)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("ScheduleKeyDeletion {key}"), region, e))?;
+        done.push(format!("scheduled deletion of KMS key {key} in 7 days"));
+    }
+    Ok(done)
+}

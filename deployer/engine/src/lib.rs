@@ -1,0 +1,25 @@
+//! The deploy engine behind `deployer diff`, `up`, `down` and `status`.
+//!
+//! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (configuration, clients,
+//! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete),
+//! [`iam_diff`] (statement-level IAM comparison), [`apply`] (execute and wait), [`events`] (stack
+//! events), [`waves`] (canary first, then parallel waves), [`deploy`] (one region's `up`), [`delete`],
+//! [`status`] and [`drift`]. CloudFormation holds all state: the engine keeps none of its own.
+//!
+//! Everything that talks to AWS takes SDK clients, so tests drive it with `aws-smithy-mocks`; the
+//! wave logic is a pure function over per-region results.
+
+pub mod apply;
+pub mod artifacts;
+pub mod aws;
+pub mod change_set;
+pub mod delete;
+pub mod deploy;
+pub mod drift;
+mod error;
+pub mod events;
+pub mod iam_diff;
+pub mod status;
+pub mod waves;
+
+pub use error::{Error, api_error};

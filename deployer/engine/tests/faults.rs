@@ -1,0 +1,650 @@
+//! Fault handling at the SDK layer, with `aws-smithy-mocks`: throttling, failed resources during
+//! create and update (and waiting for the rollback), the account check, and failures in waves.
+//! Each test asserts what the user would see and the exit code the CLI derives from it.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
+use aws_sdk_cloudformation::primitives::DateTime;
+use aws_sdk_cloudformation::types::{
+    Change, ChangeAction, ChangeSetStatus, Replacement, ResourceChange, ResourceStatus, Stack,
+    StackEvent, StackStatus, Tag,
+};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use engine::apply::Applied;
+use engine::artifacts::Artifact;
+use engine::aws::RegionClients;
+use engine::change_set::{self, Plan};
+use engine::deploy::{self, Approver, Observer, Settings, Up};
+use engine::waves::{RegionResult, exit_code};
+use environment::{Environment, Region};
+use stacks::pipeline::{ArtifactParameter, StackKind};
+
+/// Builds a client of any service crate over mock rules (no test-util feature needed).
+macro_rules! client {
+    ($krate:ident, $rules:expr) => {{
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        $krate::Client::from_conf(
+            $krate::Config::builder()
+                .behavior_version($krate::config::BehaviorVersion::latest())
+                .region($krate::config::Region::new("eu-west-1"))
+                .credentials_provider($krate::config::Credentials::new(
+                    "AKIDTEST",
+                    "test-secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .retry_config(
+                    $krate::config::retry::RetryConfig::standard()
+                        .with_max_attempts(4)
+                        .with_initial_backoff(Duration::from_millis(100)),
+                )
+                .build(),
+        )
+    }};
+}
+
+const THROTTLED: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>";
+
+fn stack(name: &str, status: StackStatus, tags: &[(String, String)]) -> Stack {
+    Stack::builder()
+        .stack_name(name)
+        .stack_id(format!(
+            "arn:aws:cloudformation:eu-west-1:444455556666:stack/{name}/1"
+        ))
+        .creation_time(DateTime::from_secs(0))
+        .stack_status(status)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+fn event(
+    id: &str,
+    stack: &str,
+    logical: &str,
+    kind: &str,
+    status: ResourceStatus,
+    reason: Option<&str>,
+) -> StackEvent {
+    StackEvent::builder()
+        .event_id(id)
+        .stack_id(stack)
+        .stack_name(stack)
+        .logical_resource_id(logical)
+        .resource_type(kind)
+        .resource_status(status)
+        .set_resource_status_reason(reason.map(str::to_owned))
+        .timestamp(DateTime::from_secs(1))
+        .build()
+}
+
+fn events(list: Vec<StackEvent>) -> DescribeStackEventsOutput {
+    DescribeStackEventsOutput::builder()
+        .set_stack_events(Some(list))
+        .build()
+}
+
+fn prod() -> Environment {
+    environment::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
+    )
+    .expect("prod.yaml is valid")
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_is_retried_with_backoff() {
+    let rule = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(2)
+        .output(|| {
+            DescribeStacksOutput::builder()
+                .stacks(stack("s", StackStatus::CreateComplete, &[]))
+                .build()
+        })
+        .build();
+    let cfn = client!(aws_sdk_cloudformation, [&rule]);
+    let started = tokio::time::Instant::now();
+    let found = change_set::describe_stack(&cfn, "eu-west-1", "s")
+        .await
+        .unwrap();
+    assert_eq!(found.unwrap().status, "CREATE_COMPLETE");
+    assert_eq!(rule.num_calls(), 3, "two throttled attempts, then success");
+    assert!(
+        started.elapsed() > Duration::ZERO,
+        "the retries waited (backoff)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_that_does_not_stop_is_one_readable_error() {
+    let rule = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .repeatedly()
+        .build();
+    let cfn = client!(aws_sdk_cloudformation, [&rule]);
+    let error = change_set::describe_stack(&cfn, "eu-west-1", "s")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "DescribeStacks s (eu-west-1): Throttling: Rate exceeded"
+    );
+    assert_eq!(rule.num_calls(), 4);
+}
+
+#[tokio::test]
+async fn the_wrong_account_is_refused() {
+    let rule = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder()
+            .account("999988887777")
+            .build()
+    });
+    let sts = client!(aws_sdk_sts, [&rule]);
+    let error = engine::aws::check_account(&sts, &prod()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "refusing to deploy: the credentials are for account 999988887777, but environment `prod` deploys to account 444455556666; use the matching profile (--profile) or fix `account` in environments/prod.yaml"
+    );
+}
+
+#[tokio::test]
+async fn expired_credentials_are_one_sentence() {
+    let rule = mock!(aws_sdk_sts::Client::get_caller_identity)
+        .sequence()
+        .http_status(
+            403,
+            Some("<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error></ErrorResponse>".into()),
+        )
+        .build();
+    let sts = client!(aws_sdk_sts, [&rule]);
+    let error = engine::aws::check_account(&sts, &prod()).await.unwrap_err();
+    assert!(matches!(error, engine::Error::Credentials(_)));
+    assert!(
+        error
+            .to_string()
+            .starts_with("the AWS credentials have expired: run `aws configure`"),
+        "{error}"
+    );
+}
+
+/// Rules for executing a change set on `name` that ends in `final_status` after a resource failed.
+fn failing_execution(
+    name: &str,
+    failed: ResourceStatus,
+    rolling: StackStatus,
+    final_status: StackStatus,
+) -> Vec<Rule> {
+    let n = name.to_owned();
+    let stack_events = {
+        let n = n.clone();
+        mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+            .sequence()
+            .output({
+                let n = n.clone();
+                move || {
+                    events(vec![event(
+                        "e0",
+                        &n,
+                        &n,
+                        "AWS::CloudFormation::Stack",
+                        ResourceStatus::UpdateComplete,
+                        None,
+                    )])
+                }
+            })
+            .output({
+                let n = n.clone();
+                let failed = failed.clone();
+                move || {
+                    events(vec![
+                        event(
+                            "e2",
+                            &n,
+                            "Transform",
+                            "AWS::Lambda::Function",
+                            failed.clone(),
+                            Some("Memory size 20000 is above the limit"),
+                        ),
+                        event(
+                            "e1",
+                            &n,
+                            &n,
+                            "AWS::CloudFormation::Stack",
+                            ResourceStatus::UpdateInProgress,
+                            None,
+                        ),
+                        event(
+                            "e0",
+                            &n,
+                            &n,
+                            "AWS::CloudFormation::Stack",
+                            ResourceStatus::UpdateComplete,
+                            None,
+                        ),
+                    ])
+                }
+            })
+            .output(move || {
+                events(vec![event(
+                    "e3",
+                    &n,
+                    &n,
+                    "AWS::CloudFormation::Stack",
+                    ResourceStatus::UpdateRollbackComplete,
+                    None,
+                )])
+            })
+            .repeatedly()
+            .build()
+    };
+    let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .sequence()
+        .output({
+            let n = n.clone();
+            move || {
+                DescribeStacksOutput::builder()
+                    .stacks(stack(&n, rolling.clone(), &[]))
+                    .build()
+            }
+        })
+        .output(move || {
+            DescribeStacksOutput::builder()
+                .stacks(stack(&n, final_status.clone(), &[]))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set)
+        .then_output(|| ExecuteChangeSetOutput::builder().build());
+    vec![stack_events, describe, execute]
+}
+
+fn plan(name: &str, create: bool) -> Plan {
+    Plan {
+        stack: name.into(),
+        region: "eu-west-1".into(),
+        change_set_id: "cs-1".into(),
+        create,
+        changes: Vec::new(),
+        iam: Vec::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_update_names_the_resource_and_waits_for_the_rollback() {
+    let rules = failing_execution(
+        "mst-prod-pipeline",
+        ResourceStatus::UpdateFailed,
+        StackStatus::UpdateRollbackInProgress,
+        StackStatus::UpdateRollbackComplete,
+    );
+    let cfn = client!(aws_sdk_cloudformation, &rules);
+    let mut seen = Vec::new();
+    let error = engine::apply::execute(
+        &cfn,
+        &plan("mst-prod-pipeline", false),
+        Duration::from_secs(5),
+        &mut |e| seen.push(format!("{} {}", e.logical_id, e.status)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "mst-prod-pipeline in eu-west-1 ended UPDATE_ROLLBACK_COMPLETE; first failure: Transform (AWS::Lambda::Function) UPDATE_FAILED: Memory size 20000 is above the limit"
+    );
+    // The rollback was awaited: the stack was polled until it settled.
+    assert_eq!(rules[1].num_calls(), 2);
+    assert_eq!(
+        seen,
+        [
+            "mst-prod-pipeline UPDATE_IN_PROGRESS",
+            "Transform UPDATE_FAILED",
+            "mst-prod-pipeline UPDATE_ROLLBACK_COMPLETE"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_create_names_the_resource_and_waits_for_the_rollback() {
+    let rules = failing_execution(
+        "mst-prod-pipeline",
+        ResourceStatus::CreateFailed,
+        StackStatus::RollbackInProgress,
+        StackStatus::RollbackComplete,
+    );
+    let cfn = client!(aws_sdk_cloudformation, &rules);
+    let error = engine::apply::execute(
+        &cfn,
+        &plan("mst-prod-pipeline", true),
+        Duration::from_secs(5),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with(
+            "mst-prod-pipeline in eu-west-1 ended ROLLBACK_COMPLETE; first failure: Transform"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE_FAILED: Memory size 20000 is above the limit"),
+        "{text}"
+    );
+    assert_eq!(rules[1].num_calls(), 2);
+}
+
+/// Records what the CLI would print.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Observer for Recorder {
+    fn plan(&self, region: &Region, plan: &Plan) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{region} plan {}", plan.stack));
+    }
+    fn started(&self, region: &Region, stack: &str, _total: usize) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{region} started {stack}"));
+    }
+    fn event(&self, _region: &Region, _stack: &str, _event: &engine::events::StackEvent) {}
+    fn finished(&self, region: &Region, stack: &str, outcome: &Result<Applied, String>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{region} finished {stack}: {outcome:?}"));
+    }
+    fn note(&self, _region: &Region, _text: &str) {}
+}
+
+struct Yes;
+
+impl Approver for Yes {
+    fn approve(&self, _region: &Region, _plan: &Plan) -> Result<bool, String> {
+        Ok(true)
+    }
+}
+
+/// A region whose artifacts stack is unchanged, whose artifacts are present, and whose pipeline
+/// update fails (`fail`) or succeeds after `busy_polls` polls in progress. Returns the clients and
+/// the `CreateChangeSet` rule (to count whether the region was started).
+fn region(
+    env: &Environment,
+    output: &synth::RegionOutput,
+    fail: bool,
+    busy_polls: usize,
+) -> (RegionClients, Rule) {
+    let artifacts_stack = deploy::stack_of(output, StackKind::Artifacts).unwrap();
+    let pipeline_name = deploy::stack_of(output, StackKind::Pipeline)
+        .unwrap()
+        .name
+        .clone();
+    let artifacts_name = artifacts_stack.name.clone();
+    let artifacts_body = artifacts_stack.compact.clone();
+    let tags: Vec<(String, String)> = env.tags.clone().into_iter().collect();
+
+    let artifacts_described = {
+        let (name, tags) = (artifacts_name.clone(), tags.clone());
+        mock!(aws_sdk_cloudformation::Client::describe_stacks)
+            .match_requests({
+                let name = name.clone();
+                move |r| r.stack_name() == Some(name.as_str())
+            })
+            .then_output(move || {
+                DescribeStacksOutput::builder()
+                    .stacks(stack(&name, StackStatus::CreateComplete, &tags))
+                    .build()
+            })
+    };
+    let artifacts_template = {
+        let name = artifacts_name.clone();
+        mock!(aws_sdk_cloudformation::Client::get_template)
+            .match_requests(move |r| r.stack_name() == Some(name.as_str()))
+            .then_output(move || {
+                GetTemplateOutput::builder()
+                    .template_body(artifacts_body.clone())
+                    .build()
+            })
+    };
+    let pipeline_template = mock!(aws_sdk_cloudformation::Client::get_template)
+        .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
+    let pipeline_described = {
+        let name = pipeline_name.clone();
+        let mut sequence = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+            .sequence()
+            .output({
+                let name = name.clone();
+                move || {
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(&name, StackStatus::UpdateComplete, &[]))
+                        .build()
+                }
+            });
+        for _ in 0..busy_polls {
+            let name = name.clone();
+            sequence = sequence.output(move || {
+                DescribeStacksOutput::builder()
+                    .stacks(stack(&name, StackStatus::UpdateInProgress, &[]))
+                    .build()
+            });
+        }
+        let final_status = if fail {
+            StackStatus::UpdateRollbackComplete
+        } else {
+            StackStatus::UpdateComplete
+        };
+        sequence
+            .output(move || {
+                DescribeStacksOutput::builder()
+                    .stacks(stack(&name, final_status.clone(), &[]))
+                    .build()
+            })
+            .repeatedly()
+            .build()
+    };
+    let pipeline_events = {
+        let name = pipeline_name.clone();
+        mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+            .sequence()
+            .output({
+                let name = name.clone();
+                move || {
+                    events(vec![event(
+                        "e0",
+                        &name,
+                        &name,
+                        "AWS::CloudFormation::Stack",
+                        ResourceStatus::UpdateComplete,
+                        None,
+                    )])
+                }
+            })
+            .output(move || {
+                let mut list = vec![event(
+                    "e0",
+                    &name,
+                    &name,
+                    "AWS::CloudFormation::Stack",
+                    ResourceStatus::UpdateComplete,
+                    None,
+                )];
+                if fail {
+                    list.insert(
+                        0,
+                        event(
+                            "e1",
+                            &name,
+                            "Transform",
+                            "AWS::Lambda::Function",
+                            ResourceStatus::UpdateFailed,
+                            Some("Role is not authorized"),
+                        ),
+                    );
+                }
+                events(list)
+            })
+            .repeatedly()
+            .build()
+    };
+    let create = mock!(aws_sdk_cloudformation::Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build());
+    let describe_change_set = mock!(aws_sdk_cloudformation::Client::describe_change_set)
+        .then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .changes(
+                    Change::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(ChangeAction::Modify)
+                                .logical_resource_id("Transform")
+                                .resource_type("AWS::Lambda::Function")
+                                .replacement(Replacement::False)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set)
+        .then_output(|| ExecuteChangeSetOutput::builder().build());
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| aws_sdk_s3::operation::head_object::HeadObjectOutput::builder().build());
+    let cfn = client!(
+        aws_sdk_cloudformation,
+        [
+            &artifacts_described,
+            &artifacts_template,
+            &pipeline_template,
+            &pipeline_described,
+            &pipeline_events,
+            &create,
+            &describe_change_set,
+            &execute,
+        ]
+    );
+    let clients = RegionClients {
+        region: output.region.clone(),
+        cloudformation: cfn,
+        s3: client!(aws_sdk_s3, [&head]),
+        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+    };
+    (clients, create)
+}
+
+fn artifacts() -> Vec<Artifact> {
+    ArtifactParameter::ALL
+        .iter()
+        .map(|&p| Artifact::new(p, p.crate_name().as_bytes().to_vec()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_canary_stops_later_waves() {
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let regions: Vec<_> = synthesis
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r, region(&env, r, i == 0, 0)))
+        .collect();
+    let artifacts = artifacts();
+    let up = Up {
+        env: &env,
+        regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        artifacts: &artifacts,
+        parallel: 2,
+        settings: Settings {
+            poll: Duration::from_secs(5),
+        },
+    };
+    let recorder = Recorder::default();
+    let results = deploy::up(&up, &Yes, &recorder).await;
+    let names: Vec<(&str, &RegionResult)> = results.iter().map(|(r, x)| (r.as_str(), x)).collect();
+    assert_eq!(names[0].0, "eu-west-1");
+    let RegionResult::Failed(why) = names[0].1 else {
+        panic!("canary should fail: {names:?}")
+    };
+    assert!(
+        why.contains("Transform (AWS::Lambda::Function) UPDATE_FAILED: Role is not authorized"),
+        "{why}"
+    );
+    assert_eq!(names[1], ("eu-central-1", &RegionResult::NotStarted));
+    assert_eq!(names[2], ("us-east-1", &RegionResult::NotStarted));
+    assert_eq!(
+        regions[1].1.1.num_calls(),
+        0,
+        "no change set in a later wave"
+    );
+    assert_eq!(regions[2].1.1.num_calls(), 0);
+    assert_eq!(exit_code(&results), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_in_a_parallel_wave_lets_the_running_region_finish() {
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    // eu-central-1 fails at once; us-east-1, in the same wave, takes three more polls.
+    let regions: Vec<_> = synthesis
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r, region(&env, r, i == 1, if i == 2 { 3 } else { 0 })))
+        .collect();
+    let artifacts = artifacts();
+    let up = Up {
+        env: &env,
+        regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        artifacts: &artifacts,
+        parallel: 2,
+        settings: Settings {
+            poll: Duration::from_secs(5),
+        },
+    };
+    let recorder = Recorder::default();
+    let results = deploy::up(&up, &Yes, &recorder).await;
+    assert_eq!(results[0].1, RegionResult::Changed);
+    assert!(
+        matches!(&results[1].1, RegionResult::Failed(why) if why.contains("Role is not authorized"))
+    );
+    assert_eq!(
+        results[2].1,
+        RegionResult::Changed,
+        "the running region finished"
+    );
+    assert_eq!(exit_code(&results), 1);
+    let lines = recorder.0.lock().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("us-east-1 finished mst-prod-pipeline: Ok")),
+        "{lines:?}"
+    );
+}
