@@ -233,12 +233,21 @@ impl Catalog {
         self.entries.get(id).map(|e| e.kind.as_str())
     }
 
-    /// The readable physical name of a logical id: the template's name for it, or `${Id}`.
+    /// The readable physical name of a logical id: the template's name for it, else a placeholder
+    /// for its generated name: `${Id}` where `Ref` gives the name, `${Id.QueueName}`,
+    /// `${Id.TopicName}` or `${Id.Name}` where `Ref` gives a URL or an ARN. [`Catalog::expand`]
+    /// leaves these as they are, so expanding twice changes nothing.
     pub fn name(&self, id: &str) -> String {
-        self.entries
-            .get(id)
-            .and_then(|e| e.name.clone())
-            .unwrap_or_else(|| format!("${{{id}}}"))
+        let entry = self.entries.get(id);
+        if let Some(name) = entry.and_then(|e| e.name.clone()) {
+            return name;
+        }
+        match entry.map(|e| e.kind.as_str()) {
+            Some("AWS::SQS::Queue") => format!("${{{id}.QueueName}}"),
+            Some("AWS::SNS::Topic") => format!("${{{id}.TopicName}}"),
+            Some("AWS::SecretsManager::Secret") => format!("${{{id}.Name}}"),
+            _ => format!("${{{id}}}"),
+        }
     }
 
     /// Expands every `${Id}` and `${Id.Attr}` placeholder in `text` into what it stands for.
@@ -295,6 +304,7 @@ impl Catalog {
             ("AWS::SecretsManager::Secret", None | Some("Id")) => {
                 regional("secretsmanager", &format!("secret:{n}"))
             }
+            ("AWS::SecretsManager::Secret", Some("Name")) => n,
             ("AWS::Kinesis::Stream", None) => n,
             ("AWS::Kinesis::Stream", Some("Arn")) => regional("kinesis", &format!("stream/{n}")),
             ("AWS::Lambda::Function", None) => n,
@@ -573,8 +583,13 @@ mod tests {
         let catalog = catalog();
         assert_eq!(
             catalog.expand("${Queue.Arn}"),
-            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue}"
+            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}"
         );
+        // Expanding is idempotent: live documents are expanded after their names are made readable.
+        for text in ["${Queue.Arn}", "${Queue}", "${Secret}", "${RawBucket}/x"] {
+            let once = catalog.expand(text);
+            assert_eq!(catalog.expand(&once), once);
+        }
         assert_eq!(
             catalog.expand("arn:${AWS::Partition}:s3:::${RawBucket}/raw/*"),
             "arn:${AWS::Partition}:s3:::mst-t-raw-${AWS::AccountId}-${AWS::Region}/raw/*"
