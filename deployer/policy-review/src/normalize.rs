@@ -478,11 +478,23 @@ fn principals(statement: &Value) -> Vec<Principal> {
             .flat_map(|(kind, values)| {
                 strings(values).into_iter().map(|value| Principal {
                     kind: kind.clone(),
-                    value,
+                    value: account_principal(kind, value),
                 })
             })
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// An account written as its id (`"AWS": "123456789012"`, or `${AWS::AccountId}`) is the account's
+/// root ARN, which is how IAM stores and returns it.
+fn account_principal(kind: &str, value: String) -> String {
+    let is_account = value == "${AWS::AccountId}"
+        || (value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()));
+    if kind == "AWS" && is_account {
+        format!("arn:${{AWS::Partition}}:iam::{value}:root")
+    } else {
+        value
     }
 }
 
@@ -657,6 +669,18 @@ mod tests {
             &catalog,
         );
         assert_eq!(trust.len(), 1);
+        let account = |principal: Value| {
+            statement_grants(
+                &json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}),
+                Scope::Trust,
+                &catalog,
+            )
+            .remove(0)
+        };
+        assert_eq!(
+            account(json!({"AWS": "${AWS::AccountId}"})),
+            account(json!({"AWS": ["arn:${AWS::Partition}:iam::${AWS::AccountId}:root"]}))
+        );
         assert_eq!(
             trust[0]
                 .principal
