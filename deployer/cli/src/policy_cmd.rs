@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use policy_review::diff::FailOn;
+use policy_review::source::deployed;
 use policy_review::{Catalog, Format, source};
 
 use crate::Paths;
@@ -59,11 +60,18 @@ struct DiffArgs {
     #[arg(long = "env", value_name = "NAME")]
     env: String,
     /// Compare with `policies/<env>/` as committed at this git revision (default: HEAD).
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", conflicts_with = "against_deployed")]
     base: Option<String>,
     /// Compare this committed revision instead of the snapshot synthesized now.
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", conflicts_with = "against_deployed")]
     head: Option<String>,
+    /// Compare the live roles of the deployed stacks (canary region; IAM is global) with the
+    /// snapshot synthesized now: what the live roles grant beyond it is broadening drift.
+    #[arg(long)]
+    against_deployed: bool,
+    /// AWS profile for `--against-deployed` (default: the standard credential chain).
+    #[arg(long, value_name = "NAME", requires = "against_deployed")]
+    profile: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: FormatArg,
@@ -72,6 +80,45 @@ struct DiffArgs {
     fail_on: FailOnArg,
     #[command(flatten)]
     paths: Paths,
+}
+
+/// The live roles of `env`'s stacks in its canary region, through CloudFormation and IAM, with the
+/// label naming them in reports.
+fn deployed(
+    env: &environment::Environment,
+    synthesis: &synth::Synthesis,
+    catalog: &Catalog,
+    profile: Option<String>,
+) -> Result<(String, synth::Snapshot)> {
+    let region = env.canary_region().as_str().to_owned();
+    let connection = deployed::Connection {
+        region: region.clone(),
+        // `AWS_ENDPOINT_URL` overrides the environment's emulator endpoint.
+        endpoint: std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .or_else(|| env.emulator.as_ref().map(|e| e.endpoint.clone())),
+        dummy_credentials: env.is_local(),
+        profile,
+    };
+    let stacks: Vec<String> = synthesis
+        .snapshot
+        .roles
+        .values()
+        .map(|r| r.stack.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let snapshot = runtime.block_on(async {
+        let config = deployed::sdk_config(&connection).await;
+        let deployment = deployed::locate(&config, &stacks).await?;
+        deployed::read_roles(&config, &deployment, env.account.as_str(), catalog).await
+    })?;
+    Ok((format!("deployed:{region}"), snapshot))
 }
 
 /// Runs `deployer policy ...`.
@@ -88,17 +135,23 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode> {
     let repo = Path::new(".");
     let dir = args.paths.policies.join(env.name.as_str());
 
-    let (head_label, head) = match &args.head {
-        Some(rev) => (
-            format!("git:{}", source::short_rev(repo, rev)),
-            source::from_git(repo, rev, &dir)?,
-        ),
-        None => ("synth".to_owned(), synthesis.snapshot.clone()),
+    let (base_label, base, head_label, head) = if args.against_deployed {
+        let (label, live) = deployed(&env, &synthesis, &catalog, args.profile.clone())?;
+        ("synth".to_owned(), synthesis.snapshot.clone(), label, live)
+    } else {
+        let (head_label, head) = match &args.head {
+            Some(rev) => (
+                format!("git:{}", source::short_rev(repo, rev)),
+                source::from_git(repo, rev, &dir)?,
+            ),
+            None => ("synth".to_owned(), synthesis.snapshot.clone()),
+        };
+        let rev = args.base.as_deref().unwrap_or("HEAD");
+        let base = source::from_git(repo, rev, &dir)
+            .with_context(|| format!("reading {} at {rev}", dir.display()))?;
+        let base_label = format!("git:{}", source::short_rev(repo, rev));
+        (base_label, base, head_label, head)
     };
-    let rev = args.base.as_deref().unwrap_or("HEAD");
-    let base = source::from_git(repo, rev, &dir)
-        .with_context(|| format!("reading {} at {rev}", dir.display()))?;
-    let base_label = format!("git:{}", source::short_rev(repo, rev));
 
     let diff = policy_review::diff_snapshots(
         env.name.as_str(),

@@ -286,7 +286,9 @@ fn same_action<'a>(set: &'a BTreeSet<Grant>, grant: &'a Grant) -> impl Iterator<
 }
 
 /// How the conditions of `new` differ from those of `old` on the same action and resource:
-/// (loosening category, tightening category, condition text, previous text).
+/// `(removed, condition, previous)`. `removed` when `new` lacks one of `old`'s conditions entirely
+/// (then `condition` is that old condition); otherwise `condition` is the first condition of `new`
+/// that admits what `old`'s did not, and `previous` the old one it replaces.
 fn condition_change(old: &[Condition], new: &[Condition]) -> (bool, String, Option<String>) {
     // A condition of `old` that `new` lacks entirely: removed (broadening).
     for o in old {

@@ -233,12 +233,21 @@ impl Catalog {
         self.entries.get(id).map(|e| e.kind.as_str())
     }
 
-    /// The readable physical name of a logical id: the template's name for it, or `${Id}`.
+    /// The readable physical name of a logical id: the template's name for it, else a placeholder
+    /// for its generated name: `${Id}` where `Ref` gives the name, `${Id.QueueName}`,
+    /// `${Id.TopicName}` or `${Id.Name}` where `Ref` gives a URL or an ARN. [`Catalog::expand`]
+    /// leaves these as they are, so expanding twice changes nothing.
     pub fn name(&self, id: &str) -> String {
-        self.entries
-            .get(id)
-            .and_then(|e| e.name.clone())
-            .unwrap_or_else(|| format!("${{{id}}}"))
+        let entry = self.entries.get(id);
+        if let Some(name) = entry.and_then(|e| e.name.clone()) {
+            return name;
+        }
+        match entry.map(|e| e.kind.as_str()) {
+            Some("AWS::SQS::Queue") => format!("${{{id}.QueueName}}"),
+            Some("AWS::SNS::Topic") => format!("${{{id}.TopicName}}"),
+            Some("AWS::SecretsManager::Secret") => format!("${{{id}.Name}}"),
+            _ => format!("${{{id}}}"),
+        }
     }
 
     /// Expands every `${Id}` and `${Id.Attr}` placeholder in `text` into what it stands for.
@@ -295,6 +304,7 @@ impl Catalog {
             ("AWS::SecretsManager::Secret", None | Some("Id")) => {
                 regional("secretsmanager", &format!("secret:{n}"))
             }
+            ("AWS::SecretsManager::Secret", Some("Name")) => n,
             ("AWS::Kinesis::Stream", None) => n,
             ("AWS::Kinesis::Stream", Some("Arn")) => regional("kinesis", &format!("stream/{n}")),
             ("AWS::Lambda::Function", None) => n,
@@ -468,11 +478,23 @@ fn principals(statement: &Value) -> Vec<Principal> {
             .flat_map(|(kind, values)| {
                 strings(values).into_iter().map(|value| Principal {
                     kind: kind.clone(),
-                    value,
+                    value: account_principal(kind, value),
                 })
             })
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// An account written as its id (`"AWS": "123456789012"`, or `${AWS::AccountId}`) is the account's
+/// root ARN, which is how IAM stores and returns it.
+fn account_principal(kind: &str, value: String) -> String {
+    let is_account = value == "${AWS::AccountId}"
+        || (value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()));
+    if kind == "AWS" && is_account {
+        format!("arn:${{AWS::Partition}}:iam::{value}:root")
+    } else {
+        value
     }
 }
 
@@ -573,8 +595,13 @@ mod tests {
         let catalog = catalog();
         assert_eq!(
             catalog.expand("${Queue.Arn}"),
-            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue}"
+            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}"
         );
+        // Expanding is idempotent: live documents are expanded after their names are made readable.
+        for text in ["${Queue.Arn}", "${Queue}", "${Secret}", "${RawBucket}/x"] {
+            let once = catalog.expand(text);
+            assert_eq!(catalog.expand(&once), once);
+        }
         assert_eq!(
             catalog.expand("arn:${AWS::Partition}:s3:::${RawBucket}/raw/*"),
             "arn:${AWS::Partition}:s3:::mst-t-raw-${AWS::AccountId}-${AWS::Region}/raw/*"
@@ -642,6 +669,18 @@ mod tests {
             &catalog,
         );
         assert_eq!(trust.len(), 1);
+        let account = |principal: Value| {
+            statement_grants(
+                &json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}),
+                Scope::Trust,
+                &catalog,
+            )
+            .remove(0)
+        };
+        assert_eq!(
+            account(json!({"AWS": "${AWS::AccountId}"})),
+            account(json!({"AWS": ["arn:${AWS::Partition}:iam::${AWS::AccountId}:root"]}))
+        );
         assert_eq!(
             trust[0]
                 .principal

@@ -10,6 +10,9 @@ use synth::{RoleSnapshot, Snapshot};
 
 use crate::Error;
 
+#[cfg(feature = "aws")]
+pub mod deployed;
+
 fn parse(path: &str, text: &str) -> Result<RoleSnapshot, Error> {
     serde_json::from_str(text).map_err(|source| Error::Json {
         path: path.to_owned(),

@@ -6,3 +6,4 @@
 mod classification;
 mod golden;
 mod repo;
+mod shipped;

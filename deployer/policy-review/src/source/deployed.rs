@@ -1,0 +1,325 @@
+//! The live IAM of a deployed environment: every role of its stacks with its trust policy, inline
+//! policies and attached managed policies, read through the CloudFormation and IAM APIs and brought
+//! into the snapshot's readable form, so `policy diff --against-deployed` shows IAM drift.
+//!
+//! CloudFormation says which roles the stacks created (physical names are generated, such as
+//! `mst-prod-pipeline-TransformRole-1A2B3C`) and what every other resource's physical name is, which
+//! [`LiveNames`] turns back into `${LogicalId}`; IAM gives the documents.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::Credentials;
+use serde_json::Value;
+use synth::{RoleSnapshot, Snapshot};
+
+use crate::Error;
+use crate::normalize::{Catalog, DeployedResource, LiveNames};
+
+/// Attempts per call: the SDK's standard retry mode (throttling and transient errors only).
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Where and how to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// The region whose stacks are read (the canary: every region has the same roles).
+    pub region: String,
+    /// An endpoint override (a local emulator), as the environment or `AWS_ENDPOINT_URL` gives it.
+    pub endpoint: Option<String>,
+    /// Sign with fixed dummy credentials (emulator environments), so real credentials never reach a
+    /// local process.
+    pub dummy_credentials: bool,
+    /// A named profile (`--profile`); `None` uses the standard credential chain.
+    pub profile: Option<String>,
+}
+
+/// Loads the SDK configuration. Nothing is sent yet.
+pub async fn sdk_config(connection: &Connection) -> SdkConfig {
+    // rustls on ring: see the workspace manifest for why not the SDK's default client.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new(connection.region.clone()))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(profile) = &connection.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(endpoint) = &connection.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if connection.dummy_credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            "mst-emulator",
+            "mst-emulator",
+            None,
+            None,
+            "emulator",
+        ));
+    }
+    loader.load().await
+}
+
+fn aws_error<E: std::error::Error + 'static>(operation: &str, error: E) -> Error {
+    Error::Aws {
+        operation: operation.to_owned(),
+        message: aws_sdk_iam::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// What CloudFormation knows about the deployed stacks: their resources and parameter values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployment {
+    /// Every resource of every stack, with its stack's name.
+    pub resources: Vec<(String, DeployedResource)>,
+    /// Parameter values of every stack.
+    pub parameters: Vec<(String, String)>,
+}
+
+/// Lists the resources and parameters of `stacks` through CloudFormation. A stack that does not
+/// exist is an error naming it.
+pub async fn locate(config: &SdkConfig, stacks: &[String]) -> Result<Deployment, Error> {
+    let cfn = aws_sdk_cloudformation::Client::new(config);
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let mut deployment = Deployment::default();
+    for stack in stacks {
+        let described = cfn
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| {
+                let text = aws_sdk_cloudformation::error::DisplayErrorContext(&e).to_string();
+                if text.contains("does not exist") {
+                    Error::Aws {
+                        operation: "cloudformation:DescribeStacks".into(),
+                        message: format!(
+                            "stack {stack} is not deployed in {region}: deploy it first (`deployer up`)"
+                        ),
+                    }
+                } else {
+                    aws_error("cloudformation:DescribeStacks", e)
+                }
+            })?;
+        for found in described.stacks() {
+            for parameter in found.parameters() {
+                if let (Some(key), Some(value)) =
+                    (parameter.parameter_key(), parameter.parameter_value())
+                {
+                    deployment
+                        .parameters
+                        .push((key.to_owned(), value.to_owned()));
+                }
+            }
+        }
+        let mut token: Option<String> = None;
+        loop {
+            let page = cfn
+                .list_stack_resources()
+                .stack_name(stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("cloudformation:ListStackResources", e))?;
+            for summary in page.stack_resource_summaries() {
+                deployment.resources.push((
+                    stack.clone(),
+                    DeployedResource {
+                        logical_id: summary.logical_resource_id().unwrap_or_default().to_owned(),
+                        kind: summary.resource_type().unwrap_or_default().to_owned(),
+                        physical_id: summary
+                            .physical_resource_id()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    },
+                ));
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(deployment)
+}
+
+/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded, RFC 3986).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A live policy document (URL-encoded or plain JSON) as its statements.
+pub fn document_statements(name: &str, text: &str) -> Result<Vec<Value>, Error> {
+    let parsed: Value = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&percent_decode(text)))
+        .map_err(|e: serde_json::Error| Error::LiveDocument {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })?;
+    Ok(match parsed.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(single) => vec![single.clone()],
+        None => Vec::new(),
+    })
+}
+
+/// Reads every role of `deployment` through IAM: trust policy, inline policies, attached managed
+/// policies; documents in the snapshot's readable form (see [`LiveNames`]).
+pub async fn read_roles(
+    config: &SdkConfig,
+    deployment: &Deployment,
+    account: &str,
+    catalog: &Catalog,
+) -> Result<Snapshot, Error> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let resources: Vec<DeployedResource> = deployment
+        .resources
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect();
+    let names = LiveNames::new(
+        account,
+        &region,
+        &resources,
+        &deployment.parameters,
+        catalog,
+    );
+    let readable = |statements: Vec<Value>| -> Vec<Value> {
+        statements.iter().map(|s| names.readable_value(s)).collect()
+    };
+    let mut snapshot = Snapshot::default();
+    for (stack, resource) in &deployment.resources {
+        if resource.kind != "AWS::IAM::Role" {
+            continue;
+        }
+        let role_name = resource.physical_id.as_str();
+        let role = iam
+            .get_role()
+            .role_name(role_name)
+            .send()
+            .await
+            .map_err(|e| aws_error("iam:GetRole", e))?;
+        let role = role.role();
+        let trust = match role.and_then(|r| r.assume_role_policy_document()) {
+            Some(text) => document_statements(&format!("{role_name} trust policy"), text)?,
+            None => Vec::new(),
+        };
+        let mut permissions = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = iam
+                .list_role_policies()
+                .role_name(role_name)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("iam:ListRolePolicies", e))?;
+            for policy in page.policy_names() {
+                let got = iam
+                    .get_role_policy()
+                    .role_name(role_name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("iam:GetRolePolicy", e))?;
+                permissions.extend(document_statements(
+                    &format!("{role_name}/{policy}"),
+                    got.policy_document(),
+                )?);
+            }
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(next) => marker = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let mut marker: Option<String> = None;
+        loop {
+            let page = iam
+                .list_attached_role_policies()
+                .role_name(role_name)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("iam:ListAttachedRolePolicies", e))?;
+            for attached in page.attached_policies() {
+                let Some(arn) = attached.policy_arn() else {
+                    continue;
+                };
+                let policy = iam
+                    .get_policy()
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("iam:GetPolicy", e))?;
+                let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
+                    continue;
+                };
+                let got = iam
+                    .get_policy_version()
+                    .policy_arn(arn)
+                    .version_id(version)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("iam:GetPolicyVersion", e))?;
+                if let Some(text) = got.policy_version().and_then(|v| v.document()) {
+                    permissions.extend(document_statements(arn, text)?);
+                }
+            }
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(next) => marker = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        snapshot.roles.insert(
+            resource.logical_id.clone(),
+            RoleSnapshot {
+                role: resource.logical_id.clone(),
+                stack: stack.clone(),
+                description: role
+                    .and_then(|r| r.description())
+                    .unwrap_or_default()
+                    .to_owned(),
+                trust: readable(trust),
+                permissions: readable(permissions),
+            },
+        );
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_decode_whether_url_encoded_or_not() {
+        let plain = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
+        let encoded = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%7D%5D%7D";
+        assert_eq!(document_statements("p", plain).unwrap_or_default().len(), 1);
+        assert_eq!(
+            document_statements("e", encoded).unwrap_or_default(),
+            vec![serde_json::json!({"Effect": "Allow"})]
+        );
+        assert!(document_statements("bad", "not json").is_err());
+    }
+}
