@@ -143,9 +143,7 @@ fn css_check_is_positioned() {
     })
     .unwrap_err();
     let diags = err_diags(&err);
-    let [d] = &diags[..] else {
-        panic!("{err}")
-    };
+    let [d] = &diags[..] else { panic!("{err}") };
     assert_eq!((d.0, d.1), (8, 45), "{err}");
     assert!(
         d.2.contains("not a valid CSS selector: unexpected `.`"),

@@ -1,6 +1,6 @@
 //! Parse time per page: `cargo bench -p scraper@0.1.0 --bench parse`. Prints figures; asserts nothing.
 //!
-//! The HTML fixture is shaped like a real quote page (about 150 KB: navigation, a table of related
+//! The HTML fixture is shaped like a real quote page (about 78 KB: navigation, a table of related
 //! quotes, scripts and the quote block somewhere in the middle), so the time is dominated by html5ever's
 //! tree building, as in production.
 #![allow(clippy::unwrap_used)]

@@ -98,7 +98,7 @@ pub async fn run(
 
 fn summarize(totals: &mut Totals, report: &TickReport, stats: &SinkStats, took: Duration) {
     let parsed = report.records.len() as u64;
-    let failed = report.failures.len() as u64;
+    let failed = report.failures.len() as u64 + report.abandoned;
     let retried = report.retried + stats.retried;
     totals.fetched += report.fetched;
     totals.parsed += parsed;
@@ -121,6 +121,7 @@ fn summarize(totals: &mut Totals, report: &TickReport, stats: &SinkStats, took: 
         dropped = stats.dropped,
         spool_len = stats.spool_len,
         interrupted = report.interrupted,
+        abandoned = report.abandoned,
         took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         "tick"
     );

@@ -119,9 +119,30 @@ pub struct CompileError {
 /// Checks a CSS selector's syntax with the same parser the extractor uses, for the configuration decoder
 /// (so a bad selector is reported at its line and column).
 pub fn check_css(selector: &str) -> Result<(), String> {
-    Selector::parse(selector)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Selector::parse(selector).map(|_| ()).map_err(css_reason)
+}
+
+/// A readable reason for a selector error (the crate's own text asks to report most of them as bugs).
+fn css_reason(e: html::error::SelectorErrorKind) -> String {
+    use html::error::SelectorErrorKind as K;
+    match e {
+        K::UnexpectedSelectorParseError(kind) => {
+            // `ClassNeedsIdent` → `class needs ident`
+            let name = format!("{kind:?}");
+            let name = name.split('(').next().unwrap_or_default();
+            let mut words = String::new();
+            for c in name.chars() {
+                if c.is_uppercase() && !words.is_empty() {
+                    words.push(' ');
+                }
+                words.extend(c.to_lowercase());
+            }
+            words
+        }
+        K::UnexpectedToken => "unexpected token".to_owned(),
+        K::EndOfLine => "unexpected end".to_owned(),
+        other => other.to_string().to_lowercase(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +197,7 @@ impl Extractor {
             let compiled = match source.format {
                 SourceFormat::Html => {
                     let l = HtmlLocator::parse(text).map_err(|e| err(e.to_string()))?;
-                    let selector = Selector::parse(&l.selector).map_err(|e| err(e.to_string()))?;
+                    let selector = Selector::parse(&l.selector).map_err(|e| err(css_reason(e)))?;
                     Compiled::Html {
                         selector: Box::new(selector),
                         attribute: l.attribute,

@@ -57,8 +57,10 @@ pub struct TickReport {
     pub failures: Vec<Failure>,
     /// HTTP retries made.
     pub retried: u64,
-    /// True when shutdown cut the tick short (pages not yet done were abandoned).
+    /// True when shutdown or the tick's deadline cut the tick short.
     pub interrupted: bool,
+    /// Pages abandoned unfinished when the tick was cut short (no record, counted as failed).
+    pub abandoned: u64,
 }
 
 /// Everything a tick needs, shared by its tasks.
@@ -141,6 +143,7 @@ impl Scrape {
                 }
             }
         }
+        report.abandoned = tasks.len() as u64;
         tasks.abort_all();
         results.sort_unstable_by_key(|(job, _)| *job);
         for (_, r) in results {

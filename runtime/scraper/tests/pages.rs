@@ -239,6 +239,7 @@ async fn one_tick_against_fixture_pages() {
     assert_eq!(report.fetched, 5 + 3); // 5 records, and LAYOUT, MISS, ZERO; SLOW timed out.
     assert!(report.retried >= 3, "{}", report.retried); // LIMIT once, BUSY twice
     assert!(!report.interrupted);
+    assert_eq!(report.abandoned, 0);
 
     // Both User-Agents were used; requests to the host were spaced by the rate limit (50/s).
     let seen = server.seen.lock().unwrap().clone();
@@ -264,6 +265,7 @@ async fn shutdown_abandons_the_tick() {
     let report = scrape.tick(started + Duration::from_secs(60), rx).await;
     assert!(report.interrupted);
     assert!(report.records.is_empty());
+    assert_eq!(report.abandoned, 18);
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "{:?}",
