@@ -272,3 +272,36 @@ async fn shutdown_abandons_the_tick() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn proxies_rotate_and_a_dead_one_is_benched() {
+    // A proxy receives absolute-form requests (`GET http://host/path`); this one answers them itself.
+    let proxy = PageServer::start(|path, _| {
+        if path.starts_with("http://quotes.invalid/") {
+            Reply::ok("ok")
+        } else {
+            Reply::status(400)
+        }
+    });
+    let dead = format!("http://127.0.0.1:{}", common::free_port());
+    let settings = FetchSettings {
+        timeout: Duration::from_secs(5),
+        requests_per_second_per_host: 1000.0,
+        user_agents: vec!["t/1".into()],
+        proxies: vec![dead, proxy.url("")],
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(10),
+        proxy_bench: Duration::from_secs(60),
+    };
+    let fetcher = scraper::Fetcher::new(settings).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut retries = 0;
+    for _ in 0..4 {
+        let out = fetcher.get("http://quotes.invalid/p/AAPL", deadline).await;
+        assert_eq!(out.result.unwrap().body, "ok");
+        retries += out.retries;
+    }
+    // The dead proxy was tried once, benched, and not used again.
+    assert_eq!(retries, 1);
+    assert_eq!(proxy.requests_to("http://quotes.invalid/p/AAPL").len(), 4);
+}
