@@ -14,14 +14,14 @@ mod names;
 mod network;
 mod parameters;
 mod roles;
-mod scraper_config;
+mod scraper;
 mod storage;
 
 use environment::{Environment, Region};
 
 pub use names::Names;
 pub use parameters::ArtifactParameter;
-pub use scraper_config::ScraperConfig;
+pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 
 use crate::iam::PolicyError;
 use crate::template::{Template, TemplateError};
@@ -69,6 +69,9 @@ pub enum BuildError {
     /// The scraper configuration did not serialize.
     #[error("scraper configuration: {0}")]
     ScraperConfig(#[from] serde_json::Error),
+    /// A source's currency is not an ISO 4217 code (the environment's validation should have refused it).
+    #[error("scraper configuration: `{0}` is not a currency code")]
+    Currency(String),
 }
 
 /// The stacks of one region, in deployment order.

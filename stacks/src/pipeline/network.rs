@@ -24,7 +24,7 @@ use super::ingest::QuoteStream;
 use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
-use super::scraper_config::ScraperConfig;
+use super::scraper::scraper_config;
 
 /// The scraper's instance and, outside local environments, its VPN endpoint.
 #[derive(Debug, Clone)]
@@ -518,7 +518,7 @@ fn user_data(
 ) -> Result<Expr, BuildError> {
     const STREAM_MARKER: &str = "@@STREAM_NAME@@";
     let config =
-        serde_json::to_string_pretty(&ScraperConfig::new(env, STREAM_MARKER, region.as_str()))?;
+        serde_json::to_string_pretty(&scraper_config(env, STREAM_MARKER, region.as_str())?)?;
     let (config_head, config_tail) = config.split_once(STREAM_MARKER).unwrap_or((&config, ""));
     Ok(Expr::concat([
         Expr::lit(
