@@ -60,6 +60,7 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
     let mut order = waves::plan(&indices, args.parallel);
     order.reverse();
     let settings = Settings::default();
+    let env = &context.env;
     let mut failed = false;
     for wave in order {
         let outcomes = join_all(
@@ -72,8 +73,14 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                         let mut retained = Retained::default();
                         let mut lines = Vec::new();
                         for kind in [StackKind::Pipeline, StackKind::Artifacts] {
-                            let stack = deploy::stack_of(region, kind)?.name.clone();
+                            let synthesized = deploy::stack_of(region, kind)?;
+                            let stack = synthesized.name.clone();
                             if purge {
+                                retained.buckets.extend(delete::retained_buckets_in_template(
+                                    &synthesized.json,
+                                    env,
+                                    &clients.region,
+                                ));
                                 let found = delete::retained(&clients.cloudformation, name, &stack).await?;
                                 retained.buckets.extend(found.buckets);
                                 retained.keys.extend(found.keys);

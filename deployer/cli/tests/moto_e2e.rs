@@ -403,6 +403,20 @@ async fn up_diff_up_down_against_moto() {
             .is_err(),
         "functions are deleted"
     );
+
+    // --purge-data, even after the stacks are gone, empties and deletes the retained buckets.
+    let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
+    assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
+    for bucket in [
+        pipeline["RawBucket"].1.as_str(),
+        pipeline["CuratedBucket"].1.as_str(),
+        artifacts_bucket,
+    ] {
+        assert!(
+            c.s3.head_bucket().bucket(bucket).send().await.is_err(),
+            "{bucket} purged"
+        );
+    }
 }
 
 #[test]
