@@ -343,6 +343,31 @@ async fn up_diff_up_down_against_moto() {
         text(&again)
     );
     assert!(!text(&again).contains("executing"));
+    // --output json: one JSON object per line, ending with the region's result.
+    let json = deployer(
+        &[
+            "up",
+            "--env",
+            "local",
+            "--artifacts",
+            art,
+            "--yes",
+            "--output",
+            "json",
+        ],
+        &envs,
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    assert!(
+        objects.iter().any(|o| o["type"] == "result"
+            && o["region"] == "us-east-1"
+            && o["result"] == "unchanged"),
+        "{objects:?}"
+    );
     let none = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
 
