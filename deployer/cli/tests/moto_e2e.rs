@@ -442,6 +442,7 @@ async fn up_diff_up_down_against_moto() {
             "{bucket} purged"
         );
     }
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 #[test]
@@ -473,6 +474,7 @@ fn the_wrong_account_is_refused_before_any_change() {
         !text(&up).contains("mst-local-artifacts"),
         "nothing was attempted"
     );
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 #[test]
@@ -495,6 +497,7 @@ fn missing_credentials_give_one_sentence() {
     }
     command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     let output = command.output().unwrap();
+    let _ = std::fs::remove_dir_all(&work);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(
