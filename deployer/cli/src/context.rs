@@ -45,7 +45,7 @@ impl ArtifactArgs {
             Some(dir) => artifacts::from_dir(dir).context("reading --artifacts"),
             None => {
                 let workspace = std::env::current_dir().context("current directory")?;
-                Ok(artifacts::build(&workspace)?)
+                Ok(artifacts::build(&workspace, None)?)
             }
         }
     }

@@ -60,57 +60,75 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
     let mut order = waves::plan(&indices, args.parallel);
     order.reverse();
     let settings = Settings::default();
-    let mut failed = false;
-    for wave in order {
-        let outcomes = join_all(
-            wave.iter()
-                .map(|&i| {
-                    let (region, clients) = &regions[i];
-                    let purge = args.purge_data;
-                    async move {
-                        let name = clients.region.as_str();
-                        let mut retained = Retained::default();
-                        let mut lines = Vec::new();
-                        for kind in [StackKind::Pipeline, StackKind::Artifacts] {
-                            let stack = deploy::stack_of(region, kind)?.name.clone();
-                            if purge {
-                                let found = delete::retained(&clients.cloudformation, name, &stack).await?;
-                                retained.buckets.extend(found.buckets);
-                                retained.keys.extend(found.keys);
+    let env = &context.env;
+    let run = async {
+        let mut failed = false;
+        for wave in order {
+            let outcomes = join_all(
+                wave.iter()
+                    .map(|&i| {
+                        let (region, clients) = &regions[i];
+                        let purge = args.purge_data;
+                        async move {
+                            let name = clients.region.as_str();
+                            let mut retained = Retained::default();
+                            let mut lines = Vec::new();
+                            for kind in [StackKind::Pipeline, StackKind::Artifacts] {
+                                let synthesized = deploy::stack_of(region, kind)?;
+                                let stack = synthesized.name.clone();
+                                if purge {
+                                    retained.buckets.extend(delete::retained_buckets_in_template(
+                                        &synthesized.json,
+                                        env,
+                                        &clients.region,
+                                    ));
+                                    let found = delete::retained(&clients.cloudformation, name, &stack).await?;
+                                    retained.buckets.extend(found.buckets);
+                                    retained.keys.extend(found.keys);
+                                }
+                                let mut on_event = |e: &engine::events::StackEvent| {
+                                    println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status);
+                                };
+                                let existed =
+                                    delete::delete_stack(&clients.cloudformation, name, &stack, settings.poll, &mut on_event).await?;
+                                lines.push(format!("{name} {stack}: {}", if existed { "deleted" } else { "not deployed" }));
                             }
-                            let mut on_event = |e: &engine::events::StackEvent| {
-                                println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status);
-                            };
-                            let existed =
-                                delete::delete_stack(&clients.cloudformation, name, &stack, settings.poll, &mut on_event).await?;
-                            lines.push(format!("{name} {stack}: {}", if existed { "deleted" } else { "not deployed" }));
+                            if purge {
+                                lines.extend(delete::purge(clients, &retained).await?.into_iter().map(|l| format!("{name}: {l}")));
+                            } else {
+                                lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained (--purge-data removes them)"));
+                            }
+                            Ok::<_, engine::Error>(lines)
                         }
-                        if purge {
-                            lines.extend(delete::purge(clients, &retained).await?.into_iter().map(|l| format!("{name}: {l}")));
-                        } else {
-                            lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained (--purge-data removes them)"));
-                        }
-                        Ok::<_, engine::Error>(lines)
+                    })
+                    .collect(),
+            )
+            .await;
+            for outcome in outcomes {
+                match outcome {
+                    Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                    Err(error) => {
+                        eprintln!("error: {error}");
+                        failed = true;
                     }
-                })
-                .collect(),
-        )
-        .await;
-        for outcome in outcomes {
-            match outcome {
-                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    failed = true;
                 }
             }
+            if failed {
+                eprintln!(
+                    "down stopped: earlier regions (the canary last) were not touched; fix the cause and run `deployer down --env {env_name}` again"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        if failed {
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    };
+    tokio::select! {
+        code = run => code,
+        _ = tokio::signal::ctrl_c() => {
             eprintln!(
-                "down stopped: earlier regions (the canary last) were not touched; fix the cause and run `deployer down --env {env_name}` again"
+                "interrupted: stopped waiting. A deletion already started goes on on AWS's side; watch it with `deployer status --env {env_name} --watch`, then run `deployer down --env {env_name}` again."
             );
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::from(130))
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

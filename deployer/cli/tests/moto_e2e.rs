@@ -343,6 +343,31 @@ async fn up_diff_up_down_against_moto() {
         text(&again)
     );
     assert!(!text(&again).contains("executing"));
+    // --output json: one JSON object per line, ending with the region's result.
+    let json = deployer(
+        &[
+            "up",
+            "--env",
+            "local",
+            "--artifacts",
+            art,
+            "--yes",
+            "--output",
+            "json",
+        ],
+        &envs,
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    assert!(
+        objects.iter().any(|o| o["type"] == "result"
+            && o["region"] == "us-east-1"
+            && o["result"] == "unchanged"),
+        "{objects:?}"
+    );
     let none = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
 
@@ -403,6 +428,21 @@ async fn up_diff_up_down_against_moto() {
             .is_err(),
         "functions are deleted"
     );
+
+    // --purge-data, even after the stacks are gone, empties and deletes the retained buckets.
+    let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
+    assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
+    for bucket in [
+        pipeline["RawBucket"].1.as_str(),
+        pipeline["CuratedBucket"].1.as_str(),
+        artifacts_bucket,
+    ] {
+        assert!(
+            c.s3.head_bucket().bucket(bucket).send().await.is_err(),
+            "{bucket} purged"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 #[test]
@@ -434,6 +474,7 @@ fn the_wrong_account_is_refused_before_any_change() {
         !text(&up).contains("mst-local-artifacts"),
         "nothing was attempted"
     );
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 #[test]
@@ -456,6 +497,7 @@ fn missing_credentials_give_one_sentence() {
     }
     command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     let output = command.output().unwrap();
+    let _ = std::fs::remove_dir_all(&work);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(

@@ -165,9 +165,15 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>, ArtifactError> {
 /// Builds every runtime crate of the workspace at `workspace` in release mode and packages it.
 ///
 /// Fails with [`ArtifactError::MissingCrates`] (naming them and suggesting `--artifacts`) when a
-/// runtime crate does not exist.
-pub fn build(workspace: &Path) -> Result<Vec<Artifact>, ArtifactError> {
-    let metadata = cargo_metadata(workspace)?;
+/// runtime crate does not exist. `target_dir` overrides Cargo's target directory.
+pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact>, ArtifactError> {
+    let mut metadata_command = Command::new(cargo());
+    let mut command = Command::new(cargo());
+    if let Some(dir) = target_dir {
+        metadata_command.env("CARGO_TARGET_DIR", dir);
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let metadata = cargo_metadata(workspace, metadata_command)?;
     let packages: Vec<&str> = metadata["packages"]
         .as_array()
         .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
@@ -185,7 +191,6 @@ pub fn build(workspace: &Path) -> Result<Vec<Artifact>, ArtifactError> {
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    let mut command = Command::new(cargo());
     command
         .current_dir(workspace)
         .args(["build", "--release", "--locked"]);
@@ -223,8 +228,11 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
-fn cargo_metadata(workspace: &Path) -> Result<serde_json::Value, ArtifactError> {
-    let output = Command::new(cargo())
+fn cargo_metadata(
+    workspace: &Path,
+    mut command: Command,
+) -> Result<serde_json::Value, ArtifactError> {
+    let output = command
         .current_dir(workspace)
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .output()

@@ -105,13 +105,34 @@ pub async fn retained(client: &Client, region: &str, stack: &str) -> Result<Reta
     Ok(found)
 }
 
+/// The retained buckets whose names the template fixes (every data bucket and the artifacts
+/// bucket), so `--purge-data` still finds them after an earlier `down` deleted their stack.
+pub fn retained_buckets_in_template(
+    template: &Value,
+    env: &environment::Environment,
+    region: &environment::Region,
+) -> Vec<String> {
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::S3::Bucket" && r["DeletionPolicy"] == "Retain")
+        .filter_map(|(_, r)| {
+            crate::deploy::resolve_name(&r["Properties"]["BucketName"], env, region)
+        })
+        .collect()
+}
+
 /// Empties and deletes the buckets (every object version and delete marker) and schedules the keys'
 /// deletion (7 days, KMS's minimum). Returns one line per thing removed.
 pub async fn purge(clients: &RegionClients, retained: &Retained) -> Result<Vec<String>, Error> {
     let region = clients.region.as_str();
     let s3 = &clients.s3;
     let mut done = Vec::new();
-    for bucket in &retained.buckets {
+    let mut buckets = retained.buckets.clone();
+    buckets.sort();
+    buckets.dedup();
+    for bucket in &buckets {
         let mut removed = 0usize;
         loop {
             let page = match s3.list_object_versions().bucket(bucket).send().await {

@@ -72,20 +72,27 @@ pub enum StackResult {
 /// known before the stack exists and does not depend on outputs, which emulators may not report).
 pub fn artifacts_bucket(env: &Environment, region: &RegionOutput) -> Result<String, Error> {
     let stack = stack_of(region, StackKind::Artifacts)?;
-    let name = &stack.json["Resources"]["ArtifactsBucket"]["Properties"]["BucketName"];
-    // A literal name, or `Fn::Sub` over the account and region pseudo parameters.
-    let text = name.as_str().or_else(|| name["Fn::Sub"].as_str());
-    text.map(|t| {
-        t.replace("${AWS::AccountId}", env.account.as_str())
-            .replace("${AWS::Region}", region.region.as_str())
-    })
-    .filter(|t| !t.contains("${"))
+    resolve_name(
+        &stack.json["Resources"]["ArtifactsBucket"]["Properties"]["BucketName"],
+        env,
+        &region.region,
+    )
     .ok_or_else(|| {
         Error::Other(format!(
             "{}: the artifacts template names no bucket",
             stack.name
         ))
     })
+}
+
+/// A resource name as the template fixes it: a literal, or `Fn::Sub` over the account and region
+/// pseudo parameters. `None` for anything that depends on other resources.
+pub fn resolve_name(value: &Value, env: &Environment, region: &Region) -> Option<String> {
+    let text = value.as_str().or_else(|| value["Fn::Sub"].as_str())?;
+    let name = text
+        .replace("${AWS::AccountId}", env.account.as_str())
+        .replace("${AWS::Region}", region.as_str());
+    (!name.contains("${")).then_some(name)
 }
 
 /// The synthesized stack of a kind.

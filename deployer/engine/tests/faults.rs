@@ -648,3 +648,53 @@ async fn a_failure_in_a_parallel_wave_lets_the_running_region_finish() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn a_large_template_goes_through_the_artifacts_bucket_once() {
+    let absent = mock!(aws_sdk_s3::Client::head_object).then_error(|| {
+        aws_sdk_s3::operation::head_object::HeadObjectError::NotFound(
+            aws_sdk_s3::types::error::NotFound::builder().build(),
+        )
+    });
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.bucket() == Some("artifacts-bucket")
+                && r.key()
+                    .is_some_and(|k| k.starts_with("templates/mst-prod-pipeline/"))
+        })
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let clients = RegionClients {
+        region: synthesis.regions[0].region.clone(),
+        cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
+        s3: client!(aws_sdk_s3, [&absent, &put]),
+        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+    };
+    let mut spec = deploy::spec(
+        &env,
+        &synthesis.regions[0],
+        StackKind::Pipeline,
+        &artifacts(),
+    )
+    .unwrap();
+    assert_eq!(
+        deploy::template_location(&clients, "artifacts-bucket", &spec)
+            .await
+            .unwrap(),
+        change_set::TemplateLocation::Body,
+        "a template under 51,200 bytes goes inline"
+    );
+    spec.body = format!("{{\"Description\": \"{}\"}}", "x".repeat(60_000));
+    let location = deploy::template_location(&clients, "artifacts-bucket", &spec)
+        .await
+        .unwrap();
+    let sha = engine::artifacts::sha256_hex(spec.body.as_bytes());
+    assert_eq!(
+        location,
+        change_set::TemplateLocation::Url(format!(
+            "https://artifacts-bucket.s3.eu-west-1.amazonaws.com/templates/mst-prod-pipeline/{sha}.json"
+        ))
+    );
+    assert_eq!(put.num_calls(), 1);
+}
