@@ -3,10 +3,10 @@
 //! This binary is a thin layer of argument parsing and printing over the library crates; each
 //! subcommand lives in its own module.
 
-mod policy_cmd;
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
 mod up_cmd;

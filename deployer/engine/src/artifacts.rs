@@ -174,13 +174,20 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
         command.env("CARGO_TARGET_DIR", dir);
     }
     let metadata = cargo_metadata(workspace, metadata_command)?;
+    // Only the workspace's own packages count: a registry crate may share a name with a runtime
+    // crate (crates.io has a `scraper`), and registry packages have a `source`.
     let packages: Vec<&str> = metadata["packages"]
         .as_array()
-        .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+        .map(|p| {
+            p.iter()
+                .filter(|p| p["source"].is_null())
+                .filter_map(|p| p["name"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     let missing: Vec<String> = ArtifactParameter::ALL
         .iter()
-        .map(|p| p.crate_name())
+        .map(|p| p.package())
         .filter(|name| !packages.contains(name))
         .map(|name| format!("`{name}`"))
         .collect();
@@ -195,7 +202,7 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
         .current_dir(workspace)
         .args(["build", "--release", "--locked"]);
     for parameter in ArtifactParameter::ALL {
-        command.args(["-p", parameter.crate_name()]);
+        command.args(["-p", parameter.package()]);
     }
     tracing::info!("building runtime crates: {command:?}");
     let status = command

@@ -28,7 +28,15 @@ fn workspace(name: &str, crates: &[&str]) -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             root.join(name).join("Cargo.toml"),
-            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n{}",
+                // The scraper's package and binary names differ, as in the real workspace.
+                if *name == "scraper-daemon" {
+                    "[[bin]]\nname = \"scraper\"\npath = \"src/main.rs\"\n"
+                } else {
+                    ""
+                }
+            ),
         )
         .unwrap();
         std::fs::write(
@@ -54,7 +62,10 @@ fn target(root: &Path) -> PathBuf {
 
 #[test]
 fn runtime_crates_are_built_checked_and_zipped_reproducibly() {
-    let root = workspace("all", &["transform", "to-parquet", "notify", "scraper"]);
+    let root = workspace(
+        "all",
+        &["transform", "to-parquet", "notify", "scraper-daemon"],
+    );
     let binary_glibc = {
         // What the host toolchain produces decides the expected outcome: the check must refuse a
         // binary needing more than 2.34 and accept the others.
@@ -102,7 +113,7 @@ fn missing_runtime_crates_are_named_with_the_way_out() {
     let error = build(&root, Some(&target(&root))).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "runtime crate(s) `to-parquet`, `notify`, `scraper` not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper)"
+        "runtime crate(s) `to-parquet`, `notify`, `scraper-daemon` not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper)"
     );
     let _ = std::fs::remove_dir_all(&root);
 }

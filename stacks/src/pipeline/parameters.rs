@@ -34,7 +34,7 @@ impl ArtifactParameter {
         }
     }
 
-    /// The runtime crate's name (and binary name) the artifact is built from.
+    /// The artifact's name: the binary's name, and the prefix of its S3 key (`scraper/<sha256>.bin`).
     pub fn crate_name(self) -> &'static str {
         match self {
             Self::Transform => "transform",
@@ -42,6 +42,16 @@ impl ArtifactParameter {
             Self::Notify => "notify",
             Self::Scraper => "scraper",
         }
+    }
+
+    /// The Cargo package that builds it (`cargo build -p <package>`). The scraper's package is
+    /// `scraper-daemon` because crates.io's HTML crate `scraper` is one of its dependencies.
+    pub fn package(self) -> &'static str {
+        match self {
+            Self::Scraper => "scraper-daemon",
+            other => other.crate_name(),
+        }
+    }
     }
 }
 
