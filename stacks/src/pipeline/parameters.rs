@@ -52,7 +52,6 @@ impl ArtifactParameter {
             other => other.crate_name(),
         }
     }
-    }
 }
 
 /// The name of the artifacts bucket parameter.
