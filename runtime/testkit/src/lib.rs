@@ -62,8 +62,11 @@ fn agent() -> ureq::Agent {
 fn body_text(what: &str, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> String {
     let mut resp = resp.unwrap_or_else(|e| panic!("{what}: {e}"));
     let status = resp.status();
+    // ureq's default limit is 10 MB; an export of a benchmark's samples is larger.
     let text = resp
         .body_mut()
+        .with_config()
+        .limit(1 << 30)
         .read_to_string()
         .unwrap_or_else(|e| panic!("{what}: cannot read the body: {e}"));
     assert!(status.is_success(), "{what}: HTTP {status}: {text}");

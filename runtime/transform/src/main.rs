@@ -3,6 +3,7 @@
 //! event to [`transform::handle`].
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -15,8 +16,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_logs();
     let config = transform::Config::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    // Secrets Manager and S3 calls get deadlines too (the SDK retries an attempt up to 3 times).
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(25))
+        .build();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(transform::aws_http_client())
+        .timeout_config(timeouts)
         .load()
         .await;
     let transform = transform::Transform::from_config(&config, &sdk)
