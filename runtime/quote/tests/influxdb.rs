@@ -1,109 +1,28 @@
-//! Writes points to a real InfluxDB 1.x (`influxd`, Debian package `influxdb`) started by the
-//! test on a free loopback port, and reads them back: escaping of names, tag values and string
+//! Writes points to a real InfluxDB 1.x (`influxd`, Debian package `influxdb`) started by
+//! `testkit` on a free loopback port, and reads them back: escaping of names, tag values and string
 //! fields, float round trips and the quote's own encoding, as the server sees them.
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use quote_record::line_protocol as lp;
 use quote_record::{Quote, QuoteFields, Symbol, Timestamp};
 use serde_json::Value;
+use testkit::Influx1;
 
-/// An `influxd` child process with its state in a temporary directory; killed on drop.
-struct Influxd {
-    child: Child,
-    dir: PathBuf,
-    url: String,
-}
-
-impl Drop for Influxd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// The server and its answers as JSON.
+struct Influxd(Influx1);
 
 impl Influxd {
     fn start() -> Self {
-        let bin = std::env::var("INFLUXD").unwrap_or_else(|_| "influxd".into());
-        if Command::new(&bin).arg("version").output().is_err() {
-            panic!(
-                "`{bin}` not found: this test needs InfluxDB 1.x. Run `apt-get install -y influxdb` \
-                 (CI installs it), or set INFLUXD to the binary"
-            );
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "quote-influxd-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (http, rpc) = (free_port(), free_port());
-        let d = dir.display();
-        let config = format!(
-            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
-             [meta]\n  dir = \"{d}/meta\"\n\
-             [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
-             [monitor]\n  store-enabled = false\n\
-             [http]\n  enabled = true\n  bind-address = \"127.0.0.1:{http}\"\n  auth-enabled = false\n  log-enabled = false\n\
-             [ifql]\n  enabled = false\n[continuous_queries]\n  enabled = false\n"
-        );
-        std::fs::write(dir.join("influxdb.conf"), config).unwrap();
-        let log = std::fs::File::create(dir.join("influxd.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg("-config")
-            .arg(dir.join("influxdb.conf"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            dir,
-            url: format!("http://127.0.0.1:{http}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(format!("{}/ping", server.url)).call().is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "influxd did not answer /ping within 30 s; log:\n{}",
-                std::fs::read_to_string(server.dir.join("influxd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        Self(Influx1::start())
     }
 
     fn query(&self, db: &str, q: &str) -> Value {
-        let mut resp = ureq::post(format!("{}/query", self.url))
-            .query("db", db)
-            .query("epoch", "ns")
-            .query("q", q)
-            .send_empty()
-            .unwrap();
-        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+        serde_json::from_str(&self.0.query(db, q)).unwrap()
     }
 
     fn write(&self, db: &str, body: &str) {
-        let resp = ureq::post(format!("{}/write", self.url))
-            .query("db", db)
-            .query("precision", "ns")
-            .send(body)
-            .unwrap_or_else(|e| panic!("write failed: {e}\n{body}"));
-        assert_eq!(resp.status(), 204);
+        self.0.write(db, body);
     }
 }
 

@@ -1,0 +1,406 @@
+//! Real servers for tests, each started on a free `127.0.0.1` port with its state in a fresh
+//! temporary directory, and killed (and its directory removed) on drop.
+//!
+//! - [`Influx1`]: InfluxDB 1.x (`influxd`, Debian package `influxdb`; `INFLUXD` overrides the binary).
+//! - [`VictoriaMetrics`]: VictoriaMetrics single node (Debian package `victoria-metrics`;
+//!   `VICTORIA_METRICS` overrides the binary).
+//! - [`Moto`]: the moto AWS emulator (`moto_server`, PyPI `moto[server]`; `MST_MOTO_SERVER` overrides
+//!   the binary).
+//!
+//! A missing binary is a test failure with the command that installs it, never a skip: a test that
+//! silently does not run proves nothing. Everything here panics on failure, which is what a test
+//! helper should do; it is a dev-dependency only.
+
+use std::ffi::OsString;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a server may take to answer after it was spawned (moto imports a lot of Python, and
+/// the machine may be busy compiling).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A port that was free a moment ago. Servers are told to listen on it; if another process takes it
+/// in between, the server exits at once and [`Server::spawn`] tries another port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind a loopback port to find a free one")
+}
+
+/// A new, empty directory under the system temporary directory.
+fn fresh_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!(
+        "testkit-{name}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// A blocking HTTP agent for loopback requests: every status is a response, not an error, and every
+/// request has a deadline.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+/// Reads a response body as text, panicking with the request in the message.
+fn body_text(what: &str, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> String {
+    let mut resp = resp.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = resp.status();
+    // ureq's default limit is 10 MB; an export of a benchmark's samples is larger.
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("{what}: cannot read the body: {e}"));
+    assert!(status.is_success(), "{what}: HTTP {status}: {text}");
+    text
+}
+
+/// One server process: how to start it, where it keeps its state and where it listens.
+struct Server {
+    name: &'static str,
+    program: OsString,
+    install_hint: &'static str,
+    /// Builds the arguments for a port and state directory (and may write config files there).
+    args: fn(&Path, u16) -> Vec<OsString>,
+    /// A path that answers once the server is ready.
+    ready_path: &'static str,
+    dir: PathBuf,
+    port: u16,
+    url: String,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn new(
+        name: &'static str,
+        program: OsString,
+        install_hint: &'static str,
+        args: fn(&Path, u16) -> Vec<OsString>,
+        ready_path: &'static str,
+    ) -> Self {
+        let mut server = Self {
+            name,
+            program,
+            install_hint,
+            args,
+            ready_path,
+            dir: fresh_dir(name),
+            port: 0,
+            url: String::new(),
+            child: None,
+        };
+        // A port taken between `free_port` and the server's bind makes it exit: try a few ports.
+        for attempt in 1..=3 {
+            server.port = free_port();
+            server.url = format!("http://127.0.0.1:{}", server.port);
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(log) if attempt == 3 => panic!(
+                    "{name} exited before answering ({} attempts); its log:\n{log}",
+                    attempt
+                ),
+                Err(_) => {}
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.log", self.name))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts the process on `self.port` and waits until it answers. `Err(log)` when it exited
+    /// first (typically: the port was taken); panics when it never answers or cannot be run.
+    fn spawn(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", self.log_path().display()));
+        let log_err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot clone a file handle: {e}"));
+        let child = Command::new(&self.program)
+            .args((self.args)(&self.dir, self.port))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) => panic!(
+                "cannot run `{}` ({e}): these tests need {}. {}",
+                self.program.to_string_lossy(),
+                self.name,
+                self.install_hint
+            ),
+        };
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let agent = agent();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("({status})\n{}", self.log()));
+            }
+            let probe = agent
+                .get(format!("{}{}", self.url, self.ready_path))
+                .config()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .build()
+                .call();
+            if probe.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!(
+                    "{} did not answer {}{} within {READY_TIMEOUT:?}; its log:\n{}",
+                    self.name,
+                    self.url,
+                    self.ready_path,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        // The same port: clients configured with the old URL must find the server again.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Err(log) = self.spawn() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not restart on port {}; its log:\n{log}",
+                self.name,
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn program(env_var: &str, default: &str) -> OsString {
+    std::env::var_os(env_var).unwrap_or_else(|| default.into())
+}
+
+/// InfluxDB 1.x (`influxd`) with authentication off, reporting and monitoring off.
+pub struct Influx1 {
+    server: Server,
+}
+
+impl Influx1 {
+    /// Starts `influxd` (or `$INFLUXD`) and waits until `/ping` answers.
+    pub fn start() -> Self {
+        let server = Server::new(
+            "influxd",
+            program("INFLUXD", "influxd"),
+            "Install InfluxDB 1.x with `apt-get install -y influxdb`, or set INFLUXD to the binary.",
+            |dir, http| {
+                let rpc = free_port();
+                let d = dir.display();
+                let config = format!(
+                    "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+                     [meta]\n  dir = \"{d}/meta\"\n\
+                     [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
+                     [monitor]\n  store-enabled = false\n\
+                     [http]\n  enabled = true\n  bind-address = \"127.0.0.1:{http}\"\n  auth-enabled = false\n  log-enabled = false\n\
+                     [ifql]\n  enabled = false\n[continuous_queries]\n  enabled = false\n"
+                );
+                let path = dir.join("influxdb.conf");
+                std::fs::write(&path, config)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+                vec!["-config".into(), path.into()]
+            },
+            "/ping",
+        );
+        Self { server }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Runs an InfluxQL query (`POST /query`, `epoch=ns`) and returns the JSON answer as text.
+    pub fn query(&self, db: &str, q: &str) -> String {
+        body_text(
+            &format!("influxd query {q:?}"),
+            agent()
+                .post(format!("{}/query", self.server.url))
+                .query("db", db)
+                .query("epoch", "ns")
+                .query("q", q)
+                .send_empty(),
+        )
+    }
+
+    /// `CREATE DATABASE name`.
+    pub fn create_database(&self, name: &str) {
+        self.query("", &format!("CREATE DATABASE \"{name}\""));
+    }
+
+    /// Writes line protocol (`POST /write?db=..&precision=ns`), expecting 204.
+    pub fn write(&self, db: &str, body: &str) {
+        body_text(
+            "influxd write",
+            agent()
+                .post(format!("{}/write", self.server.url))
+                .query("db", db)
+                .query("precision", "ns")
+                .send(body),
+        );
+    }
+
+    /// Kills the server, keeping its data and port: requests fail with "connection refused" until
+    /// [`Influx1::restart`].
+    pub fn stop(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts the server again on the same port and data, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.server.restart();
+    }
+}
+
+/// VictoriaMetrics single node, retention 100 years (test data has fixed dates).
+///
+/// It answers writes before the data are searchable: [`VictoriaMetrics::export`] calls
+/// `/internal/force_flush` first.
+pub struct VictoriaMetrics {
+    server: Server,
+}
+
+impl VictoriaMetrics {
+    /// Starts `victoria-metrics` (or `$VICTORIA_METRICS`) and waits until `/health` answers.
+    pub fn start() -> Self {
+        let server = Server::new(
+            "victoria-metrics",
+            program("VICTORIA_METRICS", "victoria-metrics"),
+            "Install it with `apt-get install -y victoria-metrics`, or set VICTORIA_METRICS to the binary.",
+            |dir, port| {
+                vec![
+                    format!("-storageDataPath={}", dir.join("data").display()).into(),
+                    format!("-httpListenAddr=127.0.0.1:{port}").into(),
+                    "-retentionPeriod=100y".into(),
+                    "-loggerLevel=ERROR".into(),
+                ]
+            },
+            "/health",
+        );
+        Self { server }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Makes everything written so far searchable (`GET /internal/force_flush`).
+    pub fn force_flush(&self) {
+        body_text(
+            "victoria-metrics force_flush",
+            agent()
+                .get(format!("{}/internal/force_flush", self.server.url))
+                .call(),
+        );
+    }
+
+    /// Flushes, then returns the raw samples of the series matching `selector` (such as
+    /// `{__name__=~"quote_.*"}`) as JSON lines (`/api/v1/export`): one object per series with
+    /// `metric` (labels), `values` and `timestamps` (milliseconds).
+    pub fn export(&self, selector: &str) -> String {
+        self.force_flush();
+        body_text(
+            "victoria-metrics export",
+            agent()
+                .get(format!("{}/api/v1/export", self.server.url))
+                .query("match[]", selector)
+                .call(),
+        )
+    }
+}
+
+/// The moto AWS emulator (`moto_server -H 127.0.0.1 -p PORT`).
+pub struct Moto {
+    server: Server,
+}
+
+impl Moto {
+    /// Starts `$MST_MOTO_SERVER` (default `moto_server` on `PATH`) and waits until it answers.
+    pub fn start() -> Self {
+        let server = Server::new(
+            "moto",
+            program("MST_MOTO_SERVER", "moto_server"),
+            "Install it with `python3 -m venv /work/venv-moto && /work/venv-moto/bin/pip install 'moto[server]'` \
+             and `export MST_MOTO_SERVER=/work/venv-moto/bin/moto_server`.",
+            |_, port| {
+                vec![
+                    "-H".into(),
+                    "127.0.0.1".into(),
+                    "-p".into(),
+                    port.to_string().into(),
+                ]
+            },
+            "/moto-api/",
+        );
+        Self { server }
+    }
+
+    /// The endpoint URL for AWS SDK clients, `http://127.0.0.1:PORT` (S3 needs path-style addressing).
+    pub fn endpoint(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Clears every service's state (`POST /moto-api/reset`).
+    pub fn reset(&self) {
+        body_text(
+            "moto reset",
+            agent()
+                .post(format!("{}/moto-api/reset", self.server.url))
+                .send_empty(),
+        );
+    }
+}
