@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The transform Lambda's figures: zipped size (goal < 5 MB), highest glibc symbol version
-# (provided.al2023 has 2.34), and the handler's throughput against VictoriaMetrics.
+# The transform Lambda's figures: zipped size of the `lambda` profile build (goal < 5 MB), highest
+# glibc symbol version (provided.al2023 has 2.34), and the handler's throughput against
+# VictoriaMetrics (the `bench` profile, that is release: -O3, thin LTO).
 # Usage: runtime/transform/bench.sh [DATA_FILE]   (default: $MST_BENCH_DIR/data/quotes_100k.jsonl)
 # Needs victoria-metrics and moto_server (MST_MOTO_SERVER), as the tests do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p transform --bin transform
+cargo build --profile lambda -p transform --bin transform
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$target/release/transform" "$work/bootstrap"
+cp "$target/lambda/transform" "$work/bootstrap"
 (cd "$work" && zip -q -9 transform.zip bootstrap)
 echo "bootstrap: $(stat -c %s "$work/bootstrap") bytes; zipped: $(stat -c %s "$work/transform.zip") bytes (goal < 5000000)"
 echo "highest glibc symbol: $(objdump -T "$work/bootstrap" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (provided.al2023: 2.34)"
