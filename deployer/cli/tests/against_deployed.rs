@@ -16,89 +16,19 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use policy_review::source::deployed::{Connection, document_statements, sdk_config};
 use serde_json::{Value, json};
 
+#[allow(dead_code)] // Each test binary uses part of the shared support module.
+mod support;
+
+use support::moto::Moto;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let server = std::env::var("MST_MOTO_SERVER").map_or_else(
-            |_| {
-                let tools = std::env::var("MST_TOOLS").map_or_else(
-                    |_| {
-                        PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                            .join(".cache/mystocktracker")
-                    },
-                    PathBuf::from,
-                );
-                tools.join("venv/bin/moto_server")
-            },
-            PathBuf::from,
-        );
-        assert!(
-            server.exists(),
-            "moto is not installed: {} does not exist. Run `bash .ci/setup-tools` (it installs \
-             moto[server]) or set MST_MOTO_SERVER to moto_server's path.",
-            server.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !answers(port) {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not answer on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    let mut answer = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.")
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Resource types moto's CloudFormation creates that the roles' policies name.
