@@ -45,11 +45,6 @@ impl Action {
     const fn any_of(service: &'static str) -> Self {
         Self { service, name: "*" }
     }
-
-    /// The service prefix, such as `kinesis`.
-    pub fn service(&self) -> &'static str {
-        self.service
-    }
 }
 
 impl fmt::Display for Action {
@@ -276,11 +271,6 @@ impl Statement {
         self
     }
 
-    /// The statement's actions, sorted.
-    pub fn actions(&self) -> &[Action] {
-        &self.action
-    }
-
     /// Checks the invariants an identity policy statement must hold.
     fn check_identity(&self) -> Result<(), PolicyError> {
         let first = self.action.first().ok_or(PolicyError::NoAction)?;
@@ -317,11 +307,6 @@ impl PolicyDocument {
             statement.check_identity()?;
         }
         Ok(Self::new(statements))
-    }
-
-    /// The statements.
-    pub fn statements(&self) -> &[Statement] {
-        &self.statement
     }
 }
 

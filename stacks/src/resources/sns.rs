@@ -35,9 +35,4 @@ impl Handle<Topic> {
     pub fn arn(&self) -> Expr {
         self.reference()
     }
-
-    /// The topic's name.
-    pub fn name(&self) -> Expr {
-        self.get_att("TopicName")
-    }
 }

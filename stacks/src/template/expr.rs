@@ -51,14 +51,6 @@ pub mod pseudo {
     pub fn partition() -> Expr {
         Expr::Ref("AWS::Partition".into())
     }
-    /// `AWS::URLSuffix`: `amazonaws.com` in the commercial partition.
-    pub fn url_suffix() -> Expr {
-        Expr::Ref("AWS::URLSuffix".into())
-    }
-    /// `AWS::StackName`: the stack's name.
-    pub fn stack_name() -> Expr {
-        Expr::Ref("AWS::StackName".into())
-    }
 }
 
 impl Expr {
@@ -119,14 +111,6 @@ impl Expr {
     /// `Fn::Base64` of this value.
     pub fn base64(self) -> Self {
         Expr::Base64(Box::new(self))
-    }
-
-    /// The literal text, when this is a plain string.
-    pub fn as_literal(&self) -> Option<&str> {
-        match self {
-            Expr::Str(s) => Some(s),
-            _ => None,
-        }
     }
 
     /// The `Fn::Sub` body for these parts, or `None` when a part cannot be a `${}` placeholder.

@@ -333,18 +333,6 @@ impl Template {
         self.resources.len()
     }
 
-    /// Names of the parameters, in order.
-    pub fn parameter_names(&self) -> impl Iterator<Item = &LogicalId> {
-        self.parameters.keys()
-    }
-
-    /// The CloudFormation type of a resource, if it exists.
-    pub fn resource_type(&self, id: &str) -> Option<&'static str> {
-        self.resources
-            .get(&LogicalId(id.to_owned()))
-            .map(|entry| entry.kind)
-    }
-
     /// The template as a JSON value.
     pub fn to_json(&self) -> Result<Value, TemplateError> {
         serde_json::to_value(self).map_err(TemplateError::Json)
