@@ -108,12 +108,15 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 region: region.clone(),
                 source: source.into(),
             };
+            // Serialize the typed template once; both texts are printed from that value (its maps
+            // keep their insertion order, so the text is the same as serializing the template).
+            let json = stack.template.to_json().map_err(to_err)?;
             let output = StackOutput {
                 kind: stack.kind,
                 resources: stack.template.resource_count(),
-                pretty: stack.template.to_pretty_json().map_err(to_err)?,
-                compact: stack.template.to_compact_json().map_err(to_err)?,
-                json: stack.template.to_json().map_err(to_err)?,
+                pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+                compact: json.to_string(),
+                json,
                 name: stack.name,
             };
             limits::check(region, &output)?;

@@ -344,9 +344,4 @@ impl Template {
             .map(|text| text + "\n")
             .map_err(TemplateError::Json)
     }
-
-    /// The template as compact JSON: what is sent to CloudFormation, so what the size limits apply to.
-    pub fn to_compact_json(&self) -> Result<String, TemplateError> {
-        serde_json::to_string(self).map_err(TemplateError::Json)
-    }
 }
