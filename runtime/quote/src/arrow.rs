@@ -16,7 +16,7 @@ use crate::Quote;
 pub const TIME_ZONE: &str = "UTC";
 
 fn dictionary_utf8() -> DataType {
-    // Few distinct values per file (one symbol, a handful of currencies and sources): a
+    // Few distinct values per file (a handful of currencies and sources): a
     // dictionary keeps the batch small and is what the Parquet writer encodes anyway.
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
@@ -27,9 +27,12 @@ fn timestamp_utc_micros() -> DataType {
 
 /// The Arrow schema of the curated Parquet: the record's fields in JSON order, timestamps as UTC
 /// microseconds, `volume` as nullable `Int64` (Athena's `bigint`).
+///
+/// `symbol` is not a column: the curated layout is Hive-partitioned (`symbol=<S>/dt=<YYYY-MM-DD>/`),
+/// so the symbol and the date live in the object key, as Athena, Glue and DuckDB expect (a column that
+/// is also a partition key is an error in Athena).
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("symbol", dictionary_utf8(), false),
         Field::new("price", DataType::Float64, false),
         Field::new("currency", dictionary_utf8(), false),
         Field::new("change_pct", DataType::Float64, false),
@@ -43,7 +46,6 @@ pub fn schema() -> SchemaRef {
 /// Collects validated quotes column by column and produces a [`RecordBatch`] of [`schema`].
 pub struct QuoteBatchBuilder {
     schema: SchemaRef,
-    symbol: StringDictionaryBuilder<Int32Type>,
     price: Float64Builder,
     currency: StringDictionaryBuilder<Int32Type>,
     change_pct: Float64Builder,
@@ -73,7 +75,6 @@ impl QuoteBatchBuilder {
     pub fn with_capacity(rows: usize) -> Self {
         Self {
             schema: schema(),
-            symbol: StringDictionaryBuilder::new(),
             price: Float64Builder::with_capacity(rows),
             currency: StringDictionaryBuilder::new(),
             change_pct: Float64Builder::with_capacity(rows),
@@ -84,9 +85,8 @@ impl QuoteBatchBuilder {
         }
     }
 
-    /// Appends one quote as a row.
+    /// Appends one quote as a row (its symbol belongs to the partition, see [`schema`]).
     pub fn append(&mut self, q: &Quote) {
-        self.symbol.append_value(q.symbol.as_str());
         self.price.append_value(q.price);
         self.currency.append_value(q.currency.as_str());
         self.change_pct.append_value(q.change_pct);
@@ -110,7 +110,6 @@ impl QuoteBatchBuilder {
     /// Takes the rows appended so far as a batch and leaves the builder empty.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.symbol.finish()),
             Arc::new(self.price.finish()),
             Arc::new(self.currency.finish()),
             Arc::new(self.change_pct.finish()),
@@ -148,20 +147,21 @@ mod tests {
         assert!(b.is_empty());
         assert_eq!(batch.schema(), schema());
         assert_eq!(batch.num_rows(), 2);
-        let sym = batch.column(0).as_dictionary::<Int32Type>();
-        let values = sym.values().as_string::<i32>();
-        assert_eq!(values.value(sym.keys().value(1) as usize), "AAPL");
+        assert!(batch.schema().column_with_name("symbol").is_none());
+        let currency = batch.column(1).as_dictionary::<Int32Type>();
+        let values = currency.values().as_string::<i32>();
+        assert_eq!(values.value(currency.keys().value(1) as usize), "USD");
         assert_eq!(
-            batch.column(1).as_primitive::<Float64Type>().value(0),
+            batch.column(0).as_primitive::<Float64Type>().value(0),
             189.23
         );
-        let vol = batch.column(4).as_primitive::<Int64Type>();
+        let vol = batch.column(3).as_primitive::<Int64Type>();
         assert_eq!(vol.value(0), 51_234_567);
         assert!(vol.is_null(1));
-        let mt = batch.column(5).as_primitive::<TimestampMicrosecondType>();
+        let mt = batch.column(4).as_primitive::<TimestampMicrosecondType>();
         assert_eq!(mt.value(0), 1_795_793_401_000_000);
         // Sub-microsecond digits are dropped towards the past.
-        let sa = batch.column(6).as_primitive::<TimestampMicrosecondType>();
+        let sa = batch.column(5).as_primitive::<TimestampMicrosecondType>();
         assert_eq!(sa.value(0), 1_795_793_402_123_456);
         assert_eq!(mt.timezone(), Some("UTC"));
     }

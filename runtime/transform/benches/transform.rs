@@ -93,7 +93,7 @@ fn main() {
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("b", "b", None, None, "bench"))
             .endpoint_url(moto.endpoint())
-            .http_client(transform::aws_http_client())
+            .http_client(lambda_support::aws_http_client())
             .load()
             .await;
         let s3 = aws_sdk_s3::Client::from_conf(

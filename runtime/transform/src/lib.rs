@@ -18,13 +18,3 @@ pub mod secrets;
 
 pub use config::Config;
 pub use handler::{Outcome, Transform, handle};
-
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-
-/// The HTTPS client for the AWS SDK clients: rustls with ring (the SDK crates are built without
-/// their default client, which would compile aws-lc).
-pub fn aws_http_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}

@@ -85,7 +85,7 @@ pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .endpoint_url(moto.endpoint())
-        .http_client(transform::aws_http_client())
+        .http_client(lambda_support::aws_http_client())
         .load()
         .await
 }
