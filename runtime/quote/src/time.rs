@@ -120,6 +120,24 @@ impl Timestamp {
             .map_err(|_| TimeError::OutOfRange)
     }
 
+    /// Whole days since 1970-01-01 (UTC), rounded towards the past.
+    pub const fn unix_days(self) -> i64 {
+        self.0.div_euclid(NANOS_PER_SEC * SECS_PER_DAY)
+    }
+
+    /// Appends the UTC calendar date, `YYYY-MM-DD` (the curated data's `dt` partition).
+    pub fn write_utc_date(self, out: &mut String) {
+        let (y, m, d) = civil_from_days(self.unix_days());
+        let mut buf = [0u8; 10];
+        put(&mut buf[0..4], y);
+        buf[4] = b'-';
+        put(&mut buf[5..7], m);
+        buf[7] = b'-';
+        put(&mut buf[8..10], d);
+        // Every byte written above is an ASCII digit or separator.
+        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+    }
+
     /// Appends the RFC 3339 form with a `Z` offset: no fraction for whole seconds, else 3, 6 or
     /// 9 fraction digits, the fewest that are exact (so parsing it back gives the same value).
     pub fn write_rfc3339(self, out: &mut String) {
@@ -317,6 +335,26 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn utc_dates_round_towards_the_past() {
+        let date = |s: &str| {
+            let mut out = String::new();
+            Timestamp::parse_rfc3339(s)
+                .unwrap()
+                .write_utc_date(&mut out);
+            out
+        };
+        assert_eq!(date("2026-11-27T23:59:59.999999999Z"), "2026-11-27");
+        assert_eq!(date("2026-11-28T00:00:00Z"), "2026-11-28");
+        assert_eq!(date("1969-12-31T23:59:59Z"), "1969-12-31");
+        assert_eq!(
+            Timestamp::parse_rfc3339("1969-12-31T23:59:59Z")
+                .unwrap()
+                .unix_days(),
+            -1
+        );
     }
 
     #[test]

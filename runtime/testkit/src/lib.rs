@@ -5,7 +5,8 @@
 //! - [`VictoriaMetrics`]: VictoriaMetrics single node (Debian package `victoria-metrics`;
 //!   `VICTORIA_METRICS` overrides the binary).
 //! - [`Moto`]: the moto AWS emulator (`moto_server`, PyPI `moto[server]`; `MST_MOTO_SERVER` overrides
-//!   the binary).
+//!   the binary, else the `.ci/setup-tools` virtualenv's is used).
+//! - [`tools_python`]: that virtualenv's Python, for independent readers such as DuckDB.
 //!
 //! A missing binary is a test failure with the command that installs it, never a skip: a test that
 //! silently does not run proves nothing. Everything here panics on failure, which is what a test
@@ -225,6 +226,46 @@ fn program(env_var: &str, default: &str) -> OsString {
     std::env::var_os(env_var).unwrap_or_else(|| default.into())
 }
 
+/// The virtualenv `.ci/setup-tools` makes (`$MST_TOOLS/venv`, default `~/.cache/mystocktracker/venv`):
+/// moto, the judges and DuckDB.
+fn tools_venv() -> PathBuf {
+    let tools = std::env::var_os("MST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mystocktracker")
+        });
+    tools.join("venv")
+}
+
+/// `$MST_MOTO_SERVER`, else the tools virtualenv's `moto_server` if it exists, else `moto_server` on
+/// `PATH`.
+fn moto_program() -> OsString {
+    if let Some(path) = std::env::var_os("MST_MOTO_SERVER") {
+        return path;
+    }
+    let venv = tools_venv().join("bin/moto_server");
+    if venv.exists() {
+        venv.into_os_string()
+    } else {
+        "moto_server".into()
+    }
+}
+
+/// The Python of the tools virtualenv (`$MST_PYTHON` overrides it), which has `duckdb`; panics with
+/// the command to run when it is missing.
+pub fn tools_python() -> PathBuf {
+    let python = std::env::var_os("MST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools_venv().join("bin/python"));
+    assert!(
+        python.exists(),
+        "{} does not exist: run `bash .ci/setup-tools` (it makes the tools virtualenv) or set MST_PYTHON",
+        python.display()
+    );
+    python
+}
+
 /// InfluxDB 1.x (`influxd`) with authentication off, reporting and monitoring off.
 pub struct Influx1 {
     server: Server,
@@ -369,13 +410,14 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `$MST_MOTO_SERVER` (default `moto_server` on `PATH`) and waits until it answers.
+    /// Starts `$MST_MOTO_SERVER` (default: the tools virtualenv's, else `moto_server` on `PATH`)
+    /// and waits until it answers.
     pub fn start() -> Self {
         let server = Server::new(
             "moto",
-            program("MST_MOTO_SERVER", "moto_server"),
-            "Install it with `python3 -m venv /work/venv-moto && /work/venv-moto/bin/pip install 'moto[server]'` \
-             and `export MST_MOTO_SERVER=/work/venv-moto/bin/moto_server`.",
+            moto_program(),
+            "Run `bash .ci/setup-tools` (it installs moto[server] into its virtualenv) or set \
+             MST_MOTO_SERVER to moto_server's path.",
             |_, port| {
                 vec![
                     "-H".into(),

@@ -1,2 +1,37 @@
-//! placeholder
-fn main() {}
+//! The `to-parquet` Lambda binary (deployed as `bootstrap` on `provided.al2023`): reads the
+//! configuration, builds the S3 client once per container, logs JSON lines, and hands each S3
+//! event to [`to_parquet::handle`].
+
+use std::time::Duration;
+
+use aws_lambda_events::event::s3::S3Event;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_support::init_json_logs();
+    let config = to_parquet::Config::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    // One call is one part or one GetObject body chunk stream: minutes for a large object at worst.
+    let sdk = lambda_support::sdk_config(Duration::from_secs(120)).await;
+    tracing::info!(
+        curated_bucket = config.curated_bucket,
+        curated_prefix = config.curated_prefix,
+        quarantine_bucket = config.quarantine_bucket,
+        quarantine_prefix = config.quarantine_prefix,
+        "started"
+    );
+    let function = to_parquet::handler::ToParquet {
+        s3: aws_sdk_s3::Client::new(&sdk),
+        config,
+    };
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+        to_parquet::handle(function, event.payload)
+            .await
+            .map(|summary| summary.written.len())
+            .inspect_err(|e| tracing::error!(error = %e, "invocation failed"))
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}
