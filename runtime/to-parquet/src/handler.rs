@@ -29,6 +29,19 @@ pub struct ToParquet {
     pub s3: Client,
     /// Configuration.
     pub config: Config,
+    /// Output bytes buffered before a multipart part is sent ([`PART_BYTES`]; at least 5 MiB).
+    pub part_bytes: usize,
+}
+
+impl ToParquet {
+    /// The function with its S3 client and configuration, parts of [`PART_BYTES`].
+    pub fn new(s3: Client, config: Config) -> Self {
+        Self {
+            s3,
+            config,
+            part_bytes: PART_BYTES,
+        }
+    }
 }
 
 /// Converting one object failed.
@@ -156,7 +169,7 @@ async fn convert_object(
             .map_err(|e| read_error(DisplayErrorContext(e).to_string()))?
         {
             converter.push(&chunk).map_err(convert_error)?;
-            for (output, bytes) in converter.take_ready(PART_BYTES) {
+            for (output, bytes) in converter.take_ready(function.part_bytes) {
                 outputs.write(output, bytes).await?;
             }
         }
@@ -205,18 +218,20 @@ struct Outputs<'a> {
 impl Outputs<'_> {
     fn upload(&mut self, output: &Output) -> &mut Upload {
         let config = &self.function.config;
-        let (s3, stem) = (&self.function.s3, self.stem);
+        let (s3, stem, part) = (&self.function.s3, self.stem, self.function.part_bytes);
         self.open
             .entry(output.clone())
             .or_insert_with(|| match output {
                 Output::Partition(partition) => Upload::new(
                     s3,
+                    part,
                     &config.curated_bucket,
                     parquet_key(&config.curated_prefix, partition, stem),
                     "application/vnd.apache.parquet",
                 ),
                 Output::Quarantine => Upload::new(
                     s3,
+                    part,
                     &config.quarantine_bucket,
                     quarantine_key(&config.quarantine_prefix, stem),
                     "application/x-ndjson",

@@ -11,6 +11,9 @@ use thiserror::Error;
 /// Bytes buffered before a part is sent (S3's minimum part size is 5 MiB, except the last part).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
 
+/// S3's minimum size of a part that is not the last.
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
 /// An S3 call failed.
 #[derive(Debug, Error)]
 #[error("cannot write s3://{bucket}/{key} ({operation}): {message}")]
@@ -32,15 +35,23 @@ pub struct Upload {
     bucket: String,
     key: String,
     content_type: &'static str,
+    part_bytes: usize,
     buffer: Vec<u8>,
     multipart: Option<(String, Vec<CompletedPart>)>,
 }
 
 impl Upload {
-    /// An upload of `bucket/key` (nothing is sent yet).
-    pub fn new(client: &Client, bucket: &str, key: String, content_type: &'static str) -> Self {
+    /// An upload of `bucket/key` (nothing is sent yet) in parts of at least `part_bytes`.
+    pub fn new(
+        client: &Client,
+        part_bytes: usize,
+        bucket: &str,
+        key: String,
+        content_type: &'static str,
+    ) -> Self {
         Self {
             client: client.clone(),
+            part_bytes: part_bytes.max(MIN_PART_BYTES),
             bucket: bucket.to_owned(),
             key,
             content_type,
@@ -63,14 +74,14 @@ impl Upload {
         }
     }
 
-    /// Appends bytes; sends a part once at least [`PART_BYTES`] are buffered.
+    /// Appends bytes; sends a part once at least `part_bytes` are buffered.
     pub async fn write(&mut self, bytes: Vec<u8>) -> Result<(), UploadError> {
         if self.buffer.is_empty() {
             self.buffer = bytes;
         } else {
             self.buffer.extend_from_slice(&bytes);
         }
-        if self.buffer.len() >= PART_BYTES {
+        if self.buffer.len() >= self.part_bytes {
             self.send_part().await?;
         }
         Ok(())

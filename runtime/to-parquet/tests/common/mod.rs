@@ -1,6 +1,8 @@
 //! Test data: quote records as the scraper writes them, and a reader of the curated Parquet.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::collections::BTreeMap;
 
 use arrow_array::cast::AsArray;
