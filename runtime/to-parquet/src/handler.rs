@@ -3,7 +3,7 @@
 //!
 //! Delivery: the outputs' keys and bytes depend only on the source object (its name and content),
 //! so when an invocation fails part-way and Lambda retries the event (S3 invokes asynchronously:
-//! two retries, then the function's failure destination), the retry rewrites the same objects with
+//! two retries, then the function's dead-letter queue), the retry rewrites the same objects with
 //! the same bytes. Every valid record ends up exactly once in the curated data; objects written
 //! before the failure are overwritten, not duplicated. An object that vanished before it was read is
 //! logged and skipped (retrying cannot bring it back); every other failure fails the invocation.
