@@ -553,3 +553,36 @@ fn artifacts_stack_holds_only_the_private_artifacts_bucket() {
         serde_json::json!({"Ref": "ArtifactsBucket"})
     );
 }
+
+#[test]
+fn notify_can_list_only_its_state_prefix() {
+    let template = pipeline_template("prod");
+    let statements =
+        resources(&template)["NotifyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let list = statements
+        .iter()
+        .find(|s| s["Sid"] == "SeeStateObjects")
+        .expect("a SeeStateObjects statement");
+    assert_eq!(list["Action"], serde_json::json!(["s3:ListBucket"]));
+    assert_eq!(
+        list["Resource"],
+        serde_json::json!([{"Fn::Sub": "arn:${AWS::Partition}:s3:::mst-prod-curated-${AWS::AccountId}-${AWS::Region}"}])
+    );
+    assert_eq!(
+        list["Condition"],
+        serde_json::json!({"StringLike": {"s3:prefix": ["state/notify/*"]}})
+    );
+    // Listing is the only bucket-level grant notify has.
+    let listing: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("s3:ListBucket"))
+        })
+        .collect();
+    assert_eq!(listing.len(), 1);
+}
