@@ -553,3 +553,324 @@ fn artifacts_stack_holds_only_the_private_artifacts_bucket() {
         serde_json::json!({"Ref": "ArtifactsBucket"})
     );
 }
+
+/// The text a `Fn::Sub` body becomes once CloudFormation has filled in `refs`: placeholders replaced,
+/// `${!name}` escapes turned back into the literal `${name}`.
+fn substitute(value: &Value, refs: &[(&str, &str)]) -> String {
+    let mut text = value["Fn::Sub"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a Fn::Sub: {value}"))
+        .to_owned();
+    for (name, with) in refs {
+        text = text.replace(&format!("${{{name}}}"), with);
+    }
+    assert!(
+        !text.replace("${!", "").contains("${"),
+        "unresolved placeholder in {text}"
+    );
+    text.replace("${!", "${")
+}
+
+/// The `(name, Hive type)` of each field of `quote_record::arrow::schema()`, read from its source so the
+/// stacks need no arrow dependency: the Parquet files are written with exactly that schema.
+fn parquet_schema_columns() -> Vec<(String, &'static str)> {
+    let path = format!(
+        "{}/../runtime/quote/src/arrow.rs",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let source = std::fs::read_to_string(&path).unwrap();
+    let body = source
+        .split("pub fn schema() -> SchemaRef {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
+    body.split("Field::new(")
+        .skip(1)
+        .map(|field| {
+            let mut parts = field.splitn(3, ", ");
+            let name = parts.next().unwrap().trim_matches('"').to_owned();
+            let kind = match parts.next().unwrap() {
+                "DataType::Float64" => "double",
+                "DataType::Int64" => "bigint",
+                "DataType::Utf8" | "dictionary_utf8()" => "string",
+                "timestamp_utc_micros()" => "timestamp",
+                other => panic!("no Hive type known for {other} (column {name})"),
+            };
+            (name, kind)
+        })
+        .collect()
+}
+
+#[test]
+fn the_quotes_table_has_the_parquet_files_columns_and_hive_partitions() {
+    let expected = parquet_schema_columns();
+    assert_eq!(expected.len(), 7, "{expected:?}");
+    let ours: Vec<(String, &str)> = pipeline::QUOTE_COLUMNS
+        .iter()
+        .map(|c| (c.name.to_owned(), c.kind))
+        .collect();
+    assert_eq!(ours, expected);
+
+    let template = pipeline_template("prod");
+    let table = &resources(&template)["QuotesTable"]["Properties"];
+    assert_eq!(
+        table["DatabaseName"],
+        serde_json::json!({"Ref": "QuotesDatabase"})
+    );
+    let input = &table["TableInput"];
+    assert_eq!(input["Name"], "quotes");
+    assert_eq!(input["TableType"], "EXTERNAL_TABLE");
+    let columns: Vec<(String, String)> = input["StorageDescriptor"]["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().to_owned(),
+                c["Type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected_strings: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, k)| (n.clone(), (*k).to_owned()))
+        .collect();
+    assert_eq!(columns, expected_strings);
+    assert_eq!(
+        input["PartitionKeys"],
+        serde_json::json!([{"Name": "symbol", "Type": "string"}, {"Name": "dt", "Type": "string"}])
+    );
+    let storage = &input["StorageDescriptor"];
+    assert_eq!(
+        substitute(&storage["Location"], &[("CuratedBucket", "b")]),
+        "s3://b/quotes/"
+    );
+    assert_eq!(
+        storage["InputFormat"],
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    );
+    assert_eq!(
+        storage["OutputFormat"],
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+    );
+    assert_eq!(
+        storage["SerdeInfo"]["SerializationLibrary"],
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    );
+    assert_eq!(input["Parameters"]["classification"], "parquet");
+    assert_eq!(input["Parameters"]["parquet.compression"], "ZSTD");
+}
+
+#[test]
+fn partition_projection_lists_the_environments_symbols_and_every_day() {
+    for name in ["local", "dev", "prod"] {
+        let env = env(name);
+        let template = pipeline_template(name);
+        let parameters =
+            &resources(&template)["QuotesTable"]["Properties"]["TableInput"]["Parameters"];
+        let symbols: Vec<&str> = env.symbols.iter().map(|s| s.as_str()).collect();
+        assert_eq!(parameters["projection.enabled"], "true", "{name}");
+        assert_eq!(parameters["projection.symbol.type"], "enum");
+        assert_eq!(
+            parameters["projection.symbol.values"],
+            symbols.join(","),
+            "{name}"
+        );
+        assert_eq!(parameters["projection.dt.type"], "date");
+        assert_eq!(parameters["projection.dt.format"], "yyyy-MM-dd");
+        assert_eq!(parameters["projection.dt.range"], "2020-01-01,NOW");
+        assert_eq!(parameters["projection.dt.interval"], "1");
+        assert_eq!(parameters["projection.dt.interval.unit"], "DAYS");
+        // CloudFormation must leave Athena's placeholders alone: escaped in the Fn::Sub body...
+        let template_value = &parameters["storage.location.template"];
+        let body = template_value["Fn::Sub"].as_str().unwrap();
+        assert!(body.contains("symbol=${!symbol}/dt=${!dt}/"), "{body}");
+        // ...so the deployed value is the literal Athena expects.
+        assert_eq!(
+            substitute(template_value, &[("CuratedBucket", "curated")]),
+            "s3://curated/quotes/symbol=${symbol}/dt=${dt}/"
+        );
+    }
+    // A symbol with a dot (BRK.B) is a value like any other.
+    let prod = pipeline_template("prod");
+    assert!(
+        resources(&prod)["QuotesTable"]["Properties"]["TableInput"]["Parameters"]
+            ["projection.symbol.values"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .any(|s| s == "BRK.B")
+    );
+}
+
+#[test]
+fn the_crawler_only_reports_drift_of_the_typed_table() {
+    let template = pipeline_template("prod");
+    let crawler = &resources(&template)["QuotesCrawler"];
+    let properties = &crawler["Properties"];
+    assert_eq!(
+        properties["Targets"],
+        serde_json::json!({"CatalogTargets": [{"DatabaseName": {"Ref": "QuotesDatabase"}, "Tables": ["quotes"]}]})
+    );
+    assert_eq!(
+        properties["SchemaChangePolicy"],
+        serde_json::json!({"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"})
+    );
+    assert!(properties.get("DatabaseName").is_none());
+    assert!(
+        crawler["DependsOn"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("QuotesTable"))
+    );
+    let statements =
+        resources(&template)["CrawlerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let glue: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Action"][0].as_str().unwrap().starts_with("glue:"))
+        .collect();
+    assert_eq!(glue.len(), 1);
+    let actions: Vec<&str> = glue[0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for write in [
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:GetTables",
+    ] {
+        assert!(!actions.contains(&write), "the crawler may not {write}");
+    }
+    let table_arn = serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${QuotesDatabase}/quotes"});
+    assert!(glue[0]["Resource"].as_array().unwrap().contains(&table_arn));
+}
+
+#[test]
+fn the_workgroup_encrypts_results_with_the_data_key_and_limits_bytes_scanned() {
+    let key_arn = serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/${DataKey}"});
+    let template = pipeline_template("prod");
+    let workgroup = &resources(&template)["AthenaWorkGroup"]["Properties"];
+    assert_eq!(workgroup["Name"], "mst-prod");
+    let configuration = &workgroup["WorkGroupConfiguration"];
+    assert_eq!(configuration["EnforceWorkGroupConfiguration"], true);
+    assert_eq!(configuration["PublishCloudWatchMetricsEnabled"], true);
+    // prod sets no `athena` section: the default 10 GB.
+    assert_eq!(
+        configuration["BytesScannedCutoffPerQuery"],
+        10_000_000_000_u64
+    );
+    let results = &configuration["ResultConfiguration"];
+    assert_eq!(
+        substitute(&results["OutputLocation"], &[("CuratedBucket", "b")]),
+        "s3://b/athena-results/"
+    );
+    assert_eq!(
+        results["EncryptionConfiguration"],
+        serde_json::json!({"EncryptionOption": "SSE_KMS", "KmsKey": key_arn})
+    );
+    // Results expire; the rest of the curated bucket keeps its own retention.
+    let rules =
+        resources(&template)["CuratedBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+            .as_array()
+            .unwrap();
+    let results_rule = rules
+        .iter()
+        .find(|r| r["Prefix"] == "athena-results/")
+        .expect("a lifecycle rule for athena-results/");
+    assert_eq!(results_rule["ExpirationInDays"], 7);
+
+    // The limit comes from the environment.
+    let path = format!("{}/../environments/local.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap() + "athena:\n  bytes_scanned_limit_gb: 3\n";
+    let env =
+        environment::parse("environments/local.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
+    assert_eq!(
+        resources(&template)["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]["BytesScannedCutoffPerQuery"],
+        3_000_000_000_u64
+    );
+}
+
+#[test]
+fn named_queries_run_in_the_workgroup_on_the_database_and_prune_by_day() {
+    let template = pipeline_template("dev");
+    let named: Vec<(&String, &Value)> = of_type(&template, "AWS::Athena::NamedQuery").collect();
+    assert_eq!(named.len(), 3);
+    for (id, query) in named {
+        assert_eq!(
+            query["Database"],
+            serde_json::json!({"Ref": "QuotesDatabase"}),
+            "{id}"
+        );
+        assert_eq!(
+            query["WorkGroup"],
+            serde_json::json!({"Ref": "AthenaWorkGroup"}),
+            "{id}"
+        );
+        let sql = query["QueryString"].as_str().unwrap();
+        assert!(sql.contains("FROM quotes\n"), "{id}: {sql}");
+        // A `dt` predicate on the table itself, so partition projection reads only those days.
+        let where_clause = sql.split("WHERE ").nth(1).unwrap_or_default();
+        assert!(
+            where_clause.starts_with("dt "),
+            "{id} does not filter on dt: {sql}"
+        );
+    }
+    let sqls: Vec<&str> = pipeline::queries::ALL.iter().map(|q| q.3).collect();
+    assert!(sqls[0].contains("max_by(price, market_time)"));
+    assert!(sqls[1].contains("min_by(price, market_time) AS open"));
+    assert!(sqls[2].contains("ORDER BY abs(close - open) / open DESC"));
+}
+
+#[test]
+fn readme_shows_the_biggest_movers_query_as_deployed_for_prod() {
+    let readme =
+        std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let for_prod =
+        pipeline::queries::BIGGEST_MOVERS.replace("FROM quotes\n", "FROM mst_prod.quotes\n");
+    assert!(
+        readme.contains(&format!("```sql\n{for_prod}\n```")),
+        "README's example differs from queries::BIGGEST_MOVERS:\n{for_prod}"
+    );
+}
+
+#[test]
+fn notify_can_list_only_its_state_prefix() {
+    let template = pipeline_template("prod");
+    let statements =
+        resources(&template)["NotifyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let list = statements
+        .iter()
+        .find(|s| s["Sid"] == "SeeStateObjects")
+        .expect("a SeeStateObjects statement");
+    assert_eq!(list["Action"], serde_json::json!(["s3:ListBucket"]));
+    assert_eq!(
+        list["Resource"],
+        serde_json::json!([{"Fn::Sub": "arn:${AWS::Partition}:s3:::mst-prod-curated-${AWS::AccountId}-${AWS::Region}"}])
+    );
+    assert_eq!(
+        list["Condition"],
+        serde_json::json!({"StringLike": {"s3:prefix": ["state/notify/*"]}})
+    );
+    // Listing is the only bucket-level grant notify has.
+    let listing: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("s3:ListBucket"))
+        })
+        .collect();
+    assert_eq!(listing.len(), 1);
+}

@@ -48,6 +48,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         .required_value("alerts")
         .and_then(|v| alerts(&v, local));
     let catalog = section(&root, "catalog", default_catalog(), |v| catalog(v));
+    let athena = section(&root, "athena", default_athena(), |v| athena(v));
     let network = section(&root, "network", default_network(), |v| network(v));
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
     root.finish();
@@ -70,6 +71,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         influxdb: influxdb?,
         alerts: alerts?,
         catalog: catalog?,
+        athena: athena?,
         network: network?,
         logs: logs?,
     })
@@ -828,6 +830,22 @@ fn catalog(v: &Value<'_>) -> Option<Catalog> {
     map.finish();
     Some(Catalog {
         crawler_schedule: schedule?,
+    })
+}
+
+fn default_athena() -> Athena {
+    Athena {
+        bytes_scanned_limit_gb: 10,
+    }
+}
+
+fn athena(v: &Value<'_>) -> Option<Athena> {
+    let map = v.map()?;
+    // Athena's smallest cutoff is 10 MB; 10 TB is far beyond any query of this data set.
+    let limit = int(&map, "bytes_scanned_limit_gb", 10, 1..=10_000);
+    map.finish();
+    Some(Athena {
+        bytes_scanned_limit_gb: limit?,
     })
 }
 

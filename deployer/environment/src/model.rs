@@ -40,6 +40,8 @@ pub struct Environment {
     pub alerts: Alerts,
     /// The Glue catalog over the curated data.
     pub catalog: Catalog,
+    /// The Athena workgroup over the curated data.
+    pub athena: Athena,
     /// The VPC and the Client VPN in front of the scraper.
     pub network: Network,
     /// CloudWatch Logs retention for every log group.
@@ -266,6 +268,14 @@ pub struct Alerts {
 pub struct Catalog {
     /// The crawler's schedule, a CloudWatch `cron(...)` expression. Default `cron(15 3 * * ? *)`.
     pub crawler_schedule: String,
+}
+
+/// The Athena workgroup over the curated data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Athena {
+    /// Athena cancels a query that would scan more than this many gigabytes (10^9 bytes): a guard
+    /// against a query without a `dt` filter reading the whole history. Default 10; 1 to 10000.
+    pub bytes_scanned_limit_gb: u32,
 }
 
 /// The VPC and Client VPN in front of the scraper.

@@ -109,6 +109,47 @@ fn base_is_valid_and_defaults_apply() {
     );
     assert_eq!(env.logs.retention_days, 30);
     assert_eq!(env.catalog.crawler_schedule, "cron(15 3 * * ? *)");
+    assert_eq!(env.athena.bytes_scanned_limit_gb, 10);
+}
+
+#[test]
+fn athena_limit_is_read() {
+    let text = format!("{BASE}athena:\n  bytes_scanned_limit_gb: 250\n");
+    let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.athena.bytes_scanned_limit_gb, 250);
+}
+
+#[test]
+fn athena_limit_out_of_range() {
+    assert_problem(
+        &format!("{BASE}athena: {{bytes_scanned_limit_gb: 0}}\n"),
+        18,
+        34,
+        "`athena.bytes_scanned_limit_gb` must be from 1 to 10000, found 0",
+        "set a value from 1 to 10000",
+    );
+}
+
+#[test]
+fn athena_limit_must_be_an_integer() {
+    assert_problem(
+        &format!("{BASE}athena:\n  bytes_scanned_limit_gb: 10GB\n"),
+        19,
+        27,
+        "expected an integer for `athena.bytes_scanned_limit_gb`, found the string \"10GB\"",
+        "write a whole number from 1 to 10000",
+    );
+}
+
+#[test]
+fn athena_misspelt_key_suggests_the_right_one() {
+    assert_problem(
+        &format!("{BASE}athena:\n  bytes_scanned_limit: 10\n"),
+        19,
+        3,
+        "unknown key `bytes_scanned_limit` in `athena`",
+        "did you mean `bytes_scanned_limit_gb`?",
+    );
 }
 
 #[test]

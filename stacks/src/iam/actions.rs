@@ -137,12 +137,6 @@ pub mod glue {
     pub const GET_DATABASE: Action = Action::new("glue", "GetDatabase");
     /// Read a table.
     pub const GET_TABLE: Action = Action::new("glue", "GetTable");
-    /// List tables.
-    pub const GET_TABLES: Action = Action::new("glue", "GetTables");
-    /// Create a table.
-    pub const CREATE_TABLE: Action = Action::new("glue", "CreateTable");
-    /// Change a table.
-    pub const UPDATE_TABLE: Action = Action::new("glue", "UpdateTable");
     /// Read a partition.
     pub const GET_PARTITION: Action = Action::new("glue", "GetPartition");
     /// List partitions.

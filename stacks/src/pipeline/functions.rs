@@ -247,6 +247,16 @@ pub(super) fn add(
                     [objects_arn(&buckets.curated_name, prefixes::NOTIFY_STATE)],
                 )
                 .sid("KeepReferencePrices"),
+                // Without `s3:ListBucket` S3 answers a missing object with 403, not 404, and notify
+                // could not tell "no reference price yet" from "not allowed". Listing is limited to
+                // the state prefix.
+                Statement::allow(&[s3::LIST_BUCKET], [bucket_arn(&buckets.curated_name)])
+                    .sid("SeeStateObjects")
+                    .condition(
+                        "StringLike",
+                        "s3:prefix",
+                        [Expr::lit(format!("{}*", prefixes::NOTIFY_STATE))],
+                    ),
                 Statement::allow(&[sns::PUBLISH], [topic.arn()]).sid("PublishAlerts"),
                 use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
                 send_dead_letters(&dead_letters),

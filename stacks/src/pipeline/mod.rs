@@ -19,6 +19,7 @@ mod storage;
 
 use environment::{Environment, Region};
 
+pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use parameters::ArtifactParameter;
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
@@ -93,7 +94,7 @@ pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildErr
 
 fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Template, BuildError> {
     let mut t = Template::new(format!(
-        "MyStockTracker pipeline for environment {} in {}: scraper, stream, lambdas, storage, catalog, alerts.",
+        "MyStockTracker pipeline for environment {} in {}: scraper, stream, lambdas, storage, catalog and Athena, alerts.",
         env.name.as_str(),
         region
     ));

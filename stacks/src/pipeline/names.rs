@@ -40,6 +40,11 @@ impl Names {
         format!("mst-{}-{purpose}", self.env)
     }
 
+    /// The Athena workgroup name, `mst-<env>`: the one workgroup of the environment in each region.
+    pub fn athena_workgroup(&self) -> String {
+        format!("mst-{}", self.env)
+    }
+
     /// The Glue database name (Glue wants lower case and underscores).
     pub fn glue_database(&self) -> String {
         format!("mst_{}", self.env.replace('-', "_"))

@@ -30,7 +30,13 @@ pub mod prefixes {
     pub const QUOTES: &str = "quotes/";
     /// Curated bucket: the notify Lambda's reference prices.
     pub const NOTIFY_STATE: &str = "state/notify/";
+    /// Curated bucket: results of the Athena workgroup's queries.
+    pub const ATHENA_RESULTS: &str = "athena-results/";
 }
+
+/// Days Athena query results are kept: long enough to download a result again, short enough that
+/// result copies of the data do not pile up.
+pub const ATHENA_RESULTS_DAYS: u32 = 7;
 
 /// The data buckets, and their names as expressions that do not depend on the buckets themselves.
 #[derive(Debug, Clone)]
@@ -63,12 +69,20 @@ pub(super) fn add(
         Some(env.storage.raw_retention_days),
         env,
     )];
-    let curated_rules = vec![expire(
-        "ExpireCuratedData",
-        None,
-        env.storage.curated_retention_days,
-        env,
-    )];
+    let curated_rules = vec![
+        expire(
+            "ExpireCuratedData",
+            None,
+            env.storage.curated_retention_days,
+            env,
+        ),
+        expire(
+            "ExpireAthenaResults",
+            Some(prefixes::ATHENA_RESULTS),
+            Some(ATHENA_RESULTS_DAYS),
+            env,
+        ),
+    ];
     let raw = add_data_bucket(
         t,
         key,

@@ -1,5 +1,7 @@
 //! AWS Glue Data Catalog.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::resource_types;
@@ -25,6 +27,73 @@ pub struct DatabaseInput {
     pub description: String,
 }
 
+/// `AWS::Glue::Table`: `Ref` is the table name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Table {
+    /// The account's catalog.
+    pub catalog_id: Expr,
+    /// The database's name.
+    pub database_name: Expr,
+    /// The table's definition.
+    pub table_input: TableInput,
+}
+
+/// A table's definition.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableInput {
+    /// Lower-case name.
+    pub name: String,
+    /// What it holds.
+    pub description: String,
+    /// `EXTERNAL_TABLE`: the data lives in S3 and outlives the table.
+    pub table_type: &'static str,
+    /// Table properties (classification, partition projection, ...).
+    pub parameters: BTreeMap<String, Expr>,
+    /// Columns that come from the object key (`name=value/` folders), not from the files.
+    pub partition_keys: Vec<Column>,
+    /// Where the data is and how it is stored.
+    pub storage_descriptor: StorageDescriptor,
+}
+
+/// A column: name and Hive type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Column {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Hive type, such as `double` or `timestamp`.
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+}
+
+/// Where a table's data is and how it is stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StorageDescriptor {
+    /// The columns the files hold.
+    pub columns: Vec<Column>,
+    /// `s3://bucket/prefix/`.
+    pub location: Expr,
+    /// Hadoop input format class.
+    pub input_format: &'static str,
+    /// Hadoop output format class.
+    pub output_format: &'static str,
+    /// How rows are (de)serialized.
+    pub serde_info: SerdeInfo,
+}
+
+/// Serializer and deserializer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SerdeInfo {
+    /// The SerDe class.
+    pub serialization_library: &'static str,
+    /// Its settings.
+    pub parameters: BTreeMap<String, String>,
+}
+
 /// `AWS::Glue::Crawler`: `Ref` is the crawler name.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -33,8 +102,9 @@ pub struct Crawler {
     pub description: String,
     /// Role ARN.
     pub role: Expr,
-    /// Target database.
-    pub database_name: Expr,
+    /// Target database; absent for catalog targets, which name their own database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_name: Option<Expr>,
     /// What to crawl.
     pub targets: Targets,
     /// When.
@@ -49,18 +119,20 @@ pub struct Crawler {
 
 /// Crawl targets.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Targets {
-    /// S3 paths.
-    #[serde(rename = "S3Targets")]
-    pub s3_targets: Vec<S3Target>,
+    /// Existing catalog tables: the crawler reads their locations and never creates tables.
+    pub catalog_targets: Vec<CatalogTarget>,
 }
 
-/// An S3 path.
+/// Existing tables of one database.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct S3Target {
-    /// `s3://bucket/prefix/`.
-    pub path: Expr,
+pub struct CatalogTarget {
+    /// The database's name.
+    pub database_name: Expr,
+    /// Table names.
+    pub tables: Vec<String>,
 }
 
 /// Schedule.
@@ -137,6 +209,7 @@ pub struct JobBookmarksEncryption {
 
 resource_types!(
     Database => "AWS::Glue::Database",
+    Table => "AWS::Glue::Table",
     Crawler => "AWS::Glue::Crawler",
     SecurityConfiguration => "AWS::Glue::SecurityConfiguration",
 );
@@ -147,11 +220,15 @@ impl Handle<Database> {
         Expr::regional_arn("glue", [Expr::lit("database/"), self.reference()])
     }
 
-    /// The ARN pattern of the database's tables.
-    pub fn tables_arn(&self) -> Expr {
+    /// The ARN of the database's table `name`.
+    pub fn table_arn(&self, name: &str) -> Expr {
         Expr::regional_arn(
             "glue",
-            [Expr::lit("table/"), self.reference(), Expr::lit("/*")],
+            [
+                Expr::lit("table/"),
+                self.reference(),
+                Expr::lit(format!("/{name}")),
+            ],
         )
     }
 }

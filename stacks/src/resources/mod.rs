@@ -4,6 +4,7 @@
 //! follow the reference in snake case and are renamed to its PascalCase by serde. `cfn-lint` checks the
 //! generated JSON against the AWS resource schemas in CI.
 
+pub mod athena;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod firehose;
