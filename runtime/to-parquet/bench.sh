@@ -46,9 +46,9 @@ def rel(d):
             "hive_types = {'symbol': 'VARCHAR', 'dt': 'VARCHAR'})")
 cols = "symbol, dt, price, currency, change_pct, volume, epoch_us(market_time) AS mt, source"
 rust, py = rel(sys.argv[1]), rel(sys.argv[2])
-n_rust = duckdb.sql(f"SELECT count(*) FROM {rust}").fetchone()[0]
-n_py = duckdb.sql(f"SELECT count(*) FROM {py}").fetchone()[0]
-missing = duckdb.sql(f"SELECT count(*) FROM (SELECT {cols} FROM {py} EXCEPT ALL SELECT {cols} FROM {rust})").fetchone()[0]
+n_rust = duckdb.sql(f"SELECT count(*) FROM {rust}").fetchall()[0][0]
+n_py = duckdb.sql(f"SELECT count(*) FROM {py}").fetchall()[0][0]
+missing = duckdb.sql(f"SELECT count(*) FROM (SELECT {cols} FROM {py} EXCEPT ALL SELECT {cols} FROM {rust})").fetchall()[0][0]
 print(f"rows: rust {n_rust}, pyarrow {n_py}; pyarrow rows missing from ours: {missing}")
 sys.exit(1 if missing else 0)
 PY

@@ -70,9 +70,10 @@ pub(super) fn add(
         env,
     )];
     let curated_rules = vec![
+        // Only the quotes: notify's state objects must outlive a symbol's quiet spells.
         expire(
             "ExpireCuratedData",
-            None,
+            Some(prefixes::QUOTES),
             env.storage.curated_retention_days,
             env,
         ),
