@@ -436,6 +436,17 @@ impl Moto {
         &self.server.url
     }
 
+    /// Everything moto's models hold, as JSON text (`GET /moto-api/data.json`): per service and
+    /// model, the instances with their attributes (SNS topics list their `sent_notifications`).
+    pub fn data_json(&self) -> String {
+        body_text(
+            "moto data.json",
+            agent()
+                .get(format!("{}/moto-api/data.json", self.server.url))
+                .call(),
+        )
+    }
+
     /// Clears every service's state (`POST /moto-api/reset`).
     pub fn reset(&self) {
         body_text(

@@ -1,0 +1,216 @@
+//! Shared set-up: moto with a bucket and a topic, curated Parquet objects, S3 events, and the
+//! published messages read back from moto.
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use notify::state::State;
+use notify::{Config, Notify, NotifyError, Outcome};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use quote_record::Quote;
+use quote_record::arrow::{QuoteBatchBuilder, schema};
+use serde_json::{Value, json};
+use testkit::Moto;
+
+pub const BUCKET: &str = "mst-local-curated";
+pub const PREFIX: &str = "state/notify/";
+pub const TOPIC: &str = "mst-local-alerts";
+
+/// moto with the curated bucket and the alert topic, and clients on it.
+pub struct Env {
+    pub moto: Moto,
+    pub sdk: aws_config::SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub topic_arn: String,
+}
+
+impl Env {
+    pub async fn start() -> Self {
+        let moto = Moto::start();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(moto.endpoint())
+            .http_client(lambda_support::aws_http_client())
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        let topic_arn = aws_sdk_sns::Client::new(&sdk)
+            .create_topic()
+            .name(TOPIC)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_owned();
+        Self {
+            moto,
+            sdk,
+            s3,
+            topic_arn,
+        }
+    }
+
+    /// The configuration the stack would set, with `THRESHOLD_PCT` when given.
+    pub fn config(&self, threshold_pct: Option<&str>) -> Config {
+        let topic = self.topic_arn.clone();
+        let threshold = threshold_pct.map(str::to_owned);
+        Config::from_lookup(move |name| match name {
+            "TOPIC_ARN" => Some(topic.clone()),
+            "STATE_BUCKET" => Some(BUCKET.into()),
+            "STATE_PREFIX" => Some(PREFIX.into()),
+            "THRESHOLD_PCT" => threshold.clone(),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    /// The handler's state with the default configuration.
+    pub fn notify(&self) -> Notify {
+        Notify::from_config(&self.config(None), &self.sdk)
+    }
+
+    /// Puts a curated object for `symbol` with `(market_time, price)` rows; returns its key.
+    pub async fn put_quotes<T: AsRef<str>>(
+        &self,
+        symbol: &str,
+        name: &str,
+        rows: &[(T, f64)],
+    ) -> String {
+        let key = format!(
+            "quotes/symbol={symbol}/dt={}/{name}.parquet",
+            &rows[0].0.as_ref()[..10]
+        );
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(ByteStream::from(parquet_bytes(symbol, rows)))
+            .send()
+            .await
+            .unwrap();
+        key
+    }
+
+    /// Runs the handler on an event for `keys`.
+    pub async fn run(&self, notify: &Notify, keys: &[&str]) -> Result<Outcome, NotifyError> {
+        notify::handle(notify, event(keys)).await
+    }
+
+    /// (subject, message) of every message published to the topic, in order.
+    pub fn published(&self) -> Vec<(String, String)> {
+        published_to(&self.moto, &self.topic_arn)
+    }
+
+    /// A symbol's state object.
+    pub async fn state(&self, symbol: &str) -> State {
+        let body = self
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(format!("{PREFIX}{symbol}.json"))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        State::from_json(&body).unwrap()
+    }
+}
+
+/// A zstd Parquet object of `quote_record::arrow::schema()`, as the to-parquet Lambda writes it.
+pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> {
+    let mut builder = QuoteBatchBuilder::default();
+    for (time, price) in rows {
+        let time = time.as_ref();
+        let line = json!({
+            "v": 1, "symbol": symbol, "price": price, "currency": "USD", "change_pct": 0.1,
+            "volume": 1000, "market_time": time, "scraped_at": time, "source": "quote-page",
+        });
+        builder.append(&Quote::from_json(line.to_string().as_bytes()).unwrap());
+    }
+    let batch = builder.finish().unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
+/// An `ObjectCreated:Put` event as S3 delivers it, one record per key (keys URL-encoded).
+pub fn event(keys: &[&str]) -> S3Event {
+    let records: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-27T15:40:01.123Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:to-parquet"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "notify",
+                    "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                    "object": {
+                        "key": key.replace('=', "%3D"),
+                        "size": 1024,
+                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                        "sequencer": format!("0055AED6DCD9028{i:03}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// (subject, message) of the messages moto recorded as published to `topic_arn`.
+pub fn published_to(moto: &Moto, topic_arn: &str) -> Vec<(String, String)> {
+    let data: Value = serde_json::from_str(&moto.data_json()).unwrap();
+    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+    topics
+        .iter()
+        .filter(|t| t["arn"] == topic_arn)
+        .flat_map(|t| {
+            t["sent_notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        // [message_id, message, subject, message_attributes, group_id]
+        .map(|n| {
+            (
+                n[2].as_str().unwrap_or_default().to_owned(),
+                n[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `2026-11-27T15:MM:SSZ`.
+pub fn at(minute: u32, second: u32) -> String {
+    format!(
+        "2026-11-27T{:02}:{:02}:{second:02}Z",
+        15 + minute / 60,
+        minute % 60
+    )
+}

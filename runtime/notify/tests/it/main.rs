@@ -1,0 +1,11 @@
+//! Integration tests of the notify Lambda's handler against moto (S3 objects and state, SNS).
+//!
+//! Every test drives `notify::handle` with `S3Event`s deserialized from JSON shaped like the
+//! events S3 delivers, over Parquet objects written like the to-parquet Lambda writes them, and
+//! reads the e-mails back from the messages moto recorded as published.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod delivery;
+mod moves;
