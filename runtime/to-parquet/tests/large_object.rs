@@ -60,14 +60,20 @@ async fn a_one_gib_object_converts_within_512_mb() {
         .put_object()
         .bucket(RAW)
         .key(key)
-        .body(aws_sdk_s3::primitives::ByteStream::from_path(&path).await.unwrap())
+        .body(
+            aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
     std::fs::remove_file(&path).unwrap();
     let before = peak_rss_mib();
 
-    let summary = to_parquet::handle(&function, event(RAW, &[key])).await.unwrap();
+    let summary = to_parquet::handle(&function, event(RAW, &[key]))
+        .await
+        .unwrap();
 
     let peak = peak_rss_mib();
     let out = function
@@ -85,5 +91,8 @@ async fn a_one_gib_object_converts_within_512_mb() {
     );
     assert_eq!(summary.valid, records);
     assert_eq!(summary.invalid, 0);
-    assert!(peak < 512.0 * 1e6 / 1048576.0, "peak RSS {peak:.0} MiB is over 512 MB");
+    assert!(
+        peak < 512.0 * 1e6 / 1048576.0,
+        "peak RSS {peak:.0} MiB is over 512 MB"
+    );
 }
