@@ -32,6 +32,16 @@ pub async fn sdk_config(operation_timeout: Duration) -> aws_config::SdkConfig {
         .await
 }
 
+/// The S3 client of a Lambda: path-style addressing when the SDK configuration has an endpoint
+/// override (a local emulator such as moto has no per-bucket host names), virtual-hosted otherwise.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
+}
+
 /// JSON lines on stdout (the functions' log format is JSON, so CloudWatch indexes the fields), one
 /// object per event with its fields flattened and the current span; the level filter comes from
 /// `RUST_LOG` in `target=level` form (default `info`).

@@ -72,11 +72,7 @@ impl Notify {
     /// configuration has an endpoint override (a local emulator), SNS makes a single attempt per
     /// call (see the module documentation).
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(sdk.endpoint_url().is_some())
-                .build(),
-        );
+        let s3 = lambda_support::s3_client(sdk);
         let sns = aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(sdk)
                 .retry_config(

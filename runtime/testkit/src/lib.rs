@@ -447,6 +447,22 @@ impl Moto {
         )
     }
 
+    /// An AWS SDK configuration for this server (feature `aws`): its endpoint, `region`, dummy
+    /// credentials, and the Lambdas' HTTP client. Build S3 clients from it with
+    /// `lambda_support::s3_client`, which turns path-style addressing on for an endpoint override.
+    #[cfg(feature = "aws")]
+    pub async fn sdk_config(&self, region: &'static str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "testkit",
+            ))
+            .endpoint_url(self.endpoint())
+            .http_client(lambda_support::aws_http_client())
+            .load()
+            .await
+    }
+
     /// Clears every service's state (`POST /moto-api/reset`).
     pub fn reset(&self) {
         body_text(

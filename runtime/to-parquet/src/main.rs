@@ -21,7 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         quarantine_prefix = config.quarantine_prefix,
         "started"
     );
-    let function = to_parquet::handler::ToParquet::new(aws_sdk_s3::Client::new(&sdk), config);
+    let function = to_parquet::handler::ToParquet::new(lambda_support::s3_client(&sdk), config);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         to_parquet::handle(function, event.payload)

@@ -66,11 +66,7 @@ impl Transform {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, WriteError> {
         let writer = Writer::new(&config.influx)?;
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(sdk.endpoint_url().is_some())
-                .build(),
-        );
+        let s3 = lambda_support::s3_client(sdk);
         Ok(Self::new(
             writer,
             TokenCache::new(secrets, config.token_secret_id.clone()),

@@ -2,7 +2,6 @@
 //! published messages read back from moto.
 
 use aws_lambda_events::event::s3::S3Event;
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use notify::state::State;
 use notify::{Config, Notify, NotifyError, Outcome};
@@ -29,18 +28,8 @@ pub struct Env {
 impl Env {
     pub async fn start() -> Self {
         let moto = Moto::start();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .endpoint_url(moto.endpoint())
-            .http_client(lambda_support::aws_http_client())
-            .load()
-            .await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let sdk = moto.sdk_config("us-east-1").await;
+        let s3 = lambda_support::s3_client(&sdk);
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         let topic_arn = aws_sdk_sns::Client::new(&sdk)
             .create_topic()

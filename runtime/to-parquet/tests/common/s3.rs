@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use aws_lambda_events::event::s3::S3Event;
-use aws_sdk_s3::config::{Credentials, Region};
 use testkit::Moto;
 use to_parquet::Config;
 use to_parquet::handler::ToParquet;
@@ -12,18 +11,7 @@ pub const RAW: &str = "mst-test-raw";
 pub const CURATED: &str = "mst-test-curated";
 
 pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(moto.endpoint())
-        .http_client(lambda_support::aws_http_client())
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
+    lambda_support::s3_client(&moto.sdk_config("eu-west-1").await)
 }
 
 /// The function against moto, with buckets made and the configuration the stack sets.

@@ -2,7 +2,6 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use aws_sdk_s3::config::{Credentials, Region};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use quote_record::Quote;
@@ -81,24 +80,13 @@ pub fn failures(response: &KinesisEventResponse) -> Vec<String> {
 }
 
 pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(moto.endpoint())
-        .http_client(lambda_support::aws_http_client())
-        .load()
-        .await
+    moto.sdk_config("eu-west-1").await
 }
 
 pub fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
+    lambda_support::s3_client(sdk)
 }
 
-/// The bucket, and the secret holding `token`; returns the secret's ARN.
 pub async fn prepare_moto(sdk: &aws_config::SdkConfig, token: &str) -> String {
     s3(sdk)
         .create_bucket()
