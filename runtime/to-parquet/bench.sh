@@ -10,13 +10,14 @@ bench=${BENCH_SHARED:-/work/shared/bench}
 dir=${1:-/work/bench-quote}
 [[ -f $dir/data/quotes_1m.jsonl && -x $dir/venv/bin/python ]] || "$bench/setup" "$dir"
 input=$dir/data/quotes_1m.jsonl
-target=${CARGO_TARGET_DIR:-$here/../../target}
 venv=$(bash "$here/../../.ci/setup-tools")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-cargo build --quiet --release -p to-parquet --bench to_parquet --manifest-path "$here/Cargo.toml"
-bin=$(find "$target/release/deps" -maxdepth 1 -type f -executable -name 'to_parquet-*' -newer "$here/benches/to_parquet.rs" | head -1)
+# The bench profile is release; ask cargo where the binary is.
+bin=$(cargo bench --quiet -p to-parquet --bench to_parquet --no-run --message-format=json \
+  --manifest-path "$here/Cargo.toml" | grep '"kind":\["bench"\]' | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+[[ -x $bin ]] || { echo "no bench executable found" >&2; exit 1; }
 
 measure() { # name, command...: prints "name wall_s peak_mib"
   local name=$1; shift

@@ -28,11 +28,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         converter.push(&chunk[..n])?;
     }
+    let read_s = started.elapsed().as_secs_f64();
     let finished = converter.finish()?;
     let stats = finished.stats();
     let (mut files, mut bytes) = (0usize, 0usize);
-    for item in finished {
-        let (output, data) = item?;
+    for (output, data) in finished {
         let path = match output {
             Output::Partition(partition) => out.join(partition.path()).join("part-0.parquet"),
             Output::Quarantine => out.join("quarantine.jsonl"),
@@ -45,13 +45,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes += data.len();
     }
     let seconds = started.elapsed().as_secs_f64();
+    let write_s = seconds - read_s;
     let peak_kib = std::fs::read_to_string("/proc/self/status")?
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
     println!(
-        "valid={} invalid={} files={files} bytes={bytes} seconds={seconds:.3} records_per_s={:.0} peak_mib={:.0}",
+        "valid={} invalid={} files={files} bytes={bytes} seconds={seconds:.3} (read+validate+buffer {read_s:.3}, encode+write {write_s:.3}) records_per_s={:.0} peak_mib={:.0}",
         stats.valid,
         stats.invalid,
         (stats.valid + stats.invalid) as f64 / seconds,

@@ -1,28 +1,27 @@
 //! The conversion itself, independent of S3: raw bytes in (gzip or not), Parquet bytes per
 //! partition and quarantine lines out, with bounded memory.
 //!
-//! Rows are buffered per partition (`symbol`, `dt`) in Arrow builders. A partition's rows become a
-//! Parquet row group when they reach [`Options::row_group_rows`], or earlier when all partitions
-//! together hold [`Options::max_buffered_rows`] (the biggest is flushed). Encoded bytes wait in the
-//! partition's writer until the caller takes them with [`Converter::take_ready`] (the S3 side sends
-//! them as multipart parts); [`Converter::finish`] closes every file in key order. So memory is about
-//! `max_buffered_rows` rows (~50 bytes each) plus one part per file whatever the input's size.
+//! Records are split ([`crate::split`]), parsed and validated (on several threads when a batch is
+//! big enough), and the valid ones grouped into one Parquet file per partition
+//! ([`crate::partitions`]); the invalid ones become quarantine lines. Encoded bytes wait in each
+//! file's writer until the caller takes them with [`Converter::take_ready`] (the S3 side sends them
+//! as multipart parts); [`Converter::finish`] closes every file in key order. Memory is about
+//! [`Options::row_group_rows`] rows (~50 bytes each, twice while they are grouped) plus the encoded
+//! bytes not yet taken, whatever the input's size.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
 
 use flate2::write::MultiGzDecoder;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use quote_record::Quote;
-use quote_record::arrow::QuoteBatchBuilder;
+use quote_record::{Invalid, Quote};
 use thiserror::Error;
 
 use crate::layout::PartitionKey;
+use crate::partitions::Partitions;
 use crate::quarantine::{Entry, Reason};
 use crate::split::{Segment, SegmentKind, Splitter};
 
@@ -33,22 +32,20 @@ const GZIP_SLICE: usize = 64 * 1024;
 /// Tuning of a conversion.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Rows per Parquet row group (the last one of a file may be smaller).
+    /// Rows buffered (across all partitions) before they are written: each write gives every
+    /// partition that has rows one row group, so this is also the largest row group.
     pub row_group_rows: usize,
-    /// Rows buffered across all partitions before the biggest is flushed early.
-    pub max_buffered_rows: usize,
     /// Where the input came from (`s3://bucket/key`): recorded in each file's metadata as
     /// `mystocktracker.source` and in each quarantine entry.
     pub source: String,
 }
 
 impl Options {
-    /// Defaults for `source`: row groups of 1,048,576 rows (Athena and DuckDB read large row
-    /// groups fastest), at most 2,097,152 rows (~100 MB) buffered.
+    /// Defaults for `source`: 1,048,576 rows (~50 MB) buffered, so row groups of up to that many
+    /// rows (Athena and DuckDB read large row groups fastest).
     pub fn new(source: impl Into<String>) -> Self {
         Self {
             row_group_rows: 1 << 20,
-            max_buffered_rows: 2 << 20,
             source: source.into(),
         }
     }
@@ -101,19 +98,15 @@ enum Input {
     Broken,
 }
 
-struct Partition {
-    builder: QuoteBatchBuilder,
-    writer: Option<ArrowWriter<Vec<u8>>>,
-}
-
 /// Converts one raw object; see the module documentation.
 pub struct Converter {
     options: Options,
-    properties: Arc<WriterProperties>,
     input: Input,
     splitter: Splitter,
-    partitions: HashMap<PartitionKey, Partition>,
-    buffered_rows: usize,
+    batch: Batch,
+    /// Threads that parse a batch.
+    threads: usize,
+    partitions: Partitions,
     quarantine: Vec<u8>,
     stats: Stats,
 }
@@ -125,6 +118,72 @@ impl std::fmt::Debug for Converter {
             .field("partitions", &self.partitions.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
+    }
+}
+
+/// Below this many records a batch is parsed on the calling thread (a thread costs more).
+const PARALLEL_MIN_RECORDS: usize = 2048;
+
+/// The records split from one piece of input, copied into one buffer so that other threads can
+/// parse them.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    segments: Vec<(u64, std::ops::Range<usize>, SegmentKind)>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.segments.clear();
+    }
+
+    fn add(&mut self, segment: Segment<'_>) -> Result<(), std::convert::Infallible> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(segment.bytes);
+        self.segments
+            .push((segment.offset, start..self.bytes.len(), segment.kind));
+        Ok(())
+    }
+
+    fn segments(&self) -> impl Iterator<Item = Segment<'_>> {
+        self.segments.iter().map(|(offset, range, kind)| Segment {
+            offset: *offset,
+            bytes: &self.bytes[range.clone()],
+            kind: *kind,
+        })
+    }
+
+    /// Each object segment parsed (`None` for the others), in order.
+    fn parse(&self, threads: usize) -> Vec<Option<Result<Quote, Invalid>>> {
+        let parse = |segments: &[(u64, std::ops::Range<usize>, SegmentKind)]| {
+            segments
+                .iter()
+                .map(|(_, range, kind)| {
+                    (*kind == SegmentKind::Object)
+                        .then(|| Quote::from_json(&self.bytes[range.clone()]))
+                })
+                .collect::<Vec<_>>()
+        };
+        if threads <= 1 || self.segments.len() < PARALLEL_MIN_RECORDS {
+            return parse(&self.segments);
+        }
+        let share = self.segments.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .segments
+                .chunks(share)
+                .map(|segments| scope.spawn(move || parse(segments)))
+                .collect();
+            let mut parsed = Vec::with_capacity(self.segments.len());
+            for worker in workers {
+                match worker.join() {
+                    Ok(part) => parsed.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            parsed
+        })
     }
 }
 
@@ -149,13 +208,16 @@ impl Converter {
     /// A converter for one raw object.
     pub fn new(options: Options) -> Self {
         let properties = Arc::new(writer_properties(&options.source));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(4);
         Self {
+            partitions: Partitions::new(properties, options.row_group_rows, threads),
             options,
-            properties,
             input: Input::Sniffing(Vec::new()),
             splitter: Splitter::new(),
-            partitions: HashMap::new(),
-            buffered_rows: 0,
+            batch: Batch::default(),
+            threads,
             quarantine: Vec::new(),
             stats: Stats::default(),
         }
@@ -224,19 +286,35 @@ impl Converter {
 
     fn records(&mut self, text: &[u8]) -> Result<(), ConvertError> {
         self.stats.bytes += text.len() as u64;
-        let mut splitter = std::mem::take(&mut self.splitter);
-        let result = splitter.push(text, |segment| self.record(segment));
-        self.splitter = splitter;
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        let Ok(()) = self.splitter.push(text, |segment| batch.add(segment));
+        let result = self.apply(&batch);
+        self.batch = batch;
         result
     }
 
-    fn record(&mut self, segment: Segment<'_>) -> Result<(), ConvertError> {
-        let quote = match segment.kind {
-            SegmentKind::Object => Quote::from_json(segment.bytes),
-            SegmentKind::Truncated => {
+    /// Parses a batch's records (on several threads when it is big enough: parsing is most of the
+    /// work) and handles them in input order, so the output does not depend on the threads.
+    fn apply(&mut self, batch: &Batch) -> Result<(), ConvertError> {
+        for (segment, quote) in batch.segments().zip(batch.parse(self.threads)) {
+            self.record(segment, quote)?;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        segment: Segment<'_>,
+        parsed: Option<Result<Quote, Invalid>>,
+    ) -> Result<(), ConvertError> {
+        let quote = match (segment.kind, parsed) {
+            (SegmentKind::Object, Some(quote)) => quote,
+            (SegmentKind::Object, None) => Quote::from_json(segment.bytes),
+            (SegmentKind::Truncated, _) => {
                 return self.invalid(Reason::Truncated, "the record ends before its closing brace (cut by a newline or the end of the object)".into(), segment);
             }
-            SegmentKind::Oversized => {
+            (SegmentKind::Oversized, _) => {
                 return self.invalid(
                     Reason::Oversized,
                     format!(
@@ -246,7 +324,7 @@ impl Converter {
                     segment,
                 );
             }
-            SegmentKind::Stray => {
+            (SegmentKind::Stray, _) => {
                 return self.invalid(
                     Reason::NotAnObject,
                     "bytes outside any JSON object (up to the end of the line)".into(),
@@ -287,61 +365,7 @@ impl Converter {
 
     fn append(&mut self, quote: Quote) -> Result<(), ConvertError> {
         self.stats.valid += 1;
-        let key = PartitionKey::of(&quote);
-        let partition = self
-            .partitions
-            .entry(key.clone())
-            .or_insert_with(|| Partition {
-                builder: QuoteBatchBuilder::with_capacity(1024),
-                writer: None,
-            });
-        partition.builder.append(&quote);
-        self.buffered_rows += 1;
-        if partition.builder.len() >= self.options.row_group_rows {
-            self.flush(&key)?;
-        } else if self.buffered_rows >= self.options.max_buffered_rows {
-            let biggest = self
-                .partitions
-                .iter()
-                .max_by_key(|(k, p)| (p.builder.len(), std::cmp::Reverse(*k)))
-                .map(|(k, _)| k.clone());
-            if let Some(biggest) = biggest {
-                self.flush(&biggest)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes a partition's buffered rows as one row group.
-    fn flush(&mut self, key: &PartitionKey) -> Result<(), ConvertError> {
-        let Some(partition) = self.partitions.get_mut(key) else {
-            return Ok(());
-        };
-        let rows = partition.builder.len();
-        if rows == 0 {
-            return Ok(());
-        }
-        let batch = partition.builder.finish()?;
-        self.buffered_rows -= rows;
-        let parquet = |source| ConvertError::Parquet {
-            partition: key.path(),
-            source,
-        };
-        let writer = match &mut partition.writer {
-            Some(writer) => writer,
-            None => partition.writer.insert(
-                ArrowWriter::try_new(
-                    Vec::new(),
-                    quote_record::arrow::schema(),
-                    Some((*self.properties).clone()),
-                )
-                .map_err(parquet)?,
-            ),
-        };
-        writer.write(&batch).map_err(parquet)?;
-        writer.flush().map_err(parquet)?;
-        writer.sync().map_err(|e| parquet(e.into()))?;
-        Ok(())
+        self.partitions.append(&quote)
     }
 
     /// Takes the encoded bytes that are ready to be sent: each open file's bytes once there are at
@@ -350,13 +374,9 @@ impl Converter {
     pub fn take_ready(&mut self, min_bytes: usize) -> Vec<(Output, Vec<u8>)> {
         let mut ready: Vec<(Output, Vec<u8>)> = self
             .partitions
-            .iter_mut()
-            .filter_map(|(key, partition)| {
-                let writer = partition.writer.as_mut()?;
-                let bytes = writer.inner_mut();
-                (bytes.len() >= min_bytes.max(1))
-                    .then(|| (Output::Partition(key.clone()), std::mem::take(bytes)))
-            })
+            .take_ready(min_bytes)
+            .into_iter()
+            .map(|(key, bytes)| (Output::Partition(key), bytes))
             .collect();
         if self.quarantine.len() >= min_bytes.max(1) {
             ready.push((Output::Quarantine, std::mem::take(&mut self.quarantine)));
@@ -365,8 +385,8 @@ impl Converter {
         ready
     }
 
-    /// Ends the input and closes every file, in key order (partitions, then the quarantine if it
-    /// has entries): each output's remaining bytes, for outputs that have any data at all.
+    /// Ends the input and closes every file: each output's remaining bytes, in key order
+    /// (partitions, then the quarantine if it has entries).
     pub fn finish(mut self) -> Result<Finished, ConvertError> {
         if let Input::Sniffing(head) = &mut self.input {
             // An object of 0 or 1 bytes.
@@ -382,74 +402,46 @@ impl Converter {
                 self.broken_gzip(&e);
             }
         }
-        let mut splitter = std::mem::take(&mut self.splitter);
-        splitter.finish(|segment| self.record(segment))?;
-        let mut keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-        keys.sort();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        let Ok(()) = self.splitter.finish(|segment| batch.add(segment));
+        self.apply(&batch)?;
+        let mut outputs: Vec<(Output, Vec<u8>)> = self
+            .partitions
+            .close()?
+            .into_iter()
+            .map(|(key, bytes)| (Output::Partition(key), bytes))
+            .collect();
+        let quarantine = std::mem::take(&mut self.quarantine);
+        if !quarantine.is_empty() {
+            outputs.push((Output::Quarantine, quarantine));
+        }
         Ok(Finished {
-            converter: self,
-            keys: keys.into_iter(),
+            stats: self.stats,
+            outputs: outputs.into_iter(),
         })
     }
 }
 
-/// The closing of a conversion: iterate to get each output's last bytes, one file at a time (so
-/// only one file's tail is in memory at once).
+/// The closing of a conversion: each output's last bytes, in key order (partitions, then the
+/// quarantine if it has entries).
+#[derive(Debug)]
 pub struct Finished {
-    converter: Converter,
-    keys: std::vec::IntoIter<PartitionKey>,
-}
-
-impl std::fmt::Debug for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Finished")
-            .field("remaining", &self.keys.len())
-            .finish_non_exhaustive()
-    }
+    stats: Stats,
+    outputs: std::vec::IntoIter<(Output, Vec<u8>)>,
 }
 
 impl Finished {
     /// Counters of the whole conversion.
     pub fn stats(&self) -> Stats {
-        self.converter.stats
-    }
-
-    /// The partitions written, in key order, each once.
-    pub fn partitions(&self) -> impl Iterator<Item = &PartitionKey> {
-        self.keys.as_slice().iter()
+        self.stats
     }
 }
 
 impl Iterator for Finished {
-    type Item = Result<(Output, Vec<u8>), ConvertError>;
+    type Item = (Output, Vec<u8>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Some(key) = self.keys.next() else {
-            let quarantine = std::mem::take(&mut self.converter.quarantine);
-            return (!quarantine.is_empty()).then_some(Ok((Output::Quarantine, quarantine)));
-        };
-        let result = (|| {
-            self.converter.flush(&key)?;
-            let partition =
-                self.converter
-                    .partitions
-                    .remove(&key)
-                    .ok_or_else(|| ConvertError::Parquet {
-                        partition: key.path(),
-                        source: parquet::errors::ParquetError::General("partition vanished".into()),
-                    })?;
-            let bytes = match partition.writer {
-                // `into_inner` flushes the last row group and writes the footer.
-                Some(writer) => writer
-                    .into_inner()
-                    .map_err(|source| ConvertError::Parquet {
-                        partition: key.path(),
-                        source,
-                    })?,
-                None => Vec::new(),
-            };
-            Ok((Output::Partition(key.clone()), bytes))
-        })();
-        Some(result)
+        self.outputs.next()
     }
 }

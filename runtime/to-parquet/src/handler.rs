@@ -173,10 +173,9 @@ async fn convert_object(
                 outputs.write(output, bytes).await?;
             }
         }
-        let mut finished = converter.finish().map_err(convert_error)?;
+        let finished = converter.finish().map_err(convert_error)?;
         let stats = finished.stats();
-        for item in finished.by_ref() {
-            let (output, bytes) = item.map_err(convert_error)?;
+        for (output, bytes) in finished {
             outputs.write(output.clone(), bytes).await?;
             outputs.finish(&output).await?;
         }

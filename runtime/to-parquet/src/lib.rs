@@ -5,7 +5,8 @@
 //! The binary (`src/main.rs`) only wires [`handler::handle`] to the Lambda runtime.
 //!
 //! - [`split`]: the raw byte stream into records, chunk by chunk, bounded memory.
-//! - [`convert`]: records into Parquet bytes per partition and quarantine lines (no I/O).
+//! - [`convert`]: records into Parquet bytes per partition and quarantine lines (no I/O); the
+//!   grouping into partitions lives in the private `partitions` module.
 //! - [`layout`]: the output keys, derived from the source object only (retries rewrite the same keys).
 //! - [`quarantine`]: the quarantine entry.
 //! - [`upload`]: streaming outputs to S3 (single `PutObject` or multipart).
@@ -16,6 +17,7 @@ pub mod config;
 pub mod convert;
 pub mod handler;
 pub mod layout;
+mod partitions;
 pub mod quarantine;
 pub mod split;
 pub mod upload;
