@@ -22,6 +22,9 @@ use crate::convert::{ConvertError, Converter, Options, Output, Stats};
 use crate::layout::{output_stem, parquet_key, quarantine_key};
 use crate::upload::{PART_BYTES, Upload, UploadError};
 
+/// Bytes of the source handed to the converter at once.
+const PIECE_BYTES: usize = 1 << 20;
+
 /// The function's clients and configuration, built once per container.
 #[derive(Debug, Clone)]
 pub struct ToParquet {
@@ -163,14 +166,27 @@ async fn convert_object(
     let mut body = object.body;
     let result: Result<Stats, HandlerError> = async {
         let mut converter = converter;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| read_error(DisplayErrorContext(e).to_string()))?
-        {
-            converter.push(&chunk).map_err(convert_error)?;
+        // The body arrives in frames of a few KiB; the converter parses on several threads only
+        // when it gets thousands of records at once, so frames are gathered into 1 MiB pieces.
+        let mut piece: Vec<u8> = Vec::with_capacity(PIECE_BYTES);
+        loop {
+            let chunk = body
+                .try_next()
+                .await
+                .map_err(|e| read_error(DisplayErrorContext(e).to_string()))?;
+            if let Some(chunk) = &chunk {
+                piece.extend_from_slice(chunk);
+            }
+            if piece.len() < PIECE_BYTES && chunk.is_some() {
+                continue;
+            }
+            converter.push(&piece).map_err(convert_error)?;
+            piece.clear();
             for (output, bytes) in converter.take_ready(function.part_bytes) {
                 outputs.write(output, bytes).await?;
+            }
+            if chunk.is_none() {
+                break;
             }
         }
         let finished = converter.finish().map_err(convert_error)?;
