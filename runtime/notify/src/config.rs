@@ -1,6 +1,6 @@
 //! The function's configuration, read once from environment variables at cold start.
 
-use thiserror::Error;
+use lambda_support::env::Vars;
 
 use crate::window::Threshold;
 
@@ -17,23 +17,7 @@ pub struct Config {
     pub state_prefix: String,
 }
 
-/// A missing or malformed environment variable.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set (or is empty).
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    /// A variable has a value the function cannot use.
-    #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What is expected instead.
-        reason: &'static str,
-    },
-}
+pub use lambda_support::env::ConfigError;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -44,10 +28,9 @@ impl Config {
     /// Reads the configuration through `lookup` (a variable name to its value), so that tests need
     /// not change the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let vars = Vars(lookup);
 
-        let topic_arn = required("TOPIC_ARN")?;
+        let topic_arn = vars.required("TOPIC_ARN")?;
         if !topic_arn.starts_with("arn:") {
             return Err(ConfigError::Invalid {
                 name: "TOPIC_ARN",
@@ -55,7 +38,7 @@ impl Config {
                 reason: "expected a topic ARN such as arn:aws:sns:eu-west-1:111122223333:alerts",
             });
         }
-        let threshold = match get("THRESHOLD_PCT") {
+        let threshold = match vars.optional("THRESHOLD_PCT") {
             None => Threshold::default(),
             Some(value) => value
                 .trim()
@@ -69,14 +52,11 @@ impl Config {
                     reason: "expected a finite percentage greater than 0, such as 1 or 0.5",
                 })?,
         };
-        let mut state_prefix = required("STATE_PREFIX")?;
-        if !state_prefix.ends_with('/') {
-            state_prefix.push('/');
-        }
+        let state_prefix = vars.prefix("STATE_PREFIX")?;
         Ok(Self {
             topic_arn,
             threshold,
-            state_bucket: required("STATE_BUCKET")?,
+            state_bucket: vars.required("STATE_BUCKET")?,
             state_prefix,
         })
     }

@@ -1,14 +1,15 @@
 //! The function's configuration, read once from environment variables at cold start (the pipeline
 //! stack, `stacks/src/pipeline/functions.rs`, sets all of them).
 
-use thiserror::Error;
+use lambda_support::env::Vars;
 
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Bucket of the Parquet output (`CURATED_BUCKET`).
     pub curated_bucket: String,
-    /// Key prefix of the Parquet output, ending in `/` (`CURATED_PREFIX`, `quotes/`).
+    /// Key prefix of the Parquet output, ending in `/` (`CURATED_PREFIX`, `quotes/`; a missing final
+    /// `/` is added, as in every Lambda).
     pub curated_prefix: String,
     /// Bucket of the quarantine (`QUARANTINE_BUCKET`, the raw bucket).
     pub quarantine_bucket: String,
@@ -16,21 +17,7 @@ pub struct Config {
     pub quarantine_prefix: String,
 }
 
-/// A missing or malformed environment variable.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set (or is empty).
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    /// A prefix that does not end in `/`.
-    #[error("environment variable {name}={value:?} is invalid: a key prefix must end in '/'")]
-    NotAPrefix {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-    },
-}
+pub use lambda_support::env::ConfigError;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -40,24 +27,12 @@ impl Config {
 
     /// Reads the configuration through `lookup` (a variable name to its value), for tests.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let prefix = |name: &'static str| {
-            let value = required(name)?;
-            if value.ends_with('/') {
-                Ok(value)
-            } else {
-                Err(ConfigError::NotAPrefix { name, value })
-            }
-        };
+        let vars = Vars(lookup);
         Ok(Self {
-            curated_bucket: required("CURATED_BUCKET")?,
-            curated_prefix: prefix("CURATED_PREFIX")?,
-            quarantine_bucket: required("QUARANTINE_BUCKET")?,
-            quarantine_prefix: prefix("QUARANTINE_PREFIX")?,
+            curated_bucket: vars.required("CURATED_BUCKET")?,
+            curated_prefix: vars.prefix("CURATED_PREFIX")?,
+            quarantine_bucket: vars.required("QUARANTINE_BUCKET")?,
+            quarantine_prefix: vars.prefix("QUARANTINE_PREFIX")?,
         })
     }
 }
@@ -88,17 +63,18 @@ mod tests {
     }
 
     #[test]
-    fn names_the_missing_or_bad_variable() {
+    fn names_the_missing_variable_and_completes_prefixes() {
         assert_eq!(
             Config::from_lookup(lookup(&[("CURATED_BUCKET", "c")])),
             Err(ConfigError::Missing("CURATED_PREFIX"))
         );
-        let error = Config::from_lookup(lookup(&[
+        let config = Config::from_lookup(lookup(&[
             ("CURATED_BUCKET", "c"),
             ("CURATED_PREFIX", "quotes"),
+            ("QUARANTINE_BUCKET", "raw"),
+            ("QUARANTINE_PREFIX", "quarantine/to-parquet/"),
         ]))
-        .unwrap_err();
-        assert!(error.to_string().contains("CURATED_PREFIX=\"quotes\""));
-        assert!(error.to_string().contains("must end in '/'"));
+        .unwrap();
+        assert_eq!(config.curated_prefix, "quotes/");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use thiserror::Error;
+use lambda_support::env::Vars;
 
 /// Default timeout of one InfluxDB write request (connect included).
 pub const DEFAULT_INFLUX_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,23 +53,7 @@ pub struct Config {
     pub quarantine_prefix: String,
 }
 
-/// A missing or malformed environment variable.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set (or is empty).
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    /// A variable has a value the function cannot use.
-    #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What is expected instead.
-        reason: &'static str,
-    },
-}
+pub use lambda_support::env::ConfigError;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -80,10 +64,9 @@ impl Config {
     /// Reads the configuration through `lookup` (a variable name to its value), so that tests need
     /// not change the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let vars = Vars(lookup);
 
-        let url = required("INFLUX_URL")?;
+        let url = vars.required("INFLUX_URL")?;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(['?', '#'])
         {
             return Err(ConfigError::Invalid {
@@ -93,13 +76,13 @@ impl Config {
             });
         }
         let url = url.trim_end_matches('/').to_owned();
-        let api = match required("INFLUX_API")?.as_str() {
+        let api = match vars.required("INFLUX_API")?.as_str() {
             "v1" => InfluxApi::V1 {
-                database: required("INFLUX_DATABASE")?,
+                database: vars.required("INFLUX_DATABASE")?,
             },
             "v2" => InfluxApi::V2 {
-                org: required("INFLUX_ORG")?,
-                bucket: required("INFLUX_BUCKET")?,
+                org: vars.required("INFLUX_ORG")?,
+                bucket: vars.required("INFLUX_BUCKET")?,
             },
             other => {
                 return Err(ConfigError::Invalid {
@@ -109,7 +92,7 @@ impl Config {
                 });
             }
         };
-        let timeout = match get("INFLUX_TIMEOUT_SECONDS") {
+        let timeout = match vars.optional("INFLUX_TIMEOUT_SECONDS") {
             None => DEFAULT_INFLUX_TIMEOUT,
             Some(value) => match value.trim().parse::<u64>() {
                 Ok(seconds @ 1..=900) => Duration::from_secs(seconds),
@@ -122,14 +105,11 @@ impl Config {
                 }
             },
         };
-        let mut quarantine_prefix = required("QUARANTINE_PREFIX")?;
-        if !quarantine_prefix.ends_with('/') {
-            quarantine_prefix.push('/');
-        }
+        let quarantine_prefix = vars.prefix("QUARANTINE_PREFIX")?;
         Ok(Self {
             influx: InfluxConfig { url, api, timeout },
-            token_secret_id: required("INFLUX_TOKEN_SECRET_ARN")?,
-            quarantine_bucket: required("QUARANTINE_BUCKET")?,
+            token_secret_id: vars.required("INFLUX_TOKEN_SECRET_ARN")?,
+            quarantine_bucket: vars.required("QUARANTINE_BUCKET")?,
             quarantine_prefix,
         })
     }

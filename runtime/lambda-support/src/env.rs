@@ -1,0 +1,63 @@
+//! Reading a Lambda's configuration from environment variables, the same way in every function:
+//! an empty value counts as unset, key prefixes get their final `/`, and errors name the variable.
+
+use thiserror::Error;
+
+/// A missing or malformed environment variable.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// A variable has a value the function cannot use.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is expected instead.
+        reason: &'static str,
+    },
+}
+
+/// The variables, through a lookup (the process environment, or a table in tests).
+pub struct Vars<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The value, if set and not blank.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// The value, or [`ConfigError::Missing`].
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A required S3 key prefix, with a final `/` added when it is missing.
+    pub fn prefix(&self, name: &'static str) -> Result<String, ConfigError> {
+        let mut prefix = self.required(name)?;
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Ok(prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_is_unset_and_prefixes_end_in_a_slash() {
+        let vars = Vars(|name: &str| match name {
+            "BLANK" => Some("  ".to_owned()),
+            "PREFIX" => Some("quotes".to_owned()),
+            _ => None,
+        });
+        assert_eq!(vars.required("BLANK"), Err(ConfigError::Missing("BLANK")));
+        assert_eq!(vars.optional("UNSET"), None);
+        assert_eq!(vars.prefix("PREFIX").unwrap(), "quotes/");
+    }
+}
