@@ -94,7 +94,7 @@ impl QuoteBatchBuilder {
         self.volume.append_option(q.volume.map(|v| v as i64));
         self.market_time.append_value(q.market_time.unix_micros());
         self.scraped_at.append_value(q.scraped_at.unix_micros());
-        self.source.append_value(&q.source);
+        self.source.append_value(q.source());
     }
 
     /// Rows appended since the last [`QuoteBatchBuilder::finish`].

@@ -17,7 +17,12 @@ pub struct CurrencyError;
 impl Currency {
     /// Checks `text` against the ISO-4217 shape.
     pub fn parse(text: &str) -> Result<Self, CurrencyError> {
-        match *text.as_bytes() {
+        Self::from_bytes(text.as_bytes())
+    }
+
+    /// [`Currency::parse`] over bytes (the record reader's strings).
+    pub(crate) fn from_bytes(b: &[u8]) -> Result<Self, CurrencyError> {
+        match *b {
             [a, b, c]
                 if a.is_ascii_uppercase() && b.is_ascii_uppercase() && c.is_ascii_uppercase() =>
             {
@@ -25,6 +30,11 @@ impl Currency {
             }
             _ => Err(CurrencyError),
         }
+    }
+
+    /// The code's bytes (ASCII letters).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// The code as text.

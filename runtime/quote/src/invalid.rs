@@ -41,6 +41,11 @@ impl Field {
         Field::Source,
     ];
 
+    /// The field a JSON key names, if it is one of the record's.
+    pub fn from_key(key: &[u8]) -> Option<Field> {
+        Self::ALL.into_iter().find(|f| f.key().as_bytes() == key)
+    }
+
     /// The JSON key.
     pub const fn key(self) -> &'static str {
         match self {

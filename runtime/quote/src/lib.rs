@@ -15,6 +15,7 @@ mod invalid;
 pub mod line_protocol;
 mod parse;
 mod quote;
+mod source;
 mod symbol;
 mod time;
 

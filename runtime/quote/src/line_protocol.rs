@@ -11,8 +11,9 @@
 //! the end (InfluxDB 1.x reads `\\` literally while 2.x reads it as one backslash, so no escaping
 //! means the same to both). [`check_tag`] and [`check_measurement`] say whether a text is carried
 //! faithfully; the escaping functions themselves never fail, so check first where it matters.
-
-use std::fmt::Write as _;
+//!
+//! Everything appends to a byte buffer: a write body is bytes (gzipped on its way out), and
+//! building it as bytes spares the UTF-8 checks a `String` would need.
 
 /// Why a text cannot be written as a line-protocol name or tag value without changing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -68,52 +69,53 @@ pub fn check_measurement(text: &str) -> Result<(), LineProtocolError> {
     check(text, b", ")
 }
 
-/// Appends `text` with a backslash before each byte in `special` (all ASCII).
+/// Appends UTF-8 `text` with a backslash before each byte in `special` (all ASCII).
 #[inline]
-fn escape(text: &str, special: &[u8], out: &mut String) {
-    let b = text.as_bytes();
+pub(crate) fn escape(text: &[u8], special: &[u8], out: &mut Vec<u8>) {
     let mut from = 0;
-    for (i, c) in b.iter().enumerate() {
+    for (i, c) in text.iter().enumerate() {
         if special.contains(c) {
-            // `i` is at an ASCII byte, hence a char boundary.
-            out.push_str(&text[from..i]);
-            out.push('\\');
+            out.extend_from_slice(&text[from..i]);
+            out.push(b'\\');
             from = i;
         }
     }
-    out.push_str(&text[from..]);
+    out.extend_from_slice(&text[from..]);
 }
 
+/// The bytes escaped in tag keys, tag values and field keys.
+pub(crate) const TAG_SPECIAL: &[u8] = b", =";
+
 /// Appends a measurement name, escaping `,` and space.
-pub fn escape_measurement(text: &str, out: &mut String) {
-    escape(text, b", ", out);
+pub fn escape_measurement(text: &str, out: &mut Vec<u8>) {
+    escape(text.as_bytes(), b", ", out);
 }
 
 /// Appends a tag key, tag value or field key, escaping `,`, `=` and space.
-pub fn escape_tag(text: &str, out: &mut String) {
-    escape(text, b", =", out);
+pub fn escape_tag(text: &str, out: &mut Vec<u8>) {
+    escape(text.as_bytes(), TAG_SPECIAL, out);
 }
 
 /// Appends a string field value in double quotes, escaping `"` and `\`.
 ///
 /// Any text is carried faithfully, line breaks included.
-pub fn write_string_field(text: &str, out: &mut String) {
-    out.push('"');
-    escape(text, b"\"\\", out);
-    out.push('"');
+pub fn write_string_field(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    escape(text.as_bytes(), b"\"\\", out);
+    out.push(b'"');
 }
 
 /// Appends a float field value: the shortest text that parses back to the same `f64`, with a
 /// trailing `.0` dropped (`190` rather than `190.0`, as the Python client writes it; a number
 /// without the `i` suffix is a float to InfluxDB either way).
-pub fn write_float(value: f64, out: &mut String) -> Result<(), LineProtocolError> {
+pub fn write_float(value: f64, out: &mut Vec<u8>) -> Result<(), LineProtocolError> {
     if !value.is_finite() {
         return Err(LineProtocolError::NotFinite);
     }
     if !short_decimal(value, out) {
         let mut buf = ryu::Buffer::new();
         let text = buf.format_finite(value);
-        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+        out.extend_from_slice(text.strip_suffix(".0").unwrap_or(text).as_bytes());
     }
     Ok(())
 }
@@ -128,7 +130,7 @@ const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 /// and below 2^50 the rounded product is the only candidate with `d` digits. Returns false
 /// (writing nothing) outside the range where `ryu` writes positional notation or when more than
 /// nine fraction digits are needed.
-fn short_decimal(value: f64, out: &mut String) -> bool {
+fn short_decimal(value: f64, out: &mut Vec<u8>) -> bool {
     const LIMIT: f64 = (1u64 << 50) as f64;
     let magnitude = value.abs();
     if !(1e-5..LIMIT).contains(&magnitude) {
@@ -144,23 +146,21 @@ fn short_decimal(value: f64, out: &mut String) -> bool {
         let n = (scaled + 0.5f64.copysign(scaled)) as i64;
         if n as f64 / scale == value {
             let mut buf = itoa::Buffer::new();
-            let text = buf.format(n.unsigned_abs());
+            let text = buf.format(n.unsigned_abs()).as_bytes();
             if n < 0 {
-                out.push('-');
+                out.push(b'-');
             }
             if digits == 0 {
-                out.push_str(text);
+                out.extend_from_slice(text);
             } else if text.len() > digits {
                 let (int, frac) = text.split_at(text.len() - digits);
-                out.push_str(int);
-                out.push('.');
-                out.push_str(frac);
+                out.extend_from_slice(int);
+                out.push(b'.');
+                out.extend_from_slice(frac);
             } else {
-                out.push_str("0.");
-                for _ in text.len()..digits {
-                    out.push('0');
-                }
-                out.push_str(text);
+                out.extend_from_slice(b"0.");
+                out.resize(out.len() + digits - text.len(), b'0');
+                out.extend_from_slice(text);
             }
             return true;
         }
@@ -169,32 +169,31 @@ fn short_decimal(value: f64, out: &mut String) -> bool {
 }
 
 /// Appends a signed integer field value with its `i` suffix.
-pub fn write_integer(value: i64, out: &mut String) {
+pub fn write_integer(value: i64, out: &mut Vec<u8>) {
     let mut buf = itoa::Buffer::new();
-    out.push_str(buf.format(value));
-    out.push('i');
+    out.extend_from_slice(buf.format(value).as_bytes());
+    out.push(b'i');
 }
 
 /// Appends a timestamp (an integer in the write's precision, here always nanoseconds).
-pub fn write_timestamp(nanos: i64, out: &mut String) {
+pub fn write_timestamp(nanos: i64, out: &mut Vec<u8>) {
     let mut buf = itoa::Buffer::new();
-    out.push_str(buf.format(nanos));
+    out.extend_from_slice(buf.format(nanos).as_bytes());
 }
 
 /// Appends a boolean field value.
-pub fn write_bool(value: bool, out: &mut String) {
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{value}");
+pub fn write_bool(value: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn esc(f: fn(&str, &mut String), s: &str) -> String {
-        let mut out = String::new();
+    fn esc(f: fn(&str, &mut Vec<u8>), s: &str) -> String {
+        let mut out = Vec::new();
         f(s, &mut out);
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -248,17 +247,17 @@ mod tests {
             cases.push(f64::from(i).sqrt());
         }
         for v in cases {
-            let mut s = String::new();
+            let mut s = Vec::new();
             write_float(v, &mut s).unwrap();
-            assert_eq!(s, ryu_trimmed(v), "{v:?}");
+            assert_eq!(String::from_utf8(s).unwrap(), ryu_trimmed(v), "{v:?}");
         }
     }
 
     #[test]
     fn floats() {
         let f = |v: f64| {
-            let mut s = String::new();
-            write_float(v, &mut s).map(|()| s)
+            let mut s = Vec::new();
+            write_float(v, &mut s).map(|()| String::from_utf8(s).unwrap())
         };
         assert_eq!(f(189.23).unwrap(), "189.23");
         assert_eq!(f(-0.42).unwrap(), "-0.42");
@@ -266,9 +265,10 @@ mod tests {
         assert_eq!(f(0.0).unwrap(), "0");
         assert_eq!(f(1e-7).unwrap(), "1e-7");
         assert_eq!(f(f64::NAN), Err(LineProtocolError::NotFinite));
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_integer(-5, &mut s);
         write_bool(true, &mut s);
-        assert_eq!(s, "-5itrue");
+        write_bool(false, &mut s);
+        assert_eq!(s, b"-5itruefalse");
     }
 }

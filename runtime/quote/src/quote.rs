@@ -2,6 +2,7 @@
 
 use crate::invalid::{Invalid, SourceError};
 use crate::line_protocol as lp;
+use crate::source::SourceText;
 use crate::{Currency, Symbol, Timestamp};
 
 /// The schema version this crate reads and writes.
@@ -27,7 +28,7 @@ pub struct Quote {
     pub(crate) volume: Option<u64>,
     pub(crate) market_time: Timestamp,
     pub(crate) scraped_at: Timestamp,
-    pub(crate) source: String,
+    pub(crate) source: SourceText,
 }
 
 /// The fields of a [`Quote`] before validation, for building one in code (the scraper).
@@ -70,7 +71,7 @@ impl TryFrom<QuoteFields> for Quote {
             volume: f.volume,
             market_time: f.market_time,
             scraped_at: f.scraped_at,
-            source: f.source,
+            source: f.source.into(),
         })
     }
 }
@@ -104,20 +105,26 @@ pub(crate) fn check_volume(v: u64) -> Result<(), Invalid> {
 /// The `source` rule. DESIGN.md does not constrain `source`, but it is an InfluxDB tag, so it must
 /// be non-empty and survive line-protocol escaping; the length cap keeps series keys small.
 pub fn check_source(s: &str) -> Result<(), SourceError> {
-    if s.is_empty() {
+    check_source_utf8(s.as_bytes())
+}
+
+/// [`check_source`] over UTF-8 bytes (the record reader's strings).
+pub(crate) fn check_source_utf8(b: &[u8]) -> Result<(), SourceError> {
+    if b.is_empty() {
         return Err(SourceError::Empty);
     }
-    if s.len() > MAX_SOURCE_LEN {
-        return Err(SourceError::TooLong(s.len()));
+    if b.len() > MAX_SOURCE_LEN {
+        return Err(SourceError::TooLong(b.len()));
     }
     // Fast path: printable ASCII without backslashes (every source name seen so far).
-    if s.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'\\') {
+    if b.iter().all(|&c| (b' '..=b'~').contains(&c) && c != b'\\') {
         return Ok(());
     }
+    let s = String::from_utf8_lossy(b);
     if s.chars().any(char::is_control) {
         return Err(SourceError::ControlCharacter);
     }
-    lp::check_tag(s).map_err(|_| SourceError::Backslash)
+    lp::check_tag(&s).map_err(|_| SourceError::Backslash)
 }
 
 pub(crate) fn check_times(market_time: Timestamp, scraped_at: Timestamp) -> Result<(), Invalid> {
@@ -177,7 +184,7 @@ impl Quote {
     }
     /// The scraper source.
     pub fn source(&self) -> &str {
-        &self.source
+        self.source.as_str()
     }
 
     /// The fields, to change some and validate again.
@@ -190,7 +197,7 @@ impl Quote {
             volume: self.volume,
             market_time: self.market_time,
             scraped_at: self.scraped_at,
-            source: self.source,
+            source: self.source.as_str().to_owned(),
         }
     }
 
@@ -215,7 +222,7 @@ impl Quote {
         out.push_str("\",\"scraped_at\":\"");
         self.scraped_at.write_rfc3339(out);
         out.push_str("\",\"source\":");
-        write_json_string(&self.source, out);
+        write_json_string(self.source.as_str(), out);
         out.push('}');
     }
 
@@ -231,33 +238,34 @@ impl Quote {
     ///
     /// Tags and fields are sorted by key (InfluxDB's recommendation, and what the Python client
     /// writes); `volume` is left out when absent; the timestamp is `market_time` in nanoseconds.
-    pub fn write_line_protocol(&self, out: &mut String) {
-        out.push_str("quote,currency=");
-        out.push_str(self.currency.as_str());
-        out.push_str(",source=");
-        lp::escape_tag(&self.source, out);
+    pub fn write_line_protocol(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"quote,currency=");
+        out.extend_from_slice(self.currency.as_bytes());
+        out.extend_from_slice(b",source=");
+        lp::escape(self.source.as_bytes(), lp::TAG_SPECIAL, out);
         // Symbols are [A-Z0-9.-]: nothing to escape.
-        out.push_str(",symbol=");
-        out.push_str(self.symbol.as_str());
-        out.push_str(" change_pct=");
+        out.extend_from_slice(b",symbol=");
+        out.extend_from_slice(self.symbol.as_bytes());
+        out.extend_from_slice(b" change_pct=");
         // Both floats are finite by construction, so these cannot fail.
         let _ = lp::write_float(self.change_pct, out);
-        out.push_str(",price=");
+        out.extend_from_slice(b",price=");
         let _ = lp::write_float(self.price, out);
         if let Some(v) = self.volume {
-            out.push_str(",volume=");
+            out.extend_from_slice(b",volume=");
             // check_volume keeps it within i64.
             lp::write_integer(v as i64, out);
         }
-        out.push(' ');
+        out.push(b' ');
         lp::write_timestamp(self.market_time.unix_nanos(), out);
     }
 
-    /// The line-protocol point as a new string (see [`Quote::write_line_protocol`]).
+    /// The line-protocol point as text (see [`Quote::write_line_protocol`]).
     pub fn to_line_protocol(&self) -> String {
-        let mut out = String::with_capacity(128);
+        let mut out = Vec::with_capacity(128);
         self.write_line_protocol(&mut out);
-        out
+        // Every part written is UTF-8 (ASCII, or the source's own text).
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 

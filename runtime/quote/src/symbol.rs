@@ -6,8 +6,15 @@ use std::fmt;
 pub const MAX_SYMBOL_LEN: usize = 12;
 
 /// A ticker symbol: `^[A-Z][A-Z0-9.\-]{0,11}$`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Symbol(String);
+///
+/// Held inline (no allocation, `Copy`): the transform Lambda reads millions of them. The unused
+/// tail of `bytes` is zero, and no symbol byte is zero, so the derived ordering (bytes first) is
+/// the ordering of the text.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Symbol {
+    bytes: [u8; MAX_SYMBOL_LEN],
+    len: u8,
+}
 
 /// Why a text is not a valid symbol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,32 +36,60 @@ pub enum SymbolError {
 impl Symbol {
     /// Checks `text` against the schema's symbol rule.
     pub fn parse(text: &str) -> Result<Self, SymbolError> {
-        let mut chars = text.chars();
-        let first = chars.next().ok_or(SymbolError::Empty)?;
+        Self::from_utf8(text.as_bytes())
+    }
+
+    /// [`Symbol::parse`] over UTF-8 bytes (the record reader's strings).
+    pub(crate) fn from_utf8(b: &[u8]) -> Result<Self, SymbolError> {
+        let first = *b.first().ok_or(SymbolError::Empty)?;
         if !first.is_ascii_uppercase() {
             return Err(SymbolError::BadFirst);
         }
-        if let Some(bad) = chars
-            .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-        {
+        if let Some(at) = b[1..].iter().position(|c| !is_symbol_byte(*c)) {
+            // Every byte before it is ASCII, so the offending character starts there.
+            let bad = String::from_utf8_lossy(&b[1 + at..])
+                .chars()
+                .next()
+                .unwrap_or_default();
             return Err(SymbolError::BadChar(bad));
         }
-        // All characters are ASCII here, so bytes == chars.
-        if text.len() > MAX_SYMBOL_LEN {
-            return Err(SymbolError::TooLong(text.len()));
+        if b.len() > MAX_SYMBOL_LEN {
+            return Err(SymbolError::TooLong(b.len()));
         }
-        Ok(Self(text.to_owned()))
+        let mut bytes = [0; MAX_SYMBOL_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(Self {
+            bytes,
+            len: b.len() as u8,
+        })
+    }
+
+    /// The symbol's bytes (ASCII).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 
     /// The symbol as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII is ever stored (see `parse`), so this never falls back.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// `A-Z`, `0-9`, `.` or `-`: what may follow a symbol's first letter.
+fn is_symbol_byte(c: u8) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'.' || c == b'-'
+}
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Symbol").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -80,5 +115,30 @@ mod tests {
             Err(SymbolError::TooLong(13))
         );
         assert_eq!(Symbol::parse("AÉ"), Err(SymbolError::BadChar('É')));
+    }
+
+    #[test]
+    fn orders_and_compares_like_text() {
+        let mut texts = [
+            "B",
+            "A1",
+            "A",
+            "AB",
+            "A.B",
+            "A-B",
+            "Z",
+            "A1234567890Z",
+            "AA",
+        ];
+        let mut symbols: Vec<Symbol> = texts.iter().map(|t| Symbol::parse(t).unwrap()).collect();
+        texts.sort_unstable();
+        symbols.sort_unstable();
+        let sorted: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+        assert_eq!(sorted, texts);
+        assert_ne!(Symbol::parse("A").unwrap(), Symbol::parse("AA").unwrap());
+        assert_eq!(
+            format!("{:?}", Symbol::parse("BRK.B").unwrap()),
+            "Symbol(\"BRK.B\")"
+        );
     }
 }

@@ -57,40 +57,50 @@ impl Timestamp {
     /// dropped (truncated), since the type holds nanoseconds. Leap seconds (`:60`) are rejected:
     /// Unix time cannot hold them.
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimeError> {
-        let b = text.as_bytes();
+        Self::parse_rfc3339_bytes(text.as_bytes())
+    }
+
+    /// [`Timestamp::parse_rfc3339`] over bytes (the record reader's strings).
+    pub(crate) fn parse_rfc3339_bytes(b: &[u8]) -> Result<Self, TimeError> {
+        /// Where the digits of `YYYY-MM-DDTHH:MM:SS` are.
+        const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
         if b.len() < 20 {
             return Err(TimeError::Layout);
         }
-        if b[4] != b'-'
-            || b[7] != b'-'
-            || !matches!(b[10], b'T' | b't')
-            || b[13] != b':'
-            || b[16] != b':'
+        let Ok(head) = <&[u8; 19]>::try_from(&b[..19]) else {
+            return Err(TimeError::Layout);
+        };
+        if head[4] != b'-'
+            || head[7] != b'-'
+            || !matches!(head[10], b'T' | b't')
+            || head[13] != b':'
+            || head[16] != b':'
+            || DIGITS.iter().any(|&i| !head[i].is_ascii_digit())
         {
             return Err(TimeError::Layout);
         }
-        let year = digits(&b[0..4])?;
-        let month = digits(&b[5..7])?;
-        let day = digits(&b[8..10])?;
-        let hour = digits(&b[11..13])?;
-        let minute = digits(&b[14..16])?;
-        let second = digits(&b[17..19])?;
+        let two = |i: usize| i64::from(head[i] - b'0') * 10 + i64::from(head[i + 1] - b'0');
+        let year = two(0) * 100 + two(2);
+        let (month, day) = (two(5), two(8));
+        let (hour, minute, second) = (two(11), two(14), two(17));
         let mut pos = 19;
         let mut nanos = 0i64;
         if b[pos] == b'.' {
             pos += 1;
             let start = pos;
-            let mut scale = NANOS_PER_SEC;
-            while pos < b.len() && b[pos].is_ascii_digit() {
-                if scale > 1 {
-                    scale /= 10;
-                    nanos += i64::from(b[pos] - b'0') * scale;
+            while let Some(&c) = b.get(pos)
+                && c.is_ascii_digit()
+            {
+                // Digits after the ninth are dropped.
+                if pos - start < 9 {
+                    nanos = nanos * 10 + i64::from(c - b'0');
                 }
                 pos += 1;
             }
             if pos == start {
                 return Err(TimeError::Layout);
             }
+            nanos *= 10i64.pow(9 - (pos - start).min(9) as u32);
         }
         match &b[pos..] {
             b"Z" | b"z" | b"+00:00" => {}
@@ -190,16 +200,6 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse_rfc3339(s)
     }
-}
-
-fn digits(b: &[u8]) -> Result<i64, TimeError> {
-    b.iter().try_fold(0i64, |acc, &c| {
-        if c.is_ascii_digit() {
-            Ok(acc * 10 + i64::from(c - b'0'))
-        } else {
-            Err(TimeError::Layout)
-        }
-    })
 }
 
 /// Writes `value` as zero-padded decimal filling `buf`; the years we can hold have 4 digits.

@@ -21,8 +21,8 @@ impl Influxd {
         serde_json::from_str(&self.0.query(db, q)).unwrap()
     }
 
-    fn write(&self, db: &str, body: &str) {
-        self.0.write(db, body);
+    fn write(&self, db: &str, body: &[u8]) {
+        self.0.write(db, std::str::from_utf8(body).unwrap());
     }
 }
 
@@ -65,30 +65,30 @@ fn real_influxdb_reads_back_what_we_write() {
     server.query("", "CREATE DATABASE t");
 
     // 1. Generic points: escaped measurement, tag key/value, field key and string field.
-    let mut body = String::new();
+    let mut body = Vec::new();
     for (i, text) in AWKWARD.iter().enumerate() {
         lp::escape_measurement("odd m,1", &mut body);
-        body.push(',');
+        body.push(b',');
         lp::escape_tag("tag k=1", &mut body);
-        body.push('=');
+        body.push(b'=');
         assert!(lp::check_tag(text).is_ok());
         lp::escape_tag(text, &mut body);
-        body.push(' ');
+        body.push(b' ');
         lp::escape_tag("s f,1", &mut body);
-        body.push('=');
+        body.push(b'=');
         // String fields carry anything, including backslashes at the end and line breaks.
         lp::write_string_field(&format!("{text} \\ \"end\\\" \\\\ \nline2\\"), &mut body);
-        body.push(',');
+        body.push(b',');
         lp::escape_tag("x", &mut body);
-        body.push('=');
+        body.push(b'=');
         lp::write_float(
             [1e-7, 1.7976931348623157e308, 5e-324, 123456.789, -0.0, 0.1][i],
             &mut body,
         )
         .unwrap();
-        body.push(' ');
+        body.push(b' ');
         lp::write_timestamp(1_000 + i as i64, &mut body);
-        body.push('\n');
+        body.push(b'\n');
     }
     server.write("t", &body);
     let got = rows(&server.query("t", r#"SELECT * FROM "odd m,1" ORDER BY time"#));
@@ -110,7 +110,7 @@ fn real_influxdb_reads_back_what_we_write() {
         br#"{"symbol":"BRK.B","price":412.5,"currency":"USD","change_pct":-0.42,"volume":51234567,"market_time":"2026-11-27T15:30:01Z","scraped_at":"2026-11-27T15:30:02.123Z","source":"x"}"#,
     )
     .unwrap();
-    let mut body = String::new();
+    let mut body = Vec::new();
     let mut quotes = Vec::new();
     for (i, text) in AWKWARD.iter().enumerate() {
         let mut f: QuoteFields = base.clone().into_fields();
@@ -126,7 +126,7 @@ fn real_influxdb_reads_back_what_we_write() {
             Timestamp::from_unix_nanos(base.market_time().unix_nanos() + i as i64 * 1_234_567);
         let q = Quote::try_from(f).unwrap();
         q.write_line_protocol(&mut body);
-        body.push('\n');
+        body.push(b'\n');
         quotes.push(q);
     }
     server.write("t", &body);

@@ -207,17 +207,18 @@ proptest! {
     fn line_protocol_escaping_reads_back(m in text(), k in text(), v in text(), fk in text(), sv in text()) {
         let (m, k, v, fk) = (representable(&m, ", "), representable(&k, ", ="), representable(&v, ", ="), representable(&fk, ", ="));
         prop_assert!(check_measurement(&m).is_ok() && check_tag(&k).is_ok() && check_tag(&v).is_ok() && check_tag(&fk).is_ok());
-        let mut line = String::new();
+        let mut line = Vec::new();
         lp::escape_measurement(&m, &mut line);
-        line.push(',');
+        line.push(b',');
         lp::escape_tag(&k, &mut line);
-        line.push('=');
+        line.push(b'=');
         lp::escape_tag(&v, &mut line);
-        line.push(' ');
+        line.push(b' ');
         lp::escape_tag(&fk, &mut line);
-        line.push('=');
+        line.push(b'=');
         lp::write_string_field(&sv, &mut line);
-        line.push_str(" 1");
+        line.extend_from_slice(b" 1");
+        let line = String::from_utf8(line).unwrap();
 
         let b = line.as_bytes();
         let m_end = scan(b, 0, b", ");
@@ -240,8 +241,9 @@ proptest! {
     #[test]
     fn line_protocol_floats_round_trip(x in any::<f64>().prop_filter("finite", |x| x.is_finite()), n in (1u64..1_000_000_000, 0i32..8)) {
         for v in [x, n.0 as f64 / 10f64.powi(n.1)] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             lp::write_float(v, &mut s).unwrap();
+            let s = String::from_utf8(s).unwrap();
             prop_assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{}", s);
         }
     }

@@ -275,7 +275,7 @@ impl Extractor {
             })?,
         };
         Ok(Quote::try_from(QuoteFields {
-            symbol: symbol.clone(),
+            symbol: *symbol,
             price,
             currency,
             change_pct,

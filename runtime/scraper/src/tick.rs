@@ -112,7 +112,7 @@ impl Scrape {
             for (si, _) in self.sources.iter().enumerate() {
                 let this = Arc::clone(self);
                 let permits = Arc::clone(&permits);
-                let symbol = symbol.clone();
+                let symbol = *symbol;
                 let job = n;
                 n += 1;
                 tasks.spawn(async move {
@@ -165,7 +165,7 @@ impl Scrape {
         let fetched = self.fetcher.get(&url, deadline).await;
         let fail = |kind: FailureKind| {
             let f = Failure {
-                symbol: symbol.clone(),
+                symbol: *symbol,
                 source: source.name.clone(),
                 url: url.clone(),
                 kind,

@@ -17,7 +17,7 @@ impl PartitionKey {
     /// The partition a quote belongs to.
     pub fn of(quote: &Quote) -> Self {
         Self {
-            symbol: quote.symbol().clone(),
+            symbol: *quote.symbol(),
             unix_days: quote.market_time().unix_days(),
         }
     }

@@ -73,7 +73,7 @@ impl Body {
 /// Encodes quotes as line protocol straight into a gzip stream.
 pub struct BodyBuilder {
     gzip: GzEncoder<Vec<u8>>,
-    line: String,
+    line: Vec<u8>,
     lines: usize,
 }
 
@@ -97,7 +97,7 @@ impl BodyBuilder {
     pub fn new() -> Self {
         Self {
             gzip: GzEncoder::new(Vec::with_capacity(64 * 1024), Compression::fast()),
-            line: String::with_capacity(256),
+            line: Vec::with_capacity(256),
             lines: 0,
         }
     }
@@ -116,9 +116,9 @@ impl BodyBuilder {
     pub fn push(&mut self, quote: &Quote) -> Result<(), WriteError> {
         self.line.clear();
         quote.write_line_protocol(&mut self.line);
-        self.line.push('\n');
+        self.line.push(b'\n');
         self.gzip
-            .write_all(self.line.as_bytes())
+            .write_all(&self.line)
             .map_err(|e| WriteError::Setup(format!("gzip: {e}")))?;
         self.lines += 1;
         Ok(())

@@ -1,0 +1,93 @@
+//! Storage for the `source` value of a [`crate::Quote`].
+
+use std::fmt;
+
+/// The longest `source` held inline; longer ones (rare: sources are short names from the
+/// scraper's configuration) go to the heap.
+const INLINE_LEN: usize = 30;
+
+/// A `source` value, inline when short so that reading a record allocates nothing.
+#[derive(Clone)]
+pub(crate) enum SourceText {
+    /// Up to [`INLINE_LEN`] bytes of UTF-8 in `bytes[..len]`.
+    Inline { len: u8, bytes: [u8; INLINE_LEN] },
+    /// Anything longer.
+    Heap(Box<str>),
+}
+
+impl SourceText {
+    /// From UTF-8 bytes (the reader's checked strings).
+    pub(crate) fn new(b: &[u8]) -> Self {
+        if b.len() <= INLINE_LEN {
+            let mut bytes = [0; INLINE_LEN];
+            bytes[..b.len()].copy_from_slice(b);
+            Self::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            Self::Heap(String::from_utf8_lossy(b).into())
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(text) => text.as_bytes(),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Copied whole from UTF-8 (see `new`), so this never falls back.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(text) => text,
+        }
+    }
+}
+
+impl From<String> for SourceText {
+    fn from(text: String) -> Self {
+        if text.len() <= INLINE_LEN {
+            Self::new(text.as_bytes())
+        } else {
+            Self::Heap(text.into_boxed_str())
+        }
+    }
+}
+
+impl PartialEq for SourceText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_text_of_every_length() {
+        for len in [0, 1, 10, INLINE_LEN - 1, INLINE_LEN, INLINE_LEN + 1, 128] {
+            let text: String = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let inline = SourceText::new(text.as_bytes());
+            let owned = SourceText::from(text.clone());
+            assert_eq!(inline.as_str(), text);
+            assert_eq!(owned.as_str(), text);
+            assert_eq!(inline, owned);
+            assert_eq!(
+                matches!(inline, SourceText::Inline { .. }),
+                text.len() <= INLINE_LEN
+            );
+        }
+        assert_ne!(SourceText::new(b"a"), SourceText::new(b"ab"));
+    }
+}
