@@ -130,42 +130,54 @@ const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 /// and below 2^50 the rounded product is the only candidate with `d` digits. Returns false
 /// (writing nothing) outside the range where `ryu` writes positional notation or when more than
 /// nine fraction digits are needed.
+///
+/// Hundredths are tried first (most prices and changes have two decimals): if they work, so does
+/// every `d` from the fewest up, with the same number times a power of ten, so dropping the
+/// candidate's trailing zeros finds the fewest. Otherwise the fewest is above two.
+#[inline]
 fn short_decimal(value: f64, out: &mut Vec<u8>) -> bool {
     const LIMIT: f64 = (1u64 << 50) as f64;
     let magnitude = value.abs();
     if !(1e-5..LIMIT).contains(&magnitude) {
         return false;
     }
-    for (digits, &scale) in POW10.iter().enumerate() {
+    let candidate = |digits: usize| {
+        let scale = POW10[digits];
         let scaled = value * scale;
         if scaled.abs() >= LIMIT {
-            return false;
+            return None;
         }
         // |scaled| < 2^50: adding ±0.5 and truncating rounds half away from zero exactly, in
         // one instruction instead of a libm call.
         let n = (scaled + 0.5f64.copysign(scaled)) as i64;
-        if n as f64 / scale == value {
-            let mut buf = itoa::Buffer::new();
-            let text = buf.format(n.unsigned_abs()).as_bytes();
-            if n < 0 {
-                out.push(b'-');
-            }
-            if digits == 0 {
-                out.extend_from_slice(text);
-            } else if text.len() > digits {
-                let (int, frac) = text.split_at(text.len() - digits);
-                out.extend_from_slice(int);
-                out.push(b'.');
-                out.extend_from_slice(frac);
-            } else {
-                out.extend_from_slice(b"0.");
-                out.resize(out.len() + digits - text.len(), b'0');
-                out.extend_from_slice(text);
-            }
-            return true;
-        }
+        (n as f64 / scale == value).then_some((n, digits))
+    };
+    let Some((mut n, mut digits)) = candidate(2).or_else(|| (3..POW10.len()).find_map(candidate))
+    else {
+        return false;
+    };
+    while digits > 0 && n % 10 == 0 {
+        n /= 10;
+        digits -= 1;
     }
-    false
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut buf = itoa::Buffer::new();
+    let text = buf.format(n.unsigned_abs()).as_bytes();
+    if digits == 0 {
+        out.extend_from_slice(text);
+    } else if text.len() > digits {
+        let (int, frac) = text.split_at(text.len() - digits);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + digits - text.len(), b'0');
+        out.extend_from_slice(text);
+    }
+    true
 }
 
 /// Appends a signed integer field value with its `i` suffix.
