@@ -549,14 +549,26 @@ impl<'a> Reader<'a> {
             }
             pos += 8;
         }
-        // Fewer than eight bytes left: pad them with a plain byte.
-        let rest = self.b.get(pos..).unwrap_or_default();
-        let mut word = [b'a'; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        match stop_bytes(u64::from_le_bytes(word)) {
-            0 => self.b.len(),
-            stops => pos + (stops.trailing_zeros() / 8) as usize,
-        }
+        // Fewer than eight bytes left. Read the input's last eight (the tail of a record, every
+        // time) and shift out those before `pos`: the bytes shifted in are zero, which count
+        // as stops, so a stop at or past the end means none. No copy of a variable length,
+        // which would be a `memcpy` call.
+        let len = self.b.len();
+        let Some(last) = len.checked_sub(8).and_then(|from| self.b.get(from..)) else {
+            // An input shorter than eight bytes.
+            return pos
+                + self.b[pos.min(len)..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || !c.is_ascii())
+                    .unwrap_or(len - pos.min(len));
+        };
+        let mut word = [0u8; 8];
+        word.copy_from_slice(last);
+        let skip = (pos + 8 - len) as u32 * 8;
+        let stops = u64::from_le_bytes(word)
+            .checked_shr(skip)
+            .map_or(0, stop_bytes);
+        (pos + (stops.trailing_zeros() / 8) as usize).min(len)
     }
 
     /// Checks the run of non-ASCII bytes at `pos` as UTF-8 and returns where it ends. A valid
@@ -835,5 +847,27 @@ mod tests {
             }
         }
         assert_eq!(stop_bytes(u64::from_le_bytes(*b" ~!#[]{}")), 0);
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_stop_or_the_end() {
+        for text in ["", "a", "abc", "abcdefg", "abcdefgh", "abcdefghijklmnopq"] {
+            for stop in [None, Some(b'"'), Some(b'\\'), Some(b'\n'), Some(0xc3)] {
+                for at in 0..=text.len() {
+                    let mut b = text.as_bytes().to_vec();
+                    if let Some(stop) = stop {
+                        b.insert(at, stop);
+                    }
+                    let r = Reader { b: &b, pos: 0 };
+                    for from in 0..=b.len() {
+                        let expected = match stop {
+                            Some(_) if from <= at => at,
+                            _ => b.len(),
+                        };
+                        assert_eq!(r.plain_run(from), expected, "{b:?} from {from}");
+                    }
+                }
+            }
+        }
     }
 }
