@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use crate::invalid::{Field, Invalid, JsonType};
 use crate::quote::{check_change_pct, check_price, check_source_utf8, check_times, check_volume};
 use crate::source::SourceText;
+use crate::time::LastDate;
 use crate::{Currency, Quote, Symbol, Timestamp};
 
 /// Deepest nesting accepted inside an ignored (unknown) field.
@@ -57,6 +58,7 @@ fn read_quote(bytes: &[u8]) -> Result<Quote, Invalid> {
     r.pos += 1;
 
     let mut fields = Fields::default();
+    let mut last_date = LastDate::default();
     r.skip_ws();
     if r.peek() == Some(b'}') {
         r.pos += 1;
@@ -111,13 +113,15 @@ fn read_quote(bytes: &[u8]) -> Result<Quote, Invalid> {
                 }
                 Some(Field::MarketTime) => {
                     let value = r.string_field(Field::MarketTime, |s| {
-                        Timestamp::parse_rfc3339_bytes(s).map_err(Invalid::BadMarketTime)
+                        Timestamp::parse_rfc3339_bytes(s, &mut last_date)
+                            .map_err(Invalid::BadMarketTime)
                     })?;
                     fields.market_time = fields.keep(Field::MarketTime, value);
                 }
                 Some(Field::ScrapedAt) => {
                     let value = r.string_field(Field::ScrapedAt, |s| {
-                        Timestamp::parse_rfc3339_bytes(s).map_err(Invalid::BadScrapedAt)
+                        Timestamp::parse_rfc3339_bytes(s, &mut last_date)
+                            .map_err(Invalid::BadScrapedAt)
                     })?;
                     fields.scraped_at = fields.keep(Field::ScrapedAt, value);
                 }

@@ -45,9 +45,22 @@ impl Symbol {
         if !first.is_ascii_uppercase() {
             return Err(SymbolError::BadFirst);
         }
-        if let Some(at) = b[1..].iter().position(|c| !is_symbol_byte(*c)) {
+        // One pass that checks and copies (a copy of a variable length would be a `memcpy`
+        // call): the first bad character wins over the length, as the rule reads.
+        let mut bytes = [0; MAX_SYMBOL_LEN];
+        let mut bad = None;
+        for (i, &c) in b.iter().enumerate().skip(1) {
+            if !is_symbol_byte(c) {
+                bad = Some(i);
+                break;
+            }
+            if let Some(slot) = bytes.get_mut(i) {
+                *slot = c;
+            }
+        }
+        if let Some(at) = bad {
             // Every byte before it is ASCII, so the offending character starts there.
-            let bad = String::from_utf8_lossy(&b[1 + at..])
+            let bad = String::from_utf8_lossy(&b[at..])
                 .chars()
                 .next()
                 .unwrap_or_default();
@@ -56,8 +69,7 @@ impl Symbol {
         if b.len() > MAX_SYMBOL_LEN {
             return Err(SymbolError::TooLong(b.len()));
         }
-        let mut bytes = [0; MAX_SYMBOL_LEN];
-        bytes[..b.len()].copy_from_slice(b);
+        bytes[0] = first;
         Ok(Self {
             bytes,
             len: b.len() as u8,

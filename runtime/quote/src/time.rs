@@ -15,6 +15,15 @@ const SECS_PER_DAY: i64 = 86_400;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
+/// The last valid `YYYY-MM-DD` parsed and its day number since the epoch. A record's two
+/// timestamps almost always share their date, and this spares the second one the calendar
+/// arithmetic. The all-zero start matches no valid date.
+#[derive(Debug, Default)]
+pub(crate) struct LastDate {
+    date: [u8; 10],
+    days: i64,
+}
+
 /// Why a text is not an RFC 3339 timestamp in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
@@ -57,11 +66,12 @@ impl Timestamp {
     /// dropped (truncated), since the type holds nanoseconds. Leap seconds (`:60`) are rejected:
     /// Unix time cannot hold them.
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimeError> {
-        Self::parse_rfc3339_bytes(text.as_bytes())
+        Self::parse_rfc3339_bytes(text.as_bytes(), &mut LastDate::default())
     }
 
-    /// [`Timestamp::parse_rfc3339`] over bytes (the record reader's strings).
-    pub(crate) fn parse_rfc3339_bytes(b: &[u8]) -> Result<Self, TimeError> {
+    /// [`Timestamp::parse_rfc3339`] over bytes (the record reader's strings), reusing the day
+    /// number of `last`'s date when the date is the same, and remembering this one's.
+    pub(crate) fn parse_rfc3339_bytes(b: &[u8], last: &mut LastDate) -> Result<Self, TimeError> {
         /// Where the digits of `YYYY-MM-DDTHH:MM:SS` are.
         const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
         if b.len() < 20 {
@@ -114,16 +124,20 @@ impl Timestamp {
             }
             _ => return Err(TimeError::Layout),
         }
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
+        if hour > 23 || minute > 59 || second > 59 {
             return Err(TimeError::FieldRange);
         }
-        let days = days_from_civil(year, month, day);
+        let days = if head[..10] == last.date {
+            last.days
+        } else {
+            if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+                return Err(TimeError::FieldRange);
+            }
+            let days = days_from_civil(year, month, day);
+            last.date.copy_from_slice(&head[..10]);
+            last.days = days;
+            days
+        };
         let secs = days * SECS_PER_DAY + hour * 3_600 + minute * 60 + second;
         // i128: the seconds of 1677-09-21 alone overflow i64 nanoseconds before the fraction is
         // added back.
@@ -330,6 +344,29 @@ mod tests {
             Timestamp::from_unix_nanos(i64::MIN).to_string(),
             "1677-09-21T00:12:43.145224192Z"
         );
+    }
+
+    #[test]
+    fn a_remembered_date_gives_the_same_result() {
+        let mut last = LastDate::default();
+        for s in [
+            "2026-11-27T15:30:01Z",
+            "2026-11-27T23:59:59.5Z",
+            "2026-11-28T00:00:00Z",
+            "2026-11-28T00:00:00.1Z",
+            "2026-02-30T00:00:00Z",
+            "2026-02-30T00:00:01Z",
+            "2024-02-29T12:00:00Z",
+            "2024-02-29T25:00:00Z",
+            "2024-02-29T12:00:00Q",
+        ] {
+            let fresh = Timestamp::parse_rfc3339(s);
+            assert_eq!(
+                Timestamp::parse_rfc3339_bytes(s.as_bytes(), &mut last),
+                fresh,
+                "{s}"
+            );
+        }
     }
 
     #[test]
