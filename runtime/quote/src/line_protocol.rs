@@ -165,17 +165,23 @@ fn short_decimal(value: f64, out: &mut Vec<u8>) -> bool {
     }
     let mut buf = itoa::Buffer::new();
     let text = buf.format(n.unsigned_abs()).as_bytes();
-    if digits == 0 {
-        out.extend_from_slice(text);
-    } else if text.len() > digits {
-        let (int, frac) = text.split_at(text.len() - digits);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
-    } else {
+    if text.len() <= digits {
+        // Below 1: "0." and the leading zeros of the fraction.
         out.extend_from_slice(b"0.");
         out.resize(out.len() + digits - text.len(), b'0');
         out.extend_from_slice(text);
+    } else {
+        // All digits in one copy, then the fraction moved one place right, a byte at a time (a
+        // few bytes; a `copy_within` would be a `memmove` call), to make room for the point.
+        out.extend_from_slice(text);
+        if digits > 0 {
+            let point = out.len() - digits;
+            out.push(b'0');
+            for i in (point..out.len() - 1).rev() {
+                out[i + 1] = out[i];
+            }
+            out[point] = b'.';
+        }
     }
     true
 }

@@ -242,10 +242,10 @@ impl Quote {
         out.extend_from_slice(b"quote,currency=");
         out.extend_from_slice(self.currency.as_bytes());
         out.extend_from_slice(b",source=");
-        lp::escape(self.source.as_bytes(), lp::TAG_SPECIAL, out);
+        self.source.write_tag(out);
         // Symbols are [A-Z0-9.-]: nothing to escape.
         out.extend_from_slice(b",symbol=");
-        out.extend_from_slice(self.symbol.as_bytes());
+        self.symbol.write_to(out);
         out.extend_from_slice(b" change_pct=");
         // Both floats are finite by construction, so these cannot fail.
         let _ = lp::write_float(self.change_pct, out);

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::line_protocol as lp;
+
 /// The longest `source` held inline; longer ones (rare: sources are short names from the
 /// scraper's configuration) go to the heap.
 const INLINE_LEN: usize = 30;
@@ -34,6 +36,24 @@ impl SourceText {
         match self {
             Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Self::Heap(text) => text.as_bytes(),
+        }
+    }
+
+    /// Appends the text as a line-protocol tag value. An inline text without characters to
+    /// escape (every source name seen so far) is copied as its whole fixed-size storage cut
+    /// back to length: a few moves, where a copy of a variable length is a `memcpy` call.
+    pub(crate) fn write_tag(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Inline { len, bytes }
+                if !bytes[..usize::from(*len)]
+                    .iter()
+                    .any(|c| lp::TAG_SPECIAL.contains(c)) =>
+            {
+                let start = out.len();
+                out.extend_from_slice(bytes);
+                out.truncate(start + usize::from(*len));
+            }
+            _ => lp::escape(self.as_bytes(), lp::TAG_SPECIAL, out),
         }
     }
 
@@ -89,5 +109,22 @@ mod tests {
             );
         }
         assert_ne!(SourceText::new(b"a"), SourceText::new(b"ab"));
+    }
+
+    #[test]
+    fn tags_are_escaped_whatever_the_storage() {
+        for text in [
+            "quote-page",
+            "a b,c=d",
+            "Börse",
+            &"x=".repeat(40),
+            &"y".repeat(40),
+        ] {
+            let mut fast = b"x".to_vec();
+            SourceText::new(text.as_bytes()).write_tag(&mut fast);
+            let mut general = b"x".to_vec();
+            lp::escape(text.as_bytes(), lp::TAG_SPECIAL, &mut general);
+            assert_eq!(fast, general, "{text}");
+        }
     }
 }

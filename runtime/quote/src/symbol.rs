@@ -81,6 +81,14 @@ impl Symbol {
         &self.bytes[..usize::from(self.len)]
     }
 
+    /// Appends the symbol: all of the fixed-size storage, cut back to the length (a copy of
+    /// a variable length would be a `memcpy` call; this is a few moves).
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.bytes);
+        out.truncate(start + usize::from(self.len));
+    }
+
     /// The symbol as text.
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever stored (see `parse`), so this never falls back.
