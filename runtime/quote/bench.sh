@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
 # Rust transform (decode + validate + line protocol, one core) against the Python f-string
 # baseline on the same 1,000,000-line file. The machine is shared and its speed drifts by 2x
-# within minutes, so the two sides run interleaved, ROUNDS times (default 3), and every ratio
+# within minutes, so the two sides run interleaved, ROUNDS times (default 5), and every ratio
 # compares figures of the same round.
 # Usage: runtime/quote/bench.sh [DIR]   (DIR: where /work/shared/bench/setup puts venv/ and data/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${BENCH_SHARED:-/work/shared/bench}
 dir=${1:-/work/bench-quote}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 [[ -f $dir/data/quotes_1m.jsonl && -x $dir/venv/bin/python ]] || "$bench/setup" "$dir"
 input=$dir/data/quotes_1m.jsonl
 target=${CARGO_TARGET_DIR:-$here/../../target}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-cargo build --quiet --release -p quote-record --example transform --manifest-path "$here/Cargo.toml"
-bin=$target/release/examples/transform
+# The profile the deployer builds the Lambdas with (fat LTO; quote-record at -O3, the rest "s").
+cargo build --quiet --profile lambda -p quote-record --example transform --manifest-path "$here/Cargo.toml"
+bin=$target/lambda/examples/transform
 
 lines=$(wc -l < "$input")
 wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "rust in-process: best of 5 rounds in memory, 1 MiB output buffer (the Lambda's work)"
+echo "rust in-process: best of 10 rounds in memory, 1 MiB output buffer (the Lambda's work), --profile lambda"
 echo "rust whole process: one streaming pass, file read and output written 1 MiB at a time"
 echo "python whole process: $bench/transform_baseline.py --mode fstring"
 : > "$out/ratios"
@@ -30,7 +31,7 @@ for round in $(seq "$rounds"); do
   # Outputs are kept from the first round for the byte comparison below.
   rust_out=/dev/null py_out=/dev/null
   if [[ $round -eq 1 ]]; then rust_out=$out/rust.lp py_out=$out/python.lp; fi
-  rust_loop=$("$bin" "$input" --repeat 5 --out "$rust_out" 2>/dev/null | sed -E 's/.*records_per_s=([0-9]+).*/\1/')
+  rust_loop=$("$bin" "$input" --repeat 10 --out "$rust_out" 2>/dev/null | sed -E 's/.*records_per_s=([0-9]+).*/\1/')
   rust_wall=$(wall "$bin" "$input" --out /dev/null)
   py_wall=$(wall "$dir/venv/bin/python" "$bench/transform_baseline.py" "$input" --mode fstring --out "$py_out")
   py_rate=$(echo "$lines / $py_wall" | bc -l)
