@@ -436,6 +436,11 @@ impl Moto {
         &self.server.url
     }
 
+    /// The loopback port it listens on (for a proxy in front of it, say).
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
     /// Everything moto's models hold, as JSON text (`GET /moto-api/data.json`): per service and
     /// model, the instances with their attributes (SNS topics list their `sent_notifications`).
     pub fn data_json(&self) -> String {
