@@ -6,8 +6,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use notify::state::State;
 use notify::{Config, Notify, NotifyError, Outcome};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use quote_record::Quote;
 use quote_record::arrow::{QuoteBatchBuilder, schema};
 use serde_json::{Value, json};
@@ -118,7 +116,8 @@ impl Env {
     }
 }
 
-/// A zstd Parquet object of `quote_record::arrow::schema()`, as the to-parquet Lambda writes it.
+/// A Parquet object of `quote_record::arrow::schema()` with the to-parquet Lambda's writer settings
+/// (`to_parquet::convert::writer_properties`: zstd, page statistics, dictionaries where it uses them).
 pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> {
     let mut builder = QuoteBatchBuilder::default();
     for (time, price) in rows {
@@ -130,9 +129,9 @@ pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> 
         builder.append(&Quote::from_json(line.to_string().as_bytes()).unwrap());
     }
     let batch = builder.finish().unwrap();
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    let props = to_parquet::convert::writer_properties(&format!(
+        "s3://mst-local-raw/raw/symbol={symbol}/notify-test"
+    ));
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
