@@ -6,9 +6,6 @@
 // Benchmark code: a failed unwrap aborts the run with its message.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/support/moto.rs"]
-mod moto;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +13,7 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 7;
 
 fn main() {
-    let server = moto::Moto::start();
+    let server = testkit::Moto::start();
     server.reset();
     let work = std::env::temp_dir().join(format!("mst-bench-noop-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
@@ -33,7 +30,7 @@ fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let local = std::fs::read_to_string(workspace.join("environments/local.yaml"))
         .unwrap()
-        .replace("http://127.0.0.1:5000", &server.endpoint)
+        .replace("http://127.0.0.1:5000", server.endpoint())
         .replace(
             "regions: [us-east-1]",
             "regions: [us-east-1, eu-west-1, eu-central-1]",

@@ -10,9 +10,9 @@
 //! goes through the same CloudFormation and IAM APIs `--against-deployed` reads. Once `deployer up`
 //! is on main, this test should deploy with it instead.
 //!
-//! moto must be installed: `MST_MOTO_SERVER` names `moto_server` (`.ci/run` exports it), else the
-//! virtualenv of `.ci/setup-tools` is tried. A missing moto fails the test: an end-to-end test that
-//! silently skips proves nothing.
+//! moto must be installed; `testkit::Moto` starts it: `MST_MOTO_SERVER` names `moto_server` (`.ci/run`
+//! exports it), else the virtualenv of `.ci/setup-tools` is tried. A missing moto fails the test: an
+//! end-to-end test that silently skips proves nothing.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::collections::BTreeSet;
@@ -22,10 +22,7 @@ use std::process::{Command, Output};
 use policy_review::source::deployed::{Connection, document_statements, sdk_config};
 use serde_json::{Value, json};
 
-#[allow(dead_code)] // Each test binary uses part of the shared support module.
-mod support;
-
-use support::moto::Moto;
+use testkit::Moto;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -112,7 +109,7 @@ fn run(moto: &Moto, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_deployer"))
         .args(args)
         .current_dir(repo())
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
@@ -187,7 +184,7 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
         .unwrap();
     let config = runtime.block_on(sdk_config(&Connection {
         region: region.clone(),
-        endpoint: Some(moto.endpoint.clone()),
+        endpoint: Some(moto.endpoint().to_owned()),
         dummy_credentials: true,
         profile: None,
     }));

@@ -5,15 +5,13 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use engine::artifacts::zip_bootstrap;
 use engine::aws::{Aws, AwsOptions};
-use support::moto::Moto;
+use testkit::Moto;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -293,7 +291,7 @@ async fn up_diff_up_down_against_moto() {
     let artifacts = work.join("artifacts");
     let sizes = fixtures(&artifacts);
     let envs = work.join("environments");
-    environment(&envs, &moto.endpoint, "123456789012", 256);
+    environment(&envs, moto.endpoint(), "123456789012", 256);
     let art = artifacts.to_str().unwrap();
 
     // Without a terminal, a broadening change needs --yes: refused, nothing of the pipeline made.
@@ -372,7 +370,7 @@ async fn up_diff_up_down_against_moto() {
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
 
     // A changed environment shows in diff (exit 2), and up applies it.
-    environment(&envs, &moto.endpoint, "123456789012", 512);
+    environment(&envs, moto.endpoint(), "123456789012", 512);
     let diff = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(diff.status.code(), Some(2), "{}", text(&diff));
     assert!(
@@ -452,7 +450,7 @@ fn the_wrong_account_is_refused_before_any_change() {
     let artifacts = work.join("artifacts");
     fixtures(&artifacts);
     let envs = work.join("environments");
-    environment(&envs, &moto.endpoint, "210987654321", 256);
+    environment(&envs, moto.endpoint(), "210987654321", 256);
     let up = deployer(
         &[
             "up",

@@ -8,12 +8,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use common::{Moto, PageServer, Reply, temp_dir};
+use common::{PageServer, Reply, temp_dir};
 use quote_record::Quote;
-use scraper::kinesis_client_with;
-use scraper_config::StreamTarget;
+use testkit::Moto;
 
 const STREAM: &str = "mst-daemon-quotes";
 
@@ -32,15 +30,8 @@ async fn runs_puts_logs_and_stops_on_sigterm() {
         _ => Reply::status(404),
     });
     let moto = Moto::start();
-    let target = StreamTarget {
-        name: STREAM.into(),
-        region: "eu-west-1".into(),
-        endpoint: Some(moto.endpoint()),
-    };
-    let c = kinesis_client_with(
-        &target,
-        Credentials::new("testing", "testing", None, None, "t"),
-    );
+    // The test's own client, to make the stream and read it back (the binary builds its own).
+    let c = aws_sdk_kinesis::Client::new(&moto.sdk_config("eu-west-1").await);
     c.create_stream()
         .stream_name(STREAM)
         .shard_count(1)

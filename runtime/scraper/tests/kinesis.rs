@@ -1,4 +1,4 @@
-//! Delivery to Kinesis on a moto server (`MST_MOTO_SERVER`): partition keys and content, an outage
+//! Delivery to Kinesis on a moto server (`testkit::Moto`): partition keys and content, an outage
 //! (connections cut, then back) with spool replay keeping every record in order per symbol, and a full
 //! spool dropping (and counting) the oldest records.
 #![allow(clippy::unwrap_used)]
@@ -11,22 +11,29 @@ use std::time::Duration;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use common::{Cut, Moto, temp_dir};
+use common::{Cut, temp_dir};
 use scraper::{Record, Sink, SinkSettings, Spool, kinesis_client_with};
 use scraper_config::StreamTarget;
+use testkit::Moto;
 use tokio::time::Instant;
 
 const STREAM: &str = "mst-test-quotes";
 
-fn client(endpoint: String) -> Client {
+/// The sink's client (the one under test: its timeouts, SDK retries off) on `endpoint`.
+fn sink_client(endpoint: &str) -> Client {
     kinesis_client_with(
         &StreamTarget {
             name: STREAM.into(),
             region: "eu-west-1".into(),
-            endpoint: Some(endpoint),
+            endpoint: Some(endpoint.to_owned()),
         },
         Credentials::new("testing", "testing", None, None, "test"),
     )
+}
+
+/// The test's own client, straight to moto: makes the stream and reads it back.
+async fn moto_client(moto: &Moto) -> Client {
+    Client::new(&moto.sdk_config("eu-west-1").await)
 }
 
 async fn create_stream(c: &Client) {
@@ -116,11 +123,11 @@ fn soon() -> Instant {
 #[tokio::test]
 async fn records_arrive_with_their_partition_keys() {
     let moto = Moto::start();
-    let c = client(moto.endpoint());
+    let c = moto_client(&moto).await;
     create_stream(&c).await;
     let dir = temp_dir("arrive");
     let mut sink = Sink::new(
-        c.clone(),
+        sink_client(moto.endpoint()),
         STREAM,
         Spool::open(&dir, 1 << 20).unwrap(),
         fast(),
@@ -147,12 +154,13 @@ async fn records_arrive_with_their_partition_keys() {
 #[tokio::test]
 async fn outage_spools_then_replays_in_order() {
     let moto = Moto::start();
-    let cut = Cut::start(moto.port);
-    let c = client(cut.endpoint());
+    let cut = Cut::start(moto.port());
+    let c = moto_client(&moto).await;
+    let sink_c = sink_client(&cut.endpoint());
     create_stream(&c).await;
     let dir = temp_dir("outage");
     let mut sink = Sink::new(
-        c.clone(),
+        sink_c.clone(),
         STREAM,
         Spool::open(&dir, 1 << 20).unwrap(),
         fast(),
@@ -171,7 +179,7 @@ async fn outage_spools_then_replays_in_order() {
     // A restart while Kinesis is away: the spool is on disk.
     drop(sink);
     let mut sink = Sink::new(
-        c.clone(),
+        sink_c.clone(),
         STREAM,
         Spool::open(&dir, 1 << 20).unwrap(),
         fast(),
@@ -202,8 +210,9 @@ async fn outage_spools_then_replays_in_order() {
 #[tokio::test]
 async fn full_spool_drops_the_oldest_and_counts_them() {
     let moto = Moto::start();
-    let cut = Cut::start(moto.port);
-    let c = client(cut.endpoint());
+    let cut = Cut::start(moto.port());
+    let c = moto_client(&moto).await;
+    let sink_c = sink_client(&cut.endpoint());
     create_stream(&c).await;
     let dir = temp_dir("full");
     let settings = SinkSettings {
@@ -212,7 +221,7 @@ async fn full_spool_drops_the_oldest_and_counts_them() {
     };
     // 32 KiB of spool: a few hundred of these records.
     let mut sink = Sink::new(
-        c.clone(),
+        sink_c,
         STREAM,
         Spool::open(&dir, 32 * 1024).unwrap(),
         settings,

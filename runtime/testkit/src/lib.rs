@@ -7,6 +7,7 @@
 //! - [`Moto`]: the moto AWS emulator (`moto_server`, PyPI `moto[server]`; `MST_MOTO_SERVER` overrides
 //!   the binary, else the `.ci/setup-tools` virtualenv's is used).
 //! - [`tools_python`]: that virtualenv's Python, for independent readers such as DuckDB.
+//! - [`s3`] (feature `aws`): S3 event notifications shaped like real ones, and objects read back.
 //!
 //! A missing binary is a test failure with the command that installs it, never a skip: a test that
 //! silently does not run proves nothing. Everything here panics on failure, which is what a test
@@ -18,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[cfg(feature = "aws")]
+pub mod s3;
 
 /// How long a server may take to answer after it was spawned (moto imports a lot of Python, and
 /// the machine may be busy compiling).
@@ -434,6 +438,11 @@ impl Moto {
     /// The endpoint URL for AWS SDK clients, `http://127.0.0.1:PORT` (S3 needs path-style addressing).
     pub fn endpoint(&self) -> &str {
         &self.server.url
+    }
+
+    /// The loopback port it listens on (for a proxy in front of it, say).
+    pub fn port(&self) -> u16 {
+        self.server.port
     }
 
     /// Everything moto's models hold, as JSON text (`GET /moto-api/data.json`): per service and

@@ -7,6 +7,7 @@ mod common;
 use common::s3::*;
 use common::*;
 use testkit::Moto;
+use testkit::s3::objects;
 
 fn lines(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(valid_line).collect()

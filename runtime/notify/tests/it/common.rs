@@ -6,8 +6,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use notify::state::State;
 use notify::{Config, Notify, NotifyError, Outcome};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use quote_record::Quote;
 use quote_record::arrow::{QuoteBatchBuilder, schema};
 use serde_json::{Value, json};
@@ -118,7 +116,8 @@ impl Env {
     }
 }
 
-/// A zstd Parquet object of `quote_record::arrow::schema()`, as the to-parquet Lambda writes it.
+/// A Parquet object of `quote_record::arrow::schema()` with the to-parquet Lambda's writer settings
+/// (`to_parquet::convert::writer_properties`: zstd, page statistics, dictionaries where it uses them).
 pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> {
     let mut builder = QuoteBatchBuilder::default();
     for (time, price) in rows {
@@ -130,9 +129,9 @@ pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> 
         builder.append(&Quote::from_json(line.to_string().as_bytes()).unwrap());
     }
     let batch = builder.finish().unwrap();
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    let props = to_parquet::convert::writer_properties(&format!(
+        "s3://mst-local-raw/raw/symbol={symbol}/notify-test"
+    ));
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
@@ -140,36 +139,9 @@ pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> 
     out
 }
 
-/// An `ObjectCreated:Put` event as S3 delivers it, one record per key (keys URL-encoded).
+/// An `ObjectCreated:Put` event as S3 delivers it, one record per key in the curated bucket.
 pub fn event(keys: &[&str]) -> S3Event {
-    let records: Vec<Value> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            json!({
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": "2026-11-27T15:40:01.123Z",
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:to-parquet"},
-                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "notify",
-                    "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
-                    "object": {
-                        "key": key.replace('=', "%3D"),
-                        "size": 1024,
-                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
-                        "sequencer": format!("0055AED6DCD9028{i:03}"),
-                    }
-                }
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
+    testkit::s3::object_created("us-east-1", BUCKET, keys)
 }
 
 /// (subject, message) of the messages moto recorded as published to `topic_arn`.

@@ -1,11 +1,10 @@
-//! Test helpers: a tiny HTTP server on 127.0.0.1, a moto server, and a TCP forwarder that can cut the
-//! connection to it. Private to these tests until `runtime/testkit` (with `Moto::start()`) lands on main.
+//! Test helpers: a tiny HTTP server on 127.0.0.1 and a TCP forwarder that can cut a connection (to
+//! moto, which `testkit::Moto` starts).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -156,52 +155,6 @@ fn serve(
         if conn.write_all(out.as_bytes()).is_err() {
             return;
         }
-    }
-}
-
-/// A moto server on a free 127.0.0.1 port, killed on drop.
-pub struct Moto {
-    pub port: u16,
-    child: Child,
-}
-
-impl Moto {
-    /// Starts `$MST_MOTO_SERVER -H 127.0.0.1 -p <free port>` and waits until it answers.
-    pub fn start() -> Self {
-        let bin = std::env::var("MST_MOTO_SERVER").unwrap_or_else(|_| {
-            panic!(
-                "MST_MOTO_SERVER is not set: these tests need the moto server. Install it with \
-                 `pip install 'moto[server]'` and set MST_MOTO_SERVER to the path of `moto_server`"
-            )
-        });
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run MST_MOTO_SERVER={bin}: {e}"));
-        let moto = Self { port, child };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen on port {port} within 60 s"
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -40,74 +40,9 @@ pub async fn function(moto: &Moto) -> ToParquet {
     )
 }
 
-/// Form-URL-encodes a key as S3 does in event notifications.
-pub fn event_key(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 /// A real-shaped `ObjectCreated:Put` event for `bucket/key` (as S3 sends it to Lambda).
 pub fn event(bucket: &str, keys: &[&str]) -> S3Event {
-    let records: Vec<serde_json::Value> = keys
-        .iter()
-        .map(|key| {
-            serde_json::json!({
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "eu-west-1",
-                "eventTime": "2026-11-27T15:31:02.123Z",
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:firehose"},
-                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "RawBucketInvokesToParquet",
-                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
-                    "object": {"key": event_key(key), "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5"}
-                }
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
-}
-
-/// Every object under `prefix`, sorted by key, with its bytes.
-pub async fn objects(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Vec<(String, Vec<u8>)> {
-    let listed = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for object in listed.contents() {
-        let key = object.key().unwrap().to_owned();
-        let body = s3
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
-        out.push((key, body.body.collect().await.unwrap().to_vec()));
-    }
-    out.sort();
-    out
+    testkit::s3::object_created("eu-west-1", bucket, keys)
 }
 
 /// Reads `dir/quotes/**/*.parquet` with DuckDB (Hive partitioning): the schema as (name, type) and

@@ -143,38 +143,18 @@ pub fn transform(sdk: &aws_config::SdkConfig, url: &str, api: InfluxApi) -> Tran
 
 /// Every quarantine object: (key, parsed lines).
 pub async fn quarantine_objects(sdk: &aws_config::SdkConfig) -> Vec<(String, Vec<Value>)> {
-    let s3 = s3(sdk);
-    let list = s3
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(PREFIX)
-        .send()
+    testkit::s3::objects(&s3(sdk), BUCKET, PREFIX)
         .await
-        .unwrap();
-    let mut out = Vec::new();
-    for object in list.contents() {
-        let key = object.key().unwrap().to_owned();
-        let body = s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
-        let lines = std::str::from_utf8(&body)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        out.push((key, lines));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+        .into_iter()
+        .map(|(key, body)| {
+            let lines = std::str::from_utf8(&body)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            (key, lines)
+        })
+        .collect()
 }
 
 /// Checks quarantine lines against the event's records: reason, message, sequence number,

@@ -1,3 +1,0 @@
-//! Test support shared by the end-to-end tests and the benchmark.
-
-pub mod moto;

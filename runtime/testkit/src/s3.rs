@@ -1,0 +1,96 @@
+//! S3 for the Lambdas' tests (feature `aws`): event notifications shaped like the ones S3 delivers,
+//! and the objects under a prefix read back.
+
+use aws_lambda_events::event::s3::S3Event;
+
+/// Form-URL-encodes an object key as S3 does in event notifications: unreserved bytes and `/` as
+/// they are, a space as `+`, every other byte (UTF-8 included) as `%XX`.
+pub fn event_key(key: &str) -> String {
+    let mut out = String::new();
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// An `ObjectCreated:Put` notification for `keys` in `bucket` (in `region`), as S3 sends it to a
+/// Lambda: one record per key, in order, each key form-URL-encoded ([`event_key`]) and with its own
+/// sequencer. Deserialized from JSON, so it has every field a real one has; the fields the Lambdas
+/// do not read (time, principals, request ids, size, ETag) carry fixed example values.
+pub fn object_created(region: &str, bucket: &str, keys: &[&str]) -> S3Event {
+    let records: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            serde_json::json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": "2026-11-27T15:31:02.123Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:writer"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "ObjectCreatedInvokesFunction",
+                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
+                    "object": {
+                        "key": event_key(key),
+                        "size": 1024,
+                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                        "sequencer": format!("0055AED6DCD9028{i:03}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records }))
+        .unwrap_or_else(|e| panic!("the S3 event does not deserialize: {e}"))
+}
+
+/// Every object under `prefix` in `bucket` with its bytes, sorted by key (all listing pages).
+pub async fn objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap_or_else(|e| panic!("ListObjectsV2 s3://{bucket}/{prefix}: {e:?}"));
+        for object in page.contents() {
+            let key = object
+                .key()
+                .unwrap_or_else(|| {
+                    panic!("ListObjectsV2 s3://{bucket}/{prefix}: an object without a key")
+                })
+                .to_owned();
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GetObject s3://{bucket}/{key}: {e:?}"))
+                .body
+                .collect()
+                .await
+                .unwrap_or_else(|e| panic!("GetObject s3://{bucket}/{key}: reading the body: {e}"));
+            out.push((key, body.to_vec()));
+        }
+    }
+    out.sort();
+    out
+}
