@@ -21,7 +21,7 @@ use crate::context::{ArtifactArgs, Context, Target, ask, interactive, plan_json,
 pub enum RequireApproval {
     /// Never ask.
     Never,
-    /// Ask when IAM statements are added (access may broaden).
+    /// Ask when IAM access broadens (as `deployer policy diff` classifies the change).
     Broadening,
     /// Ask for every change.
     AnyChange,
