@@ -96,6 +96,9 @@ pub struct Change {
     pub principal: Option<String>,
     /// The condition added, removed or changed.
     pub condition: Option<String>,
+    /// The conditions the grants of this change are under, as `<Operator> <key> = <values>`
+    /// (empty for condition changes, whose `condition` says what changed).
+    pub conditions: Vec<String>,
     /// Actions of this change that deserve a second look (`iam:PassRole`, `kms:Decrypt`, wildcards
     /// covering such actions). Only broadening changes carry any.
     pub risky: Vec<String>,
@@ -268,6 +271,7 @@ struct Atom {
     previous: Option<String>,
     principal: Option<String>,
     condition: Option<String>,
+    conditions: Vec<String>,
     action_key: String,
     action: String,
 }
@@ -286,6 +290,7 @@ impl Atom {
             previous: None,
             principal: grant.principal.as_ref().map(ToString::to_string),
             condition: None,
+            conditions: grant.conditions.iter().map(ToString::to_string).collect(),
             action_key: grant.action.key.clone(),
             action: if grant.action.negated {
                 format!("NOT {}", grant.action.display)
@@ -362,6 +367,7 @@ fn classify_added(grant: &Grant, old: &BTreeSet<Grant>) -> Option<Atom> {
         };
         let mut atom = Atom::new(ChangeKind::Broadening, category, grant);
         atom.condition = Some(condition);
+        atom.conditions.clear();
         atom.previous = previous;
         return Some(atom);
     }
@@ -443,6 +449,7 @@ fn classify_removed(grant: &Grant, new: &BTreeSet<Grant>) -> Option<Atom> {
                 atom.previous = Some(condition);
             }
         }
+        atom.conditions.clear();
         return Some(atom);
     }
     if grant.scope == Scope::Trust
@@ -558,6 +565,7 @@ fn group(atoms: Vec<Atom>) -> Vec<Change> {
                 previous: key.previous,
                 principal: key.principal,
                 condition: key.condition,
+                conditions: key.conditions,
                 risky,
                 reason: String::new(),
             };
@@ -638,6 +646,7 @@ pub fn diff_snapshots(
                     previous: None,
                     principal: None,
                     condition: None,
+                    conditions: Vec::new(),
                     risky: Vec::new(),
                     reason: format!(
                         "new role, trusted by {}, with {permissions} permission grant(s)",
@@ -670,6 +679,7 @@ pub fn diff_snapshots(
                     previous: None,
                     principal: None,
                     condition: None,
+                    conditions: Vec::new(),
                     risky: Vec::new(),
                     reason: "role deleted".into(),
                 }],

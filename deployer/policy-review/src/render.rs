@@ -84,6 +84,15 @@ fn subject(change: &Change) -> String {
     }
 }
 
+/// The conditions of a change's grants as one clause: `if A and B`; empty without conditions.
+fn conditions_clause(change: &Change) -> String {
+    if change.conditions.is_empty() {
+        String::new()
+    } else {
+        format!("if {}", change.conditions.join(" and "))
+    }
+}
+
 /// A change as one plain line (JUnit bodies).
 fn plain_line(change: &Change) -> String {
     let sign = match change.kind {
@@ -97,6 +106,9 @@ fn plain_line(change: &Change) -> String {
         line.push_str(": ");
     }
     line.push_str(&change.reason);
+    if !change.conditions.is_empty() {
+        let _ = write!(line, " ({})", conditions_clause(change));
+    }
     if !change.risky.is_empty() {
         let _ = write!(line, " [risky: {}]", change.risky.join(", "));
     }
@@ -187,6 +199,9 @@ fn sections(diff: &PolicyDiff, indent: &str, color: bool) -> Vec<String> {
             );
             if !subject.is_empty() {
                 let _ = writeln!(section, "{indent}      {}", change.reason);
+            }
+            if !change.conditions.is_empty() {
+                let _ = writeln!(section, "{indent}      {}", conditions_clause(change));
             }
             if !change.risky.is_empty() {
                 let _ = writeln!(
@@ -336,6 +351,9 @@ fn markdown_role(out: &mut String, role: &RoleDiff) {
             .map(md_code)
             .unwrap_or_default();
         let mut why = md_text(&change.reason);
+        if !change.conditions.is_empty() {
+            let _ = write!(why, "; {}", md_text(&conditions_clause(change)));
+        }
         if !change.risky.is_empty() {
             let _ = write!(
                 why,

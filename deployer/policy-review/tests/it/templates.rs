@@ -228,6 +228,22 @@ fn a_lambda_permission_without_its_source_condition_broadens() {
             .starts_with("condition removed: ArnLike aws:sourcearn = ")
     );
 
+    // The permission's own conditions show where it is added.
+    let mut added = old.clone();
+    added["Resources"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|id, _| id != "BucketInvokesTransform");
+    let diff = compare(Some(&added), &old);
+    assert_eq!(
+        changes_text(&diff, "", false),
+        "BucketInvokesTransform (mst-test-pipeline): new resource policy\n  + broadening [resource \
+         policy] lambda:InvokeFunction on ${Transform} by Service s3.amazonaws.com\n      new \
+         principal: Service s3.amazonaws.com\n      if ArnLike aws:sourcearn = \
+         arn:${AWS::Partition}:s3:::mst-test-raw-${AWS::AccountId}-${AWS::Region} and StringEquals \
+         aws:sourceaccount = ${AWS::AccountId}\n"
+    );
+
     // Anyone may invoke: a new, wildcard principal, flagged.
     let mut anyone = old.clone();
     anyone["Resources"]["BucketInvokesTransform"]["Properties"]["Principal"] = json!("*");
