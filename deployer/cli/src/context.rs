@@ -114,29 +114,49 @@ pub fn ask(question: &str) -> Result<String> {
 
 /// Prints a plan the way `diff` and `up` show it.
 pub fn print_plan(plan: &engine::change_set::Plan) {
+    print!("{}", plan_text(plan));
+}
+
+/// A plan as `diff` and `up` show it: the resource changes, then how IAM changes, role by role and
+/// resource-based policy by policy, in the words of `deployer policy diff`.
+pub fn plan_text(plan: &engine::change_set::Plan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let (add, modify, remove, replace) = plan.counts();
-    println!(
+    let _ = writeln!(
+        out,
         "{} {}: {add} to add, {modify} to modify ({replace} replaced), {remove} to remove{}",
         plan.region,
         plan.stack,
         if plan.create { " (new stack)" } else { "" }
     );
     for change in &plan.changes {
-        println!("  {change}");
+        let _ = writeln!(out, "  {change}");
     }
-    if !plan.iam.is_empty() {
-        println!(
-            "  IAM statement changes{}:",
-            if plan.broadens() { " (broadening)" } else { "" }
+    if plan.iam.changed() {
+        let _ = writeln!(
+            out,
+            "  IAM changes{}: {}",
+            if plan.broadens() { " (broadening)" } else { "" },
+            policy_review::render::summary_line(&plan.iam)
         );
-        for change in &plan.iam {
-            println!("    {change}");
-        }
+        out.push_str(&policy_review::render::changes_text(
+            &plan.iam, "    ", false,
+        ));
     }
+    out
 }
 
-/// A plan as one JSON object.
+/// A plan as one JSON object. `iam` has one line per IAM change, `iam_changes` the changed roles
+/// and resource-based policies as `deployer policy diff --format json` lists roles.
 pub fn plan_json(plan: &engine::change_set::Plan) -> serde_json::Value {
+    let changed = |holders: &[policy_review::RoleDiff]| {
+        holders
+            .iter()
+            .filter(|h| h.status != policy_review::RoleStatus::Unchanged)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     serde_json::json!({
         "type": "plan",
         "region": plan.region,
@@ -145,7 +165,97 @@ pub fn plan_json(plan: &engine::change_set::Plan) -> serde_json::Value {
         "changes": plan.changes.iter().map(|c| serde_json::json!({
             "action": c.action, "logical_id": c.logical_id, "resource_type": c.resource_type, "replacement": c.replacement,
         })).collect::<Vec<_>>(),
-        "iam": plan.iam.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "iam": policy_review::render::change_lines(&plan.iam),
+        "iam_changes": {
+            "roles": changed(&plan.iam.roles),
+            "resource_policies": changed(&plan.iam.resource_policies),
+        },
         "broadening": plan.broadens(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::change_set::{Plan, ResourceChange, iam_changes};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The shipped `local` environment's pipeline template.
+    fn pipeline() -> Value {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let env = environment::load(&root.join("environments/local.yaml")).unwrap();
+        let synthesis = synth::synthesize(&env, None).unwrap();
+        synthesis.regions[0]
+            .stacks
+            .iter()
+            .find(|s| s.name == "mst-local-pipeline")
+            .unwrap()
+            .json
+            .clone()
+    }
+
+    fn plan_of(old: &Value, new: &Value) -> Plan {
+        Plan {
+            stack: "mst-local-pipeline".into(),
+            region: "us-east-1".into(),
+            change_set_id: "cs".into(),
+            create: false,
+            changes: vec![ResourceChange {
+                action: "Modify".into(),
+                logical_id: "TransformPolicy".into(),
+                resource_type: "AWS::IAM::Policy".into(),
+                replacement: Some("False".into()),
+            }],
+            iam: iam_changes("mst-local-pipeline", Some(old), new),
+        }
+    }
+
+    /// The example of README's `deployer diff` section: the transform Lambda may now also write to
+    /// the stream it reads.
+    #[test]
+    fn a_plan_shows_which_role_gains_which_action_and_that_it_broadens() {
+        let old = pipeline();
+        let mut new = old.clone();
+        let statements =
+            new["Resources"]["TransformPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                .as_array_mut()
+                .unwrap();
+        let read = statements
+            .iter_mut()
+            .find(|s| s["Sid"] == "ReadQuoteStream")
+            .unwrap();
+        read["Action"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("kinesis:PutRecord"));
+        let plan = plan_of(&old, &new);
+        assert_eq!(
+            plan_text(&plan),
+            "us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
+  ~ Modify TransformPolicy (AWS::IAM::Policy)
+  IAM changes (broadening): 1 of 6 role(s) and 0 of 6 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+    TransformRole (mst-local-pipeline): changed
+      + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
+          new action for this role
+"
+        );
+        let json = plan_json(&plan);
+        assert_eq!(json["broadening"], true);
+        assert_eq!(
+            json["iam"],
+            json!([
+                "TransformRole: + permissions kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}: new action for this role"
+            ])
+        );
+        assert_eq!(json["iam_changes"]["roles"][0]["role"], "TransformRole");
+        assert_eq!(
+            json["iam_changes"]["roles"][0]["changes"][0]["category"],
+            "new_action"
+        );
+        assert_eq!(json["iam_changes"]["resource_policies"], json!([]));
+
+        // Nothing about IAM when IAM does not change.
+        assert!(!plan_text(&plan_of(&old, &old)).contains("IAM changes"));
+    }
 }

@@ -21,7 +21,7 @@ use crate::context::{ArtifactArgs, Context, Target, ask, interactive, plan_json,
 pub enum RequireApproval {
     /// Never ask.
     Never,
-    /// Ask when IAM statements are added (access may broaden).
+    /// Ask when IAM access broadens (as `deployer policy diff` classifies the change).
     Broadening,
     /// Ask for every change.
     AnyChange,
@@ -139,7 +139,7 @@ impl Approver for Policy<'_> {
                 "{} in {region} needs approval ({}), but there is no terminal to ask on: review it with `deployer diff`, then run again with --yes",
                 plan.stack,
                 if plan.broadens() {
-                    "IAM statements are added"
+                    "IAM access broadens"
                 } else {
                     "--require-approval any-change"
                 }

@@ -299,7 +299,7 @@ async fn up_diff_up_down_against_moto() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         text(&refused)
-            .contains("needs approval (IAM statements are added), but there is no terminal"),
+            .contains("needs approval (IAM access broadens), but there is no terminal"),
         "{}",
         text(&refused)
     );

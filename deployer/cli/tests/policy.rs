@@ -185,3 +185,93 @@ fn a_bad_revision_or_environment_is_an_error_exiting_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no environment `nope`"));
 }
+
+/// The deploy engine (`deployer diff` and `up`, comparing the deployed template with the new one)
+/// and `deployer policy diff` (comparing committed snapshots) see the same change the same way: the
+/// transform role gains an action on every resource, which broadens in both, with the same
+/// classification; the way back narrows in both.
+#[test]
+fn the_engine_and_policy_diff_classify_a_change_alike() {
+    let statement = serde_json::json!({"Sid": "ListEveryStream", "Effect": "Allow",
+                                       "Action": ["kinesis:ListStreams"], "Resource": ["*"]});
+
+    // policy diff: the shipped snapshot, then one where TransformRole has the statement.
+    let scratch = Scratch::new();
+    let shipped = scratch.git(&["rev-parse", "--short", "HEAD"]);
+    let file = scratch.path("policies/prod/TransformRole.json");
+    let mut role: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    role["permissions"]
+        .as_array_mut()
+        .unwrap()
+        .push(statement.clone());
+    fs::write(&file, serde_json::to_string_pretty(&role).unwrap() + "\n").unwrap();
+    let widened = scratch.commit("TransformRole lists every stream");
+    let policy_diff = |base: &str, head: &str| {
+        let out = scratch.run(&[
+            "policy", "diff", "--env", "prod", "--base", base, "--head", head, "--format", "json",
+        ]);
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), value)
+    };
+
+    // The engine: the synthesized pipeline template as deployed, then with the same statement.
+    let env = environment::load(&repo().join("environments/prod.yaml")).unwrap();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let deployed = synthesis.regions[0]
+        .stacks
+        .iter()
+        .find(|s| s.name == "mst-prod-pipeline")
+        .unwrap()
+        .json
+        .clone();
+    let mut new = deployed.clone();
+    new["Resources"]["TransformPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(statement);
+    let engine = |old: &serde_json::Value, new: &serde_json::Value| {
+        let plan = engine::change_set::Plan {
+            stack: "mst-prod-pipeline".into(),
+            region: "us-east-1".into(),
+            change_set_id: String::new(),
+            create: false,
+            changes: Vec::new(),
+            iam: engine::change_set::iam_changes("mst-prod-pipeline", Some(old), new),
+        };
+        let roles = serde_json::to_value(&plan.iam.roles).unwrap();
+        (plan.broadens(), roles)
+    };
+
+    for (base, head, old, new, broadens) in [
+        (&shipped, &widened, &deployed, &new, true),
+        (&widened, &shipped, &new, &deployed, false),
+    ] {
+        let (code, review) = policy_diff(base, head);
+        let (engine_broadens, engine_roles) = engine(old, new);
+        assert_eq!(code, Some(if broadens { 3 } else { 0 }), "{review:#}");
+        assert_eq!(engine_broadens, broadens);
+        // Every role: the same status and the same changes, word for word.
+        assert_eq!(engine_roles, review["roles"], "{engine_roles:#}");
+        let transform = engine_roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["role"] == "TransformRole")
+            .unwrap();
+        let change = &transform["changes"][0];
+        assert_eq!(transform["changes"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            change["actions"],
+            serde_json::json!(["kinesis:ListStreams"])
+        );
+        assert_eq!(change["resource"], "*");
+        if broadens {
+            assert_eq!(change["kind"], "broadening");
+            assert_eq!(change["category"], "wildcard_resource");
+        } else {
+            assert_eq!(change["kind"], "narrowing");
+            assert_eq!(change["category"], "action_removed");
+        }
+    }
+}

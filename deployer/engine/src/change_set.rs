@@ -8,10 +8,10 @@ use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag, TemplateStage,
 };
+use policy_review::PolicyDiff;
 use serde_json::Value;
 
 use crate::events::is_missing_stack;
-use crate::iam_diff::{self, IamChange};
 use crate::{Error, api_error};
 
 /// What the engine deploys as one stack.
@@ -212,14 +212,15 @@ pub struct Plan {
     pub create: bool,
     /// Resource changes.
     pub changes: Vec<ResourceChange>,
-    /// IAM statement changes.
-    pub iam: Vec<IamChange>,
+    /// How IAM changes, role by role and resource-based policy by policy, classified as
+    /// `deployer policy diff` classifies it ([`iam_changes`]).
+    pub iam: PolicyDiff,
 }
 
 impl Plan {
-    /// True when IAM statements are added.
+    /// True when IAM access broadens: any change `deployer policy diff` calls broadening.
     pub fn broadens(&self) -> bool {
-        iam_diff::broadens(&self.iam)
+        self.iam.broadening() > 0
     }
 
     /// Counts of (added, modified, removed, replaced) resources.
@@ -239,8 +240,8 @@ impl Plan {
 pub enum Prepared {
     /// Nothing would change (the change set, if one was made, is already deleted).
     Unchanged,
-    /// Something would.
-    Changes(Plan),
+    /// Something would (boxed: a plan is large next to `Unchanged`).
+    Changes(Box<Plan>),
 }
 
 /// A change set name: starts with a letter, unique enough per stack.
@@ -322,7 +323,7 @@ pub async fn create(
                     change_set_id: id.clone(),
                     create,
                     changes: Vec::new(),
-                    iam: Vec::new(),
+                    iam: PolicyDiff::default(),
                 };
                 discard(client, &plan).await?;
                 if reason.contains("didn't contain changes")
@@ -361,14 +362,24 @@ pub async fn create(
     }
     let new_template: Value = serde_json::from_str(&spec.body)
         .map_err(|e| Error::Other(format!("template of {stack} is not JSON: {e}")))?;
-    Ok(Prepared::Changes(Plan {
+    Ok(Prepared::Changes(Box::new(Plan {
         stack: stack.to_owned(),
         region: region.to_owned(),
         change_set_id: id,
         create,
         changes,
-        iam: iam_diff::diff(deployed_template, &new_template),
-    }))
+        iam: iam_changes(stack, deployed_template, &new_template),
+    })))
+}
+
+/// How the IAM of stack `stack` changes from its deployed template (`None` for a new stack) to
+/// `new`: its roles, as `deployer synth` snapshots them, and its resource-based policies (key,
+/// bucket, topic and queue policies, Lambda permissions), compared and classified by
+/// `policy-review`, the comparison behind `deployer policy diff`. The sides are labelled `deployed`
+/// and `template`; `env` holds the stack's name.
+pub fn iam_changes(stack: &str, deployed: Option<&Value>, new: &Value) -> PolicyDiff {
+    let base: Vec<(&str, &Value)> = deployed.map(|t| (stack, t)).into_iter().collect();
+    policy_review::diff_templates(stack, "deployed", &base, "template", &[(stack, new)])
 }
 
 /// What creating a stack that does not exist would do, computed from the template alone (no
@@ -401,7 +412,7 @@ pub fn local_plan(spec: &StackSpec, region: &str) -> Result<Plan, Error> {
         change_set_id: String::new(),
         create: true,
         changes,
-        iam: iam_diff::diff(None, &template),
+        iam: iam_changes(&spec.name, None, &template),
     })
 }
 
@@ -431,4 +442,161 @@ pub async fn discard(client: &Client, plan: &Plan) -> Result<(), Error> {
             .map_err(|e| api_error(format!("DeleteStack {}", plan.stack), &plan.region, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use policy_review::render::change_lines;
+    use policy_review::{Category, ChangeKind, RoleStatus};
+    use serde_json::json;
+
+    use super::*;
+
+    const STACK: &str = "mst-test-pipeline";
+
+    fn template(actions: &[&str]) -> Value {
+        json!({"Resources": {
+            "TransformRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}}},
+            "TransformPolicy": {"Type": "AWS::IAM::Policy", "Properties": {
+                "Roles": [{"Ref": "TransformRole"}],
+                "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": {"Fn::GetAtt": ["QuoteStream", "Arn"]}}]}}}
+        }})
+    }
+
+    fn plan(iam: PolicyDiff) -> Plan {
+        Plan {
+            stack: STACK.into(),
+            region: "us-east-1".into(),
+            change_set_id: String::new(),
+            create: false,
+            changes: Vec::new(),
+            iam,
+        }
+    }
+
+    fn statements<'a>(template: &'a mut Value, holder: &str) -> &'a mut Vec<Value> {
+        template["Resources"][holder]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array_mut()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_added_action_is_the_role_gaining_it_and_broadens() {
+        let old = template(&["kinesis:GetRecords"]);
+        let new = template(&["kinesis:GetRecords", "kinesis:PutRecord"]);
+        let changes = iam_changes(STACK, Some(&old), &new);
+        assert_eq!(
+            change_lines(&changes),
+            [
+                "TransformRole: + permissions kinesis:PutRecord on ${QuoteStream.Arn}: new action for this role"
+            ]
+        );
+        assert!(plan(changes).broadens());
+        let same = iam_changes(STACK, Some(&new), &new);
+        assert!(!same.changed());
+        assert!(!plan(same).broadens());
+    }
+
+    #[test]
+    fn removing_only_narrows() {
+        let old = template(&["kinesis:GetRecords"]);
+        let mut new = old.clone();
+        new["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("TransformPolicy");
+        let changes = iam_changes(STACK, Some(&old), &new);
+        assert_eq!(
+            change_lines(&changes),
+            [
+                "TransformRole: - permissions kinesis:GetRecords on ${QuoteStream.Arn}: action removed from this role"
+            ]
+        );
+        assert!(!plan(changes).broadens());
+    }
+
+    #[test]
+    fn an_added_deny_narrows_and_a_removed_deny_broadens() {
+        let old = template(&["kinesis:GetRecords"]);
+        let mut new = old.clone();
+        statements(&mut new, "TransformPolicy").push(
+            json!({"Effect": "Deny", "Action": "kinesis:GetRecords", "Resource": "${QuoteStream.Arn}"}),
+        );
+        let added = iam_changes(STACK, Some(&old), &new);
+        assert_eq!(added.roles[0].changes[0].category, Category::DenyAdded);
+        assert!(!plan(added).broadens());
+        let removed = iam_changes(STACK, Some(&new), &old);
+        assert_eq!(removed.roles[0].changes[0].category, Category::DenyRemoved);
+        assert!(plan(removed).broadens());
+    }
+
+    #[test]
+    fn a_new_stack_adds_the_role_and_every_grant() {
+        let changes = iam_changes(STACK, None, &template(&["kinesis:GetRecords"]));
+        let role = &changes.roles[0];
+        assert_eq!(role.status, RoleStatus::Added);
+        assert_eq!(
+            role.changes
+                .iter()
+                .map(|c| (c.kind, c.category))
+                .collect::<Vec<_>>(),
+            [
+                (ChangeKind::Broadening, Category::NewRole),
+                (ChangeKind::Broadening, Category::NewPrincipal),
+                (ChangeKind::Broadening, Category::NewAction),
+            ]
+        );
+        assert!(plan(changes).broadens());
+    }
+
+    #[test]
+    fn resource_based_policies_count_too() {
+        let mut old = template(&["kinesis:GetRecords"]);
+        old["Resources"]["RawBucketPolicy"] = json!({"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "RawBucket"},
+            "PolicyDocument": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": "arn:aws:s3:::raw/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}});
+        // A bucket opened to everyone broadens.
+        let mut open = old.clone();
+        statements(&mut open, "RawBucketPolicy").push(
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::raw/*"}),
+        );
+        let changes = iam_changes(STACK, Some(&old), &open);
+        assert_eq!(
+            change_lines(&changes),
+            [
+                "RawBucketPolicy: + resource policy s3:GetObject on arn:aws:s3:::raw/* by AWS *: new principal: AWS * [risky: AWS *]"
+            ]
+        );
+        assert!(plan(changes).broadens());
+        // So does a new Lambda permission; the TLS-only Deny of a new bucket policy does not.
+        let mut invoked = old.clone();
+        invoked["Resources"]["RawBucketInvokesToParquet"] = json!({"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "ToParquet"}, "Principal": "s3.amazonaws.com",
+            "SourceArn": "arn:aws:s3:::raw", "SourceAccount": {"Ref": "AWS::AccountId"}}});
+        assert!(plan(iam_changes(STACK, Some(&old), &invoked)).broadens());
+        let mut deny_only = old.clone();
+        deny_only["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|id, _| id == "RawBucketPolicy");
+        let created = iam_changes(STACK, None, &deny_only);
+        assert!(created.changed());
+        assert!(!plan(created).broadens());
+    }
+
+    #[test]
+    fn a_local_plan_compares_against_nothing() {
+        let spec = StackSpec {
+            name: STACK.into(),
+            body: template(&["kinesis:GetRecords"]).to_string(),
+            parameters: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        };
+        let plan = local_plan(&spec, "us-east-1").unwrap();
+        assert_eq!(plan.changes.len(), 2);
+        assert_eq!(plan.iam.roles[0].status, RoleStatus::Added);
+        assert!(plan.broadens());
+    }
 }

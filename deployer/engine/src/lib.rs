@@ -1,10 +1,11 @@
 //! The deploy engine behind `deployer diff`, `up`, `down` and `status`.
 //!
 //! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (configuration, clients,
-//! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete),
-//! [`iam_diff`] (statement-level IAM comparison), [`apply`] (execute and wait), [`events`] (stack
-//! events), [`waves`] (canary first, then parallel waves), [`deploy`] (one region's `up`), [`delete`],
-//! [`status`] and [`drift`]. CloudFormation holds all state: the engine keeps none of its own.
+//! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete,
+//! and how IAM changes, through `policy-review`, the comparison of `deployer policy diff`), [`apply`]
+//! (execute and wait), [`events`] (stack events), [`waves`] (canary first, then parallel waves),
+//! [`deploy`] (one region's `up`), [`delete`], [`status`] and [`drift`]. CloudFormation holds all
+//! state: the engine keeps none of its own.
 //!
 //! Everything that talks to AWS takes SDK clients, so tests drive it with `aws-smithy-mocks`; the
 //! wave logic is a pure function over per-region results.
@@ -18,7 +19,6 @@ pub mod deploy;
 pub mod drift;
 mod error;
 pub mod events;
-pub mod iam_diff;
 pub mod status;
 pub mod waves;
 

@@ -287,7 +287,7 @@ fn plan(name: &str, create: bool) -> Plan {
         change_set_id: "cs-1".into(),
         create,
         changes: Vec::new(),
-        iam: Vec::new(),
+        iam: Default::default(),
     }
 }
 

@@ -116,6 +116,8 @@ pub fn grant_covers(wide: &Grant, narrow: &Grant) -> bool {
             covers(&wide.resource.pattern, &narrow.resource.pattern)
         }
         && match (&wide.principal, &narrow.principal) {
+            // A `NotPrincipal` grant only covers the same one (its pattern excludes).
+            (Some(w), Some(n)) if w.kind.starts_with("NOT ") => w == n,
             (Some(w), Some(n)) => w.kind == n.kind && covers(&w.value, &n.value),
             (None, None) => true,
             _ => false,

@@ -6,14 +6,21 @@
 //! pattern that covers it, no more conditions); a grant only in the old snapshot narrows access
 //! unless a new grant still covers it. So a resource widened from `…/quotes/*` to `…/*` is one
 //! broadening change, not an addition and a removal.
+//!
+//! Resource-based policies (key, bucket, topic and queue policies, Lambda permissions) are compared
+//! the same way, holder by holder, when two sets of templates are compared ([`diff_templates`], what
+//! the deploy engine does); committed snapshots hold roles only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use synth::Snapshot;
+use serde_json::Value;
+use synth::{ResourcePolicies, Snapshot};
 
 use crate::classify::{condition_values_cover, covers, grant_covers, has_wildcard};
-use crate::normalize::{Catalog, Condition, Effect, Grant, NormalRole, Scope, normalize_role};
+use crate::normalize::{
+    Catalog, Condition, Effect, Grant, NormalRole, Scope, normalize_resource_policy, normalize_role,
+};
 
 /// Whether a change widens or narrows what the role (or who may assume it) can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -74,7 +81,7 @@ pub struct Change {
     pub kind: ChangeKind,
     /// What kind of change.
     pub category: Category,
-    /// Trust policy or permissions.
+    /// Trust policy, permissions or resource-based policy.
     pub scope: Scope,
     /// The statements' effect.
     pub effect: Effect,
@@ -85,10 +92,13 @@ pub struct Change {
     /// What the resource or condition was before (widened/narrowed resources, loosened/tightened
     /// conditions).
     pub previous: Option<String>,
-    /// The trusted principal (trust policy changes).
+    /// The trusted principal (trust and resource-based policy changes).
     pub principal: Option<String>,
     /// The condition added, removed or changed.
     pub condition: Option<String>,
+    /// The conditions the grants of this change are under, as `<Operator> <key> = <values>`
+    /// (empty for condition changes, whose `condition` says what changed).
+    pub conditions: Vec<String>,
     /// Actions of this change that deserve a second look (`iam:PassRole`, `kms:Decrypt`, wildcards
     /// covering such actions). Only broadening changes carry any.
     pub risky: Vec<String>,
@@ -151,9 +161,10 @@ pub enum FailOn {
 }
 
 /// Every role's changes between a base and a head snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PolicyDiff {
-    /// The environment.
+    /// The environment (for a comparison of templates, what the caller names: the deploy engine
+    /// gives the stack).
     pub env: String,
     /// What the base snapshot is (`git:abc1234`, `deployed`, …).
     pub base: String,
@@ -161,26 +172,41 @@ pub struct PolicyDiff {
     pub head: String,
     /// Every role of either snapshot, by logical id.
     pub roles: Vec<RoleDiff>,
+    /// Every resource-based policy of either side, by the logical id of the resource holding it
+    /// (`role` in each entry). Only comparisons of templates ([`diff_templates`]) have any: the
+    /// committed snapshot holds roles only. Left out of JSON when empty, and shown by the text and
+    /// JSON formats only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_policies: Vec<RoleDiff>,
 }
 
 impl PolicyDiff {
-    /// Broadening changes over all roles.
-    pub fn broadening(&self) -> usize {
-        self.roles.iter().map(RoleDiff::broadening).sum()
+    /// Every role, then every resource-based policy.
+    pub fn holders(&self) -> impl Iterator<Item = &RoleDiff> {
+        self.roles.iter().chain(&self.resource_policies)
     }
 
-    /// Narrowing changes over all roles.
+    /// Broadening changes over all roles and resource-based policies.
+    pub fn broadening(&self) -> usize {
+        self.holders().map(RoleDiff::broadening).sum()
+    }
+
+    /// Narrowing changes over all roles and resource-based policies.
     pub fn narrowing(&self) -> usize {
-        self.roles.iter().map(RoleDiff::narrowing).sum()
+        self.holders().map(RoleDiff::narrowing).sum()
     }
 
     /// Changes flagged risky.
     pub fn risky(&self) -> usize {
-        self.roles
-            .iter()
+        self.holders()
             .flat_map(|r| &r.changes)
             .filter(|c| !c.risky.is_empty())
             .count()
+    }
+
+    /// Whether any role or resource-based policy changed.
+    pub fn changed(&self) -> bool {
+        self.holders().any(|r| r.status != RoleStatus::Unchanged)
     }
 
     /// Roles that are not unchanged.
@@ -195,7 +221,7 @@ impl PolicyDiff {
     pub fn fails(&self, level: FailOn) -> bool {
         match level {
             FailOn::Broadening => self.broadening() > 0,
-            FailOn::Any => self.roles_changed() > 0,
+            FailOn::Any => self.changed(),
             FailOn::Never => false,
         }
     }
@@ -245,6 +271,7 @@ struct Atom {
     previous: Option<String>,
     principal: Option<String>,
     condition: Option<String>,
+    conditions: Vec<String>,
     action_key: String,
     action: String,
 }
@@ -256,13 +283,14 @@ impl Atom {
             scope: grant.scope,
             category,
             effect: grant.effect,
-            resource: (grant.scope == Scope::Permissions).then(|| {
+            resource: (grant.scope != Scope::Trust).then(|| {
                 let prefix = if grant.resource.negated { "NOT " } else { "" };
                 format!("{prefix}{}", grant.resource.pattern)
             }),
             previous: None,
             principal: grant.principal.as_ref().map(ToString::to_string),
             condition: None,
+            conditions: grant.conditions.iter().map(ToString::to_string).collect(),
             action_key: grant.action.key.clone(),
             action: if grant.action.negated {
                 format!("NOT {}", grant.action.display)
@@ -271,6 +299,14 @@ impl Atom {
             },
         }
     }
+}
+
+/// Whether `set` has a grant of `grant`'s scope and effect for its principal (any action): in a
+/// resource-based policy, a grant for a principal the policy did not name is a new principal.
+fn names_principal(set: &BTreeSet<Grant>, grant: &Grant) -> bool {
+    set.iter().any(|g| {
+        g.scope == grant.scope && g.effect == grant.effect && g.principal == grant.principal
+    })
 }
 
 /// Grants of `set` with the same scope, effect, action and principal as `grant`.
@@ -331,10 +367,13 @@ fn classify_added(grant: &Grant, old: &BTreeSet<Grant>) -> Option<Atom> {
         };
         let mut atom = Atom::new(ChangeKind::Broadening, category, grant);
         atom.condition = Some(condition);
+        atom.conditions.clear();
         atom.previous = previous;
         return Some(atom);
     }
-    if grant.scope == Scope::Trust {
+    if grant.scope == Scope::Trust
+        || (grant.scope == Scope::Resource && !names_principal(old, grant))
+    {
         return Some(Atom::new(
             ChangeKind::Broadening,
             Category::NewPrincipal,
@@ -358,7 +397,8 @@ fn classify_added(grant: &Grant, old: &BTreeSet<Grant>) -> Option<Atom> {
         atom.previous = Some(widened.join(", "));
         return Some(atom);
     }
-    if grant.resource.pattern == "*" {
+    // In a resource-based policy `"*"` is the resource the policy is on (a key policy's only form).
+    if grant.resource.pattern == "*" && grant.scope == Scope::Permissions {
         return Some(Atom::new(
             ChangeKind::Broadening,
             Category::WildcardResource,
@@ -409,9 +449,12 @@ fn classify_removed(grant: &Grant, new: &BTreeSet<Grant>) -> Option<Atom> {
                 atom.previous = Some(condition);
             }
         }
+        atom.conditions.clear();
         return Some(atom);
     }
-    if grant.scope == Scope::Trust {
+    if grant.scope == Scope::Trust
+        || (grant.scope == Scope::Resource && !names_principal(new, grant))
+    {
         return Some(Atom::new(
             ChangeKind::Narrowing,
             Category::PrincipalRemoved,
@@ -439,16 +482,21 @@ fn classify_removed(grant: &Grant, new: &BTreeSet<Grant>) -> Option<Atom> {
 
 fn reason(change: &Change) -> String {
     let text = |o: &Option<String>| o.clone().unwrap_or_default();
+    // Who holds the grants: the role, or in a resource-based policy the principal.
+    let (holder, principal) = match change.scope {
+        Scope::Resource => ("principal", "principal"),
+        Scope::Trust | Scope::Permissions => ("role", "trusted principal"),
+    };
     match change.category {
         Category::NewRole => String::new(),
         Category::RoleDeleted => "role deleted".into(),
-        Category::NewPrincipal => format!("new trusted principal: {}", text(&change.principal)),
+        Category::NewPrincipal => format!("new {principal}: {}", text(&change.principal)),
         Category::PrincipalRemoved => {
-            format!("trusted principal removed: {}", text(&change.principal))
+            format!("{principal} removed: {}", text(&change.principal))
         }
         Category::WildcardAction => "action wildcard: grants every action it matches".into(),
-        Category::NewAction => "new action for this role".into(),
-        Category::NewResource => "action the role had, now on one more resource".into(),
+        Category::NewAction => format!("new action for this {holder}"),
+        Category::NewResource => format!("action the {holder} had, now on one more resource"),
         Category::ResourceWidened => format!("resource widened from {}", text(&change.previous)),
         Category::WildcardResource => "granted on every resource (\"*\")".into(),
         Category::ConditionRemoved => format!("condition removed: {}", text(&change.condition)),
@@ -489,19 +537,24 @@ fn group(atoms: Vec<Atom>) -> Vec<Change> {
     groups
         .into_iter()
         .map(|(key, actions)| {
-            let risky = if key.kind == ChangeKind::Broadening && key.scope == Scope::Permissions {
-                actions
-                    .iter()
-                    .filter(|(k, _)| is_risky(k))
-                    .map(|(_, display)| display.clone())
-                    .collect()
-            } else if key.kind == ChangeKind::Broadening
-                && key.principal.as_deref().is_some_and(has_wildcard)
-            {
-                key.principal.iter().cloned().collect()
-            } else {
-                Vec::new()
-            };
+            // Risky: granted actions (permissions and resource-based policies) and wildcard
+            // principals (trust and resource-based policies), on broadening changes only.
+            let mut risky = Vec::new();
+            if key.kind == ChangeKind::Broadening {
+                if key.scope != Scope::Trust {
+                    risky.extend(
+                        actions
+                            .iter()
+                            .filter(|(k, _)| is_risky(k))
+                            .map(|(_, display)| display.clone()),
+                    );
+                }
+                if key.scope != Scope::Permissions
+                    && key.principal.as_deref().is_some_and(has_wildcard)
+                {
+                    risky.extend(key.principal.iter().cloned());
+                }
+            }
             let mut change = Change {
                 kind: key.kind,
                 category: key.category,
@@ -512,6 +565,7 @@ fn group(atoms: Vec<Atom>) -> Vec<Change> {
                 previous: key.previous,
                 principal: key.principal,
                 condition: key.condition,
+                conditions: key.conditions,
                 risky,
                 reason: String::new(),
             };
@@ -592,6 +646,7 @@ pub fn diff_snapshots(
                     previous: None,
                     principal: None,
                     condition: None,
+                    conditions: Vec::new(),
                     risky: Vec::new(),
                     reason: format!(
                         "new role, trusted by {}, with {permissions} permission grant(s)",
@@ -624,6 +679,7 @@ pub fn diff_snapshots(
                     previous: None,
                     principal: None,
                     condition: None,
+                    conditions: Vec::new(),
                     risky: Vec::new(),
                     reason: "role deleted".into(),
                 }],
@@ -637,5 +693,84 @@ pub fn diff_snapshots(
         base: base_label.to_owned(),
         head: head_label.to_owned(),
         roles,
+        resource_policies: Vec::new(),
     }
+}
+
+/// Compares the resource-based policies of two sets of templates, holder by holder (every holder of
+/// either side, by logical id). A holder only on one side is `added` or `deleted` with each of its
+/// grants as a change: its principals are new (broadening) or removed (narrowing), and a `Deny` of a
+/// deleted policy is a `deny_removed` (broadening).
+pub fn diff_resource_policies(
+    base: &ResourcePolicies,
+    head: &ResourcePolicies,
+    catalog: &Catalog,
+) -> Vec<RoleDiff> {
+    let names: BTreeSet<&String> = base.policies.keys().chain(head.policies.keys()).collect();
+    let normal = |policies: &ResourcePolicies, name: &str| {
+        policies
+            .policies
+            .get(name)
+            .map(|p| normalize_resource_policy(p, catalog))
+    };
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (old, new) = (normal(base, name), normal(head, name));
+            let status = match (&old, &new) {
+                (Some(_), Some(_)) => RoleStatus::Changed,
+                (None, Some(_)) => RoleStatus::Added,
+                (Some(_), None) => RoleStatus::Deleted,
+                (None, None) => return None,
+            };
+            // The stack of the new side, or the old one's for a deleted policy.
+            let stack = new.as_ref().or(old.as_ref())?.stack.clone();
+            let empty = || NormalRole {
+                role: name.clone(),
+                stack: stack.clone(),
+                grants: BTreeSet::new(),
+            };
+            let changes = diff_roles(&old.unwrap_or_else(empty), &new.unwrap_or_else(empty));
+            Some(RoleDiff {
+                role: name.clone(),
+                stack,
+                status: if status == RoleStatus::Changed && changes.is_empty() {
+                    RoleStatus::Unchanged
+                } else {
+                    status
+                },
+                changes,
+            })
+        })
+        .collect()
+}
+
+/// Compares the IAM of two sets of CloudFormation templates (stack name, template JSON): the roles
+/// as `deployer synth` snapshots them ([`Snapshot::from_stacks`], then [`diff_snapshots`]) and the
+/// resource-based policies ([`ResourcePolicies::from_stacks`], then [`diff_resource_policies`]).
+/// References expand through a catalog of both sides' resources (the head's where both have an id).
+/// `base` is empty for stacks that do not exist yet.
+pub fn diff_templates(
+    env: &str,
+    base_label: &str,
+    base: &[(&str, &Value)],
+    head_label: &str,
+    head: &[(&str, &Value)],
+) -> PolicyDiff {
+    let mut catalog = Catalog::default();
+    for (_, template) in base.iter().chain(head) {
+        catalog.add_template(template);
+    }
+    let sides = |stacks: &[(&str, &Value)]| {
+        (
+            Snapshot::from_stacks(stacks.iter().copied()),
+            ResourcePolicies::from_stacks(stacks.iter().copied()),
+        )
+    };
+    let ((old_roles, old_policies), (new_roles, new_policies)) = (sides(base), sides(head));
+    let mut diff = diff_snapshots(
+        env, base_label, &old_roles, head_label, &new_roles, &catalog,
+    );
+    diff.resource_policies = diff_resource_policies(&old_policies, &new_policies, &catalog);
+    diff
 }

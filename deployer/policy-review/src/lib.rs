@@ -11,7 +11,9 @@
 //! request, a machine or GitLab's test report ([`render`]).
 //!
 //! Snapshots come from a directory, a git revision or synthesis ([`source`]); with the `aws` feature,
-//! also from the live roles of a deployed environment (`source::deployed`).
+//! also from the live roles of a deployed environment (`source::deployed`). The deploy engine compares
+//! a deployed and a new template with [`diff_templates`]: their roles the same way, and their
+//! resource-based policies (key, bucket, topic and queue policies, Lambda permissions) too.
 
 pub mod classify;
 pub mod diff;
@@ -19,7 +21,9 @@ pub mod normalize;
 pub mod render;
 pub mod source;
 
-pub use diff::{Category, Change, ChangeKind, PolicyDiff, RoleDiff, RoleStatus, diff_snapshots};
+pub use diff::{
+    Category, Change, ChangeKind, PolicyDiff, RoleDiff, RoleStatus, diff_snapshots, diff_templates,
+};
 pub use normalize::{Catalog, Grant, Scope};
 pub use render::Format;
 

@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use synth::{RoleSnapshot, Synthesis};
+use synth::{ResourcePolicy, RoleSnapshot, Synthesis};
 
 /// Which policy of a role a grant comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -28,6 +28,9 @@ pub enum Scope {
     Trust,
     /// The permission policies: what the role may do.
     Permissions,
+    /// A resource-based policy (a key, bucket, topic or queue policy, a Lambda permission): who may
+    /// do what on the resource. Its grants have both a principal and a resource.
+    Resource,
 }
 
 /// Allow or Deny.
@@ -59,10 +62,11 @@ pub struct Resource {
     pub negated: bool,
 }
 
-/// One principal of a trust statement: `Service` `lambda.amazonaws.com`, `AWS` `*`, …
+/// One principal of a trust or resource-based statement: `Service` `lambda.amazonaws.com`, `AWS` `*`, …
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Principal {
-    /// `Service`, `AWS`, `Federated` or `CanonicalUser`.
+    /// `Service`, `AWS`, `Federated` or `CanonicalUser`; from `NotPrincipal`, `NOT ` and the kind
+    /// (such a grant covers only the same `NotPrincipal` grant).
     pub kind: String,
     /// The principal; `*` (written `"Principal": "*"`) is kind `AWS`, value `*`.
     pub value: String,
@@ -109,7 +113,7 @@ pub struct Grant {
     pub action: Action,
     /// The resource (empty pattern in trust statements).
     pub resource: Resource,
-    /// The principal (trust statements only).
+    /// The principal (trust and resource-based statements only).
     pub principal: Option<Principal>,
     /// Sorted, de-duplicated conditions.
     pub conditions: Vec<Condition>,
@@ -468,16 +472,23 @@ fn conditions(statement: &Value, catalog: &Catalog) -> Vec<Condition> {
 }
 
 fn principals(statement: &Value) -> Vec<Principal> {
-    match field(statement, "Principal") {
-        Some(Value::String(star)) => vec![Principal {
-            kind: "AWS".into(),
+    let (principal, prefix) = match field(statement, "Principal") {
+        Some(principal) => (principal, ""),
+        None => match field(statement, "NotPrincipal") {
+            Some(principal) => (principal, "NOT "),
+            None => return Vec::new(),
+        },
+    };
+    match principal {
+        Value::String(star) => vec![Principal {
+            kind: format!("{prefix}AWS"),
             value: star.clone(),
         }],
-        Some(Value::Object(map)) => map
+        Value::Object(map) => map
             .iter()
             .flat_map(|(kind, values)| {
-                strings(values).into_iter().map(|value| Principal {
-                    kind: kind.clone(),
+                strings(values).into_iter().map(move |value| Principal {
+                    kind: format!("{prefix}{kind}"),
                     value: account_principal(kind, value),
                 })
             })
@@ -524,7 +535,7 @@ pub fn statement_grants(statement: &Value, scope: Scope, catalog: &Catalog) -> V
         ),
     };
     let principals: Vec<Option<Principal>> = match scope {
-        Scope::Trust => principals(statement).into_iter().map(Some).collect(),
+        Scope::Trust | Scope::Resource => principals(statement).into_iter().map(Some).collect(),
         Scope::Permissions => vec![None],
     };
     let conditions = conditions(statement, catalog);
@@ -571,6 +582,19 @@ pub fn normalize_role(role: &RoleSnapshot, catalog: &Catalog) -> NormalRole {
         role: role.role.clone(),
         stack: role.stack.clone(),
         grants,
+    }
+}
+
+/// A resource-based policy reduced to its set of grants (`role` is the holder's logical id).
+pub fn normalize_resource_policy(policy: &ResourcePolicy, catalog: &Catalog) -> NormalRole {
+    NormalRole {
+        role: policy.holder.clone(),
+        stack: policy.stack.clone(),
+        grants: policy
+            .statements
+            .iter()
+            .flat_map(|statement| statement_grants(statement, Scope::Resource, catalog))
+            .collect(),
     }
 }
 

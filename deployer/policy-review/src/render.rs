@@ -35,9 +35,24 @@ pub fn render(diff: &PolicyDiff, format: Format, color: bool) -> String {
     }
 }
 
-fn summary_line(diff: &PolicyDiff) -> String {
+/// The summary line of the text format: `1 of 6 role(s) changed: 2 broadening, 0 narrowing, 0 risky`
+/// (with the resource-based policies after the roles when the diff has any).
+pub fn summary_line(diff: &PolicyDiff) -> String {
+    let policies = if diff.resource_policies.is_empty() {
+        String::new()
+    } else {
+        let total = diff.resource_policies.len();
+        format!(
+            " and {} of {total} resource {}",
+            diff.resource_policies
+                .iter()
+                .filter(|p| p.status != RoleStatus::Unchanged)
+                .count(),
+            if total == 1 { "policy" } else { "policies" }
+        )
+    };
     format!(
-        "{} of {} role(s) changed: {} broadening, {} narrowing, {} risky",
+        "{} of {} role(s){policies} changed: {} broadening, {} narrowing, {} risky",
         diff.roles_changed(),
         diff.roles.len(),
         diff.broadening(),
@@ -52,6 +67,7 @@ fn scope_label(change: &Change) -> &'static str {
         (Category::NewRole | Category::RoleDeleted, _) => "role",
         (_, Scope::Trust) => "trust",
         (_, Scope::Permissions) => "permissions",
+        (_, Scope::Resource) => "resource policy",
     }
 }
 
@@ -59,9 +75,21 @@ fn scope_label(change: &Change) -> &'static str {
 fn subject(change: &Change) -> String {
     let actions = change.actions.join(", ");
     match (change.scope, &change.resource, &change.principal) {
+        (Scope::Resource, Some(resource), Some(principal)) => {
+            format!("{actions} on {resource} by {principal}")
+        }
         (_, _, Some(principal)) => format!("{actions} by {principal}"),
         (Scope::Permissions, Some(resource), None) => format!("{actions} on {resource}"),
         _ => actions,
+    }
+}
+
+/// The conditions of a change's grants as one clause: `if A and B`; empty without conditions.
+fn conditions_clause(change: &Change) -> String {
+    if change.conditions.is_empty() {
+        String::new()
+    } else {
+        format!("if {}", change.conditions.join(" and "))
     }
 }
 
@@ -78,6 +106,9 @@ fn plain_line(change: &Change) -> String {
         line.push_str(": ");
     }
     line.push_str(&change.reason);
+    if !change.conditions.is_empty() {
+        let _ = write!(line, " ({})", conditions_clause(change));
+    }
     if !change.risky.is_empty() {
         let _ = write!(line, " [risky: {}]", change.risky.join(", "));
     }
@@ -91,14 +122,17 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
+/// `s` in `style` when `color`, else as it is.
+fn paint(color: bool, style: &str, s: &str) -> String {
+    if color {
+        format!("{style}{s}{RESET}")
+    } else {
+        s.to_owned()
+    }
+}
+
 fn text(diff: &PolicyDiff, color: bool) -> String {
-    let paint = |style: &str, s: &str| {
-        if color {
-            format!("{style}{s}{RESET}")
-        } else {
-            s.to_owned()
-        }
-    };
+    let paint = |style: &str, s: &str| paint(color, style, s);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -109,50 +143,8 @@ fn text(diff: &PolicyDiff, color: bool) -> String {
         )
     );
     let _ = writeln!(out, "{}", summary_line(diff));
-    for role in diff
-        .roles
-        .iter()
-        .filter(|r| r.status != RoleStatus::Unchanged)
-    {
-        let _ = writeln!(
-            out,
-            "\n{} ({}): {}",
-            paint(BOLD, &role.role),
-            role.stack,
-            status_word(role.status)
-        );
-        for change in &role.changes {
-            let (sign, word, style) = match change.kind {
-                ChangeKind::Broadening => ('+', "broadening", RED),
-                ChangeKind::Narrowing => ('-', "narrowing ", GREEN),
-            };
-            let scope = scope_label(change);
-            let subject = subject(change);
-            let _ = writeln!(
-                out,
-                "  {} {}{}",
-                paint(style, &format!("{sign} {word}")),
-                paint(DIM, &format!("[{scope}] ")),
-                if subject.is_empty() {
-                    &change.reason
-                } else {
-                    &subject
-                }
-            );
-            if !subject.is_empty() {
-                let _ = writeln!(out, "      {}", change.reason);
-            }
-            if !change.risky.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "      {}",
-                    paint(
-                        YELLOW_BOLD,
-                        &format!("! risky: {}", change.risky.join(", "))
-                    )
-                );
-            }
-        }
+    for section in sections(diff, "", color) {
+        let _ = write!(out, "\n{section}");
     }
     let unchanged: Vec<&str> = diff
         .roles
@@ -164,6 +156,96 @@ fn text(diff: &PolicyDiff, color: bool) -> String {
         let _ = writeln!(out, "\nunchanged: {}", unchanged.join(", "));
     }
     out
+}
+
+/// The changed roles, then the changed resource-based policies, each as a block of lines of the
+/// text format, every line indented by `indent`.
+fn sections(diff: &PolicyDiff, indent: &str, color: bool) -> Vec<String> {
+    let paint = |style: &str, s: &str| paint(color, style, s);
+    let roles = diff.roles.iter().map(|r| (r, status_word(r.status)));
+    let policies = diff
+        .resource_policies
+        .iter()
+        .map(|p| (p, policy_status_word(p.status)));
+    let mut out = Vec::new();
+    for (holder, status) in roles
+        .chain(policies)
+        .filter(|(h, _)| h.status != RoleStatus::Unchanged)
+    {
+        let mut section = String::new();
+        let _ = writeln!(
+            section,
+            "{indent}{} ({}): {status}",
+            paint(BOLD, &holder.role),
+            holder.stack,
+        );
+        for change in &holder.changes {
+            let (sign, word, style) = match change.kind {
+                ChangeKind::Broadening => ('+', "broadening", RED),
+                ChangeKind::Narrowing => ('-', "narrowing ", GREEN),
+            };
+            let scope = scope_label(change);
+            let subject = subject(change);
+            let _ = writeln!(
+                section,
+                "{indent}  {} {}{}",
+                paint(style, &format!("{sign} {word}")),
+                paint(DIM, &format!("[{scope}] ")),
+                if subject.is_empty() {
+                    &change.reason
+                } else {
+                    &subject
+                }
+            );
+            if !subject.is_empty() {
+                let _ = writeln!(section, "{indent}      {}", change.reason);
+            }
+            if !change.conditions.is_empty() {
+                let _ = writeln!(section, "{indent}      {}", conditions_clause(change));
+            }
+            if !change.risky.is_empty() {
+                let _ = writeln!(
+                    section,
+                    "{indent}      {}",
+                    paint(
+                        YELLOW_BOLD,
+                        &format!("! risky: {}", change.risky.join(", "))
+                    )
+                );
+            }
+        }
+        out.push(section);
+    }
+    out
+}
+
+/// The changed roles and resource-based policies of `diff` as the text format shows them, without
+/// its header, summary and list of unchanged roles, every line indented by `indent` (the deploy
+/// engine's plans show this).
+pub fn changes_text(diff: &PolicyDiff, indent: &str, color: bool) -> String {
+    sections(diff, indent, color).concat()
+}
+
+/// Every change of `diff` as one plain line, prefixed with its role or resource-based policy:
+/// `TransformRole: + permissions kinesis:PutRecord on …: new action for this role`.
+pub fn change_lines(diff: &PolicyDiff) -> Vec<String> {
+    diff.holders()
+        .flat_map(|holder| {
+            holder
+                .changes
+                .iter()
+                .map(move |change| format!("{}: {}", holder.role, plain_line(change)))
+        })
+        .collect()
+}
+
+fn policy_status_word(status: RoleStatus) -> &'static str {
+    match status {
+        RoleStatus::Added => "new resource policy",
+        RoleStatus::Deleted => "resource policy deleted",
+        RoleStatus::Changed => "resource policy changed",
+        RoleStatus::Unchanged => "resource policy unchanged",
+    }
 }
 
 fn status_word(status: RoleStatus) -> &'static str {
@@ -269,6 +351,9 @@ fn markdown_role(out: &mut String, role: &RoleDiff) {
             .map(md_code)
             .unwrap_or_default();
         let mut why = md_text(&change.reason);
+        if !change.conditions.is_empty() {
+            let _ = write!(why, "; {}", md_text(&conditions_clause(change)));
+        }
         if !change.risky.is_empty() {
             let _ = write!(
                 why,

@@ -18,7 +18,7 @@ pub use judge::parliament_inputs;
 pub use limits::{INLINE_TEMPLATE_BYTES, LimitError, MAX_RESOURCES, S3_TEMPLATE_BYTES};
 /// The readable text of a string or string-valued intrinsic (`Ref` → `${Name}`), as in the snapshot.
 pub use readable::as_text as readable_text;
-pub use snapshot::{RoleSnapshot, Snapshot};
+pub use snapshot::{ResourcePolicies, ResourcePolicy, RoleSnapshot, Snapshot};
 
 /// One stack's synthesized template and its figures.
 #[derive(Debug, Clone)]

@@ -178,6 +178,46 @@ fn a_removed_condition_broadens() {
 }
 
 #[test]
+fn a_change_shows_the_conditions_its_grants_are_under() {
+    let condition = json!({"StringLike": {"s3:prefix": ["quotes/*"]}});
+    let mut get = read_quotes(&["s3:GetObject"]);
+    get["Resource"] = json!([BUCKET]);
+    let diff = compare(
+        &[lambda_role("R", json!([]))],
+        &[lambda_role("R", json!([list_bucket(Some(condition)), get]))],
+    );
+    let role = diff.roles.iter().find(|r| r.role == "R").unwrap();
+    // Grants on the same resource under different conditions are separate changes.
+    let found: Vec<(Vec<String>, Vec<String>)> = role
+        .changes
+        .iter()
+        .map(|c| (c.actions.clone(), c.conditions.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (strings(&["s3:GetObject"]), Vec::new()),
+            (
+                strings(&["s3:ListBucket"]),
+                strings(&["StringLike s3:prefix = quotes/*"])
+            ),
+        ]
+    );
+    let text = policy_review::render::render(&diff, policy_review::Format::Text, false);
+    assert!(
+        text.contains(&format!(
+            "s3:ListBucket on {BUCKET}\n      new action for this role\n      if StringLike s3:prefix = quotes/*\n"
+        )),
+        "{text}"
+    );
+    let markdown = policy_review::render::render(&diff, policy_review::Format::Markdown, false);
+    assert!(
+        markdown.contains("new action for this role; if StringLike s3:prefix = quotes/* |"),
+        "{markdown}"
+    );
+}
+
+#[test]
 fn a_loosened_condition_broadens() {
     let tight = json!({"StringLike": {"s3:prefix": ["quotes/*"]}});
     let loose = json!({"StringLike": {"s3:prefix": ["*"]}});

@@ -159,6 +159,7 @@ fn json_follows_the_documented_schema() {
             "previous",
             "principal",
             "condition",
+            "conditions",
             "risky",
             "reason"
         ]

@@ -7,3 +7,4 @@ mod classification;
 mod golden;
 mod repo;
 mod shipped;
+mod templates;
