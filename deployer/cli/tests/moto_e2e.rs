@@ -298,8 +298,7 @@ async fn up_diff_up_down_against_moto() {
     let refused = deployer(&["up", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        text(&refused)
-            .contains("needs approval (IAM access broadens), but there is no terminal"),
+        text(&refused).contains("needs approval (IAM access broadens), but there is no terminal"),
         "{}",
         text(&refused)
     );
