@@ -94,3 +94,23 @@ pub async fn objects(
     out.sort();
     out
 }
+
+/// Creates `bucket` in the client's region: outside `us-east-1` S3 (and moto) wants the region
+/// as the bucket's location constraint.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let mut request = s3.create_bucket().bucket(bucket);
+    if let Some(region) = s3.config().region().map(|r| r.as_ref().to_owned())
+        && region != "us-east-1"
+    {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
+}

@@ -11,7 +11,6 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_sdk_s3::config::{Credentials, Region};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
@@ -89,28 +88,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("b", "b", None, None, "bench"))
-            .endpoint_url(moto.endpoint())
-            .http_client(lambda_support::aws_http_client())
-            .load()
-            .await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket("bench")
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let sdk = moto.sdk_config("eu-west-1").await;
+        let s3 = lambda_support::s3_client(&sdk);
+        testkit::s3::create_bucket(&s3, "bench").await;
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         sm.create_secret()
             .name("bench")

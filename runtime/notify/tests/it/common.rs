@@ -28,7 +28,7 @@ impl Env {
         let moto = Moto::start();
         let sdk = moto.sdk_config("us-east-1").await;
         let s3 = lambda_support::s3_client(&sdk);
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        testkit::s3::create_bucket(&s3, BUCKET).await;
         let topic_arn = aws_sdk_sns::Client::new(&sdk)
             .create_topic()
             .name(TOPIC)

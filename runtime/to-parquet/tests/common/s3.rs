@@ -18,16 +18,7 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
 pub async fn function(moto: &Moto) -> ToParquet {
     let s3 = s3(moto).await;
     for bucket in [RAW, CURATED] {
-        s3.create_bucket()
-            .bucket(bucket)
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        testkit::s3::create_bucket(&s3, bucket).await;
     }
     ToParquet::new(
         s3,

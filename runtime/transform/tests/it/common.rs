@@ -88,17 +88,7 @@ pub fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 }
 
 pub async fn prepare_moto(sdk: &aws_config::SdkConfig, token: &str) -> String {
-    s3(sdk)
-        .create_bucket()
-        .bucket(BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    testkit::s3::create_bucket(&s3(sdk), BUCKET).await;
     put_secret(sdk, token).await
 }
 
