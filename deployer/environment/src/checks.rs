@@ -149,21 +149,6 @@ pub(crate) fn is_cron(expr: &str) -> bool {
         .is_some_and(|inner| inner.split_whitespace().count() == 6)
 }
 
-/// `http://` or `https://` followed by a host.
-pub(crate) fn http_host(url: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        Some(_) => return None,
-        None => authority,
-    };
-    (!host.is_empty()).then_some((scheme, host))
-}
-
 /// Characters AWS allows in tag keys and values: letters, digits, spaces and `_ . : / = + - @`.
 pub(crate) fn is_tag_text(text: &str) -> bool {
     text.chars()
@@ -189,20 +174,6 @@ mod tests {
         ] {
             assert!(email_problem(bad).is_some(), "{bad}");
         }
-    }
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            http_host("http://127.0.0.1:5000"),
-            Some(("http", "127.0.0.1"))
-        );
-        assert_eq!(
-            http_host("https://localhost/x"),
-            Some(("https", "localhost"))
-        );
-        assert_eq!(http_host("ftp://x"), None);
-        assert_eq!(http_host("https://:80"), None);
     }
 
     #[test]

@@ -8,14 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ipnet::Ipv4Net;
-use quote_record::Symbol;
-use strict_yaml::{Decoder, MapReader, Span, Value, closest, did_you_mean};
+use scraper_config::DEFAULT_USER_AGENT;
+use scraper_config::decode::{check_unique, http_host, int, positive, proxies, symbols};
+use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
 use crate::model::*;
-
-/// The user agent used when `scraper.user_agents` is absent: honest about what it is and where to complain.
-pub(crate) const DEFAULT_USER_AGENT: &str = "MyStockTracker/0.1 (+https://example.com/bot)";
 
 /// Decodes the whole file. `name` is `None` when the file name was already reported as invalid.
 pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<Environment> {
@@ -90,24 +88,11 @@ fn section<'a, T>(
     }
 }
 
-/// An optional integer in `range`, `default` when absent.
-fn int(
-    map: &MapReader<'_>,
-    key: &str,
-    default: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Option<u32> {
-    match map.optional_value(key) {
-        None => Some(default),
-        Some(v) => v.u32_in(range),
-    }
-}
-
 fn emulator(v: &Value<'_>) -> Option<Emulator> {
     let map = v.map()?;
     let endpoint = map.required_value("endpoint").and_then(|v| {
         let text = v.string()?;
-        match checks::http_host(&text) {
+        match http_host(&text) {
             Some((_, "127.0.0.1" | "localhost")) => Some(text),
             _ => {
                 v.error(
@@ -147,24 +132,6 @@ fn account(v: &Value<'_>) -> Option<AccountId> {
     None
 }
 
-/// Reports every item that repeats an earlier one, naming the first occurrence's line.
-fn check_unique<'a>(items: impl IntoIterator<Item = (&'a str, Value<'a>)>, what: &str) {
-    let mut seen: HashMap<&str, Span> = HashMap::new();
-    for (text, v) in items {
-        if let Some(first) = seen.get(text) {
-            v.error(
-                format!("{what} `{text}` is listed twice"),
-                format!(
-                    "remove this entry; it is already listed at line {}",
-                    first.start.line
-                ),
-            );
-        } else {
-            seen.insert(text, v.span());
-        }
-    }
-}
-
 fn regions(v: &Value<'_>) -> Option<Vec<Region>> {
     let items = v.items()?;
     if items.is_empty() {
@@ -176,7 +143,9 @@ fn regions(v: &Value<'_>) -> Option<Vec<Region>> {
     }
     let decoded: Vec<Option<Region>> = items.iter().map(region).collect();
     check_unique(
-        items.iter().filter_map(|i| Some((i.str()?, i.clone()))),
+        items
+            .iter()
+            .filter_map(|i| Some((i.str()?, i.span(), i.clone()))),
         "region",
     );
     decoded.into_iter().collect()
@@ -232,40 +201,6 @@ fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
     ok.then_some(out)
 }
 
-fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
-    let items = v.items()?;
-    if items.is_empty() {
-        v.error(
-            "`symbols` is empty",
-            "list the tickers to follow, such as `[AAPL, MSFT]`",
-        );
-        return None;
-    }
-    let decoded: Vec<Option<Symbol>> = items
-        .iter()
-        .map(|item| {
-            let text = item.str()?;
-            Symbol::parse(text)
-                .map_err(|err| {
-                    let upper = text.to_ascii_uppercase();
-                    let help = if upper != text && Symbol::parse(&upper).is_ok() {
-                        format!("write it in upper case: `{upper}`")
-                    } else {
-                        "symbols are tickers such as `AAPL` or `BRK.B`: `^[A-Z][A-Z0-9.-]{0,11}$`"
-                            .to_owned()
-                    };
-                    item.error(format!("invalid symbol `{text}`: {err}"), help);
-                })
-                .ok()
-        })
-        .collect();
-    check_unique(
-        items.iter().filter_map(|i| Some((i.str()?, i.clone()))),
-        "symbol",
-    );
-    decoded.into_iter().collect()
-}
-
 fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
     let map = v.map()?;
     let instance_type = match map.optional_value("instance_type") {
@@ -311,23 +246,7 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
     };
     let proxies = match map.optional_value("proxies") {
         None => Some(Vec::new()),
-        Some(v) => v.items().and_then(|items| {
-            let all: Vec<Option<String>> = items
-                .iter()
-                .map(|item| {
-                    let text = item.string()?;
-                    if checks::http_host(&text).is_none() {
-                        item.error(
-                            format!("proxy `{text}` is not an http(s) URL"),
-                            "write the proxy as `http://host:port` or `https://host:port`",
-                        );
-                        return None;
-                    }
-                    Some(text)
-                })
-                .collect();
-            all.into_iter().collect()
-        }),
+        Some(v) => proxies(&v),
     };
     let sources = map
         .required_value("sources")
@@ -343,23 +262,6 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
         proxies: proxies?,
         sources: sources?,
     })
-}
-
-/// A finite number greater than 0.
-fn positive(v: &Value<'_>, example: &str) -> Option<f64> {
-    let n = v.f64()?;
-    if n.is_finite() && n > 0.0 {
-        return Some(n);
-    }
-    v.error(
-        format!(
-            "`{}` must be a number greater than 0, found {}",
-            v.path(),
-            v.node().scalar().unwrap_or_default()
-        ),
-        format!("set {example}"),
-    );
-    None
 }
 
 fn sources(v: &Value<'_>, local: bool) -> Option<Vec<Source>> {
@@ -413,7 +315,7 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
     });
     let url = map.required_value("url").and_then(|v| {
         let text = v.string()?;
-        let scheme = checks::http_host(&text).map(|(scheme, _)| scheme);
+        let scheme = http_host(&text).map(|(scheme, _)| scheme);
         if scheme.is_none() || (scheme == Some("http") && !local) {
             let help = if local {
                 "use an `https://` or `http://` URL"
@@ -690,7 +592,7 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
     let map = v.map()?;
     let url = map.required_value("url").and_then(|v| {
         let text = v.string()?;
-        if checks::http_host(&text).is_none() {
+        if http_host(&text).is_none() {
             v.error(
                 format!("InfluxDB URL `{text}` is not an http(s) URL"),
                 "write the server's base URL, such as `https://influx.example.com:8086`",

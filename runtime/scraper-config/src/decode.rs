@@ -1,5 +1,10 @@
 //! Strict decoding and validation, section by section. Every function reports its problems through the
 //! decoder and returns `None` on failure; callers carry on, so one run reports every problem of the file.
+//!
+//! The pieces the environment file decodes the same way (the deployer's `environment` crate reads the
+//! scraper's settings from `environments/<name>.yaml`) are public, so both files are checked by one piece of
+//! code with the same messages: [`int`], [`positive`], [`check_unique`], [`symbols`], [`proxies`] and
+//! [`http_host`].
 
 use std::collections::HashMap;
 
@@ -21,7 +26,7 @@ pub(crate) fn config(dec: &Decoder<'_>, css: SelectorCheck<'_>) -> Option<Scrape
     let timeout_seconds = int(&root, "timeout_seconds", 10, 1..=120);
     let rps = match root.optional_value("requests_per_second_per_host") {
         None => Some(2.0),
-        Some(v) => positive(&v),
+        Some(v) => positive(&v, "a request rate such as `2` or `0.5`"),
     };
     let user_agents = match root.optional_value("user_agents") {
         None => Some(vec![DEFAULT_USER_AGENT.to_owned()]),
@@ -50,8 +55,8 @@ pub(crate) fn config(dec: &Decoder<'_>, css: SelectorCheck<'_>) -> Option<Scrape
     })
 }
 
-/// An optional integer in `range`, `default` when absent.
-fn int(
+/// An optional integer under `key` of `map`, in `range`; `default` when the key is absent.
+pub fn int(
     map: &MapReader<'_>,
     key: &str,
     default: u32,
@@ -63,8 +68,9 @@ fn int(
     }
 }
 
-/// A finite number greater than 0.
-fn positive(v: &Value<'_>) -> Option<f64> {
+/// A finite number greater than 0. Otherwise reports it with the help `set {example}`, where `example`
+/// says what the number is, such as ``a request rate such as `2` or `0.5` ``.
+pub fn positive(v: &Value<'_>, example: &str) -> Option<f64> {
     let n = v.f64()?;
     if n.is_finite() && n > 0.0 {
         return Some(n);
@@ -75,13 +81,14 @@ fn positive(v: &Value<'_>) -> Option<f64> {
             v.path(),
             v.node().scalar().unwrap_or_default()
         ),
-        "set a request rate such as `2` or `0.5`",
+        format!("set {example}"),
     );
     None
 }
 
-/// `(scheme, host)` of an `http://` or `https://` URL with a non-empty host and a numeric port if any.
-pub(crate) fn http_host(url: &str) -> Option<(&str, &str)> {
+/// `(scheme, host)` of an `http://` or `https://` URL with a non-empty, fixed host (no `{placeholder}`)
+/// and a numeric port if any; `None` for anything else.
+pub fn http_host(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     if scheme != "http" && scheme != "https" {
         return None;
@@ -153,8 +160,9 @@ fn stream(v: &Value<'_>) -> Option<StreamTarget> {
     })
 }
 
-/// Reports every item that repeats an earlier one, naming the first occurrence's line.
-fn check_unique<'a>(items: impl IntoIterator<Item = (&'a str, Span, Value<'a>)>, what: &str) {
+/// Reports every item that repeats an earlier one, as ``{what} `{text}` is listed twice``, at the item's
+/// `Span` (which may be a part of its `Value`, such as a source's `name`), naming the first occurrence's line.
+pub fn check_unique<'a>(items: impl IntoIterator<Item = (&'a str, Span, Value<'a>)>, what: &str) {
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for (text, span, v) in items {
         if let Some(first) = seen.get(text) {
@@ -172,7 +180,8 @@ fn check_unique<'a>(items: impl IntoIterator<Item = (&'a str, Span, Value<'a>)>,
     }
 }
 
-fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
+/// A non-empty list of valid, distinct ticker symbols (the `symbols` key of either file).
+pub fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
     let items = v.items()?;
     if items.is_empty() {
         v.error(
@@ -235,7 +244,8 @@ fn user_agents(v: &Value<'_>) -> Option<Vec<String>> {
     decoded.into_iter().collect()
 }
 
-fn proxies(v: &Value<'_>) -> Option<Vec<String>> {
+/// A list, possibly empty, of `http://` or `https://` proxy URLs.
+pub fn proxies(v: &Value<'_>) -> Option<Vec<String>> {
     let items = v.items()?;
     let decoded: Vec<Option<String>> = items
         .iter()
@@ -462,4 +472,29 @@ fn spool(v: &Value<'_>) -> Option<Spool> {
         dir: dir?,
         max_mb: max_mb?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_host;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            http_host("http://127.0.0.1:5000"),
+            Some(("http", "127.0.0.1"))
+        );
+        assert_eq!(
+            http_host("https://localhost/x"),
+            Some(("https", "localhost"))
+        );
+        assert_eq!(
+            http_host("https://quotes.example.com/q/{symbol}"),
+            Some(("https", "quotes.example.com"))
+        );
+        assert_eq!(http_host("ftp://x"), None);
+        assert_eq!(http_host("https://:80"), None);
+        assert_eq!(http_host("https://x:port"), None);
+        assert_eq!(http_host("https://{symbol}.example.com/q"), None);
+    }
 }

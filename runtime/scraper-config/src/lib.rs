@@ -24,7 +24,7 @@
 //! assert_eq!(config.spool.max_mb, 512);
 //! ```
 
-mod decode;
+pub mod decode;
 mod locator;
 
 use quote_record::{Currency, Symbol};
