@@ -83,6 +83,16 @@ pub(crate) fn escape(text: &[u8], special: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&text[from..]);
 }
 
+/// Appends the first `len` bytes of `block`: all of it, then cut back. A copy of a fixed size
+/// compiles to a few moves, where one of a variable length is a `memcpy` call (a tenth of the
+/// record benchmark, when every short part of a line was appended that way).
+#[inline]
+pub(crate) fn push_prefix<const N: usize>(block: &[u8; N], len: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(block);
+    out.truncate(start + len.min(N));
+}
+
 /// The bytes escaped in tag keys, tag values and field keys.
 pub(crate) const TAG_SPECIAL: &[u8] = b", =";
 

@@ -232,10 +232,14 @@ impl Fields {
     }
 }
 
-/// A mask with the high bit set in the lowest byte of `x` that is `"`, `\`, a control
-/// character or not ASCII (the bytes that end a plain run in a JSON string), using the
-/// "has zero byte" bit tricks. Only the lowest set bit is exact (a borrow may mark bytes above
-/// it), and that is the only one used.
+/// Whether `c` ends a plain run in a JSON string: `"`, `\`, a control character or not ASCII.
+fn is_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20 || !c.is_ascii()
+}
+
+/// [`is_stop`] for eight bytes at once: a mask with the high bit set in the lowest byte of `x`
+/// that is a stop, using the "has zero byte" bit tricks. Only the lowest set bit is exact (a
+/// borrow may mark bytes above it), and that is the only one used.
 #[inline]
 fn stop_bytes(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -427,6 +431,7 @@ impl<'a> Reader<'a> {
             ))
         })
     }
+
     /// `volume`: a non-negative integer within `i64`, or `null` for absent.
     #[inline(always)]
     fn volume(&mut self) -> Result<Result<Option<u64>, Invalid>, Invalid> {
@@ -568,7 +573,7 @@ impl<'a> Reader<'a> {
             return pos
                 + self.b[pos.min(len)..]
                     .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || !c.is_ascii())
+                    .position(|&c| is_stop(c))
                     .unwrap_or(len - pos.min(len));
         };
         let mut word = [0u8; 8];
@@ -591,7 +596,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a string of plain bytes (no escape, control character or non-ASCII byte) starting
-    /// at its opening quote; `None` (having consumed nothing) for any other string.
+    /// at its opening quote; `None` (having consumed nothing) for any other string, which
+    /// [`Reader::string`] then reads. The field readers' inlined fast path: going through
+    /// `string` (a call returning a `Cow`) costs 6.5% more instructions per record (callgrind,
+    /// 100k file).
     #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         let start = self.pos + 1;

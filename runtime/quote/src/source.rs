@@ -40,18 +40,13 @@ impl SourceText {
     }
 
     /// Appends the text as a line-protocol tag value. An inline text without characters to
-    /// escape (every source name seen so far) is copied as its whole fixed-size storage cut
-    /// back to length: a few moves, where a copy of a variable length is a `memcpy` call.
+    /// escape (every source name seen so far) goes as a fixed-size copy ([`lp::push_prefix`]).
     pub(crate) fn write_tag(&self, out: &mut Vec<u8>) {
         match self {
             Self::Inline { len, bytes }
-                if !bytes[..usize::from(*len)]
-                    .iter()
-                    .any(|c| lp::TAG_SPECIAL.contains(c)) =>
+                if !self.as_bytes().iter().any(|c| lp::TAG_SPECIAL.contains(c)) =>
             {
-                let start = out.len();
-                out.extend_from_slice(bytes);
-                out.truncate(start + usize::from(*len));
+                lp::push_prefix(bytes, usize::from(*len), out);
             }
             _ => lp::escape(self.as_bytes(), lp::TAG_SPECIAL, out),
         }
@@ -60,9 +55,7 @@ impl SourceText {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Copied whole from UTF-8 (see `new`), so this never falls back.
-            Self::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
+            Self::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
             Self::Heap(text) => text,
         }
     }

@@ -81,12 +81,9 @@ impl Symbol {
         &self.bytes[..usize::from(self.len)]
     }
 
-    /// Appends the symbol: all of the fixed-size storage, cut back to the length (a copy of
-    /// a variable length would be a `memcpy` call; this is a few moves).
+    /// Appends the symbol (as a fixed-size copy, see [`crate::line_protocol::push_prefix`]).
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&self.bytes);
-        out.truncate(start + usize::from(self.len));
+        crate::line_protocol::push_prefix(&self.bytes, usize::from(self.len), out);
     }
 
     /// The symbol as text.

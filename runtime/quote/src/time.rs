@@ -74,10 +74,8 @@ impl Timestamp {
     pub(crate) fn parse_rfc3339_bytes(b: &[u8], last: &mut LastDate) -> Result<Self, TimeError> {
         /// Where the digits of `YYYY-MM-DDTHH:MM:SS` are.
         const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-        if b.len() < 20 {
-            return Err(TimeError::Layout);
-        }
-        let Ok(head) = <&[u8; 19]>::try_from(&b[..19]) else {
+        // The shortest form, `YYYY-MM-DDTHH:MM:SSZ`, has 20 bytes.
+        let Some(head) = b.first_chunk::<20>() else {
             return Err(TimeError::Layout);
         };
         if head[4] != b'-'
@@ -98,7 +96,7 @@ impl Timestamp {
         let (hour, minute, second) = (two(11), two(14), two(17));
         let mut pos = 19;
         let mut nanos = 0i64;
-        if b[pos] == b'.' {
+        if head[pos] == b'.' {
             pos += 1;
             let start = pos;
             while let Some(&c) = b.get(pos)
@@ -113,20 +111,7 @@ impl Timestamp {
             if pos == start {
                 return Err(TimeError::Layout);
             }
-            // Scale by 10^(9 - digits kept): a table, as `pow` is a loop.
-            const SCALE: [i64; 10] = [
-                1,
-                10,
-                100,
-                1_000,
-                10_000,
-                100_000,
-                1_000_000,
-                10_000_000,
-                100_000_000,
-                1_000_000_000,
-            ];
-            nanos *= SCALE[9 - (pos - start).min(9)];
+            nanos *= 10i64.pow(9 - (pos - start).min(9) as u32);
         }
         match &b[pos..] {
             b"Z" | b"z" | b"+00:00" => {}
