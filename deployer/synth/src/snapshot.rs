@@ -43,20 +43,29 @@ fn statements(document: &Value) -> Vec<Value> {
     }
 }
 
+/// Each resource of a template: its logical id, its type and its properties.
+fn resources(template: &Value) -> impl Iterator<Item = (&String, &str, &Value)> {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(id, resource)| {
+            let kind = resource.get("Type").and_then(Value::as_str);
+            (id, kind.unwrap_or_default(), &resource["Properties"])
+        })
+}
+
 impl Snapshot {
     /// The roles of the given stacks (name, template JSON). Permissions come from the
     /// `AWS::IAM::Policy` resources attached to each role.
     pub fn from_stacks<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut roles = BTreeMap::new();
         for (stack, template) in stacks {
-            let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
-                continue;
-            };
-            for (id, resource) in resources {
-                if resource.get("Type").and_then(Value::as_str) != Some("AWS::IAM::Role") {
+            for (id, kind, properties) in resources(template) {
+                if kind != "AWS::IAM::Role" {
                     continue;
                 }
-                let properties = &resource["Properties"];
                 roles.insert(
                     id.clone(),
                     RoleSnapshot {
@@ -71,11 +80,10 @@ impl Snapshot {
                     },
                 );
             }
-            for resource in resources.values() {
-                if resource.get("Type").and_then(Value::as_str) != Some("AWS::IAM::Policy") {
+            for (_, kind, properties) in resources(template) {
+                if kind != "AWS::IAM::Policy" {
                     continue;
                 }
-                let properties = &resource["Properties"];
                 let attached = properties["Roles"].as_array().into_iter().flatten();
                 for role in attached.filter_map(|r| r.get("Ref").and_then(Value::as_str)) {
                     if let Some(snapshot) = roles.get_mut(role) {
@@ -130,15 +138,7 @@ impl ResourcePolicies {
     pub fn from_stacks<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut policies = BTreeMap::new();
         for (stack, template) in stacks {
-            let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
-                continue;
-            };
-            for (id, resource) in resources {
-                let kind = resource
-                    .get("Type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let properties = &resource["Properties"];
+            for (id, kind, properties) in resources(template) {
                 let statements = match kind {
                     "AWS::KMS::Key" => statements(&properties["KeyPolicy"]),
                     "AWS::S3::BucketPolicy" | "AWS::SNS::TopicPolicy" | "AWS::SQS::QueuePolicy" => {
