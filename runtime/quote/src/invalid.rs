@@ -42,7 +42,7 @@ impl Field {
     ];
 
     /// The field a JSON key names, if it is one of the record's.
-    pub fn from_key(key: &[u8]) -> Option<Field> {
+    pub(crate) fn from_key(key: &[u8]) -> Option<Field> {
         Self::ALL.into_iter().find(|f| f.key().as_bytes() == key)
     }
 
