@@ -66,7 +66,7 @@ fn write_config(path: &std::path::Path, endpoint: &str, pages: &str, spool: &std
         path,
         format!(
             r#"{{"stream": {{"name": "{STREAM}", "region": "eu-west-1", "endpoint": "{endpoint}"}},
-"symbols": ["AAPL", "MSFT"], "interval_seconds": 1, "requests_per_second_per_host": 100,
+"symbols": ["AAPL", "MSFT"], "interval_seconds": 30, "requests_per_second_per_host": 100,
 "sources": [{{"name": "quote-page", "url": "{pages}", "currency": "USD",
   "fields": {{"price": "span.price", "change_pct": "span.change", "market_time": "time@datetime"}}}}],
 "spool": {{"dir": "{spool}", "max_mb": 1}}}}"#,
@@ -163,8 +163,9 @@ async fn sigterm_with_kinesis_hanging_stops_within_10_s_and_keeps_the_records() 
     );
     let mut child = start_scraper(&config);
 
-    // A PutRecords call is in flight (sent, never answered): the case where a new 10 s attempt
-    // used to start after the signal.
+    // A PutRecords call is in flight (sent, never answered) and the tick's delivery may take 30 s:
+    // the signal comes 3 s into the call, which used to run its 10 s, then start a second 10 s
+    // attempt (17 s in all).
     let started = Instant::now();
     while !kinesis.saw("PutRecords") {
         assert!(
@@ -174,6 +175,7 @@ async fn sigterm_with_kinesis_hanging_stops_within_10_s_and_keeps_the_records() 
         assert!(child.try_wait().unwrap().is_none(), "the scraper exited");
         std::thread::sleep(Duration::from_millis(50));
     }
+    std::thread::sleep(Duration::from_secs(3));
     sigterm(&child);
     let (took, status, out) = wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "exit {status:?}\n{out}");
