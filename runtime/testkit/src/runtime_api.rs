@@ -458,3 +458,93 @@ impl Drop for LambdaProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .new_agent()
+    }
+
+    #[test]
+    fn serves_queued_events_and_records_what_comes_back() {
+        let api = RuntimeApi::start();
+        let base = format!("http://{}{PREFIX}", api.address());
+        let id = api.invoke(r#"{"Records":[]}"#);
+        let agent = agent();
+
+        let mut next = agent
+            .get(format!("{base}/invocation/next"))
+            .call()
+            .expect("next");
+        assert_eq!(next.status(), 200);
+        let header = |name: &str| {
+            next.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("Lambda-Runtime-Aws-Request-Id"), Some(id.clone()));
+        assert_eq!(
+            header("Lambda-Runtime-Invoked-Function-Arn").as_deref(),
+            Some(FUNCTION_ARN)
+        );
+        assert!(header("Lambda-Runtime-Trace-Id").is_some_and(|t| t.starts_with("Root=1-")));
+        let deadline: u128 = header("Lambda-Runtime-Deadline-Ms")
+            .and_then(|d| d.parse().ok())
+            .expect("a deadline in ms");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        assert!(deadline > now, "{deadline} <= {now}");
+        assert_eq!(
+            next.body_mut().read_to_string().expect("body"),
+            r#"{"Records":[]}"#
+        );
+        assert_eq!(api.polls(), 1);
+
+        let posted = agent
+            .post(format!("{base}/invocation/{id}/response"))
+            .send("{\"ok\":true}")
+            .expect("response");
+        assert_eq!(posted.status(), 202);
+        assert_eq!(
+            api.wait_result(&id, Duration::from_secs(5)),
+            Report::Response {
+                request_id: id.clone(),
+                body: "{\"ok\":true}".to_owned()
+            }
+        );
+
+        agent
+            .post(format!("{base}/init/error"))
+            .header("Lambda-Runtime-Function-Error-Type", "Function.ConfigError")
+            .send("{}")
+            .expect("init error");
+        assert_eq!(
+            api.wait_init_error(Duration::from_secs(5)),
+            (Some("Function.ConfigError".to_owned()), "{}".to_owned())
+        );
+
+        let unknown = agent.get(format!("{base}/nope")).call().expect("404");
+        assert_eq!(unknown.status(), 404);
+        assert!(api.reports().contains(&Report::Unexpected {
+            request: "GET /2018-06-01/runtime/nope".to_owned()
+        }));
+    }
+
+    #[test]
+    fn waiting_for_a_report_that_never_comes_ends_at_the_timeout() {
+        let api = RuntimeApi::start();
+        assert_eq!(
+            api.wait_for(Duration::from_millis(50), |r| Some(r.clone())),
+            None
+        );
+    }
+}
