@@ -81,6 +81,21 @@ fn an_invalid_url_is_an_init_error_without_its_value() {
     assert!(!lambda.log().contains("hunter2"), "{}", lambda.log());
 }
 
+#[test]
+fn a_url_the_writer_cannot_use_is_an_init_error_without_its_value() {
+    let api = RuntimeApi::start();
+    let mut env = stack_env("http://127.0.0.1:1", "http://127.0.0.1:1", "arn:secret");
+    // Passes the configuration's shape check; the URL parser refuses the port.
+    env[0].1 = "http://writer:hunter2@127.0.0.1:99999".to_owned();
+    let mut lambda = spawn(&api, &env);
+    let (error_type, message) = init_error(&api, &mut lambda);
+    assert_eq!(error_type, "Function.InfluxWriterError");
+    assert!(message.contains("invalid port number"), "{message}");
+    assert!(message.contains("check INFLUX_URL"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!lambda.log().contains("hunter2"), "{}", lambda.log());
+}
+
 #[tokio::test]
 async fn bom_and_truncated_records_are_quarantined_and_bad_events_do_not_stop_it() {
     let (influx, moto) = (Influx1::start(), Moto::start());
