@@ -1,7 +1,11 @@
 //! What every Lambda binary of the pipeline sets up the same way, so that `main` only wires a
-//! handler to the runtime: JSON log lines and the AWS SDK configuration (rustls on `ring`, deadlines).
+//! handler to the runtime: JSON log lines, the AWS SDK configuration (rustls on `ring`, deadlines),
+//! and init errors reported to the Runtime API ([`init`]).
 
 pub mod env;
+pub mod init;
+
+pub use init::InitError;
 
 use std::time::Duration;
 
@@ -63,6 +67,18 @@ pub fn init_json_logs() {
         )
         .with(filter)
         .init();
+}
+
+/// The exit code once the runtime loop ends, which it does only when the Runtime API fails: the
+/// error is logged, and Lambda starts a new process.
+pub fn exit_code(run: Result<(), lambda_runtime_api_client::BoxError>) -> std::process::ExitCode {
+    match run {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda runtime loop failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// An S3 event's object key could not be decoded.

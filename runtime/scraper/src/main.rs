@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(daemon(config)) {
+    let result = runtime.block_on(daemon(config));
+    // A Kinesis call abandoned at the stop deadline may leave a blocking task behind (a DNS
+    // lookup): the stop bound does not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scraper failed");
@@ -93,6 +97,6 @@ async fn daemon(config: ScraperConfig) -> anyhow::Result<()> {
         interval_seconds = config.interval_seconds,
         "started"
     );
-    scraper::run(&config, sink, rx, flush_budget + Duration::ZERO).await?;
+    scraper::run(&config, sink, rx, flush_budget).await?;
     Ok(())
 }

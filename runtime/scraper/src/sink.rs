@@ -9,8 +9,14 @@
 //! later record of that symbol) to the spool, in their original order. While the spool holds anything,
 //! new records are appended behind it and the spool is replayed first, so nothing overtakes a spooled
 //! record.
+//!
+//! Stop bound: once shutdown is requested, delivery ends `flush_budget` after the sink first sees
+//! the request (at once while a call is in flight or a backoff runs): no `PutRecords` call starts
+//! after that, a call still in flight is abandoned then, and what was not acknowledged goes to (or
+//! stays in) the spool, to be sent on the next start.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
@@ -43,19 +49,22 @@ pub struct SinkSettings {
     pub backoff_cap: Duration,
     /// Records read from the spool per replay window.
     pub replay_window: usize,
-    /// Time allowed to deliver once shutdown is requested; what is left goes to the spool.
+    /// Time allowed to deliver once shutdown is requested, in-flight calls included; what is
+    /// left goes to the spool.
     pub flush_budget: Duration,
 }
 
 impl Default for SinkSettings {
-    /// 5 attempts, 100 ms doubling to at most 2 s, windows of 2000, 10 s to flush on shutdown.
+    /// 5 attempts, 100 ms doubling to at most 2 s, windows of 2000, and 9 s to flush on shutdown
+    /// (the daemon promises to exit within 10 s of SIGTERM: the last second is for the spool and
+    /// the exit).
     fn default() -> Self {
         Self {
             max_attempts: 5,
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(2),
             replay_window: 2000,
-            flush_budget: Duration::from_secs(10),
+            flush_budget: Duration::from_secs(9),
         }
     }
 }
@@ -129,8 +138,57 @@ pub struct Sink {
     stream: String,
     spool: Spool,
     settings: SinkSettings,
+    stop: StopClock,
+}
+
+/// The stop deadline: `budget` after a shutdown request was first seen.
+#[derive(Debug)]
+struct StopClock {
     shutdown: Option<watch::Receiver<bool>>,
+    budget: Duration,
     stop_by: Option<Instant>,
+}
+
+impl StopClock {
+    /// Sets the stop deadline if shutdown was requested and it is not set yet.
+    fn observe(&mut self) {
+        if self.stop_by.is_none()
+            && let Some(rx) = &self.shutdown
+            && *rx.borrow()
+        {
+            self.stop_by = Some(Instant::now() + self.budget);
+        }
+    }
+
+    /// The time by which delivery gives up: `deadline`, or sooner once shutdown is requested.
+    fn stop_time(&mut self, deadline: Instant) -> Instant {
+        self.observe();
+        self.stop_by.map_or(deadline, |s| s.min(deadline))
+    }
+
+    /// Runs `work` to completion, or until the stop deadline (`None`): a shutdown requested while
+    /// it runs sets the deadline at once, so a hung call cannot outlive the stop bound.
+    async fn until_stop<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        tokio::pin!(work);
+        loop {
+            self.observe();
+            if let Some(stop) = self.stop_by {
+                return tokio::time::timeout_at(stop, &mut work).await.ok();
+            }
+            let Some(rx) = self.shutdown.as_mut() else {
+                return Some(work.await);
+            };
+            tokio::select! {
+                out = &mut work => return Some(out),
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        // No one can request a shutdown any more.
+                        self.shutdown = None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Which records of a delivery were accepted.
@@ -151,16 +209,20 @@ impl Sink {
         Self {
             client,
             stream: stream.into(),
+            stop: StopClock {
+                shutdown: None,
+                budget: settings.flush_budget,
+                stop_by: None,
+            },
             spool,
             settings,
-            shutdown: None,
-            stop_by: None,
         }
     }
 
-    /// Once `shutdown` turns true, deliveries stop retrying `flush_budget` later and spool the rest.
+    /// Once `shutdown` turns true, deliveries end `flush_budget` later (calls in flight then are
+    /// abandoned) and spool the rest.
     pub fn with_shutdown(mut self, shutdown: watch::Receiver<bool>) -> Self {
-        self.shutdown = Some(shutdown);
+        self.stop.shutdown = Some(shutdown);
         self
     }
 
@@ -172,6 +234,7 @@ impl Sink {
     /// Delivers `records` (in order) by `deadline`: straight to Kinesis when the spool is empty, else
     /// behind the spool, which is replayed first. What Kinesis does not take goes to the spool.
     pub async fn submit(&mut self, records: Vec<Record>, deadline: Instant) -> SinkStats {
+        self.stop.observe();
         let mut stats = SinkStats {
             dropped: self.spool.take_open_dropped(),
             ..SinkStats::default()
@@ -263,17 +326,6 @@ impl Sink {
         }
     }
 
-    /// The time by which delivery gives up: `deadline`, or sooner once shutdown is requested.
-    fn stop_time(&mut self, deadline: Instant) -> Instant {
-        if self.stop_by.is_none()
-            && let Some(rx) = &self.shutdown
-            && *rx.borrow()
-        {
-            self.stop_by = Some(Instant::now() + self.settings.flush_budget);
-        }
-        self.stop_by.map_or(deadline, |s| s.min(deadline))
-    }
-
     /// Sends `items` in rounds (one record per symbol per call, see the module docs).
     async fn deliver(&mut self, items: &[&Record], deadline: Instant) -> Delivery {
         let mut delivered = vec![false; items.len()];
@@ -290,7 +342,7 @@ impl Sink {
         }
         let mut attempts = vec![0u32; items.len()];
         let mut failed_rounds = 0u32;
-        loop {
+        'rounds: loop {
             let mut heads: Vec<(usize, usize)> = queues
                 .iter()
                 .enumerate()
@@ -313,13 +365,29 @@ impl Sink {
                             .ok()
                     })
                     .collect();
-                let result = self
+                // No call starts after the stop deadline (or the tick's end).
+                if Instant::now() >= self.stop.stop_time(deadline) {
+                    tracing::warn!(
+                        unsent = chunk.len(),
+                        "PutRecords: out of time; the rest goes to the spool"
+                    );
+                    break 'rounds;
+                }
+                let call = self
                     .client
                     .put_records()
                     .stream_name(&self.stream)
                     .set_records(Some(entries))
-                    .send()
-                    .await;
+                    .send();
+                let Some(result) = self.stop.until_stop(call).await else {
+                    // Kinesis may or may not have taken them: spooled, they are sent again (at
+                    // least once).
+                    tracing::warn!(
+                        records = chunk.len(),
+                        "PutRecords: call abandoned at the stop deadline; the rest goes to the spool"
+                    );
+                    break 'rounds;
+                };
                 match result {
                     Ok(out) if out.records().len() == chunk.len() => {
                         for (&(i, q), entry) in chunk.iter().zip(out.records()) {
@@ -389,11 +457,16 @@ impl Sink {
                 .saturating_mul(2u32.saturating_pow(failed_rounds.saturating_sub(1).min(16)))
                 .min(self.settings.backoff_cap);
             let wait = step + step.mul_f64(fastrand::f64());
-            let stop = self.stop_time(deadline);
-            if Instant::now() + wait >= stop {
+            let stop = self.stop.stop_time(deadline);
+            if Instant::now() + wait >= stop
+                || self
+                    .stop
+                    .until_stop(tokio::time::sleep(wait))
+                    .await
+                    .is_none()
+            {
                 break;
             }
-            tokio::time::sleep(wait).await;
             retried += queues
                 .iter()
                 .filter_map(|q| q.front())

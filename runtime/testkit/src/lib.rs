@@ -8,6 +8,9 @@
 //!   the binary, else the `.ci/setup-tools` virtualenv's is used).
 //! - [`tools_python`]: that virtualenv's Python, for independent readers such as DuckDB.
 //! - [`s3`] (feature `aws`): S3 event notifications shaped like real ones, and objects read back.
+//! - [`runtime_api`]: a fake Lambda Runtime API ([`RuntimeApi`]) and a Lambda binary run against
+//!   it ([`LambdaProcess`]), to test a function's real `bootstrap`: cold start, init errors,
+//!   responses.
 //!
 //! A missing binary is a test failure with the command that installs it, never a skip: a test that
 //! silently does not run proves nothing. Everything here panics on failure, which is what a test
@@ -20,8 +23,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;
+
+pub use runtime_api::{LambdaProcess, Report, RuntimeApi};
 
 /// How long a server may take to answer after it was spawned (moto imports a lot of Python, and
 /// the machine may be busy compiling).

@@ -1,22 +1,43 @@
 //! The `transform` Lambda binary (deployed as `bootstrap` on `provided.al2023`): reads the
 //! configuration, builds the clients once per container, logs JSON lines, and hands each Kinesis
-//! event to [`transform::handle`].
+//! event to [`transform::handle`]. A failed cold start is reported to the Runtime API
+//! ([`lambda_support::InitError`]) before the process exits.
 
 use std::convert::Infallible;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_support::InitError;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     lambda_support::init_json_logs();
-    let config = transform::Config::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config = match transform::Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return InitError::config(&e).fail().await,
+    };
     // Secrets Manager and S3 calls get deadlines too.
     let sdk = lambda_support::sdk_config(Duration::from_secs(25)).await;
-    let transform = transform::Transform::from_config(&config, &sdk)
-        .inspect_err(|e| tracing::error!(error = %e, "cannot build the InfluxDB writer"))?;
+    let transform = match transform::Transform::from_config(&config, &sdk) {
+        Ok(transform) => transform,
+        Err(e) => {
+            // The URL may carry credentials: the message names the variable instead.
+            let url = &config.influx.url;
+            let reason = e
+                .to_string()
+                .replace(&format!("{url:?}"), "(value not shown)")
+                .replace(url.as_str(), "(value not shown)");
+            let message = format!(
+                "cannot build the InfluxDB writer ({reason}): check INFLUX_URL and \
+                 INFLUX_TIMEOUT_SECONDS in the function's environment"
+            );
+            return InitError::new("Function.InfluxWriterError", message)
+                .fail()
+                .await;
+        }
+    };
     tracing::info!(
         influx_api = match config.influx.api {
             transform::config::InfluxApi::V1 { .. } => "v1",
@@ -28,10 +49,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "started"
     );
     let transform = &transform;
-    lambda_runtime::run(service_fn(
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
             Ok::<_, Infallible>(transform::handle(transform, event.payload).await)
         },
-    ))
-    .await
+    ));
+    lambda_support::exit_code(run.await)
 }

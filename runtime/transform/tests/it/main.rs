@@ -10,6 +10,7 @@
 mod common;
 mod failures;
 mod influx1;
+mod runtime_api;
 mod stub;
 mod token;
 mod victoria;
