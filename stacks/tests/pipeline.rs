@@ -351,6 +351,14 @@ fn functions_run_on_al2023_with_no_secret_in_their_configuration() {
             code_key.as_str().unwrap().ends_with("CodeKey"),
             "{id} code comes from a content-hash parameter"
         );
+        assert_eq!(
+            function["Code"]["S3ObjectVersion"]["Ref"].as_str(),
+            code_key
+                .as_str()
+                .map(|k| k.replace("CodeKey", "CodeVersion"))
+                .as_deref(),
+            "{id} code is pinned to the object version the deployer verified"
+        );
         for (name, value) in function["Environment"]["Variables"].as_object().unwrap() {
             let lower = name.to_lowercase();
             if lower.contains("token") || lower.contains("secret") || lower.contains("password") {
@@ -499,8 +507,10 @@ fn user_data_installs_the_configured_scraper_under_systemd() {
         "the binary is verified against its content hash"
     );
     assert!(
-        script.contains("s3://${ArtifactsBucket}/$key")
+        script.contains("--bucket \"${ArtifactsBucket}\" --key \"$key\" --version-id \"$version\"")
             && script.contains("key=\"${ScraperBinaryKey}\"")
+            && script.contains("version=\"${ScraperBinaryVersion}\""),
+        "the binary is fetched at the object version the deployer verified"
     );
     assert!(
         script.contains("\"name\": \"${QuoteStream}\""),

@@ -29,8 +29,13 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
     let mut changed = false;
     for (region, clients) in context.regions() {
         let region_name = clients.region.as_str();
+        let bucket = deploy::artifacts_bucket(&context.env, &region.region);
+        // Read-only: what the bucket holds is checked (a planted object is refused here too) and
+        // its versions compared; nothing is uploaded.
+        let stored =
+            engine::artifacts::find_all(&clients.s3, region_name, &bucket, &artifacts).await?;
         for kind in [StackKind::Artifacts, StackKind::Pipeline] {
-            let spec = deploy::spec(&context.env, region, kind, &artifacts)?;
+            let spec = deploy::spec(&context.env, region, kind, &stored)?;
             let cfn = &clients.cloudformation;
             let deployed = change_set::describe_stack(cfn, region_name, &spec.name).await?;
             let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());
@@ -46,14 +51,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
                 continue;
             }
             let location = match kind {
-                StackKind::Pipeline => {
-                    deploy::template_location(
-                        &clients,
-                        &deploy::artifacts_bucket(&context.env, region)?,
-                        &spec,
-                    )
-                    .await?
-                }
+                StackKind::Pipeline => deploy::template_location(&clients, &bucket, &spec).await?,
                 StackKind::Artifacts => TemplateLocation::Body,
             };
             let old = serde_json::from_str(&body).ok();

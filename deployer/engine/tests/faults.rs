@@ -19,9 +19,13 @@ use aws_sdk_cloudformation::types::{
     Change, ChangeAction, ChangeSetStatus, Replacement, ResourceChange, ResourceStatus, Stack,
     StackEvent, StackStatus, Tag,
 };
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use engine::apply::Applied;
 use engine::artifacts::Artifact;
+use engine::artifacts::{Stored, StoredArtifact};
 use engine::aws::RegionClients;
 use engine::change_set::{self, Plan};
 use engine::deploy::{self, Approver, Observer, Settings, Up};
@@ -400,6 +404,51 @@ fn region(
     fail: bool,
     busy_polls: usize,
 ) -> (RegionClients, Rule) {
+    region_holding(env, output, fail, busy_polls, None)
+}
+
+/// The object version the mocked bucket reports for an artifact.
+fn version_of(parameter: ArtifactParameter) -> String {
+    format!("v-{}", parameter.crate_name())
+}
+
+/// `HeadObject` rules for a bucket holding every artifact (with its SHA-256 checksum, at
+/// [`version_of`]), except `planted`, whose object holds other bytes. The rules only answer
+/// requests that ask for the checksum.
+fn bucket_holding(artifacts: &[Artifact], planted: Option<ArtifactParameter>) -> Vec<Rule> {
+    artifacts
+        .iter()
+        .map(|artifact| {
+            let key = artifact.key();
+            let checksum = if planted == Some(artifact.parameter) {
+                engine::artifacts::sha256_base64(b"planted")
+            } else {
+                artifact.checksum_sha256.clone()
+            };
+            let version = version_of(artifact.parameter);
+            mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(move |r| {
+                    r.key() == Some(key.as_str())
+                        && r.checksum_mode() == Some(&ChecksumMode::Enabled)
+                })
+                .then_output(move || {
+                    HeadObjectOutput::builder()
+                        .checksum_sha256(checksum.clone())
+                        .version_id(version.clone())
+                        .build()
+                })
+        })
+        .collect()
+}
+
+/// [`region`] whose bucket holds other bytes at `planted`'s key.
+fn region_holding(
+    env: &Environment,
+    output: &synth::RegionOutput,
+    fail: bool,
+    busy_polls: usize,
+    planted: Option<ArtifactParameter>,
+) -> (RegionClients, Rule) {
     let artifacts_stack = deploy::stack_of(output, StackKind::Artifacts).unwrap();
     let pipeline_name = deploy::stack_of(output, StackKind::Pipeline)
         .unwrap()
@@ -534,8 +583,7 @@ fn region(
         });
     let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set)
         .then_output(|| ExecuteChangeSetOutput::builder().build());
-    let head = mock!(aws_sdk_s3::Client::head_object)
-        .then_output(|| aws_sdk_s3::operation::head_object::HeadObjectOutput::builder().build());
+    let heads = bucket_holding(&artifacts(), planted);
     let cfn = client!(
         aws_sdk_cloudformation,
         [
@@ -552,7 +600,7 @@ fn region(
     let clients = RegionClients {
         region: output.region.clone(),
         cloudformation: cfn,
-        s3: client!(aws_sdk_s3, [&head]),
+        s3: client!(aws_sdk_s3, &heads),
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
     };
     (clients, create)
@@ -562,6 +610,21 @@ fn artifacts() -> Vec<Artifact> {
     ArtifactParameter::ALL
         .iter()
         .map(|&p| Artifact::new(p, p.crate_name().as_bytes().to_vec()))
+        .collect()
+}
+
+/// The artifacts as present in a bucket at [`version_of`].
+fn stored(artifacts: &[Artifact]) -> Vec<StoredArtifact> {
+    artifacts
+        .iter()
+        .map(|a| StoredArtifact {
+            parameter: a.parameter,
+            object: Stored {
+                key: a.key(),
+                version_id: Some(version_of(a.parameter)),
+                uploaded: false,
+            },
+        })
         .collect()
 }
 
@@ -661,8 +724,10 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
             r.bucket() == Some("artifacts-bucket")
                 && r.key()
                     .is_some_and(|k| k.starts_with("templates/mst-prod-pipeline/"))
+                && r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256)
+                && r.checksum_sha256().is_some()
         })
-        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+        .then_output(|| PutObjectOutput::builder().build());
     let env = prod();
     let synthesis = synth::synthesize(&env, None).unwrap();
     let clients = RegionClients {
@@ -675,7 +740,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         &env,
         &synthesis.regions[0],
         StackKind::Pipeline,
-        &artifacts(),
+        &stored(&artifacts()),
     )
     .unwrap();
     assert_eq!(
@@ -697,4 +762,144 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         ))
     );
     assert_eq!(put.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_planted_artifact_stops_up_before_any_pipeline_change() {
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    // The canary's bucket holds other bytes at the notify zip's key; the other regions are clean.
+    let regions: Vec<_> = synthesis
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let planted = (i == 0).then_some(ArtifactParameter::Notify);
+            (r, region_holding(&env, r, false, 0, planted))
+        })
+        .collect();
+    let artifacts = artifacts();
+    let up = Up {
+        env: &env,
+        regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        artifacts: &artifacts,
+        parallel: 2,
+        settings: Settings {
+            poll: Duration::from_secs(5),
+        },
+    };
+    let results = deploy::up(&up, &Yes, &Recorder::default()).await;
+    let RegionResult::Failed(why) = &results[0].1 else {
+        panic!("the canary must refuse: {results:?}")
+    };
+    let notify = artifacts
+        .iter()
+        .find(|a| a.parameter == ArtifactParameter::Notify)
+        .unwrap();
+    assert!(
+        why.contains(&format!(
+            "s3://mst-prod-artifacts-444455556666-eu-west-1/{} (the notify artifact) has SHA-256 checksum {}, but the local artifact's SHA-256 is {}",
+            notify.key(),
+            engine::artifacts::sha256_base64(b"planted"),
+            notify.checksum_sha256
+        )),
+        "{why}"
+    );
+    assert!(why.contains("replaced or planted"), "{why}");
+    for (_, (_, create_change_set)) in &regions {
+        assert_eq!(
+            create_change_set.num_calls(),
+            0,
+            "no pipeline change set in any region"
+        );
+    }
+    assert_eq!(results[1].1, RegionResult::NotStarted);
+    assert_eq!(results[2].1, RegionResult::NotStarted);
+    assert_eq!(exit_code(&results), 1);
+}
+
+#[tokio::test]
+async fn present_artifacts_are_pinned_to_the_checked_version_and_missing_ones_uploaded_with_their_checksum()
+ {
+    let artifacts = artifacts();
+    let (present, missing) = (&artifacts[0], &artifacts[1]);
+    let mut rules = bucket_holding(std::slice::from_ref(present), None);
+    let missing_key = missing.key();
+    rules.push(
+        mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(move |r| r.key() == Some(missing_key.as_str()))
+            .then_error(|| {
+                aws_sdk_s3::operation::head_object::HeadObjectError::NotFound(
+                    aws_sdk_s3::types::error::NotFound::builder().build(),
+                )
+            }),
+    );
+    let (key, checksum) = (missing.key(), missing.checksum_sha256.clone());
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(move |r| {
+            r.key() == Some(key.as_str())
+                && r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256)
+                && r.checksum_sha256() == Some(checksum.as_str())
+        })
+        .then_output(|| PutObjectOutput::builder().version_id("v-new").build());
+    rules.push(put.clone());
+    let s3 = client!(aws_sdk_s3, &rules);
+    let stored = engine::artifacts::store_all(&s3, "eu-west-1", "b", &artifacts[..2])
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1, "only the missing artifact is uploaded");
+    assert_eq!(
+        stored
+            .iter()
+            .map(|a| (a.object.version_id.as_deref(), a.object.uploaded))
+            .collect::<Vec<_>>(),
+        [(Some("v-transform"), false), (Some("v-new"), true)]
+    );
+    // The pipeline's parameters pin exactly those versions.
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let mut all = stored.clone();
+    all.extend(self::stored(&artifacts[2..]));
+    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all).unwrap();
+    assert_eq!(spec.parameters["TransformCodeVersion"], "v-transform");
+    assert_eq!(spec.parameters["ToParquetCodeVersion"], "v-new");
+    assert_eq!(spec.parameters["TransformCodeKey"], artifacts[0].key());
+    assert_eq!(
+        spec.parameters["ArtifactsBucket"],
+        "mst-prod-artifacts-444455556666-eu-west-1"
+    );
+}
+
+#[tokio::test]
+async fn an_object_without_a_checksum_or_version_is_refused() {
+    let artifact = &artifacts()[0];
+    let key = artifact.key();
+    let unchecked = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().version_id("v1").build());
+    let put =
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let s3 = client!(aws_sdk_s3, [&unchecked, &put]);
+    let error = engine::artifacts::store_all(&s3, "eu-west-1", "b", std::slice::from_ref(artifact))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(&format!(
+            "s3://b/{key} (the transform artifact) has no SHA-256 checksum"
+        )),
+        "{error}"
+    );
+    assert_eq!(put.num_calls(), 0, "nothing is overwritten");
+
+    // A bucket without versioning gives nothing to pin: refused too.
+    let checksum = artifact.checksum_sha256.clone();
+    let no_version = mock!(aws_sdk_s3::Client::head_object).then_output(move || {
+        HeadObjectOutput::builder()
+            .checksum_sha256(checksum.clone())
+            .build()
+    });
+    let s3 = client!(aws_sdk_s3, [&no_version]);
+    let error = engine::artifacts::store_all(&s3, "eu-west-1", "b", std::slice::from_ref(artifact))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("versioning is off"), "{error}");
 }

@@ -85,6 +85,8 @@ pub mod s3 {
     use super::Action;
     /// Read an object.
     pub const GET_OBJECT: Action = Action::new("s3", "GetObject");
+    /// Read a given version of an object.
+    pub const GET_OBJECT_VERSION: Action = Action::new("s3", "GetObjectVersion");
     /// Write an object (also each part of a multipart upload).
     pub const PUT_OBJECT: Action = Action::new("s3", "PutObject");
     /// Abandon a multipart upload.

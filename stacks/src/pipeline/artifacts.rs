@@ -21,7 +21,7 @@ pub(super) fn template(names: &Names) -> Result<Template, BuildError> {
     let bucket = t.add(
         "ArtifactsBucket",
         Bucket {
-            bucket_name: Some(names.bucket("artifacts")),
+            bucket_name: Some(names.artifacts_bucket()),
             bucket_encryption: BucketEncryption {
                 server_side_encryption_configuration: vec![EncryptionRule {
                     server_side_encryption_by_default: EncryptionByDefault { sse_algorithm: "AES256", kms_master_key_id: None },

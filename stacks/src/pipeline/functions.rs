@@ -99,6 +99,7 @@ fn add_function(
             code: Code {
                 s3_bucket: params.artifacts_bucket.reference(),
                 s3_key: params.key(spec.artifact),
+                s3_object_version: params.version(spec.artifact),
             },
             role: role.arn(),
             memory_size: spec.memory_mb,

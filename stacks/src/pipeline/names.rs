@@ -5,6 +5,9 @@ use environment::Environment;
 use super::StackKind;
 use crate::template::{Expr, pseudo};
 
+/// The purpose part of the artifacts bucket's name.
+const ARTIFACTS_PURPOSE: &str = "artifacts";
+
 /// Names of the environment's stacks and named resources.
 #[derive(Debug, Clone)]
 pub struct Names {
@@ -25,14 +28,34 @@ impl Names {
     }
 
     /// A bucket name unique across AWS: `mst-<env>-<purpose>-<account>-<region>` (at most 63
-    /// characters, as environment names are at most 20).
+    /// characters, as environment names are at most 20), for the stack's own account and region.
     pub fn bucket(&self, purpose: &str) -> Expr {
         Expr::concat([
-            Expr::lit(format!("mst-{}-{purpose}-", self.env)),
+            Expr::lit(self.bucket_prefix(purpose)),
             pseudo::account_id(),
             Expr::lit("-"),
             pseudo::region(),
         ])
+    }
+
+    /// [`Names::bucket`] spelt out for `account` and `region`, for callers outside a template.
+    pub fn bucket_in(&self, purpose: &str, account: &str, region: &str) -> String {
+        format!("{}{account}-{region}", self.bucket_prefix(purpose))
+    }
+
+    /// The artifacts bucket of the artifacts stack, as [`Names::bucket`] names it.
+    pub fn artifacts_bucket(&self) -> Expr {
+        self.bucket(ARTIFACTS_PURPOSE)
+    }
+
+    /// The name of the artifacts bucket in `account` and `region`: what the deployer uploads to
+    /// before the stack's outputs can be read.
+    pub fn artifacts_bucket_in(&self, account: &str, region: &str) -> String {
+        self.bucket_in(ARTIFACTS_PURPOSE, account, region)
+    }
+
+    fn bucket_prefix(&self, purpose: &str) -> String {
+        format!("mst-{}-{purpose}-", self.env)
     }
 
     /// A name unique within the account and region, `mst-<env>-<purpose>`.
@@ -48,5 +71,26 @@ impl Names {
     /// The Glue database name (Glue wants lower case and underscores).
     pub fn glue_database(&self) -> String {
         format!("mst_{}", self.env.replace('-', "_"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_artifacts_bucket_name_is_the_same_in_and_outside_the_template() {
+        let names = Names { env: "prod".into() };
+        let in_template = serde_json::to_value(names.artifacts_bucket()).unwrap_or_default();
+        let resolved = in_template["Fn::Sub"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("${AWS::AccountId}", "444455556666")
+            .replace("${AWS::Region}", "eu-west-1");
+        assert_eq!(resolved, "mst-prod-artifacts-444455556666-eu-west-1");
+        assert_eq!(
+            names.artifacts_bucket_in("444455556666", "eu-west-1"),
+            resolved
+        );
     }
 }

@@ -259,7 +259,7 @@ pub(super) fn add(
             route_table_ids: vec![private_routes.reference()],
             policy_document: PolicyDocument::new(vec![
                 Statement::through_endpoint(
-                    &[s3::GET_OBJECT],
+                    &[s3::GET_OBJECT, s3::GET_OBJECT_VERSION],
                     [objects_arn(&artifacts_bucket, "")],
                     pseudo::account_id(),
                 )
@@ -410,7 +410,8 @@ fn add_instance(
             Statement::allow(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()])
                 .sid("PutQuotes"),
             Statement::allow(&[kms::GENERATE_DATA_KEY], [key.arn()]).sid("EncryptQuotes"),
-            Statement::allow(&[s3::GET_OBJECT], [binary_arn]).sid("FetchScraperBinary"),
+            // The binary is fetched by the version the deployer verified (`get-object --version-id`).
+            Statement::allow(&[s3::GET_OBJECT_VERSION], [binary_arn]).sid("FetchScraperBinary"),
         ],
     )?;
     let profile = t.add(
@@ -508,8 +509,8 @@ fn add_instance(
     )?)
 }
 
-/// The first-boot script: fetch the scraper (checking its SHA-256, which is its S3 key), write its
-/// configuration and the hardened systemd unit, and start it.
+/// The first-boot script: fetch the scraper (the pinned object version, checking its SHA-256, which
+/// is its S3 key), write its configuration and the hardened systemd unit, and start it.
 fn user_data(
     env: &Environment,
     region: &Region,
@@ -529,12 +530,16 @@ fn user_data(
              key=\"",
         ),
         params.key(ArtifactParameter::Scraper),
-        Expr::lit("\"\naws s3 cp --only-show-errors --region \""),
+        Expr::lit("\"\nversion=\""),
+        params.version(ArtifactParameter::Scraper),
+        Expr::lit(
+            "\"\n# The object version the deployer verified: a later write to the key is not fetched.\naws s3api get-object --region \"",
+        ),
         pseudo::region(),
-        Expr::lit("\" \"s3://"),
+        Expr::lit("\" --bucket \""),
         params.artifacts_bucket.reference(),
         Expr::lit(
-            "/$key\" /opt/mystocktracker/scraper.download\n\
+            "\" --key \"$key\" --version-id \"$version\" /opt/mystocktracker/scraper.download > /dev/null\n\
              # The key is the binary's SHA-256: refuse anything else.\n\
              echo \"$(basename \"$key\" .bin)  /opt/mystocktracker/scraper.download\" | sha256sum --check --quiet\n\
              install -m 0755 /opt/mystocktracker/scraper.download /opt/mystocktracker/scraper\n\

@@ -1,4 +1,5 @@
-//! Stack parameters: the content-hash keys of the uploaded artifacts, passed by the deployer.
+//! Stack parameters: the content-hash keys of the uploaded artifacts and the object versions the
+//! deployer checked, passed by the deployer.
 
 use crate::template::{Expr, Handle, Parameter, Template, TemplateError};
 
@@ -34,6 +35,16 @@ impl ArtifactParameter {
         }
     }
 
+    /// The logical id of the parameter pinning the artifact's S3 object version.
+    pub fn version_parameter_name(self) -> &'static str {
+        match self {
+            Self::Transform => "TransformCodeVersion",
+            Self::ToParquet => "ToParquetCodeVersion",
+            Self::Notify => "NotifyCodeVersion",
+            Self::Scraper => "ScraperBinaryVersion",
+        }
+    }
+
     /// The artifact's name: the binary's name, and the prefix of its S3 key (`scraper/<sha256>.bin`).
     pub fn crate_name(self) -> &'static str {
         match self {
@@ -57,27 +68,79 @@ impl ArtifactParameter {
 /// The name of the artifacts bucket parameter.
 pub const ARTIFACTS_BUCKET_PARAMETER: &str = "ArtifactsBucket";
 
+/// S3 version ids are opaque URL-safe strings of at most 1,024 bytes. The pattern also keeps the
+/// value safe inside the scraper's user-data script, where it is quoted.
+const VERSION_ID_PATTERN: &str = "^[A-Za-z0-9._+/=-]{1,1024}$";
+
 /// Handles to the pipeline stack's parameters.
 #[derive(Debug, Clone)]
 pub(super) struct Parameters {
     pub artifacts_bucket: Handle<Parameter>,
-    pub transform: Handle<Parameter>,
-    pub to_parquet: Handle<Parameter>,
-    pub notify: Handle<Parameter>,
-    pub scraper: Handle<Parameter>,
+    transform: ArtifactHandles,
+    to_parquet: ArtifactHandles,
+    notify: ArtifactHandles,
+    scraper: ArtifactHandles,
     pub ami: Handle<Parameter>,
 }
 
+/// The two parameters of one artifact.
+#[derive(Debug, Clone)]
+struct ArtifactHandles {
+    key: Handle<Parameter>,
+    version: Handle<Parameter>,
+}
+
 impl Parameters {
-    /// The S3 key of an artifact.
-    pub fn key(&self, artifact: ArtifactParameter) -> Expr {
+    fn artifact(&self, artifact: ArtifactParameter) -> &ArtifactHandles {
         match artifact {
-            ArtifactParameter::Transform => self.transform.reference(),
-            ArtifactParameter::ToParquet => self.to_parquet.reference(),
-            ArtifactParameter::Notify => self.notify.reference(),
-            ArtifactParameter::Scraper => self.scraper.reference(),
+            ArtifactParameter::Transform => &self.transform,
+            ArtifactParameter::ToParquet => &self.to_parquet,
+            ArtifactParameter::Notify => &self.notify,
+            ArtifactParameter::Scraper => &self.scraper,
         }
     }
+
+    /// The S3 key of an artifact.
+    pub fn key(&self, artifact: ArtifactParameter) -> Expr {
+        self.artifact(artifact).key.reference()
+    }
+
+    /// The S3 object version of an artifact, as the deployer uploaded or checked it.
+    pub fn version(&self, artifact: ArtifactParameter) -> Expr {
+        self.artifact(artifact).version.reference()
+    }
+}
+
+/// Adds the key and version parameters of `artifact`.
+fn add_artifact(
+    t: &mut Template,
+    artifact: ArtifactParameter,
+) -> Result<ArtifactHandles, TemplateError> {
+    let key = t.parameter(
+        artifact.parameter_name(),
+        Parameter {
+            kind: "String".into(),
+            description: format!(
+                "S3 key of the {} artifact, named by its SHA-256.",
+                artifact.crate_name()
+            ),
+            default: None,
+            allowed_pattern: Some("^[a-z0-9-]+/[0-9a-f]{64}\\.(zip|bin)$".into()),
+        },
+    )?;
+    let version = t.parameter(
+        artifact.version_parameter_name(),
+        Parameter {
+            kind: "String".into(),
+            description: format!(
+                "S3 object version of the {} artifact, whose SHA-256 checksum the deployer verified.",
+                artifact.crate_name()
+            ),
+            default: None,
+            allowed_pattern: Some(VERSION_ID_PATTERN.into()),
+        },
+    )?;
+    Ok(ArtifactHandles { key, version })
 }
 
 pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
@@ -90,24 +153,10 @@ pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
             allowed_pattern: Some("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$".into()),
         },
     )?;
-    let mut key = |artifact: ArtifactParameter| {
-        t.parameter(
-            artifact.parameter_name(),
-            Parameter {
-                kind: "String".into(),
-                description: format!(
-                    "S3 key of the {} artifact, named by its SHA-256.",
-                    artifact.crate_name()
-                ),
-                default: None,
-                allowed_pattern: Some("^[a-z0-9-]+/[0-9a-f]{64}\\.(zip|bin)$".into()),
-            },
-        )
-    };
-    let transform = key(ArtifactParameter::Transform)?;
-    let to_parquet = key(ArtifactParameter::ToParquet)?;
-    let notify = key(ArtifactParameter::Notify)?;
-    let scraper = key(ArtifactParameter::Scraper)?;
+    let transform = add_artifact(t, ArtifactParameter::Transform)?;
+    let to_parquet = add_artifact(t, ArtifactParameter::ToParquet)?;
+    let notify = add_artifact(t, ArtifactParameter::Notify)?;
+    let scraper = add_artifact(t, ArtifactParameter::Scraper)?;
     let ami = t.parameter(
         "ScraperImageId",
         Parameter {

@@ -47,6 +47,10 @@ pub struct Code {
     /// Object key (the artifact's content hash).
     #[serde(rename = "S3Key")]
     pub s3_key: Expr,
+    /// Object version: the one whose checksum the deployer verified, so a later write to the key
+    /// does not change the code.
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Expr,
 }
 
 /// Environment variables.
