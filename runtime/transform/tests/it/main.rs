@@ -11,5 +11,6 @@ mod common;
 mod failures;
 mod influx1;
 mod stub;
+mod time_sanity;
 mod token;
 mod victoria;
