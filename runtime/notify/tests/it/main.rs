@@ -9,3 +9,4 @@
 mod common;
 mod delivery;
 mod moves;
+mod time_sanity;
