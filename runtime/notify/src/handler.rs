@@ -1,7 +1,8 @@
 //! The handler: an S3 event from the curated bucket in, at most one e-mail per object out.
 //!
 //! Per record: decode the key (ignore keys that are not `quotes/…/*.parquet`), read the object's
-//! `price` and `market_time`, merge its windows into the symbol's state and claim the new alerts
+//! `price` and `market_time` (rows whose `market_time` breaks the time-sanity rule against the
+//! clock are skipped, and the state never moves past the clock plus the lead), merge its windows into the symbol's state and claim the new alerts
 //! with a conditional write ([`crate::store`]), then publish one e-mail listing them.
 //!
 //! # Exactly-once e-mail (at most once per alert across retries)
@@ -33,6 +34,7 @@ use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use bytes::Bytes;
+use quote_record::Timestamp;
 use thiserror::Error;
 use tracing::{error, info, warn};
 
@@ -50,6 +52,8 @@ pub struct Notify {
     store: StateStore,
     topic_arn: String,
     threshold: Threshold,
+    /// The clock: the time-sanity rule's reference (tests set a fixed one).
+    clock: fn() -> Timestamp,
 }
 
 impl Notify {
@@ -65,7 +69,15 @@ impl Notify {
             sns,
             topic_arn: config.topic_arn.clone(),
             threshold: config.threshold,
+            clock: Timestamp::now,
         }
+    }
+
+    /// The same function with another clock (the system clock by default): what "now" is for the
+    /// time-sanity rule.
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Builds the clients from an SDK configuration: S3 uses path-style addressing when the
@@ -108,6 +120,10 @@ pub struct Outcome {
     pub windows_changed: usize,
     /// Windows older than the state's horizon, ignored.
     pub windows_too_old: usize,
+    /// Rows whose `market_time` breaks the time-sanity rule against the clock, ignored.
+    pub rows_implausible: usize,
+    /// Windows priced after the clock plus the lead: ignored, or removed from the state.
+    pub windows_from_future: usize,
     /// Alerts claimed (new) by this invocation.
     pub alerts: usize,
     /// E-mails published.
@@ -197,6 +213,8 @@ pub async fn handle(notify: &Notify, event: S3Event) -> Result<Outcome, NotifyEr
         windows = outcome.windows,
         windows_changed = outcome.windows_changed,
         windows_too_old = outcome.windows_too_old,
+        rows_implausible = outcome.rows_implausible,
+        windows_from_future = outcome.windows_from_future,
         alerts = outcome.alerts,
         published = outcome.published,
         state_conflicts = outcome.state_conflicts,
@@ -255,7 +273,8 @@ async fn process(
         .await
         .map_err(|e| get_err(error_chain(&e)))?
         .into_bytes();
-    let read = object::read_windows(data).map_err(|source| NotifyError::Read {
+    let now = (notify.clock)();
+    let read = object::read_windows(data, now).map_err(|source| NotifyError::Read {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         source,
@@ -263,6 +282,17 @@ async fn process(
     outcome.objects += 1;
     outcome.rows += read.rows;
     outcome.windows += read.windows.len();
+    outcome.rows_implausible += read.implausible;
+    if let Some(first) = &read.first_implausible {
+        warn!(
+            bucket,
+            key,
+            rows = read.implausible,
+            first = %first,
+            code = first.code(),
+            "rows with an implausible market_time ignored"
+        );
+    }
     if read.skipped > 0 {
         warn!(
             bucket,
@@ -276,13 +306,22 @@ async fn process(
     let updated = notify
         .store
         .update(symbol, |state| {
-            state.claim(symbol, &read.windows, threshold)
+            state.claim(symbol, &read.windows, threshold, now)
         })
         .await?;
     outcome.state_conflicts += updated.conflicts;
     let claim = updated.result;
     outcome.windows_changed += claim.windows_changed;
     outcome.windows_too_old += claim.windows_too_old;
+    outcome.windows_from_future += claim.windows_from_future;
+    if claim.windows_from_future > 0 {
+        warn!(
+            bucket,
+            key,
+            windows = claim.windows_from_future,
+            "windows priced after the clock plus the lead ignored or removed from the state"
+        );
+    }
     outcome.alerts += claim.new_alerts.len();
     if claim.windows_too_old > 0 {
         warn!(

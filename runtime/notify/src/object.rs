@@ -7,7 +7,7 @@ use arrow_array::types::{Float64Type, TimestampMicrosecondType};
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use quote_record::Symbol;
+use quote_record::{Field, Invalid, Symbol, Timestamp, check_arrival_time};
 use thiserror::Error;
 
 use crate::window::Windows;
@@ -64,12 +64,19 @@ pub struct ObjectWindows {
     pub rows: usize,
     /// Rows skipped: null, non-finite or non-positive price, or null time.
     pub skipped: usize,
+    /// Rows skipped because their `market_time` breaks the time-sanity rule against the clock
+    /// (from the future, or implausibly old).
+    pub implausible: usize,
+    /// Why the first of those was skipped, for the log.
+    pub first_implausible: Option<Invalid>,
     /// The last price per window.
     pub windows: Windows,
 }
 
-/// Reads the `price` and `market_time` columns of a curated Parquet object into windows.
-pub fn read_windows(data: Bytes) -> Result<ObjectWindows, ReadError> {
+/// Reads the `price` and `market_time` columns of a curated Parquet object into windows. Rows
+/// whose `market_time` breaks the time-sanity rule against `now` (the function's clock) are
+/// skipped: a record from the future never reaches the state.
+pub fn read_windows(data: Bytes, now: Timestamp) -> Result<ObjectWindows, ReadError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(data)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["price", "market_time"]);
     let reader = builder.with_projection(mask).build()?;
@@ -89,6 +96,12 @@ pub fn read_windows(data: Bytes) -> Result<ObjectWindows, ReadError> {
             let p = price.value(i);
             if price.is_null(i) || time.is_null(i) || !(p.is_finite() && p > 0.0) {
                 out.skipped += 1;
+                continue;
+            }
+            let market_time = Timestamp::from_unix_nanos(time.value(i).saturating_mul(1_000));
+            if let Err(invalid) = check_arrival_time(Field::MarketTime, market_time, now) {
+                out.implausible += 1;
+                out.first_implausible.get_or_insert(invalid);
                 continue;
             }
             out.windows.observe(time.value(i), p);
@@ -129,7 +142,7 @@ mod tests {
 
     #[test]
     fn not_parquet() {
-        let err = read_windows(Bytes::from_static(b"hello")).unwrap_err();
+        let err = read_windows(Bytes::from_static(b"hello"), Timestamp::UNIX_EPOCH).unwrap_err();
         assert!(err.to_string().contains("Parquet"), "{err}");
     }
 }

@@ -19,9 +19,19 @@
 //! keeps it). A few hundred windows per trading day make an object of some tens of kilobytes.
 //! Rows of an object that arrives later than that (older than the horizon) are ignored: their
 //! alerts may have been pruned, so computing them again could send an alert twice.
+//!
+//! # Never ahead of the clock
+//!
+//! The newest window sets the horizon, so one window in the future would make every real window
+//! "older than the horizon" until that future came. [`State::claim`] therefore takes the clock:
+//! windows priced after [`quote_record::latest_plausible`] (the clock plus the time-sanity
+//! rule's lead) are ignored when they come from the object, and removed, with their alert ids,
+//! when they are already in the state (written before the rule existed). The state never holds a
+//! time later than the clock plus the lead when it is written.
 
 use std::collections::BTreeSet;
 
+use quote_record::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -85,6 +95,9 @@ pub struct Claim {
     pub windows_changed: usize,
     /// Windows of the object older than the horizon, ignored.
     pub windows_too_old: usize,
+    /// Windows priced after the clock plus the lead: the object's ignored and the state's
+    /// removed (see the module documentation).
+    pub windows_from_future: usize,
     /// The moves that reached the threshold and were not claimed before: they are now.
     pub new_alerts: Vec<Move>,
 }
@@ -158,8 +171,28 @@ impl State {
     /// `threshold`, claims those not claimed before (adds their ids), and prunes to the horizon.
     /// Returns the newly claimed alerts. Running it again with the same windows claims nothing:
     /// that is what makes a retry send nothing twice.
-    pub fn claim(&mut self, symbol: &str, object: &Windows, threshold: Threshold) -> Claim {
+    ///
+    /// `now` is the clock: nothing priced after it plus the lead is merged, and such windows
+    /// already in the state are removed first (see the module documentation).
+    pub fn claim(
+        &mut self,
+        symbol: &str,
+        object: &Windows,
+        threshold: Threshold,
+        now: Timestamp,
+    ) -> Claim {
         let mut claim = Claim::default();
+        let latest_us = quote_record::latest_plausible(now).unix_micros();
+        claim.windows_from_future = self.drop_after(latest_us, symbol);
+        let plausible: Windows;
+        let object = if object.iter().any(|(_, l)| l.market_time_us > latest_us) {
+            let mut kept = object.clone();
+            claim.windows_from_future += kept.drop_priced_after(latest_us);
+            plausible = kept;
+            &plausible
+        } else {
+            object
+        };
         let newest = match (self.windows.newest(), object.newest()) {
             (Some(a), Some(b)) => a.max(b),
             (a, b) => match a.or(b) {
@@ -192,15 +225,30 @@ impl State {
     /// Drops windows and alert ids before `cutoff` (keeping the reference window).
     fn prune(&mut self, cutoff: Window, symbol: &str) {
         self.windows.prune_before(cutoff);
-        let prefix_len = symbol.len() + 1;
-        self.alerts.retain(|id| {
-            // `SYMBOL/window/prev`: keep ids we cannot read, rather than lose a claim.
-            id.get(prefix_len..)
-                .and_then(|rest| rest.split('/').next())
-                .and_then(Window::parse_iso)
-                .is_none_or(|w| w >= cutoff)
-        });
+        // Keep ids we cannot read, rather than lose a claim.
+        self.alerts
+            .retain(|id| alert_window(id, symbol).is_none_or(|w| w >= cutoff));
     }
+
+    /// Drops the windows priced after `latest_us` and the alert ids of windows starting after
+    /// it: what a record from the future left before the time-sanity rule. Returns how many
+    /// windows were dropped.
+    fn drop_after(&mut self, latest_us: i64, symbol: &str) -> usize {
+        let dropped = self.windows.drop_priced_after(latest_us);
+        if dropped > 0 {
+            self.alerts.retain(|id| {
+                alert_window(id, symbol).is_none_or(|w| w.start_micros() <= latest_us)
+            });
+        }
+        dropped
+    }
+}
+
+/// The window of an alert id `SYMBOL/window/prev`, if it reads.
+fn alert_window(id: &str, symbol: &str) -> Option<Window> {
+    id.get(symbol.len() + 1..)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(Window::parse_iso)
 }
 
 #[cfg(test)]
@@ -209,6 +257,12 @@ mod tests {
 
     const T0: i64 = 1_795_793_400_000_000; // 2026-11-27T15:30:00Z
     const MIN: i64 = 60_000_000;
+    const DAY: i64 = 24 * 60 * MIN;
+
+    /// The clock of the tests: ten days after T0.
+    fn now() -> Timestamp {
+        Timestamp::from_unix_nanos((T0 + 10 * DAY) * 1_000)
+    }
 
     fn object(prices: &[(i64, f64)]) -> Windows {
         let mut w = Windows::new();
@@ -225,6 +279,7 @@ mod tests {
             "AAPL",
             &object(&[(0, 100.0), (1, 101.0), (2, 0.30000000000000004)]),
             Threshold::default(),
+            now(),
         );
         assert_eq!(c.new_alerts.len(), 2);
         let text = s.to_json("AAPL");
@@ -249,14 +304,19 @@ mod tests {
     fn claims_once_and_releases() {
         let mut s = State::default();
         let o = object(&[(0, 100.0), (1, 101.0)]);
-        let first = s.claim("A", &o, Threshold::default());
+        let first = s.claim("A", &o, Threshold::default(), now());
         assert_eq!(first.new_alerts.len(), 1);
         assert_eq!(first.windows_changed, 2);
-        let again = s.claim("A", &o, Threshold::default());
+        let again = s.claim("A", &o, Threshold::default(), now());
         assert_eq!(again, Claim::default());
         let ids: Vec<String> = first.new_alerts.iter().map(|m| m.id("A")).collect();
         assert_eq!(s.release(&ids), 1);
-        assert_eq!(s.claim("A", &o, Threshold::default()).new_alerts.len(), 1);
+        assert_eq!(
+            s.claim("A", &o, Threshold::default(), now())
+                .new_alerts
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -265,9 +325,11 @@ mod tests {
         let b = object(&[(2, 102.0), (3, 100.0)]);
         let t = Threshold::default();
         let mut ab = State::default();
-        let n1 = ab.claim("A", &a, t).new_alerts.len() + ab.claim("A", &b, t).new_alerts.len();
+        let n1 = ab.claim("A", &a, t, now()).new_alerts.len()
+            + ab.claim("A", &b, t, now()).new_alerts.len();
         let mut ba = State::default();
-        let n2 = ba.claim("A", &b, t).new_alerts.len() + ba.claim("A", &a, t).new_alerts.len();
+        let n2 = ba.claim("A", &b, t, now()).new_alerts.len()
+            + ba.claim("A", &a, t, now()).new_alerts.len();
         assert_eq!(ab, ba);
         assert_eq!((n1, n2), (2, 2)); // 100.5 -> 102 and 102 -> 100
     }
@@ -276,17 +338,79 @@ mod tests {
     fn prunes_to_the_horizon() {
         let mut s = State::default();
         let t = Threshold::default();
-        s.claim("A", &object(&[(0, 100.0), (1, 110.0), (2, 120.0)]), t);
+        s.claim(
+            "A",
+            &object(&[(0, 100.0), (1, 110.0), (2, 120.0)]),
+            t,
+            now(),
+        );
         assert_eq!(s.alerts.len(), 2);
         // Four days later: the old windows go except the reference (minute 2), and their alerts.
         let later = 4 * 24 * 60;
-        let c = s.claim("A", &object(&[(later, 130.0)]), t);
+        let c = s.claim("A", &object(&[(later, 130.0)]), t, now());
         assert_eq!(c.new_alerts.len(), 1);
         assert_eq!(s.windows.len(), 2);
         assert_eq!(s.alerts.len(), 1);
         // An object older than the horizon is ignored.
-        let c = s.claim("A", &object(&[(1, 50.0)]), t);
+        let c = s.claim("A", &object(&[(1, 50.0)]), t, now());
         assert_eq!(c.windows_too_old, 1);
         assert!(c.new_alerts.is_empty());
+    }
+
+    #[test]
+    fn never_ahead_of_the_clock() {
+        let t = Threshold::default();
+        let lead_us = quote_record::MAX_ARRIVAL_LEAD_NANOS / 1_000;
+        let now_us = now().unix_micros();
+        // A state poisoned before the rule existed: a window four years ahead, and its alert.
+        let mut s = State::default();
+        s.windows.merge_one(
+            Window::of_micros(T0),
+            Last {
+                market_time_us: T0,
+                price: 100.0,
+            },
+        );
+        let future = now_us + 4 * 365 * DAY;
+        s.windows.merge_one(
+            Window::of_micros(future),
+            Last {
+                market_time_us: future,
+                price: 150.0,
+            },
+        );
+        let future_id = format!(
+            "A/{}/{}",
+            Window::of_micros(future).iso(),
+            Window::of_micros(T0).iso()
+        );
+        s.alerts.insert(future_id.clone());
+        // An object with a real move one day before the clock, a price exactly at the clock plus
+        // the lead (kept) and one a minute later (ignored).
+        let day_before = T0 + 9 * DAY;
+        let mut o = object(&[(9 * 24 * 60, 100.0), (9 * 24 * 60 + 1, 102.0)]);
+        o.observe(now_us + lead_us, 103.0);
+        o.observe(now_us + lead_us + MIN, 500.0);
+        let c = s.claim("A", &o, t, now());
+        assert_eq!(c.windows_from_future, 2, "{c:?}");
+        assert_eq!(
+            c.windows_too_old, 0,
+            "the poisoned window no longer sets the horizon"
+        );
+        assert_eq!(c.new_alerts.len(), 1, "{c:?}");
+        assert_eq!(c.new_alerts[0].window, Window::of_micros(day_before + MIN));
+        assert!(!s.alerts.contains(&future_id));
+        assert!(
+            s.windows
+                .iter()
+                .all(|(_, l)| l.market_time_us <= now_us + lead_us)
+        );
+        assert_eq!(
+            s.windows.newest(),
+            Some(Window::of_micros(now_us + lead_us))
+        );
+        // Nothing left to drop the second time.
+        let again = s.claim("A", &o, t, now());
+        assert_eq!((again.windows_from_future, again.new_alerts.len()), (1, 0));
     }
 }

@@ -163,6 +163,15 @@ impl Windows {
         self.0.keys().next().copied()
     }
 
+    /// Drops the windows whose last price is priced after `market_time_us` (microseconds since
+    /// the epoch). Returns how many were dropped.
+    pub fn drop_priced_after(&mut self, market_time_us: i64) -> usize {
+        let before = self.0.len();
+        self.0
+            .retain(|_, last| last.market_time_us <= market_time_us);
+        before - self.0.len()
+    }
+
     /// Drops the windows before `cutoff`, except the newest of them: it stays as the reference
     /// price of the first window at or after `cutoff` (a long weekend must not lose it).
     pub fn prune_before(&mut self, cutoff: Window) {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::arrival::Span;
 use crate::{CurrencyError, SymbolError, TimeError};
 
 /// A field of the record, named as in the JSON form.
@@ -133,7 +134,8 @@ pub enum SourceError {
 /// When a record breaks several rules the reason is chosen in this order: structure (not JSON,
 /// not an object, duplicate field, trailing garbage), then the version, then each field in the
 /// order of the JSON form (missing, wrong type, bad value), then `market_time` against
-/// `scraped_at`.
+/// `scraped_at`. [`Invalid::AheadOfArrival`] and [`Invalid::TooOld`] come from
+/// [`crate::Quote::check_arrival`], a separate step after reading (it needs the arrival time).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Invalid {
     /// The bytes are not JSON (including not UTF-8, and NaN/Infinity outside `price`/`change_pct`).
@@ -211,6 +213,36 @@ pub enum Invalid {
     /// `source` is not acceptable.
     #[error("bad source: {0}")]
     BadSource(SourceError),
+    /// `market_time` or `scraped_at` is later than the arrival time plus
+    /// [`crate::MAX_ARRIVAL_LEAD_NANOS`]: a record from the future (see [`crate::check_arrival_time`]).
+    #[error(
+        "{field} {time} is {ahead} ahead of the arrival time {arrived_at}; at most {max} is allowed",
+        ahead = Span::between(*time, *arrived_at),
+        max = Span(crate::MAX_ARRIVAL_LEAD_NANOS as i128)
+    )]
+    AheadOfArrival {
+        /// [`Field::MarketTime`] or [`Field::ScrapedAt`].
+        field: Field,
+        /// The record's time.
+        time: crate::Timestamp,
+        /// When the record arrived (the consumer's reference instant).
+        arrived_at: crate::Timestamp,
+    },
+    /// `market_time` or `scraped_at` is earlier than the arrival time minus
+    /// [`crate::MAX_ARRIVAL_AGE_NANOS`]: implausibly old (see [`crate::check_arrival_time`]).
+    #[error(
+        "{field} {time} is {behind} before the arrival time {arrived_at}; at most {max} is allowed",
+        behind = Span::between(*time, *arrived_at),
+        max = Span(crate::MAX_ARRIVAL_AGE_NANOS as i128)
+    )]
+    TooOld {
+        /// [`Field::MarketTime`] or [`Field::ScrapedAt`].
+        field: Field,
+        /// The record's time.
+        time: crate::Timestamp,
+        /// When the record arrived (the consumer's reference instant).
+        arrived_at: crate::Timestamp,
+    },
 }
 
 impl Invalid {
@@ -236,6 +268,8 @@ impl Invalid {
             Invalid::BadScrapedAt(_) => "bad_scraped_at",
             Invalid::MarketTimeAfterScrape { .. } => "market_time_after_scraped_at",
             Invalid::BadSource(_) => "bad_source",
+            Invalid::AheadOfArrival { .. } => "time_ahead_of_arrival",
+            Invalid::TooOld { .. } => "time_too_old",
         }
     }
 
@@ -261,6 +295,7 @@ impl Invalid {
             }
             Invalid::BadScrapedAt(_) => Some(Field::ScrapedAt),
             Invalid::BadSource(_) => Some(Field::Source),
+            Invalid::AheadOfArrival { field, .. } | Invalid::TooOld { field, .. } => Some(*field),
         }
     }
 }

@@ -3,11 +3,14 @@
 //! Every component uses this one definition of the record, its validation and its encodings:
 //! - [`Quote::from_json`] reads and validates a Kinesis payload, returning an [`Invalid`] reason
 //!   with a stable [`Invalid::code`] for the quarantine;
+//! - [`Quote::check_arrival`] is the time-sanity rule: neither time far ahead of (or implausibly
+//!   long before) the instant the consumer trusts as "arrived at" (see `docs/record.md`);
 //! - [`Quote::write_json`] writes it back (the scraper), [`Quote::write_line_protocol`] writes the
 //!   InfluxDB point (the transform Lambda), and with the `arrow` feature [`arrow::QuoteBatchBuilder`]
 //!   builds Arrow record batches for the curated Parquet (the to-parquet Lambda);
 //! - [`line_protocol`] holds the general escaping rules for any InfluxDB point.
 
+mod arrival;
 #[cfg(feature = "arrow")]
 pub mod arrow;
 mod currency;
@@ -19,6 +22,9 @@ mod source;
 mod symbol;
 mod time;
 
+pub use arrival::{
+    MAX_ARRIVAL_AGE_NANOS, MAX_ARRIVAL_LEAD_NANOS, check_arrival_time, latest_plausible,
+};
 pub use currency::{Currency, CurrencyError};
 pub use invalid::{Field, Invalid, JsonType, SourceError};
 pub use quote::{

@@ -50,6 +50,15 @@ impl Timestamp {
         Self(nanos)
     }
 
+    /// The system clock now (the Unix epoch if the clock reads before it, the last representable
+    /// instant after 2262-04-11).
+    pub fn now() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        Self(nanos)
+    }
+
     /// Nanoseconds since the Unix epoch (InfluxDB's `precision=ns`).
     pub const fn unix_nanos(self) -> i64 {
         self.0

@@ -274,7 +274,7 @@ impl Extractor {
                 locator: String::new(),
             })?,
         };
-        Ok(Quote::try_from(QuoteFields {
+        let quote = Quote::try_from(QuoteFields {
             symbol: *symbol,
             price,
             currency,
@@ -283,7 +283,11 @@ impl Extractor {
             market_time,
             scraped_at,
             source: self.source.clone(),
-        })?)
+        })?;
+        // The time-sanity rule with the clock that stamped `scraped_at` as "arrived at": a page
+        // time from the future or implausibly old is dropped here, not put on the stream.
+        quote.check_arrival(scraped_at)?;
+        Ok(quote)
     }
 }
 

@@ -216,8 +216,5 @@ struct PageResult {
 
 /// The current time as a record timestamp.
 pub fn now() -> Timestamp {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    Timestamp::from_unix_nanos(nanos)
+    Timestamp::now()
 }

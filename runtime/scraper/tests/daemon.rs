@@ -15,10 +15,14 @@ use testkit::Moto;
 
 const STREAM: &str = "mst-daemon-quotes";
 
+/// A quote page priced a minute ago (the scraper checks the page's time against its clock).
 fn page(price: &str) -> String {
+    let market_time = quote_record::Timestamp::from_unix_nanos(
+        quote_record::Timestamp::now().unix_nanos() - 60_000_000_000,
+    );
     format!(
         r#"<html><body><span class="price">{price}</span><span class="change">+0.5%</span>
-<time datetime="2026-11-27T15:30:01Z">x</time></body></html>"#
+<time datetime="{market_time}">x</time></body></html>"#
     )
 }
 

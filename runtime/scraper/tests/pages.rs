@@ -4,17 +4,30 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use common::{PageServer, Reply};
+use quote_record::Timestamp;
 use scraper::{
     ExtractError, FailureKind, FetchError, FetchSettings, PageField, Scrape, TickReport,
 };
 use scraper_config::ScraperConfig;
 use tokio::time::Instant;
 
-const MARKET_TIME: &str = "2026-11-27T15:30:01Z";
+/// The pages' market time: a minute before the test started, in whole seconds. Relative to the
+/// clock because the scraper checks it against its clock (the time-sanity rule): a fixed date
+/// would become "implausibly old" one day.
+static MARKET_TIME: LazyLock<Timestamp> = LazyLock::new(|| {
+    let now = Timestamp::now().unix_nanos();
+    Timestamp::from_unix_nanos(now - now.rem_euclid(1_000_000_000) - 60_000_000_000)
+});
+
+/// [`MARKET_TIME`] with a -05:00 offset, as a page in New York writes it.
+fn market_time_new_york() -> String {
+    let local = Timestamp::from_unix_nanos(MARKET_TIME.unix_nanos() - 5 * 3_600_000_000_000);
+    format!("{}-05:00", local.to_string().trim_end_matches('Z'))
+}
 
 fn html(price: &str, change: Option<&str>, layout_changed: bool) -> String {
     let price_class = if layout_changed { "last" } else { "price" };
@@ -26,8 +39,9 @@ fn html(price: &str, change: Option<&str>, layout_changed: bool) -> String {
 <div class="quote"><h1>Example Corp</h1>
   <span class="{price_class}">{price}</span> {change}
   <span class="volume">51,234,567</span>
-  <time datetime="{MARKET_TIME}">Nov 27, 3:30 PM</time>
-</div></body></html>"#
+  <time datetime="{market_time}">Nov 27, 3:30 PM</time>
+</div></body></html>"#,
+        market_time = *MARKET_TIME
     )
 }
 
@@ -43,12 +57,14 @@ fn handler(path: &str, nth: usize) -> Reply {
         "/html/LIMIT" => Reply::ok(html("7.50", Some("0.5%"), false)),
         "/html/BUSY" => Reply::status(503),
         "/html/LONG" => Reply::status(429).header("Retry-After", "3600"),
-        "/json/AAPL" => Reply::ok(
-            r#"{"quote":{"price":189.5,"changePct":"+1.5%","volume":1000,"time":1795793401000,"ccy":"USD"}}"#,
-        ),
-        "/json/MSFT" => Reply::ok(
-            r#"{"quote":{"price":"415.5","changePct":-0.25,"time":"2026-11-27T10:30:01-05:00"}}"#,
-        ),
+        "/json/AAPL" => Reply::ok(format!(
+            r#"{{"quote":{{"price":189.5,"changePct":"+1.5%","volume":1000,"time":{},"ccy":"USD"}}}}"#,
+            MARKET_TIME.unix_nanos() / 1_000_000
+        )),
+        "/json/MSFT" => Reply::ok(format!(
+            r#"{{"quote":{{"price":"415.5","changePct":-0.25,"time":"{}"}}}}"#,
+            market_time_new_york()
+        )),
         _ => Reply::status(404),
     }
 }
@@ -116,7 +132,7 @@ async fn one_tick_against_fixture_pages() {
             )
         })
         .collect();
-    let t = MARKET_TIME.to_owned();
+    let t = MARKET_TIME.to_string();
     assert_eq!(
         got,
         vec![

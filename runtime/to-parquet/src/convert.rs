@@ -2,7 +2,7 @@
 //! partition and quarantine lines out, with bounded memory.
 //!
 //! Records are split ([`crate::split`]), parsed and validated (on several threads when a batch is
-//! big enough), and the valid ones grouped into one Parquet file per partition
+//! big enough; the times also against the object's creation, [`Options::arrived_at`]), and the valid ones grouped into one Parquet file per partition
 //! ([`crate::partitions`]); the invalid ones become quarantine lines. Encoded bytes wait in each
 //! file's writer until the caller takes them with [`Converter::take_ready`] (the S3 side sends them
 //! as multipart parts); [`Converter::finish`] closes every file in key order. Memory is about
@@ -17,7 +17,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use quote_record::{Invalid, Quote};
+use quote_record::{Invalid, Quote, Timestamp};
 use thiserror::Error;
 
 use crate::layout::PartitionKey;
@@ -38,15 +38,21 @@ pub struct Options {
     /// Where the input came from (`s3://bucket/key`): recorded in each file's metadata as
     /// `mystocktracker.source` and in each quarantine entry.
     pub source: String,
+    /// When the input was created (the S3 event's time): the reference instant of the
+    /// time-sanity rule ([`Quote::check_arrival`]). A record from after it (beyond the small
+    /// lead) or implausibly long before it is quarantined. A property of the object, not of the
+    /// run, so a retry or a replay of the same event gives the same output.
+    pub arrived_at: Timestamp,
 }
 
 impl Options {
-    /// Defaults for `source`: 1,048,576 rows (~50 MB) buffered, so row groups of up to that many
-    /// rows (Athena and DuckDB read large row groups fastest).
-    pub fn new(source: impl Into<String>) -> Self {
+    /// Defaults for `source` created at `arrived_at`: 1,048,576 rows (~50 MB) buffered, so row
+    /// groups of up to that many rows (Athena and DuckDB read large row groups fastest).
+    pub fn new(source: impl Into<String>, arrived_at: Timestamp) -> Self {
         Self {
             row_group_rows: 1 << 20,
             source: source.into(),
+            arrived_at,
         }
     }
 }
@@ -332,7 +338,8 @@ impl Converter {
                 );
             }
         };
-        match quote {
+        let arrived_at = self.options.arrived_at;
+        match quote.and_then(|q| q.check_arrival(arrived_at).map(|()| q)) {
             Ok(quote) => self.append(quote),
             Err(invalid) => self.invalid(
                 Reason::Invalid(invalid.code()),

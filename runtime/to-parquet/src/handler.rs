@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use quote_record::Timestamp;
 use thiserror::Error;
 
 use crate::config::Config;
@@ -97,12 +98,13 @@ pub struct Summary {
 pub async fn handle(function: &ToParquet, event: S3Event) -> Result<Summary, HandlerError> {
     let mut summary = Summary::default();
     for record in event.records {
+        let created = created_at(&record);
         let (Some(bucket), Some(encoded)) = (record.s3.bucket.name, record.s3.object.key) else {
             tracing::warn!("S3 event record without bucket or key: ignored");
             continue;
         };
         let key = lambda_support::s3_event_key(&encoded)?;
-        match convert_object(function, &bucket, &key).await? {
+        match convert_object(function, &bucket, &key, created).await? {
             Some((stats, written)) => {
                 summary.objects += 1;
                 summary.valid += stats.valid;
@@ -123,11 +125,24 @@ pub async fn handle(function: &ToParquet, event: S3Event) -> Result<Summary, Han
     Ok(summary)
 }
 
-/// Converts one object; `None` when it no longer exists.
+/// The time of an S3 event record: when the object was created. It is the time-sanity rule's
+/// reference for the object's records (Firehose writes an object after every record in it);
+/// Lambda's retries and replays of the event carry the same time, so they convert the same way.
+fn created_at(record: &S3EventRecord) -> Timestamp {
+    let time = &record.event_time;
+    Timestamp::from_unix_nanos(
+        time.timestamp()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(time.timestamp_subsec_nanos())),
+    )
+}
+
+/// Converts one object created at `created`; `None` when it no longer exists.
 async fn convert_object(
     function: &ToParquet,
     bucket: &str,
     key: &str,
+    created: Timestamp,
 ) -> Result<Option<(Stats, Vec<String>)>, HandlerError> {
     let started = Instant::now();
     let read_error = |message: String| HandlerError::Read {
@@ -157,7 +172,7 @@ async fn convert_object(
         open: HashMap::new(),
         written: Vec::new(),
     };
-    let converter = Converter::new(Options::new(format!("s3://{bucket}/{key}")));
+    let converter = Converter::new(Options::new(format!("s3://{bucket}/{key}"), created));
     let convert_error = |source| HandlerError::Convert {
         bucket: bucket.to_owned(),
         key: key.to_owned(),

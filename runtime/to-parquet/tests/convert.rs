@@ -54,7 +54,7 @@ fn newline_gzip_and_concatenated_inputs_give_the_same_rows() {
         ("gzip, 3 members", gzipped),
     ] {
         for chunk in [1, 777, input.len()] {
-            let (files, quarantine) = convert(&input, chunk, Options::new("s3://raw/k"));
+            let (files, quarantine) = convert(&input, chunk, Options::new("s3://raw/k", created()));
             assert_eq!(rows_of(&files), expected, "{name}, chunks of {chunk}");
             assert!(quarantine.is_empty(), "{name}");
             assert_eq!(files.len(), 8, "{name}: 4 symbols x 2 days");
@@ -70,7 +70,11 @@ fn invalid_records_are_quarantined_with_reasons_and_offsets() {
     all.insert(12, INVALID_LINES[2].into());
     all.push(INVALID_LINES[3].into());
     let input = all.join("\n");
-    let (files, quarantine) = convert(input.as_bytes(), 64, Options::new("s3://raw/a b.json"));
+    let (files, quarantine) = convert(
+        input.as_bytes(),
+        64,
+        Options::new("s3://raw/a b.json", created()),
+    );
     assert_eq!(rows_of(&files), expected_rows(&lines(20)));
     let entries: Vec<serde_json::Value> = String::from_utf8(quarantine)
         .unwrap()
@@ -106,8 +110,8 @@ fn invalid_records_are_quarantined_with_reasons_and_offsets() {
 #[test]
 fn the_same_input_gives_the_same_bytes() {
     let input = (lines(300).join("\n") + "\n" + INVALID_LINES[0]).into_bytes();
-    let first = convert(&input, 1000, Options::new("s3://raw/k"));
-    let second = convert(&input, 333, Options::new("s3://raw/k"));
+    let first = convert(&input, 1000, Options::new("s3://raw/k", created()));
+    let second = convert(&input, 333, Options::new("s3://raw/k", created()));
     assert_eq!(first, second);
 }
 
@@ -115,7 +119,7 @@ fn the_same_input_gives_the_same_bytes() {
 fn buffered_rows_are_written_as_row_groups_when_the_buffer_is_full() {
     let valid = lines(2000);
     let input = valid.join("\n").into_bytes();
-    let mut options = Options::new("s3://raw/k");
+    let mut options = Options::new("s3://raw/k", created());
     options.row_group_rows = 100;
     let (files, _) = convert(&input, 4096, options);
     let mut rows = Vec::new();
@@ -128,7 +132,7 @@ fn buffered_rows_are_written_as_row_groups_when_the_buffer_is_full() {
     }
     assert_eq!(sorted(rows), expected_rows(&valid));
     // With the default buffer the same input is one row group per file.
-    let (whole, _) = convert(&input, 4096, Options::new("s3://raw/k"));
+    let (whole, _) = convert(&input, 4096, Options::new("s3://raw/k", created()));
     for (partition, bytes) in &whole {
         assert_eq!(read_parquet(partition, bytes.clone()).1, 1, "{partition}");
     }
@@ -142,7 +146,7 @@ fn a_corrupt_gzip_keeps_what_was_read_and_says_where_it_broke() {
     for byte in &mut input[half..half + 64] {
         *byte ^= 0x5a;
     }
-    let (files, quarantine) = convert(&input, 4096, Options::new("s3://raw/k.gz"));
+    let (files, quarantine) = convert(&input, 4096, Options::new("s3://raw/k.gz", created()));
     let got = rows_of(&files);
     assert!(!got.is_empty() && got.len() < 200, "{} rows", got.len());
     let expected = expected_rows(&valid);
@@ -154,7 +158,11 @@ fn a_corrupt_gzip_keeps_what_was_read_and_says_where_it_broke() {
 #[test]
 fn files_carry_their_source_and_the_writer_settings() {
     let input = lines(50).join("\n").into_bytes();
-    let (files, _) = convert(&input, 4096, Options::new("s3://raw/raw/symbol=X/f.gz"));
+    let (files, _) = convert(
+        &input,
+        4096,
+        Options::new("s3://raw/raw/symbol=X/f.gz", created()),
+    );
     let reader =
         parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(files[0].1.clone()))
             .unwrap();

@@ -225,7 +225,11 @@ fn encode(records: &[KinesisEventRecord]) -> Encoded {
     let mut body: Option<(usize, BodyBuilder)> = None;
     for (i, record) in records.iter().enumerate() {
         let data = &record.kinesis.data.0;
-        match Quote::from_json(data) {
+        // The time-sanity rule's reference: when Kinesis received the record. It is fixed for the
+        // record's life, so a late or retried invocation judges the record the same way.
+        let decoded =
+            Quote::from_json(data).and_then(|q| q.check_arrival(arrived_at(record)).map(|()| q));
+        match decoded {
             Ok(quote) => {
                 out.valid += 1;
                 let (first, builder) = body.get_or_insert_with(|| (i, BodyBuilder::new()));
@@ -329,12 +333,17 @@ fn shard_id(record: &KinesisEventRecord) -> &str {
     }
 }
 
-/// When Kinesis received the record, RFC 3339 UTC (always at least `YYYY-MM-DD` long).
-fn arrival(record: &KinesisEventRecord) -> String {
+/// When Kinesis received the record (`approximateArrivalTimestamp`).
+fn arrived_at(record: &KinesisEventRecord) -> Timestamp {
     let t = &record.kinesis.approximate_arrival_timestamp.0;
     let nanos = t
         .timestamp()
         .saturating_mul(1_000_000_000)
         .saturating_add(i64::from(t.timestamp_subsec_nanos()));
-    Timestamp::from_unix_nanos(nanos).to_string()
+    Timestamp::from_unix_nanos(nanos)
+}
+
+/// [`arrived_at`] as RFC 3339 UTC (always at least `YYYY-MM-DD` long).
+fn arrival(record: &KinesisEventRecord) -> String {
+    arrived_at(record).to_string()
 }

@@ -6,8 +6,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use notify::state::State;
 use notify::{Config, Notify, NotifyError, Outcome};
 use parquet::arrow::ArrowWriter;
-use quote_record::Quote;
 use quote_record::arrow::{QuoteBatchBuilder, schema};
+use quote_record::{Quote, Timestamp};
 use serde_json::{Value, json};
 use testkit::Moto;
 
@@ -60,9 +60,9 @@ impl Env {
         .unwrap()
     }
 
-    /// The handler's state with the default configuration.
+    /// The handler's state with the default configuration and the tests' [`clock`].
     pub fn notify(&self) -> Notify {
-        Notify::from_config(&self.config(None), &self.sdk)
+        Notify::from_config(&self.config(None), &self.sdk).with_clock(clock)
     }
 
     /// Puts a curated object for `symbol` with `(market_time, price)` rows; returns its key.
@@ -165,6 +165,12 @@ pub fn published_to(moto: &Moto, topic_arn: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The tests' clock: 2026-11-28T00:00:00Z, after every quote of the tests (fixed, so that the
+/// time-sanity rule judges them the same way on any day the tests run).
+pub fn clock() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-28T00:00:00Z").unwrap()
 }
 
 /// `2026-11-27T15:MM:SSZ`.

@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use notify::NotifyError;
 use notify::window::{Threshold, Windows};
 
-use crate::common::{BUCKET, Env, PREFIX, at, event};
+use crate::common::{BUCKET, Env, PREFIX, at, clock, event};
 
 #[tokio::test]
 async fn moto_honours_conditional_puts() {
@@ -116,7 +116,7 @@ async fn a_failed_publish_releases_the_claim_and_the_retry_sends() {
     let env = Env::start().await;
     let mut config = env.config(None);
     config.topic_arn = "arn:aws:sns:us-east-1:123456789012:no-such-topic".into();
-    let broken = notify::Notify::from_config(&config, &env.sdk);
+    let broken = notify::Notify::from_config(&config, &env.sdk).with_clock(clock);
     let key = env
         .put_quotes("TSLA", "a", &[(at(30, 5), 200.0), (at(31, 5), 190.0)])
         .await;

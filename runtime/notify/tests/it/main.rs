@@ -10,3 +10,4 @@ mod common;
 mod delivery;
 mod moves;
 mod runtime_api;
+mod time_sanity;

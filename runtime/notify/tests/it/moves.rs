@@ -1,6 +1,6 @@
 //! The alert rule end to end: threshold edges, e-mail content, state across objects, order.
 
-use crate::common::{BUCKET, Env, at};
+use crate::common::{BUCKET, Env, at, clock};
 
 #[tokio::test]
 async fn threshold_edges() {
@@ -39,7 +39,7 @@ async fn threshold_edges() {
     }
 
     // A lower configured threshold (0.5%) alerts on the 0.99% moves too.
-    let half = notify::Notify::from_config(&env.config(Some("0.5")), &env.sdk);
+    let half = notify::Notify::from_config(&env.config(Some("0.5")), &env.sdk).with_clock(clock);
     let key = env
         .put_quotes("HALF", "a", &[(&at(30, 5), 100.0), (&at(31, 5), 100.5)])
         .await;

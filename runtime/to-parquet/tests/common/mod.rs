@@ -10,6 +10,15 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecond
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+/// When the test objects were created (the S3 event's time, the time-sanity rule's reference):
+/// after every record of the test data (26 and 27 November 2026).
+pub const CREATED: &str = "2026-11-28T00:00:00Z";
+
+/// [`CREATED`] as a timestamp.
+pub fn created() -> quote_record::Timestamp {
+    quote_record::Timestamp::parse_rfc3339(CREATED).unwrap()
+}
+
 /// One valid record: `i` spreads it over symbols, two days and prices (deterministic).
 pub fn valid_line(i: usize) -> String {
     const SYMBOLS: [&str; 4] = ["AAPL", "BRK.B", "MSFT", "X"];

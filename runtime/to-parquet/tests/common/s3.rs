@@ -31,9 +31,20 @@ pub async fn function(moto: &Moto) -> ToParquet {
     )
 }
 
-/// A real-shaped `ObjectCreated:Put` event for `bucket/key` (as S3 sends it to Lambda).
+/// A real-shaped `ObjectCreated:Put` event for `bucket/key` (as S3 sends it to Lambda), at
+/// [`super::CREATED`].
 pub fn event(bucket: &str, keys: &[&str]) -> S3Event {
-    testkit::s3::object_created("eu-west-1", bucket, keys)
+    event_at(bucket, keys, super::CREATED)
+}
+
+/// [`event`] with the event time `created` (RFC 3339).
+pub fn event_at(bucket: &str, keys: &[&str], created: &str) -> S3Event {
+    let event = testkit::s3::object_created("eu-west-1", bucket, keys);
+    let mut json = serde_json::to_value(event).unwrap();
+    for record in json["Records"].as_array_mut().unwrap() {
+        record["eventTime"] = created.into();
+    }
+    serde_json::from_value(json).unwrap()
 }
 
 /// Reads `dir/quotes/**/*.parquet` with DuckDB (Hive partitioning): the schema as (name, type) and

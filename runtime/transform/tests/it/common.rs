@@ -1,10 +1,10 @@
 //! Shared set-up: events, AWS clients on moto, the handler, and quarantine read-back.
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use quote_record::Quote;
+use quote_record::{Invalid, Quote, Timestamp};
 use serde_json::Value;
 use testkit::Moto;
 use transform::Transform;
@@ -39,7 +39,14 @@ pub fn retry_from(json: &Value, from: usize) -> Value {
     serde_json::json!({ "Records": records })
 }
 
-/// A real-shaped event whose records carry `payloads` in order, with increasing sequence numbers.
+/// When the records of [`event_with`] arrive: 2026-11-27T21:00:01Z plus one second per record,
+/// after the times their payloads carry. Whole seconds: `aws_lambda_events` reads the digits
+/// after the point as milliseconds (`.25` is 25 ms), which only Kinesis' three-digit fractions
+/// survive.
+pub const EVENT_WITH_ARRIVAL: f64 = 1_795_813_201.0;
+
+/// A real-shaped event whose records carry `payloads` in order, with increasing sequence numbers
+/// and arrival times from [`EVENT_WITH_ARRIVAL`].
 pub fn event_with(payloads: &[Vec<u8>]) -> Value {
     let template = fixture_json()["Records"][0].clone();
     let records: Vec<Value> = payloads
@@ -50,6 +57,8 @@ pub fn event_with(payloads: &[Vec<u8>]) -> Value {
             let seq = format!("4965783456547293518642063712953701243158723741285{i:07}");
             r["kinesis"]["sequenceNumber"] = Value::from(seq.clone());
             r["kinesis"]["data"] = Value::from(BASE64.encode(data));
+            r["kinesis"]["approximateArrivalTimestamp"] =
+                Value::from(EVENT_WITH_ARRIVAL + i as f64);
             r["eventID"] = Value::from(format!("shardId-000000000003:{seq}"));
             r
         })
@@ -57,12 +66,26 @@ pub fn event_with(payloads: &[Vec<u8>]) -> Value {
     serde_json::json!({ "Records": records })
 }
 
+/// When Kinesis received `record`.
+pub fn arrived_at(record: &KinesisEventRecord) -> Timestamp {
+    let t = &record.kinesis.approximate_arrival_timestamp.0;
+    Timestamp::from_unix_nanos(t.timestamp_nanos_opt().unwrap())
+}
+
+/// The record's payload read and checked as the handler must: the record rules, then its times
+/// against its Kinesis arrival time.
+pub fn decode(record: &KinesisEventRecord) -> Result<Quote, Invalid> {
+    let quote = Quote::from_json(&record.kinesis.data.0)?;
+    quote.check_arrival(arrived_at(record))?;
+    Ok(quote)
+}
+
 /// Decoded payloads of an event with their index, split into valid quotes and invalid ones.
 pub fn split(event: &KinesisEvent) -> (Vec<(usize, Quote)>, Vec<usize>) {
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for (i, r) in event.records.iter().enumerate() {
-        match Quote::from_json(&r.kinesis.data.0) {
+        match decode(r) {
             Ok(q) => valid.push((i, q)),
             Err(_) => invalid.push(i),
         }
@@ -152,10 +175,10 @@ pub async fn quarantine_objects(sdk: &aws_config::SdkConfig) -> Vec<(String, Vec
 pub fn assert_quarantined(lines: &[Value], event: &KinesisEvent, indices: &[usize]) {
     assert_eq!(lines.len(), indices.len(), "{lines:#?}");
     for (line, &i) in lines.iter().zip(indices) {
-        let record = &event.records[i].kinesis;
-        let Err(invalid) = Quote::from_json(&record.data.0) else {
+        let Err(invalid) = decode(&event.records[i]) else {
             panic!("record {i} is valid");
         };
+        let record = &event.records[i].kinesis;
         assert_eq!(line["reason"], invalid.code(), "{line}");
         assert_eq!(line["message"], invalid.to_string(), "{line}");
         assert_eq!(line["sequence_number"], record.sequence_number.as_str());
@@ -166,11 +189,9 @@ pub fn assert_quarantined(lines: &[Value], event: &KinesisEvent, indices: &[usiz
                 .unwrap(),
             record.data.0
         );
-        assert!(
-            line["approximate_arrival"]
-                .as_str()
-                .unwrap()
-                .starts_with("2026-11-27T15:30:0"),
+        assert_eq!(
+            line["approximate_arrival"],
+            arrived_at(&event.records[i]).to_string(),
             "{line}"
         );
     }

@@ -12,5 +12,6 @@ mod failures;
 mod influx1;
 mod runtime_api;
 mod stub;
+mod time_sanity;
 mod token;
 mod victoria;
