@@ -129,8 +129,12 @@ impl CallError {
                 endpoint: Some(endpoint),
                 cause,
             } if is_loopback(endpoint) => {
-                let port = endpoint.rsplit(':').next().unwrap_or("5000");
-                let port = port.trim_end_matches('/');
+                let port = endpoint
+                    .rsplit(':')
+                    .next()
+                    .map(|p| p.trim_end_matches('/'))
+                    .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    .unwrap_or("80");
                 format!(
                     "cannot reach the AWS endpoint {endpoint} ({cause}). Is the emulator running? Start it with `moto_server -H 127.0.0.1 -p {port}`, or point AWS_ENDPOINT_URL at the one that runs"
                 )
