@@ -371,6 +371,60 @@ mod tests {
         assert_eq!(denied_action("Access Denied"), None);
     }
 
+    fn sentence(failure: Failure) -> String {
+        CallError {
+            operation: "GetCallerIdentity".into(),
+            region: "eu-west-1".into(),
+            failure,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_gets_the_hint_for_what_it_is() {
+        let unreachable = |endpoint: &str| {
+            sentence(Failure::Unreachable {
+                endpoint: Some(endpoint.into()),
+                cause: "timed out".into(),
+            })
+        };
+        assert_eq!(
+            unreachable("https://sts.eu-west-1.amazonaws.com"),
+            "cannot reach the AWS endpoint https://sts.eu-west-1.amazonaws.com (timed out) for GetCallerIdentity in eu-west-1: check the network connection, DNS, and any proxy or firewall on the way to AWS"
+        );
+        assert!(
+            unreachable("http://moto.internal:5000").ends_with(
+                "check the endpoint (AWS_ENDPOINT_URL) and the network on the way to it"
+            )
+        );
+        assert!(
+            unreachable("http://localhost").contains(
+                "Is the emulator running? Start it with `moto_server -H 127.0.0.1 -p 80`"
+            )
+        );
+    }
+
+    #[test]
+    fn credential_sentences_name_the_profile_or_the_default_chain() {
+        assert!(
+            sentence(Failure::NoCredentials {
+                profile: Some("ci".into())
+            })
+            .starts_with(
+                "no AWS credentials found for profile ci: run `aws sso login --profile ci`"
+            )
+        );
+        assert!(
+            sentence(Failure::CredentialsFailed {
+                profile: None,
+                cause: "the SSO token has expired".into()
+            })
+            .starts_with(
+                "the AWS credentials of the default chain could not be loaded (the SSO token has expired)"
+            )
+        );
+    }
+
     #[test]
     fn endpoints_of_aws_are_told_apart_from_others() {
         assert!(is_aws("https://sts.us-east-1.amazonaws.com"));
