@@ -163,7 +163,8 @@ pub fn plan_json(plan: &engine::change_set::Plan) -> serde_json::Value {
         "stack": plan.stack,
         "create": plan.create,
         "changes": plan.changes.iter().map(|c| serde_json::json!({
-            "action": c.action, "logical_id": c.logical_id, "resource_type": c.resource_type, "replacement": c.replacement,
+            "action": c.action.as_str(), "logical_id": c.logical_id, "resource_type": c.resource_type,
+            "replacement": c.replacement.as_ref().map(|r| r.as_str()),
         })).collect::<Vec<_>>(),
         "iam": policy_review::render::change_lines(&plan.iam),
         "iam_changes": {
@@ -176,6 +177,7 @@ pub fn plan_json(plan: &engine::change_set::Plan) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
     use engine::change_set::{Plan, ResourceChange, iam_changes};
     use serde_json::{Value, json};
 
@@ -202,10 +204,10 @@ mod tests {
             change_set_id: "cs".into(),
             create: false,
             changes: vec![ResourceChange {
-                action: "Modify".into(),
+                action: ChangeAction::Modify,
                 logical_id: "TransformPolicy".into(),
                 resource_type: "AWS::IAM::Policy".into(),
-                replacement: Some("False".into()),
+                replacement: Some(Replacement::False),
             }],
             iam: iam_changes("mst-local-pipeline", Some(old), new),
         }

@@ -20,6 +20,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "deployer", version, about, propagate_version = true)]
 struct Cli {
+    /// When an AWS call fails, also show the SDK's details (its error chain and debug dump), and
+    /// let the SDK's own warnings through (such as its instance-metadata lookups).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,16 +69,7 @@ impl std::error::Error for Reported {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to standard error, warnings only unless MST_LOG=info|debug asks for more.
-    let level = std::env::var("MST_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::WARN);
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    init_logs(cli.verbose);
     let result = match cli.command {
         Command::Synth(args) => synth_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
@@ -93,6 +88,40 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where the SDK logs, at `warn`, what a failed call's one sentence already says: the credential
+/// chain's multi-line report of every provider it tried (instance metadata included) and the
+/// instance-metadata client's own complaints. Shown with `--verbose`.
+const SDK_NOISE: &[&str] = &["aws_config::meta::credentials::chain", "aws_config::imds"];
+
+/// Logs go to standard error: warnings only unless `MST_LOG=info|debug|trace` asks for more, without
+/// the SDK's noise unless `--verbose`, which adds the SDK's details of failed calls (`aws_connect`
+/// logs them at `debug`).
+fn init_logs(verbose: bool) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = std::env::var("MST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::WARN);
+    let mut filter = Targets::new().with_default(level);
+    if verbose {
+        filter = filter.with_target("aws_connect", level.max(LevelFilter::DEBUG));
+    } else {
+        for target in SDK_NOISE {
+            filter = filter.with_target(*target, level.min(LevelFilter::ERROR));
+        }
+    }
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(verbose),
+        )
+        .with(filter)
+        .init();
 }
 
 /// Runs an async subcommand on a multi-threaded runtime (two workers: the work is waiting on AWS).

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use engine::aws::{Aws, AwsOptions};
 use policy_review::diff::FailOn;
 use policy_review::source::deployed;
 use policy_review::{Catalog, Format, source};
@@ -91,16 +92,6 @@ fn deployed(
     profile: Option<String>,
 ) -> Result<(String, synth::Snapshot)> {
     let region = env.canary_region().as_str().to_owned();
-    let connection = deployed::Connection {
-        region: region.clone(),
-        // `AWS_ENDPOINT_URL` overrides the environment's emulator endpoint.
-        endpoint: std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty())
-            .or_else(|| env.emulator.as_ref().map(|e| e.endpoint.clone())),
-        dummy_credentials: env.is_local(),
-        profile,
-    };
     let stacks: Vec<String> = synthesis
         .snapshot
         .roles
@@ -114,9 +105,14 @@ fn deployed(
         .build()
         .context("starting the async runtime")?;
     let snapshot = runtime.block_on(async {
-        let config = deployed::sdk_config(&connection).await;
-        let deployment = deployed::locate(&config, &stacks).await?;
-        deployed::read_roles(&config, &deployment, env.account.as_str(), catalog).await
+        // The deploy engine's connection: same endpoint, credentials, retries and timeouts.
+        let aws = Aws::load(env, &AwsOptions { profile }).await;
+        if let Some(endpoint) = aws.endpoint() {
+            tracing::info!("sending requests to {endpoint}");
+        }
+        let config = aws.sdk_config();
+        let deployment = deployed::locate(config, &stacks).await?;
+        deployed::read_roles(config, &deployment, env.account.as_str(), catalog).await
     })?;
     Ok((format!("deployed:{region}"), snapshot))
 }

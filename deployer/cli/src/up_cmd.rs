@@ -242,7 +242,7 @@ impl Observer for Printer {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&(region.to_string(), stack.to_owned()))
             {
-                if !event.is_stack_event() && event.status.ends_with("_COMPLETE") {
+                if !event.is_stack_event() && event.is_complete() {
                     bar.inc(1);
                 }
                 bar.set_message(format!("{} {}", event.logical_id, event.status));
@@ -268,7 +268,7 @@ impl Observer for Printer {
             .trim_end(),
             serde_json::json!({
                 "type": "event", "region": region.as_str(), "stack": stack, "timestamp": event.timestamp,
-                "logical_id": event.logical_id, "resource_type": event.resource_type, "status": event.status,
+                "logical_id": event.logical_id, "resource_type": event.resource_type, "status": event.status.as_str(),
                 "reason": event.reason,
             }),
         );
@@ -287,7 +287,7 @@ impl Observer for Printer {
             Ok(applied) => {
                 self.line(
                     &format!("{region} {stack}: {}", applied.status),
-                    serde_json::json!({"type": "finished", "region": region.as_str(), "stack": stack, "status": applied.status, "outputs": applied.outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>()}),
+                    serde_json::json!({"type": "finished", "region": region.as_str(), "stack": stack, "status": applied.status.as_str(), "outputs": applied.outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>()}),
                 );
                 if self.output == Output::Text {
                     for (key, value) in &applied.outputs {

@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use policy_review::source::deployed::{Connection, document_statements, sdk_config};
+use aws_connect::{Connection, Target};
+use policy_review::source::deployed::document_statements;
 use serde_json::{Value, json};
 
 use testkit::Moto;
@@ -182,14 +183,13 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
         .enable_all()
         .build()
         .unwrap();
-    let config = runtime.block_on(sdk_config(&Connection {
+    let connection = runtime.block_on(Connection::load(&Target {
         region: region.clone(),
         endpoint: Some(moto.endpoint().to_owned()),
-        dummy_credentials: true,
         profile: None,
     }));
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let iam = aws_sdk_iam::Client::new(&config);
+    let cfn = aws_sdk_cloudformation::Client::new(connection.sdk_config());
+    let iam = aws_sdk_iam::Client::new(connection.sdk_config());
 
     // Deploy.
     let mut create = cfn

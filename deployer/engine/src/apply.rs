@@ -3,17 +3,19 @@
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::change_set::{Plan, describe_stack};
-use crate::error::ResourceFailure;
+use crate::error::{FailureStatus, ResourceFailure};
 use crate::events::{EventCursor, StackEvent};
+use crate::status::{Phase, phase};
 use crate::{Error, api_error};
 
 /// How a stack operation ended successfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    /// Final status (`CREATE_COMPLETE`, `UPDATE_COMPLETE`, `DELETE_COMPLETE`).
-    pub status: String,
+    /// Final status (`CREATE_COMPLETE`, `UPDATE_COMPLETE`, `IMPORT_COMPLETE`, `DELETE_COMPLETE`).
+    pub status: StackStatus,
     /// The stack's outputs.
     pub outputs: Vec<(String, String)>,
 }
@@ -85,7 +87,7 @@ pub async fn wait(
         })?);
         let deployed = describe_stack(client, region, stack).await?;
         let (status, reason, outputs) = match deployed {
-            None if goal == Goal::Delete => ("DELETE_COMPLETE".to_owned(), None, Vec::new()),
+            None if goal == Goal::Delete => (StackStatus::DeleteComplete, None, Vec::new()),
             None => {
                 return Err(Error::Other(format!(
                     "{stack} in {region} disappeared while deploying"
@@ -93,17 +95,15 @@ pub async fn wait(
             }
             Some(d) => (d.status, d.reason, d.outputs),
         };
-        let settled = !status.ends_with("_IN_PROGRESS");
-        if !settled {
+        let phase = phase(&status);
+        // REVIEW_IN_PROGRESS: an executed create has not started yet.
+        if matches!(phase, Phase::InProgress | Phase::ReviewOnly) {
             tokio::time::sleep(poll).await;
             continue;
         }
         let ok = match goal {
-            Goal::Apply => matches!(
-                status.as_str(),
-                "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
-            ),
-            Goal::Delete => status == "DELETE_COMPLETE",
+            Goal::Apply => phase == Phase::Complete,
+            Goal::Delete => phase == Phase::Deleted,
         };
         if ok {
             return Ok(Applied { status, outputs });
@@ -113,7 +113,7 @@ pub async fn wait(
             .map(|e| ResourceFailure {
                 logical_id: e.logical_id.clone(),
                 resource_type: e.resource_type.clone(),
-                status: e.status.clone(),
+                status: FailureStatus::Resource(e.status.clone()),
                 reason: e.reason.clone().unwrap_or_default(),
             })
             .map(Box::new)
@@ -122,7 +122,7 @@ pub async fn wait(
                     .map(|reason| ResourceFailure {
                         logical_id: stack.to_owned(),
                         resource_type: "AWS::CloudFormation::Stack".into(),
-                        status: status.clone(),
+                        status: FailureStatus::Stack(status.clone()),
                         reason,
                     })
                     .map(Box::new)

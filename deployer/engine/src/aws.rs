@@ -1,17 +1,13 @@
-//! AWS access: one shared SDK configuration (standard credential chain, `--profile`, endpoint
-//! overrides), clients per region, and the account check that runs before any change.
+//! AWS access for the engine: clients per region over the one connection of `aws-connect` (client,
+//! retries, timeouts, endpoint override, which credentials go where), and the account check that
+//! runs before any change.
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
-use aws_sdk_cloudformation::config::Credentials;
+use aws_config::Region as SdkRegion;
+use aws_config::SdkConfig;
+use aws_connect::{Connection, Target};
 use environment::{Environment, Region};
 
 use crate::{Error, api_error};
-
-/// Attempts per call (the SDK's standard mode: exponential backoff with jitter, throttling and
-/// transient errors only). CloudFormation throttles `Describe*` readily when several regions are
-/// polled at once, hence more than the default three.
-pub const MAX_ATTEMPTS: u32 = 8;
 
 /// How the user asked to reach AWS.
 #[derive(Debug, Clone, Default)]
@@ -21,11 +17,10 @@ pub struct AwsOptions {
     pub profile: Option<String>,
 }
 
-/// The SDK configuration shared by every region, and where requests go.
+/// The connection shared by every region.
 #[derive(Debug, Clone)]
 pub struct Aws {
-    config: SdkConfig,
-    endpoint: Option<String>,
+    connection: Connection,
 }
 
 /// The clients of one region.
@@ -41,85 +36,64 @@ pub struct RegionClients {
     pub kms: aws_sdk_kms::Client,
 }
 
-/// The endpoint requests go to: `AWS_ENDPOINT_URL` when set, else the environment's emulator
-/// endpoint, else AWS's own endpoints (`None`).
-pub fn endpoint_for(env: &Environment) -> Option<String> {
-    std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .or_else(|| env.emulator.as_ref().map(|e| e.endpoint.clone()))
+/// What `env` asks for: its canary region, `AWS_ENDPOINT_URL` or its emulator endpoint, `options`'
+/// profile.
+pub fn target(env: &Environment, options: &AwsOptions) -> Target {
+    Target {
+        region: env.canary_region().as_str().to_owned(),
+        endpoint: aws_connect::endpoint_override(
+            env.emulator.as_ref().map(|e| e.endpoint.as_str()),
+        ),
+        profile: options.profile.clone(),
+    }
 }
 
 impl Aws {
-    /// Loads the configuration for `env`. Nothing is sent to AWS yet.
-    ///
-    /// Emulator environments are signed with fixed dummy credentials: the emulator accepts any, and
-    /// a developer's real credentials are then never sent to a local process.
+    /// Loads the configuration for `env` (see [`target`]). Nothing is sent to AWS yet.
     pub async fn load(env: &Environment, options: &AwsOptions) -> Aws {
-        let endpoint = endpoint_for(env);
-        // rustls on ring: see the workspace manifest for why not the SDK's default client.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .region(SdkRegion::new(env.canary_region().as_str().to_owned()))
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-        if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(endpoint) = &endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        if env.is_local() {
-            loader = loader.credentials_provider(Credentials::new(
-                "mst-emulator",
-                "mst-emulator",
-                None,
-                None,
-                "emulator",
-            ));
-        }
         Aws {
-            config: loader.load().await,
-            endpoint,
+            connection: Connection::load(&target(env, options)).await,
         }
+    }
+
+    /// The connection (endpoint, profile, whether it is an emulator).
+    pub fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     /// The shared SDK configuration (for clients of other services, as the end-to-end tests use).
     pub fn sdk_config(&self) -> &SdkConfig {
-        &self.config
+        self.connection.sdk_config()
     }
 
     /// The endpoint override in force, if any.
     pub fn endpoint(&self) -> Option<&str> {
-        self.endpoint.as_deref()
+        self.connection.endpoint()
     }
 
     /// An STS client (in the canary region).
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
+        aws_sdk_sts::Client::new(self.sdk_config())
     }
 
     /// The clients of `region`.
     pub fn region(&self, region: &Region) -> RegionClients {
         let sdk_region = SdkRegion::new(region.as_str().to_owned());
+        let config = self.sdk_config();
         let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-            aws_sdk_cloudformation::config::Builder::from(&self.config)
+            aws_sdk_cloudformation::config::Builder::from(config)
                 .region(sdk_region.clone())
                 .build(),
         );
         // Emulators serve buckets on paths, not on per-bucket host names.
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&self.config)
+            aws_sdk_s3::config::Builder::from(config)
                 .region(sdk_region.clone())
-                .force_path_style(self.endpoint.is_some())
+                .force_path_style(self.endpoint().is_some())
                 .build(),
         );
         let kms = aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::from(&self.config)
+            aws_sdk_kms::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -133,7 +107,7 @@ impl Aws {
 }
 
 /// Checks that the caller's account (STS `GetCallerIdentity`) is the environment's, before any
-/// change. Missing or expired credentials surface here as [`Error::Credentials`].
+/// change. Missing or expired credentials and an unreachable endpoint surface here, as the first call.
 pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Result<String, Error> {
     let region = env.canary_region().as_str();
     let identity = sts

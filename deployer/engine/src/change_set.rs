@@ -6,12 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag, TemplateStage,
+    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement, StackStatus,
+    Tag, TemplateStage,
 };
 use policy_review::PolicyDiff;
 use serde_json::Value;
 
 use crate::events::is_missing_stack;
+use crate::status::{Phase, phase};
 use crate::{Error, api_error};
 
 /// What the engine deploys as one stack.
@@ -33,7 +35,7 @@ pub struct Deployed {
     /// Stack id (ARN).
     pub stack_id: String,
     /// Status, such as `UPDATE_COMPLETE`.
-    pub status: String,
+    pub status: StackStatus,
     /// Status reason.
     pub reason: Option<String>,
     /// Parameter values.
@@ -45,22 +47,24 @@ pub struct Deployed {
 }
 
 impl Deployed {
+    /// What its status means (see [`phase`]).
+    pub fn phase(&self) -> Phase {
+        phase(&self.status)
+    }
+
     /// An operation is running on the stack.
     pub fn in_progress(&self) -> bool {
-        self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
+        self.phase().in_progress()
     }
 
     /// The stack exists only as the holder of an unexecuted change set: deploying it is a create.
     pub fn is_review_only(&self) -> bool {
-        self.status == "REVIEW_IN_PROGRESS"
+        self.phase() == Phase::ReviewOnly
     }
 
     /// A failed first creation: it can only be deleted.
     pub fn is_failed_create(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
-        )
+        self.phase() == Phase::FailedCreate
     }
 }
 
@@ -78,11 +82,12 @@ pub async fn describe_stack(
     let Some(stack) = output.stacks().first() else {
         return Ok(None);
     };
-    let status = stack
-        .stack_status()
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
-    if status == "DELETE_COMPLETE" {
+    let Some(status) = stack.stack_status().cloned() else {
+        return Err(Error::Other(format!(
+            "DescribeStacks {name} ({region}) returned the stack without a status"
+        )));
+    };
+    if phase(&status) == Phase::Deleted {
         return Ok(None);
     }
     Ok(Some(Deployed {
@@ -138,13 +143,9 @@ pub async fn deployed_template(client: &Client, region: &str, name: &str) -> Res
 /// parameters the engine passes, same tags, and in a settled, successful state. This lets an
 /// unchanged `up` skip change sets entirely.
 pub fn unchanged(deployed: &Deployed, deployed_body: &str, spec: &StackSpec) -> bool {
-    let settled = matches!(
-        deployed.status.as_str(),
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_COMPLETE"
-    );
     // UPDATE_ROLLBACK_COMPLETE means the last update failed: the template may match what was tried
-    // rather than what runs, so compare parsed templates only for successful states.
-    let last_update_ok = deployed.status != "UPDATE_ROLLBACK_COMPLETE";
+    // rather than what runs, so only a completed create, update or import can be unchanged.
+    let settled_ok = deployed.phase() == Phase::Complete;
     let same_body = deployed_body == spec.body
         || serde_json::from_str::<Value>(deployed_body)
             .ok()
@@ -154,7 +155,7 @@ pub fn unchanged(deployed: &Deployed, deployed_body: &str, spec: &StackSpec) -> 
         .parameters
         .iter()
         .all(|(k, v)| deployed.parameters.get(k) == Some(v));
-    settled && last_update_ok && same_body && same_parameters && deployed.tags == spec.tags
+    settled_ok && same_body && same_parameters && deployed.tags == spec.tags
 }
 
 /// Where CloudFormation reads the template from.
@@ -169,32 +170,37 @@ pub enum TemplateLocation {
 /// One resource change of a change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceChange {
-    /// `Add`, `Modify`, `Remove`, `Import` or `Dynamic`.
-    pub action: String,
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic` or `SyncWithActual`.
+    pub action: ChangeAction,
     /// Logical id.
     pub logical_id: String,
     /// Resource type.
     pub resource_type: String,
     /// For `Modify`: `True`, `False` or `Conditional`, as CloudFormation says.
-    pub replacement: Option<String>,
+    pub replacement: Option<Replacement>,
 }
 
 impl fmt::Display for ResourceChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = match self.action.as_str() {
-            "Add" => "+",
-            "Remove" => "-",
+        let sign = match self.action {
+            ChangeAction::Add => "+",
+            ChangeAction::Remove => "-",
+            // Modify, Import, Dynamic, SyncWithActual, and actions newer than the SDK.
             _ => "~",
         };
         write!(
             f,
             "{sign} {:<6} {} ({})",
-            self.action, self.logical_id, self.resource_type
+            self.action.as_str(),
+            self.logical_id,
+            self.resource_type
         )?;
-        match self.replacement.as_deref() {
-            Some("True") => write!(f, "  REPLACEMENT"),
-            Some("Conditional") => write!(f, "  may be replaced"),
-            _ => Ok(()),
+        match &self.replacement {
+            Some(Replacement::True) => write!(f, "  REPLACEMENT"),
+            Some(Replacement::Conditional) => write!(f, "  may be replaced"),
+            None | Some(Replacement::False) => Ok(()),
+            // A value newer than the SDK: show it rather than guess what it means.
+            Some(other) => write!(f, "  replacement: {}", other.as_str()),
         }
     }
 }
@@ -225,13 +231,19 @@ impl Plan {
 
     /// Counts of (added, modified, removed, replaced) resources.
     pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let count = |action: &str| self.changes.iter().filter(|c| c.action == action).count();
+        let count =
+            |action: ChangeAction| self.changes.iter().filter(|c| c.action == action).count();
         let replaced = self
             .changes
             .iter()
-            .filter(|c| c.replacement.as_deref() == Some("True"))
+            .filter(|c| c.replacement == Some(Replacement::True))
             .count();
-        (count("Add"), count("Modify"), count("Remove"), replaced)
+        (
+            count(ChangeAction::Add),
+            count(ChangeAction::Modify),
+            count(ChangeAction::Remove),
+            replaced,
+        )
     }
 }
 
@@ -315,6 +327,10 @@ pub async fn create(
             .map_err(|e| api_error(format!("DescribeChangeSet {stack}"), region, e))?;
         match page.status() {
             Some(ChangeSetStatus::CreateComplete) => {}
+            Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) | None => {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
             Some(ChangeSetStatus::Failed) => {
                 let reason = page.status_reason().unwrap_or_default().to_owned();
                 let plan = Plan {
@@ -337,21 +353,31 @@ pub async fn create(
                     reason,
                 });
             }
-            _ => {
-                tokio::time::sleep(poll).await;
-                continue;
+            // Deleted under us, or a status newer than the SDK: neither will become reviewable.
+            Some(other) => {
+                return Err(Error::ChangeSetFailed {
+                    stack: stack.to_owned(),
+                    region: region.to_owned(),
+                    reason: format!(
+                        "the change set is {} instead of being computed; run again",
+                        other.as_str()
+                    ),
+                });
             }
         }
         for change in page.changes() {
             if let Some(rc) = change.resource_change() {
+                let Some(action) = rc.action().cloned() else {
+                    return Err(Error::Other(format!(
+                        "DescribeChangeSet {stack} ({region}): a change to {} has no action",
+                        rc.logical_resource_id().unwrap_or_default()
+                    )));
+                };
                 changes.push(ResourceChange {
-                    action: rc
-                        .action()
-                        .map(|a| a.as_str().to_owned())
-                        .unwrap_or_default(),
+                    action,
                     logical_id: rc.logical_resource_id().unwrap_or_default().to_owned(),
                     resource_type: rc.resource_type().unwrap_or_default().to_owned(),
-                    replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+                    replacement: rc.replacement().cloned(),
                 });
             }
         }
@@ -394,7 +420,7 @@ pub fn local_plan(spec: &StackSpec, region: &str) -> Result<Plan, Error> {
             resources
                 .iter()
                 .map(|(id, r)| ResourceChange {
-                    action: "Add".into(),
+                    action: ChangeAction::Add,
                     logical_id: id.clone(),
                     resource_type: r
                         .get("Type")
@@ -584,6 +610,43 @@ mod tests {
         let created = iam_changes(STACK, None, &deny_only);
         assert!(created.changed());
         assert!(!plan(created).broadens());
+    }
+
+    #[test]
+    fn changes_show_their_action_and_replacement() {
+        let change = |action: ChangeAction, replacement: Option<Replacement>| {
+            ResourceChange {
+                action,
+                logical_id: "Transform".into(),
+                resource_type: "AWS::Lambda::Function".into(),
+                replacement,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            change(ChangeAction::Add, None),
+            "+ Add    Transform (AWS::Lambda::Function)"
+        );
+        assert_eq!(
+            change(ChangeAction::Modify, Some(Replacement::True)),
+            "~ Modify Transform (AWS::Lambda::Function)  REPLACEMENT"
+        );
+        assert_eq!(
+            change(ChangeAction::Modify, Some(Replacement::Conditional)),
+            "~ Modify Transform (AWS::Lambda::Function)  may be replaced"
+        );
+        assert_eq!(
+            change(ChangeAction::Remove, None),
+            "- Remove Transform (AWS::Lambda::Function)"
+        );
+        // Values newer than the SDK are shown as CloudFormation sent them.
+        assert_eq!(
+            change(
+                ChangeAction::from("Reticulate"),
+                Some(Replacement::from("Maybe"))
+            ),
+            "~ Reticulate Transform (AWS::Lambda::Function)  replacement: Maybe"
+        );
     }
 
     #[test]

@@ -3,17 +3,19 @@
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+use aws_sdk_cloudformation::types::{
+    StackDriftDetectionStatus, StackDriftStatus, StackResourceDriftStatus,
+};
 
 use crate::{Error, api_error};
 
 /// A stack's drift.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
-    /// `IN_SYNC`, `DRIFTED` or `UNKNOWN`.
-    pub status: String,
+    /// `IN_SYNC`, `DRIFTED`, `NOT_CHECKED` or `UNKNOWN`.
+    pub status: StackDriftStatus,
     /// Drifted resources: (logical id, type, `MODIFIED` or `DELETED`).
-    pub drifted: Vec<(String, String, String)>,
+    pub drifted: Vec<(String, String, StackResourceDriftStatus)>,
 }
 
 /// Runs drift detection on `stack` and waits for its result.
@@ -46,6 +48,7 @@ pub async fn detect(
                 )
             })?;
         match status.detection_status() {
+            Some(StackDriftDetectionStatus::DetectionComplete) => break status,
             Some(StackDriftDetectionStatus::DetectionInProgress) => tokio::time::sleep(poll).await,
             Some(StackDriftDetectionStatus::DetectionFailed) => {
                 return Err(Error::Other(format!(
@@ -55,7 +58,13 @@ pub async fn detect(
                         .unwrap_or("no reason given")
                 )));
             }
-            _ => break status,
+            // No status, or one newer than the SDK: not a result to report.
+            other => {
+                return Err(Error::Other(format!(
+                    "drift detection of {stack} in {region} reported {}; run it again",
+                    other.map_or("no status", StackDriftDetectionStatus::as_str)
+                )));
+            }
         }
     };
     let mut drifted = Vec::new();
@@ -71,12 +80,14 @@ pub async fn detect(
             .await
             .map_err(|e| api_error(format!("DescribeStackResourceDrifts {stack}"), region, e))?;
         for d in page.stack_resource_drifts() {
+            // The filter asks for MODIFIED and DELETED only; a drift without a status is neither.
+            let Some(how) = d.stack_resource_drift_status() else {
+                continue;
+            };
             drifted.push((
                 d.logical_resource_id().unwrap_or_default().to_owned(),
                 d.resource_type().unwrap_or_default().to_owned(),
-                d.stack_resource_drift_status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
+                how.clone(),
             ));
         }
         token = page.next_token().map(str::to_owned);
@@ -87,8 +98,8 @@ pub async fn detect(
     Ok(Drift {
         status: status
             .stack_drift_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_else(|| "UNKNOWN".into()),
+            .cloned()
+            .unwrap_or(StackDriftStatus::UnknownValue),
         drifted,
     })
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
+use aws_sdk_cloudformation::types::ResourceStatus;
 
 use crate::{Error, api_error};
 
@@ -18,8 +19,8 @@ pub struct StackEvent {
     pub logical_id: String,
     /// Resource type (`AWS::CloudFormation::Stack` for stack-level events).
     pub resource_type: String,
-    /// Status, such as `CREATE_COMPLETE`.
-    pub status: String,
+    /// Status, such as `CREATE_COMPLETE` (a stack-level event carries the stack's status).
+    pub status: ResourceStatus,
     /// Status reason, when given.
     pub reason: Option<String>,
 }
@@ -30,10 +31,48 @@ impl StackEvent {
         self.resource_type == "AWS::CloudFormation::Stack"
     }
 
+    /// True when the status is a failure (`..._FAILED`).
+    pub fn is_failure(&self) -> bool {
+        match self.status {
+            ResourceStatus::CreateFailed
+            | ResourceStatus::DeleteFailed
+            | ResourceStatus::ExportFailed
+            | ResourceStatus::ExportRollbackFailed
+            | ResourceStatus::ImportFailed
+            | ResourceStatus::ImportRollbackFailed
+            | ResourceStatus::RollbackFailed
+            | ResourceStatus::UpdateFailed
+            | ResourceStatus::UpdateRollbackFailed => true,
+            // In-progress and complete statuses, and `ResourceStatus::Unknown(_)`: a status newer
+            // than the SDK, read by its name.
+            ref other => other.as_str().ends_with("_FAILED"),
+        }
+    }
+
+    /// True when the status ends an operation on the resource successfully (`..._COMPLETE`,
+    /// `DELETE_SKIPPED`), as progress counts it.
+    pub fn is_complete(&self) -> bool {
+        match self.status {
+            ResourceStatus::CreateComplete
+            | ResourceStatus::DeleteComplete
+            | ResourceStatus::DeleteSkipped
+            | ResourceStatus::ExportComplete
+            | ResourceStatus::ExportRollbackComplete
+            | ResourceStatus::ImportComplete
+            | ResourceStatus::ImportRollbackComplete
+            | ResourceStatus::RollbackComplete
+            | ResourceStatus::UpdateComplete
+            | ResourceStatus::UpdateRollbackComplete => true,
+            // In-progress and failed statuses, and `ResourceStatus::Unknown(_)`: a status newer
+            // than the SDK, read by its name.
+            ref other => other.as_str().ends_with("_COMPLETE"),
+        }
+    }
+
     /// True for a failure of a resource, not counting cancellations caused by another failure.
     pub fn is_resource_failure(&self) -> bool {
         !self.is_stack_event()
-            && self.status.ends_with("_FAILED")
+            && self.is_failure()
             && !self
                 .reason
                 .as_deref()
@@ -143,10 +182,12 @@ fn convert(event: &aws_sdk_cloudformation::types::StackEvent) -> StackEvent {
             .unwrap_or_default(),
         logical_id: event.logical_resource_id().unwrap_or_default().to_owned(),
         resource_type: event.resource_type().unwrap_or_default().to_owned(),
+        // An event always has a status; an empty one is an unknown value, which counts as
+        // neither a failure nor a completion.
         status: event
             .resource_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
+            .cloned()
+            .unwrap_or_else(|| ResourceStatus::from("")),
         reason: event.resource_status_reason().map(str::to_owned),
     }
 }

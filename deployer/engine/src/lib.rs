@@ -1,6 +1,6 @@
 //! The deploy engine behind `deployer diff`, `up`, `down` and `status`.
 //!
-//! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (configuration, clients,
+//! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (clients over `aws-connect`,
 //! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete,
 //! and how IAM changes, through `policy-review`, the comparison of `deployer policy diff`), [`apply`]
 //! (execute and wait), [`events`] (stack events), [`waves`] (canary first, then parallel waves),

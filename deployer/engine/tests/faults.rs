@@ -131,7 +131,7 @@ async fn throttling_is_retried_with_backoff() {
     let found = change_set::describe_stack(&cfn, "eu-west-1", "s")
         .await
         .unwrap();
-    assert_eq!(found.unwrap().status, "CREATE_COMPLETE");
+    assert_eq!(found.unwrap().status, StackStatus::CreateComplete);
     assert_eq!(rule.num_calls(), 3, "two throttled attempts, then success");
     assert!(
         started.elapsed() > Duration::ZERO,
@@ -152,7 +152,7 @@ async fn throttling_that_does_not_stop_is_one_readable_error() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "DescribeStacks s (eu-west-1): Throttling: Rate exceeded"
+        "AWS kept throttling DescribeStacks s in eu-west-1 (Throttling) through every retry: wait a minute and run again"
     );
     assert_eq!(rule.num_calls(), 4);
 }
@@ -183,13 +183,52 @@ async fn expired_credentials_are_one_sentence() {
         .build();
     let sts = client!(aws_sdk_sts, [&rule]);
     let error = engine::aws::check_account(&sts, &prod()).await.unwrap_err();
-    assert!(matches!(error, engine::Error::Credentials(_)));
-    assert!(
-        error
-            .to_string()
-            .starts_with("the AWS credentials have expired: run `aws configure`"),
-        "{error}"
+    assert!(matches!(&error, engine::Error::Aws(e) if e.is_credentials()));
+    assert_eq!(
+        error.to_string(),
+        "the AWS credentials have expired (GetCallerIdentity in eu-west-1): refresh them (`aws sso login --profile NAME` for SSO profiles, or new keys) and run again"
     );
+}
+
+#[tokio::test]
+async fn access_denied_names_the_action() {
+    let rule = mock!(aws_sdk_sts::Client::get_caller_identity)
+        .sequence()
+        .http_status(
+            403,
+            Some("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::444455556666:user/ci is not authorized to perform: sts:GetCallerIdentity because no identity-based policy allows the sts:GetCallerIdentity action</Message></Error></ErrorResponse>".into()),
+        )
+        .build();
+    let sts = client!(aws_sdk_sts, [&rule]);
+    let error = engine::aws::check_account(&sts, &prod()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "access denied: the credentials may not call sts:GetCallerIdentity in eu-west-1; use a profile (--profile) whose role allows it, or grant the permission"
+    );
+    assert_eq!(rule.num_calls(), 1, "access denied is not retried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_status_newer_than_the_sdk_is_neither_complete_nor_unchanged() {
+    let rule = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(|| {
+        DescribeStacksOutput::builder()
+            .stacks(stack("s", StackStatus::from("MIGRATE_COMPLETE"), &[]))
+            .build()
+    });
+    let cfn = client!(aws_sdk_cloudformation, [&rule]);
+    let found = change_set::describe_stack(&cfn, "eu-west-1", "s")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.status.as_str(), "MIGRATE_COMPLETE");
+    assert!(!found.in_progress() && !found.is_failed_create() && !found.is_review_only());
+    let spec = change_set::StackSpec {
+        name: "s".into(),
+        body: "{}".into(),
+        parameters: Default::default(),
+        tags: Default::default(),
+    };
+    assert!(!change_set::unchanged(&found, "{}", &spec));
 }
 
 /// Rules for executing a change set on `name` that ends in `final_status` after a resource failed.

@@ -62,6 +62,11 @@ pub enum Error {
         /// What AWS said.
         message: String,
     },
+    /// A call to AWS failed at the network edge or in the service (unreachable endpoint, missing
+    /// credentials, access denied, throttling): one sentence naming what to do.
+    #[cfg(feature = "aws")]
+    #[error(transparent)]
+    Call(#[from] aws_connect::CallError),
     /// A live policy document is not valid JSON.
     #[error("the live policy {name} is not a JSON policy document: {message}")]
     LiveDocument {

@@ -5,67 +5,29 @@
 //! CloudFormation says which roles the stacks created (physical names are generated, such as
 //! `mst-prod-pipeline-TransformRole-1A2B3C`) and what every other resource's physical name is, which
 //! [`LiveNames`] turns back into `${LogicalId}`; IAM gives the documents.
+//!
+//! The connection (client, retries, timeouts, endpoint, credentials) is `aws-connect`'s, the same as
+//! the deploy engine's: callers load one and pass its [`SdkConfig`].
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_iam::config::Credentials;
+use aws_config::SdkConfig;
+use aws_connect::CallError;
 use serde_json::Value;
 use synth::{RoleSnapshot, Snapshot};
 
 use crate::Error;
 use crate::normalize::{Catalog, DeployedResource, LiveNames};
 
-/// Attempts per call: the SDK's standard retry mode (throttling and transient errors only).
-const MAX_ATTEMPTS: u32 = 5;
-
-/// Where and how to reach AWS.
-#[derive(Debug, Clone, Default)]
-pub struct Connection {
-    /// The region whose stacks are read (the canary: every region has the same roles).
-    pub region: String,
-    /// An endpoint override (a local emulator), as the environment or `AWS_ENDPOINT_URL` gives it.
-    pub endpoint: Option<String>,
-    /// Sign with fixed dummy credentials (emulator environments), so real credentials never reach a
-    /// local process.
-    pub dummy_credentials: bool,
-    /// A named profile (`--profile`); `None` uses the standard credential chain.
-    pub profile: Option<String>,
-}
-
-/// Loads the SDK configuration. Nothing is sent yet.
-pub async fn sdk_config(connection: &Connection) -> SdkConfig {
-    // rustls on ring: see the workspace manifest for why not the SDK's default client.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new(connection.region.clone()))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-    if let Some(profile) = &connection.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(endpoint) = &connection.endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if connection.dummy_credentials {
-        loader = loader.credentials_provider(Credentials::new(
-            "mst-emulator",
-            "mst-emulator",
-            None,
-            None,
-            "emulator",
-        ));
-    }
-    loader.load().await
-}
-
-fn aws_error<E: std::error::Error + 'static>(operation: &str, error: E) -> Error {
-    Error::Aws {
-        operation: operation.to_owned(),
-        message: aws_sdk_iam::error::DisplayErrorContext(error).to_string(),
-    }
+/// One failed call as [`Error::Call`]: a sentence naming the endpoint, profile or permission.
+fn aws_error<E, R>(
+    operation: &str,
+    region: &str,
+    error: aws_sdk_iam::error::SdkError<E, R>,
+) -> Error
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    Error::Call(CallError::new(operation, region, &error))
 }
 
 /// What CloudFormation knows about the deployed stacks: their resources and parameter values.
@@ -90,8 +52,14 @@ pub async fn locate(config: &SdkConfig, stacks: &[String]) -> Result<Deployment,
             .send()
             .await
             .map_err(|e| {
-                let text = aws_sdk_cloudformation::error::DisplayErrorContext(&e).to_string();
-                if text.contains("does not exist") {
+                // CloudFormation's answer for a missing stack: ValidationError "Stack with id X
+                // does not exist".
+                let missing = e.as_service_error().is_some_and(|e| {
+                    use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
+                    e.code() == Some("ValidationError")
+                        && e.message().is_some_and(|m| m.contains("does not exist"))
+                });
+                if missing {
                     Error::Aws {
                         operation: "cloudformation:DescribeStacks".into(),
                         message: format!(
@@ -99,7 +67,7 @@ pub async fn locate(config: &SdkConfig, stacks: &[String]) -> Result<Deployment,
                         ),
                     }
                 } else {
-                    aws_error("cloudformation:DescribeStacks", e)
+                    aws_error(&format!("cloudformation:DescribeStacks {stack}"), &region, e)
                 }
             })?;
         for found in described.stacks() {
@@ -121,7 +89,13 @@ pub async fn locate(config: &SdkConfig, stacks: &[String]) -> Result<Deployment,
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| aws_error("cloudformation:ListStackResources", e))?;
+                .map_err(|e| {
+                    aws_error(
+                        &format!("cloudformation:ListStackResources {stack}"),
+                        &region,
+                        e,
+                    )
+                })?;
             for summary in page.stack_resource_summaries() {
                 deployment.resources.push((
                     stack.clone(),
@@ -218,7 +192,7 @@ pub async fn read_roles(
             .role_name(role_name)
             .send()
             .await
-            .map_err(|e| aws_error("iam:GetRole", e))?;
+            .map_err(|e| aws_error("iam:GetRole", &region, e))?;
         let role = role.role();
         let trust = match role.and_then(|r| r.assume_role_policy_document()) {
             Some(text) => document_statements(&format!("{role_name} trust policy"), text)?,
@@ -233,7 +207,7 @@ pub async fn read_roles(
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| aws_error("iam:ListRolePolicies", e))?;
+                .map_err(|e| aws_error("iam:ListRolePolicies", &region, e))?;
             for policy in page.policy_names() {
                 let got = iam
                     .get_role_policy()
@@ -241,7 +215,7 @@ pub async fn read_roles(
                     .policy_name(policy)
                     .send()
                     .await
-                    .map_err(|e| aws_error("iam:GetRolePolicy", e))?;
+                    .map_err(|e| aws_error("iam:GetRolePolicy", &region, e))?;
                 permissions.extend(document_statements(
                     &format!("{role_name}/{policy}"),
                     got.policy_document(),
@@ -260,7 +234,7 @@ pub async fn read_roles(
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| aws_error("iam:ListAttachedRolePolicies", e))?;
+                .map_err(|e| aws_error("iam:ListAttachedRolePolicies", &region, e))?;
             for attached in page.attached_policies() {
                 let Some(arn) = attached.policy_arn() else {
                     continue;
@@ -270,7 +244,7 @@ pub async fn read_roles(
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_error("iam:GetPolicy", e))?;
+                    .map_err(|e| aws_error("iam:GetPolicy", &region, e))?;
                 let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
                     continue;
                 };
@@ -280,7 +254,7 @@ pub async fn read_roles(
                     .version_id(version)
                     .send()
                     .await
-                    .map_err(|e| aws_error("iam:GetPolicyVersion", e))?;
+                    .map_err(|e| aws_error("iam:GetPolicyVersion", &region, e))?;
                 if let Some(text) = got.policy_version().and_then(|v| v.document()) {
                     permissions.extend(document_statements(arn, text)?);
                 }
