@@ -183,6 +183,62 @@ fn identity_policies_name_explicit_actions_and_resources() {
     }
 }
 
+/// Every statement of every policy document in a template (identity, trust, key, bucket, topic,
+/// queue and endpoint policies), with the logical id of the resource holding it.
+fn all_statements(template: &Value) -> Vec<(String, Value)> {
+    fn walk(id: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                if let (true, Some(Value::Array(statements))) =
+                    (map.contains_key("Version"), map.get("Statement"))
+                {
+                    out.extend(statements.iter().map(|s| (id.to_owned(), s.clone())));
+                }
+                map.values().for_each(|v| walk(id, v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(id, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (id, resource) in resources(template) {
+        walk(id, &resource["Properties"], &mut out);
+    }
+    out
+}
+
+#[test]
+fn the_only_allowed_action_wildcard_is_the_key_policys_account_statement() {
+    for (env, region, kind, template) in all_templates() {
+        let mut account_statements = 0;
+        for (id, statement) in all_statements(&template) {
+            let wildcard = statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().contains('*'));
+            if !wildcard || statement["Effect"] == "Deny" {
+                continue;
+            }
+            // AWS's default key policy statement (see `Statement::key_policy_account_root`).
+            assert_eq!(id, "DataKey", "{env}/{region}/{kind:?}: {statement}");
+            assert_eq!(
+                statement,
+                serde_json::json!({
+                    "Sid": "EnableIamPoliciesForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]},
+                    "Action": ["kms:*"],
+                    "Resource": "*"
+                })
+            );
+            account_statements += 1;
+        }
+        let expected = usize::from(kind == StackKind::Pipeline);
+        assert_eq!(account_statements, expected, "{env}/{region}/{kind:?}");
+    }
+}
+
 #[test]
 fn one_role_and_one_policy_per_component() {
     let template = pipeline_template("prod");
@@ -192,6 +248,7 @@ fn one_role_and_one_policy_per_component() {
     let expected = [
         "CrawlerRole",
         "FirehoseRole",
+        "FlowLogsRole",
         "NotifyRole",
         "ScraperRole",
         "ToParquetRole",
@@ -231,6 +288,7 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("FirehoseRole", "firehose.amazonaws.com"),
         ("CrawlerRole", "glue.amazonaws.com"),
         ("ScraperRole", "ec2.amazonaws.com"),
+        ("FlowLogsRole", "vpc-flow-logs.amazonaws.com"),
     ]
     .into();
     for (id, role) in of_type(&template, "AWS::IAM::Role") {
