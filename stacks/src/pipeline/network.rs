@@ -310,7 +310,7 @@ fn add_flow_logs(
                     logs::PUT_LOG_EVENTS,
                     logs::DESCRIBE_LOG_STREAMS,
                 ],
-                [log_group.arn(), log_group.streams_arn()],
+                [log_group.group_and_streams_arn()],
             )
             .sid("DeliverFlowRecords"),
         ],
