@@ -183,6 +183,62 @@ fn identity_policies_name_explicit_actions_and_resources() {
     }
 }
 
+/// Every statement of every policy document in a template (identity, trust, key, bucket, topic,
+/// queue and endpoint policies), with the logical id of the resource holding it.
+fn all_statements(template: &Value) -> Vec<(String, Value)> {
+    fn walk(id: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                if let (true, Some(Value::Array(statements))) =
+                    (map.contains_key("Version"), map.get("Statement"))
+                {
+                    out.extend(statements.iter().map(|s| (id.to_owned(), s.clone())));
+                }
+                map.values().for_each(|v| walk(id, v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(id, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (id, resource) in resources(template) {
+        walk(id, &resource["Properties"], &mut out);
+    }
+    out
+}
+
+#[test]
+fn the_only_allowed_action_wildcard_is_the_key_policys_account_statement() {
+    for (env, region, kind, template) in all_templates() {
+        let mut account_statements = 0;
+        for (id, statement) in all_statements(&template) {
+            let wildcard = statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().contains('*'));
+            if !wildcard || statement["Effect"] == "Deny" {
+                continue;
+            }
+            // AWS's default key policy statement (see `Statement::key_policy_account_root`).
+            assert_eq!(id, "DataKey", "{env}/{region}/{kind:?}: {statement}");
+            assert_eq!(
+                statement,
+                serde_json::json!({
+                    "Sid": "EnableIamPoliciesForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]},
+                    "Action": ["kms:*"],
+                    "Resource": "*"
+                })
+            );
+            account_statements += 1;
+        }
+        let expected = usize::from(kind == StackKind::Pipeline);
+        assert_eq!(account_statements, expected, "{env}/{region}/{kind:?}");
+    }
+}
+
 #[test]
 fn one_role_and_one_policy_per_component() {
     let template = pipeline_template("prod");
@@ -192,6 +248,7 @@ fn one_role_and_one_policy_per_component() {
     let expected = [
         "CrawlerRole",
         "FirehoseRole",
+        "FlowLogsRole",
         "NotifyRole",
         "ScraperRole",
         "ToParquetRole",
@@ -231,6 +288,7 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("FirehoseRole", "firehose.amazonaws.com"),
         ("CrawlerRole", "glue.amazonaws.com"),
         ("ScraperRole", "ec2.amazonaws.com"),
+        ("FlowLogsRole", "vpc-flow-logs.amazonaws.com"),
     ]
     .into();
     for (id, role) in of_type(&template, "AWS::IAM::Role") {
@@ -883,4 +941,258 @@ fn notify_can_list_only_its_state_prefix() {
         })
         .collect();
     assert_eq!(listing.len(), 1);
+}
+
+fn policy_statements<'a>(template: &'a Value, id: &str, property: &str) -> &'a Vec<Value> {
+    resources(template)[id]["Properties"][property]["Statement"]
+        .as_array()
+        .unwrap()
+}
+
+fn statement<'a>(statements: &'a [Value], sid: &str) -> &'a Value {
+    statements
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+#[test]
+fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
+    let template = pipeline_template("prod");
+    let not_tls = serde_json::json!({"Bool": {"aws:SecureTransport": ["false"]}});
+
+    let topic = policy_statements(&template, "AlertTopicPolicy", "PolicyDocument");
+    let deny = statement(topic, "DenyPublishWithoutTls");
+    assert_eq!(
+        (&deny["Effect"], &deny["Principal"], &deny["Condition"]),
+        (
+            &serde_json::json!("Deny"),
+            &serde_json::json!("*"),
+            &not_tls
+        )
+    );
+    let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
+        .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
+        .collect();
+    assert_eq!(alarms.len(), 5);
+    let from_alarms = statement(topic, "PipelineAlarmsPublish");
+    assert_eq!(
+        from_alarms["Principal"],
+        serde_json::json!({"Service": ["cloudwatch.amazonaws.com"]})
+    );
+    let sources: BTreeSet<String> = from_alarms["Condition"]["ArnEquals"]["aws:SourceArn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(sources, alarms);
+    assert_eq!(
+        from_alarms["Condition"]["StringEquals"]["aws:SourceAccount"],
+        serde_json::json!([{"Ref": "AWS::AccountId"}])
+    );
+    let from_rule = statement(topic, "CrawlerFailedRulePublishes");
+    assert_eq!(
+        from_rule["Condition"]["ArnEquals"]["aws:SourceArn"],
+        serde_json::json!([{"Fn::GetAtt": ["CrawlerFailedRule", "Arn"]}])
+    );
+    assert_eq!(
+        statement(topic, "NotifyLambdaPublishes")["Principal"],
+        serde_json::json!({"AWS": [{"Fn::GetAtt": ["NotifyRole", "Arn"]}]})
+    );
+    assert_eq!(topic.len(), 4);
+
+    let queue = policy_statements(&template, "FailedEventsQueuePolicy", "PolicyDocument");
+    let deny = statement(queue, "DenyRequestsWithoutTls");
+    assert_eq!(deny["Action"], serde_json::json!(["sqs:*"]));
+    assert_eq!(deny["Condition"], not_tls);
+    let senders = statement(queue, "FunctionsSendFailedEvents");
+    assert_eq!(senders["Action"], serde_json::json!(["sqs:SendMessage"]));
+    assert_eq!(
+        senders["Principal"]["AWS"],
+        serde_json::json!([
+            {"Fn::GetAtt": ["TransformRole", "Arn"]},
+            {"Fn::GetAtt": ["ToParquetRole", "Arn"]},
+            {"Fn::GetAtt": ["NotifyRole", "Arn"]}
+        ])
+    );
+}
+
+#[test]
+fn failed_crawls_reach_the_alert_topic() {
+    let template = pipeline_template("prod");
+    let rule = &resources(&template)["CrawlerFailedRule"]["Properties"];
+    assert_eq!(
+        rule["EventPattern"],
+        serde_json::json!({
+            "source": ["aws.glue"],
+            "detail-type": ["Glue Crawler State Change"],
+            "detail": {"crawlerName": [{"Ref": "QuotesCrawler"}], "state": ["Failed"]}
+        })
+    );
+    assert_eq!(rule["State"], "ENABLED");
+    assert_eq!(
+        rule["Targets"][0]["Arn"],
+        serde_json::json!({"Ref": "AlertTopic"})
+    );
+}
+
+#[test]
+fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
+    let via = |services: &[&str]| -> Value {
+        services
+            .iter()
+            .map(|s| serde_json::json!({"Fn::Sub": format!("{s}.${{AWS::Region}}.amazonaws.com")}))
+            .collect()
+    };
+    let expected: BTreeMap<&str, (Value, Value)> = [
+        (
+            "CrawlerPolicy",
+            (serde_json::json!(["kms:Decrypt"]), via(&["s3"])),
+        ),
+        (
+            "FirehosePolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["s3", "kinesis"]),
+            ),
+        ),
+        (
+            "NotifyPolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["s3", "sqs", "sns"]),
+            ),
+        ),
+        (
+            "ScraperPolicy",
+            (
+                serde_json::json!(["kms:GenerateDataKey"]),
+                via(&["kinesis"]),
+            ),
+        ),
+        (
+            "ToParquetPolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["s3", "sqs"]),
+            ),
+        ),
+        (
+            "TransformPolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["s3", "kinesis", "sqs", "secretsmanager"]),
+            ),
+        ),
+    ]
+    .into();
+    let template = pipeline_template("prod");
+    for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
+        let kms: Vec<&Value> = policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"][0].as_str().unwrap().starts_with("kms:"))
+            .collect();
+        let Some((actions, services)) = expected.get(id.as_str()) else {
+            assert!(kms.is_empty(), "{id} uses the key");
+            continue;
+        };
+        assert_eq!(kms.len(), 1, "{id}");
+        assert_eq!(&kms[0]["Action"], actions, "{id}");
+        assert_eq!(
+            &kms[0]["Condition"]["StringEquals"]["kms:ViaService"], services,
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn the_crawler_encrypts_its_own_logs_and_to_parquet_can_tell_a_vanished_object() {
+    let template = pipeline_template("prod");
+    let crawler = policy_statements(&template, "CrawlerPolicy", "PolicyDocument");
+    let logs = statement(crawler, "WriteEncryptedCrawlerLogs");
+    assert!(
+        logs["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("logs:AssociateKmsKey"))
+    );
+    assert_eq!(
+        logs["Resource"],
+        serde_json::json!([{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/crawlers-role/*"}])
+    );
+
+    let to_parquet = policy_statements(&template, "ToParquetPolicy", "PolicyDocument");
+    let list = statement(to_parquet, "SeeRawRecords");
+    assert_eq!(list["Action"], serde_json::json!(["s3:ListBucket"]));
+    assert_eq!(
+        list["Condition"]["StringLike"]["s3:prefix"],
+        serde_json::json!(["raw/*"])
+    );
+    assert_eq!(
+        statement(to_parquet, "QuarantineInvalidRecords")["Action"],
+        serde_json::json!(["s3:AbortMultipartUpload", "s3:PutObject"])
+    );
+    let scraper = policy_statements(&template, "ScraperPolicy", "PolicyDocument");
+    assert_eq!(
+        statement(scraper, "PutQuotes")["Action"],
+        serde_json::json!(["kinesis:PutRecords"])
+    );
+}
+
+#[test]
+fn flow_logs_go_to_an_encrypted_group_and_endpoints_take_https_from_the_scraper_only() {
+    for (env, region, kind, template) in all_templates() {
+        if kind != StackKind::Pipeline {
+            continue;
+        }
+        let at = format!("{env}/{region}");
+        let flow = &resources(&template)["VpcFlowLog"]["Properties"];
+        assert_eq!(
+            flow["ResourceId"],
+            serde_json::json!({"Ref": "Vpc"}),
+            "{at}"
+        );
+        assert_eq!(flow["TrafficType"], "ALL", "{at}");
+        assert_eq!(
+            flow["DeliverLogsPermissionArn"],
+            serde_json::json!({"Fn::GetAtt": ["FlowLogsRole", "Arn"]}),
+            "{at}"
+        );
+        let group = &resources(&template)["FlowLogsLogGroup"]["Properties"];
+        assert!(
+            group["KmsKeyId"].to_string().contains("key/${DataKey}"),
+            "{at}"
+        );
+        let trust = &resources(&template)["FlowLogsRole"]["Properties"]["AssumeRolePolicyDocument"]
+            ["Statement"][0];
+        assert_eq!(
+            trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+            serde_json::json!([{"Ref": "AWS::AccountId"}]),
+            "{at}"
+        );
+        let endpoints = &resources(&template)["EndpointSecurityGroup"]["Properties"];
+        assert_eq!(
+            endpoints["SecurityGroupIngress"],
+            serde_json::json!([{
+                "Description": "HTTPS from the scraper",
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "SourceSecurityGroupId": {"Ref": "ScraperSecurityGroup"}
+            }]),
+            "{at}"
+        );
+        let delivery = statement(
+            policy_statements(&template, "AccessLogsBucketPolicy", "PolicyDocument"),
+            "S3ServerAccessLogDelivery",
+        );
+        let sources = delivery["Condition"]["ArnLike"]["aws:SourceArn"].to_string();
+        assert!(
+            sources.contains("-raw-") && sources.contains("-curated-"),
+            "{at}: {sources}"
+        );
+    }
 }

@@ -236,7 +236,7 @@ mod tests {
             plan_text(&plan),
             "us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
   ~ Modify TransformPolicy (AWS::IAM::Policy)
-  IAM changes (broadening): 1 of 6 role(s) and 0 of 6 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+  IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
     TransformRole (mst-local-pipeline): changed
       + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
           new action for this role

@@ -84,7 +84,7 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("0 of 6 role(s) changed"), "{stdout}");
+    assert!(stdout.contains("0 of 7 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -117,7 +117,9 @@ fn a_broadening_change_exits_3_and_is_explained_in_every_format() {
     assert!(stdout.contains(
         "TransformRole (mst-prod-pipeline): changed\n  + broadening [permissions] kms:Decrypt on \
          arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/${DataKey}\n      new action \
-         for this role\n      ! risky: kms:Decrypt\n"
+         for this role\n      if StringEquals kms:viaservice = kinesis.${AWS::Region}.amazonaws.com \
+         | s3.${AWS::Region}.amazonaws.com | secretsmanager.${AWS::Region}.amazonaws.com \
+         | sqs.${AWS::Region}.amazonaws.com\n      ! risky: kms:Decrypt\n"
     ), "{stdout}");
 
     let never = scratch.run(&[
@@ -145,7 +147,7 @@ fn a_broadening_change_exits_3_and_is_explained_in_every_format() {
     assert_eq!(json.status.code(), Some(3));
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["summary"]["broadening"], 1);
-    assert_eq!(value["roles"][5]["changes"][0]["category"], "new_action");
+    assert_eq!(value["roles"][6]["changes"][0]["category"], "new_action");
 
     let markdown = scratch.run(&["policy", "diff", "--env", "prod", "--format", "markdown"]);
     assert!(

@@ -18,8 +18,6 @@ pub mod kinesis {
     pub const DESCRIBE_STREAM_SUMMARY: Action = Action::new("kinesis", "DescribeStreamSummary");
     /// List the stream's shards.
     pub const LIST_SHARDS: Action = Action::new("kinesis", "ListShards");
-    /// Put one record.
-    pub const PUT_RECORD: Action = Action::new("kinesis", "PutRecord");
     /// Put a batch of records.
     pub const PUT_RECORDS: Action = Action::new("kinesis", "PutRecords");
 }
@@ -33,51 +31,12 @@ pub mod kms {
     pub const ENCRYPT: Action = Action::new("kms", "Encrypt");
     /// Make a data key for envelope encryption.
     pub const GENERATE_DATA_KEY: Action = Action::new("kms", "GenerateDataKey");
-    /// Make a data key without returning its plaintext.
-    pub const GENERATE_DATA_KEY_WITHOUT_PLAINTEXT: Action =
-        Action::new("kms", "GenerateDataKeyWithoutPlaintext");
     /// Re-encrypt: the source side.
     pub const RE_ENCRYPT_FROM: Action = Action::new("kms", "ReEncryptFrom");
     /// Re-encrypt: the destination side.
     pub const RE_ENCRYPT_TO: Action = Action::new("kms", "ReEncryptTo");
     /// Describe the key.
     pub const DESCRIBE_KEY: Action = Action::new("kms", "DescribeKey");
-    /// Administration: create a grant.
-    pub const CREATE_GRANT: Action = Action::new("kms", "CreateGrant");
-    /// Administration: list grants.
-    pub const LIST_GRANTS: Action = Action::new("kms", "ListGrants");
-    /// Administration: revoke a grant.
-    pub const REVOKE_GRANT: Action = Action::new("kms", "RevokeGrant");
-    /// Administration: retire a grant.
-    pub const RETIRE_GRANT: Action = Action::new("kms", "RetireGrant");
-    /// Administration: enable the key.
-    pub const ENABLE_KEY: Action = Action::new("kms", "EnableKey");
-    /// Administration: disable the key.
-    pub const DISABLE_KEY: Action = Action::new("kms", "DisableKey");
-    /// Administration: turn on rotation.
-    pub const ENABLE_KEY_ROTATION: Action = Action::new("kms", "EnableKeyRotation");
-    /// Administration: turn off rotation.
-    pub const DISABLE_KEY_ROTATION: Action = Action::new("kms", "DisableKeyRotation");
-    /// Administration: read the rotation status.
-    pub const GET_KEY_ROTATION_STATUS: Action = Action::new("kms", "GetKeyRotationStatus");
-    /// Administration: read the key policy.
-    pub const GET_KEY_POLICY: Action = Action::new("kms", "GetKeyPolicy");
-    /// Administration: list the key's policies.
-    pub const LIST_KEY_POLICIES: Action = Action::new("kms", "ListKeyPolicies");
-    /// Administration: replace the key policy.
-    pub const PUT_KEY_POLICY: Action = Action::new("kms", "PutKeyPolicy");
-    /// Administration: change the description.
-    pub const UPDATE_KEY_DESCRIPTION: Action = Action::new("kms", "UpdateKeyDescription");
-    /// Administration: list tags.
-    pub const LIST_RESOURCE_TAGS: Action = Action::new("kms", "ListResourceTags");
-    /// Administration: tag.
-    pub const TAG_RESOURCE: Action = Action::new("kms", "TagResource");
-    /// Administration: untag.
-    pub const UNTAG_RESOURCE: Action = Action::new("kms", "UntagResource");
-    /// Administration: schedule deletion.
-    pub const SCHEDULE_KEY_DELETION: Action = Action::new("kms", "ScheduleKeyDeletion");
-    /// Administration: cancel a scheduled deletion.
-    pub const CANCEL_KEY_DELETION: Action = Action::new("kms", "CancelKeyDeletion");
 }
 
 /// Amazon S3.
@@ -130,6 +89,10 @@ pub mod logs {
     pub const PUT_LOG_EVENTS: Action = Action::new("logs", "PutLogEvents");
     /// Create a log group (Glue crawlers create their own).
     pub const CREATE_LOG_GROUP: Action = Action::new("logs", "CreateLogGroup");
+    /// Encrypt a log group with a KMS key (Glue does it for crawlers with a security configuration).
+    pub const ASSOCIATE_KMS_KEY: Action = Action::new("logs", "AssociateKmsKey");
+    /// List a log group's streams (the flow logs service checks its stream).
+    pub const DESCRIBE_LOG_STREAMS: Action = Action::new("logs", "DescribeLogStreams");
 }
 
 /// AWS Glue Data Catalog.

@@ -2,7 +2,8 @@
 //!
 //! Every action is an [`Action`] constant: no action may contain `*` (checked when the constant is
 //! compiled), and a statement with a wildcard resource is refused unless every one of its actions is
-//! listed in [`WILDCARD_RESOURCE_ACTIONS`] with the reason AWS gives.
+//! listed in [`WILDCARD_RESOURCE_ACTIONS`] with the reason AWS gives. The one allowed `kms:*` is the
+//! account statement of a key policy, [`Statement::key_policy_account_root`], for the reason given there.
 
 pub mod actions;
 
@@ -40,8 +41,9 @@ impl Action {
         Self { service, name }
     }
 
-    /// Every action of a service: private, so that only [`Statement::deny_everyone_any_action`] can
-    /// use it (denying more is always narrower).
+    /// Every action of a service: private, so that only [`Statement::deny_everyone_any_action`] (denying
+    /// more is always narrower) and [`Statement::key_policy_account_root`] (the documented exception)
+    /// can use it.
     const fn any_of(service: &'static str) -> Self {
         Self { service, name: "*" }
     }
@@ -64,6 +66,9 @@ impl Serialize for Action {
 /// Empty today: no component of the pipeline calls such an action, and the test
 /// `wildcard_resource_is_refused_outside_the_exception_list` keeps it that way unless one is added here.
 pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[];
+
+/// `kms:*`, only reachable through [`Statement::key_policy_account_root`].
+const KEY_POLICY_ACCOUNT_ACTIONS: Action = Action::any_of("kms");
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,6 +204,33 @@ impl Statement {
         Self::deny_everyone(&[Action::any_of(service)], resources)
     }
 
+    /// The account statement of AWS's default key policy: `kms:*` on the key for the account root
+    /// (`arn:<partition>:iam::<account>:root`), which hands the key's access control to IAM policies.
+    ///
+    /// This is the one place an `Allow` may carry an action wildcard, because AWS documents it as the
+    /// statement every key policy needs ("Default key policy",
+    /// <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html>):
+    /// - it does not grant anything to anyone by itself: the root principal here means "IAM policies of
+    ///   this account may allow use of the key", so every role still gets exactly what its own policy
+    ///   lists (each role policy here names explicit `kms:` actions on the key);
+    /// - an explicit list breaks real deployments whenever it misses an action some API needs on the key
+    ///   (creating `alias/…` needs `kms:CreateAlias`, replacing it `kms:UpdateAlias`, deleting the stack
+    ///   `kms:DeleteAlias`, CloudFormation's handlers call others), and the emulator checks none of it;
+    /// - without it the key can become unmanageable: AWS refuses key policies that lock the account out
+    ///   unless that check is bypassed, and a key nobody may administer can only be recovered through
+    ///   AWS Support.
+    ///
+    /// `account_root` must be the account's root ARN; the key policy makes the statement's resource `*`,
+    /// which in a key policy is the key itself.
+    pub fn key_policy_account_root(account_root: Expr) -> Self {
+        Self::allow_principal(
+            Principal::Aws(vec![account_root]),
+            &[KEY_POLICY_ACCOUNT_ACTIONS],
+        )
+        .sid("EnableIamPoliciesForThisAccount")
+        .on_this_key()
+    }
+
     /// A VPC endpoint policy statement: any principal of `account` may call `actions` on `resources`
     /// through the endpoint. Endpoint policies only narrow what IAM already grants.
     pub fn through_endpoint(
@@ -327,6 +359,27 @@ mod tests {
             assert!(!reason.is_empty(), "{action} needs a reason");
             assert!(Statement::allow_on_any_resource(&[*action]).is_ok());
         }
+    }
+
+    #[test]
+    fn the_key_policy_account_statement_is_aws_default_and_the_only_allowed_action_wildcard() {
+        let root = Expr::lit("arn:aws:iam::123456789012:root");
+        assert_eq!(
+            serde_json::to_value(Statement::key_policy_account_root(root)).unwrap(),
+            json!({
+                "Sid": "EnableIamPoliciesForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]},
+                "Action": ["kms:*"],
+                "Resource": "*"
+            })
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "IAM actions must be explicit")]
+    fn a_public_action_cannot_be_a_wildcard() {
+        let _ = Action::new("kms", "*");
     }
 
     #[test]

@@ -1,10 +1,17 @@
-//! The alert topic (price-move e-mails and pipeline alarms) and the CloudWatch alarms.
+//! The alert topic (price-move e-mails and pipeline alarms), the CloudWatch alarms, the rule that
+//! reports failed crawls, and the topic's policy naming everything that publishes to it.
+
+use std::collections::BTreeMap;
 
 use environment::Environment;
 
+use crate::iam::actions::sns;
+use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::cloudwatch::{Alarm, Dimension};
-use crate::resources::sns::{Subscription, Topic};
-use crate::template::{Expr, Handle, Options, Template};
+use crate::resources::events::{EventPattern, Rule, Target};
+use crate::resources::glue::Crawler;
+use crate::resources::sns::{Subscription, Topic, TopicPolicy};
+use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
 use super::functions::Functions;
@@ -48,10 +55,13 @@ struct AlarmSpec {
     threshold: f64,
 }
 
+/// The alarms, the failed-crawl rule and the topic policy allowing exactly them (and the notify
+/// Lambda's role) to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     topic: &AlertTopic,
     functions: &Functions,
+    crawler: &Handle<Crawler>,
 ) -> Result<(), BuildError> {
     let mut specs = vec![
         AlarmSpec {
@@ -88,8 +98,9 @@ pub(super) fn add_alarms(
             threshold: 1.0,
         });
     }
+    let mut alarms = Vec::new();
     for spec in specs {
-        t.add(
+        let alarm = t.add(
             spec.id,
             Alarm {
                 alarm_description: spec.description,
@@ -110,6 +121,82 @@ pub(super) fn add_alarms(
             },
             Options::none(),
         )?;
+        alarms.push(alarm.arn());
     }
+    let rule = add_crawler_failure_rule(t, topic, crawler)?;
+    add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
+}
+
+/// Glue emits "Glue Crawler State Change" events; a failed crawl of the quotes crawler goes to the
+/// topic (Glue has no CloudWatch metric for failed crawls to alarm on).
+fn add_crawler_failure_rule(
+    t: &mut Template,
+    topic: &AlertTopic,
+    crawler: &Handle<Crawler>,
+) -> Result<Handle<Rule>, BuildError> {
+    Ok(t.add(
+        "CrawlerFailedRule",
+        Rule {
+            description: "The quotes crawler failed: read its log group (/aws-glue/crawlers-role/...) and the crawler's last run in the Glue console.".into(),
+            event_pattern: EventPattern {
+                source: vec!["aws.glue"],
+                detail_type: vec!["Glue Crawler State Change"],
+                detail: BTreeMap::from([
+                    ("crawlerName", vec![crawler.reference()]),
+                    ("state", vec![Expr::lit("Failed")]),
+                ]),
+            },
+            state: "ENABLED",
+            targets: vec![Target {
+                arn: topic.arn(),
+                id: "AlertTopic",
+            }],
+        },
+        Options::none(),
+    )?)
+}
+
+/// The topic's policy: TLS only; publishing by the alarms and the rule above (each by its own ARN,
+/// in this account) and by the notify Lambda's role. SNS replaces the default topic policy with it.
+fn add_topic_policy(
+    t: &mut Template,
+    topic: &AlertTopic,
+    alarms: Vec<Expr>,
+    rule: &Handle<Rule>,
+    notify_role: Expr,
+) -> Result<(), BuildError> {
+    let account = || [pseudo::account_id()];
+    let policy = PolicyDocument::new(vec![
+        Statement::deny_everyone(&[sns::PUBLISH], [topic.arn()])
+            .sid("DenyPublishWithoutTls")
+            .condition("Bool", "aws:SecureTransport", [Expr::lit("false")]),
+        Statement::allow_principal(
+            Principal::Service(vec![Expr::service_principal("cloudwatch")]),
+            &[sns::PUBLISH],
+        )
+        .sid("PipelineAlarmsPublish")
+        .on([topic.arn()])
+        .condition("StringEquals", "aws:SourceAccount", account())
+        .condition("ArnEquals", "aws:SourceArn", alarms),
+        Statement::allow_principal(
+            Principal::Service(vec![Expr::service_principal("events")]),
+            &[sns::PUBLISH],
+        )
+        .sid("CrawlerFailedRulePublishes")
+        .on([topic.arn()])
+        .condition("StringEquals", "aws:SourceAccount", account())
+        .condition("ArnEquals", "aws:SourceArn", [rule.arn()]),
+        Statement::allow_principal(Principal::Aws(vec![notify_role]), &[sns::PUBLISH])
+            .sid("NotifyLambdaPublishes")
+            .on([topic.arn()]),
+    ]);
+    t.add(
+        "AlertTopicPolicy",
+        TopicPolicy {
+            policy_document: policy,
+            topics: vec![topic.arn()],
+        },
+        Options::none(),
+    )?;
     Ok(())
 }

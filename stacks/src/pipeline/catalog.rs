@@ -17,7 +17,7 @@ use crate::resources::glue::{
 };
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
-use super::keys::DataKey;
+use super::keys::{DataKey, ViaService, use_key};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 use super::{BuildError, Names};
@@ -150,7 +150,7 @@ pub(super) fn add(
     names: &Names,
     key: &DataKey,
     buckets: &Buckets,
-) -> Result<(), BuildError> {
+) -> Result<Handle<Crawler>, BuildError> {
     let database =
         t.add(
             "QuotesDatabase",
@@ -166,9 +166,9 @@ pub(super) fn add(
             Options::none(),
         )?;
     let table = add_table(t, env, &database, buckets)?;
-    add_crawler(t, env, names, key, buckets, &database, &table)?;
+    let crawler = add_crawler(t, env, names, key, buckets, &database, &table)?;
     add_athena(t, env, names, key, buckets, &database)?;
-    Ok(())
+    Ok(crawler)
 }
 
 /// `s3://<curated bucket>/quotes/` followed by `rest`.
@@ -258,7 +258,7 @@ fn add_crawler(
     buckets: &Buckets,
     database: &Handle<Database>,
     table: &Handle<Table>,
-) -> Result<(), BuildError> {
+) -> Result<Handle<Crawler>, BuildError> {
     let security_name = names.regional("crawler");
     let security = t.add(
         "CrawlerSecurityConfiguration",
@@ -281,7 +281,12 @@ fn add_crawler(
         },
         Options::none(),
     )?;
-    // Crawlers log to `/aws-glue/crawlers-role/<role>-<security configuration>`, a group Glue creates.
+    // With a security configuration, crawlers log to `/aws-glue/crawlers-role/<role>-<configuration>`,
+    // a group Glue creates and then encrypts with the configuration's key by calling
+    // `logs:AssociateKmsKey` as this role (AWS's `AWSGlueServiceRole` grants it on `/aws-glue/*`;
+    // the crawler needs only its own prefix). CloudWatch Logs then uses the key itself, under the key
+    // policy's CloudWatch Logs statement. The role name inside the group name is generated, so the
+    // grant stops at the prefix.
     let crawler_logs =
         Expr::regional_arn("logs", [Expr::lit("log-group:/aws-glue/crawlers-role/*")]);
     let (role, policy) = component_role(
@@ -303,7 +308,8 @@ fn add_crawler(
             )
             .sid("ReadCuratedData"),
             // Only the one table, and no table writes: with a catalog target and `LOG` behaviours the
-            // crawler reads the table's definition and writes partitions, nothing else.
+            // crawler reads the table's definition and registers the partitions it finds (Athena does
+            // not read them: the table projects its partitions), nothing else.
             Statement::allow(
                 &[
                     glue::GET_DATABASE,
@@ -323,23 +329,22 @@ fn add_crawler(
                 ],
             )
             .sid("MaintainQuotesPartitions"),
-            Statement::allow(
-                &[kms::DECRYPT, kms::ENCRYPT, kms::GENERATE_DATA_KEY],
-                [key.arn()],
-            )
-            .sid("UseDataKey"),
+            // The crawler writes nothing to S3 (the security configuration's S3 and bookmark settings
+            // apply to jobs), so it only decrypts the SSE-KMS Parquet files it reads.
+            use_key(key, &[kms::DECRYPT], &[ViaService::S3]),
             Statement::allow(
                 &[
                     logs::CREATE_LOG_GROUP,
                     logs::CREATE_LOG_STREAM,
                     logs::PUT_LOG_EVENTS,
+                    logs::ASSOCIATE_KMS_KEY,
                 ],
                 [crawler_logs],
             )
-            .sid("WriteCrawlerLogs"),
+            .sid("WriteEncryptedCrawlerLogs"),
         ],
     )?;
-    t.add(
+    Ok(t.add(
         "QuotesCrawler",
         Crawler {
             description: "Reports drift of the curated Parquet files from the quotes table and registers its partitions".into(),
@@ -367,8 +372,7 @@ fn add_crawler(
         },
         // The table is named by its fixed name in the target, so the dependency is explicit.
         Options::none().depends_on(&policy).depends_on(table),
-    )?;
-    Ok(())
+    )?)
 }
 
 /// The workgroup every query of the environment runs in, and the saved queries.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use environment::{Environment, InfluxApi};
 
 use crate::iam::actions::{kms, logs, s3, secretsmanager, sns, sqs};
-use crate::iam::{Action, Statement};
+use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig,
     OnFailure, Permission,
@@ -15,13 +15,13 @@ use crate::resources::s3::{
     Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn,
 };
 use crate::resources::secretsmanager::Secret;
-use crate::resources::sqs::Queue;
+use crate::resources::sqs::{Queue, QueuePolicy};
 use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
 
 use super::BuildError;
 use super::alerts::AlertTopic;
 use super::ingest::{QuoteStream, STREAM_READ};
-use super::keys::{DataKey, add_log_group};
+use super::keys::{DataKey, ViaService, add_log_group, use_key};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
@@ -34,6 +34,8 @@ pub(super) struct Functions {
     pub notify: Handle<Function>,
     pub dead_letters: Handle<Queue>,
     pub influx_token: Handle<Secret>,
+    /// The notify Lambda's role, named in the alert topic's policy.
+    pub notify_role: Expr,
 }
 
 /// What differs between the functions.
@@ -57,7 +59,7 @@ fn add_function(
     params: &Parameters,
     key: &DataKey,
     spec: FunctionSpec<'_>,
-) -> Result<(Handle<Function>, LogicalId), BuildError> {
+) -> Result<(Handle<Function>, LogicalId, Expr), BuildError> {
     let log_group = add_log_group(t, &format!("{}LogGroup", spec.name), env, key)?;
     let mut statements = spec.statements;
     statements.push(
@@ -116,11 +118,7 @@ fn add_function(
         },
         options,
     )?;
-    Ok((function, policy.id().clone()))
-}
-
-fn use_key(actions: &[Action], key: &DataKey) -> Statement {
-    Statement::allow(actions, [key.arn()]).sid("UseDataKey")
+    Ok((function, policy.id().clone(), role.arn()))
 }
 
 fn send_dead_letters(queue: &Handle<Queue>) -> Statement {
@@ -162,7 +160,7 @@ pub(super) fn add(
         ),
     )?;
 
-    let (transform, transform_policy) = add_transform(
+    let (transform, transform_policy, transform_role) = add_transform(
         t,
         env,
         params,
@@ -172,7 +170,7 @@ pub(super) fn add(
         &dead_letters,
         &influx_token,
     )?;
-    let (to_parquet, _) = add_function(
+    let (to_parquet, _, to_parquet_role) = add_function(
         t,
         env,
         params,
@@ -198,26 +196,43 @@ pub(super) fn add(
                     [objects_arn(&buckets.raw_name, prefixes::RAW)],
                 )
                 .sid("ReadRawRecords"),
+                // Without `s3:ListBucket` S3 answers a vanished object with 403, not 404, and the
+                // function could not skip it as it does a `NoSuchKey`. Listing is limited to `raw/`.
+                Statement::allow(&[s3::LIST_BUCKET], [bucket_arn(&buckets.raw_name)])
+                    .sid("SeeRawRecords")
+                    .condition(
+                        "StringLike",
+                        "s3:prefix",
+                        [Expr::lit(format!("{}*", prefixes::RAW))],
+                    ),
                 Statement::allow(
                     &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                     [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
                 )
                 .sid("WriteParquet"),
+                // Quarantine objects are streamed like Parquet files: large ones are multipart
+                // uploads, aborted on failure (`upload.rs`).
                 Statement::allow(
-                    &[s3::PUT_OBJECT],
+                    &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                     [objects_arn(
                         &buckets.raw_name,
                         &prefixes::quarantine("to-parquet"),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
-                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                // Multipart uploads to SSE-KMS buckets need `kms:Decrypt` besides
+                // `kms:GenerateDataKey`, and so does the encrypted queue.
+                use_key(
+                    key,
+                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+                    &[ViaService::S3, ViaService::Sqs],
+                ),
                 send_dead_letters(&dead_letters),
             ],
             dead_letter: Some(&dead_letters),
         },
     )?;
-    let (notify, _) = add_function(
+    let (notify, _, notify_role) = add_function(
         t,
         env,
         params,
@@ -259,7 +274,11 @@ pub(super) fn add(
                         [Expr::lit(format!("{}*", prefixes::NOTIFY_STATE))],
                     ),
                 Statement::allow(&[sns::PUBLISH], [topic.arn()]).sid("PublishAlerts"),
-                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                use_key(
+                    key,
+                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+                    &[ViaService::S3, ViaService::Sns, ViaService::Sqs],
+                ),
                 send_dead_letters(&dead_letters),
             ],
             dead_letter: Some(&dead_letters),
@@ -310,13 +329,46 @@ pub(super) fn add(
         prefixes::QUOTES,
         ".parquet",
     )?;
+    add_queue_policy(
+        t,
+        &dead_letters,
+        vec![transform_role, to_parquet_role, notify_role.clone()],
+    )?;
     Ok(Functions {
         transform,
         to_parquet,
         notify,
         dead_letters,
         influx_token,
+        notify_role,
     })
+}
+
+/// The failed-events queue's policy: TLS only, and sending by the three functions' roles (the event
+/// source mapping's on-failure destination and the asynchronous functions' dead-letter queue both
+/// send with the function's execution role).
+fn add_queue_policy(
+    t: &mut Template,
+    queue: &Handle<Queue>,
+    senders: Vec<Expr>,
+) -> Result<(), BuildError> {
+    let policy = PolicyDocument::new(vec![
+        Statement::deny_everyone_any_action("sqs", [queue.arn()])
+            .sid("DenyRequestsWithoutTls")
+            .condition("Bool", "aws:SecureTransport", [Expr::lit("false")]),
+        Statement::allow_principal(Principal::Aws(senders), &[sqs::SEND_MESSAGE])
+            .sid("FunctionsSendFailedEvents")
+            .on([queue.arn()]),
+    ]);
+    t.add(
+        "FailedEventsQueuePolicy",
+        QueuePolicy {
+            policy_document: policy,
+            queues: vec![queue.url()],
+        },
+        Options::none(),
+    )?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)] // Each argument is a distinct resource the function is wired to.
@@ -329,7 +381,7 @@ fn add_transform(
     buckets: &Buckets,
     dead_letters: &Handle<Queue>,
     influx_token: &Handle<Secret>,
-) -> Result<(Handle<Function>, LogicalId), BuildError> {
+) -> Result<(Handle<Function>, LogicalId, Expr), BuildError> {
     let mut variables = BTreeMap::from([
         ("INFLUX_URL".into(), Expr::lit(env.influxdb.url.clone())),
         ("INFLUX_TOKEN_SECRET_ARN".into(), influx_token.arn()),
@@ -374,7 +426,16 @@ fn add_transform(
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
-                use_key(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], key),
+                use_key(
+                    key,
+                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+                    &[
+                        ViaService::Kinesis,
+                        ViaService::SecretsManager,
+                        ViaService::S3,
+                        ViaService::Sqs,
+                    ],
+                ),
                 send_dead_letters(dead_letters),
             ],
             dead_letter: None,

@@ -14,7 +14,7 @@ use crate::resources::logs::LogStream;
 use crate::template::{Handle, Options, Template};
 
 use super::BuildError;
-use super::keys::{DataKey, add_log_group};
+use super::keys::{DataKey, ViaService, add_log_group, use_key};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 
@@ -99,8 +99,13 @@ pub(super) fn add_firehose(
                 ],
             )
             .sid("WriteRawRecords"),
-            Statement::allow(&[kms::DECRYPT, kms::GENERATE_DATA_KEY], [key.arn()])
-                .sid("UseDataKey"),
+            // Decrypt: reading the encrypted stream and multipart uploads; GenerateDataKey: SSE-KMS
+            // objects.
+            use_key(
+                key,
+                &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+                &[ViaService::Kinesis, ViaService::S3],
+            ),
             Statement::allow(&[logs::PUT_LOG_EVENTS], [log_group.streams_arn()])
                 .sid("LogDeliveryErrors"),
         ],

@@ -12,36 +12,6 @@ use super::BuildError;
 
 pub(super) type DataKey = Handle<Key>;
 
-/// Key administration and use, delegated to the account's IAM policies. Listed one by one (no `kms:*`)
-/// so the key policy reads like every other policy here.
-const ACCOUNT_KEY_ACTIONS: &[crate::iam::Action] = &[
-    kms::CANCEL_KEY_DELETION,
-    kms::CREATE_GRANT,
-    kms::DECRYPT,
-    kms::DESCRIBE_KEY,
-    kms::DISABLE_KEY,
-    kms::DISABLE_KEY_ROTATION,
-    kms::ENABLE_KEY,
-    kms::ENABLE_KEY_ROTATION,
-    kms::ENCRYPT,
-    kms::GENERATE_DATA_KEY,
-    kms::GENERATE_DATA_KEY_WITHOUT_PLAINTEXT,
-    kms::GET_KEY_POLICY,
-    kms::GET_KEY_ROTATION_STATUS,
-    kms::LIST_GRANTS,
-    kms::LIST_KEY_POLICIES,
-    kms::LIST_RESOURCE_TAGS,
-    kms::PUT_KEY_POLICY,
-    kms::RE_ENCRYPT_FROM,
-    kms::RE_ENCRYPT_TO,
-    kms::RETIRE_GRANT,
-    kms::REVOKE_GRANT,
-    kms::SCHEDULE_KEY_DELETION,
-    kms::TAG_RESOURCE,
-    kms::UNTAG_RESOURCE,
-    kms::UPDATE_KEY_DESCRIPTION,
-];
-
 pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildError> {
     let account_root = Expr::concat([
         Expr::lit("arn:"),
@@ -56,9 +26,8 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
         Expr::lit(".amazonaws.com"),
     ]);
     let policy = PolicyDocument::new(vec![
-        Statement::allow_principal(Principal::Aws(vec![account_root]), ACCOUNT_KEY_ACTIONS)
-            .sid("AccountAdministersAndUsesKeyThroughIam")
-            .on_this_key(),
+        // AWS's default key policy statement: IAM policies decide who administers and uses the key.
+        Statement::key_policy_account_root(account_root),
         Statement::allow_principal(
             Principal::Service(vec![logs_principal]),
             &[
@@ -84,6 +53,13 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
         .sid("CloudWatchAlarmsPublishToTheEncryptedTopic")
         .on_this_key()
         .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()]),
+        Statement::allow_principal(
+            Principal::Service(vec![Expr::service_principal("events")]),
+            &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+        )
+        .sid("EventBridgeRulesPublishToTheEncryptedTopic")
+        .on_this_key()
+        .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()]),
     ]);
     let key = t.add(
         "DataKey",
@@ -107,6 +83,60 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
         Options::none(),
     )?;
     Ok(key)
+}
+
+/// An AWS service that calls KMS on a role's behalf when the role reads or writes data encrypted with
+/// the data key; its endpoint is the `kms:ViaService` value KMS sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum ViaService {
+    /// SSE-KMS objects.
+    S3,
+    /// The encrypted stream.
+    Kinesis,
+    /// The encrypted failed-events queue.
+    Sqs,
+    /// The encrypted alert topic.
+    Sns,
+    /// The encrypted InfluxDB token secret.
+    SecretsManager,
+}
+
+impl ViaService {
+    fn endpoint(self) -> Expr {
+        let service = match self {
+            Self::S3 => "s3",
+            Self::Kinesis => "kinesis",
+            Self::Sqs => "sqs",
+            Self::Sns => "sns",
+            Self::SecretsManager => "secretsmanager",
+        };
+        Expr::concat([
+            Expr::lit(format!("{service}.")),
+            pseudo::region(),
+            Expr::lit(".amazonaws.com"),
+        ])
+    }
+}
+
+/// `actions` on the data key, only when one of `services` makes the call for the role
+/// (`kms:ViaService`, <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service>):
+/// every role here uses the key only through the service that stores its data, never directly. Which
+/// actions each use needs is [`crate::kms_use::ROLE_USES`].
+pub(super) fn use_key(
+    key: &DataKey,
+    actions: &[crate::iam::Action],
+    services: &[ViaService],
+) -> Statement {
+    let mut services = services.to_vec();
+    services.sort();
+    services.dedup();
+    Statement::allow(actions, [key.arn()])
+        .sid("UseDataKey")
+        .condition(
+            "StringEquals",
+            "kms:ViaService",
+            services.into_iter().map(ViaService::endpoint),
+        )
 }
 
 /// A log group encrypted with the data key, keeping events for the environment's retention.

@@ -105,9 +105,9 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let stream = ingest::add_stream(&mut t, env, &key)?;
     ingest::add_firehose(&mut t, env, &key, &stream, &buckets)?;
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
-    catalog::add(&mut t, env, names, &key, &buckets)?;
+    let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, &topic, &functions)?;
+    alerts::add_alarms(&mut t, &topic, &functions, &crawler)?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;

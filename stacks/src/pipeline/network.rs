@@ -5,11 +5,11 @@
 use environment::{Environment, Region};
 use ipnet::Ipv4Net;
 
-use crate::iam::actions::{kinesis, kms, s3};
+use crate::iam::actions::{kinesis, kms, logs, s3};
 use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
     BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint,
-    ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp,
+    ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp, FlowLog,
     GatewayAttachment, IamInstanceProfile, IngressRule, Instance, InternetGateway, LaunchTemplate,
     LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring, MutualAuthentication,
     NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
@@ -21,7 +21,7 @@ use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
 use super::ingest::QuoteStream;
-use super::keys::{DataKey, add_log_group};
+use super::keys::{DataKey, ViaService, add_log_group, use_key};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::scraper::scraper_config;
@@ -199,16 +199,10 @@ pub(super) fn add(
     let endpoint_group = t.add(
         "EndpointSecurityGroup",
         SecurityGroup {
-            group_description: "Interface endpoints: HTTPS from inside the VPC".into(),
+            group_description: "Interface endpoints: HTTPS from the scraper only".into(),
             vpc_id: vpc.reference(),
-            security_group_ingress: vec![IngressRule {
-                description: "HTTPS from the VPC".into(),
-                ip_protocol: "tcp",
-                from_port: 443,
-                to_port: 443,
-                cidr_ip: Some(vpc_cidr.clone()),
-                source_security_group_id: None,
-            }],
+            // Set by `add_instance`: HTTPS from the scraper's security group, the endpoints' only user.
+            security_group_ingress: Vec::new(),
             security_group_egress: vec![EgressRule {
                 description: "Responses stay inside the VPC".into(),
                 ip_protocol: "tcp",
@@ -232,7 +226,7 @@ pub(super) fn add(
             route_table_ids: Vec::new(),
             policy_document: PolicyDocument::new(vec![
                 Statement::through_endpoint(
-                    &[kinesis::PUT_RECORD, kinesis::PUT_RECORDS],
+                    &[kinesis::PUT_RECORDS],
                     [stream.arn()],
                     pseudo::account_id(),
                 )
@@ -274,6 +268,7 @@ pub(super) fn add(
         Options::none(),
     )?;
 
+    add_flow_logs(t, env, key, &vpc)?;
     let vpn = add_vpn(t, env, region, key, &vpc, &private_a)?;
     let instance = add_instance(
         t,
@@ -285,11 +280,56 @@ pub(super) fn add(
         &vpc,
         &private_a,
         vpn.as_ref().map(|v| &v.group),
+        &endpoint_group,
     )?;
     Ok(Scraper {
         instance,
         vpn: vpn.map(|v| v.endpoint),
     })
+}
+
+/// Flow logs of the whole VPC (accepted and rejected traffic) to a log group encrypted with the data
+/// key, delivered by a role only the flow logs service of this account can assume and that may only
+/// write to that group.
+fn add_flow_logs(
+    t: &mut Template,
+    env: &Environment,
+    key: &DataKey,
+    vpc: &Handle<Vpc>,
+) -> Result<(), BuildError> {
+    let log_group = add_log_group(t, "FlowLogsLogGroup", env, key)?;
+    let (role, policy) = component_role(
+        t,
+        "FlowLogs",
+        TrustedService::VpcFlowLogs,
+        "VPC flow logs: delivers the VPC's flow records to their log group",
+        vec![
+            Statement::allow(
+                &[
+                    logs::CREATE_LOG_STREAM,
+                    logs::PUT_LOG_EVENTS,
+                    logs::DESCRIBE_LOG_STREAMS,
+                ],
+                [log_group.group_and_streams_arn()],
+            )
+            .sid("DeliverFlowRecords"),
+        ],
+    )?;
+    t.add(
+        "VpcFlowLog",
+        FlowLog {
+            resource_id: vpc.reference(),
+            resource_type: "VPC",
+            traffic_type: "ALL",
+            log_destination_type: "cloud-watch-logs",
+            log_group_name: log_group.reference(),
+            deliver_logs_permission_arn: role.arn(),
+            max_aggregation_interval: 600,
+            tags: tag(env, "flow-logs"),
+        },
+        Options::none().depends_on(&policy),
+    )?;
+    Ok(())
 }
 
 /// The VPN endpoint and the security group its client traffic comes from.
@@ -391,6 +431,7 @@ fn add_instance(
     vpc: &Handle<Vpc>,
     subnet: &Handle<Subnet>,
     vpn_group: Option<&Handle<SecurityGroup>>,
+    endpoint_group: &Handle<SecurityGroup>,
 ) -> Result<Handle<Instance>, BuildError> {
     let binary_key = params.key(ArtifactParameter::Scraper);
     let binary_arn = Expr::global_arn(
@@ -407,9 +448,9 @@ fn add_instance(
         TrustedService::Ec2,
         "Scraper instance: puts quote records on the stream, fetches its own binary",
         vec![
-            Statement::allow(&[kinesis::PUT_RECORD, kinesis::PUT_RECORDS], [stream.arn()])
-                .sid("PutQuotes"),
-            Statement::allow(&[kms::GENERATE_DATA_KEY], [key.arn()]).sid("EncryptQuotes"),
+            // The scraper's sink sends batches only (`PutRecords`, runtime/scraper/src/sink.rs).
+            Statement::allow(&[kinesis::PUT_RECORDS], [stream.arn()]).sid("PutQuotes"),
+            use_key(key, &[kms::GENERATE_DATA_KEY], &[ViaService::Kinesis]).sid("EncryptQuotes"),
             // The binary is fetched by the version the deployer verified (`get-object --version-id`).
             Statement::allow(&[s3::GET_OBJECT_VERSION], [binary_arn]).sid("FetchScraperBinary"),
         ],
@@ -463,6 +504,16 @@ fn add_instance(
         },
         Options::none(),
     )?;
+    t.modify(endpoint_group, &[], |endpoints| {
+        endpoints.security_group_ingress = vec![IngressRule {
+            description: "HTTPS from the scraper".into(),
+            ip_protocol: "tcp",
+            from_port: 443,
+            to_port: 443,
+            cidr_ip: None,
+            source_security_group_id: Some(group.reference()),
+        }];
+    });
     let user_data = user_data(env, region, params, stream)?;
     let template = t.add(
         "ScraperLaunchTemplate",

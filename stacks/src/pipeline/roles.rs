@@ -20,6 +20,10 @@ pub(super) enum TrustedService {
     Glue,
     /// EC2 instance profiles: the instance, not a service acting for another account, assumes the role.
     Ec2,
+    /// VPC flow logs delivering to CloudWatch Logs; the service documents `aws:SourceAccount` and
+    /// `aws:SourceArn` (the flow log) as its confused-deputy guard
+    /// (<https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html>).
+    VpcFlowLogs,
 }
 
 impl TrustedService {
@@ -29,6 +33,7 @@ impl TrustedService {
             Self::Firehose => "firehose",
             Self::Glue => "glue",
             Self::Ec2 => "ec2",
+            Self::VpcFlowLogs => "vpc-flow-logs",
         };
         let statement = Statement::allow_principal(
             Principal::Service(vec![Expr::service_principal(service)]),
@@ -38,6 +43,13 @@ impl TrustedService {
             Self::Firehose => {
                 statement.condition("StringEquals", "sts:ExternalId", [pseudo::account_id()])
             }
+            Self::VpcFlowLogs => statement
+                .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()])
+                .condition(
+                    "ArnLike",
+                    "aws:SourceArn",
+                    [Expr::regional_arn("ec2", [Expr::lit("vpc-flow-log/*")])],
+                ),
             Self::Lambda | Self::Glue | Self::Ec2 => statement,
         }
     }

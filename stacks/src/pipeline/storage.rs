@@ -60,9 +60,9 @@ pub(super) fn add(
     names: &Names,
     key: &DataKey,
 ) -> Result<Buckets, BuildError> {
-    let logs = add_access_log_bucket(t, env, names)?;
     let raw_name = names.bucket("raw");
     let curated_name = names.bucket("curated");
+    let logs = add_access_log_bucket(t, env, names, &[&raw_name, &curated_name])?;
     let raw_rules = vec![expire(
         "ExpireRawRecords",
         None,
@@ -163,6 +163,7 @@ fn add_access_log_bucket(
     t: &mut Template,
     env: &Environment,
     names: &Names,
+    sources: &[&Expr],
 ) -> Result<Handle<Bucket>, BuildError> {
     let name = names.bucket("access-logs");
     let logs = t.add(
@@ -208,7 +209,12 @@ fn add_access_log_bucket(
     )
     .sid("S3ServerAccessLogDelivery")
     .on([objects_arn(&name, "")])
-    .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()]);
+    .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()])
+    .condition(
+        "ArnLike",
+        "aws:SourceArn",
+        sources.iter().map(|source| bucket_arn(source)),
+    );
     add_tls_only_policy(t, "AccessLogsBucketPolicy", &logs, vec![delivery])?;
     Ok(logs)
 }

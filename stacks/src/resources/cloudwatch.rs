@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::resource_types;
-use crate::template::Expr;
+use crate::template::{Expr, Handle};
 
 /// `AWS::CloudWatch::Alarm` on one metric.
 #[derive(Debug, Clone, Serialize)]
@@ -47,3 +47,10 @@ pub struct Dimension {
 }
 
 resource_types!(Alarm => "AWS::CloudWatch::Alarm");
+
+impl Handle<Alarm> {
+    /// The alarm's ARN (what `aws:SourceArn` is when the alarm publishes to a topic).
+    pub fn arn(&self) -> Expr {
+        self.get_att("Arn")
+    }
+}

@@ -382,7 +382,30 @@ pub struct ClientVpnAuthorizationRule {
     pub authorize_all_groups: bool,
 }
 
+/// `AWS::EC2::FlowLog` of a VPC to a CloudWatch Logs group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowLog {
+    /// The VPC id.
+    pub resource_id: Expr,
+    /// `VPC`.
+    pub resource_type: &'static str,
+    /// `ALL`, `ACCEPT` or `REJECT`.
+    pub traffic_type: &'static str,
+    /// `cloud-watch-logs`.
+    pub log_destination_type: &'static str,
+    /// The log group's name.
+    pub log_group_name: Expr,
+    /// The role the flow logs service assumes to write to the group.
+    pub deliver_logs_permission_arn: Expr,
+    /// Seconds over which packets are aggregated into a record (60 or 600).
+    pub max_aggregation_interval: u32,
+    /// Name tag.
+    pub tags: Vec<Tag>,
+}
+
 resource_types!(
+    FlowLog => "AWS::EC2::FlowLog",
     Vpc => "AWS::EC2::VPC",
     Subnet => "AWS::EC2::Subnet",
     InternetGateway => "AWS::EC2::InternetGateway",

@@ -33,6 +33,15 @@ impl Handle<LogGroup> {
         Expr::regional_arn("logs", [Expr::lit("log-group:"), self.reference()])
     }
 
+    /// The group's ARN followed by `:*`: the group and its log streams (the form
+    /// `logs:DescribeLogStreams` is granted on).
+    pub fn group_and_streams_arn(&self) -> Expr {
+        Expr::regional_arn(
+            "logs",
+            [Expr::lit("log-group:"), self.reference(), Expr::lit(":*")],
+        )
+    }
+
     /// The ARN pattern of the group's log streams (the form `logs:PutLogEvents` is granted on).
     pub fn streams_arn(&self) -> Expr {
         Expr::regional_arn(

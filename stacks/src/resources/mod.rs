@@ -7,6 +7,7 @@
 pub mod athena;
 pub mod cloudwatch;
 pub mod ec2;
+pub mod events;
 pub mod firehose;
 pub mod glue;
 pub mod iam;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::resource_types;
+use crate::iam::PolicyDocument;
 use crate::template::{Expr, Handle};
 
 /// `AWS::SNS::Topic`: `Ref` is the topic ARN.
@@ -28,7 +29,17 @@ pub struct Subscription {
     pub protocol: &'static str,
 }
 
-resource_types!(Topic => "AWS::SNS::Topic");
+/// `AWS::SNS::TopicPolicy`: replaces the topics' default policy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TopicPolicy {
+    /// The policy.
+    pub policy_document: PolicyDocument,
+    /// Topic ARNs.
+    pub topics: Vec<Expr>,
+}
+
+resource_types!(Topic => "AWS::SNS::Topic", TopicPolicy => "AWS::SNS::TopicPolicy");
 
 impl Handle<Topic> {
     /// The topic's ARN (what `Ref` returns for a topic).

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::resource_types;
+use crate::iam::PolicyDocument;
 use crate::template::{Expr, Handle};
 
 /// `AWS::SQS::Queue`: `Ref` is the queue URL.
@@ -15,12 +16,27 @@ pub struct Queue {
     pub message_retention_period: u32,
 }
 
-resource_types!(Queue => "AWS::SQS::Queue");
+/// `AWS::SQS::QueuePolicy`: the queues' resource policy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueuePolicy {
+    /// The policy.
+    pub policy_document: PolicyDocument,
+    /// Queue URLs.
+    pub queues: Vec<Expr>,
+}
+
+resource_types!(Queue => "AWS::SQS::Queue", QueuePolicy => "AWS::SQS::QueuePolicy");
 
 impl Handle<Queue> {
     /// The queue's ARN.
     pub fn arn(&self) -> Expr {
         self.get_att("Arn")
+    }
+
+    /// The queue's URL (what `Ref` returns for a queue).
+    pub fn url(&self) -> Expr {
+        self.reference()
     }
 
     /// The queue's name.

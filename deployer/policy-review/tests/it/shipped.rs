@@ -17,7 +17,7 @@ fn the_committed_snapshots_are_no_change_against_synthesis() {
         let synthesis = synth::synthesize(&env, None).unwrap();
         let catalog = Catalog::from_synthesis(&synthesis);
         let committed = source::from_dir(&repo().join("policies").join(name)).unwrap();
-        assert_eq!(committed.roles.len(), 6);
+        assert_eq!(committed.roles.len(), 7);
         let diff = diff_snapshots(
             name,
             "dir",

@@ -1,0 +1,294 @@
+//! What CloudFormation's resource handlers need, from AWS's resource provider schemas (shipped by
+//! `cfn-lint` in the tools virtualenv): every `kms:` action a handler of a resource type in a pipeline
+//! template calls must be allowed by the data key's policy, and `policies/handler-permissions.json`
+//! lists the create, update and delete handler permissions of every resource type the stacks use.
+//!
+//! The schemas are found the way `runtime/testkit` finds moto: `$MST_TOOLS/venv` (default
+//! `~/.cache/mystocktracker/venv`, made by `.ci/setup-tools`). Without them these tests fail; they
+//! never skip.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use environment::Environment;
+use serde_json::Value;
+use stacks::pipeline;
+
+/// The committed file, relative to the workspace root.
+const HANDLER_PERMISSIONS: &str = "policies/handler-permissions.json";
+/// Set to rewrite [`HANDLER_PERMISSIONS`].
+const UPDATE: &str = "UPDATE_HANDLER_PERMISSIONS";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn shipped_environments() -> Vec<Environment> {
+    let dir = workspace().join("environments");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| environment::load(path).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// `cfnlint/data/schemas` in the tools virtualenv (see `runtime/testkit`'s `tools_venv`).
+fn schemas_dir() -> PathBuf {
+    let tools = std::env::var_os("MST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mystocktracker")
+        });
+    let lib = tools.join("venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path().join("site-packages/cfnlint/data/schemas"))
+            .find(|dir| dir.join("providers").is_dir())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no cfn-lint resource schemas under {}: run `bash .ci/setup-tools` (it makes the tools \
+             virtualenv) or set MST_TOOLS to the directory holding venv/",
+            lib.display()
+        )
+    })
+}
+
+/// The resource provider schemas of one region: type name to schema.
+struct Schemas {
+    dir: PathBuf,
+    by_region: BTreeMap<String, Value>,
+}
+
+impl Schemas {
+    fn new() -> Self {
+        Self {
+            dir: schemas_dir(),
+            by_region: BTreeMap::new(),
+        }
+    }
+
+    fn read(path: &Path) -> Value {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The create, update and delete handler permissions of `kind` in `region`.
+    fn handler_permissions(&mut self, region: &str, kind: &str) -> BTreeSet<String> {
+        let dir = self.dir.clone();
+        let providers = self
+            .by_region
+            .entry(region.to_owned())
+            .or_insert_with(|| Self::read(&dir.join(format!("providers/{region}.json"))));
+        let file = providers[kind]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind} has no resource schema for {region}"));
+        let schema = Self::read(&dir.join(format!("resources/{file}.json")));
+        let mut out = BTreeSet::new();
+        for handler in ["create", "update", "delete"] {
+            let permissions = schema["handlers"][handler]["permissions"].as_array();
+            for permission in permissions.into_iter().flatten() {
+                out.insert(permission.as_str().unwrap().to_owned());
+            }
+        }
+        out
+    }
+}
+
+/// Every (environment, region, template JSON) the shipped environments synthesize.
+fn all_templates() -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for env in shipped_environments() {
+        for region in &env.regions {
+            for stack in pipeline::stacks(&env, region).unwrap() {
+                out.push((
+                    env.name.as_str().to_owned(),
+                    region.to_string(),
+                    stack.template.to_json().unwrap(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn resource_types(template: &Value) -> BTreeSet<String> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["Type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether an IAM action pattern (`kms:*`, `kms:Get*`, `kms:Decrypt`) covers `action`.
+fn covers(pattern: &str, action: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => action
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase()),
+        None => pattern.eq_ignore_ascii_case(action),
+    }
+}
+
+/// The `kms:` actions the handlers of the template's resource types call that no key policy of the
+/// template allows to the account (the principal deploying the stack is one of its IAM principals,
+/// which the key policy must delegate to).
+fn kms_actions_the_key_policy_refuses(
+    schemas: &mut Schemas,
+    region: &str,
+    template: &Value,
+) -> BTreeSet<(String, String)> {
+    let account_root =
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"});
+    let allowed: Vec<String> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::KMS::Key")
+        .flat_map(|key| {
+            key["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .unwrap()
+        })
+        .filter(|s| {
+            s["Effect"] == "Allow"
+                && s["Principal"]["AWS"]
+                    .as_array()
+                    .is_some_and(|p| p.contains(&account_root))
+        })
+        .flat_map(|s| s["Action"].as_array().unwrap())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let mut refused = BTreeSet::new();
+    for kind in resource_types(template) {
+        for permission in schemas.handler_permissions(region, &kind) {
+            if permission.to_ascii_lowercase().starts_with("kms:")
+                && !allowed.iter().any(|pattern| covers(pattern, &permission))
+            {
+                refused.insert((kind.clone(), permission));
+            }
+        }
+    }
+    refused
+}
+
+fn has_data_key(template: &Value) -> bool {
+    resource_types(template).contains("AWS::KMS::Key")
+}
+
+#[test]
+fn the_key_policy_allows_every_kms_action_the_resource_handlers_call() {
+    let mut schemas = Schemas::new();
+    let mut checked = 0;
+    for (env, region, template) in all_templates() {
+        // The artifacts stack has no customer managed key: its bucket uses SSE-S3.
+        if !has_data_key(&template) {
+            continue;
+        }
+        let refused = kms_actions_the_key_policy_refuses(&mut schemas, &region, &template);
+        assert!(refused.is_empty(), "{env}/{region}: {refused:#?}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} templates with a key");
+}
+
+#[test]
+fn a_key_policy_listing_actions_one_by_one_misses_the_alias_handlers() {
+    let env = shipped_environments()
+        .into_iter()
+        .find(|e| e.name.as_str() == "prod")
+        .unwrap();
+    let region = env.canary_region().to_string();
+    let mut template = pipeline::stacks(&env, env.canary_region())
+        .unwrap()
+        .into_iter()
+        .find(|s| s.kind == pipeline::StackKind::Pipeline)
+        .unwrap()
+        .template
+        .to_json()
+        .unwrap();
+    // The account statement as it was before AWS's default replaced it.
+    let old = [
+        "CancelKeyDeletion",
+        "CreateGrant",
+        "Decrypt",
+        "DescribeKey",
+        "DisableKey",
+        "DisableKeyRotation",
+        "EnableKey",
+        "EnableKeyRotation",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GetKeyPolicy",
+        "GetKeyRotationStatus",
+        "ListGrants",
+        "ListKeyPolicies",
+        "ListResourceTags",
+        "PutKeyPolicy",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "RetireGrant",
+        "RevokeGrant",
+        "ScheduleKeyDeletion",
+        "TagResource",
+        "UntagResource",
+        "UpdateKeyDescription",
+    ];
+    for statement in template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if statement["Action"] == serde_json::json!(["kms:*"]) {
+            statement["Action"] = old.iter().map(|a| format!("kms:{a}")).collect();
+        }
+    }
+    let refused = kms_actions_the_key_policy_refuses(&mut Schemas::new(), &region, &template);
+    for needed in ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"] {
+        assert!(
+            refused.contains(&("AWS::KMS::Alias".to_owned(), needed.to_owned())),
+            "{needed} not reported: {refused:#?}"
+        );
+    }
+}
+
+/// Per resource type of any shipped template, its handlers' permissions, as the committed file holds
+/// them.
+fn handler_permissions_file() -> String {
+    let mut schemas = Schemas::new();
+    let mut by_type: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (_, region, template) in all_templates() {
+        for kind in resource_types(&template) {
+            let permissions = schemas.handler_permissions(&region, &kind);
+            by_type.entry(kind).or_default().extend(permissions);
+        }
+    }
+    serde_json::to_string_pretty(&by_type).unwrap() + "\n"
+}
+
+#[test]
+fn the_committed_handler_permissions_are_up_to_date() {
+    let path = workspace().join(HANDLER_PERMISSIONS);
+    let expected = handler_permissions_file();
+    if std::env::var_os(UPDATE).is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{HANDLER_PERMISSIONS} is out of date (the stacks' resource types or the cfn-lint schemas \
+         changed): regenerate it with `{UPDATE}=1 cargo nextest run -p stacks \
+         the_committed_handler_permissions_are_up_to_date` and commit it"
+    );
+}
