@@ -622,7 +622,26 @@ fn region_holding(
         });
     let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set)
         .then_output(|| ExecuteChangeSetOutput::builder().build());
-    let heads = bucket_holding(&artifacts(), planted);
+    let mut heads = bucket_holding(&artifacts(), planted);
+    // The pipeline template is over the inline limit, so it goes through the bucket, where it is
+    // already stored (with its checksum).
+    let pipeline_body = deploy::stack_of(output, StackKind::Pipeline)
+        .unwrap()
+        .compact
+        .clone();
+    heads.push(
+        mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(|r| {
+                r.key().is_some_and(|k| k.starts_with("templates/"))
+                    && r.checksum_mode() == Some(&ChecksumMode::Enabled)
+            })
+            .then_output(move || {
+                HeadObjectOutput::builder()
+                    .checksum_sha256(engine::artifacts::sha256_base64(pipeline_body.as_bytes()))
+                    .version_id("v-template")
+                    .build()
+            }),
+    );
     let cfn = client!(
         aws_sdk_cloudformation,
         [
@@ -782,12 +801,19 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         &stored(&artifacts()),
     )
     .unwrap();
+    let large_body = spec.body.clone();
+    spec.body = "{\"Resources\": {}}".to_owned();
     assert_eq!(
         deploy::template_location(&clients, "artifacts-bucket", &spec)
             .await
             .unwrap(),
         change_set::TemplateLocation::Body,
         "a template under 51,200 bytes goes inline"
+    );
+    assert!(
+        large_body.len() > synth::INLINE_TEMPLATE_BYTES,
+        "the prod pipeline template is over the inline limit ({} bytes)",
+        large_body.len()
     );
     spec.body = format!("{{\"Description\": \"{}\"}}", "x".repeat(60_000));
     let location = deploy::template_location(&clients, "artifacts-bucket", &spec)
