@@ -126,8 +126,8 @@ pub struct Outcome {
 
 /// Handles one batch of Kinesis records (all from one shard, in shard order), with
 /// [`DEFAULT_TIME_BUDGET`]: see [`handle_until`].
-// Not `async`: returning `handle_until`'s future itself keeps the binary's main future shallow
-// enough for the compiler to lay it out.
+// Not `async`: returning `handle_until`'s future itself keeps the binary's main future within the
+// compiler's query depth limit (one more async layer overflows it).
 pub fn handle(
     transform: &Transform,
     event: KinesisEvent,

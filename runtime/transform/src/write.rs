@@ -115,9 +115,7 @@ pub async fn write_bodies<'b>(
             .unwrap_or(&[]);
         debug_assert_eq!(records.len(), body.lines(), "a record for every line");
         offset += body.lines();
-        // Boxed: the nested futures are otherwise too deep for the compiler to lay out the
-        // binary's main future.
-        if let Err(failed_from) = Box::pin(session.write_body(body, records)).await {
+        if let Err(failed_from) = session.write_body(body, records).await {
             session.report.failed_from = Some(failed_from);
             break;
         }
