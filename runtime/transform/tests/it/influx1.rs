@@ -300,3 +300,58 @@ async fn a_missing_database_quarantines_nothing() {
     assert_eq!(objects.len(), 1);
     assert_quarantined(&objects[0].1, &event, &[0]);
 }
+
+#[tokio::test]
+async fn points_beyond_the_retention_policy_are_quarantined() {
+    let (influx, moto) = (Influx1::start(), Moto::start());
+    influx.query("", "CREATE DATABASE recent WITH DURATION 1h");
+    let sdk = sdk(&moto).await;
+    prepare_moto(&sdk, "t").await;
+    let t = transform(
+        &sdk,
+        influx.url(),
+        InfluxApi::V1 {
+            database: "recent".into(),
+        },
+    );
+    // Records that arrived now; record 2 is three hours old, beyond the one-hour retention.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let rfc3339 = |ago_s: u64| {
+        let nanos = (now.as_secs() - ago_s) as i64 * 1_000_000_000;
+        quote_record::Timestamp::from_unix_nanos(nanos).to_string()
+    };
+    let payloads: Vec<Vec<u8>> = (0..5u64)
+        .map(|i| {
+            let ago = if i == 2 { 3 * 3600 } else { 600 - i };
+            format!(
+                r#"{{"symbol":"S{i}","price":1.5,"currency":"USD","change_pct":0,"market_time":"{}","scraped_at":"{}","source":"t"}}"#,
+                rfc3339(ago),
+                rfc3339(60)
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut json = event_with(&payloads);
+    for record in json["Records"].as_array_mut().unwrap() {
+        record["kinesis"]["approximateArrivalTimestamp"] = Value::from(now.as_secs() as f64);
+    }
+    let event = event_from_json(&json);
+    let response = transform::handle(&t, event.clone()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let stored = rows(&influx.query("recent", "SELECT count(price) FROM quote"));
+    assert_eq!(stored[0]["count"], 4);
+    let lines = quarantine_lines(&sdk).await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["reason"], "rejected_by_influxdb");
+    assert_eq!(
+        lines[0]["sequence_number"],
+        event.records[2].kinesis.sequence_number.as_str()
+    );
+    assert_eq!(
+        lines[0]["message"],
+        "InfluxDB refused points (HTTP 400 Bad Request): partial write: points beyond retention policy dropped=1"
+    );
+}
