@@ -201,7 +201,7 @@ impl Session<'_> {
                     error!(
                         error = %e,
                         lines = range.len(),
-                        "InfluxDB configuration or credentials are wrong (database, bucket, organization, token or its permissions); nothing is quarantined, the batch is retried from this body's first record until it is fixed"
+                        "InfluxDB configuration or credentials are wrong (database, bucket, organization, token or its permissions); nothing is quarantined, the batch is retried from this request's first record until it is fixed"
                     );
                     return Err(first_record);
                 }
@@ -209,7 +209,7 @@ impl Session<'_> {
                     error!(
                         error = %e,
                         lines = range.len(),
-                        "InfluxDB write failed; the batch is retried from this body's first record"
+                        "InfluxDB write failed; the batch is retried from this request's first record"
                     );
                     return Err(first_record);
                 }
