@@ -2,8 +2,9 @@
 //!
 //! Steps: decode and validate every record (the shared quote crate); encode the valid ones as line
 //! protocol into gzip bodies of at most 5,000 lines and write them in shard order, stopping at the
-//! first failed write; quarantine the invalid records that precede the first failure in one S3
-//! object; report the first failed record.
+//! first failed write (a body whose points InfluxDB refuses is bisected instead, see
+//! [`crate::write`]); quarantine the invalid records and the records InfluxDB refused that precede
+//! the first failure in one S3 object; report the first failed record.
 //!
 //! # Delivery guarantees
 //!
@@ -18,6 +19,10 @@
 //!   retry writes it again, which is harmless because InfluxDB identifies a point by measurement,
 //!   tags and timestamp and overwrites it (the write is idempotent). We still stop writing at the
 //!   first failed body: later bodies would only be written twice.
+//! - records InfluxDB refuses on their own (400/422: a field type conflict, a timestamp outside
+//!   the retention policy) are quarantined like invalid records, with the server's explanation;
+//!   a refusal of the request itself (401/403/404: token, database, bucket) quarantines nothing
+//!   and is a failure like an outage.
 //! - invalid records are never reported as failures (retrying cannot make them valid) — unless
 //!   the quarantine write itself fails: then the first quarantined record becomes a failure point
 //!   too, so the invalid records are retried rather than lost (and the valid records after it are
@@ -27,11 +32,11 @@
 //!   record, so a whole-batch retry (crash, timeout) overwrites the object rather than
 //!   duplicating it, and a retry that starts later writes a new key with the records not yet
 //!   quarantined.
-//! - a record that keeps failing blocks its shard until the mapping's maximum record age or retry
-//!   count; then the mapping sends the batch's metadata to the on-failure destination (the
-//!   failed-events queue) and moves on.
+//! - a record that keeps failing (InfluxDB down or misconfigured) blocks its shard until the
+//!   mapping's maximum record age or retry count; then the mapping sends the batch's metadata to
+//!   the on-failure destination (the failed-events queue) and moves on.
 
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -42,6 +47,11 @@ use crate::config::Config;
 use crate::influx::{Body, BodyBuilder, WriteError, Writer};
 use crate::quarantine::{self, Entry, Quarantine};
 use crate::secrets::TokenCache;
+use crate::write::{self, Limits};
+
+/// How long [`handle`] and [`process`] give an invocation when no deadline is known: well
+/// within the stack's default function timeout (60 s).
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
 
 /// What the handler needs, built once per container.
 #[derive(Debug)]
@@ -49,6 +59,7 @@ pub struct Transform {
     writer: Writer,
     tokens: TokenCache,
     quarantine: Quarantine,
+    limits: Limits,
 }
 
 impl Transform {
@@ -58,7 +69,13 @@ impl Transform {
             writer,
             tokens,
             quarantine,
+            limits: Limits::default(),
         }
+    }
+
+    /// The same, with other bisection limits.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// Builds the parts from the configuration and an AWS SDK configuration. S3 uses path-style
@@ -95,8 +112,10 @@ pub struct Outcome {
     pub invalid: usize,
     /// Points InfluxDB acknowledged.
     pub written: usize,
-    /// Write requests sent (a 401 retry counts).
+    /// Write requests sent (a 401 retry and the parts of a bisected body count).
     pub requests: usize,
+    /// Records InfluxDB refused on their own (quarantined with the invalid ones).
+    pub rejected: usize,
     /// Records put in the quarantine object.
     pub quarantined: usize,
     /// Key of the quarantine object, when one was written.
@@ -105,11 +124,27 @@ pub struct Outcome {
     pub failed_from: Option<usize>,
 }
 
-/// Handles one batch of Kinesis records (all from one shard, in shard order). Never fails as a
-/// whole: every problem is expressed as a batch item failure (see the module documentation).
-pub async fn handle(transform: &Transform, event: KinesisEvent) -> KinesisEventResponse {
+/// Handles one batch of Kinesis records (all from one shard, in shard order), with
+/// [`DEFAULT_TIME_BUDGET`]: see [`handle_until`].
+// Not `async`: returning `handle_until`'s future itself keeps the binary's main future within the
+// compiler's query depth limit (one more async layer overflows it).
+pub fn handle(
+    transform: &Transform,
+    event: KinesisEvent,
+) -> impl Future<Output = KinesisEventResponse> + '_ {
+    handle_until(transform, event, Instant::now() + DEFAULT_TIME_BUDGET)
+}
+
+/// Handles one batch of Kinesis records (all from one shard, in shard order); bisection sends no
+/// request that could end after `deadline` (see [`crate::write`]). Never fails as a whole: every
+/// problem is expressed as a batch item failure (see the module documentation).
+pub async fn handle_until(
+    transform: &Transform,
+    event: KinesisEvent,
+    deadline: Instant,
+) -> KinesisEventResponse {
     let started = Instant::now();
-    let outcome = process(transform, &event.records).await;
+    let outcome = process_until(transform, &event.records, deadline).await;
     let failed_sequence_number = outcome
         .failed_from
         .and_then(|i| event.records.get(i))
@@ -120,6 +155,7 @@ pub async fn handle(transform: &Transform, event: KinesisEvent) -> KinesisEventR
         invalid = outcome.invalid,
         written = outcome.written,
         requests = outcome.requests,
+        rejected = outcome.rejected,
         quarantined = outcome.quarantined,
         quarantine_key = outcome.quarantine_key.as_deref(),
         retry_from_sequence_number = failed_sequence_number.as_deref(),
@@ -136,8 +172,29 @@ pub async fn handle(transform: &Transform, event: KinesisEvent) -> KinesisEventR
     response
 }
 
+/// The Lambda context's deadline (milliseconds since the Unix epoch) as an [`Instant`].
+pub fn deadline_from_epoch_millis(deadline_ms: u64) -> Instant {
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left
+}
+
 /// The work of [`handle`], returning what happened.
-pub async fn process(transform: &Transform, records: &[KinesisEventRecord]) -> Outcome {
+pub fn process<'a>(
+    transform: &'a Transform,
+    records: &'a [KinesisEventRecord],
+) -> impl Future<Output = Outcome> + 'a {
+    process_until(transform, records, Instant::now() + DEFAULT_TIME_BUDGET)
+}
+
+/// The work of [`handle_until`], returning what happened.
+pub async fn process_until(
+    transform: &Transform,
+    records: &[KinesisEventRecord],
+    deadline: Instant,
+) -> Outcome {
     let mut outcome = Outcome {
         records: records.len(),
         ..Outcome::default()
@@ -153,22 +210,45 @@ pub async fn process(transform: &Transform, records: &[KinesisEventRecord]) -> O
         );
     }
 
-    write(transform, &encoded.bodies, &mut outcome).await;
+    let report = write::write_bodies(
+        &transform.writer,
+        &transform.tokens,
+        encoded.bodies.iter().map(|(_, body)| body),
+        &encoded.line_records,
+        transform.limits,
+        deadline,
+    )
+    .await;
+    outcome.written = report.written;
+    outcome.requests = report.requests;
+    outcome.rejected = report.rejected.len();
+    if let Some(i) = report.failed_from {
+        fail_from(&mut outcome, i);
+    }
 
-    // Invalid records after the failure point are in the retried batch: quarantine them then.
+    // Records after the failure point are in the retried batch: quarantine them then.
     let limit = outcome.failed_from.unwrap_or(usize::MAX);
-    let first_invalid = encoded
-        .invalid
-        .first()
-        .map(|(i, _)| *i)
-        .filter(|i| *i < limit);
-    let lines: Vec<Entry> = encoded
+    let rejected = report.rejected.into_iter().filter_map(|r| {
+        let record = records.get(r.record)?;
+        let entry = Entry::rejected(
+            &r.message,
+            &record.kinesis.sequence_number,
+            &record.kinesis.partition_key,
+            arrival(record),
+            &record.kinesis.data.0,
+        );
+        Some((r.record, entry))
+    });
+    let mut quarantined: Vec<(usize, Entry)> = encoded
         .invalid
         .into_iter()
-        .take_while(|(i, _)| *i < limit)
-        .map(|(_, entry)| entry)
+        .chain(rejected)
+        .filter(|(i, _)| *i < limit)
         .collect();
-    if let (Some(first_invalid), Some(first)) = (first_invalid, records.first()) {
+    quarantined.sort_by_key(|(i, _)| *i);
+    let first_quarantined = quarantined.first().map(|(i, _)| *i);
+    let lines: Vec<Entry> = quarantined.into_iter().map(|(_, entry)| entry).collect();
+    if let (Some(first_quarantined), Some(first)) = (first_quarantined, records.first()) {
         let arrival = arrival(first);
         let key = quarantine::object_key(
             transform.quarantine.prefix(),
@@ -198,7 +278,7 @@ pub async fn process(transform: &Transform, records: &[KinesisEventRecord]) -> O
             Err(e) => {
                 // Not losing them: the batch is retried from the first of them.
                 error!(error = %e, "quarantine failed; the invalid records are retried");
-                outcome.failed_from = Some(limit.min(first_invalid));
+                outcome.failed_from = Some(limit.min(first_quarantined));
             }
         }
     }
@@ -209,6 +289,8 @@ pub async fn process(transform: &Transform, records: &[KinesisEventRecord]) -> O
 /// invalid records with their index.
 struct Encoded {
     bodies: Vec<(usize, Body)>,
+    /// The index of the record of each line of the bodies, in order.
+    line_records: Vec<usize>,
     invalid: Vec<(usize, Entry)>,
     valid: usize,
     /// Set when encoding itself failed (it cannot in practice: gzip into memory).
@@ -218,6 +300,7 @@ struct Encoded {
 fn encode(records: &[KinesisEventRecord]) -> Encoded {
     let mut out = Encoded {
         bodies: Vec::new(),
+        line_records: Vec::new(),
         invalid: Vec::new(),
         valid: 0,
         failed_from: None,
@@ -237,6 +320,7 @@ fn encode(records: &[KinesisEventRecord]) -> Encoded {
                     out.failed_from = Some(*first);
                     return out;
                 }
+                out.line_records.push(i);
                 if builder.is_full()
                     && let Some((first, builder)) = body.take()
                 {
@@ -270,56 +354,6 @@ fn encode(records: &[KinesisEventRecord]) -> Encoded {
     out
 }
 
-/// Writes the bodies in order, stopping at the first failure (recorded in `outcome.failed_from`).
-/// A 401/403 re-reads the token once per invocation and retries that body.
-async fn write(transform: &Transform, bodies: &[(usize, Body)], outcome: &mut Outcome) {
-    let Some((first_index, _)) = bodies.first() else {
-        return;
-    };
-    let mut token = match transform.tokens.get().await {
-        Ok(token) => token,
-        Err(e) => {
-            error!(error = %e, "cannot read the InfluxDB token; the batch is retried");
-            fail_from(outcome, *first_index);
-            return;
-        }
-    };
-    let mut refreshed = false;
-    for (first, body) in bodies {
-        outcome.requests += 1;
-        let mut result = transform.writer.write(body, &token).await;
-        if let Err(WriteError::Unauthorized(status)) = &result
-            && !refreshed
-        {
-            refreshed = true;
-            warn!(
-                status = status.as_u16(),
-                "InfluxDB rejected the token; re-reading the secret"
-            );
-            match transform.tokens.refresh(&token).await {
-                Ok(new) => {
-                    token = new;
-                    outcome.requests += 1;
-                    result = transform.writer.write(body, &token).await;
-                }
-                Err(e) => error!(error = %e, "cannot re-read the InfluxDB token"),
-            }
-        }
-        match result {
-            Ok(()) => outcome.written += body.lines(),
-            Err(e) => {
-                error!(
-                    error = %e,
-                    lines = body.lines(),
-                    "InfluxDB write failed; the batch is retried from this body's first record"
-                );
-                fail_from(outcome, *first);
-                return;
-            }
-        }
-    }
-}
-
 fn fail_from(outcome: &mut Outcome, index: usize) {
     outcome.failed_from = Some(outcome.failed_from.map_or(index, |f| f.min(index)));
 }
@@ -346,4 +380,28 @@ fn arrived_at(record: &KinesisEventRecord) -> Timestamp {
 /// [`arrived_at`] as RFC 3339 UTC (always at least `YYYY-MM-DD` long).
 fn arrival(record: &KinesisEventRecord) -> String {
     arrived_at(record).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_deadlines_become_instants() {
+        let now_ms = |offset: Duration| {
+            (SystemTime::now() + offset)
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_millis() as u64
+        };
+        let before = Instant::now();
+        let past = deadline_from_epoch_millis(1_000);
+        assert!(
+            past <= Instant::now(),
+            "a past deadline is now at the latest"
+        );
+        let in_a_minute = deadline_from_epoch_millis(now_ms(Duration::from_secs(60)));
+        assert!(in_a_minute > before + Duration::from_secs(50));
+        assert!(in_a_minute <= Instant::now() + Duration::from_secs(60));
+    }
 }

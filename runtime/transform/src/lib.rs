@@ -7,7 +7,8 @@
 //! - [`config`]: environment variables.
 //! - [`influx`]: the writer (v1/v2 API, gzip, batches of at most 5,000 lines).
 //! - [`secrets`]: the InfluxDB token from Secrets Manager, cached and re-read on a 401.
-//! - [`quarantine`]: one JSON-lines S3 object of invalid records per invocation.
+//! - [`quarantine`]: one JSON-lines S3 object of invalid (or refused) records per invocation.
+//! - [`write`]: writing the bodies in order; bisecting a body whose points InfluxDB refuses.
 //! - [`handler`]: the batch logic and its delivery guarantees.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod handler;
 pub mod influx;
 pub mod quarantine;
 pub mod secrets;
+pub mod write;
 
 pub use config::Config;
-pub use handler::{Outcome, Transform, handle};
+pub use handler::{Outcome, Transform, handle, handle_until};

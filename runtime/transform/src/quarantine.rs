@@ -1,4 +1,5 @@
-//! The quarantine: invalid records, with their reason, as one JSON-lines S3 object per invocation.
+//! The quarantine: invalid records, and valid ones InfluxDB refused, with their reason, as one
+//! JSON-lines S3 object per invocation.
 //!
 //! Key: `<prefix>dt=<YYYY-MM-DD>/<shard id>-<first sequence number>.jsonl`, where the date is the
 //! approximate arrival date of the invocation's first record and the sequence number is that
@@ -12,10 +13,15 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 use thiserror::Error;
 
+/// The reason of a valid record whose point InfluxDB refused (a field type conflict, a timestamp
+/// outside the retention policy, …); the entry's message is the server's explanation.
+pub const REJECTED_BY_INFLUXDB: &str = "rejected_by_influxdb";
+
 /// One quarantined record: one line of the object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    /// Stable machine code from the quote crate (`price_not_positive`, `not_json`, …).
+    /// Stable machine code from the quote crate (`price_not_positive`, `not_json`, …), or
+    /// [`REJECTED_BY_INFLUXDB`].
     pub reason: &'static str,
     /// The human explanation.
     pub message: String,
@@ -38,9 +44,46 @@ impl Entry {
         approximate_arrival: String,
         data: &[u8],
     ) -> Self {
+        Self::with_reason(
+            invalid.code(),
+            invalid.to_string(),
+            sequence_number,
+            partition_key,
+            approximate_arrival,
+            data,
+        )
+    }
+
+    /// An entry for a valid record whose point InfluxDB refused on its own: reason
+    /// [`REJECTED_BY_INFLUXDB`], message the server's explanation.
+    pub fn rejected(
+        message: &str,
+        sequence_number: &str,
+        partition_key: &str,
+        approximate_arrival: String,
+        data: &[u8],
+    ) -> Self {
+        Self::with_reason(
+            REJECTED_BY_INFLUXDB,
+            message.to_owned(),
+            sequence_number,
+            partition_key,
+            approximate_arrival,
+            data,
+        )
+    }
+
+    fn with_reason(
+        reason: &'static str,
+        message: String,
+        sequence_number: &str,
+        partition_key: &str,
+        approximate_arrival: String,
+        data: &[u8],
+    ) -> Self {
         Self {
-            reason: invalid.code(),
-            message: invalid.to_string(),
+            reason,
+            message,
             sequence_number: sequence_number.to_owned(),
             partition_key: partition_key.to_owned(),
             approximate_arrival,

@@ -196,3 +196,24 @@ pub fn assert_quarantined(lines: &[Value], event: &KinesisEvent, indices: &[usiz
         );
     }
 }
+
+/// A valid quote payload: `symbol` at `price`, with `volume` if given, at 2026-11-27 15:MM:SS UTC
+/// for `second` = MM * 60 + SS (before the fixture's arrival time, 15:30:02.5).
+pub fn quote_at(symbol: &str, price: f64, volume: Option<u64>, second: u32) -> Vec<u8> {
+    let volume = volume.map_or(String::new(), |v| format!(r#","volume":{v}"#));
+    format!(
+        r#"{{"symbol":"{symbol}","price":{price},"currency":"USD","change_pct":0.5{volume},"market_time":"2026-11-27T15:{:02}:{:02}Z","scraped_at":"2026-11-27T15:29:00Z","source":"t"}}"#,
+        second / 60 % 30,
+        second % 60
+    )
+    .into_bytes()
+}
+
+/// The quarantine lines of every object, in key order.
+pub async fn quarantine_lines(sdk: &aws_config::SdkConfig) -> Vec<Value> {
+    quarantine_objects(sdk)
+        .await
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .collect()
+}

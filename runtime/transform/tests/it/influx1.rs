@@ -166,6 +166,10 @@ async fn influx_down_then_back_leaves_each_point_exactly_once() {
     assert_eq!(quarantine_objects(&sdk).await.len(), 2);
 }
 
+fn event_from_json(json: &Value) -> aws_lambda_events::event::kinesis::KinesisEvent {
+    event(json)
+}
+
 fn event_from_retry(json: &Value, from: usize) -> aws_lambda_events::event::kinesis::KinesisEvent {
     event(&retry_from(json, from))
 }
@@ -201,4 +205,153 @@ async fn a_full_batch_is_written_in_bodies_of_5000_lines() {
     assert_eq!(outcome.written, 9_997);
     assert_eq!(outcome.quarantined, 3);
     assert_eq!(count(&influx), 9_997);
+}
+
+#[tokio::test]
+async fn a_field_type_conflict_quarantines_only_the_conflicting_records() {
+    let (influx, moto) = (Influx1::start(), Moto::start());
+    influx.create_database(DB);
+    let sdk = sdk(&moto).await;
+    prepare_moto(&sdk, "t").await;
+    let t = transform(&sdk, influx.url(), v1());
+    // InfluxDB 1.x fixes a field's type per measurement and shard (a week of time): a float
+    // `volume` written first makes every integer `volume` of that week a conflict. Quotes without
+    // a volume are not affected.
+    influx.write(
+        DB,
+        "quote,currency=USD,source=seed,symbol=SEED volume=1.5 1795784400000000000",
+    );
+    let mut payloads: Vec<Vec<u8>> = (0..12u32)
+        .map(|i| quote_at(&format!("S{}", i % 3), 10.0 + f64::from(i), None, i))
+        .collect();
+    payloads[3] = quote_at("S0", -1.0, None, 3);
+    for i in [5u32, 9] {
+        payloads[i as usize] = quote_at("S2", 10.0 + f64::from(i), Some(100), i);
+    }
+    let event = event(&event_with(&payloads));
+    let outcome = transform::handler::process(&t, &event.records).await;
+    assert_eq!(outcome.failed_from, None, "{outcome:?}");
+    assert_eq!((outcome.written, outcome.rejected), (9, 2), "{outcome:?}");
+    assert!(outcome.requests <= 1 + 2 * 2 * 4, "{outcome:?}");
+
+    // The other points are stored.
+    let got = rows(&influx.query(
+        DB,
+        "SELECT * FROM quote WHERE symbol != 'SEED' ORDER BY time",
+    ));
+    let stored: Vec<i64> = got.iter().map(|r| r["time"].as_i64().unwrap()).collect();
+    let (valid, _) = split(&event);
+    let expected: Vec<i64> = valid
+        .iter()
+        .filter(|(i, _)| ![5, 9].contains(i))
+        .map(|(_, q)| q.market_time().unix_nanos())
+        .collect();
+    assert_eq!(stored, expected, "{got:#?}");
+
+    // The conflicting ones are quarantined with the server's explanation, in shard order with
+    // the invalid one.
+    let objects = quarantine_objects(&sdk).await;
+    assert_eq!(objects.len(), 1, "{objects:#?}");
+    let lines = &objects[0].1;
+    let reasons: Vec<&str> = lines
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "price_not_positive",
+            "rejected_by_influxdb",
+            "rejected_by_influxdb"
+        ]
+    );
+    for (line, i) in lines[1..].iter().zip([5, 9]) {
+        let record = &event.records[i].kinesis;
+        assert_eq!(line["sequence_number"], record.sequence_number.as_str());
+        let message = line["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("InfluxDB refused points (HTTP 400 Bad Request): partial write: field type conflict: input field \"volume\" on measurement \"quote\" is type integer, already exists as type float"),
+            "{message}"
+        );
+    }
+
+    // A batch where every point conflicts: the answer's dropped count settles it in one request.
+    let payloads: Vec<Vec<u8>> = (20..30u32)
+        .map(|i| quote_at("S1", f64::from(i), Some(u64::from(i)), i))
+        .collect();
+    let all_conflicting = event_from_json(&event_with(&payloads));
+    let outcome = transform::handler::process(&t, &all_conflicting.records).await;
+    assert_eq!(outcome.failed_from, None, "{outcome:?}");
+    assert_eq!((outcome.requests, outcome.rejected), (1, 10), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_missing_database_quarantines_nothing() {
+    let (influx, moto) = (Influx1::start(), Moto::start());
+    let sdk = sdk(&moto).await;
+    prepare_moto(&sdk, "t").await;
+    // No CREATE DATABASE: InfluxDB answers 404 "database not found".
+    let t = transform(&sdk, influx.url(), v1());
+    let event = fixture();
+    let outcome = transform::handler::process(&t, &event.records).await;
+    assert_eq!(outcome.failed_from, Some(1), "{outcome:?}");
+    assert_eq!((outcome.requests, outcome.rejected), (1, 0));
+    let objects = quarantine_objects(&sdk).await;
+    assert_eq!(objects.len(), 1);
+    assert_quarantined(&objects[0].1, &event, &[0]);
+}
+
+#[tokio::test]
+async fn points_beyond_the_retention_policy_are_quarantined() {
+    let (influx, moto) = (Influx1::start(), Moto::start());
+    influx.query("", "CREATE DATABASE recent WITH DURATION 1h");
+    let sdk = sdk(&moto).await;
+    prepare_moto(&sdk, "t").await;
+    let t = transform(
+        &sdk,
+        influx.url(),
+        InfluxApi::V1 {
+            database: "recent".into(),
+        },
+    );
+    // Records that arrived now; record 2 is three hours old, beyond the one-hour retention.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let rfc3339 = |ago_s: u64| {
+        let nanos = (now.as_secs() - ago_s) as i64 * 1_000_000_000;
+        quote_record::Timestamp::from_unix_nanos(nanos).to_string()
+    };
+    let payloads: Vec<Vec<u8>> = (0..5u64)
+        .map(|i| {
+            let ago = if i == 2 { 3 * 3600 } else { 600 - i };
+            format!(
+                r#"{{"symbol":"S{i}","price":1.5,"currency":"USD","change_pct":0,"market_time":"{}","scraped_at":"{}","source":"t"}}"#,
+                rfc3339(ago),
+                rfc3339(60)
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut json = event_with(&payloads);
+    for record in json["Records"].as_array_mut().unwrap() {
+        record["kinesis"]["approximateArrivalTimestamp"] = Value::from(now.as_secs() as f64);
+    }
+    let event = event_from_json(&json);
+    let response = transform::handle(&t, event.clone()).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+
+    let stored = rows(&influx.query("recent", "SELECT count(price) FROM quote"));
+    assert_eq!(stored[0]["count"], 4);
+    let lines = quarantine_lines(&sdk).await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["reason"], "rejected_by_influxdb");
+    assert_eq!(
+        lines[0]["sequence_number"],
+        event.records[2].kinesis.sequence_number.as_str()
+    );
+    assert_eq!(
+        lines[0]["message"],
+        "InfluxDB refused points (HTTP 400 Bad Request): partial write: points beyond retention policy dropped=1"
+    );
 }

@@ -1,6 +1,6 @@
-//! A tiny HTTP/1.1 server on a free loopback port that answers every request with a status chosen
-//! by the test, and records what it received (the `Authorization` header and the number of lines
-//! in the gzip body). It stands in for InfluxDB where the test needs it to misbehave on cue.
+//! A tiny HTTP/1.1 server on a free loopback port that answers every request with a status (and
+//! body) chosen by the test, and records what it received (the `Authorization` header and the
+//! lines of the gzip body). It stands in for InfluxDB where the test needs it to misbehave on cue.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -12,9 +12,13 @@ pub struct Request {
     pub target: String,
     pub authorization: Option<String>,
     pub lines: usize,
+    /// The body's lines (decompressed).
+    pub body: String,
+    /// The status the stub answered.
+    pub status: u16,
 }
 
-type Respond = dyn Fn(&Request, usize) -> u16 + Send + Sync;
+type Respond = dyn Fn(&Request, usize) -> (u16, String) + Send + Sync;
 
 pub struct Stub {
     pub url: String,
@@ -22,8 +26,24 @@ pub struct Stub {
 }
 
 impl Stub {
-    /// Answers the n-th request (from 0) with `respond(&request, n)`.
+    /// Answers the n-th request (from 0) with the status `respond(&request, n)` (and a JSON error
+    /// body when it is 400 or more).
     pub fn start(respond: impl Fn(&Request, usize) -> u16 + Send + Sync + 'static) -> Self {
+        Self::scripted(move |request, n| {
+            let status = respond(request, n);
+            let body = if status >= 400 {
+                "{\"error\":\"stub says no\"}"
+            } else {
+                ""
+            };
+            (status, body.to_owned())
+        })
+    }
+
+    /// Answers the n-th request (from 0) with the status and body `respond(&request, n)`.
+    pub fn scripted(
+        respond: impl Fn(&Request, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -87,21 +107,20 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>, respond: &Respond) {
         } else {
             String::from_utf8(body).unwrap()
         };
-        let request = Request {
+        let mut request = Request {
             target,
             authorization,
             lines: text.lines().count(),
+            body: text,
+            status: 0,
         };
-        let n = {
+        let (status, body) = {
+            // Numbered and recorded under one lock, so that n is the request's rank.
             let mut seen = seen.lock().unwrap();
-            seen.push(request.clone());
-            seen.len() - 1
-        };
-        let status = respond(&request, n);
-        let body = if status >= 400 {
-            "{\"error\":\"stub says no\"}"
-        } else {
-            ""
+            let (status, body) = respond(&request, seen.len());
+            request.status = status;
+            seen.push(request);
+            (status, body)
         };
         let _ = write!(
             writer,
