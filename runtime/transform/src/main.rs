@@ -1,6 +1,6 @@
 //! The `transform` Lambda binary (deployed as `bootstrap` on `provided.al2023`): reads the
 //! configuration, builds the clients once per container, logs JSON lines, and hands each Kinesis
-//! event to [`transform::handle`]. A failed cold start is reported to the Runtime API
+//! event to [`transform::handle_until`] with the invocation's deadline. A failed cold start is reported to the Runtime API
 //! ([`lambda_support::InitError`]) before the process exits.
 
 use std::convert::Infallible;
@@ -51,7 +51,10 @@ async fn main() -> ExitCode {
     let transform = &transform;
     let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
-            Ok::<_, Infallible>(transform::handle(transform, event.payload).await)
+            // Bisection of a partly refused body sends nothing that could end after the
+            // invocation's own deadline.
+            let deadline = transform::handler::deadline_from_epoch_millis(event.context.deadline);
+            Ok::<_, Infallible>(transform::handle_until(transform, event.payload, deadline).await)
         },
     ));
     lambda_support::exit_code(run.await)
