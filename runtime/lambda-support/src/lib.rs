@@ -1,8 +1,6 @@
 //! What every Lambda binary of the pipeline sets up the same way, so that `main` only wires a
 //! handler to the runtime: JSON log lines and the AWS SDK configuration (rustls on `ring`, deadlines).
 
-pub mod env;
-
 use std::time::Duration;
 
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
