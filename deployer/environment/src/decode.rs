@@ -640,8 +640,8 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
     };
     let api = match api {
         Some("v2") => {
-            let org = influx_name(&map, "org", "organisation");
-            let bucket = influx_name(&map, "bucket", "bucket");
+            let org = influx_name(&map, "org", "organisation", "markets");
+            let bucket = influx_name(&map, "bucket", "bucket", "quotes");
             misplaced(
                 "database",
                 "the v2 API writes to `org` and `bucket`; remove `database`, or set `api: v1`",
@@ -652,7 +652,7 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
             })
         }
         Some(_) => {
-            let database = influx_name(&map, "database", "database");
+            let database = influx_name(&map, "database", "database", "quotes");
             misplaced(
                 "org",
                 "the v1 API writes to a `database`; remove `org`, or set `api: v2`",
@@ -682,13 +682,13 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
 
 /// A required InfluxDB name (`org`, `bucket`, `database`). The transform Lambda treats a blank
 /// variable as unset and would refuse to start, so a blank name is refused here.
-fn influx_name(map: &MapReader<'_>, key: &str, what: &str) -> Option<String> {
+fn influx_name(map: &MapReader<'_>, key: &str, what: &str, example: &str) -> Option<String> {
     map.required_value(key).and_then(|v| {
         let text = v.string()?;
         if lambda_contract::vars::is_unset(&text) {
             v.error(
                 format!("`influxdb.{key}` is blank"),
-                format!("write the InfluxDB {what} the transform Lambda writes to, such as `{key}: quotes`"),
+                format!("write the InfluxDB {what} the transform Lambda writes to, such as `{key}: {example}`"),
             );
             return None;
         }

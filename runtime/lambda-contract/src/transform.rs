@@ -89,11 +89,9 @@ pub fn influx_url_problem(url: &str) -> Option<&'static str> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         Some("it must start with `http://` or `https://`")
     } else if url.contains('?') {
-        Some("it has a query (`?`): the function adds its own write path and query to the base URL")
+        Some("it has a query (`?`): the transform Lambda appends its own write path and query")
     } else if url.contains('#') {
-        Some(
-            "it has a fragment (`#`): the function adds its own write path and query to the base URL",
-        )
+        Some("it has a fragment (`#`): the transform Lambda appends its own write path and query")
     } else {
         None
     }
