@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use ipnet::Ipv4Net;
 use scraper_config::DEFAULT_USER_AGENT;
-use scraper_config::decode::{check_unique, http_host, int, positive, proxies, symbols};
+use scraper_config::decode::{
+    check_locator, check_unique, http_host, int, positive, proxies, symbols,
+};
 use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
@@ -362,7 +364,9 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
     });
     let has_currency = map.contains("currency");
     let fields_key = map.get("fields").and_then(|f| f.key_span());
-    let fields = map.required_value("fields").and_then(|v| fields(&v));
+    let fields = map
+        .required_value("fields")
+        .and_then(|v| fields(&v, format));
     map.finish();
     if let Some(f) = &fields
         && f.currency.is_none()
@@ -390,7 +394,15 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
     })
 }
 
-fn fields(v: &Value<'_>) -> Option<FieldLocators> {
+/// The locators, checked with the scraper's own syntax check for the source's format (`None` when the
+/// format is invalid: then only blank locators are refused). CSS selectors are checked for the
+/// `selector@attribute` shape only: their full syntax needs the scraper's CSS parser, which the
+/// deployer does not build.
+fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<FieldLocators> {
+    let format = format.map(|format| match format {
+        SourceFormat::Html => scraper_config::SourceFormat::Html,
+        SourceFormat::Json => scraper_config::SourceFormat::Json,
+    });
     let map = v.map()?;
     let locator = |key: &str, required: bool| -> Option<Option<String>> {
         let value = if required {
@@ -402,14 +414,7 @@ fn fields(v: &Value<'_>) -> Option<FieldLocators> {
             None => (!required).then_some(None),
             Some(v) => {
                 let text = v.string()?;
-                if text.trim().is_empty() {
-                    v.error(
-                        format!("`{}` is empty", v.path()),
-                        "write a CSS selector (html) or a JSON path (json)",
-                    );
-                    return None;
-                }
-                Some(Some(text))
+                check_locator(&v, &text, format, &|_| Ok(())).then_some(Some(text))
             }
         }
     };
@@ -599,6 +604,14 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
             );
             return None;
         }
+        // The transform Lambda's own rule (it appends the write path and query to this URL).
+        if let Some(why) = lambda_contract::transform::influx_url_problem(&text) {
+            v.error(
+                format!("InfluxDB URL `{text}` is not a base URL: {why}"),
+                "write only the server's base URL, such as `https://influx.example.com:8086`, without `?...` or `#...`",
+            );
+            return None;
+        }
         Some(text)
     });
     let api = map.required_value("api").and_then(|v| match v.str()? {
@@ -627,8 +640,8 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
     };
     let api = match api {
         Some("v2") => {
-            let org = map.required::<String>("org");
-            let bucket = map.required::<String>("bucket");
+            let org = influx_name(&map, "org", "organisation", "markets");
+            let bucket = influx_name(&map, "bucket", "bucket", "quotes");
             misplaced(
                 "database",
                 "the v2 API writes to `org` and `bucket`; remove `database`, or set `api: v1`",
@@ -639,7 +652,7 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
             })
         }
         Some(_) => {
-            let database = map.required::<String>("database");
+            let database = influx_name(&map, "database", "database", "quotes");
             misplaced(
                 "org",
                 "the v1 API writes to a `database`; remove `org`, or set `api: v2`",
@@ -664,6 +677,22 @@ fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {
     Some(InfluxDb {
         url: url?,
         api: api?,
+    })
+}
+
+/// A required InfluxDB name (`org`, `bucket`, `database`). The transform Lambda treats a blank
+/// variable as unset and would refuse to start, so a blank name is refused here.
+fn influx_name(map: &MapReader<'_>, key: &str, what: &str, example: &str) -> Option<String> {
+    map.required_value(key).and_then(|v| {
+        let text = v.string()?;
+        if lambda_contract::vars::is_unset(&text) {
+            v.error(
+                format!("`influxdb.{key}` is blank"),
+                format!("write the InfluxDB {what} the transform Lambda writes to, such as `{key}: {example}`"),
+            );
+            return None;
+        }
+        Some(text)
     })
 }
 

@@ -237,22 +237,11 @@ pub struct InfluxDb {
     pub api: InfluxApi,
 }
 
-/// The InfluxDB write API and its addressing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InfluxApi {
-    /// `POST /api/v2/write?org=..&bucket=..` with a token (InfluxDB 2.x, 1.8+, VictoriaMetrics).
-    V2 {
-        /// Organisation.
-        org: String,
-        /// Bucket.
-        bucket: String,
-    },
-    /// `POST /write?db=..` (InfluxDB 1.x).
-    V1 {
-        /// Database.
-        database: String,
-    },
-}
+/// The InfluxDB write API and its addressing: the transform Lambda's own type (`lambda-contract`),
+/// so what the environment holds is what the function is configured with. `V2` writes with
+/// `POST /api/v2/write?org=..&bucket=..` and a token (InfluxDB 2.x, 1.8+, VictoriaMetrics); `V1`
+/// with `POST /write?db=..` (InfluxDB 1.x).
+pub use lambda_contract::transform::InfluxApi;
 
 /// Price-move alerts.
 #[derive(Debug, Clone, PartialEq)]

@@ -492,6 +492,95 @@ fn influx_keys_must_match_the_api_version() {
     );
 }
 
+/// The transform Lambda appends its write path and query to `influxdb.url`, and refuses at every cold
+/// start a URL with a query or a fragment: `deployer synth` refuses it first, with the contract's rule.
+#[test]
+fn influx_url_must_be_a_base_url_without_query_or_fragment() {
+    for (url, what) in [
+        (
+            "https://influx.example.com:8086/?org=markets",
+            "query (`?`)",
+        ),
+        ("https://influx.example.com:8086/#writes", "fragment (`#`)"),
+    ] {
+        let text = edit(
+            "url: \"https://influx.example.com:8086\"",
+            &format!("url: \"{url}\""),
+        );
+        let d = assert_problem(
+            &text,
+            10,
+            17,
+            &format!("InfluxDB URL `{url}` is not a base URL: it has a {what}"),
+            "write only the server's base URL, such as `https://influx.example.com:8086`",
+        );
+        assert!(
+            lambda_contract::transform::influx_url_problem(url)
+                .is_some_and(|why| d.message.ends_with(why)),
+            "the message gives the contract's reason: {}",
+            d.message
+        );
+    }
+}
+
+/// A blank InfluxDB name would reach the transform Lambda as a blank variable, which it treats as unset
+/// and refuses at every cold start: `deployer synth` refuses it with its position.
+#[test]
+fn influx_org_bucket_and_database_must_not_be_blank() {
+    let text = edit("org: markets", "org: \" \"");
+    assert_problem(
+        &text,
+        10,
+        66,
+        "`influxdb.org` is blank",
+        "write the InfluxDB organisation the transform Lambda writes to",
+    );
+    let text = edit("bucket: quotes}", "bucket: \"\"}");
+    assert_problem(
+        &text,
+        10,
+        83,
+        "`influxdb.bucket` is blank",
+        "write the InfluxDB bucket the transform Lambda writes to",
+    );
+    let text = edit(
+        "api: v2, org: markets, bucket: quotes}",
+        "api: v1, database: \"  \"}",
+    );
+    assert_problem(
+        &text,
+        10,
+        71,
+        "`influxdb.database` is blank",
+        "write the InfluxDB database the transform Lambda writes to",
+    );
+}
+
+/// The scraper refuses to start on a locator it cannot read; `deployer synth` refuses it first, with the
+/// scraper configuration's own locator check, at the locator's position.
+#[test]
+fn locators_are_checked_with_the_scrapers_syntax_for_the_sources_format() {
+    let text = edit("{price: p,", "{price: \"@content\",");
+    assert_problem(
+        &text,
+        9,
+        23,
+        "invalid HTML locator `@content`: `@content` has no selector before it",
+        "write a CSS selector such as `span.price`, optionally `@attribute`",
+    );
+    let text = edit(
+        "      fields: {price: p, change_pct: c, market_time: t}",
+        "      format: json\n      fields: {price: $.p, change_pct: \"$..c\", market_time: $.t}",
+    );
+    assert_problem(
+        &text,
+        10,
+        40,
+        "invalid JSON path `$..c`",
+        "write a path such as `$.quote.price`",
+    );
+}
+
 #[test]
 fn source_needs_a_currency_and_unknown_keys_are_still_reported() {
     let text = edit("      currency: USD\n", "      currncy: USD\n");

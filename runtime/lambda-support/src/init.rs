@@ -10,7 +10,7 @@ use std::time::Duration;
 use lambda_runtime_api_client::{PooledClient, body::Body, build_request};
 use thiserror::Error;
 
-use crate::env::ConfigError;
+use lambda_contract::ConfigError;
 
 /// The Runtime API path for init errors.
 pub const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";

@@ -2,7 +2,6 @@
 //! handler to the runtime: JSON log lines, the AWS SDK configuration (rustls on `ring`, deadlines),
 //! and init errors reported to the Runtime API ([`init`]).
 
-pub mod env;
 pub mod init;
 
 pub use init::InitError;

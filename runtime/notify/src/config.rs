@@ -1,8 +1,12 @@
 //! The function's configuration, read once from environment variables at cold start.
-
-use lambda_support::env::Vars;
+//!
+//! The variables, their formats and their checks are the contract shared with the deployer
+//! (`lambda_contract::notify`): the pipeline stack writes them from the same type this function
+//! reads them with; here the threshold becomes the function's [`Threshold`].
 
 use crate::window::Threshold;
+
+pub use lambda_contract::ConfigError;
 
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,8 +21,6 @@ pub struct Config {
     pub state_prefix: String,
 }
 
-pub use lambda_support::env::ConfigError;
-
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -28,36 +30,19 @@ impl Config {
     /// Reads the configuration through `lookup` (a variable name to its value), so that tests need
     /// not change the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(lookup);
-
-        let topic_arn = vars.required("TOPIC_ARN")?;
-        if !topic_arn.starts_with("arn:") {
-            return Err(ConfigError::Invalid {
-                name: "TOPIC_ARN",
-                value: topic_arn,
-                reason: "expected a topic ARN such as arn:aws:sns:eu-west-1:111122223333:alerts",
-            });
-        }
-        let threshold = match vars.optional("THRESHOLD_PCT") {
-            None => Threshold::default(),
-            Some(value) => value
-                .trim()
-                .trim_end_matches('%')
-                .parse::<f64>()
-                .ok()
-                .and_then(Threshold::from_percent)
-                .ok_or(ConfigError::Invalid {
-                    name: "THRESHOLD_PCT",
-                    value,
-                    reason: "expected a finite percentage greater than 0, such as 1 or 0.5",
-                })?,
-        };
-        let state_prefix = vars.prefix("STATE_PREFIX")?;
+        let contract = lambda_contract::notify::Config::from_lookup(lookup)?;
+        // The contract accepts exactly the thresholds `Threshold` does (finite, above 0).
+        let threshold =
+            Threshold::from_percent(contract.threshold_pct).ok_or(ConfigError::Invalid {
+                name: lambda_contract::notify::THRESHOLD_PCT,
+                value: contract.threshold_pct.to_string(),
+                reason: "expected a finite percentage greater than 0, such as 1 or 0.5",
+            })?;
         Ok(Self {
-            topic_arn,
+            topic_arn: contract.topic_arn,
             threshold,
-            state_bucket: vars.required("STATE_BUCKET")?,
-            state_prefix,
+            state_bucket: contract.state_bucket,
+            state_prefix: contract.state_prefix,
         })
     }
 }
@@ -65,50 +50,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    const STACK: [(&str, &str); 3] = [
-        ("TOPIC_ARN", "arn:aws:sns:eu-west-1:111122223333:mst-alerts"),
-        ("STATE_BUCKET", "mst-curated"),
-        ("STATE_PREFIX", "state/notify"),
-    ];
 
     #[test]
-    fn as_the_stack_sets_it() {
-        let c = Config::from_lookup(lookup(&STACK)).unwrap();
-        assert_eq!(c.threshold, Threshold::default());
-        assert_eq!(c.state_prefix, "state/notify/");
-        let mut vars = STACK.to_vec();
-        vars.push(("THRESHOLD_PCT", "0.5"));
-        let c = Config::from_lookup(lookup(&vars)).unwrap();
+    fn the_contracts_threshold_becomes_the_functions() {
+        let c = Config::from_lookup(|name| match name {
+            "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:111122223333:mst-alerts".to_owned()),
+            "STATE_BUCKET" => Some("mst-curated".to_owned()),
+            "STATE_PREFIX" => Some("state/notify".to_owned()),
+            "THRESHOLD_PCT" => Some("0.5%".to_owned()),
+            _ => None,
+        })
+        .expect("valid");
         assert_eq!(c.threshold.percent(), 0.5);
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        for bad in ["0", "-1", "NaN", "inf", "one"] {
-            let mut vars = STACK.to_vec();
-            vars.push(("THRESHOLD_PCT", bad));
-            let err = Config::from_lookup(lookup(&vars)).unwrap_err();
-            assert!(
-                err.to_string()
-                    .contains(&format!("THRESHOLD_PCT=\"{bad}\"")),
-                "{err}"
-            );
-        }
+        assert_eq!(c.state_prefix, "state/notify/");
         assert_eq!(
-            Config::from_lookup(lookup(&STACK[..2])),
-            Err(ConfigError::Missing("STATE_PREFIX"))
+            Config::from_lookup(|_| None),
+            Err(ConfigError::Missing("TOPIC_ARN"))
         );
-        let err = Config::from_lookup(lookup(&[("TOPIC_ARN", "alerts")])).unwrap_err();
-        assert!(err.to_string().contains("TOPIC_ARN"), "{err}");
     }
 }

@@ -12,8 +12,8 @@ use thiserror::Error;
 
 use crate::window::Windows;
 
-/// The key prefix of curated quote objects.
-pub const QUOTES_PREFIX: &str = "quotes/";
+/// The key prefix of curated quote objects (the contract's, shared with to-parquet and the stack).
+pub use lambda_contract::prefixes::QUOTES as QUOTES_PREFIX;
 
 /// Why an object key is not a curated quote object (the event record is ignored and logged).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

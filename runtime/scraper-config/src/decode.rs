@@ -405,8 +405,10 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>, css: SelectorCheck<'_>) -
     })
 }
 
-/// Checks a locator's syntax for the source's format (unknown format: only that it is not blank).
-fn check_locator(
+/// Checks a locator's syntax for the source's format (unknown format: only that it is not blank),
+/// reporting a problem at `v`. The deployer's environment model checks its copy of the sources with
+/// this too, so `deployer synth` refuses what the scraper would.
+pub fn check_locator(
     v: &Value<'_>,
     text: &str,
     format: Option<SourceFormat>,

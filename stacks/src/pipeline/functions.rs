@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use environment::{Environment, InfluxApi};
+use environment::Environment;
+use lambda_contract::{notify, to_parquet, transform};
 
 use crate::iam::actions::{kms, logs, s3, secretsmanager, sns, sqs};
 use crate::iam::{PolicyDocument, Principal, Statement};
@@ -121,6 +122,15 @@ fn add_function(
     Ok((function, policy.id().clone(), role.arn()))
 }
 
+/// A function's environment from its contract (`lambda-contract`), whose names and formats the
+/// function reads back.
+fn variables(contract: Vec<(&'static str, Expr)>) -> BTreeMap<String, Expr> {
+    contract
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
 fn send_dead_letters(queue: &Handle<Queue>) -> Statement {
     Statement::allow(&[sqs::SEND_MESSAGE], [queue.arn()]).sid("SendFailedEvents")
 }
@@ -181,15 +191,15 @@ pub(super) fn add(
             description: "Converts raw JSON-lines objects to partitioned Parquet in the curated bucket",
             memory_mb: 1024,
             timeout_seconds: 900,
-            variables: BTreeMap::from([
-                ("CURATED_BUCKET".into(), buckets.curated_name.clone()),
-                ("CURATED_PREFIX".into(), Expr::lit(prefixes::QUOTES)),
-                ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
-                (
-                    "QUARANTINE_PREFIX".into(),
-                    Expr::lit(prefixes::quarantine("to-parquet")),
-                ),
-            ]),
+            variables: variables(
+                to_parquet::Config {
+                    curated_bucket: buckets.curated_name.clone(),
+                    curated_prefix: prefixes::QUOTES.to_owned(),
+                    quarantine_bucket: buckets.raw_name.clone(),
+                    quarantine_prefix: prefixes::quarantine(to_parquet::QUARANTINE_NAME),
+                }
+                .into_variables(Expr::lit),
+            ),
             statements: vec![
                 Statement::allow(
                     &[s3::GET_OBJECT],
@@ -216,7 +226,7 @@ pub(super) fn add(
                     &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                     [objects_arn(
                         &buckets.raw_name,
-                        &prefixes::quarantine("to-parquet"),
+                        &prefixes::quarantine(to_parquet::QUARANTINE_NAME),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
@@ -243,15 +253,15 @@ pub(super) fn add(
             description: "E-mails through SNS when a price moves by the alert threshold or more",
             memory_mb: 512,
             timeout_seconds: 120,
-            variables: BTreeMap::from([
-                ("TOPIC_ARN".into(), topic.arn()),
-                (
-                    "THRESHOLD_PCT".into(),
-                    Expr::lit(env.alerts.threshold_pct.to_string()),
-                ),
-                ("STATE_BUCKET".into(), buckets.curated_name.clone()),
-                ("STATE_PREFIX".into(), Expr::lit(prefixes::NOTIFY_STATE)),
-            ]),
+            variables: variables(
+                notify::Config {
+                    topic_arn: topic.arn(),
+                    threshold_pct: env.alerts.threshold_pct,
+                    state_bucket: buckets.curated_name.clone(),
+                    state_prefix: prefixes::NOTIFY_STATE.to_owned(),
+                }
+                .into_variables(Expr::lit),
+            ),
             statements: vec![
                 Statement::allow(
                     &[s3::GET_OBJECT],
@@ -382,26 +392,19 @@ fn add_transform(
     dead_letters: &Handle<Queue>,
     influx_token: &Handle<Secret>,
 ) -> Result<(Handle<Function>, LogicalId, Expr), BuildError> {
-    let mut variables = BTreeMap::from([
-        ("INFLUX_URL".into(), Expr::lit(env.influxdb.url.clone())),
-        ("INFLUX_TOKEN_SECRET_ARN".into(), influx_token.arn()),
-        ("QUARANTINE_BUCKET".into(), buckets.raw_name.clone()),
-        (
-            "QUARANTINE_PREFIX".into(),
-            Expr::lit(prefixes::quarantine("transform")),
-        ),
-    ]);
-    match &env.influxdb.api {
-        InfluxApi::V2 { org, bucket } => {
-            variables.insert("INFLUX_API".into(), Expr::lit("v2"));
-            variables.insert("INFLUX_ORG".into(), Expr::lit(org.clone()));
-            variables.insert("INFLUX_BUCKET".into(), Expr::lit(bucket.clone()));
+    let variables = variables(
+        transform::Config {
+            influx: transform::InfluxConfig {
+                url: env.influxdb.url.clone(),
+                api: env.influxdb.api.clone(),
+                timeout: transform::DEFAULT_INFLUX_TIMEOUT,
+            },
+            token_secret_id: influx_token.arn(),
+            quarantine_bucket: buckets.raw_name.clone(),
+            quarantine_prefix: prefixes::quarantine(transform::QUARANTINE_NAME),
         }
-        InfluxApi::V1 { database } => {
-            variables.insert("INFLUX_API".into(), Expr::lit("v1"));
-            variables.insert("INFLUX_DATABASE".into(), Expr::lit(database.clone()));
-        }
-    }
+        .into_variables(Expr::lit),
+    );
     add_function(
         t,
         env,
@@ -422,7 +425,7 @@ fn add_transform(
                     &[s3::PUT_OBJECT],
                     [objects_arn(
                         &buckets.raw_name,
-                        &prefixes::quarantine("transform"),
+                        &prefixes::quarantine(transform::QUARANTINE_NAME),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),

@@ -14,25 +14,9 @@ use crate::template::{Expr, Handle, Options, Template, pseudo};
 use super::keys::DataKey;
 use super::{BuildError, Names};
 
-/// Key prefixes inside the buckets: the contract between Firehose, the Lambdas and the crawler.
-pub mod prefixes {
-    /// Raw bucket: records delivered by Firehose.
-    pub const RAW: &str = "raw/";
-    /// Raw bucket: records Firehose could not partition or deliver.
-    pub const FIREHOSE_ERRORS: &str = "errors/";
-    /// Raw bucket: invalid records set aside by a Lambda, with their reasons (one sub-prefix per Lambda).
-    pub const QUARANTINE: &str = "quarantine/";
-    /// The quarantine prefix of one Lambda, such as `quarantine/transform/`.
-    pub fn quarantine(lambda: &str) -> String {
-        format!("{QUARANTINE}{lambda}/")
-    }
-    /// Curated bucket: Parquet data, `quotes/symbol=<S>/dt=<YYYY-MM-DD>/`.
-    pub const QUOTES: &str = "quotes/";
-    /// Curated bucket: the notify Lambda's reference prices.
-    pub const NOTIFY_STATE: &str = "state/notify/";
-    /// Curated bucket: results of the Athena workgroup's queries.
-    pub const ATHENA_RESULTS: &str = "athena-results/";
-}
+/// Key prefixes inside the buckets: the contract between Firehose, the Lambdas and the crawler,
+/// defined once in `lambda-contract` (the Lambdas read the same constants).
+pub use lambda_contract::prefixes;
 
 /// Days Athena query results are kept: long enough to download a result again, short enough that
 /// result copies of the data do not pile up.

@@ -21,13 +21,19 @@ pub enum ConfigError {
     },
 }
 
+/// Whether a variable's value counts as unset: empty or only whitespace. The deployer refuses such
+/// values for required settings (a blank value in the stack would fail every cold start).
+pub fn is_unset(value: &str) -> bool {
+    value.trim().is_empty()
+}
+
 /// The variables, through a lookup (the process environment, or a table in tests).
 pub struct Vars<F>(pub F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
     /// The value, if set and not blank.
     pub fn optional(&self, name: &'static str) -> Option<String> {
-        (self.0)(name).filter(|v| !v.trim().is_empty())
+        (self.0)(name).filter(|v| !is_unset(v))
     }
 
     /// The value, or [`ConfigError::Missing`].
