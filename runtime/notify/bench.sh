@@ -4,12 +4,13 @@
 # so machine load affects both alike: 3 interleaved runs each, median wall time and peak RSS of
 # the whole process (/usr/bin/time -v), then a byte comparison of the alert lines.
 # Usage: runtime/notify/bench.sh [DIR] [THREADS]
-#   DIR: where /work/shared/bench/setup puts venv/ and data/ (default /work/bench-quote);
+#   DIR: where ../shared/bench/setup puts venv/ and data/ (default ~/.cache/mystocktracker/bench);
 #   THREADS: parser threads of the Rust run (default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bench=${BENCH_SHARED:-/work/shared/bench}
-dir=${1:-/work/bench-quote}
+# The baselines live beside the repository (../shared/bench); their virtualenv and data go to the cache.
+bench=${BENCH_SHARED:-$here/../../../shared/bench}
+dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/mystocktracker/bench}
 threads=${2:-2}
 [[ -f $dir/data/quotes_1m.jsonl && -x $dir/venv/bin/python ]] || "$bench/setup" "$dir"
 input=$dir/data/quotes_1m.jsonl

@@ -3,11 +3,12 @@
 # baseline on the same 1,000,000-line file. The machine is shared and its speed drifts by 2x
 # within minutes, so the two sides run interleaved, ROUNDS times (default 5), and every ratio
 # compares figures of the same round.
-# Usage: runtime/quote/bench.sh [DIR]   (DIR: where /work/shared/bench/setup puts venv/ and data/)
+# Usage: runtime/quote/bench.sh [DIR]   (DIR: where ../shared/bench/setup puts venv/ and data/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bench=${BENCH_SHARED:-/work/shared/bench}
-dir=${1:-/work/bench-quote}
+# The baselines live beside the repository (../shared/bench); their virtualenv and data go to the cache.
+bench=${BENCH_SHARED:-$here/../../../shared/bench}
+dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/mystocktracker/bench}
 rounds=${ROUNDS:-5}
 [[ -f $dir/data/quotes_1m.jsonl && -x $dir/venv/bin/python ]] || "$bench/setup" "$dir"
 input=$dir/data/quotes_1m.jsonl

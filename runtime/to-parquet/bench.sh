@@ -3,11 +3,12 @@
 # the tuned pyarrow baseline (--min-rows-per-group 1048576) on the same 1,000,000-line file, in one
 # run so machine load affects both alike. Wall time and peak RSS of each whole process
 # (/usr/bin/time), then DuckDB checks both outputs hold the same rows.
-# Usage: runtime/to-parquet/bench.sh [DIR]   (DIR: where /work/shared/bench/setup puts venv/ and data/)
+# Usage: runtime/to-parquet/bench.sh [DIR]   (DIR: where ../shared/bench/setup puts venv/ and data/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bench=${BENCH_SHARED:-/work/shared/bench}
-dir=${1:-/work/bench-quote}
+# The baselines live beside the repository (../shared/bench); their virtualenv and data go to the cache.
+bench=${BENCH_SHARED:-$here/../../../shared/bench}
+dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/mystocktracker/bench}
 [[ -f $dir/data/quotes_1m.jsonl && -x $dir/venv/bin/python ]] || "$bench/setup" "$dir"
 input=$dir/data/quotes_1m.jsonl
 venv=$(bash "$here/../../.ci/setup-tools")

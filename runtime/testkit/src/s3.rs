@@ -21,8 +21,9 @@ pub fn event_key(key: &str) -> String {
 
 /// An `ObjectCreated:Put` notification for `keys` in `bucket` (in `region`), as S3 sends it to a
 /// Lambda: one record per key, in order, each key form-URL-encoded ([`event_key`]) and with its own
-/// sequencer. Deserialized from JSON, so it has every field a real one has; the fields the Lambdas
-/// do not read (time, principals, request ids, size, ETag) carry fixed example values.
+/// sequencer. Deserialized from JSON, so it has every field a real one has; the others carry fixed
+/// example values (principals, request ids, size, ETag, and `eventTime`, 2026-11-27T15:31:02.123Z,
+/// which to-parquet takes as the records' arrival time: tests of that rule set their own).
 pub fn object_created(region: &str, bucket: &str, keys: &[&str]) -> S3Event {
     let records: Vec<serde_json::Value> = keys
         .iter()

@@ -2,8 +2,8 @@
 //! the token and the quarantine on moto. Not a test: it prints figures and asserts no timing.
 //!
 //! `cargo bench -p transform --bench transform [-- FILE]`; FILE defaults to
-//! `$MST_BENCH_DIR/data/quotes_100k.jsonl` (`MST_BENCH_DIR` defaults to `/work/bench-quote`;
-//! make the data with `/work/shared/bench/setup DIR`). `runtime/transform/bench.sh` also prints the
+//! `$MST_BENCH_DIR/data/quotes_100k.jsonl` (`MST_BENCH_DIR` defaults to `~/.cache/mystocktracker/bench`;
+//! make the data with `../shared/bench/setup DIR`). `runtime/transform/bench.sh` also prints the
 //! zipped Lambda's size.
 
 #![allow(clippy::unwrap_used)]
@@ -68,11 +68,14 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .unwrap_or_else(|| {
-            let dir = std::env::var("MST_BENCH_DIR").unwrap_or_else(|_| "/work/bench-quote".into());
+            let dir = std::env::var("MST_BENCH_DIR").unwrap_or_else(|_| {
+                let home = std::env::var("HOME").unwrap_or_default();
+                format!("{home}/.cache/mystocktracker/bench")
+            });
             format!("{dir}/data/quotes_100k.jsonl")
         });
     let data = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("cannot read {path} ({e}): make it with `/work/shared/bench/setup DIR` and set MST_BENCH_DIR=DIR")
+        panic!("cannot read {path} ({e}): make it with `../shared/bench/setup DIR` and set MST_BENCH_DIR=DIR")
     });
     let lines: Vec<&[u8]> = data
         .split(|&b| b == b'\n')

@@ -39,10 +39,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(
-        influx_api = match config.influx.api {
-            transform::config::InfluxApi::V1 { .. } => "v1",
-            transform::config::InfluxApi::V2 { .. } => "v2",
-        },
+        influx_api = config.influx.api.as_str(),
         influx_url = config.influx.url,
         quarantine_bucket = config.quarantine_bucket,
         quarantine_prefix = config.quarantine_prefix,
