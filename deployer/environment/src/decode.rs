@@ -395,9 +395,9 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
 }
 
 /// The locators, checked with the scraper's own syntax check for the source's format (`None` when the
-/// format is invalid: then only blank locators are refused). CSS selectors are checked for the
-/// `selector@attribute` shape only: their full syntax needs the scraper's CSS parser, which the
-/// deployer does not build.
+/// format is invalid: then only blank locators are refused). CSS selectors are compiled by the
+/// scraper's own CSS parser (`scraper_config::parse_selector`), so `deployer synth` refuses exactly the
+/// selectors the scraper would.
 fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<FieldLocators> {
     let format = format.map(|format| match format {
         SourceFormat::Html => scraper_config::SourceFormat::Html,
@@ -414,7 +414,7 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<FieldLocators> 
             None => (!required).then_some(None),
             Some(v) => {
                 let text = v.string()?;
-                check_locator(&v, &text, format, &|_| Ok(())).then_some(Some(text))
+                check_locator(&v, &text, format).then_some(Some(text))
             }
         }
     };
