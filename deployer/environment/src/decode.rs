@@ -352,7 +352,8 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
     };
     let currency = map.optional_value("currency").and_then(|v| {
         let text = v.string()?;
-        if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+        // The record's own currency rule, so the scraper never gets a code it would refuse.
+        if quote_record::Currency::parse(&text).is_ok() {
             Some(text)
         } else {
             v.error(

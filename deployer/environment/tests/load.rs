@@ -607,6 +607,24 @@ fn locators_are_checked_with_the_scrapers_syntax_for_the_sources_format() {
     );
 }
 
+/// A source's currency follows the record's rule (`quote_record::Currency`), which the scraper applies.
+#[test]
+fn source_currency_must_be_an_iso_4217_code() {
+    for code in ["usd", "US", "EURO"] {
+        let text = edit(
+            "      currency: USD\n",
+            &format!("      currency: {code}\n"),
+        );
+        assert_problem(
+            &text,
+            8,
+            17,
+            &format!("`{code}` is not an ISO 4217 currency code"),
+            "use three upper-case letters, such as `USD` or `EUR`",
+        );
+    }
+}
+
 #[test]
 fn source_needs_a_currency_and_unknown_keys_are_still_reported() {
     let text = edit("      currency: USD\n", "      currncy: USD\n");
