@@ -12,7 +12,7 @@ use quote_record::Timestamp;
 use serde_json::Value;
 use testkit::{LambdaProcess, Report, RuntimeApi};
 
-use crate::common::{BUCKET, Env, PREFIX, at, event};
+use crate::common::{BUCKET, Env, PREFIX, event};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_notify");
 const WAIT: Duration = Duration::from_secs(60);
@@ -56,8 +56,14 @@ async fn a_move_is_mailed_and_bad_objects_or_events_do_not_stop_it() {
             ("AWS_ENDPOINT_URL", env.moto.endpoint()),
         ],
     );
+    // The binary judges times by the wall clock: quotes of two minutes and one minute ago.
+    let now = Timestamp::now();
     let key = env
-        .put_quotes("ONE", "a", &[(&at(30, 5), 100.0), (&at(31, 5), 101.0)])
+        .put_quotes(
+            "ONE",
+            "a",
+            &[(from_now(now, -120), 100.0), (from_now(now, -60), 101.0)],
+        )
         .await;
     let valid = serde_json::to_string(&event(&[&key])).unwrap();
     let id = api.invoke(valid.clone());
