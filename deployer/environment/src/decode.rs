@@ -352,7 +352,8 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
     };
     let currency = map.optional_value("currency").and_then(|v| {
         let text = v.string()?;
-        if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+        // The record's own currency rule, so the scraper never gets a code it would refuse.
+        if quote_record::Currency::parse(&text).is_ok() {
             Some(text)
         } else {
             v.error(
@@ -395,9 +396,9 @@ fn source(v: &Value<'_>, local: bool) -> Option<Source> {
 }
 
 /// The locators, checked with the scraper's own syntax check for the source's format (`None` when the
-/// format is invalid: then only blank locators are refused). CSS selectors are checked for the
-/// `selector@attribute` shape only: their full syntax needs the scraper's CSS parser, which the
-/// deployer does not build.
+/// format is invalid: then only blank locators are refused). CSS selectors are compiled by the
+/// scraper's own CSS parser (`scraper_config::parse_selector`), so `deployer synth` refuses exactly the
+/// selectors the scraper would.
 fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<FieldLocators> {
     let format = format.map(|format| match format {
         SourceFormat::Html => scraper_config::SourceFormat::Html,
@@ -414,7 +415,7 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<FieldLocators> 
             None => (!required).then_some(None),
             Some(v) => {
                 let text = v.string()?;
-                check_locator(&v, &text, format, &|_| Ok(())).then_some(Some(text))
+                check_locator(&v, &text, format).then_some(Some(text))
             }
         }
     };

@@ -557,7 +557,8 @@ fn influx_org_bucket_and_database_must_not_be_blank() {
 }
 
 /// The scraper refuses to start on a locator it cannot read; `deployer synth` refuses it first, with the
-/// scraper configuration's own locator check, at the locator's position.
+/// scraper configuration's own locator check (for HTML, the scraper's own CSS parser), at the locator's
+/// position.
 #[test]
 fn locators_are_checked_with_the_scrapers_syntax_for_the_sources_format() {
     let text = edit("{price: p,", "{price: \"@content\",");
@@ -567,6 +568,31 @@ fn locators_are_checked_with_the_scrapers_syntax_for_the_sources_format() {
         23,
         "invalid HTML locator `@content`: `@content` has no selector before it",
         "write a CSS selector such as `span.price`, optionally `@attribute`",
+    );
+    // A selector the scraper's CSS parser refuses: the message carries that parser's own reason.
+    for (selector, column, reason) in [
+        ("div[", 23, "unexpected end"),
+        ("..price", 23, "class needs ident"),
+    ] {
+        let text = edit("{price: p,", &format!("{{price: \"{selector}\","));
+        let d = assert_problem(
+            &text,
+            9,
+            column,
+            &format!("`{selector}` is not a valid CSS selector: {reason}"),
+            "write a CSS selector such as `span.price`, optionally `@attribute` (`time@datetime`)",
+        );
+        let scraper_reason = scraper_config::parse_selector(selector).unwrap_err().reason;
+        assert!(d.message.ends_with(&scraper_reason), "{}", d.message);
+    }
+    // The attribute part does not hide a bad selector.
+    let text = edit("{price: p,", "{price: \"span..v@content\",");
+    assert_problem(
+        &text,
+        9,
+        23,
+        "`span..v` is not a valid CSS selector",
+        "write a CSS selector such as `span.price`",
     );
     let text = edit(
         "      fields: {price: p, change_pct: c, market_time: t}",
@@ -579,6 +605,24 @@ fn locators_are_checked_with_the_scrapers_syntax_for_the_sources_format() {
         "invalid JSON path `$..c`",
         "write a path such as `$.quote.price`",
     );
+}
+
+/// A source's currency follows the record's rule (`quote_record::Currency`), which the scraper applies.
+#[test]
+fn source_currency_must_be_an_iso_4217_code() {
+    for code in ["usd", "US", "EURO"] {
+        let text = edit(
+            "      currency: USD\n",
+            &format!("      currency: {code}\n"),
+        );
+        assert_problem(
+            &text,
+            8,
+            17,
+            &format!("`{code}` is not an ISO 4217 currency code"),
+            "use three upper-case letters, such as `USD` or `EUR`",
+        );
+    }
 }
 
 #[test]

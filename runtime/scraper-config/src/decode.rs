@@ -13,11 +13,11 @@ use strict_yaml::{Decoder, MapReader, Span, Value, did_you_mean};
 
 use crate::locator::{HtmlLocator, JsonPath};
 use crate::{
-    DEFAULT_SPOOL_MAX_MB, DEFAULT_USER_AGENT, Fields, ScraperConfig, SelectorCheck, SourceConfig,
-    SourceFormat, Spool, StreamTarget,
+    DEFAULT_SPOOL_MAX_MB, DEFAULT_USER_AGENT, Fields, ScraperConfig, SourceConfig, SourceFormat,
+    Spool, StreamTarget,
 };
 
-pub(crate) fn config(dec: &Decoder<'_>, css: SelectorCheck<'_>) -> Option<ScraperConfig> {
+pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
     let root = dec.root_map()?;
     let stream = root.required_value("stream").and_then(|v| stream(&v));
     let symbols = root.required_value("symbols").and_then(|v| symbols(&v));
@@ -36,9 +36,7 @@ pub(crate) fn config(dec: &Decoder<'_>, css: SelectorCheck<'_>) -> Option<Scrape
         None => Some(Vec::new()),
         Some(v) => proxies(&v),
     };
-    let sources = root
-        .required_value("sources")
-        .and_then(|v| sources(&v, css));
+    let sources = root.required_value("sources").and_then(|v| sources(&v));
     let spool = root.required_value("spool").and_then(|v| spool(&v));
     root.finish();
     Some(ScraperConfig {
@@ -264,13 +262,13 @@ pub fn proxies(v: &Value<'_>) -> Option<Vec<String>> {
     decoded.into_iter().collect()
 }
 
-fn sources(v: &Value<'_>, css: SelectorCheck<'_>) -> Option<Vec<SourceConfig>> {
+fn sources(v: &Value<'_>) -> Option<Vec<SourceConfig>> {
     let items = v.items()?;
     if items.is_empty() {
         v.error("`sources` is empty", "add at least one quote source");
         return None;
     }
-    let decoded: Vec<Option<SourceConfig>> = items.iter().map(|i| source(i, css)).collect();
+    let decoded: Vec<Option<SourceConfig>> = items.iter().map(|i| source(i)).collect();
     // Duplicate names are reported at the later source's `name` value, naming the first one's line.
     let names = items.iter().filter_map(|item| {
         let strict_yaml::NodeKind::Map(entries) = &item.node().kind else {
@@ -283,7 +281,7 @@ fn sources(v: &Value<'_>, css: SelectorCheck<'_>) -> Option<Vec<SourceConfig>> {
     decoded.into_iter().collect()
 }
 
-fn source(v: &Value<'_>, css: SelectorCheck<'_>) -> Option<SourceConfig> {
+fn source(v: &Value<'_>) -> Option<SourceConfig> {
     let map = v.map()?;
     let name = map.required_value("name").and_then(|v| {
         let text = v.string()?;
@@ -346,7 +344,7 @@ fn source(v: &Value<'_>, css: SelectorCheck<'_>) -> Option<SourceConfig> {
     let fields_key = map.get("fields").and_then(|f| f.key_span());
     let fields = map
         .required_value("fields")
-        .and_then(|f| fields(&f, format, css));
+        .and_then(|f| fields(&f, format));
     map.finish();
     if let Some(f) = &fields
         && f.currency.is_none()
@@ -374,7 +372,7 @@ fn source(v: &Value<'_>, css: SelectorCheck<'_>) -> Option<SourceConfig> {
     })
 }
 
-fn fields(v: &Value<'_>, format: Option<SourceFormat>, css: SelectorCheck<'_>) -> Option<Fields> {
+fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<Fields> {
     let map = v.map()?;
     let locator = |key: &str, required: bool| -> Option<Option<String>> {
         let value = if required {
@@ -386,7 +384,7 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>, css: SelectorCheck<'_>) -
             None => (!required).then_some(None),
             Some(v) => {
                 let text = v.string()?;
-                check_locator(&v, &text, format, css).then_some(Some(text))
+                check_locator(&v, &text, format).then_some(Some(text))
             }
         }
     };
@@ -406,14 +404,10 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>, css: SelectorCheck<'_>) -
 }
 
 /// Checks a locator's syntax for the source's format (unknown format: only that it is not blank),
-/// reporting a problem at `v`. The deployer's environment model checks its copy of the sources with
-/// this too, so `deployer synth` refuses what the scraper would.
-pub fn check_locator(
-    v: &Value<'_>,
-    text: &str,
-    format: Option<SourceFormat>,
-    css: SelectorCheck<'_>,
-) -> bool {
+/// reporting a problem at `v`: an HTML locator's selector is compiled by the scraper's own CSS parser
+/// ([`crate::parse_selector`]), a JSON path is parsed fully. The deployer's environment model checks
+/// its copy of the sources with this too, so `deployer synth` refuses exactly what the scraper would.
+pub fn check_locator(v: &Value<'_>, text: &str, format: Option<SourceFormat>) -> bool {
     if text.trim().is_empty() {
         v.error(
             format!("`{}` is empty", v.path()),
@@ -424,8 +418,8 @@ pub fn check_locator(
     match format {
         None => true,
         Some(SourceFormat::Html) => match HtmlLocator::parse(text) {
-            Ok(l) => match css(&l.selector) {
-                Ok(()) => true,
+            Ok(l) => match crate::css::parse_selector(&l.selector) {
+                Ok(_) => true,
                 Err(reason) => {
                     v.error(
                         format!("`{}` is not a valid CSS selector: {reason}", l.selector),

@@ -24,12 +24,14 @@
 //! assert_eq!(config.spool.max_mb, 512);
 //! ```
 
+mod css;
 pub mod decode;
 mod locator;
 
 use quote_record::{Currency, Symbol};
 use serde::{Serialize, Serializer};
 
+pub use css::{SelectorError, parse_selector};
 pub use locator::{HtmlLocator, JsonPath, JsonStep, Locator, LocatorError};
 
 /// Where the scraper keeps records that Kinesis could not take yet, on the instance.
@@ -174,33 +176,24 @@ pub enum LoadError {
     Invalid(#[from] strict_yaml::Problems),
 }
 
-/// A check of a locator's text that this crate cannot do itself (CSS selector syntax needs a CSS parser,
-/// which belongs in the scraper, not in this light crate). Returns the reason when the text is invalid.
-pub type SelectorCheck<'a> = &'a dyn Fn(&str) -> Result<(), String>;
-
 impl ScraperConfig {
-    /// Decodes and validates `text`; `file` names the file in diagnostics. CSS selectors are only checked
-    /// for the `selector@attribute` shape; use [`ScraperConfig::parse_with`] to check them fully.
+    /// Decodes and validates `text`; `file` names the file in diagnostics. CSS selectors are compiled by
+    /// the parser the scraper extracts with ([`parse_selector`]), so a bad one is reported at its
+    /// position with the other problems of the file.
     pub fn parse(file: &str, text: &str) -> Result<Self, LoadError> {
-        Self::parse_with(file, text, &|_| Ok(()))
-    }
-
-    /// Like [`ScraperConfig::parse`], also running `css` on the selector part of every HTML locator, so
-    /// a bad selector is reported at its position with the others problems of the file.
-    pub fn parse_with(file: &str, text: &str, css: SelectorCheck<'_>) -> Result<Self, LoadError> {
         let doc = strict_yaml::Document::parse(file, text)?;
         let dec = strict_yaml::Decoder::new(&doc);
-        let config = decode::config(&dec, css);
+        let config = decode::config(&dec);
         Ok(dec.finish(config)?)
     }
 
     /// Reads and validates the file at `path`.
-    pub fn load(path: &std::path::Path, css: SelectorCheck<'_>) -> Result<Self, LoadError> {
+    pub fn load(path: &std::path::Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse_with(&path.display().to_string(), &text, css)
+        Self::parse(&path.display().to_string(), &text)
     }
 }
 

@@ -15,7 +15,7 @@
 
 use html::{Html, Selector};
 use quote_record::{Currency, Invalid, Quote, QuoteFields, Symbol, TimeError, Timestamp};
-use scraper_config::{HtmlLocator, JsonPath, JsonStep, SourceConfig, SourceFormat};
+use scraper_config::{HtmlLocator, JsonPath, JsonStep, SourceConfig, SourceFormat, parse_selector};
 
 /// A field of the record that is read from the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,35 +116,6 @@ pub struct CompileError {
     pub reason: String,
 }
 
-/// Checks a CSS selector's syntax with the same parser the extractor uses, for the configuration decoder
-/// (so a bad selector is reported at its line and column).
-pub fn check_css(selector: &str) -> Result<(), String> {
-    Selector::parse(selector).map(|_| ()).map_err(css_reason)
-}
-
-/// A readable reason for a selector error (the crate's own text asks to report most of them as bugs).
-fn css_reason(e: html::error::SelectorErrorKind) -> String {
-    use html::error::SelectorErrorKind as K;
-    match e {
-        K::UnexpectedSelectorParseError(kind) => {
-            // `ClassNeedsIdent` → `class needs ident`
-            let name = format!("{kind:?}");
-            let name = name.split('(').next().unwrap_or_default();
-            let mut words = String::new();
-            for c in name.chars() {
-                if c.is_uppercase() && !words.is_empty() {
-                    words.push(' ');
-                }
-                words.extend(c.to_lowercase());
-            }
-            words
-        }
-        K::UnexpectedToken => "unexpected token".to_owned(),
-        K::EndOfLine => "unexpected end".to_owned(),
-        other => other.to_string().to_lowercase(),
-    }
-}
-
 #[derive(Debug, Clone)]
 enum Compiled {
     Html {
@@ -197,7 +168,7 @@ impl Extractor {
             let compiled = match source.format {
                 SourceFormat::Html => {
                     let l = HtmlLocator::parse(text).map_err(|e| err(e.to_string()))?;
-                    let selector = Selector::parse(&l.selector).map_err(|e| err(css_reason(e)))?;
+                    let selector = parse_selector(&l.selector).map_err(|e| err(e.reason))?;
                     Compiled::Html {
                         selector: Box::new(selector),
                         attribute: l.attribute,

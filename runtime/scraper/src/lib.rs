@@ -14,7 +14,7 @@ pub mod spool;
 pub mod tick;
 
 pub use daemon::{Totals, record_of, run};
-pub use extract::{ExtractError, Extractor, PageField, check_css};
+pub use extract::{ExtractError, Extractor, PageField};
 pub use fetch::{FetchError, FetchSettings, Fetcher};
 pub use sink::{Sink, SinkSettings, SinkStats, kinesis_client, kinesis_client_with};
 pub use spool::{Record, Spool};

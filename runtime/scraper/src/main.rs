@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use scraper::{Sink, SinkSettings, Spool, check_css, kinesis_client};
+use scraper::{Sink, SinkSettings, Spool, kinesis_client};
 use scraper_config::{LoadError, ScraperConfig};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     init_logs();
-    let config = match ScraperConfig::load(&path, &check_css) {
+    let config = match ScraperConfig::load(&path) {
         Ok(c) => c,
         Err(e @ LoadError::Invalid(_)) | Err(e @ LoadError::Read { .. }) => {
             eprintln!("{e}");

@@ -93,7 +93,7 @@ spool: {{dir: /tmp/unused}}
         html = server.url("/html/{symbol}"),
         json = server.url("/json/{symbol}"),
     );
-    ScraperConfig::parse_with("test.yaml", &text, &scraper::check_css).unwrap()
+    ScraperConfig::parse("test.yaml", &text).unwrap()
 }
 
 fn failure<'a>(r: &'a TickReport, symbol: &str, source: &str) -> &'a FailureKind {

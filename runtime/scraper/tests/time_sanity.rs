@@ -47,7 +47,7 @@ spool: {{dir: /tmp/unused}}
 "#,
         url = server.url("/q/{symbol}"),
     );
-    let config = ScraperConfig::parse_with("test.yaml", &text, &scraper::check_css).unwrap();
+    let config = ScraperConfig::parse("test.yaml", &text).unwrap();
     let scrape = Arc::new(Scrape::new(&config, FetchSettings::from_config(&config)).unwrap());
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = scrape

@@ -1,7 +1,8 @@
 //! The real `to-parquet` binary under a fake Lambda Runtime API (`testkit::RuntimeApi`): a bad
-//! configuration is reported as an init error; a line with a UTF-8 BOM before its JSON and a
-//! truncated line are quarantined while the valid line becomes Parquet; an event that is not JSON
-//! is an invocation error and the function goes on with the next one.
+//! configuration is reported as an init error; a line with a UTF-8 BOM before its JSON, a
+//! truncated line and quotes from the far future or the far past (judged against the S3 event's
+//! time) are quarantined with their reasons while the valid line becomes Parquet; an event that is
+//! not JSON is an invocation error and the function goes on with the next one.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -45,8 +46,15 @@ fn an_invalid_prefix_variable_is_an_init_error_naming_it() {
     assert_eq!(api.polls(), 0);
 }
 
+/// A valid-shaped quote line for MSFT at `market_time`, scraped at `scraped_at` (RFC 3339 both).
+fn quote_line(market_time: &str, scraped_at: &str) -> String {
+    format!(
+        r#"{{"v":1,"symbol":"MSFT","price":42.5,"currency":"USD","change_pct":1.5,"market_time":"{market_time}","scraped_at":"{scraped_at}","source":"quote-page"}}"#
+    )
+}
+
 #[tokio::test]
-async fn bom_and_truncated_lines_are_quarantined_and_bad_events_do_not_stop_it() {
+async fn bom_truncated_and_implausibly_timed_lines_are_quarantined_and_bad_events_do_not_stop_it() {
     let moto = Moto::start();
     let function = function(&moto).await;
     let api = RuntimeApi::start();
@@ -62,8 +70,12 @@ async fn bom_and_truncated_lines_are_quarantined_and_bad_events_do_not_stop_it()
         ],
     );
     let valid = valid_line(1);
+    // The event says the object was created at CREATED (2026-11-28T00:00:00Z): years ahead of it,
+    // and the epoch, are implausible.
+    let future = quote_line("2031-01-01T00:00:00Z", "2031-01-01T00:00:01Z");
+    let epoch = quote_line("1970-01-01T00:00:00Z", "2026-11-27T23:59:00Z");
     let body = format!(
-        "\u{FEFF}{}\n{valid}\n{}\n",
+        "\u{FEFF}{}\n{valid}\n{future}\n{epoch}\n{}\n",
         valid_line(0),
         &valid_line(2)[..40]
     );
@@ -103,7 +115,20 @@ async fn bom_and_truncated_lines_are_quarantined_and_bad_events_do_not_stop_it()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    let reasons: Vec<&str> = entries
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "not_an_object",
+            "time_ahead_of_arrival",
+            "time_too_old",
+            "truncated"
+        ],
+        "{entries:?}"
+    );
     // The BOM starts bytes outside any object: its whole line, BOM included, is quarantined.
     assert_eq!(entries[0]["reason"], "not_an_object", "{entries:?}");
     assert_eq!(entries[0]["offset"], 0, "{entries:?}");
@@ -113,7 +138,15 @@ async fn bom_and_truncated_lines_are_quarantined_and_bad_events_do_not_stop_it()
             .unwrap(),
         format!("\u{FEFF}{}", valid_line(0)).into_bytes()
     );
-    assert_eq!(entries[1]["reason"], "truncated", "{entries:?}");
+    for (entry, line) in [(&entries[1], &future), (&entries[2], &epoch)] {
+        assert_eq!(
+            BASE64
+                .decode(entry["data_base64"].as_str().unwrap())
+                .unwrap(),
+            line.as_bytes(),
+            "{entry}"
+        );
+    }
 
     // An event that is not an S3 event (cut short, or with a BOM): an invocation error, and the
     // function keeps serving.

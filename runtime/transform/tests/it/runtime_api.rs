@@ -1,7 +1,8 @@
 //! The real `transform` binary under a fake Lambda Runtime API (`testkit::RuntimeApi`): a bad
-//! configuration is reported as an init error; records with a UTF-8 BOM or truncated JSON are
-//! quarantined while the valid one is written; an event that is not JSON is an invocation error
-//! and the function goes on with the next one.
+//! configuration is reported as an init error; records with a UTF-8 BOM or truncated JSON, and
+//! quotes from the far future or the far past (judged against the event's Kinesis arrival times),
+//! are quarantined with their reasons while the valid one is written; an event that is not JSON is
+//! an invocation error and the function goes on with the next one.
 
 use std::time::Duration;
 
@@ -96,8 +97,17 @@ fn a_url_the_writer_cannot_use_is_an_init_error_without_its_value() {
     assert!(!lambda.log().contains("hunter2"), "{}", lambda.log());
 }
 
+/// A valid-shaped quote payload at `market_time`, scraped a second later (RFC 3339 both).
+fn quote_payload(symbol: &str, market_time: &str, scraped_at: &str) -> Vec<u8> {
+    format!(
+        r#"{{"v":1,"symbol":"{symbol}","price":101.5,"currency":"USD","change_pct":0.5,"market_time":"{market_time}","scraped_at":"{scraped_at}","source":"quote-page"}}"#
+    )
+    .into_bytes()
+}
+
 #[tokio::test]
-async fn bom_and_truncated_records_are_quarantined_and_bad_events_do_not_stop_it() {
+async fn bom_truncated_and_implausibly_timed_records_are_quarantined_and_bad_events_do_not_stop_it()
+{
     let (influx, moto) = (Influx1::start(), Moto::start());
     influx.create_database("quotes");
     let sdk = sdk(&moto).await;
@@ -105,12 +115,15 @@ async fn bom_and_truncated_records_are_quarantined_and_bad_events_do_not_stop_it
     let api = RuntimeApi::start();
     let lambda = spawn(&api, &stack_env(influx.url(), moto.endpoint(), &secret_arn));
 
-    // Record 0 has a BOM before valid JSON, record 1 is cut short, record 2 is valid.
+    // Record 0 has a BOM before valid JSON, record 1 is cut short, record 2 is years ahead of its
+    // arrival (2026-11-27T21:00:03Z, see `event_with`), record 3 is the epoch, record 4 is valid.
     let (valid, _) = split(&fixture());
     let json = valid[0].1.to_json();
     let bom = [b"\xEF\xBB\xBF".as_slice(), json.as_bytes()].concat();
     let truncated = json.as_bytes()[..json.len() / 2].to_vec();
-    let payloads = vec![bom, truncated, json.clone().into_bytes()];
+    let future = quote_payload("FUTURE", "2031-01-01T00:00:00Z", "2031-01-01T00:00:01Z");
+    let epoch = quote_payload("EPOCH", "1970-01-01T00:00:00Z", "1970-01-01T00:00:01Z");
+    let payloads = vec![bom, truncated, future, epoch, json.clone().into_bytes()];
     let event_json = event_with(&payloads);
     let id = api.invoke(event_json.to_string());
     let Report::Response { body, .. } = api.wait_result(&id, WAIT) else {
@@ -121,9 +134,22 @@ async fn bom_and_truncated_records_are_quarantined_and_bad_events_do_not_stop_it
 
     let quarantined = quarantine_objects(&sdk).await;
     assert_eq!(quarantined.len(), 1, "{quarantined:?}");
-    assert_quarantined(&quarantined[0].1, &event(&event_json), &[0, 1]);
+    assert_quarantined(&quarantined[0].1, &event(&event_json), &[0, 1, 2, 3]);
+    let reasons: Vec<&str> = quarantined[0]
+        .1
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
     // A BOM is not JSON (RFC 8259 forbids it on the wire): quarantined, not accepted.
-    assert_eq!(quarantined[0].1[0]["reason"], "not_json");
+    assert_eq!(
+        reasons,
+        [
+            "not_json",
+            "not_json",
+            "time_ahead_of_arrival",
+            "time_too_old"
+        ]
+    );
     assert_eq!(
         BASE64
             .decode(quarantined[0].1[0]["data_base64"].as_str().unwrap())
