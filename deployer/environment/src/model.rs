@@ -125,47 +125,9 @@ pub struct Scraper {
     pub user_agents: Vec<String>,
     /// HTTP(S) proxy URLs, rotated; a failing one is benched for a while. Default none.
     pub proxies: Vec<String>,
-    /// Where quotes come from; at least one.
-    pub sources: Vec<Source>,
-}
-
-/// One quote source: a URL template and how to pick the values out of the response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    /// Short name, recorded as the record's `source`. `[a-z0-9-]`, 1 to 32 characters; unique.
-    pub name: String,
-    /// URL with a `{symbol}` placeholder, `https://` (or `http://` for local tests).
-    pub url: String,
-    /// How the response is read.
-    pub format: SourceFormat,
-    /// Where each value is found in the response.
-    pub fields: FieldLocators,
-    /// Currency to record when the page does not state one (`fields.currency` absent). ISO 4217.
-    pub currency: Option<String>,
-}
-
-/// How a source's response is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceFormat {
-    /// An HTML page; the locators are CSS selectors.
-    Html,
-    /// A JSON document; the locators are JSON paths such as `$.quote.price`.
-    Json,
-}
-
-/// CSS selectors (HTML) or JSON paths (JSON) for each value of a quote record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldLocators {
-    /// The last price. Required.
-    pub price: String,
-    /// The change in percent. Required.
-    pub change_pct: String,
-    /// The traded volume. Optional.
-    pub volume: Option<String>,
-    /// The market time of the quote (RFC 3339 or Unix seconds). Required.
-    pub market_time: String,
-    /// The currency code. Optional when the source sets `currency`.
-    pub currency: Option<String>,
+    /// Where quotes come from; at least one, names unique; `https://` URLs (`http://` too in emulator
+    /// environments). The scraper configuration's own type: the deployer passes them through as they are.
+    pub sources: Vec<scraper_config::SourceConfig>,
 }
 
 /// The Kinesis data stream.

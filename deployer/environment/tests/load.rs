@@ -405,6 +405,66 @@ fn duplicate_symbol_names_the_first() {
 }
 
 #[test]
+fn duplicate_source_names_the_first() {
+    let text = edit(
+        "      fields: {price: p, change_pct: c, market_time: t}\n",
+        "      fields: {price: p, change_pct: c, market_time: t}\n    - name: quote-page\n      url: https://other.example.com/{symbol}\n      currency: EUR\n      fields: {price: p, change_pct: c, market_time: t}\n",
+    );
+    assert_problem(
+        &text,
+        10,
+        13,
+        "source name `quote-page` is listed twice",
+        "already listed at line 6",
+    );
+}
+
+#[test]
+fn sources_must_not_be_empty() {
+    let start = BASE.find("    - name: quote-page").unwrap_or_default();
+    let end = BASE.find("influxdb:").unwrap_or_default();
+    let text = format!("{} []\n{}", &BASE[..start - 1], &BASE[end..]);
+    assert_problem(
+        &text,
+        5,
+        12,
+        "`scraper.sources` is empty",
+        "add at least one quote source",
+    );
+}
+
+#[test]
+fn source_url_must_be_https_outside_emulator_environments() {
+    let plain = "      url: http://quotes.example.com/quote/{symbol}";
+    let text = edit(
+        "      url: https://quotes.example.com/quote/{symbol}",
+        plain,
+    );
+    assert_problem(
+        &text,
+        7,
+        12,
+        "source URL `http://quotes.example.com/quote/{symbol}` is not an https URL",
+        "`http://` only against a local emulator or test server",
+    );
+    // An emulator environment may scrape a plain-HTTP test server, and the source reaches the model as is.
+    let local = format!("emulator: {{endpoint: \"http://127.0.0.1:5000\"}}\n{text}");
+    let env = parse(FILE, &local).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        env.scraper.sources[0].url,
+        "http://quotes.example.com/quote/{symbol}"
+    );
+    // Any other scheme is refused there too.
+    let ftp = local.replace("http://quotes", "ftp://quotes");
+    let err = errors(&ftp);
+    let [d] = err.diagnostics() else {
+        panic!("expected one problem, got:\n{err}");
+    };
+    assert_eq!((d.line, d.column), (8, 12), "{err}");
+    assert!(d.message.contains("is not an https URL"), "{err}");
+}
+
+#[test]
 fn vpn_certificates_required_outside_local() {
     let text = edit("    eu-central-1: {server", "    #eu-central-1: {server");
     assert_problem(

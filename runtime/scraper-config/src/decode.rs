@@ -3,8 +3,8 @@
 //!
 //! The pieces the environment file decodes the same way (the deployer's `environment` crate reads the
 //! scraper's settings from `environments/<name>.yaml`) are public, so both files are checked by one piece of
-//! code with the same messages: [`int`], [`positive`], [`check_unique`], [`symbols`], [`proxies`] and
-//! [`http_host`].
+//! code with the same messages: [`int`], [`positive`], [`check_unique`], [`symbols`], [`proxies`],
+//! [`http_host`] and [`sources`] (the quote sources, which the environment keeps as [`SourceConfig`]s).
 
 use std::collections::HashMap;
 
@@ -36,7 +36,11 @@ pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
         None => Some(Vec::new()),
         Some(v) => proxies(&v),
     };
-    let sources = root.required_value("sources").and_then(|v| sources(&v));
+    // The file is written by the deployer, which already refused `http://` sources outside emulator
+    // environments; a local run of the scraper may point at a plain-HTTP test server.
+    let sources = root
+        .required_value("sources")
+        .and_then(|v| sources(&v, true));
     let spool = root.required_value("spool").and_then(|v| spool(&v));
     root.finish();
     Some(ScraperConfig {
@@ -262,13 +266,17 @@ pub fn proxies(v: &Value<'_>) -> Option<Vec<String>> {
     decoded.into_iter().collect()
 }
 
-fn sources(v: &Value<'_>) -> Option<Vec<SourceConfig>> {
+/// A non-empty list of quote sources with distinct names, each decoded by [`source`].
+pub fn sources(v: &Value<'_>, allow_http: bool) -> Option<Vec<SourceConfig>> {
     let items = v.items()?;
     if items.is_empty() {
-        v.error("`sources` is empty", "add at least one quote source");
+        v.error(
+            format!("`{}` is empty", v.path()),
+            "add at least one quote source",
+        );
         return None;
     }
-    let decoded: Vec<Option<SourceConfig>> = items.iter().map(|i| source(i)).collect();
+    let decoded: Vec<Option<SourceConfig>> = items.iter().map(|i| source(i, allow_http)).collect();
     // Duplicate names are reported at the later source's `name` value, naming the first one's line.
     let names = items.iter().filter_map(|item| {
         let strict_yaml::NodeKind::Map(entries) = &item.node().kind else {
@@ -281,7 +289,10 @@ fn sources(v: &Value<'_>) -> Option<Vec<SourceConfig>> {
     decoded.into_iter().collect()
 }
 
-fn source(v: &Value<'_>) -> Option<SourceConfig> {
+/// One quote source: its name, its URL template (`https://`, or also `http://` when `allow_http`, with a
+/// `{symbol}` placeholder), its format, its currency and its locators, checked for the format by
+/// [`check_locator`]. A source with neither `currency` nor a `fields.currency` locator is refused.
+pub fn source(v: &Value<'_>, allow_http: bool) -> Option<SourceConfig> {
     let map = v.map()?;
     let name = map.required_value("name").and_then(|v| {
         let text = v.string()?;
@@ -299,10 +310,11 @@ fn source(v: &Value<'_>) -> Option<SourceConfig> {
     });
     let url = map.required_value("url").and_then(|v| {
         let text = v.string()?;
-        if http_host(&text).is_none() {
+        let scheme = http_host(&text).map(|(scheme, _)| scheme);
+        if scheme.is_none() || (scheme == Some("http") && !allow_http) {
             v.error(
-                format!("source URL `{text}` is not an http(s) URL"),
-                "use an `https://` URL (`http://` for local tests), such as `https://quotes.example.com/quote/{symbol}`",
+                format!("source URL `{text}` is not an https URL"),
+                "use an `https://` URL such as `https://quotes.example.com/quote/{symbol}` (`http://` only against a local emulator or test server)",
             );
             return None;
         }
@@ -406,7 +418,7 @@ fn fields(v: &Value<'_>, format: Option<SourceFormat>) -> Option<Fields> {
 /// Checks a locator's syntax for the source's format (unknown format: only that it is not blank),
 /// reporting a problem at `v`: an HTML locator's selector is compiled by the scraper's own CSS parser
 /// ([`crate::parse_selector`]), a JSON path is parsed fully. The deployer's environment model checks
-/// its copy of the sources with this too, so `deployer synth` refuses exactly what the scraper would.
+/// the sources with this too (through [`sources`]), so `deployer synth` refuses exactly what the scraper would.
 pub fn check_locator(v: &Value<'_>, text: &str, format: Option<SourceFormat>) -> bool {
     if text.trim().is_empty() {
         v.error(

@@ -172,3 +172,33 @@ fn missing_sections() {
         );
     }
 }
+
+#[test]
+fn source_url_must_be_http_or_https_and_sources_not_empty() {
+    // The scraper's own file may name a plain-HTTP test server (BASE does); any other scheme is refused
+    // with the message the environment file gives.
+    let text = BASE.replace("http://127.0.0.1:8080", "ftp://127.0.0.1:8080");
+    let (rendered, got) = problems(&text);
+    let [(line, col, message, help)] = &got[..] else {
+        panic!("expected one problem:\n{rendered}")
+    };
+    assert_eq!((*line, *col), (10, 10), "{rendered}");
+    assert_eq!(
+        message,
+        "source URL `ftp://127.0.0.1:8080/api/{symbol}` is not an https URL"
+    );
+    assert!(help.contains("`https://`"), "{rendered}");
+
+    let start = BASE.find("  - name: quote-page").unwrap_or_default();
+    let end = BASE.find("spool:").unwrap_or_default();
+    let empty = format!("{} []\n{}", &BASE[..start - 1], &BASE[end..]);
+    let (rendered, got) = problems(&empty);
+    let [(line, _, message, _)] = &got[..] else {
+        panic!("expected one problem:\n{rendered}")
+    };
+    assert_eq!(
+        (*line, message.as_str()),
+        (4, "`sources` is empty"),
+        "{rendered}"
+    );
+}

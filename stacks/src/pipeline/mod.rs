@@ -70,9 +70,6 @@ pub enum BuildError {
     /// The scraper configuration did not serialize.
     #[error("scraper configuration: {0}")]
     ScraperConfig(#[from] serde_json::Error),
-    /// A source's currency is not an ISO 4217 code (the environment's validation should have refused it).
-    #[error("scraper configuration: `{0}` is not a currency code")]
-    Currency(String),
 }
 
 /// The stacks of one region, in deployment order.

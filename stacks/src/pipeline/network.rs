@@ -570,7 +570,7 @@ fn user_data(
 ) -> Result<Expr, BuildError> {
     const STREAM_MARKER: &str = "@@STREAM_NAME@@";
     let config =
-        serde_json::to_string_pretty(&scraper_config(env, STREAM_MARKER, region.as_str())?)?;
+        serde_json::to_string_pretty(&scraper_config(env, STREAM_MARKER, region.as_str()))?;
     let (config_head, config_tail) = config.split_once(STREAM_MARKER).unwrap_or((&config, ""));
     Ok(Expr::concat([
         Expr::lit(

@@ -1,51 +1,18 @@
 //! The scraper daemon's configuration file, generated from the environment and written by the EC2
 //! user-data to `/etc/mystocktracker/scraper.yaml`. The types live in the `scraper-config` crate, which the
-//! scraper decodes the file with; this module only fills them in from the environment. It is emitted as
+//! scraper decodes the file with, and the environment already holds its sources as that crate's
+//! `SourceConfig`; this module only fills the rest in from the environment. It is emitted as
 //! JSON, which is valid YAML.
 
-use environment::{Environment, SourceFormat};
-use quote_record::Currency;
-use scraper_config::{DEFAULT_SPOOL_MAX_MB, Fields, SourceConfig, Spool, StreamTarget};
+use environment::Environment;
+use scraper_config::{DEFAULT_SPOOL_MAX_MB, Spool, StreamTarget};
 pub use scraper_config::{SPOOL_DIR, ScraperConfig};
-
-use super::BuildError;
 
 /// The configuration for `env` in `region`; `stream_name` is a placeholder CloudFormation substitutes.
 /// No endpoint override: the instance talks to the region's Kinesis endpoint.
-pub fn scraper_config(
-    env: &Environment,
-    stream_name: &str,
-    region: &str,
-) -> Result<ScraperConfig, BuildError> {
+pub fn scraper_config(env: &Environment, stream_name: &str, region: &str) -> ScraperConfig {
     let scraper = &env.scraper;
-    let sources = scraper
-        .sources
-        .iter()
-        .map(|source| {
-            let currency = source
-                .currency
-                .as_deref()
-                .map(|c| Currency::parse(c).map_err(|_| BuildError::Currency(c.to_owned())))
-                .transpose()?;
-            Ok(SourceConfig {
-                name: source.name.clone(),
-                url: source.url.clone(),
-                format: match source.format {
-                    SourceFormat::Html => scraper_config::SourceFormat::Html,
-                    SourceFormat::Json => scraper_config::SourceFormat::Json,
-                },
-                currency,
-                fields: Fields {
-                    price: source.fields.price.clone(),
-                    change_pct: source.fields.change_pct.clone(),
-                    volume: source.fields.volume.clone(),
-                    market_time: source.fields.market_time.clone(),
-                    currency: source.fields.currency.clone(),
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(ScraperConfig {
+    ScraperConfig {
         stream: StreamTarget {
             name: stream_name.to_owned(),
             region: region.to_owned(),
@@ -58,10 +25,43 @@ pub fn scraper_config(
         requests_per_second_per_host: scraper.requests_per_second_per_host,
         user_agents: scraper.user_agents.clone(),
         proxies: scraper.proxies.clone(),
-        sources,
+        sources: scraper.sources.clone(),
         spool: Spool {
             dir: SPOOL_DIR.into(),
             max_mb: DEFAULT_SPOOL_MAX_MB,
         },
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
+
+    use std::path::Path;
+
+    use super::*;
+
+    /// For every shipped environment, the generated file reads back with the scraper's own decoder as
+    /// the same configuration, and its sources are the environment's, passed through unchanged.
+    #[test]
+    fn generated_configuration_reads_back_with_the_environments_sources() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|ext| ext != "yaml") {
+                continue;
+            }
+            let env = environment::load(&path).unwrap();
+            let region = env.canary_region().as_str().to_owned();
+            let config = scraper_config(&env, "mst-quotes", &region);
+            assert_eq!(config.sources, env.scraper.sources, "{}", path.display());
+            let text = serde_json::to_string_pretty(&config).unwrap();
+            let read = ScraperConfig::parse("scraper.yaml", &text)
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            assert_eq!(read, config, "{}", path.display());
+            checked += 1;
+        }
+        assert!(checked > 0, "no environment files in {}", dir.display());
+    }
 }
