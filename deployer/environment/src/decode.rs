@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
 use scraper_config::DEFAULT_USER_AGENT;
-use scraper_config::decode::{check_unique, http_host, int, positive, proxies, sources, symbols};
+use scraper_config::decode::{
+    check_unique, http_host, int, positive, proxies, sources, symbols, user_agents,
+};
 use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
@@ -234,15 +236,7 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
     };
     let user_agents = match map.optional_value("user_agents") {
         None => Some(vec![DEFAULT_USER_AGENT.to_owned()]),
-        Some(v) => v.decode::<Vec<String>>().filter(|agents| {
-            if agents.is_empty() {
-                v.error(
-                    "`scraper.user_agents` is empty",
-                    "list at least one User-Agent, or remove the key to use the default",
-                );
-            }
-            !agents.is_empty()
-        }),
+        Some(v) => user_agents(&v),
     };
     let proxies = match map.optional_value("proxies") {
         None => Some(Vec::new()),

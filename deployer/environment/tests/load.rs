@@ -768,3 +768,27 @@ fn several_problems_are_reported_in_one_run() {
             .ends_with("error: environments/test.yaml has 5 problems")
     );
 }
+
+#[test]
+fn user_agents_are_checked_as_the_scraper_checks_them() {
+    // A control character would make an invalid header; the scraper refuses it at start, so synth does.
+    let text = edit(
+        "scraper:\n",
+        "scraper:\n  user_agents: [\"ok/1.0\", \"bad\\tagent\"]\n",
+    );
+    assert_problem(
+        &text,
+        5,
+        27,
+        "a User-Agent must be non-blank printable ASCII",
+        "MyStockTracker/0.1",
+    );
+    let empty = edit("scraper:\n", "scraper:\n  user_agents: []\n");
+    assert_problem(
+        &empty,
+        5,
+        16,
+        "`scraper.user_agents` is empty",
+        "remove the key to use the default",
+    );
+}

@@ -219,11 +219,13 @@ pub fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
     decoded.into_iter().collect()
 }
 
-fn user_agents(v: &Value<'_>) -> Option<Vec<String>> {
+/// A non-empty list of User-Agent header values: each non-blank printable ASCII. Used by the
+/// environment model too, so `deployer synth` refuses what the scraper would refuse at start.
+pub fn user_agents(v: &Value<'_>) -> Option<Vec<String>> {
     let items = v.items()?;
     if items.is_empty() {
         v.error(
-            "`user_agents` is empty",
+            format!("`{}` is empty", v.path()),
             "list at least one User-Agent, or remove the key to use the default",
         );
         return None;
