@@ -13,6 +13,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::template::rendered_resources;
+
 /// The kinds of encrypted resources the pipeline has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Encrypted {
@@ -270,24 +272,9 @@ fn texts(value: &Value) -> Vec<String> {
     }
 }
 
-fn resources(template: &Value) -> impl Iterator<Item = (&String, &str, &Value)> {
-    template
-        .get("Resources")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(id, r)| {
-            (
-                id,
-                r.get("Type").and_then(Value::as_str).unwrap_or_default(),
-                &r["Properties"],
-            )
-        })
-}
-
 fn encrypted_resources(template: &Value) -> Vec<EncryptedResource> {
     let mut out = Vec::new();
-    for (id, kind, properties) in resources(template) {
+    for (id, kind, properties) in rendered_resources(template) {
         let reference = format!("${{{id}}}");
         let arn = format!("${{{id}.Arn}}");
         let (kind, key, names) = match kind {
@@ -396,7 +383,7 @@ fn via_service_admits(statement: &Value, via: &str) -> bool {
 
 /// The KMS key's logical id whose ARN text is `key` (keys are named by `…:key/${Id}`).
 fn key_policy<'a>(template: &'a Value, key: &str) -> Option<&'a Value> {
-    resources(template)
+    rendered_resources(template)
         .filter(|(_, kind, _)| *kind == "AWS::KMS::Key")
         .find(|(id, _, _)| {
             key.ends_with(&format!(":key/${{{id}}}")) || key == format!("${{{id}.Arn}}")
@@ -411,7 +398,7 @@ pub fn check(template: &Value) -> Report {
     let mut report = Report::default();
     // Roles: their statements come from the `AWS::IAM::Policy` resources attached to them.
     let mut roles: Vec<(String, Vec<&Value>)> = Vec::new();
-    for (_, kind, properties) in resources(template) {
+    for (_, kind, properties) in rendered_resources(template) {
         if kind != "AWS::IAM::Policy" {
             continue;
         }
@@ -461,7 +448,7 @@ pub fn check(template: &Value) -> Report {
     }
     // Services: the key policy of the resource's key must allow them.
     for row in SERVICE_USES {
-        for (id, kind, properties) in resources(template) {
+        for (id, kind, properties) in rendered_resources(template) {
             let targets: Vec<String> = match (row.delivery, kind) {
                 (Delivery::AlarmActions, "AWS::CloudWatch::Alarm") => {
                     let mut all = texts(&properties["AlarmActions"]);

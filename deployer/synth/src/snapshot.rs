@@ -43,26 +43,13 @@ fn statements(document: &Value) -> Vec<Value> {
     }
 }
 
-/// Each resource of a template: its logical id, its type and its properties.
-fn resources(template: &Value) -> impl Iterator<Item = (&String, &str, &Value)> {
-    template
-        .get("Resources")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(id, resource)| {
-            let kind = resource.get("Type").and_then(Value::as_str);
-            (id, kind.unwrap_or_default(), &resource["Properties"])
-        })
-}
-
 impl Snapshot {
     /// The roles of the given stacks (name, template JSON). Permissions come from the
     /// `AWS::IAM::Policy` resources attached to each role.
     pub fn from_stacks<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut roles = BTreeMap::new();
         for (stack, template) in stacks {
-            for (id, kind, properties) in resources(template) {
+            for (id, kind, properties) in stacks::template::rendered_resources(template) {
                 if kind != "AWS::IAM::Role" {
                     continue;
                 }
@@ -80,7 +67,7 @@ impl Snapshot {
                     },
                 );
             }
-            for (_, kind, properties) in resources(template) {
+            for (_, kind, properties) in stacks::template::rendered_resources(template) {
                 if kind != "AWS::IAM::Policy" {
                     continue;
                 }
@@ -138,7 +125,7 @@ impl ResourcePolicies {
     pub fn from_stacks<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut policies = BTreeMap::new();
         for (stack, template) in stacks {
-            for (id, kind, properties) in resources(template) {
+            for (id, kind, properties) in stacks::template::rendered_resources(template) {
                 let statements = match kind {
                     "AWS::KMS::Key" => statements(&properties["KeyPolicy"]),
                     "AWS::S3::BucketPolicy" | "AWS::SNS::TopicPolicy" | "AWS::SQS::QueuePolicy" => {

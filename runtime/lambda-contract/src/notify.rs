@@ -96,13 +96,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::vars::lookup_in as lookup;
 
     const STACK: [(&str, &str); 3] = [
         ("TOPIC_ARN", "arn:aws:sns:eu-west-1:111122223333:mst-alerts"),

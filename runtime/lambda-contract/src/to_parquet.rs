@@ -64,13 +64,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::vars::lookup_in as lookup;
 
     #[test]
     fn reads_what_the_stack_sets() {

@@ -189,13 +189,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::vars::lookup_in as lookup;
 
     const COMMON: [(&str, &str); 4] = [
         ("INFLUX_URL", "https://influx.example.com:8086/"),

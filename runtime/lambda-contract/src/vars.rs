@@ -51,6 +51,21 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
+/// A lookup over fixed `(name, value)` pairs, for the modules' tests.
+#[cfg(test)]
+pub(crate) fn lookup_in(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,3 +345,18 @@ impl Template {
             .map_err(TemplateError::Json)
     }
 }
+
+/// Each resource of a rendered template (the JSON CloudFormation receives): its logical id, its
+/// type and its properties. Shared by the KMS-use check here and `synth`'s IAM snapshot, which both
+/// read templates as CloudFormation sees them.
+pub fn rendered_resources(template: &Value) -> impl Iterator<Item = (&String, &str, &Value)> {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(id, resource)| {
+            let kind = resource.get("Type").and_then(Value::as_str);
+            (id, kind.unwrap_or_default(), &resource["Properties"])
+        })
+}
