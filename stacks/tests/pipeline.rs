@@ -899,14 +899,17 @@ fn named_queries_run_in_the_workgroup_on_the_database_and_prune_by_day() {
 }
 
 #[test]
-fn readme_shows_the_biggest_movers_query_as_deployed_for_prod() {
-    let readme =
-        std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+fn docs_show_the_biggest_movers_query_as_deployed_for_prod() {
+    let readme = std::fs::read_to_string(format!(
+        "{}/../docs/data-and-athena.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let for_prod =
         pipeline::queries::BIGGEST_MOVERS.replace("FROM quotes\n", "FROM mst_prod.quotes\n");
     assert!(
         readme.contains(&format!("```sql\n{for_prod}\n```")),
-        "README's example differs from queries::BIGGEST_MOVERS:\n{for_prod}"
+        "docs/data-and-athena.md's example differs from queries::BIGGEST_MOVERS:\n{for_prod}"
     );
 }
 
