@@ -213,7 +213,7 @@ mod tests {
         }
     }
 
-    /// The example of README's `deployer diff` section: the transform Lambda may now also write to
+    /// The example of docs/deploying.md's `deployer diff` section: the transform Lambda may now also write to
     /// the stream it reads.
     #[test]
     fn a_plan_shows_which_role_gains_which_action_and_that_it_broadens() {

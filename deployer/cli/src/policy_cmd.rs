@@ -37,7 +37,7 @@ enum FormatArg {
     Text,
     /// A merge-request note.
     Markdown,
-    /// Machine-readable (schema in README).
+    /// Machine-readable (schema in docs/iam-review.md).
     Json,
     /// JUnit XML, one test case per role, failing on broadening.
     Junit,

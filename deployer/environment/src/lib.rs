@@ -1,7 +1,7 @@
 //! The environment model: one YAML file per deployment target, decoded strictly and validated as a whole.
 //!
 //! [`load`] and [`parse`] give either a fully valid [`Environment`] or every problem of the file at once
-//! ([`LoadError`]), each positioned at the offending text and saying how to fix it. README.md's environment reference
+//! ([`LoadError`]), each positioned at the offending text and saying how to fix it. docs/environments.md
 //! documents every key.
 
 mod checks;

@@ -2,7 +2,7 @@
 //!
 //! Every value here has passed both the strict YAML decoding (no unknown keys, right types) and the
 //! semantic checks of `crate::decode`, so the stacks can trust it without re-checking.
-//! README.md documents every key with its type, default and meaning: keep the two in step.
+//! docs/environments.md documents every key with its type, default and meaning: keep the two in step.
 
 use std::collections::BTreeMap;
 

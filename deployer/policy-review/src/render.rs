@@ -1,5 +1,5 @@
 //! The four outputs of `policy diff`: text for a terminal, Markdown for a merge-request note, JSON for
-//! machines (schema in README, "Reviewing IAM changes") and JUnit XML for GitLab's test report.
+//! machines (schema in docs/iam-review.md) and JUnit XML for GitLab's test report.
 
 use std::fmt::Write as _;
 

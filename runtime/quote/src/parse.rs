@@ -2,7 +2,7 @@
 //!
 //! Hand-written because it is the hot path of the transform Lambda: decoding through
 //! `serde_json` into a borrowed struct and validating afterwards measured well below the
-//! 3M records/s goal (see README). It is a complete JSON syntax checker (RFC 8259: UTF-8,
+//! 3M records/s goal (see docs/quote.md). It is a complete JSON syntax checker (RFC 8259: UTF-8,
 //! escapes, surrogate pairs, number grammar, nesting up to [`MAX_DEPTH`] in ignored fields), it
 //! decodes only the fields it knows, and it validates each value as it reads it. The property
 //! tests and the fuzz target compare it with the encoder and with `serde_json`.

@@ -5,7 +5,7 @@
 //! shared crate refuses is an [`ExtractError`] naming the field and the locator, never a record with
 //! invented values.
 //!
-//! Numbers (see README "Number normalisation"): surrounding whitespace (any Unicode space) is trimmed; an
+//! Numbers (see docs/scraper.md, "Number normalisation"): surrounding whitespace (any Unicode space) is trimmed; an
 //! optional sign `+`, `-` or `−` (U+2212 MINUS SIGN); digits with optional thousands separators (`,`,
 //! `'`, no-break space U+00A0, thin space U+2009, narrow no-break space U+202F) that must group the
 //! integer part by three (`1,234,567`); an optional `.` decimal part. `change_pct` may end with `%`.

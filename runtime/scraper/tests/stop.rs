@@ -1,5 +1,5 @@
 //! The stop bound: with Kinesis hanging (a listener that accepts and never answers), the `scraper`
-//! binary exits within 10 s of SIGTERM, as the README promises, and the records it could not send
+//! binary exits within 10 s of SIGTERM, as docs/scraper.md promises, and the records it could not send
 //! stay in the spool; started again against a working Kinesis, it sends them.
 #![allow(clippy::unwrap_used)]
 
@@ -19,7 +19,7 @@ use scraper::Spool;
 use testkit::Moto;
 
 const STREAM: &str = "mst-stop-quotes";
-/// What the issue demands and the README promises.
+/// What the issue demands and docs/scraper.md promises.
 const STOP_BOUND: Duration = Duration::from_secs(10);
 
 /// A "Kinesis" that accepts connections, reads the requests and never answers.

@@ -3,7 +3,7 @@
 //! the classification of its failures (see [`WriteError`]): what the points did wrong, what the
 //! configuration did wrong, and what is worth retrying.
 //!
-//! Why our own rather than the `influxdb2` crate: see the README's dependency notes (it speaks only
+//! Why our own rather than the `influxdb2` crate: see docs/decisions.md (it speaks only
 //! v2, pins old dependencies, and we need neither its query side nor its data-point model: the
 //! quote crate already encodes line protocol).
 

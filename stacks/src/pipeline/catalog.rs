@@ -74,7 +74,7 @@ pub const PARTITION_KEYS: &[Column] = &[
 /// The first day partition projection considers; days before it are never listed.
 const FIRST_DAY: &str = "2020-01-01";
 
-/// The saved Athena queries: one place for their SQL, which README quotes. Each filters on `dt`, so
+/// The saved Athena queries: one place for their SQL, which docs/data-and-athena.md quotes. Each filters on `dt`, so
 /// partition projection reads only the days asked for, and each runs against the workgroup's database,
 /// so the table name is unqualified. "Yesterday" is UTC, like `dt` (the UTC date of `market_time`); to
 /// look at another day, replace the `dt` expression with a literal such as `'2026-11-27'`.
