@@ -8,29 +8,17 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::types::ShardIteratorType;
-use common::{PageServer, Reply, temp_dir};
+use common::{PageServer, Reply, quote_page, shard_records, temp_dir};
 use quote_record::Quote;
 use testkit::Moto;
 
 const STREAM: &str = "mst-daemon-quotes";
 
-/// A quote page priced a minute ago (the scraper checks the page's time against its clock).
-fn page(price: &str) -> String {
-    let market_time = quote_record::Timestamp::from_unix_nanos(
-        quote_record::Timestamp::now().unix_nanos() - 60_000_000_000,
-    );
-    format!(
-        r#"<html><body><span class="price">{price}</span><span class="change">+0.5%</span>
-<time datetime="{market_time}">x</time></body></html>"#
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_puts_logs_and_stops_on_sigterm() {
     let server = PageServer::start(|path, _| match path {
-        "/q/AAPL" => Reply::ok(page("189.23")),
-        "/q/MSFT" => Reply::ok(page("415.10")),
+        "/q/AAPL" => Reply::ok(quote_page("189.23")),
+        "/q/MSFT" => Reply::ok(quote_page("415.10")),
         _ => Reply::status(404),
     });
     let moto = Moto::start();
@@ -88,22 +76,8 @@ async fn runs_puts_logs_and_stops_on_sigterm() {
             "no records after 60 s"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let it = c
-            .get_shard_iterator()
-            .stream_name(STREAM)
-            .shard_id(&shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
+        records = shard_records(&c, STREAM, &shard)
             .await
-            .unwrap();
-        let page = c
-            .get_records()
-            .shard_iterator(it.shard_iterator().unwrap())
-            .send()
-            .await
-            .unwrap();
-        records = page
-            .records()
             .iter()
             .map(|r| {
                 (

@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::types::ShardIteratorType;
-use common::{PageServer, Reply, temp_dir};
+use common::{PageServer, Reply, quote_page, shard_records, temp_dir};
 use quote_record::Quote;
 use scraper::Spool;
 use testkit::Moto;
@@ -52,13 +51,6 @@ impl HangingEndpoint {
     fn saw(&self, needle: &str) -> bool {
         String::from_utf8_lossy(&self.received.lock().unwrap()).contains(needle)
     }
-}
-
-fn page(price: &str) -> String {
-    format!(
-        r#"<html><body><span class="price">{price}</span><span class="change">+0.5%</span>
-<time datetime="2026-11-27T15:30:01Z">x</time></body></html>"#
-    )
 }
 
 fn write_config(path: &std::path::Path, endpoint: &str, pages: &str, spool: &std::path::Path) {
@@ -146,8 +138,8 @@ async fn sigterm_with_kinesis_hanging_stops_within_10_s_and_keeps_the_records() 
             return Reply::status(404);
         }
         match path {
-            "/q/AAPL" => Reply::ok(page("189.23")),
-            "/q/MSFT" => Reply::ok(page("415.10")),
+            "/q/AAPL" => Reply::ok(quote_page("189.23")),
+            "/q/MSFT" => Reply::ok(quote_page("415.10")),
             _ => Reply::status(404),
         }
     });
@@ -246,22 +238,8 @@ async fn sigterm_with_kinesis_hanging_stops_within_10_s_and_keeps_the_records() 
             spooled.len()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let it = c
-            .get_shard_iterator()
-            .stream_name(STREAM)
-            .shard_id(&shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
+        sent = shard_records(&c, STREAM, &shard)
             .await
-            .unwrap();
-        let page = c
-            .get_records()
-            .shard_iterator(it.shard_iterator().unwrap())
-            .send()
-            .await
-            .unwrap();
-        sent = page
-            .records()
             .iter()
             .map(|r| Quote::from_json(r.data().as_ref()).unwrap())
             .collect();

@@ -245,3 +245,38 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A quote page priced a minute ago (the scraper checks the page's time against its clock, so a fixed
+/// date would be refused as too old one day).
+pub fn quote_page(price: &str) -> String {
+    let market_time = quote_record::Timestamp::from_unix_nanos(
+        quote_record::Timestamp::now().unix_nanos() - 60_000_000_000,
+    );
+    format!(
+        r#"<html><body><span class="price">{price}</span><span class="change">+0.5%</span>
+<time datetime="{market_time}">x</time></body></html>"#
+    )
+}
+
+/// Every record of one shard of `stream`, from its start (one `GetRecords` page: the tests put few).
+pub async fn shard_records(
+    c: &aws_sdk_kinesis::Client,
+    stream: &str,
+    shard: &str,
+) -> Vec<aws_sdk_kinesis::types::Record> {
+    let it = c
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let page = c
+        .get_records()
+        .shard_iterator(it.shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap();
+    page.records().to_vec()
+}
