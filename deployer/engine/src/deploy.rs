@@ -18,8 +18,8 @@ use crate::delete;
 use crate::events::StackEvent;
 use crate::waves::{self, RegionResult, join_all};
 
-/// The pipeline stack's parameter naming the artifacts bucket.
-pub const ARTIFACTS_BUCKET_PARAMETER: &str = "ArtifactsBucket";
+/// The pipeline stack's parameter naming the artifacts bucket, as `stacks` defines it.
+pub use stacks::pipeline::ARTIFACTS_BUCKET_PARAMETER;
 
 /// Timing of the engine's polling.
 #[derive(Debug, Clone, Copy)]

@@ -21,7 +21,7 @@ use environment::{Environment, Region};
 
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
-pub use parameters::ArtifactParameter;
+pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 
 use crate::iam::PolicyError;

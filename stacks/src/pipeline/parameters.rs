@@ -65,7 +65,7 @@ impl ArtifactParameter {
     }
 }
 
-/// The name of the artifacts bucket parameter.
+/// The pipeline stack's parameter naming the artifacts bucket (the engine fills it in).
 pub const ARTIFACTS_BUCKET_PARAMETER: &str = "ArtifactsBucket";
 
 /// S3 version ids are opaque URL-safe strings of at most 1,024 bytes. The pattern also keeps the
