@@ -112,14 +112,24 @@ pub fn ask(question: &str) -> Result<String> {
     Ok(line.trim().to_owned())
 }
 
+/// How much of a plan's IAM `diff` and `up` show.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct PlanArgs {
+    /// For a new stack, list every IAM grant instead of one line per role and resource policy
+    /// (changes to existing stacks are always shown grant by grant).
+    #[arg(long)]
+    pub detail: bool,
+}
+
 /// Prints a plan the way `diff` and `up` show it.
-pub fn print_plan(plan: &engine::change_set::Plan) {
-    print!("{}", plan_text(plan));
+pub fn print_plan(plan: &engine::change_set::Plan, args: PlanArgs) {
+    print!("{}", plan_text(plan, args));
 }
 
 /// A plan as `diff` and `up` show it: the resource changes, then how IAM changes, role by role and
-/// resource-based policy by policy, in the words of `deployer policy diff`.
-pub fn plan_text(plan: &engine::change_set::Plan) -> String {
+/// resource-based policy by policy, in the words of `deployer policy diff`. A new stack's IAM is one
+/// line per role and resource policy unless `--detail`.
+pub fn plan_text(plan: &engine::change_set::Plan, args: PlanArgs) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let (add, modify, remove, replace) = plan.counts();
@@ -140,9 +150,17 @@ pub fn plan_text(plan: &engine::change_set::Plan) -> String {
             if plan.broadens() { " (broadening)" } else { "" },
             policy_review::render::summary_line(&plan.iam)
         );
-        out.push_str(&policy_review::render::changes_text(
-            &plan.iam, "    ", false,
-        ));
+        if plan.create && !args.detail {
+            out.push_str(&policy_review::render::summary_text(&plan.iam, "    "));
+            let _ = writeln!(
+                out,
+                "    (every grant: add --detail, or see `deployer policy diff`)"
+            );
+        } else {
+            out.push_str(&policy_review::render::changes_text(
+                &plan.iam, "    ", false,
+            ));
+        }
     }
     out
 }
@@ -233,7 +251,7 @@ mod tests {
             .push(json!("kinesis:PutRecord"));
         let plan = plan_of(&old, &new);
         assert_eq!(
-            plan_text(&plan),
+            plan_text(&plan, PlanArgs::default()),
             "us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
   ~ Modify TransformPolicy (AWS::IAM::Policy)
   IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
@@ -258,6 +276,58 @@ mod tests {
         assert_eq!(json["iam_changes"]["resource_policies"], json!([]));
 
         // Nothing about IAM when IAM does not change.
-        assert!(!plan_text(&plan_of(&old, &old)).contains("IAM changes"));
+        assert!(!plan_text(&plan_of(&old, &old), PlanArgs::default()).contains("IAM changes"));
+    }
+
+    /// A new stack's IAM is one line per role and resource policy (the first `up` of `prod` used to
+    /// print several hundred grant lines); `--detail` lists every grant.
+    #[test]
+    fn a_new_stack_shows_one_line_per_role_unless_detail_is_asked() {
+        let new = pipeline();
+        let mut plan = plan_of(&new, &new);
+        plan.create = true;
+        plan.iam = iam_changes("mst-local-pipeline", None, &new);
+        let summary = plan_text(&plan, PlanArgs::default());
+        let iam: Vec<&str> = summary
+            .lines()
+            .skip_while(|l| !l.starts_with("  IAM changes"))
+            .skip(1)
+            .collect();
+        let roles = plan.iam.roles.len();
+        let policies = plan.iam.resource_policies.len();
+        assert_eq!(iam.len(), roles + policies + 1, "{summary}");
+        assert!(
+            iam[..roles + policies]
+                .iter()
+                .all(|l| l.starts_with("    + ")),
+            "everything in a new stack is new: {summary}"
+        );
+        assert!(
+            iam.iter().any(
+                |l| l.starts_with("    + RawBucketPolicy: new resource policy, ")
+                    && l.contains("denied action(s)")
+            ),
+            "{summary}"
+        );
+        assert!(
+            iam.iter().any(
+                |l| l.starts_with("    + TransformRole: new role, trusted by ")
+                    && l.contains("lambda.amazonaws.com")
+                    && l.contains(" permission grant(s)")
+            ),
+            "{summary}"
+        );
+        assert!(
+            iam.iter().all(|l| !l.contains("kinesis:GetRecords")),
+            "no grant is listed one by one: {summary}"
+        );
+        assert_eq!(
+            iam.last().copied(),
+            Some("    (every grant: add --detail, or see `deployer policy diff`)")
+        );
+
+        let detail = plan_text(&plan, PlanArgs { detail: true });
+        assert!(detail.contains("kinesis:GetRecords"), "{detail}");
+        assert!(detail.lines().count() > summary.lines().count() * 2);
     }
 }

@@ -7,7 +7,7 @@ use engine::change_set::{self, Prepared, TemplateLocation};
 use engine::deploy::{self, Settings};
 use stacks::pipeline::StackKind;
 
-use crate::context::{ArtifactArgs, Context, Target, print_plan};
+use crate::context::{ArtifactArgs, Context, PlanArgs, Target, print_plan};
 
 /// Exit code when there are changes.
 const EXIT_CHANGES: u8 = 2;
@@ -19,6 +19,8 @@ pub struct DiffArgs {
     target: Target,
     #[command(flatten)]
     artifacts: ArtifactArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
 }
 
 /// Runs `deployer diff`: 0 without changes, 2 with changes.
@@ -41,7 +43,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());
             let Some(deployed) = deployed else {
                 // Not deployed: every resource is new; computed locally, nothing left behind.
-                print_plan(&change_set::local_plan(&spec, region_name)?);
+                print_plan(&change_set::local_plan(&spec, region_name)?, args.plan);
                 changed = true;
                 continue;
             };
@@ -68,7 +70,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             {
                 Prepared::Unchanged => println!("{region_name} {}: no changes", spec.name),
                 Prepared::Changes(plan) => {
-                    print_plan(&plan);
+                    print_plan(&plan, args.plan);
                     change_set::discard(cfn, &plan).await?;
                     changed = true;
                 }

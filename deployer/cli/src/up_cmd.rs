@@ -14,7 +14,9 @@ use engine::waves::{self, RegionResult};
 use environment::Region;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::context::{ArtifactArgs, Context, Target, ask, interactive, plan_json, print_plan};
+use crate::context::{
+    ArtifactArgs, Context, PlanArgs, Target, ask, interactive, plan_json, print_plan,
+};
 
 /// When a change needs the user's approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +57,8 @@ pub struct UpArgs {
     output: Output,
     #[command(flatten)]
     artifacts: ArtifactArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
 }
 
 /// Runs `deployer up`.
@@ -63,7 +67,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
     let context = Context::open(&args.target).await?;
     let artifacts = args.artifacts.load()?;
     let env_name = context.env.name.as_str().to_owned();
-    let printer = Printer::new(args.output);
+    let printer = Printer::new(args.output, args.plan);
     let approver = Policy {
         policy: args.require_approval,
         yes: args.yes,
@@ -167,6 +171,7 @@ impl Approver for Policy<'_> {
 /// Shows plans, events and results.
 pub struct Printer {
     output: Output,
+    plan: PlanArgs,
     terminal: bool,
     bars: MultiProgress,
     active: Mutex<HashMap<(String, String), ProgressBar>>,
@@ -174,8 +179,8 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer for `output`; progress bars only on a terminal.
-    pub fn new(output: Output) -> Printer {
+    /// A printer for `output` showing plans as `plan` says; progress bars only on a terminal.
+    pub fn new(output: Output, plan: PlanArgs) -> Printer {
         let terminal = output == Output::Text && interactive();
         let bars = MultiProgress::with_draw_target(if terminal {
             ProgressDrawTarget::stderr()
@@ -184,6 +189,7 @@ impl Printer {
         });
         Printer {
             output,
+            plan,
             terminal,
             bars,
             active: Mutex::new(HashMap::new()),
@@ -209,7 +215,7 @@ impl Observer for Printer {
     fn plan(&self, _region: &Region, plan: &Plan) {
         match self.output {
             Output::Json => println!("{}", plan_json(plan)),
-            Output::Text => self.bars.suspend(|| print_plan(plan)),
+            Output::Text => self.bars.suspend(|| print_plan(plan, self.plan)),
         }
     }
 

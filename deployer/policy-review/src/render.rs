@@ -1,6 +1,7 @@
 //! The four outputs of `policy diff`: text for a terminal, Markdown for a merge-request note, JSON for
 //! machines (schema in docs/iam-review.md) and JUnit XML for GitLab's test report.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -224,6 +225,60 @@ fn sections(diff: &PolicyDiff, indent: &str, color: bool) -> Vec<String> {
 /// engine's plans show this).
 pub fn changes_text(diff: &PolicyDiff, indent: &str, color: bool) -> String {
     sections(diff, indent, color).concat()
+}
+
+/// The IAM of a new stack, one line per role and resource-based policy: what it is, whom it trusts,
+/// how many grants it has and which risky actions it holds. A first deploy grants everything at
+/// once, so listing each grant there would bury the plan; [`changes_text`] (`--detail`) and
+/// `deployer policy diff` show them all.
+pub fn summary_text(diff: &PolicyDiff, indent: &str) -> String {
+    let mut out = String::new();
+    for holder in diff.holders().filter(|h| h.status != RoleStatus::Unchanged) {
+        let count = |wanted: fn(&Change) -> bool| -> usize {
+            holder
+                .changes
+                .iter()
+                .filter(|c| c.category != Category::NewRole && wanted(c))
+                .map(|c| c.actions.len().max(1))
+                .sum()
+        };
+        let grants = count(|c| c.category != Category::DenyAdded);
+        let denies = count(|c| c.category == Category::DenyAdded);
+        let sign = match holder.status {
+            RoleStatus::Added => '+',
+            RoleStatus::Deleted => '-',
+            RoleStatus::Changed | RoleStatus::Unchanged => '~',
+        };
+        let mut what = match holder
+            .changes
+            .iter()
+            .find(|c| c.category == Category::NewRole)
+        {
+            Some(new_role) => new_role.reason.clone(),
+            None if diff.roles.iter().any(|r| r.role == holder.role) => {
+                format!("{}, {grants} grant change(s)", status_word(holder.status))
+            }
+            None => format!("{}, {grants} grant(s)", policy_status_word(holder.status)),
+        };
+        if denies > 0 {
+            let _ = write!(what, ", {denies} denied action(s)");
+        }
+        let risky: BTreeSet<&str> = holder
+            .changes
+            .iter()
+            .flat_map(|c| c.risky.iter().map(String::as_str))
+            .collect();
+        let _ = write!(out, "{indent}{sign} {}: {what}", holder.role);
+        if !risky.is_empty() {
+            let _ = write!(
+                out,
+                "; risky: {}",
+                risky.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Every change of `diff` as one plain line, prefixed with its role or resource-based policy:
