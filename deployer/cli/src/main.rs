@@ -6,6 +6,7 @@
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod init_cmd;
 mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
@@ -42,6 +43,14 @@ enum Command {
     Down(down_cmd::DownArgs),
     /// Show each stack's status, last event and outputs (and drift with --drift).
     Status(status_cmd::StatusArgs),
+    /// Start a new environment file (a commented skeleton, or a copy of another environment).
+    Init(init_cmd::InitArgs),
+    /// Print a shell completion script: `deployer completions bash > /etc/bash_completion.d/deployer`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -77,6 +86,17 @@ fn main() -> ExitCode {
         Command::Up(args) => block_on(up_cmd::run(&args)),
         Command::Down(args) => block_on(down_cmd::run(&args)),
         Command::Status(args) => block_on(status_cmd::run(&args)),
+        Command::Init(args) => init_cmd::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "deployer",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
