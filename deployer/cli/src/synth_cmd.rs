@@ -112,22 +112,64 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     }
     // A single-region run sees only part of the environment's stacks; the snapshot is the whole
     // environment's, so it is written only by a full run.
-    if region.is_none() {
-        write_snapshot(&snapshot_dir, &synthesis)?;
-    }
+    let snapshot_changes = match region {
+        None => Some(write_snapshot(&snapshot_dir, &synthesis)?),
+        Some(_) => None,
+    };
     print_summary(&env, &synthesis, &out, started);
+    match snapshot_changes {
+        Some(changes) => print_snapshot_changes(&snapshot_dir, &changes, &synthesis),
+        None => println!(
+            "  {} not written: a single-region run sees only part of the environment",
+            snapshot_dir.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
+/// Writes `text` to `path` unless it already holds it; says whether it wrote.
+fn write(path: &Path, text: &str) -> Result<bool> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     // Unchanged files are left alone, so their timestamps tell what a run changed.
     if fs::read_to_string(path).is_ok_and(|old| old == text) {
-        return Ok(());
+        return Ok(false);
     }
-    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
+}
+
+/// What a run did to one file of the committed IAM snapshot.
+#[derive(Debug, PartialEq, Eq)]
+enum SnapshotChange {
+    Written(String),
+    Removed(String),
+}
+
+/// Says which snapshot files the run changed: they are reviewed and committed, so a rewrite must
+/// never go unnoticed.
+fn print_snapshot_changes(dir: &Path, changes: &[SnapshotChange], synthesis: &Synthesis) {
+    if changes.is_empty() {
+        println!(
+            "  {}: unchanged ({} roles)",
+            dir.display(),
+            synthesis.snapshot.files().len()
+        );
+        return;
+    }
+    println!(
+        "  {}: {} file(s) changed; review them (`git diff {}`, `deployer policy diff`) and commit:",
+        dir.display(),
+        changes.len(),
+        dir.display()
+    );
+    for change in changes {
+        match change {
+            SnapshotChange::Written(name) => println!("    wrote   {name}"),
+            SnapshotChange::Removed(name) => println!("    removed {name}"),
+        }
+    }
 }
 
 fn committed_snapshot(dir: &Path) -> Result<BTreeMap<String, String>> {
@@ -147,19 +189,23 @@ fn committed_snapshot(dir: &Path) -> Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
-fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<()> {
+fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChange>> {
     let wanted = synthesis.snapshot.files();
+    let mut changes = Vec::new();
     for name in committed_snapshot(dir)?
         .keys()
         .filter(|name| !wanted.contains_key(*name))
     {
         fs::remove_file(dir.join(name))
             .with_context(|| format!("removing {}", dir.join(name).display()))?;
+        changes.push(SnapshotChange::Removed(name.clone()));
     }
     for (name, text) in &wanted {
-        write(&dir.join(name), text)?;
+        if write(&dir.join(name), text)? {
+            changes.push(SnapshotChange::Written(name.clone()));
+        }
     }
-    Ok(())
+    Ok(changes)
 }
 
 fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {

@@ -230,3 +230,47 @@ fn judge_inputs_are_concrete_policy_documents() {
         "{text}"
     );
 }
+
+#[test]
+fn synth_says_which_policy_files_it_rewrote() {
+    let scratch = Scratch::new();
+    let first = scratch.run(&["synth", "--env", "dev"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.contains("  policies/dev: 7 file(s) changed; review them"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    wrote   TransformRole.json\n"),
+        "{stdout}"
+    );
+
+    let second = scratch.run(&["synth", "--env", "dev"]);
+    assert!(
+        text(&second.stdout).contains("  policies/dev: unchanged (7 roles)\n"),
+        "{}",
+        text(&second.stdout)
+    );
+
+    // A hand edit is put back, and a file of a role that no longer exists is removed: both named.
+    let file = scratch.path("policies/dev/NotifyRole.json");
+    fs::write(&file, "{}\n").unwrap();
+    fs::write(scratch.path("policies/dev/OldRole.json"), "{}\n").unwrap();
+    let third = scratch.run(&["synth", "--env", "dev"]);
+    let stdout = text(&third.stdout);
+    assert!(
+        stdout.contains("  policies/dev: 2 file(s) changed; review them")
+            && stdout.contains("    removed OldRole.json\n")
+            && stdout.contains("    wrote   NotifyRole.json\n"),
+        "{stdout}"
+    );
+    assert!(!scratch.path("policies/dev/OldRole.json").exists());
+
+    let single = scratch.run(&["synth", "--env", "dev", "--region", "eu-west-1"]);
+    assert!(
+        text(&single.stdout).contains("  policies/dev not written: a single-region run"),
+        "{}",
+        text(&single.stdout)
+    );
+}
