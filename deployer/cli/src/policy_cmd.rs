@@ -157,19 +157,19 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode> {
         &head,
         &catalog,
     );
-    let format = match args.format {
-        FormatArg::Text => Format::Text,
-        FormatArg::Markdown => Format::Markdown,
-        FormatArg::Json => Format::Json,
-        FormatArg::Junit => Format::Junit,
-    };
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", policy_review::render::render(&diff, format, color));
     let level = match args.fail_on {
         FailOnArg::Broadening => FailOn::Broadening,
         FailOnArg::Any => FailOn::Any,
         FailOnArg::Never => FailOn::Never,
     };
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Json => Format::Json,
+        FormatArg::Junit => Format::Junit(level),
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", policy_review::render::render(&diff, format, color));
     Ok(if diff.fails(level) {
         ExitCode::from(EXIT_FINDINGS)
     } else {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::diff::{Category, Change, ChangeKind, PolicyDiff, RoleDiff, RoleStatus};
+use crate::diff::{Category, Change, ChangeKind, FailOn, PolicyDiff, RoleDiff, RoleStatus};
 use crate::normalize::Scope;
 
 /// Output format.
@@ -19,8 +19,9 @@ pub enum Format {
     Markdown,
     /// `mystocktracker.policy-diff/1`.
     Json,
-    /// One test case per role, failing on broadening.
-    Junit,
+    /// One test case per role; which changes fail a case is `--fail-on`'s level (broadening ones,
+    /// any, or none: with `never` every change is reported as output, nothing fails).
+    Junit(FailOn),
 }
 
 /// The JSON schema's name and version; bumped on any incompatible change.
@@ -32,7 +33,7 @@ pub fn render(diff: &PolicyDiff, format: Format, color: bool) -> String {
         Format::Text => text(diff, color),
         Format::Markdown => markdown(diff),
         Format::Json => json(diff),
-        Format::Junit => junit(diff),
+        Format::Junit(level) => junit(diff, level),
     }
 }
 
@@ -481,8 +482,21 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
-fn junit(diff: &PolicyDiff) -> String {
-    let failures = diff.roles.iter().filter(|r| r.broadening() > 0).count();
+/// Whether `change` fails its test case at `level`.
+fn fails_case(change: &Change, level: FailOn) -> bool {
+    match level {
+        FailOn::Broadening => change.kind == ChangeKind::Broadening,
+        FailOn::Any => true,
+        FailOn::Never => false,
+    }
+}
+
+fn junit(diff: &PolicyDiff, level: FailOn) -> String {
+    let failures = diff
+        .roles
+        .iter()
+        .filter(|r| r.changes.iter().any(|c| fails_case(c, level)))
+        .count();
     let suite = format!("policy diff {}", diff.env);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -509,26 +523,28 @@ fn junit(diff: &PolicyDiff) -> String {
             continue;
         }
         out.push_str(">\n");
-        let (broadening, narrowing): (Vec<&Change>, Vec<&Change>) = role
-            .changes
-            .iter()
-            .partition(|c| c.kind == ChangeKind::Broadening);
-        if !broadening.is_empty() {
-            let body: Vec<String> = broadening.iter().map(|c| plain_line(c)).collect();
+        let (failing, reported): (Vec<&Change>, Vec<&Change>) =
+            role.changes.iter().partition(|c| fails_case(c, level));
+        if !failing.is_empty() {
+            let body: Vec<String> = failing.iter().map(|c| plain_line(c)).collect();
+            let (kind, what) = match level {
+                FailOn::Broadening => ("broadening", "broadening change(s)"),
+                FailOn::Any | FailOn::Never => ("change", "change(s)"),
+            };
             let _ = writeln!(
                 out,
-                "      <failure type=\"broadening\" message=\"{}\">{}</failure>",
+                "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
                 xml_escape(&format!(
-                    "{} ({}): {} broadening change(s)",
+                    "{} ({}): {} {what}",
                     role.role,
                     status_word(role.status),
-                    broadening.len()
+                    failing.len()
                 )),
                 xml_escape(&body.join("\n"))
             );
         }
-        if !narrowing.is_empty() {
-            let body: Vec<String> = narrowing.iter().map(|c| plain_line(c)).collect();
+        if !reported.is_empty() {
+            let body: Vec<String> = reported.iter().map(|c| plain_line(c)).collect();
             let _ = writeln!(
                 out,
                 "      <system-out>{}</system-out>",

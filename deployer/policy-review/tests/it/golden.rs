@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use policy_review::PolicyDiff;
+use policy_review::diff::FailOn;
 use policy_review::render::{Format, render};
 use serde_json::json;
 
@@ -93,7 +94,7 @@ fn markdown_matches_its_golden_file() {
 
 #[test]
 fn junit_matches_its_golden_file_and_parses_as_one_case_per_role() {
-    let xml = render(&scenario(), Format::Junit, false);
+    let xml = render(&scenario(), Format::Junit(FailOn::Broadening), false);
     golden("review.xml", &xml);
     let document = roxmltree::Document::parse(&xml).unwrap();
     let cases: Vec<(String, bool)> = document
@@ -175,4 +176,31 @@ fn text_is_plain_unless_coloured() {
     assert!(!plain.contains('\x1b'));
     assert!(plain.contains("+ broadening [permissions] s3:GetObject on"));
     assert!(render(&diff, Format::Text, true).contains("\x1b[31m+ broadening"));
+}
+
+#[test]
+fn junit_fails_the_cases_fail_on_names_and_none_with_never() {
+    let count = |level: FailOn| {
+        let xml = render(&scenario(), Format::Junit(level), false);
+        let document = roxmltree::Document::parse(&xml).unwrap();
+        let failures = document
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count();
+        let reported = document
+            .descendants()
+            .filter(|n| n.has_tag_name("system-out"))
+            .count();
+        assert_eq!(
+            document.root_element().attribute("failures"),
+            Some(failures.to_string().as_str())
+        );
+        (failures, reported)
+    };
+    // The scenario: two roles broaden, two only narrow (one of them deleted).
+    assert_eq!(count(FailOn::Broadening).0, 2);
+    assert_eq!(count(FailOn::Any).0, 4, "narrowing roles fail too");
+    let (failures, reported) = count(FailOn::Never);
+    assert_eq!(failures, 0, "--fail-on never: nothing fails");
+    assert_eq!(reported, 4, "every changed role still shows its changes");
 }
