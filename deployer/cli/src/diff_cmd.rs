@@ -10,7 +10,6 @@ use stacks::pipeline::StackKind;
 use crate::context::{ArtifactArgs, Context, PlanArgs, Target, print_plan};
 
 /// Exit code when there are changes.
-const EXIT_CHANGES: u8 = 2;
 
 /// Arguments of `deployer diff`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +77,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(if changed {
-        ExitCode::from(EXIT_CHANGES)
+        ExitCode::from(crate::exit::CHANGES)
     } else {
         ExitCode::SUCCESS
     })

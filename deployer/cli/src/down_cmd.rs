@@ -128,7 +128,7 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             eprintln!(
                 "interrupted: stopped waiting. A deletion already started goes on on AWS's side; watch it with `deployer status --env {env_name} --watch`, then run `deployer down --env {env_name}` again."
             );
-            Ok(ExitCode::from(130))
+            Ok(ExitCode::from(crate::exit::INTERRUPTED))
         }
     }
 }

@@ -6,6 +6,7 @@
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod exit;
 mod init_cmd;
 mod policy_cmd;
 mod status_cmd;

@@ -13,9 +13,6 @@ use policy_review::{Catalog, Format, source};
 use crate::Paths;
 use crate::synth_cmd::load_environment;
 
-/// Exit code when there are findings at the `--fail-on` level.
-const EXIT_FINDINGS: u8 = 3;
-
 /// Arguments of `deployer policy`.
 #[derive(Debug, clap::Args)]
 pub struct PolicyArgs {
@@ -43,7 +40,7 @@ enum FormatArg {
     Junit,
 }
 
-/// When `policy diff` exits 3.
+/// When `policy diff` exits 2.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FailOnArg {
     /// Any broadening change.
@@ -76,7 +73,7 @@ struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: FormatArg,
-    /// Which findings make the exit code 3.
+    /// Which findings make the exit code 2.
     #[arg(long, value_enum, default_value = "broadening")]
     fail_on: FailOnArg,
     #[command(flatten)]
@@ -171,7 +168,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode> {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     print!("{}", policy_review::render::render(&diff, format, color));
     Ok(if diff.fails(level) {
-        ExitCode::from(EXIT_FINDINGS)
+        ExitCode::from(crate::exit::CHANGES)
     } else {
         ExitCode::SUCCESS
     })

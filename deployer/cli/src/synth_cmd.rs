@@ -12,9 +12,6 @@ use synth::Synthesis;
 
 use crate::Paths;
 
-/// Exit code of `synth --check` when the committed snapshot is stale.
-const EXIT_STALE: u8 = 3;
-
 /// Arguments of `deployer synth`.
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
@@ -27,7 +24,7 @@ pub struct SynthArgs {
     /// Where templates are written: `<DIR>/<env>/<region>/<stack>.json`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
-    /// Write nothing; fail (exit 3) with the difference when the committed IAM snapshot is stale.
+    /// Write nothing; fail (exit 2) with the difference when the committed IAM snapshot is stale.
     #[arg(long)]
     check: bool,
     /// Also write parliament's inputs (concrete policy documents) to `<DIR>/<env>/parliament/`.
@@ -247,7 +244,7 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
             .unwrap_or_default(),
         dir.display()
     );
-    Ok(ExitCode::from(EXIT_STALE))
+    Ok(ExitCode::from(crate::exit::CHANGES))
 }
 
 fn print_summary(env: &Environment, synthesis: &Synthesis, out: &Path, started: Instant) {

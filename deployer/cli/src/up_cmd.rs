@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -72,6 +73,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         policy: args.require_approval,
         yes: args.yes,
         printer: &printer,
+        refused: AtomicBool::new(false),
     };
     let up = Up {
         env: &context.env,
@@ -87,7 +89,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             eprintln!(
                 "interrupted: stopped waiting. Any stack operation already started goes on on AWS's side; watch it with `deployer status --env {env_name} --watch`, then run `deployer up --env {env_name}` again."
             );
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(crate::exit::INTERRUPTED));
         }
     };
     printer.clear();
@@ -105,10 +107,23 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             serde_json::json!({"type": "result", "region": region.as_str(), "result": text}),
         );
     }
+    let failed = results
+        .iter()
+        .any(|(_, r)| matches!(r, RegionResult::Failed(_)));
+    if code != 0 && !failed && approver.refused.load(Ordering::Relaxed) {
+        // "No" at the prompt is a decision, not a crash.
+        printer.line(
+            &format!(
+                "cancelled: you declined a change, so its change set was deleted and nothing was deployed there (nor in later waves). Run `deployer up --env {env_name}` again to be asked again."
+            ),
+            serde_json::json!({"type": "cancelled", "resume": format!("deployer up --env {env_name}")}),
+        );
+        return Ok(ExitCode::from(crate::exit::CANCELLED));
+    }
     if code != 0 {
         printer.line(
             &format!(
-                "up failed. Failed regions were left rolled back. Fix the cause and run `deployer up --env {env_name}` again: regions already deployed are no-ops."
+                "up did not complete. Fix the cause and run `deployer up --env {env_name}` again (regions already deployed are no-ops); `deployer status --env {env_name}` shows each stack's state."
             ),
             serde_json::json!({"type": "failed", "resume": format!("deployer up --env {env_name}")}),
         );
@@ -126,6 +141,8 @@ struct Policy<'a> {
     policy: RequireApproval,
     yes: bool,
     printer: &'a Printer,
+    /// Set when the user answered anything but yes.
+    refused: AtomicBool,
 }
 
 impl Approver for Policy<'_> {
@@ -163,7 +180,13 @@ impl Approver for Policy<'_> {
                     plan.stack
                 ))
             })
-            .map(|answer| matches!(answer.as_str(), "y" | "Y" | "yes"))
+            .map(|answer| {
+                let yes = matches!(answer.as_str(), "y" | "Y" | "yes");
+                if !yes {
+                    self.refused.store(true, Ordering::Relaxed);
+                }
+                yes
+            })
             .map_err(|e| e.to_string())
     }
 }

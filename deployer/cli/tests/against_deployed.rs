@@ -235,7 +235,7 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
     ]
     .into();
     assert_eq!(changes(&before), gap, "{before:#}");
-    assert_eq!(code, Some(3));
+    assert_eq!(code, Some(2));
     for role in [
         "CrawlerRole",
         "FirehoseRole",
@@ -302,7 +302,7 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
         .unwrap();
 
     let (code, after) = report(&moto);
-    assert_eq!(code, Some(3));
+    assert_eq!(code, Some(2));
     let drift: BTreeSet<_> = changes(&after).difference(&gap).cloned().collect();
     let curated = "arn:${AWS::Partition}:s3:::mst-local-curated-${AWS::AccountId}-${AWS::Region}";
     assert_eq!(

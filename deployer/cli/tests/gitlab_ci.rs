@@ -133,7 +133,8 @@ fn the_policy_review_runs_on_merge_requests_and_reports() {
     for needle in [
         "policy diff --env \"$env\" --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\"",
         "--format markdown",
-        "--format junit",
+        // The JUnit report fails the roles that broaden: the default --fail-on, exit 2 tolerated.
+        "review --format junit > \"review/$env.xml\" || [ $? -eq 2 ]",
         "if [ -n \"${POLICY_REVIEW_TOKEN:-}\" ]",
         "$CI_API_V4_URL/projects/$CI_PROJECT_ID/merge_requests/$CI_MERGE_REQUEST_IID/notes",
     ] {
@@ -148,7 +149,7 @@ fn the_policy_review_runs_on_merge_requests_and_reports() {
         at(job, &["artifacts", "reports", "junit"]).scalar(),
         Some("review/*.xml")
     );
-    assert_eq!(scalars(at(job, &["allow_failure", "exit_codes"])), ["3"]);
+    assert_eq!(scalars(at(job, &["allow_failure", "exit_codes"])), ["2"]);
     assert_eq!(at(job, &["variables", "GIT_DEPTH"]).scalar(), Some("0"));
 }
 

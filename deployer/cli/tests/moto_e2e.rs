@@ -66,6 +66,46 @@ fn deployer(args: &[&str], environments: &Path) -> Output {
     output
 }
 
+/// Runs the deployer on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_terminal(args: &[&str], environments: &Path, input: &str) -> Output {
+    use std::io::Write as _;
+    let mut command = vec![env!("CARGO_BIN_EXE_deployer").to_owned()];
+    command.extend(args.iter().map(|a| (*a).to_owned()));
+    command.push("--environments".into());
+    command.push(environments.display().to_string());
+    let line = command
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(workspace())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    eprintln!(
+        "$ (terminal) deployer {}\n{}{}exit: {:?}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status.code()
+    );
+    output
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -301,6 +341,17 @@ async fn up_diff_up_down_against_moto() {
         text(&refused).contains("needs approval (IAM access broadens), but there is no terminal"),
         "{}",
         text(&refused)
+    );
+
+    // On a terminal, "n" at the prompt is a cancelled operation (exit 4), not a failure.
+    let declined = on_terminal(&["up", "--env", "local", "--artifacts", art], &envs, "n\n");
+    assert_eq!(declined.status.code(), Some(4), "{}", text(&declined));
+    assert!(
+        text(&declined).contains("Deploy these changes to mst-local-pipeline in us-east-1? [y/N]")
+            && text(&declined).contains("cancelled: you declined a change")
+            && !text(&declined).contains("FAILED"),
+        "{}",
+        text(&declined)
     );
 
     let up = deployer(
