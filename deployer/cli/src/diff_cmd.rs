@@ -9,8 +9,6 @@ use stacks::pipeline::StackKind;
 
 use crate::context::{ArtifactArgs, Context, PlanArgs, Target, print_plan};
 
-/// Exit code when there are changes.
-
 /// Arguments of `deployer diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
