@@ -7,7 +7,8 @@ use engine::change_set::{self, Prepared, TemplateLocation};
 use engine::deploy::{self, Settings};
 use stacks::pipeline::StackKind;
 
-use crate::context::{ArtifactArgs, Context, PlanArgs, Target, print_plan};
+use crate::context::{ArtifactArgs, Context, PlanArgs, Target, plan_json, print_plan};
+use crate::output::{Output, OutputArgs, json_line};
 
 /// Arguments of `deployer diff`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,24 @@ pub struct DiffArgs {
     artifacts: ArtifactArgs,
     #[command(flatten)]
     plan: PlanArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Prints one stack's plan, or that it is unchanged, in the chosen output.
+fn show(args: &DiffArgs, region: &str, stack: &str, plan: Option<&change_set::Plan>) {
+    match (args.output.output, plan) {
+        (Output::Text, Some(plan)) => print_plan(plan, args.plan),
+        (Output::Text, None) => println!("{region} {stack}: no changes"),
+        (Output::Json, Some(plan)) => println!("{}", json_line("diff", plan_json(plan))),
+        (Output::Json, None) => println!(
+            "{}",
+            json_line(
+                "diff",
+                serde_json::json!({"type": "unchanged", "region": region, "stack": stack})
+            )
+        ),
+    }
 }
 
 /// Runs `deployer diff`: 0 without changes, 2 with changes.
@@ -40,13 +59,14 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());
             let Some(deployed) = deployed else {
                 // Not deployed: every resource is new; computed locally, nothing left behind.
-                print_plan(&change_set::local_plan(&spec, region_name)?, args.plan);
+                let plan = change_set::local_plan(&spec, region_name)?;
+                show(args, region_name, &spec.name, Some(&plan));
                 changed = true;
                 continue;
             };
             let body = change_set::deployed_template(cfn, region_name, &spec.name).await?;
             if change_set::unchanged(&deployed, &body, &spec) {
-                println!("{region_name} {}: no changes", spec.name);
+                show(args, region_name, &spec.name, None);
                 continue;
             }
             let location = match kind {
@@ -65,9 +85,9 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             )
             .await?
             {
-                Prepared::Unchanged => println!("{region_name} {}: no changes", spec.name),
+                Prepared::Unchanged => show(args, region_name, &spec.name, None),
                 Prepared::Changes(plan) => {
-                    print_plan(&plan, args.plan);
+                    show(args, region_name, &spec.name, Some(&plan));
                     change_set::discard(cfn, &plan).await?;
                     changed = true;
                 }

@@ -9,6 +9,7 @@ use engine::waves::{self, join_all};
 use stacks::pipeline::StackKind;
 
 use crate::context::{Context, Target, ask, interactive};
+use crate::output::{Output, OutputArgs, json_line};
 
 /// Arguments of `deployer down`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +26,14 @@ pub struct DownArgs {
     /// Regions deleted at once (in reverse rollout order: the canary last).
     #[arg(long, default_value_t = 2, value_name = "N")]
     parallel: usize,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// "No" at the confirmation: a decision, reported as a cancelled operation.
+fn cancelled(why: &str) -> Result<ExitCode> {
+    eprintln!("cancelled: {why}; nothing was deleted");
+    Ok(ExitCode::from(crate::exit::CANCELLED))
 }
 
 /// Runs `deployer down`.
@@ -42,16 +51,16 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                 "This deletes {env_name}'s stacks AND its data buckets and key. Type the environment name to confirm: "
             ))?;
             if answer != env_name {
-                bail!(
-                    "not confirmed (typed `{answer}`, expected `{env_name}`); nothing was deleted"
-                );
+                return cancelled(&format!(
+                    "not confirmed (typed `{answer}`, expected `{env_name}`)"
+                ));
             }
         } else {
             let answer = ask(&format!(
                 "Delete the stacks of {env_name} (data buckets and the key are kept)? [y/N] "
             ))?;
             if !matches!(answer.as_str(), "y" | "Y" | "yes") {
-                bail!("not confirmed; nothing was deleted");
+                return cancelled("not confirmed");
             }
         }
     }
@@ -61,6 +70,7 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
     order.reverse();
     let settings = Settings::default();
     let env = &context.env;
+    let output = args.output.output;
     let run = async {
         let mut failed = false;
         for wave in order {
@@ -86,8 +96,12 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                     retained.buckets.extend(found.buckets);
                                     retained.keys.extend(found.keys);
                                 }
-                                let mut on_event = |e: &engine::events::StackEvent| {
-                                    println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status);
+                                let mut on_event = |e: &engine::events::StackEvent| match output {
+                                    Output::Text => println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status),
+                                    Output::Json => println!("{}", json_line("down", serde_json::json!({
+                                        "type": "event", "region": name, "stack": stack, "timestamp": e.timestamp,
+                                        "logical_id": e.logical_id, "status": e.status.as_str(), "reason": e.reason,
+                                    }))),
                                 };
                                 let existed =
                                     delete::delete_stack(&clients.cloudformation, name, &stack, settings.poll, &mut on_event).await?;
@@ -106,7 +120,13 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             .await;
             for outcome in outcomes {
                 match outcome {
-                    Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                    Ok(lines) => lines.iter().for_each(|l| match output {
+                        Output::Text => println!("{l}"),
+                        Output::Json => println!(
+                            "{}",
+                            json_line("down", serde_json::json!({"type": "result", "text": l}))
+                        ),
+                    }),
                     Err(error) => {
                         eprintln!("error: {error}");
                         failed = true;

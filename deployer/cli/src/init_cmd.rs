@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 
 use crate::Paths;
+use crate::output::{Output, OutputArgs, json_line};
 
 /// The commented skeleton of a new AWS environment; `{name}`, `{account}` and `{region}` are filled
 /// in, and every line holding a placeholder is marked `REPLACE`.
@@ -38,6 +39,8 @@ pub struct InitArgs {
     region: String,
     #[command(flatten)]
     paths: Paths,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Runs `deployer init`: writes the file only when it validates, never over an existing one.
@@ -69,8 +72,17 @@ pub fn run(args: &InitArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", file.display()))?;
     out.write_all(text.as_bytes())
         .with_context(|| format!("cannot write {}", file.display()))?;
-    println!("wrote {} (it passes validation)", file.display());
     let placeholders = placeholder_lines(&text);
+    if args.output.output == Output::Json {
+        let json = serde_json::json!({
+            "type": "written",
+            "file": file.display().to_string(),
+            "placeholders": placeholders.iter().map(|(line, content)| serde_json::json!({"line": line, "content": content})).collect::<Vec<_>>(),
+        });
+        println!("{}", json_line("init", json));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("wrote {} (it passes validation)", file.display());
     if !placeholders.is_empty() {
         println!("replace the placeholders on these lines (marked {REPLACE}):");
         for (line, content) in placeholders {

@@ -8,6 +8,7 @@ mod diff_cmd;
 mod down_cmd;
 mod exit;
 mod init_cmd;
+mod output;
 mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;

@@ -70,8 +70,9 @@ struct DiffArgs {
     /// AWS profile for `--against-deployed` (default: the standard credential chain).
     #[arg(long, value_name = "NAME", requires = "against_deployed")]
     profile: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format (`--output` is the same option, as on every other command; JSON carries the
+    /// schema `mystocktracker.policy-diff/1`).
+    #[arg(long, visible_alias = "output", value_enum, default_value = "text")]
     format: FormatArg,
     /// Which findings make the exit code 2.
     #[arg(long, value_enum, default_value = "broadening")]

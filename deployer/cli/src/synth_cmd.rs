@@ -11,6 +11,7 @@ use environment::{Environment, Region};
 use synth::Synthesis;
 
 use crate::Paths;
+use crate::output::{Output, OutputArgs, json_line};
 
 /// Arguments of `deployer synth`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +33,8 @@ pub struct SynthArgs {
     judge_inputs: bool,
     #[command(flatten)]
     paths: Paths,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Loads `environments/<name>.yaml`, with every problem rendered.
@@ -96,7 +99,7 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     let synthesis = synth::synthesize(&env, region.as_ref())?;
     let snapshot_dir = args.paths.policies.join(env.name.as_str());
     if args.check {
-        return check_snapshot(&snapshot_dir, &synthesis);
+        return check_snapshot(&snapshot_dir, &synthesis, args.output.output);
     }
     let out = args.out.join(env.name.as_str());
     for (path, text) in synthesis.template_files() {
@@ -113,6 +116,22 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
         None => Some(write_snapshot(&snapshot_dir, &synthesis)?),
         Some(_) => None,
     };
+    if args.output.output == Output::Json {
+        println!(
+            "{}",
+            json_line(
+                "synth",
+                summary_json(
+                    &env,
+                    &synthesis,
+                    &out,
+                    &snapshot_dir,
+                    snapshot_changes.as_deref()
+                )
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     print_summary(&env, &synthesis, &out, started);
     match snapshot_changes {
         Some(changes) => print_snapshot_changes(&snapshot_dir, &changes, &synthesis),
@@ -142,6 +161,39 @@ fn write(path: &Path, text: &str) -> Result<bool> {
 enum SnapshotChange {
     Written(String),
     Removed(String),
+}
+
+/// What `synth --output json` prints: the stacks per region, and what happened to the snapshot
+/// (`null` when a single-region run did not write it).
+fn summary_json(
+    env: &Environment,
+    synthesis: &Synthesis,
+    out: &Path,
+    snapshot_dir: &Path,
+    changes: Option<&[SnapshotChange]>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "type": "synth",
+        "env": env.name.as_str(),
+        "account": env.account.as_str(),
+        "out": out.display().to_string(),
+        "regions": synthesis.regions.iter().map(|region| serde_json::json!({
+            "region": region.region.as_str(),
+            "canary": region.canary,
+            "stacks": region.stacks.iter().map(|stack| serde_json::json!({
+                "name": stack.name,
+                "resources": stack.resources,
+                "bytes": stack.compact.len(),
+                "through_s3": stack.needs_s3_upload(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "snapshot": changes.map(|changes| serde_json::json!({
+            "dir": snapshot_dir.display().to_string(),
+            "roles": synthesis.snapshot.files().len(),
+            "written": changes.iter().filter_map(|c| match c { SnapshotChange::Written(n) => Some(n), SnapshotChange::Removed(_) => None }).collect::<Vec<_>>(),
+            "removed": changes.iter().filter_map(|c| match c { SnapshotChange::Removed(n) => Some(n), SnapshotChange::Written(_) => None }).collect::<Vec<_>>(),
+        })),
+    })
 }
 
 /// Says which snapshot files the run changed: they are reviewed and committed, so a rewrite must
@@ -205,10 +257,10 @@ fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChang
     Ok(changes)
 }
 
-fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
+fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<ExitCode> {
     let committed = committed_snapshot(dir)?;
     let wanted = synthesis.snapshot.files();
-    let mut stale = 0;
+    let mut stale = Vec::new();
     let names: std::collections::BTreeSet<&String> =
         committed.keys().chain(wanted.keys()).collect();
     for name in names {
@@ -218,7 +270,10 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
         if old == new {
             continue;
         }
-        stale += 1;
+        stale.push(name.clone());
+        if output == Output::Json {
+            continue;
+        }
         let diff = similar::TextDiff::from_lines(old, new);
         print!(
             "{}",
@@ -228,7 +283,24 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
             )
         );
     }
-    if stale == 0 {
+    if output == Output::Json {
+        println!(
+            "{}",
+            json_line(
+                "synth",
+                serde_json::json!({
+                    "type": "check", "dir": dir.display().to_string(),
+                    "up_to_date": stale.is_empty(), "stale": stale,
+                })
+            )
+        );
+        return Ok(if stale.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(crate::exit::CHANGES)
+        });
+    }
+    if stale.is_empty() {
         println!(
             "policies up to date: {} ({} roles)",
             dir.display(),
@@ -237,8 +309,9 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "error: the IAM snapshot in {} is stale ({stale} file(s) differ).\n  = help: run `deployer synth --env {}` and commit {}",
+        "error: the IAM snapshot in {} is stale ({} file(s) differ).\n  = help: run `deployer synth --env {}` and commit {}",
         dir.display(),
+        stale.len(),
         dir.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),

@@ -18,6 +18,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::context::{
     ArtifactArgs, Context, PlanArgs, Target, ask, interactive, plan_json, print_plan,
 };
+use crate::output::{Output, json_line};
 
 /// When a change needs the user's approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,15 +29,6 @@ pub enum RequireApproval {
     Broadening,
     /// Ask for every change.
     AnyChange,
-}
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// Progress bars on a terminal, one line per event otherwise.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Arguments of `deployer up`.
@@ -53,7 +45,8 @@ pub struct UpArgs {
     /// Which changes need approval.
     #[arg(long, value_enum, default_value = "broadening")]
     require_approval: RequireApproval,
-    /// Output format.
+    /// Output format: `text` (progress bars on a terminal, one line per event otherwise) or `json`
+    /// (one object per line, with a schema version).
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
     #[command(flatten)]
@@ -222,7 +215,7 @@ impl Printer {
 
     fn line(&self, text: &str, json: serde_json::Value) {
         match self.output {
-            Output::Json => println!("{json}"),
+            Output::Json => println!("{}", json_line("up", json)),
             Output::Text => {
                 self.bars.suspend(|| println!("{text}"));
             }
@@ -237,7 +230,7 @@ impl Printer {
 impl Observer for Printer {
     fn plan(&self, _region: &Region, plan: &Plan) {
         match self.output {
-            Output::Json => println!("{}", plan_json(plan)),
+            Output::Json => println!("{}", json_line("up", plan_json(plan))),
             Output::Text => self.bars.suspend(|| print_plan(plan, self.plan)),
         }
     }

@@ -135,3 +135,58 @@ fn completions_generate_for_bash_zsh_and_fish_with_every_subcommand() {
     let unknown = deployer(dir.path(), &["completions", "tcsh"]);
     assert_eq!(unknown.status.code(), Some(2), "clap's usage error");
 }
+
+/// `--output json` of the commands that need no AWS: one object per line, each with its schema.
+#[test]
+fn synth_init_and_policy_diff_print_json_with_their_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    fs::create_dir(dir.path().join("environments")).unwrap();
+    fs::copy(
+        repo.join("environments/dev.yaml"),
+        dir.path().join("environments/dev.yaml"),
+    )
+    .unwrap();
+    let parse = |out: &Output, schema: &str| -> serde_json::Value {
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "{stdout}");
+        let object: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(object["schema"], schema, "{stdout}");
+        object
+    };
+
+    let synth = deployer(dir.path(), &["synth", "--env", "dev", "--output", "json"]);
+    assert!(synth.status.success(), "{}", text(&synth.stderr));
+    let object = parse(&synth, "mystocktracker.synth/1");
+    assert_eq!(object["type"], "synth");
+    assert_eq!(object["regions"][0]["region"], "eu-west-1");
+    assert_eq!(
+        object["regions"][0]["stacks"][1]["name"],
+        "mst-dev-pipeline"
+    );
+    assert_eq!(object["snapshot"]["written"].as_array().unwrap().len(), 7);
+
+    let check = deployer(
+        dir.path(),
+        &["synth", "--env", "dev", "--check", "--output", "json"],
+    );
+    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(parse(&check, "mystocktracker.synth/1")["up_to_date"], true);
+    fs::write(dir.path().join("policies/dev/NotifyRole.json"), "{}\n").unwrap();
+    let stale = deployer(
+        dir.path(),
+        &["synth", "--env", "dev", "--check", "--output", "json"],
+    );
+    assert_eq!(stale.status.code(), Some(2));
+    assert_eq!(
+        parse(&stale, "mystocktracker.synth/1")["stale"],
+        serde_json::json!(["NotifyRole.json"])
+    );
+
+    let init = deployer(dir.path(), &["init", "--env", "qa", "--output", "json"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let object = parse(&init, "mystocktracker.init/1");
+    assert_eq!(object["file"], "environments/qa.yaml");
+    assert!(object["placeholders"].as_array().unwrap().len() >= 7);
+}

@@ -106,6 +106,23 @@ fn on_terminal(args: &[&str], environments: &Path, input: &str) -> Output {
     output
 }
 
+/// Every stdout line as JSON, each checked to carry `command`'s schema version.
+fn json_lines(output: &Output, command: &str) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let object: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(
+                object["schema"],
+                format!("mystocktracker.{command}/1"),
+                "{line}"
+            );
+            object
+        })
+        .collect()
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -406,10 +423,7 @@ async fn up_diff_up_down_against_moto() {
         &envs,
     );
     assert_eq!(json.status.code(), Some(0));
-    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
-        .collect();
+    let objects = json_lines(&json, "up");
     assert!(
         objects.iter().any(|o| o["type"] == "result"
             && o["region"] == "us-east-1"
@@ -418,6 +432,43 @@ async fn up_diff_up_down_against_moto() {
     );
     let none = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
+    let none = deployer(
+        &[
+            "diff",
+            "--env",
+            "local",
+            "--artifacts",
+            art,
+            "--output",
+            "json",
+        ],
+        &envs,
+    );
+    assert_eq!(none.status.code(), Some(0), "{}", text(&none));
+    let objects = json_lines(&none, "diff");
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    assert!(objects.iter().all(|o| o["type"] == "unchanged"));
+
+    // status: outputs moto does not report are explained, not silently absent.
+    let status = deployer(&["status", "--env", "local", "--output", "json"], &envs);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let stacks = json_lines(&status, "status");
+    assert_eq!(stacks.len(), 2, "{stacks:?}");
+    let pipeline_state = stacks
+        .iter()
+        .find(|o| o["stack"] == "mst-local-pipeline")
+        .unwrap();
+    assert_eq!(pipeline_state["type"], "stack");
+    assert_eq!(pipeline_state["canary"], true);
+    if pipeline_state["outputs"].as_object().unwrap().is_empty() {
+        assert!(
+            pipeline_state["outputs_note"]
+                .as_str()
+                .unwrap()
+                .contains("emulator's CloudFormation reports no outputs"),
+            "{pipeline_state}"
+        );
+    }
 
     // A changed environment shows in diff (exit 2), and up applies it.
     environment(&envs, moto.endpoint(), "123456789012", 512);
@@ -445,8 +496,18 @@ async fn up_diff_up_down_against_moto() {
 
     // down removes the stacks and keeps the retained buckets.
     let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
-    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    let down = deployer(
+        &["down", "--env", "local", "--yes", "--output", "json"],
+        &envs,
+    );
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    let lines = json_lines(&down, "down");
+    assert!(
+        lines
+            .iter()
+            .any(|o| o["type"] == "result" && o["text"] == "us-east-1 mst-local-pipeline: deleted"),
+        "{lines:?}"
+    );
     let stacks = c.cfn.describe_stacks().send().await.unwrap();
     assert!(
         stacks

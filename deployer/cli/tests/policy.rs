@@ -139,13 +139,15 @@ fn a_broadening_change_exits_2_and_is_explained_in_every_format() {
         "diff",
         "--env",
         "prod",
-        "--format",
+        // `--output`, as on every command, is `--format`.
+        "--output",
         "json",
         "--fail-on",
         "any",
     ]);
     assert_eq!(json.status.code(), Some(2));
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["schema"], "mystocktracker.policy-diff/1");
     assert_eq!(value["summary"]["broadening"], 1);
     assert_eq!(value["roles"][6]["changes"][0]["category"], "new_action");
 
