@@ -14,6 +14,7 @@ use engine::events::StackEvent;
 use engine::waves::{self, RegionResult};
 use environment::Region;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stacks::pipeline::StackKind;
 
 use crate::context::{
     ArtifactArgs, Context, PlanArgs, Target, ask, interactive, plan_json, print_plan,
@@ -121,6 +122,29 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             serde_json::json!({"type": "failed", "resume": format!("deployer up --env {env_name}")}),
         );
     } else {
+        for (region, clients) in context.regions() {
+            let pipeline = deploy::stack_of(region, StackKind::Pipeline)?;
+            let steps = engine::next_steps::next_steps(
+                &clients,
+                &context.env,
+                &pipeline.name,
+                &pipeline.json,
+            )
+            .await?;
+            let lines = steps.lines(&env_name);
+            printer.line(
+                &format!(
+                    "next steps in {}:\n{}",
+                    steps.region,
+                    lines
+                        .iter()
+                        .map(|l| format!("  - {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                steps.json(),
+            );
+        }
         printer.line(
             &format!("done in {:.1} s", started.elapsed().as_secs_f64()),
             serde_json::json!({"type": "done", "seconds": started.elapsed().as_secs_f64()}),

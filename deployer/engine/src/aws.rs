@@ -34,6 +34,10 @@ pub struct RegionClients {
     pub s3: aws_sdk_s3::Client,
     /// KMS (only `down --purge-data` uses it, to schedule the retained key's deletion).
     pub kms: aws_sdk_kms::Client,
+    /// SNS (after `up`: which alert addresses confirmed their subscription).
+    pub sns: aws_sdk_sns::Client,
+    /// Secrets Manager (after `up`: whether the InfluxDB token's secret holds a value; never read).
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 /// What `env` asks for: its canary region, `AWS_ENDPOINT_URL` or its emulator endpoint, `options`'
@@ -94,6 +98,16 @@ impl Aws {
         );
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -102,6 +116,8 @@ impl Aws {
             cloudformation,
             s3,
             kms,
+            sns,
+            secretsmanager,
         }
     }
 }

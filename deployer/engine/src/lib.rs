@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod drift;
 mod error;
 pub mod events;
+pub mod next_steps;
 pub mod status;
 pub mod waves;
 

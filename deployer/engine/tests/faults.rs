@@ -660,6 +660,8 @@ fn region_holding(
         cloudformation: cfn,
         s3: client!(aws_sdk_s3, &heads),
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
+        secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
     };
     (clients, create)
 }
@@ -793,6 +795,8 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
         s3: client!(aws_sdk_s3, [&absent, &put]),
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
+        secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
     };
     let mut spec = deploy::spec(
         &env,
@@ -967,4 +971,114 @@ async fn an_object_without_a_checksum_or_version_is_refused() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("versioning is off"), "{error}");
+}
+
+/// After `up`: the next steps read the deployed stack's resources, the secret's versions (never its
+/// value) and the topic's subscriptions, as AWS returns them for a first deploy.
+#[tokio::test]
+async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
+    use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
+    use aws_sdk_cloudformation::types::StackResourceSummary;
+    use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+    use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput;
+    use aws_sdk_sns::types::Subscription;
+    use engine::next_steps::{Token, next_steps};
+
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let region = &synthesis.regions[0];
+    let pipeline = deploy::stack_of(region, StackKind::Pipeline).unwrap();
+    let secret = "arn:aws:secretsmanager:eu-west-1:444455556666:secret:InfluxTokenSecret-x1";
+    let topic = "arn:aws:sns:eu-west-1:444455556666:mst-prod-alerts";
+    let resource = |logical: &str, kind: &str, physical: &str| {
+        StackResourceSummary::builder()
+            .logical_resource_id(logical)
+            .resource_type(kind)
+            .physical_resource_id(physical)
+            .resource_status(ResourceStatus::CreateComplete)
+            .last_updated_timestamp(DateTime::from_secs(0))
+            .build()
+    };
+    let listed = mock!(aws_sdk_cloudformation::Client::list_stack_resources)
+        .match_requests(|r| r.stack_name() == Some("mst-prod-pipeline"))
+        .then_output(move || {
+            ListStackResourcesOutput::builder()
+                .stack_resource_summaries(resource(
+                    "InfluxTokenSecret",
+                    "AWS::SecretsManager::Secret",
+                    secret,
+                ))
+                .stack_resource_summaries(resource("AlertTopic", "AWS::SNS::Topic", topic))
+                .stack_resource_summaries(resource(
+                    "ScraperInstance",
+                    "AWS::EC2::Instance",
+                    "i-0123456789abcdef0",
+                ))
+                .build()
+        });
+    // A secret made without a value has no versions.
+    let described = mock!(aws_sdk_secretsmanager::Client::describe_secret)
+        .match_requests(move |r| r.secret_id() == Some(secret))
+        .then_output(|| DescribeSecretOutput::builder().build());
+    let emails = env.alerts.emails.clone();
+    assert!(emails.len() >= 2, "prod has several alert addresses");
+    let subscriptions = mock!(aws_sdk_sns::Client::list_subscriptions_by_topic)
+        .match_requests(move |r| r.topic_arn() == Some(topic))
+        .then_output(move || {
+            ListSubscriptionsByTopicOutput::builder()
+                .subscriptions(
+                    Subscription::builder()
+                        .protocol("email")
+                        .endpoint(&emails[0])
+                        .subscription_arn("PendingConfirmation")
+                        .build(),
+                )
+                .subscriptions(
+                    Subscription::builder()
+                        .protocol("email")
+                        .endpoint(emails[1].to_uppercase())
+                        .subscription_arn(format!("{topic}:0f1e2d3c"))
+                        .build(),
+                )
+                .build()
+        });
+    let clients = RegionClients {
+        region: region.region.clone(),
+        cloudformation: client!(aws_sdk_cloudformation, [&listed]),
+        s3: client!(aws_sdk_s3, Vec::<&Rule>::new()),
+        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        sns: client!(aws_sdk_sns, [&subscriptions]),
+        secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
+    };
+    let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
+        .await
+        .unwrap();
+    assert_eq!(
+        steps.token,
+        Token::Missing {
+            secret: secret.into()
+        }
+    );
+    assert_eq!(
+        steps.scraper_instance.as_deref(),
+        Some("i-0123456789abcdef0")
+    );
+    let states: Vec<Option<bool>> = steps.subscriptions.iter().map(|s| s.confirmed).collect();
+    let mut expected = vec![Some(false), Some(true)];
+    expected.resize(env.alerts.emails.len(), None);
+    assert_eq!(states, expected, "addresses compare case-insensitively");
+    let lines = steps.lines("prod");
+    assert!(
+        lines[0].ends_with(&format!(
+            "aws secretsmanager put-secret-value --region eu-west-1 --secret-id {secret} --secret-string \"$INFLUX_TOKEN\""
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "alert e-mails: {} must confirm",
+            env.alerts.emails[0]
+        )),
+        "{lines:?}"
+    );
 }

@@ -21,6 +21,7 @@ use environment::{Environment, Region};
 
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
+pub use network::SCRAPER_UNIT;
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 

@@ -33,7 +33,10 @@ pub(super) struct Scraper {
     pub vpn: Option<Handle<ClientVpnEndpoint>>,
 }
 
-/// The systemd unit the user-data installs (kept beside the scraper's code).
+/// The name of the scraper's systemd unit (`journalctl -u` takes it).
+pub const SCRAPER_UNIT: &str = "mystocktracker-scraper";
+
+/// The systemd unit the user-data installs as [`SCRAPER_UNIT`] (kept beside the scraper's code).
 const SYSTEMD_UNIT: &str =
     include_str!("../../../runtime/scraper/systemd/mystocktracker-scraper.service");
 
@@ -600,12 +603,12 @@ fn user_data(
         Expr::lit(config_head),
         stream.reference(),
         Expr::lit(config_tail),
-        Expr::lit(
-            "\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/mystocktracker-scraper.service <<'UNIT'\n",
-        ),
+        Expr::lit(format!(
+            "\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/{SCRAPER_UNIT}.service <<'UNIT'\n",
+        )),
         Expr::lit(SYSTEMD_UNIT),
-        Expr::lit(
-            "UNIT\nsystemctl daemon-reload\nsystemctl enable --now mystocktracker-scraper.service\n",
-        ),
+        Expr::lit(format!(
+            "UNIT\nsystemctl daemon-reload\nsystemctl enable --now {SCRAPER_UNIT}.service\n",
+        )),
     ]))
 }
