@@ -1,4 +1,4 @@
-//! `deployer policy diff`.
+//! `deployer policy diff` and `deployer policy explain`.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -28,6 +28,34 @@ enum PolicyCommand {
     /// Explain how IAM changes, role by role: which role gains or loses which permission, and
     /// whether it broadens access.
     Diff(DiffArgs),
+    /// Explain why each role has each permission: per statement and action, the code path or AWS
+    /// requirement that needs it (exit 3 when a granted action has none).
+    Explain(ExplainArgs),
+}
+
+/// Output format of `policy explain`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExplainOutput {
+    /// A table per statement.
+    Text,
+    /// Machine-readable, with `schema_version` (docs/iam-review.md).
+    Json,
+}
+
+/// Arguments of `deployer policy explain`.
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// The environment: `environments/<NAME>.yaml`.
+    #[arg(long = "env", value_name = "NAME")]
+    env: String,
+    /// Only this role (its logical id, as in `policies/<env>/<ROLE>.json`); default: every role.
+    #[arg(long, value_name = "ROLE")]
+    role: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    output: ExplainOutput,
+    #[command(flatten)]
+    paths: Paths,
 }
 
 /// Output format of `policy diff`.
@@ -121,7 +149,28 @@ fn deployed(
 pub fn run(args: &PolicyArgs) -> Result<ExitCode> {
     match &args.command {
         PolicyCommand::Diff(diff) => run_diff(diff),
+        PolicyCommand::Explain(explain) => run_explain(explain),
     }
+}
+
+fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
+    let env = load_environment(&args.paths, &args.env)?;
+    let synthesis = synth::synthesize(&env, None)?;
+    let report = synthesis
+        .grants
+        .report(env.name.as_str(), args.role.as_deref())?;
+    print!(
+        "{}",
+        match args.output {
+            ExplainOutput::Text => report.to_text(),
+            ExplainOutput::Json => report.to_json(),
+        }
+    );
+    Ok(if report.unexplained.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
 }
 
 fn run_diff(args: &DiffArgs) -> Result<ExitCode> {

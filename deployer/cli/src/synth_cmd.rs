@@ -12,7 +12,7 @@ use synth::Synthesis;
 
 use crate::Paths;
 
-/// Exit code of `synth --check` when the committed snapshot is stale.
+/// Exit code of `synth --check` when the committed snapshot is stale or a grant has no use.
 const EXIT_STALE: u8 = 3;
 
 /// Arguments of `deployer synth`.
@@ -27,7 +27,8 @@ pub struct SynthArgs {
     /// Where templates are written: `<DIR>/<env>/<region>/<stack>.json`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
-    /// Write nothing; fail (exit 3) with the difference when the committed IAM snapshot is stale.
+    /// Write nothing; fail (exit 3) with the difference when the committed IAM snapshot is stale, or
+    /// when a role has an action that no use accounts for (`deployer policy explain`).
     #[arg(long)]
     check: bool,
     /// Also write parliament's inputs (concrete policy documents) to `<DIR>/<env>/parliament/`.
@@ -115,6 +116,10 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     if region.is_none() {
         write_snapshot(&snapshot_dir, &synthesis)?;
     }
+    // Written anyway, so the author can see the grant in the snapshot; `--check` (CI) refuses it.
+    for grant in &synthesis.grants.unexplained {
+        eprintln!("warning: {grant}");
+    }
     print_summary(&env, &synthesis, &out, started);
     Ok(ExitCode::SUCCESS)
 }
@@ -163,6 +168,10 @@ fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<()> {
 }
 
 fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
+    let unexplained = &synthesis.grants.unexplained;
+    for grant in unexplained {
+        eprintln!("error: {grant}");
+    }
     let committed = committed_snapshot(dir)?;
     let wanted = synthesis.snapshot.files();
     let mut stale = 0;
@@ -184,6 +193,9 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<ExitCode> {
                 &format!("b/{}", path.display())
             )
         );
+    }
+    if stale == 0 && !unexplained.is_empty() {
+        return Ok(ExitCode::from(EXIT_STALE));
     }
     if stale == 0 {
         println!(
