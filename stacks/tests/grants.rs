@@ -187,3 +187,29 @@ fn a_grant_that_nothing_uses_is_named_with_its_role_action_and_resource() {
     );
     assert!(message.contains("stacks/src/iam/uses.rs"), "{message}");
 }
+
+/// A use of a component's own code is granted only to that component's role: a statement copied to
+/// another role with its use would still pass the check above, so this one names the mismatch.
+#[test]
+fn code_uses_are_granted_to_their_own_components_role() {
+    use stacks::iam::uses::Source;
+    for name in shipped_environments() {
+        let stack = pipeline_stack(&name);
+        for grants in grants::of_template(&stack.template) {
+            for used in grants.statements.iter().flat_map(|s| s.uses()) {
+                let need = used.need();
+                if !matches!(need.source, Source::Code { .. }) {
+                    continue;
+                }
+                let role = match need.by {
+                    "scraper" | "scraper instance" => "ScraperRole",
+                    "transform" => "TransformRole",
+                    "to-parquet" => "ToParquetRole",
+                    "notify" => "NotifyRole",
+                    other => panic!("{used:?}: no role for component {other:?}"),
+                };
+                assert_eq!(grants.role, role, "{name}: {used:?}");
+            }
+        }
+    }
+}

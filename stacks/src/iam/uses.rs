@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use lambda_contract::{prefixes, to_parquet, transform};
+
 use super::Action;
 use super::actions::{glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
@@ -255,55 +257,79 @@ impl Use {
             ),
             TransformQuarantinesRecords => code(
                 "transform",
-                "PutObject quarantine/transform/: invalid records and those InfluxDB refused, with the reason",
+                &format!(
+                    "PutObject {}: invalid records and those InfluxDB refused, with the reason",
+                    prefixes::quarantine(transform::QUARANTINE_NAME)
+                ),
                 &[s3::PUT_OBJECT],
                 "runtime/transform/src/quarantine.rs",
                 ".put_object()",
             ),
             ToParquetReadsRawRecords => code(
                 "to-parquet",
-                "GetObject raw/: the raw JSON-lines object it was notified of",
+                &format!(
+                    "GetObject {}: the raw JSON-lines object it was notified of",
+                    prefixes::RAW
+                ),
                 &[s3::GET_OBJECT],
                 "runtime/to-parquet/src/handler.rs",
                 ".get_object()",
             ),
             ToParquetSeesVanishedRawRecords => aws(
                 "to-parquet",
-                "ListBucket (prefix raw/): without it S3 answers a vanished object with 403, not the 404 NoSuchKey the handler skips (runtime/to-parquet/src/handler.rs)",
+                &format!(
+                    "ListBucket (prefix {}): without it S3 answers a vanished object with 403, not the 404 NoSuchKey the handler skips (runtime/to-parquet/src/handler.rs)",
+                    prefixes::RAW
+                ),
                 &[s3::LIST_BUCKET],
                 S3_GET_OBJECT_403,
             ),
             ToParquetWritesParquet => code(
                 "to-parquet",
-                "PutObject (multipart parts) quotes/, AbortMultipartUpload when a file fails",
+                &format!(
+                    "PutObject (multipart parts) {}, AbortMultipartUpload when a file fails",
+                    prefixes::QUOTES
+                ),
                 &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                 "runtime/to-parquet/src/upload.rs",
                 ".abort_multipart_upload()",
             ),
             ToParquetQuarantinesRecords => code(
                 "to-parquet",
-                "PutObject (multipart parts) quarantine/to-parquet/: invalid records, streamed like Parquet files and aborted on failure",
+                &format!(
+                    "PutObject (multipart parts) {}: invalid records, streamed like Parquet files and aborted on failure",
+                    prefixes::quarantine(to_parquet::QUARANTINE_NAME)
+                ),
                 &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
                 "runtime/to-parquet/src/handler.rs",
                 "quarantine_key(",
             ),
             NotifyReadsParquet => code(
                 "notify",
-                "GetObject quotes/: the Parquet file it was notified of",
+                &format!(
+                    "GetObject {}: the Parquet file it was notified of",
+                    prefixes::QUOTES
+                ),
                 &[s3::GET_OBJECT],
                 "runtime/notify/src/handler.rs",
                 ".get_object()",
             ),
             NotifyKeepsReferencePrices => code(
                 "notify",
-                "GetObject/PutObject state/notify/: one reference-price object per symbol, written conditionally",
+                &format!(
+                    "GetObject/PutObject {}: one reference-price object per symbol, written conditionally",
+                    prefixes::NOTIFY_STATE
+                ),
                 &[s3::GET_OBJECT, s3::PUT_OBJECT],
                 "runtime/notify/src/store.rs",
                 ".put_object()",
             ),
             NotifySeesMissingState => aws(
                 "notify",
-                "ListBucket (prefix state/notify/): without it S3 answers a missing state object with 403, not the 404 NoSuchKey that means \"no reference price yet\" (runtime/notify/src/store.rs)",
+                &format!(
+                    "ListBucket (prefix {}): without it S3 answers a missing state object with 403, not the 404 NoSuchKey that means \"no reference price yet\" (runtime/notify/src/store.rs)",
+                    prefixes::NOTIFY_STATE
+                ),
                 &[s3::LIST_BUCKET],
                 S3_GET_OBJECT_403,
             ),
@@ -346,7 +372,11 @@ impl Use {
             ),
             FirehoseWritesRawRecords => aws(
                 "Firehose",
-                "delivers raw/ objects and errors/ output to the bucket (its documented S3 destination policy)",
+                &format!(
+                    "delivers {} objects and {} output to the bucket (its documented S3 destination policy)",
+                    prefixes::RAW,
+                    prefixes::FIREHOSE_ERRORS
+                ),
                 &[
                     s3::ABORT_MULTIPART_UPLOAD,
                     s3::GET_BUCKET_LOCATION,
@@ -365,7 +395,7 @@ impl Use {
             ),
             CrawlerListsCuratedData => aws(
                 "Glue crawler",
-                "lists the curated data under quotes/",
+                &format!("lists the curated data under {}", prefixes::QUOTES),
                 &[s3::LIST_BUCKET],
                 GLUE_CRAWLER,
             ),
