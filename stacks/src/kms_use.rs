@@ -32,6 +32,20 @@ pub enum Encrypted {
     LogGroup,
 }
 
+impl Encrypted {
+    /// The kind in words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Encrypted::S3Objects => "SSE-KMS objects",
+            Encrypted::KinesisStream => "the encrypted stream",
+            Encrypted::SnsTopic => "the encrypted topic",
+            Encrypted::SqsQueue => "the SSE-KMS queue",
+            Encrypted::Secret => "the secret",
+            Encrypted::LogGroup => "an encrypted log group",
+        }
+    }
+}
+
 /// One use of an encrypted resource by a role: calling `action` on it needs `kms` on its key, called
 /// by `via` for the role (the `kms:ViaService` a grant may be limited to).
 #[derive(Debug, Clone, Copy)]
@@ -264,7 +278,7 @@ fn text(value: &Value) -> String {
 }
 
 /// A value that may be a single string or a list, as a list of texts.
-fn texts(value: &Value) -> Vec<String> {
+pub(crate) fn texts(value: &Value) -> Vec<String> {
     match value {
         Value::Array(items) => items.iter().map(text).collect(),
         Value::Null => Vec::new(),

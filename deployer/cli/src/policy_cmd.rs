@@ -1,4 +1,4 @@
-//! `deployer policy diff`.
+//! `deployer policy diff` and `deployer policy explain`.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -11,6 +11,7 @@ use policy_review::source::deployed;
 use policy_review::{Catalog, Format, source};
 
 use crate::Paths;
+use crate::output::Output;
 use crate::synth_cmd::load_environment;
 
 /// Arguments of `deployer policy`.
@@ -25,6 +26,25 @@ enum PolicyCommand {
     /// Explain how IAM changes, role by role: which role gains or loses which permission, and
     /// whether it broadens access.
     Diff(DiffArgs),
+    /// Explain why each role has each permission: per statement and action, the code path or AWS
+    /// requirement that needs it (exit 2 when a granted action has none).
+    Explain(ExplainArgs),
+}
+
+/// Arguments of `deployer policy explain`.
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// The environment: `environments/<NAME>.yaml`.
+    #[arg(long = "env", value_name = "NAME")]
+    env: String,
+    /// Only this role (its logical id, as in `policies/<env>/<ROLE>.json`); default: every role.
+    #[arg(long, value_name = "ROLE")]
+    role: Option<String>,
+    /// `text` (a table per statement) or `json` (schema `mystocktracker.policy-explain/1`).
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+    #[command(flatten)]
+    paths: Paths,
 }
 
 /// Output format of `policy diff`.
@@ -119,7 +139,28 @@ fn deployed(
 pub fn run(args: &PolicyArgs) -> Result<ExitCode> {
     match &args.command {
         PolicyCommand::Diff(diff) => run_diff(diff),
+        PolicyCommand::Explain(explain) => run_explain(explain),
     }
+}
+
+fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
+    let env = load_environment(&args.paths, &args.env)?;
+    let synthesis = synth::synthesize(&env, None)?;
+    let report = synthesis
+        .grants
+        .report(env.name.as_str(), args.role.as_deref())?;
+    print!(
+        "{}",
+        match args.output {
+            Output::Text => report.to_text(),
+            Output::Json => report.to_json(),
+        }
+    );
+    Ok(if report.unexplained.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::CHANGES)
+    })
 }
 
 fn run_diff(args: &DiffArgs) -> Result<ExitCode> {

@@ -25,7 +25,8 @@ pub struct SynthArgs {
     /// Where templates are written: `<DIR>/<env>/<region>/<stack>.json`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
-    /// Write nothing; fail (exit 2) with the difference when the committed IAM snapshot is stale.
+    /// Write nothing; fail (exit 2) with the difference when the committed IAM snapshot is stale, or
+    /// when a role has an action that no use accounts for (`deployer policy explain`).
     #[arg(long)]
     check: bool,
     /// Also write parliament's inputs (concrete policy documents) to `<DIR>/<env>/parliament/`.
@@ -131,6 +132,10 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
             )
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    // Written anyway, so the author can see the grant in the snapshot; `--check` (CI) refuses it.
+    for grant in &synthesis.grants.unexplained {
+        eprintln!("warning: {grant}");
     }
     print_summary(&env, &synthesis, &out, started);
     match snapshot_changes {
@@ -258,6 +263,10 @@ fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChang
 }
 
 fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<ExitCode> {
+    let unexplained = &synthesis.grants.unexplained;
+    for grant in unexplained {
+        eprintln!("error: {grant}");
+    }
     let committed = committed_snapshot(dir)?;
     let wanted = synthesis.snapshot.files();
     let mut stale = Vec::new();
@@ -290,15 +299,19 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<E
                 "synth",
                 serde_json::json!({
                     "type": "check", "dir": dir.display().to_string(),
-                    "up_to_date": stale.is_empty(), "stale": stale,
+                    "up_to_date": stale.is_empty() && unexplained.is_empty(), "stale": stale,
+                    "unexplained": unexplained.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 })
             )
         );
-        return Ok(if stale.is_empty() {
+        return Ok(if stale.is_empty() && unexplained.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(crate::exit::CHANGES)
         });
+    }
+    if stale.is_empty() && !unexplained.is_empty() {
+        return Ok(ExitCode::from(crate::exit::CHANGES));
     }
     if stale.is_empty() {
         println!(

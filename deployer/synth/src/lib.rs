@@ -4,6 +4,7 @@
 //! Everything here is pure (no AWS, no clock, no randomness), so the output is byte-identical across runs
 //! and machines.
 
+pub mod explain;
 mod judge;
 mod limits;
 mod readable;
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use environment::{Environment, Region};
 use stacks::pipeline::{self, StackKind};
 
+pub use explain::Grants;
 pub use judge::parliament_inputs;
 pub use limits::{INLINE_TEMPLATE_BYTES, LimitError, MAX_RESOURCES, S3_TEMPLATE_BYTES};
 /// The readable text of a string or string-valued intrinsic (`Ref` → `${Name}`), as in the snapshot.
@@ -62,6 +64,9 @@ pub struct Synthesis {
     pub regions: Vec<RegionOutput>,
     /// The IAM snapshot (the same for every region: regions appear as `${AWS::Region}`).
     pub snapshot: Snapshot,
+    /// Every role's grants with the uses they were made for (of the first region synthesized, like
+    /// the snapshot).
+    pub grants: Grants,
 }
 
 /// Why synthesis failed.
@@ -94,6 +99,7 @@ pub enum SynthError {
 pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis, SynthError> {
     let mut regions = Vec::new();
     let mut snapshot: Option<(Region, Snapshot)> = None;
+    let mut grants = None;
     for (index, region) in env.regions.iter().enumerate() {
         if only.is_some_and(|wanted| wanted != region) {
             continue;
@@ -103,7 +109,7 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
             source,
         })?;
         let mut stacks_out = Vec::new();
-        for stack in built {
+        for stack in &built {
             let to_err = |source: stacks::template::TemplateError| SynthError::Build {
                 region: region.clone(),
                 source: source.into(),
@@ -117,13 +123,19 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
                 compact: json.to_string(),
                 json,
-                name: stack.name,
+                name: stack.name.clone(),
             };
             limits::check(region, &output)?;
             stacks_out.push(output);
         }
         let region_snapshot =
             Snapshot::from_stacks(stacks_out.iter().map(|s| (s.name.as_str(), &s.json)));
+        if grants.is_none() {
+            grants = Some(Grants::from_templates(
+                built.iter().map(|stack| &stack.template),
+                &region_snapshot,
+            ));
+        }
         match &snapshot {
             None => snapshot = Some((region.clone(), region_snapshot)),
             Some((first, existing)) if *existing != region_snapshot => {
@@ -141,7 +153,11 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
         });
     }
     let snapshot = snapshot.map(|(_, s)| s).unwrap_or_default();
-    Ok(Synthesis { regions, snapshot })
+    Ok(Synthesis {
+        regions,
+        snapshot,
+        grants: grants.unwrap_or_default(),
+    })
 }
 
 /// Totals for the summary line.

@@ -6,6 +6,7 @@
 //! account statement of a key policy, [`Statement::key_policy_account_root`], for the reason given there.
 
 pub mod actions;
+pub mod uses;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::template::Expr;
+use uses::Use;
 
 /// One IAM action, `service:Name`, with no wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +132,9 @@ pub struct Statement {
     resource: Option<Resources>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     condition: Conditions,
+    /// Why the statement exists ([`Statement::grant`]); never part of the policy document.
+    #[serde(skip)]
+    uses: Vec<Use>,
 }
 
 fn serialize_resources<S: Serializer>(
@@ -170,7 +175,40 @@ impl Statement {
             action,
             resource: Some(Resources::Listed(resources.into_iter().collect())),
             condition: Conditions::new(),
+            uses: Vec::new(),
         }
+    }
+
+    /// Allows on the listed resources exactly the actions `uses` need, and keeps the uses with the
+    /// statement as its reasons (`deployer policy explain` prints them; a role's action that no use
+    /// accounts for fails [`crate::grants::unexplained`]). Every identity statement of the pipeline is
+    /// built this way.
+    pub fn grant(uses: &[Use], resources: impl IntoIterator<Item = Expr>) -> Self {
+        let actions: Vec<Action> = uses.iter().flat_map(|u| u.need().actions).collect();
+        let mut statement = Self::allow(&actions, resources);
+        statement.uses = uses.to_vec();
+        statement
+    }
+
+    /// The uses that account for this statement's actions (empty for statements made with
+    /// [`Statement::allow`]).
+    pub fn uses(&self) -> &[Use] {
+        &self.uses
+    }
+
+    /// The statement's actions, sorted.
+    pub fn actions(&self) -> &[Action] {
+        &self.action
+    }
+
+    /// The statement's id, if it has one.
+    pub fn sid_text(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// Whether the statement allows (rather than denies).
+    pub fn is_allow(&self) -> bool {
+        self.effect == Effect::Allow
     }
 
     /// Allows `actions` on `"*"`; refused unless every action is in [`WILDCARD_RESOURCE_ACTIONS`].
@@ -339,6 +377,11 @@ impl PolicyDocument {
             statement.check_identity()?;
         }
         Ok(Self::new(statements))
+    }
+
+    /// The statements, in document order.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statement
     }
 }
 

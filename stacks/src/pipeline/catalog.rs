@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use environment::Environment;
 
 use crate::iam::Statement;
-use crate::iam::actions::{glue, kms, logs, s3};
+use crate::iam::uses::Use;
 use crate::resources::athena::{
     EncryptionConfiguration, NamedQuery, ResultConfiguration, WorkGroup, WorkGroupConfiguration,
 };
@@ -17,7 +17,7 @@ use crate::resources::glue::{
 };
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
-use super::keys::{DataKey, ViaService, use_key};
+use super::keys::DataKey;
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 use super::{BuildError, Names};
@@ -294,34 +294,25 @@ fn add_crawler(
         "Crawler",
         TrustedService::Glue,
         "Glue crawler: reads the curated Parquet data, reports schema drift of its table and registers partitions",
+        key,
         vec![
-            Statement::allow(&[s3::LIST_BUCKET], [buckets.curated.arn()])
+            Statement::grant(&[Use::CrawlerListsCuratedData], [buckets.curated.arn()])
                 .sid("ListCuratedData")
                 .condition(
                     "StringLike",
                     "s3:prefix",
                     [Expr::lit(format!("{}*", prefixes::QUOTES))],
                 ),
-            Statement::allow(
-                &[s3::GET_OBJECT],
+            Statement::grant(
+                &[Use::CrawlerReadsCuratedData],
                 [buckets.curated.objects_arn(prefixes::QUOTES)],
             )
             .sid("ReadCuratedData"),
             // Only the one table, and no table writes: with a catalog target and `LOG` behaviours the
             // crawler reads the table's definition and registers the partitions it finds (Athena does
             // not read them: the table projects its partitions), nothing else.
-            Statement::allow(
-                &[
-                    glue::GET_DATABASE,
-                    glue::GET_TABLE,
-                    glue::GET_PARTITION,
-                    glue::GET_PARTITIONS,
-                    glue::BATCH_GET_PARTITION,
-                    glue::CREATE_PARTITION,
-                    glue::BATCH_CREATE_PARTITION,
-                    glue::UPDATE_PARTITION,
-                    glue::BATCH_UPDATE_PARTITION,
-                ],
+            Statement::grant(
+                &[Use::CrawlerMaintainsPartitions],
                 [
                     catalog_arn(),
                     database.arn(),
@@ -330,18 +321,9 @@ fn add_crawler(
             )
             .sid("MaintainQuotesPartitions"),
             // The crawler writes nothing to S3 (the security configuration's S3 and bookmark settings
-            // apply to jobs), so it only decrypts the SSE-KMS Parquet files it reads.
-            use_key(key, &[kms::DECRYPT], &[ViaService::S3]),
-            Statement::allow(
-                &[
-                    logs::CREATE_LOG_GROUP,
-                    logs::CREATE_LOG_STREAM,
-                    logs::PUT_LOG_EVENTS,
-                    logs::ASSOCIATE_KMS_KEY,
-                ],
-                [crawler_logs],
-            )
-            .sid("WriteEncryptedCrawlerLogs"),
+            // apply to jobs), so the data key statement derived from these uses only decrypts.
+            Statement::grant(&[Use::CrawlerWritesEncryptedLogs], [crawler_logs])
+                .sid("WriteEncryptedCrawlerLogs"),
         ],
     )?;
     Ok(t.add(

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use environment::Environment;
 use lambda_contract::{notify, to_parquet, transform};
 
-use crate::iam::actions::{kms, logs, s3, secretsmanager, sns, sqs};
+use crate::iam::actions::sqs;
+use crate::iam::uses::Use;
 use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig,
@@ -21,8 +22,8 @@ use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
 
 use super::BuildError;
 use super::alerts::AlertTopic;
-use super::ingest::{QuoteStream, STREAM_READ};
-use super::keys::{DataKey, ViaService, add_log_group, use_key};
+use super::ingest::QuoteStream;
+use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
@@ -53,7 +54,8 @@ struct FunctionSpec<'a> {
     dead_letter: Option<&'a Handle<Queue>>,
 }
 
-/// Key and log permissions every function needs, plus its own statements.
+/// Log permissions every function needs, plus its own statements (the data key permissions follow from
+/// them in [`component_role`]).
 fn add_function(
     t: &mut Template,
     env: &Environment,
@@ -64,17 +66,15 @@ fn add_function(
     let log_group = add_log_group(t, &format!("{}LogGroup", spec.name), env, key)?;
     let mut statements = spec.statements;
     statements.push(
-        Statement::allow(
-            &[logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS],
-            [log_group.streams_arn()],
-        )
-        .sid("WriteOwnLogs"),
+        Statement::grant(&[Use::LambdaWritesFunctionLogs], [log_group.streams_arn()])
+            .sid("WriteOwnLogs"),
     );
     let (role, policy) = component_role(
         t,
         spec.name,
         TrustedService::Lambda,
         spec.description,
+        key,
         statements,
     )?;
     let mut variables = spec.variables;
@@ -131,8 +131,10 @@ fn variables(contract: Vec<(&'static str, Expr)>) -> BTreeMap<String, Expr> {
         .collect()
 }
 
-fn send_dead_letters(queue: &Handle<Queue>) -> Statement {
-    Statement::allow(&[sqs::SEND_MESSAGE], [queue.arn()]).sid("SendFailedEvents")
+/// Sending to the failed-events queue: `LambdaSendsFailedBatches` for the stream's on-failure
+/// destination, `LambdaSendsFailedEvents` for an asynchronous function's dead-letter queue.
+fn send_dead_letters(queue: &Handle<Queue>, sender: Use) -> Statement {
+    Statement::grant(&[sender], [queue.arn()]).sid("SendFailedEvents")
 }
 
 /// Every reference from a function, its role or its permissions to a data bucket goes through the
@@ -201,43 +203,36 @@ pub(super) fn add(
                 .into_variables(Expr::lit),
             ),
             statements: vec![
-                Statement::allow(
-                    &[s3::GET_OBJECT],
+                Statement::grant(
+                    &[Use::ToParquetReadsRawRecords],
                     [objects_arn(&buckets.raw_name, prefixes::RAW)],
                 )
                 .sid("ReadRawRecords"),
-                // Without `s3:ListBucket` S3 answers a vanished object with 403, not 404, and the
-                // function could not skip it as it does a `NoSuchKey`. Listing is limited to `raw/`.
-                Statement::allow(&[s3::LIST_BUCKET], [bucket_arn(&buckets.raw_name)])
-                    .sid("SeeRawRecords")
-                    .condition(
-                        "StringLike",
-                        "s3:prefix",
-                        [Expr::lit(format!("{}*", prefixes::RAW))],
-                    ),
-                Statement::allow(
-                    &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
+                // Listing is limited to `raw/`.
+                Statement::grant(
+                    &[Use::ToParquetSeesVanishedRawRecords],
+                    [bucket_arn(&buckets.raw_name)],
+                )
+                .sid("SeeRawRecords")
+                .condition(
+                    "StringLike",
+                    "s3:prefix",
+                    [Expr::lit(format!("{}*", prefixes::RAW))],
+                ),
+                Statement::grant(
+                    &[Use::ToParquetWritesParquet],
                     [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
                 )
                 .sid("WriteParquet"),
-                // Quarantine objects are streamed like Parquet files: large ones are multipart
-                // uploads, aborted on failure (`upload.rs`).
-                Statement::allow(
-                    &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
+                Statement::grant(
+                    &[Use::ToParquetQuarantinesRecords],
                     [objects_arn(
                         &buckets.raw_name,
                         &prefixes::quarantine(to_parquet::QUARANTINE_NAME),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
-                // Multipart uploads to SSE-KMS buckets need `kms:Decrypt` besides
-                // `kms:GenerateDataKey`, and so does the encrypted queue.
-                use_key(
-                    key,
-                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
-                    &[ViaService::S3, ViaService::Sqs],
-                ),
-                send_dead_letters(&dead_letters),
+                send_dead_letters(&dead_letters, Use::LambdaSendsFailedEvents),
             ],
             dead_letter: Some(&dead_letters),
         },
@@ -263,33 +258,29 @@ pub(super) fn add(
                 .into_variables(Expr::lit),
             ),
             statements: vec![
-                Statement::allow(
-                    &[s3::GET_OBJECT],
+                Statement::grant(
+                    &[Use::NotifyReadsParquet],
                     [objects_arn(&buckets.curated_name, prefixes::QUOTES)],
                 )
                 .sid("ReadParquet"),
-                Statement::allow(
-                    &[s3::GET_OBJECT, s3::PUT_OBJECT],
+                Statement::grant(
+                    &[Use::NotifyKeepsReferencePrices],
                     [objects_arn(&buckets.curated_name, prefixes::NOTIFY_STATE)],
                 )
                 .sid("KeepReferencePrices"),
-                // Without `s3:ListBucket` S3 answers a missing object with 403, not 404, and notify
-                // could not tell "no reference price yet" from "not allowed". Listing is limited to
-                // the state prefix.
-                Statement::allow(&[s3::LIST_BUCKET], [bucket_arn(&buckets.curated_name)])
-                    .sid("SeeStateObjects")
-                    .condition(
-                        "StringLike",
-                        "s3:prefix",
-                        [Expr::lit(format!("{}*", prefixes::NOTIFY_STATE))],
-                    ),
-                Statement::allow(&[sns::PUBLISH], [topic.arn()]).sid("PublishAlerts"),
-                use_key(
-                    key,
-                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
-                    &[ViaService::S3, ViaService::Sns, ViaService::Sqs],
+                // Listing is limited to the state prefix.
+                Statement::grant(
+                    &[Use::NotifySeesMissingState],
+                    [bucket_arn(&buckets.curated_name)],
+                )
+                .sid("SeeStateObjects")
+                .condition(
+                    "StringLike",
+                    "s3:prefix",
+                    [Expr::lit(format!("{}*", prefixes::NOTIFY_STATE))],
                 ),
-                send_dead_letters(&dead_letters),
+                Statement::grant(&[Use::NotifyPublishesAlerts], [topic.arn()]).sid("PublishAlerts"),
+                send_dead_letters(&dead_letters, Use::LambdaSendsFailedEvents),
             ],
             dead_letter: Some(&dead_letters),
         },
@@ -418,28 +409,19 @@ fn add_transform(
             timeout_seconds: env.transform.timeout_seconds,
             variables,
             statements: vec![
-                Statement::allow(STREAM_READ, [stream.arn()]).sid("ReadQuoteStream"),
-                Statement::allow(&[secretsmanager::GET_SECRET_VALUE], [influx_token.arn()])
+                Statement::grant(&[Use::LambdaPollsQuoteStream], [stream.arn()])
+                    .sid("ReadQuoteStream"),
+                Statement::grant(&[Use::TransformReadsInfluxToken], [influx_token.arn()])
                     .sid("ReadInfluxToken"),
-                Statement::allow(
-                    &[s3::PUT_OBJECT],
+                Statement::grant(
+                    &[Use::TransformQuarantinesRecords],
                     [objects_arn(
                         &buckets.raw_name,
                         &prefixes::quarantine(transform::QUARANTINE_NAME),
                     )],
                 )
                 .sid("QuarantineInvalidRecords"),
-                use_key(
-                    key,
-                    &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
-                    &[
-                        ViaService::Kinesis,
-                        ViaService::SecretsManager,
-                        ViaService::S3,
-                        ViaService::Sqs,
-                    ],
-                ),
-                send_dead_letters(dead_letters),
+                send_dead_letters(dead_letters, Use::LambdaSendsFailedBatches),
             ],
             dead_letter: None,
         },

@@ -3,7 +3,7 @@
 use environment::{Environment, StreamCapacity};
 
 use crate::iam::Statement;
-use crate::iam::actions::{kinesis, kms, logs, s3};
+use crate::iam::uses::Use;
 use crate::resources::firehose::{
     BufferingHints, DeliveryStream, DynamicPartitioning, EncryptionConfiguration, KinesisSource,
     KmsEncryptionConfig, LoggingOptions, Processing, Processor, ProcessorParameter, RetryOptions,
@@ -14,20 +14,11 @@ use crate::resources::logs::LogStream;
 use crate::template::{Handle, Options, Template};
 
 use super::BuildError;
-use super::keys::{DataKey, ViaService, add_log_group, use_key};
+use super::keys::{DataKey, add_log_group};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
 
 pub(super) type QuoteStream = Handle<Stream>;
-
-/// The actions a consumer of the encrypted stream needs (Lambda event source mapping, Firehose).
-pub(super) const STREAM_READ: &[crate::iam::Action] = &[
-    kinesis::DESCRIBE_STREAM,
-    kinesis::DESCRIBE_STREAM_SUMMARY,
-    kinesis::GET_RECORDS,
-    kinesis::GET_SHARD_ITERATOR,
-    kinesis::LIST_SHARDS,
-];
 
 pub(super) fn add_stream(
     t: &mut Template,
@@ -81,17 +72,12 @@ pub(super) fn add_firehose(
         "Firehose",
         TrustedService::Firehose,
         "Firehose: reads the quote stream, writes raw records to the raw bucket",
+        key,
         vec![
-            Statement::allow(STREAM_READ, [stream.arn()]).sid("ReadQuoteStream"),
-            Statement::allow(
-                &[
-                    s3::ABORT_MULTIPART_UPLOAD,
-                    s3::GET_BUCKET_LOCATION,
-                    s3::GET_OBJECT,
-                    s3::LIST_BUCKET,
-                    s3::LIST_BUCKET_MULTIPART_UPLOADS,
-                    s3::PUT_OBJECT,
-                ],
+            Statement::grant(&[Use::FirehoseReadsQuoteStream], [stream.arn()])
+                .sid("ReadQuoteStream"),
+            Statement::grant(
+                &[Use::FirehoseWritesRawRecords],
                 [
                     buckets.raw.arn(),
                     buckets.raw.objects_arn(prefixes::RAW),
@@ -99,15 +85,11 @@ pub(super) fn add_firehose(
                 ],
             )
             .sid("WriteRawRecords"),
-            // Decrypt: reading the encrypted stream and multipart uploads; GenerateDataKey: SSE-KMS
-            // objects.
-            use_key(
-                key,
-                &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
-                &[ViaService::Kinesis, ViaService::S3],
-            ),
-            Statement::allow(&[logs::PUT_LOG_EVENTS], [log_group.streams_arn()])
-                .sid("LogDeliveryErrors"),
+            Statement::grant(
+                &[Use::FirehoseLogsDeliveryErrors],
+                [log_group.streams_arn()],
+            )
+            .sid("LogDeliveryErrors"),
         ],
     )?;
     let partitioning = env.firehose.dynamic_partitioning;

@@ -3,6 +3,7 @@
 use environment::Environment;
 
 use crate::iam::actions::kms;
+use crate::iam::uses::{Use, data_key_uses, kms_row};
 use crate::iam::{PolicyDocument, Principal, Statement};
 use crate::resources::kms::{Alias, Key};
 use crate::resources::logs::LogGroup;
@@ -88,7 +89,7 @@ pub(super) fn add(t: &mut Template, env: &Environment) -> Result<DataKey, BuildE
 /// An AWS service that calls KMS on a role's behalf when the role reads or writes data encrypted with
 /// the data key; its endpoint is the `kms:ViaService` value KMS sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum ViaService {
+enum ViaService {
     /// SSE-KMS objects.
     S3,
     /// The encrypted stream.
@@ -102,41 +103,69 @@ pub(super) enum ViaService {
 }
 
 impl ViaService {
-    fn endpoint(self) -> Expr {
-        let service = match self {
+    /// The service whose endpoint starts with `prefix` (`s3` for `s3.<region>.amazonaws.com`).
+    fn from_prefix(prefix: &str) -> Option<Self> {
+        [
+            Self::S3,
+            Self::Kinesis,
+            Self::Sqs,
+            Self::Sns,
+            Self::SecretsManager,
+        ]
+        .into_iter()
+        .find(|service| service.prefix() == prefix)
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
             Self::S3 => "s3",
             Self::Kinesis => "kinesis",
             Self::Sqs => "sqs",
             Self::Sns => "sns",
             Self::SecretsManager => "secretsmanager",
-        };
+        }
+    }
+
+    fn endpoint(self) -> Expr {
         Expr::concat([
-            Expr::lit(format!("{service}.")),
+            Expr::lit(format!("{}.", self.prefix())),
             pseudo::region(),
             Expr::lit(".amazonaws.com"),
         ])
     }
 }
 
-/// `actions` on the data key, only when one of `services` makes the call for the role
-/// (`kms:ViaService`, <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service>):
-/// every role here uses the key only through the service that stores its data, never directly. Which
-/// actions each use needs is [`crate::kms_use::ROLE_USES`].
-pub(super) fn use_key(
-    key: &DataKey,
-    actions: &[crate::iam::Action],
-    services: &[ViaService],
-) -> Statement {
-    let mut services = services.to_vec();
+/// The statement letting a role use the data key for what its other statements do: one
+/// [`Use::DataKeyFor`] per action on an encrypted resource that needs the key
+/// ([`crate::kms_use::ROLE_USES`], with AWS's page), derived from the uses those statements were built
+/// for. Only when one of the uses' services makes the call for the role (`kms:ViaService`,
+/// <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service>):
+/// every role here uses the key only through the service that stores its data, never directly.
+/// `None` when the role touches nothing encrypted.
+pub(super) fn data_key_grant(key: &DataKey, statements: &[Statement]) -> Option<Statement> {
+    let uses = data_key_uses(statements.iter().flat_map(|s| s.uses().iter().copied()));
+    let mut services: Vec<ViaService> = uses
+        .iter()
+        .filter_map(|used| match used {
+            Use::DataKeyFor { action, on } => kms_row(*action, *on),
+            _ => None,
+        })
+        .filter_map(|row| ViaService::from_prefix(row.via))
+        .collect();
+    if services.is_empty() {
+        return None;
+    }
     services.sort();
     services.dedup();
-    Statement::allow(actions, [key.arn()])
-        .sid("UseDataKey")
-        .condition(
-            "StringEquals",
-            "kms:ViaService",
-            services.into_iter().map(ViaService::endpoint),
-        )
+    Some(
+        Statement::grant(&uses, [key.arn()])
+            .sid("UseDataKey")
+            .condition(
+                "StringEquals",
+                "kms:ViaService",
+                services.into_iter().map(ViaService::endpoint),
+            ),
+    )
 }
 
 /// A log group encrypted with the data key, keeping events for the environment's retention.

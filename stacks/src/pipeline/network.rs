@@ -5,7 +5,8 @@
 use environment::{Environment, Region};
 use ipnet::Ipv4Net;
 
-use crate::iam::actions::{kinesis, kms, logs, s3};
+use crate::iam::actions::{kinesis, s3};
+use crate::iam::uses::Use;
 use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
     BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint,
@@ -21,7 +22,7 @@ use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
 use super::ingest::QuoteStream;
-use super::keys::{DataKey, ViaService, add_log_group, use_key};
+use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::scraper::scraper_config;
@@ -306,13 +307,10 @@ fn add_flow_logs(
         "FlowLogs",
         TrustedService::VpcFlowLogs,
         "VPC flow logs: delivers the VPC's flow records to their log group",
+        key,
         vec![
-            Statement::allow(
-                &[
-                    logs::CREATE_LOG_STREAM,
-                    logs::PUT_LOG_EVENTS,
-                    logs::DESCRIBE_LOG_STREAMS,
-                ],
+            Statement::grant(
+                &[Use::FlowLogsDeliverRecords],
                 [log_group.group_and_streams_arn()],
             )
             .sid("DeliverFlowRecords"),
@@ -450,12 +448,11 @@ fn add_instance(
         "Scraper",
         TrustedService::Ec2,
         "Scraper instance: puts quote records on the stream, fetches its own binary",
+        key,
         vec![
-            // The scraper's sink sends batches only (`PutRecords`, runtime/scraper/src/sink.rs).
-            Statement::allow(&[kinesis::PUT_RECORDS], [stream.arn()]).sid("PutQuotes"),
-            use_key(key, &[kms::GENERATE_DATA_KEY], &[ViaService::Kinesis]).sid("EncryptQuotes"),
-            // The binary is fetched by the version the deployer verified (`get-object --version-id`).
-            Statement::allow(&[s3::GET_OBJECT_VERSION], [binary_arn]).sid("FetchScraperBinary"),
+            Statement::grant(&[Use::ScraperPutsQuotes], [stream.arn()]).sid("PutQuotes"),
+            Statement::grant(&[Use::ScraperFetchesItsBinary], [binary_arn])
+                .sid("FetchScraperBinary"),
         ],
     )?;
     let profile = t.add(

@@ -7,6 +7,7 @@ use crate::resources::iam::{Policy, Role};
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
+use super::keys::{DataKey, data_key_grant};
 
 /// The AWS service a role is assumed by, and the confused-deputy condition it supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,15 +56,18 @@ impl TrustedService {
     }
 }
 
-/// Adds `<name>Role` and its `<name>Policy` with `statements`; returns the role and the policy (so
-/// resources that need the permissions in place at creation can depend on the policy).
+/// Adds `<name>Role` and its `<name>Policy` with `statements` and, last, the data key permissions
+/// their uses need ([`data_key_grant`]); returns the role and the policy (so resources that need the
+/// permissions in place at creation can depend on the policy).
 pub(super) fn component_role(
     t: &mut Template,
     name: &str,
     service: TrustedService,
     description: &str,
-    statements: Vec<Statement>,
+    key: &DataKey,
+    mut statements: Vec<Statement>,
 ) -> Result<(Handle<Role>, Handle<Policy>), BuildError> {
+    statements.extend(data_key_grant(key, &statements));
     let role = t.add(
         &format!("{name}Role"),
         Role {

@@ -137,12 +137,16 @@ impl Options {
 /// code that has a [`Handle`] can still change them with their type ([`Template::modify`]).
 trait ErasedProperties: Any + fmt::Debug {
     fn to_json(&self) -> Result<Value, serde_json::Error>;
+    fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<R: Resource + Any + fmt::Debug> ErasedProperties for R {
     fn to_json(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -326,6 +330,18 @@ impl Template {
             },
         );
         Ok(())
+    }
+
+    /// The resources of type `R` with their logical ids, in id order: for checks that read what the
+    /// JSON does not carry, such as the reasons attached to IAM statements.
+    pub fn resources_of<R: Resource + Any>(&self) -> impl Iterator<Item = (&LogicalId, &R)> {
+        self.resources.iter().filter_map(|(id, entry)| {
+            entry
+                .properties
+                .as_any()
+                .downcast_ref::<R>()
+                .map(|properties| (id, properties))
+        })
     }
 
     /// Number of resources.

@@ -1,0 +1,579 @@
+//! Why each grant exists: the uses of the pipeline's roles, each with the actions it needs and the
+//! code path or AWS page that says so.
+//!
+//! A role's statement is built from its uses ([`super::Statement::grant`]): the statement's actions
+//! are the union of its uses' actions, and the uses stay attached to it (never serialized), so the
+//! reason cannot drift from the grant. `deployer policy explain` prints them per action, and the
+//! check [`crate::grants::unexplained`] (run by `deployer synth --check` and the stacks tests) fails on
+//! an action that no attached use accounts for. The KMS permissions on the data key are not listed by
+//! hand: they are derived from the uses that touch an encrypted resource through
+//! [`crate::kms_use::ROLE_USES`], whose rows carry AWS's documentation.
+
+use std::fmt;
+
+use lambda_contract::{prefixes, to_parquet, transform};
+
+use super::Action;
+use super::actions::{glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
+use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
+
+/// One reason a role needs some actions: a call the project's code makes, or something AWS requires of
+/// the role when a service acts with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Use {
+    /// The scraper's sink sends quote records in batches.
+    ScraperPutsQuotes,
+    /// The instance's first boot fetches the scraper binary by the object version the deployer checked.
+    ScraperFetchesItsBinary,
+    /// transform reads the InfluxDB token from Secrets Manager.
+    TransformReadsInfluxToken,
+    /// transform writes records it cannot store to its quarantine prefix.
+    TransformQuarantinesRecords,
+    /// to-parquet reads the raw JSON-lines objects it was notified of.
+    ToParquetReadsRawRecords,
+    /// to-parquet skips a raw object that vanished, which S3 reports as 404 only with `s3:ListBucket`.
+    ToParquetSeesVanishedRawRecords,
+    /// to-parquet writes Parquet files as multipart uploads, aborted on failure.
+    ToParquetWritesParquet,
+    /// to-parquet writes invalid records to its quarantine prefix, streamed like Parquet files.
+    ToParquetQuarantinesRecords,
+    /// notify reads the Parquet files it was notified of.
+    NotifyReadsParquet,
+    /// notify keeps one reference-price object per symbol, read and written conditionally.
+    NotifyKeepsReferencePrices,
+    /// notify tells "no reference price yet" (404) from "not allowed" (403), which needs `s3:ListBucket`.
+    NotifySeesMissingState,
+    /// notify e-mails price moves through the topic.
+    NotifyPublishesAlerts,
+    /// Lambda's event source mapping polls the stream with the function's role.
+    LambdaPollsQuoteStream,
+    /// Lambda writes the function's logs with its role.
+    LambdaWritesFunctionLogs,
+    /// The event source mapping sends failed batches to its on-failure destination with the role.
+    LambdaSendsFailedBatches,
+    /// Lambda sends failed asynchronous events to the function's dead-letter queue with its role.
+    LambdaSendsFailedEvents,
+    /// Firehose reads the stream it delivers.
+    FirehoseReadsQuoteStream,
+    /// Firehose writes objects (and error output) to the raw bucket.
+    FirehoseWritesRawRecords,
+    /// Firehose reports delivery errors to its log stream.
+    FirehoseLogsDeliveryErrors,
+    /// The crawler lists the curated data under `quotes/`.
+    CrawlerListsCuratedData,
+    /// The crawler reads the curated Parquet files.
+    CrawlerReadsCuratedData,
+    /// The crawler reads its table and registers the partitions it finds.
+    CrawlerMaintainsPartitions,
+    /// Glue creates and encrypts the crawler's log group and writes to it as the crawler's role.
+    CrawlerWritesEncryptedLogs,
+    /// The flow logs service delivers flow records to its log group.
+    FlowLogsDeliverRecords,
+    /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
+    /// (a row of [`ROLE_USES`]).
+    DataKeyFor {
+        /// The action on the encrypted resource.
+        action: Action,
+        /// The kind of encrypted resource.
+        on: Encrypted,
+    },
+}
+
+/// Where a use is documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A call in this repository: `path` (from the repository root) contains `call`.
+    Code {
+        /// The file making the call.
+        path: &'static str,
+        /// Text of the call as it appears in the file (checked by a test).
+        call: &'static str,
+    },
+    /// A requirement AWS documents on this page.
+    Aws(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Code { path, .. } => f.write_str(path),
+            Source::Aws(doc) => f.write_str(doc),
+        }
+    }
+}
+
+/// What a use is: who needs which actions, why, and where that is written down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// Who makes the calls: a component of the pipeline, or the AWS service acting with the role.
+    pub by: &'static str,
+    /// What for, in one line.
+    pub what: String,
+    /// The actions it needs.
+    pub actions: Vec<Action>,
+    /// The code path or the AWS page.
+    pub source: Source,
+}
+
+const LAMBDA_KINESIS: &str =
+    "https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html";
+const LAMBDA_LOGS: &str =
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html";
+const LAMBDA_ON_FAILURE: &str =
+    "https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html";
+const LAMBDA_DLQ: &str =
+    "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html";
+const S3_GET_OBJECT_403: &str = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax";
+const FIREHOSE_S3: &str =
+    "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3";
+const GLUE_CRAWLER: &str = "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html";
+const GLUE_LOG_ENCRYPTION: &str =
+    "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html";
+const FLOW_LOGS_ROLE: &str =
+    "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
+
+/// What the Lambda event source mapping calls on the stream it polls.
+const LAMBDA_STREAM_READ: &[Action] = &[
+    kinesis::DESCRIBE_STREAM,
+    kinesis::DESCRIBE_STREAM_SUMMARY,
+    kinesis::GET_RECORDS,
+    kinesis::GET_SHARD_ITERATOR,
+    kinesis::LIST_SHARDS,
+];
+
+/// What Firehose calls on a Kinesis stream source (its documented policy has no
+/// `kinesis:DescribeStreamSummary`).
+const FIREHOSE_STREAM_READ: &[Action] = &[
+    kinesis::DESCRIBE_STREAM,
+    kinesis::GET_RECORDS,
+    kinesis::GET_SHARD_ITERATOR,
+    kinesis::LIST_SHARDS,
+];
+
+fn code(
+    by: &'static str,
+    what: &str,
+    actions: &[Action],
+    path: &'static str,
+    call: &'static str,
+) -> Need {
+    Need {
+        by,
+        what: what.to_owned(),
+        actions: actions.to_vec(),
+        source: Source::Code { path, call },
+    }
+}
+
+fn aws(by: &'static str, what: &str, actions: &[Action], doc: &'static str) -> Need {
+    Need {
+        by,
+        what: what.to_owned(),
+        actions: actions.to_vec(),
+        source: Source::Aws(doc),
+    }
+}
+
+/// Every `kms:` action the KMS-use table may name, as typed actions.
+const KMS_ACTIONS: &[Action] = &[
+    kms::DECRYPT,
+    kms::DESCRIBE_KEY,
+    kms::ENCRYPT,
+    kms::GENERATE_DATA_KEY,
+    kms::RE_ENCRYPT_FROM,
+    kms::RE_ENCRYPT_TO,
+];
+
+/// The typed `kms:` actions of a KMS-use row (every name it uses is in [`KMS_ACTIONS`]: a test checks).
+pub(crate) fn kms_actions(row: &RoleUse) -> Vec<Action> {
+    KMS_ACTIONS
+        .iter()
+        .copied()
+        .filter(|action| row.kms.iter().any(|name| action.to_string() == *name))
+        .collect()
+}
+
+/// The KMS-use row for `action` on an encrypted resource of kind `on`, if the call needs the key.
+pub(crate) fn kms_row(action: Action, on: Encrypted) -> Option<&'static RoleUse> {
+    let name = action.to_string();
+    ROLE_USES
+        .iter()
+        .find(|row| row.on == on && row.action == name)
+}
+
+impl Use {
+    /// Every use except [`Use::DataKeyFor`], for tests and documentation.
+    pub const NAMED: &'static [Use] = &[
+        Use::ScraperPutsQuotes,
+        Use::ScraperFetchesItsBinary,
+        Use::TransformReadsInfluxToken,
+        Use::TransformQuarantinesRecords,
+        Use::ToParquetReadsRawRecords,
+        Use::ToParquetSeesVanishedRawRecords,
+        Use::ToParquetWritesParquet,
+        Use::ToParquetQuarantinesRecords,
+        Use::NotifyReadsParquet,
+        Use::NotifyKeepsReferencePrices,
+        Use::NotifySeesMissingState,
+        Use::NotifyPublishesAlerts,
+        Use::LambdaPollsQuoteStream,
+        Use::LambdaWritesFunctionLogs,
+        Use::LambdaSendsFailedBatches,
+        Use::LambdaSendsFailedEvents,
+        Use::FirehoseReadsQuoteStream,
+        Use::FirehoseWritesRawRecords,
+        Use::FirehoseLogsDeliveryErrors,
+        Use::CrawlerListsCuratedData,
+        Use::CrawlerReadsCuratedData,
+        Use::CrawlerMaintainsPartitions,
+        Use::CrawlerWritesEncryptedLogs,
+        Use::FlowLogsDeliverRecords,
+    ];
+
+    /// Who needs which actions for this use, why, and where it is written down.
+    pub fn need(self) -> Need {
+        use Use::*;
+        match self {
+            ScraperPutsQuotes => code(
+                "scraper",
+                "PutRecords: the sink sends each batch of quote records (one per symbol per call)",
+                &[kinesis::PUT_RECORDS],
+                "runtime/scraper/src/sink.rs",
+                ".put_records()",
+            ),
+            ScraperFetchesItsBinary => code(
+                "scraper instance",
+                "first boot fetches the scraper binary by the object version the deployer checked (get-object --version-id)",
+                &[s3::GET_OBJECT_VERSION],
+                "stacks/src/pipeline/network.rs",
+                "--version-id",
+            ),
+            TransformReadsInfluxToken => code(
+                "transform",
+                "GetSecretValue: the InfluxDB token, once per container and again when InfluxDB rejects it",
+                &[secretsmanager::GET_SECRET_VALUE],
+                "runtime/transform/src/secrets.rs",
+                ".get_secret_value()",
+            ),
+            TransformQuarantinesRecords => code(
+                "transform",
+                &format!(
+                    "PutObject {}: invalid records and those InfluxDB refused, with the reason",
+                    prefixes::quarantine(transform::QUARANTINE_NAME)
+                ),
+                &[s3::PUT_OBJECT],
+                "runtime/transform/src/quarantine.rs",
+                ".put_object()",
+            ),
+            ToParquetReadsRawRecords => code(
+                "to-parquet",
+                &format!(
+                    "GetObject {}: the raw JSON-lines object it was notified of",
+                    prefixes::RAW
+                ),
+                &[s3::GET_OBJECT],
+                "runtime/to-parquet/src/handler.rs",
+                ".get_object()",
+            ),
+            ToParquetSeesVanishedRawRecords => aws(
+                "to-parquet",
+                &format!(
+                    "ListBucket (prefix {}): without it S3 answers a vanished object with 403, not the 404 NoSuchKey the handler skips (runtime/to-parquet/src/handler.rs)",
+                    prefixes::RAW
+                ),
+                &[s3::LIST_BUCKET],
+                S3_GET_OBJECT_403,
+            ),
+            ToParquetWritesParquet => code(
+                "to-parquet",
+                &format!(
+                    "PutObject (multipart parts) {}, AbortMultipartUpload when a file fails",
+                    prefixes::QUOTES
+                ),
+                &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
+                "runtime/to-parquet/src/upload.rs",
+                ".abort_multipart_upload()",
+            ),
+            ToParquetQuarantinesRecords => code(
+                "to-parquet",
+                &format!(
+                    "PutObject (multipart parts) {}: invalid records, streamed like Parquet files and aborted on failure",
+                    prefixes::quarantine(to_parquet::QUARANTINE_NAME)
+                ),
+                &[s3::PUT_OBJECT, s3::ABORT_MULTIPART_UPLOAD],
+                "runtime/to-parquet/src/handler.rs",
+                "quarantine_key(",
+            ),
+            NotifyReadsParquet => code(
+                "notify",
+                &format!(
+                    "GetObject {}: the Parquet file it was notified of",
+                    prefixes::QUOTES
+                ),
+                &[s3::GET_OBJECT],
+                "runtime/notify/src/handler.rs",
+                ".get_object()",
+            ),
+            NotifyKeepsReferencePrices => code(
+                "notify",
+                &format!(
+                    "GetObject/PutObject {}: one reference-price object per symbol, written conditionally",
+                    prefixes::NOTIFY_STATE
+                ),
+                &[s3::GET_OBJECT, s3::PUT_OBJECT],
+                "runtime/notify/src/store.rs",
+                ".put_object()",
+            ),
+            NotifySeesMissingState => aws(
+                "notify",
+                &format!(
+                    "ListBucket (prefix {}): without it S3 answers a missing state object with 403, not the 404 NoSuchKey that means \"no reference price yet\" (runtime/notify/src/store.rs)",
+                    prefixes::NOTIFY_STATE
+                ),
+                &[s3::LIST_BUCKET],
+                S3_GET_OBJECT_403,
+            ),
+            NotifyPublishesAlerts => code(
+                "notify",
+                "Publish: the price-move e-mail",
+                &[sns::PUBLISH],
+                "runtime/notify/src/handler.rs",
+                ".publish()",
+            ),
+            LambdaPollsQuoteStream => aws(
+                "Lambda event source mapping",
+                "polls the quote stream for transform with the function's role",
+                LAMBDA_STREAM_READ,
+                LAMBDA_KINESIS,
+            ),
+            LambdaWritesFunctionLogs => aws(
+                "Lambda",
+                "writes the function's logs to its own log group with the function's role",
+                &[logs::CREATE_LOG_STREAM, logs::PUT_LOG_EVENTS],
+                LAMBDA_LOGS,
+            ),
+            LambdaSendsFailedBatches => aws(
+                "Lambda event source mapping",
+                "sends batches that failed every retry to its on-failure destination with the function's role",
+                &[sqs::SEND_MESSAGE],
+                LAMBDA_ON_FAILURE,
+            ),
+            LambdaSendsFailedEvents => aws(
+                "Lambda",
+                "sends S3 events that failed every retry to the function's dead-letter queue with the function's role",
+                &[sqs::SEND_MESSAGE],
+                LAMBDA_DLQ,
+            ),
+            FirehoseReadsQuoteStream => aws(
+                "Firehose",
+                "reads its Kinesis stream source",
+                FIREHOSE_STREAM_READ,
+                FIREHOSE_S3,
+            ),
+            FirehoseWritesRawRecords => aws(
+                "Firehose",
+                &format!(
+                    "delivers {} objects and {} output to the bucket (its documented S3 destination policy)",
+                    prefixes::RAW,
+                    prefixes::FIREHOSE_ERRORS
+                ),
+                &[
+                    s3::ABORT_MULTIPART_UPLOAD,
+                    s3::GET_BUCKET_LOCATION,
+                    s3::GET_OBJECT,
+                    s3::LIST_BUCKET,
+                    s3::LIST_BUCKET_MULTIPART_UPLOADS,
+                    s3::PUT_OBJECT,
+                ],
+                FIREHOSE_S3,
+            ),
+            FirehoseLogsDeliveryErrors => aws(
+                "Firehose",
+                "reports delivery errors to its log stream",
+                &[logs::PUT_LOG_EVENTS],
+                FIREHOSE_S3,
+            ),
+            CrawlerListsCuratedData => aws(
+                "Glue crawler",
+                &format!("lists the curated data under {}", prefixes::QUOTES),
+                &[s3::LIST_BUCKET],
+                GLUE_CRAWLER,
+            ),
+            CrawlerReadsCuratedData => aws(
+                "Glue crawler",
+                "reads the curated Parquet files to compare them with the table",
+                &[s3::GET_OBJECT],
+                GLUE_CRAWLER,
+            ),
+            CrawlerMaintainsPartitions => aws(
+                "Glue crawler",
+                "reads the quotes table (catalog target, LOG behaviours) and registers the partitions it finds",
+                &[
+                    glue::GET_DATABASE,
+                    glue::GET_TABLE,
+                    glue::GET_PARTITION,
+                    glue::GET_PARTITIONS,
+                    glue::BATCH_GET_PARTITION,
+                    glue::CREATE_PARTITION,
+                    glue::BATCH_CREATE_PARTITION,
+                    glue::UPDATE_PARTITION,
+                    glue::BATCH_UPDATE_PARTITION,
+                ],
+                GLUE_CRAWLER,
+            ),
+            CrawlerWritesEncryptedLogs => aws(
+                "Glue crawler",
+                "creates /aws-glue/crawlers-role/<role>-<configuration>, encrypts it with the security configuration's key and logs to it",
+                &[
+                    logs::ASSOCIATE_KMS_KEY,
+                    logs::CREATE_LOG_GROUP,
+                    logs::CREATE_LOG_STREAM,
+                    logs::PUT_LOG_EVENTS,
+                ],
+                GLUE_LOG_ENCRYPTION,
+            ),
+            FlowLogsDeliverRecords => aws(
+                "VPC flow logs",
+                "creates its log streams, checks them and writes flow records",
+                &[
+                    logs::CREATE_LOG_STREAM,
+                    logs::DESCRIBE_LOG_STREAMS,
+                    logs::PUT_LOG_EVENTS,
+                ],
+                FLOW_LOGS_ROLE,
+            ),
+            DataKeyFor { action, on } => match kms_row(action, on) {
+                Some(row) => Need {
+                    by: "KMS",
+                    what: format!(
+                        "{action} on {} calls KMS through {} with the caller's credentials",
+                        on.describe(),
+                        row.via
+                    ),
+                    actions: kms_actions(row),
+                    source: Source::Aws(row.doc),
+                },
+                // Never built: `data_key_uses` only makes rows it found. Accounts for nothing.
+                None => Need {
+                    by: "KMS",
+                    what: format!("{action} on {} needs no key permission", on.describe()),
+                    actions: Vec::new(),
+                    source: Source::Aws(""),
+                },
+            },
+        }
+    }
+
+    /// The encrypted resource this use calls actions on (every one is encrypted with the region's data
+    /// key), so that its KMS permissions can be derived; `None` when it touches nothing encrypted by a
+    /// role's own call (log groups: CloudWatch Logs uses the key itself).
+    pub fn touches(self) -> Option<Encrypted> {
+        use Use::*;
+        match self {
+            ScraperPutsQuotes | LambdaPollsQuoteStream | FirehoseReadsQuoteStream => {
+                Some(Encrypted::KinesisStream)
+            }
+            TransformQuarantinesRecords
+            | ToParquetReadsRawRecords
+            | ToParquetWritesParquet
+            | ToParquetQuarantinesRecords
+            | NotifyReadsParquet
+            | NotifyKeepsReferencePrices
+            | FirehoseWritesRawRecords
+            | CrawlerReadsCuratedData => Some(Encrypted::S3Objects),
+            TransformReadsInfluxToken => Some(Encrypted::Secret),
+            NotifyPublishesAlerts => Some(Encrypted::SnsTopic),
+            LambdaSendsFailedBatches | LambdaSendsFailedEvents => Some(Encrypted::SqsQueue),
+            // The artifacts bucket is SSE-S3; listing reads no object; log groups and the catalog are
+            // encrypted by their services.
+            ScraperFetchesItsBinary
+            | ToParquetSeesVanishedRawRecords
+            | NotifySeesMissingState
+            | LambdaWritesFunctionLogs
+            | FirehoseLogsDeliveryErrors
+            | CrawlerListsCuratedData
+            | CrawlerMaintainsPartitions
+            | CrawlerWritesEncryptedLogs
+            | FlowLogsDeliverRecords
+            | DataKeyFor { .. } => None,
+        }
+    }
+}
+
+/// The KMS uses implied by `uses`: one [`Use::DataKeyFor`] per action of a use on an encrypted
+/// resource that [`ROLE_USES`] says needs the key, sorted and without repeats.
+pub fn data_key_uses(uses: impl IntoIterator<Item = Use>) -> Vec<Use> {
+    let mut out: Vec<Use> = Vec::new();
+    for used in uses {
+        let Some(on) = used.touches() else { continue };
+        for action in used.need().actions {
+            if kms_row(action, on).is_some() {
+                out.push(Use::DataKeyFor { action, on });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
+
+    use std::path::Path;
+
+    use super::*;
+
+    /// A code use names a file of this repository that makes the call it cites, so a moved or
+    /// removed call shows up here instead of leaving a reason that no longer holds.
+    #[test]
+    fn every_code_use_cites_a_file_that_makes_the_call() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for used in Use::NAMED {
+            let need = used.need();
+            assert!(!need.actions.is_empty(), "{used:?} needs no action");
+            match need.source {
+                Source::Code { path, call } => {
+                    let text = std::fs::read_to_string(root.join(path))
+                        .unwrap_or_else(|e| panic!("{used:?}: {path}: {e}"));
+                    assert!(text.contains(call), "{used:?}: {path} no longer has {call}");
+                }
+                Source::Aws(doc) => {
+                    assert!(doc.starts_with("https://docs.aws.amazon.com/"), "{used:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kms_action_of_the_kms_use_table_is_typed() {
+        for row in ROLE_USES {
+            assert_eq!(kms_actions(row).len(), row.kms.len(), "{}", row.action);
+        }
+    }
+
+    #[test]
+    fn kms_uses_are_derived_from_the_encrypted_resources_a_use_touches() {
+        let uses = data_key_uses([
+            Use::TransformQuarantinesRecords,
+            Use::LambdaPollsQuoteStream,
+            Use::LambdaWritesFunctionLogs,
+        ]);
+        assert_eq!(
+            uses,
+            [
+                Use::DataKeyFor {
+                    action: kinesis::GET_RECORDS,
+                    on: Encrypted::KinesisStream
+                },
+                Use::DataKeyFor {
+                    action: s3::PUT_OBJECT,
+                    on: Encrypted::S3Objects
+                },
+            ]
+        );
+        assert_eq!(uses[1].need().actions, [kms::GENERATE_DATA_KEY]);
+        assert!(uses[1].need().what.contains("through s3"));
+    }
+}
