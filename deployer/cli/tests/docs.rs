@@ -104,6 +104,16 @@ fn is_deployer(word: &str) -> bool {
     word == "deployer" || word.ends_with("/deployer")
 }
 
+/// `NAME=value`, a variable assignment before a command.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
 /// Shell words that end a command.
 fn ends_command(word: &str) -> bool {
     matches!(
@@ -119,6 +129,19 @@ fn invocations(code: &str) -> Vec<Invocation> {
     for (i, word) in words.iter().enumerate() {
         // `cargo run -p deployer -- synth` runs it; `-p deployer` alone (a build) does not.
         if !is_deployer(word) {
+            continue;
+        }
+        // A command starts a line (after a prompt or variable assignments) or follows a shell
+        // operator; `deployer` elsewhere is prose or program output.
+        let starts_command = words[..i]
+            .iter()
+            .rev()
+            .all(|w| *w == "$" || is_assignment(w))
+            || matches!(
+                words[i - 1],
+                "&&" | "||" | "|" | ";" | "(" | "then" | "do" | "time" | "exec" | "-p"
+            );
+        if !starts_command {
             continue;
         }
         let mut rest = words[i + 1..].iter().copied().peekable();
@@ -320,6 +343,14 @@ fn the_scan_finds_commands_and_flags_and_stops_at_shell_operators() {
     assert_eq!(found[1].words, ["up"]);
     assert_eq!(found[1].flags, ["--yes"]);
     assert!(invocations("cargo build -p deployer --release").is_empty());
+    assert!(
+        invocations("the version the deployer checked (get-object --version-id)").is_empty(),
+        "prose and program output are not commands"
+    );
+    assert_eq!(
+        invocations("$ AWS_PROFILE=ci deployer diff --env prod")[0].words,
+        ["diff"]
+    );
     let joined = code_of("```sh\n\"$deployer\" synth \\\n  --check\n```\n");
     assert_eq!(invocations(&joined[0].1)[0].flags, ["--check"]);
 }
