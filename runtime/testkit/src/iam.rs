@@ -83,6 +83,15 @@ impl RolePolicy {
         }
     }
 
+    /// A role of `statements` (in the snapshot's form, `${…}` included), for tests of this module
+    /// and of moto itself; components' tests use [`RolePolicy::local`].
+    pub fn from_statements(role: &str, statements: Vec<Value>) -> Self {
+        Self {
+            role: role.to_owned(),
+            statements,
+        }
+    }
+
     /// The role's logical id.
     pub fn role(&self) -> &str {
         &self.role
@@ -270,14 +279,22 @@ impl Moto {
         policy: &RolePolicy,
         bindings: &[(&str, &str)],
     ) -> AssumedRole {
+        self.assume_role_with_document(region, policy.role(), &policy.document(region, bindings))
+            .await
+    }
+
+    /// Like [`Moto::assume_role`] with `document` as the role's policy, exactly as given (no
+    /// resolution, no widening): for tests of moto's judgement itself.
+    pub async fn assume_role_with_document(
+        &self,
+        region: &'static str,
+        role: &str,
+        document: &Value,
+    ) -> AssumedRole {
         static ROLES: AtomicUsize = AtomicUsize::new(0);
         let admin = self.sdk_config(region).await;
         let iam = aws_sdk_iam::Client::new(&admin);
-        let name = format!(
-            "{}-{}",
-            policy.role(),
-            ROLES.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("{role}-{}", ROLES.fetch_add(1, Ordering::Relaxed));
         let trust = json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow",
             "Principal": {"AWS": format!("arn:{PARTITION}:iam::{MOTO_ACCOUNT}:user/{ADMIN_USER}")},
@@ -293,10 +310,9 @@ impl Moto {
             .role()
             .map(|r| r.arn().to_owned())
             .unwrap_or_else(|| panic!("CreateRole {name}: no role in the answer"));
-        let document = policy.document(region, bindings);
         iam.put_role_policy()
             .role_name(&name)
-            .policy_name(policy.role())
+            .policy_name(role)
             .policy_document(document.to_string())
             .send()
             .await
