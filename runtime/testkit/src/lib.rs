@@ -8,6 +8,8 @@
 //!   the binary, else the `.ci/setup-tools` virtualenv's is used).
 //! - [`tools_python`]: that virtualenv's Python, for independent readers such as DuckDB.
 //! - [`s3`] (feature `aws`): S3 event notifications shaped like real ones, and objects read back.
+//! - [`iam`] (feature `aws`): a component's role as deployed (`policies/local/<Role>.json`),
+//!   assumed in a moto started with [`Moto::start_with_iam`], which enforces IAM.
 //! - [`runtime_api`]: a fake Lambda Runtime API ([`RuntimeApi`]) and a Lambda binary run against
 //!   it ([`LambdaProcess`]), to test a function's real `bootstrap`: cold start, init errors,
 //!   responses.
@@ -23,6 +25,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "aws")]
+pub mod iam;
 pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;
@@ -93,6 +97,8 @@ struct Server {
     args: fn(&Path, u16) -> Vec<OsString>,
     /// A path that answers once the server is ready.
     ready_path: &'static str,
+    /// Environment variables set for the process, on top of the test's.
+    envs: Vec<(&'static str, String)>,
     dir: PathBuf,
     port: u16,
     url: String,
@@ -106,6 +112,7 @@ impl Server {
         install_hint: &'static str,
         args: fn(&Path, u16) -> Vec<OsString>,
         ready_path: &'static str,
+        envs: Vec<(&'static str, String)>,
     ) -> Self {
         let mut server = Self {
             name,
@@ -113,6 +120,7 @@ impl Server {
             install_hint,
             args,
             ready_path,
+            envs,
             dir: fresh_dir(name),
             port: 0,
             url: String::new(),
@@ -155,6 +163,7 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot clone a file handle: {e}"));
         let child = Command::new(&self.program)
             .args((self.args)(&self.dir, self.port))
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log)
@@ -305,6 +314,7 @@ impl Influx1 {
                 vec!["-config".into(), path.into()]
             },
             "/ping",
+            Vec::new(),
         );
         Self { server }
     }
@@ -380,6 +390,7 @@ impl VictoriaMetrics {
                 ]
             },
             "/health",
+            Vec::new(),
         );
         Self { server }
     }
@@ -415,15 +426,123 @@ impl VictoriaMetrics {
 }
 
 /// The moto AWS emulator (`moto_server -H 127.0.0.1 -p PORT`).
+///
+/// [`Moto::start`] accepts any credentials and judges no permission. [`Moto::start_with_iam`]
+/// turns moto's IAM authorization on: every request must be signed by credentials moto knows (an
+/// IAM user's access key, or an assumed role's) and is checked against that identity's policies
+/// (see [`iam`] for what moto judges and what it does not).
 pub struct Moto {
     server: Server,
+    /// The access key requests are signed with by [`Moto::sdk_config`].
+    admin: AccessKey,
 }
+
+/// An access key id and its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…` for a user's key (anything for a server without IAM).
+    pub id: String,
+    /// The secret access key.
+    pub secret: String,
+}
+
+/// The account moto puts every resource in (its default; no request names another here).
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// The IAM user [`Moto::start_with_iam`] makes for the tests' own set-up and read-back.
+pub const ADMIN_USER: &str = "testkit-admin";
+
+/// The requests [`Moto::start_with_iam`] makes before moto starts checking: `CreateUser`,
+/// `PutUserPolicy`, `CreateAccessKey`. moto counts every request its authorization sees, from the
+/// first, and judges those after the first `INITIAL_NO_AUTH_ACTION_COUNT`.
+const ADMIN_SETUP_REQUESTS: usize = 3;
 
 impl Moto {
     /// Starts `$MST_MOTO_SERVER` (default: the tools virtualenv's, else `moto_server` on `PATH`)
-    /// and waits until it answers.
+    /// and waits until it answers. No authorization: any credentials are accepted.
     pub fn start() -> Self {
-        let server = Server::new(
+        Self {
+            server: Self::spawn(Vec::new()),
+            admin: AccessKey {
+                id: "testing".into(),
+                secret: "testing".into(),
+            },
+        }
+    }
+
+    /// Starts moto with IAM authorization on (`INITIAL_NO_AUTH_ACTION_COUNT`): its first requests
+    /// make the IAM user [`ADMIN_USER`] with an `Allow * on *` policy and an access key, and every
+    /// later request must be signed by a key moto knows and is allowed only if that identity's
+    /// policies allow it. [`Moto::sdk_config`] signs with the admin's key (the tests' set-up and
+    /// read-back); [`Moto::assume_role`] (feature `aws`) gives a component its role's credentials.
+    ///
+    /// The server loads `python/sitecustomize.py`, two fixes to moto 5.2.5 that change no verdict:
+    /// it checks the signature of a form the Rust SDK sent as the SDK encoded it (a space is
+    /// `%20`; moto re-encodes it as `+` and refuses the signature), and it answers AccessDenied in
+    /// the shape of the request's protocol (JSON for Kinesis and Secrets Manager, AWS's query
+    /// shape for SNS), so the SDK reads the code and message as it would from AWS.
+    ///
+    /// Do not [`Moto::reset`] such a server: the reset removes the admin user, and moto only lets
+    /// the first requests through unsigned.
+    pub fn start_with_iam() -> Self {
+        let server = Self::spawn(vec![
+            (
+                "INITIAL_NO_AUTH_ACTION_COUNT",
+                ADMIN_SETUP_REQUESTS.to_string(),
+            ),
+            // `python/sitecustomize.py`: moto's signature check of the Rust SDK's form bodies, and
+            // its AccessDenied in the shape of the request's protocol (see that file).
+            (
+                "PYTHONPATH",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),
+            ),
+        ]);
+        let iam = |params: &[(&str, &str)]| -> String {
+            let mut request = agent()
+                .post(&server.url)
+                // moto routes a request by its signature's credential scope; these few are not
+                // checked, so the signature itself can be anything.
+                .header(
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testkit/20260101/us-east-1/iam/aws4_request, \
+                     SignedHeaders=host, Signature=0",
+                );
+            request = request.header("Content-Type", "application/x-www-form-urlencoded");
+            let mut form: Vec<(&str, &str)> = vec![("Version", "2010-05-08")];
+            form.extend_from_slice(params);
+            body_text(
+                &format!("moto IAM {}", params[0].1),
+                request.send_form(form),
+            )
+        };
+        iam(&[("Action", "CreateUser"), ("UserName", ADMIN_USER)]);
+        iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", ADMIN_USER),
+            ("PolicyName", "admin"),
+            (
+                "PolicyDocument",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            ),
+        ]);
+        let key = iam(&[("Action", "CreateAccessKey"), ("UserName", ADMIN_USER)]);
+        let element = |name: &str| -> String {
+            let open = format!("<{name}>");
+            let close = format!("</{name}>");
+            key.split_once(&open)
+                .and_then(|(_, rest)| rest.split_once(&close))
+                .map(|(value, _)| value.to_owned())
+                .unwrap_or_else(|| panic!("moto CreateAccessKey: no {name} in {key}"))
+        };
+        let admin = AccessKey {
+            id: element("AccessKeyId"),
+            secret: element("SecretAccessKey"),
+        };
+        Self { server, admin }
+    }
+
+    fn spawn(envs: Vec<(&'static str, String)>) -> Server {
+        Server::new(
             "moto",
             moto_program(),
             "Run `bash .ci/setup-tools` (it installs moto[server] into its virtualenv) or set \
@@ -437,8 +556,14 @@ impl Moto {
                 ]
             },
             "/moto-api/",
-        );
-        Self { server }
+            envs,
+        )
+    }
+
+    /// The access key [`Moto::sdk_config`] signs with: the admin's on a server with IAM, dummy
+    /// values otherwise.
+    pub fn admin_key(&self) -> &AccessKey {
+        &self.admin
     }
 
     /// The endpoint URL for AWS SDK clients, `http://127.0.0.1:PORT` (S3 needs path-style addressing).
@@ -462,15 +587,19 @@ impl Moto {
         )
     }
 
-    /// An AWS SDK configuration for this server (feature `aws`): its endpoint, `region`, dummy
-    /// credentials, and the Lambdas' HTTP client. Build S3 clients from it with
+    /// An AWS SDK configuration for this server (feature `aws`): its endpoint, `region`, the
+    /// [`Moto::admin_key`] (on a server with IAM, allowed everything), and the Lambdas' HTTP client. Build S3 clients from it with
     /// `lambda_support::s3_client`, which turns path-style addressing on for an endpoint override.
     #[cfg(feature = "aws")]
     pub async fn sdk_config(&self, region: &'static str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region))
             .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "testkit",
+                &self.admin.id,
+                &self.admin.secret,
+                None,
+                None,
+                "testkit",
             ))
             .endpoint_url(self.endpoint())
             .http_client(lambda_support::aws_http_client())
@@ -478,8 +607,13 @@ impl Moto {
             .await
     }
 
-    /// Clears every service's state (`POST /moto-api/reset`).
+    /// Clears every service's state (`POST /moto-api/reset`). Panics on a server started with
+    /// [`Moto::start_with_iam`], whose admin user the reset would remove.
     pub fn reset(&self) {
+        assert!(
+            self.admin.id == "testing",
+            "moto reset: this server checks IAM and the reset would remove its admin user; start a new one"
+        );
         body_text(
             "moto reset",
             agent()

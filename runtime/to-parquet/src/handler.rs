@@ -55,7 +55,9 @@ pub enum HandlerError {
     #[error(transparent)]
     Key(#[from] lambda_support::BadEventKey),
     /// Reading the source failed.
-    #[error("cannot read s3://{bucket}/{key}: {message}")]
+    #[error(
+        "cannot read s3://{bucket}/{key}: {message} (check s3:GetObject on the raw prefix for the function's role)"
+    )]
     Read {
         /// Source bucket.
         bucket: String,

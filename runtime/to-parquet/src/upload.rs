@@ -16,7 +16,9 @@ pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
 /// An S3 call failed.
 #[derive(Debug, Error)]
-#[error("cannot write s3://{bucket}/{key} ({operation}): {message}")]
+#[error(
+    "cannot write s3://{bucket}/{key} ({operation}): {message} (check s3:PutObject on the prefix for the function's role)"
+)]
 pub struct UploadError {
     /// The bucket.
     pub bucket: String,

@@ -120,7 +120,9 @@ pub enum QuarantineError {
     #[error("cannot encode quarantine entries: {0}")]
     Encode(String),
     /// `PutObject` failed.
-    #[error("cannot write s3://{bucket}/{key}: {message}")]
+    #[error(
+        "cannot write s3://{bucket}/{key}: {message} (check s3:PutObject on the quarantine prefix for the function's role)"
+    )]
     Put {
         /// The bucket.
         bucket: String,

@@ -14,21 +14,38 @@ use testkit::Moto;
 pub const BUCKET: &str = "mst-local-curated";
 pub const PREFIX: &str = "state/notify/";
 pub const TOPIC: &str = "mst-local-alerts";
+/// The region of the tests' moto clients and events.
+pub const REGION: &str = "us-east-1";
+/// The function's role in the `local` environment.
+pub const ROLE: &str = "NotifyRole";
 
 /// moto with the curated bucket and the alert topic, and clients on it.
 pub struct Env {
     pub moto: Moto,
+    /// The test's own configuration (on a moto with IAM: the admin's).
     pub sdk: aws_config::SdkConfig,
     pub s3: aws_sdk_s3::Client,
+    /// The curated bucket ([`BUCKET`], or the deployed name on a moto with IAM).
+    pub bucket: String,
     pub topic_arn: String,
 }
 
 impl Env {
     pub async fn start() -> Self {
-        let moto = Moto::start();
-        let sdk = moto.sdk_config("us-east-1").await;
+        Self::with(Moto::start(), BUCKET.to_owned()).await
+    }
+
+    /// On a moto that enforces IAM, with the curated bucket named as the `local` environment's
+    /// `NotifyRole` names it (its state prefix's bucket).
+    pub async fn start_with_iam() -> Self {
+        let bucket = testkit::iam::RolePolicy::local(ROLE).bucket_for(PREFIX, REGION);
+        Self::with(Moto::start_with_iam(), bucket).await
+    }
+
+    async fn with(moto: Moto, bucket: String) -> Self {
+        let sdk = moto.sdk_config(REGION).await;
         let s3 = lambda_support::s3_client(&sdk);
-        testkit::s3::create_bucket(&s3, BUCKET).await;
+        testkit::s3::create_bucket(&s3, &bucket).await;
         let topic_arn = aws_sdk_sns::Client::new(&sdk)
             .create_topic()
             .name(TOPIC)
@@ -42,6 +59,7 @@ impl Env {
             moto,
             sdk,
             s3,
+            bucket,
             topic_arn,
         }
     }
@@ -49,10 +67,11 @@ impl Env {
     /// The configuration the stack would set, with `THRESHOLD_PCT` when given.
     pub fn config(&self, threshold_pct: Option<&str>) -> Config {
         let topic = self.topic_arn.clone();
+        let bucket = self.bucket.clone();
         let threshold = threshold_pct.map(str::to_owned);
         Config::from_lookup(move |name| match name {
             "TOPIC_ARN" => Some(topic.clone()),
-            "STATE_BUCKET" => Some(BUCKET.into()),
+            "STATE_BUCKET" => Some(bucket.clone()),
             "STATE_PREFIX" => Some(PREFIX.into()),
             "THRESHOLD_PCT" => threshold.clone(),
             _ => None,
@@ -78,7 +97,7 @@ impl Env {
         );
         self.s3
             .put_object()
-            .bucket(BUCKET)
+            .bucket(&self.bucket)
             .key(&key)
             .body(ByteStream::from(parquet_bytes(symbol, rows)))
             .send()
@@ -89,7 +108,7 @@ impl Env {
 
     /// Runs the handler on an event for `keys`.
     pub async fn run(&self, notify: &Notify, keys: &[&str]) -> Result<Outcome, NotifyError> {
-        notify::handle(notify, event(keys)).await
+        notify::handle(notify, event_in(&self.bucket, keys)).await
     }
 
     /// (subject, message) of every message published to the topic, in order.
@@ -102,7 +121,7 @@ impl Env {
         let body = self
             .s3
             .get_object()
-            .bucket(BUCKET)
+            .bucket(&self.bucket)
             .key(format!("{PREFIX}{symbol}.json"))
             .send()
             .await
@@ -141,7 +160,12 @@ pub fn parquet_bytes<T: AsRef<str>>(symbol: &str, rows: &[(T, f64)]) -> Vec<u8> 
 
 /// An `ObjectCreated:Put` event as S3 delivers it, one record per key in the curated bucket.
 pub fn event(keys: &[&str]) -> S3Event {
-    testkit::s3::object_created("us-east-1", BUCKET, keys)
+    event_in(BUCKET, keys)
+}
+
+/// [`event`] for keys in `bucket`.
+pub fn event_in(bucket: &str, keys: &[&str]) -> S3Event {
+    testkit::s3::object_created(REGION, bucket, keys)
 }
 
 /// (subject, message) of the messages moto recorded as published to `topic_arn`.

@@ -16,17 +16,24 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
 
 /// The function against moto, with buckets made and the configuration the stack sets.
 pub async fn function(moto: &Moto) -> ToParquet {
-    let s3 = s3(moto).await;
+    let sdk = moto.sdk_config("eu-west-1").await;
     for bucket in [RAW, CURATED] {
-        testkit::s3::create_bucket(&s3, bucket).await;
+        testkit::s3::create_bucket(&lambda_support::s3_client(&sdk), bucket).await;
     }
+    function_with(&sdk, RAW, CURATED)
+}
+
+/// The function signing with `sdk`'s credentials, with the configuration the stack sets for the
+/// buckets `raw` and `curated`.
+pub fn function_with(sdk: &aws_config::SdkConfig, raw: &str, curated: &str) -> ToParquet {
+    use lambda_contract::prefixes;
     ToParquet::new(
-        s3,
+        lambda_support::s3_client(sdk),
         Config {
-            curated_bucket: CURATED.into(),
-            curated_prefix: "quotes/".into(),
-            quarantine_bucket: RAW.into(),
-            quarantine_prefix: "quarantine/to-parquet/".into(),
+            curated_bucket: curated.into(),
+            curated_prefix: prefixes::QUOTES.into(),
+            quarantine_bucket: raw.into(),
+            quarantine_prefix: prefixes::quarantine(lambda_contract::to_parquet::QUARANTINE_NAME),
         },
     )
 }
