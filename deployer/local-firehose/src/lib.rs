@@ -225,3 +225,6 @@ fn with_delimiter(config: &DeliveryConfig, data: &[u8]) -> Vec<u8> {
     }
     body
 }
+
+#[cfg(test)]
+mod contract_tests;
