@@ -149,8 +149,20 @@ mod tests {
     fn a_buffer_is_written_when_it_reaches_the_size_hint() {
         let mut b = buffers(10, 60);
         let t0 = Instant::now();
-        assert_eq!(b.add("a".into(), data("A"), b"1234\n", DateTime::from_secs(5), t0), None);
-        assert_eq!(b.add("b".into(), data("B"), b"xxxxxxxx\n", DateTime::from_secs(4), t0), None);
+        assert_eq!(
+            b.add("a".into(), data("A"), b"1234\n", DateTime::from_secs(5), t0),
+            None
+        );
+        assert_eq!(
+            b.add(
+                "b".into(),
+                data("B"),
+                b"xxxxxxxx\n",
+                DateTime::from_secs(4),
+                t0
+            ),
+            None
+        );
         // The record that reaches the hint is in the object.
         let full = b
             .add("a".into(), data("A"), b"5678\n", DateTime::from_secs(3), t0)
@@ -167,8 +179,20 @@ mod tests {
         let mut b = buffers(1 << 20, 60);
         let t0 = Instant::now();
         b.add("a".into(), data("A"), b"1\n", DateTime::from_secs(1), t0);
-        b.add("b".into(), data("B"), b"2\n", DateTime::from_secs(1), t0 + Duration::from_secs(30));
-        b.add("a".into(), data("A"), b"3\n", DateTime::from_secs(2), t0 + Duration::from_secs(59));
+        b.add(
+            "b".into(),
+            data("B"),
+            b"2\n",
+            DateTime::from_secs(1),
+            t0 + Duration::from_secs(30),
+        );
+        b.add(
+            "a".into(),
+            data("A"),
+            b"3\n",
+            DateTime::from_secs(2),
+            t0 + Duration::from_secs(59),
+        );
         assert_eq!(b.next_deadline(), Some(t0 + Duration::from_secs(60)));
         assert!(b.due(t0 + Duration::from_secs(59)).is_empty());
         let due = b.due(t0 + Duration::from_secs(60));
@@ -176,7 +200,13 @@ mod tests {
         assert_eq!(due[0].body, b"1\n3\n");
         assert_eq!(b.next_deadline(), Some(t0 + Duration::from_secs(90)));
         // A new record of a written partition opens a new buffer with its own clock.
-        b.add("a".into(), data("A"), b"4\n", DateTime::from_secs(3), t0 + Duration::from_secs(61));
+        b.add(
+            "a".into(),
+            data("A"),
+            b"4\n",
+            DateTime::from_secs(3),
+            t0 + Duration::from_secs(61),
+        );
         let rest = b.drain();
         assert_eq!(rest.len(), 2);
         assert_eq!(b.len(), 0);

@@ -159,10 +159,13 @@ impl<'a> Properties<'a> {
         value: &Value,
         resolve: &'a dyn Fn(&Value) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let map = value.as_object().cloned().ok_or_else(|| ConfigError::Invalid {
-            property: display_path(path),
-            reason: format!("expected an object, found {value}"),
-        })?;
+        let map = value
+            .as_object()
+            .cloned()
+            .ok_or_else(|| ConfigError::Invalid {
+                property: display_path(path),
+                reason: format!("expected an object, found {value}"),
+            })?;
         Ok(Properties {
             path: path.to_owned(),
             map,
@@ -195,12 +198,14 @@ impl<'a> Properties<'a> {
         };
         match &value {
             Value::String(text) => Ok(Some(text.clone())),
-            Value::Object(_) => (self.resolve)(&value).map(Some).ok_or_else(|| {
-                ConfigError::Unresolved {
-                    property: self.name(key),
-                    value: value.to_string(),
-                }
-            }),
+            Value::Object(_) => {
+                (self.resolve)(&value)
+                    .map(Some)
+                    .ok_or_else(|| ConfigError::Unresolved {
+                        property: self.name(key),
+                        value: value.to_string(),
+                    })
+            }
             other => Err(ConfigError::Invalid {
                 property: self.name(key),
                 reason: format!("expected a string, found {other}"),
@@ -402,12 +407,13 @@ fn read_destination(
     };
 
     let prefix_text = s3.string("Prefix")?.unwrap_or_default();
-    let prefix = Prefix::parse(&prefix_text, PrefixKind::Data, partitioning.is_some()).map_err(
-        |e| ConfigError::Invalid {
-            property: s3.name("Prefix"),
-            reason: e.0,
-        },
-    )?;
+    let prefix =
+        Prefix::parse(&prefix_text, PrefixKind::Data, partitioning.is_some()).map_err(|e| {
+            ConfigError::Invalid {
+                property: s3.name("Prefix"),
+                reason: e.0,
+            }
+        })?;
     let error_output_prefix = match s3.string("ErrorOutputPrefix")? {
         Some(text) => Some(
             Prefix::parse(&text, PrefixKind::Error, partitioning.is_some()).map_err(|e| {
@@ -517,7 +523,9 @@ fn read_processors(s3: &mut Properties<'_>) -> Result<Processors, ConfigError> {
         return Ok(found);
     };
     let enabled = processing.bool("Enabled")?.unwrap_or(false);
-    let list = processing.take("Processors").unwrap_or(Value::Array(Vec::new()));
+    let list = processing
+        .take("Processors")
+        .unwrap_or(Value::Array(Vec::new()));
     let list_path = processing.name("Processors");
     processing.finish("Enabled, Processors")?;
     let Value::Array(list) = list else {
@@ -534,7 +542,9 @@ fn read_processors(s3: &mut Properties<'_>) -> Result<Processors, ConfigError> {
         let path = format!("{list_path}[{index}]");
         let mut processor = Properties::new(&path, processor, s3.resolve)?;
         let kind = processor.required_string("Type")?;
-        let parameters = processor.take("Parameters").unwrap_or(Value::Array(Vec::new()));
+        let parameters = processor
+            .take("Parameters")
+            .unwrap_or(Value::Array(Vec::new()));
         processor.finish("Type, Parameters")?;
         let mut params = read_parameters(&format!("{path}.Parameters"), &parameters, s3.resolve)?;
         match kind.as_str() {
@@ -642,7 +652,9 @@ mod tests {
 
     fn resolve(v: &Value) -> Option<String> {
         match v.get("Fn::GetAtt").and_then(|a| a[0].as_str()) {
-            Some("QuoteStream") => Some("arn:aws:kinesis:us-east-1:123456789012:stream/quotes".into()),
+            Some("QuoteStream") => {
+                Some("arn:aws:kinesis:us-east-1:123456789012:stream/quotes".into())
+            }
             Some("RawBucket") => Some("arn:aws:s3:::raw-bucket".into()),
             Some("DataKey") => Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
             _ => None,
@@ -683,7 +695,10 @@ mod tests {
         let mut p = minimal();
         p["ExtendedS3DestinationConfiguration"]["S3BackupMode"] = json!("Enabled");
         let e = DeliveryConfig::from_resource(&p, &resolve).unwrap_err();
-        assert!(matches!(&e, ConfigError::Unsupported { property, .. } if property == "ExtendedS3DestinationConfiguration.S3BackupMode"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Unsupported { property, .. } if property == "ExtendedS3DestinationConfiguration.S3BackupMode"),
+            "{e}"
+        );
 
         let mut p = minimal();
         p["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"] = json!({
@@ -705,7 +720,10 @@ mod tests {
         let mut p = minimal();
         p["KinesisStreamSourceConfiguration"]["KinesisStreamARN"] = json!({"Ref": "Nope"});
         let e = DeliveryConfig::from_resource(&p, &resolve).unwrap_err();
-        assert!(matches!(&e, ConfigError::Unresolved { property, .. } if property == "KinesisStreamSourceConfiguration.KinesisStreamARN"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Unresolved { property, .. } if property == "KinesisStreamSourceConfiguration.KinesisStreamARN"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -733,10 +751,15 @@ mod tests {
             json!("e/!{firehose:error-output-type}/");
         let e = DeliveryConfig::from_resource(&p, &resolve).unwrap_err();
         assert!(e.to_string().contains("partitionKeyFromQuery"), "{e}");
-        p["ExtendedS3DestinationConfiguration"]["Prefix"] = json!("raw/s=!{partitionKeyFromQuery:s}/");
+        p["ExtendedS3DestinationConfiguration"]["Prefix"] =
+            json!("raw/s=!{partitionKeyFromQuery:s}/");
         p["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"] = query("{s: .s");
         let e = DeliveryConfig::from_resource(&p, &resolve).unwrap_err();
-        assert!(e.to_string().contains("MetadataExtractionQuery") && e.to_string().contains("not valid"), "{e}");
+        assert!(
+            e.to_string().contains("MetadataExtractionQuery")
+                && e.to_string().contains("not valid"),
+            "{e}"
+        );
         p["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"] = query("{s: .s}");
         let c = DeliveryConfig::from_resource(&p, &resolve).unwrap();
         assert_eq!(c.partitioning.unwrap().retry, Duration::from_secs(300));

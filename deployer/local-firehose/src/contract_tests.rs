@@ -64,7 +64,10 @@ fn resolve(value: &Value) -> Option<String> {
         return Some(physical(id));
     }
     if let Some(parts) = value.get("Fn::GetAtt").and_then(Value::as_array) {
-        return Some(format!("arn:aws:iam::123456789012:role/{}", physical(parts[0].as_str()?)));
+        return Some(format!(
+            "arn:aws:iam::123456789012:role/{}",
+            physical(parts[0].as_str()?)
+        ));
     }
     let mut text = value.get("Fn::Sub")?.as_str()?.to_owned();
     while let Some(start) = text.find("${") {
@@ -82,12 +85,18 @@ fn config_of(template: &Value) -> DeliveryConfig {
 
 /// The emulation without AWS: records through routing and buffers, every buffer written at the
 /// end; (key, object body) in write order.
-fn deliver_offline(config: &DeliveryConfig, records: &[(&[u8], DateTime)]) -> Vec<(String, Vec<u8>)> {
+fn deliver_offline(
+    config: &DeliveryConfig,
+    records: &[(&[u8], DateTime)],
+) -> Vec<(String, Vec<u8>)> {
     let mut buffers = Buffers::new(config.buffering);
     let mut out = Vec::new();
     let mut write = |batch: buffer::Batch| {
         let key = object::key(config, &batch);
-        out.push((key, object::encode(&batch.body, config.compression).unwrap()));
+        out.push((
+            key,
+            object::encode(&batch.body, config.compression).unwrap(),
+        ));
     };
     for (data, arrival) in records {
         let record = SourceRecord {
@@ -95,7 +104,13 @@ fn deliver_offline(config: &DeliveryConfig, records: &[(&[u8], DateTime)]) -> Ve
             arrival: *arrival,
         };
         let routed = route(config, &record);
-        if let Some(full) = buffers.add(routed.partition, routed.destination, &routed.body, *arrival, Instant::now()) {
+        if let Some(full) = buffers.add(
+            routed.partition,
+            routed.destination,
+            &routed.body,
+            *arrival,
+            Instant::now(),
+        ) {
             write(full);
         }
     }
@@ -107,7 +122,9 @@ fn deliver_offline(config: &DeliveryConfig, records: &[(&[u8], DateTime)]) -> Ve
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -132,7 +149,11 @@ fn every_shipped_environment_s_delivery_stream_is_emulated_as_written() {
         let s3 = &stream["Properties"]["ExtendedS3DestinationConfiguration"];
         assert_eq!(config.stream_name, physical("QuoteStream"), "{name}");
         assert_eq!(config.bucket, physical("RawBucket"), "{name}");
-        assert_eq!(config.prefix.as_str(), s3["Prefix"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            config.prefix.as_str(),
+            s3["Prefix"].as_str().unwrap(),
+            "{name}"
+        );
         assert_eq!(
             config.error_output_prefix.as_ref().unwrap().as_str(),
             s3["ErrorOutputPrefix"].as_str().unwrap(),
@@ -155,7 +176,10 @@ fn every_shipped_environment_s_delivery_stream_is_emulated_as_written() {
             Some("arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-000000000000"),
             "{name}"
         );
-        let partitioning = config.partitioning.as_ref().expect("every environment partitions");
+        let partitioning = config
+            .partitioning
+            .as_ref()
+            .expect("every environment partitions");
         assert_eq!(
             partitioning.query.as_str(),
             s3["ProcessingConfiguration"]["Processors"][0]["Parameters"][0]["ParameterValue"]
@@ -210,7 +234,11 @@ fn objects_for_the_local_template_are_what_to_parquet_reads_in_the_partition_the
     let (aapl2, _) = quote("AAPL", 189.5);
     let objects = deliver_offline(
         &config,
-        &[(aapl1.as_bytes(), now), (brk.as_bytes(), now), (aapl2.as_bytes(), now)],
+        &[
+            (aapl1.as_bytes(), now),
+            (brk.as_bytes(), now),
+            (aapl2.as_bytes(), now),
+        ],
     );
     assert_eq!(objects.len(), 2, "one object per partition");
     let (prefix, suffix) = to_parquet_filter(&template);
@@ -231,16 +259,28 @@ fn objects_for_the_local_template_are_what_to_parquet_reads_in_the_partition_the
         let file = key.rsplit('/').next().unwrap();
         let stem = to_parquet::layout::output_stem(&config.bucket, key);
         assert!(file.ends_with(".gz"), "{key}");
-        assert!(stem.starts_with(&format!("{}-", file.strip_suffix(".gz").unwrap())), "{stem}");
+        assert!(
+            stem.starts_with(&format!("{}-", file.strip_suffix(".gz").unwrap())),
+            "{stem}"
+        );
         assert!(file.starts_with(&format!("{}-1-", config.name)), "{file}");
 
         // The gunzipped body is the records, newline-delimited, in arrival order.
         let text = String::from_utf8(gunzip(body)).unwrap();
-        let symbol = key.split("symbol=").nth(1).unwrap().split('/').next().unwrap();
+        let symbol = key
+            .split("symbol=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines, expected[symbol], "{key}");
         assert!(text.ends_with('\n'));
-        assert!(key.starts_with(&format!("raw/symbol={symbol}/dt={date}/")), "{key}");
+        assert!(
+            key.starts_with(&format!("raw/symbol={symbol}/dt={date}/")),
+            "{key}"
+        );
 
         // to-parquet's reader takes every record, into the partition the raw key names.
         let mut converter = to_parquet::Converter::new(to_parquet::Options::new(
@@ -251,13 +291,21 @@ fn objects_for_the_local_template_are_what_to_parquet_reads_in_the_partition_the
         let finished = converter.finish().unwrap();
         let stats = finished.stats();
         assert!(stats.gzip);
-        assert_eq!((stats.valid, stats.invalid), (lines.len() as u64, 0), "{key}");
+        assert_eq!(
+            (stats.valid, stats.invalid),
+            (lines.len() as u64, 0),
+            "{key}"
+        );
         let outputs: Vec<_> = finished.map(|(output, _)| output).collect();
         assert_eq!(outputs.len(), 1);
         let to_parquet::Output::Partition(partition) = &outputs[0] else {
             panic!("{key}: {outputs:?}")
         };
-        assert!(key.starts_with(&format!("raw/{}/", partition.path())), "{key} vs {}", partition.path());
+        assert!(
+            key.starts_with(&format!("raw/{}/", partition.path())),
+            "{key} vs {}",
+            partition.path()
+        );
     }
 }
 
@@ -270,9 +318,16 @@ fn records_without_partition_keys_go_under_the_error_prefix_as_error_documents()
     let no_symbol = br#"{"v":1,"price":1.0,"market_time":"2026-11-27T09:00:00Z"}"#;
     let objects = deliver_offline(
         &config,
-        &[(b"not json at all", arrival), (good.as_bytes(), arrival), (no_symbol, arrival)],
+        &[
+            (b"not json at all", arrival),
+            (good.as_bytes(), arrival),
+            (no_symbol, arrival),
+        ],
     );
-    let errors: Vec<_> = objects.iter().filter(|(k, _)| k.starts_with("errors/")).collect();
+    let errors: Vec<_> = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("errors/"))
+        .collect();
     assert_eq!(errors.len(), 1, "{objects:?}");
     let (key, body) = errors[0];
     assert!(
@@ -284,7 +339,10 @@ fn records_without_partition_keys_go_under_the_error_prefix_as_error_documents()
     );
     assert!(key.ends_with(".gz"));
     let text = String::from_utf8(gunzip(body)).unwrap();
-    let documents: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let documents: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(documents.len(), 2);
     let raw: Vec<Vec<u8>> = documents
         .iter()
@@ -301,7 +359,10 @@ fn records_without_partition_keys_go_under_the_error_prefix_as_error_documents()
         documents[1]["errorMessage"],
         "partitionKeys values must not be null or empty"
     );
-    let data: Vec<_> = objects.iter().filter(|(k, _)| k.starts_with("raw/")).collect();
+    let data: Vec<_> = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("raw/"))
+        .collect();
     assert_eq!(data.len(), 1);
 }
 
@@ -314,6 +375,16 @@ fn without_partitioning_one_buffer_takes_every_record_under_the_oldest_arrival_d
     let (b, _) = quote("B", 2.0);
     let objects = deliver_offline(&config, &[(a.as_bytes(), late), (b.as_bytes(), early)]);
     assert_eq!(objects.len(), 1);
-    assert!(objects[0].0.starts_with(&format!("raw/dt=2026-11-26/{}-1-2026-11-26-09-05-03-", config.name)), "{}", objects[0].0);
-    assert_eq!(String::from_utf8(gunzip(&objects[0].1)).unwrap(), format!("{a}\n{b}\n"));
+    assert!(
+        objects[0].0.starts_with(&format!(
+            "raw/dt=2026-11-26/{}-1-2026-11-26-09-05-03-",
+            config.name
+        )),
+        "{}",
+        objects[0].0
+    );
+    assert_eq!(
+        String::from_utf8(gunzip(&objects[0].1)).unwrap(),
+        format!("{a}\n{b}\n")
+    );
 }

@@ -30,7 +30,11 @@ pub(crate) async fn deliver(
         Ok(body) => body,
         Err(e) => {
             stats.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(key, "cannot compress the object ({e}); its {} records are lost", batch.records);
+            tracing::error!(
+                key,
+                "cannot compress the object ({e}); its {} records are lost",
+                batch.records
+            );
             return;
         }
     };

@@ -166,7 +166,11 @@ pub(crate) fn route(config: &DeliveryConfig, record: &SourceRecord) -> Routed {
         };
     };
     let keys = partitioning.query.keys(&record.data).and_then(|keys| {
-        match config.prefix.partition_keys().find(|k| !keys.contains_key(*k)) {
+        match config
+            .prefix
+            .partition_keys()
+            .find(|k| !keys.contains_key(*k))
+        {
             Some(missing) => Err(partition::ExtractionFailed {
                 message: format!(
                     "partition key {missing} is used in the prefix but not produced by the query"
@@ -192,16 +196,19 @@ pub(crate) fn route(config: &DeliveryConfig, record: &SourceRecord) -> Routed {
         },
         Err(failed) => {
             let output_type = METADATA_EXTRACTION_FAILED;
-            let partition = config.error_output_prefix.as_ref().map_or_else(String::new, |p| {
-                p.expand(
-                    &Values {
-                        arrival: record.arrival,
-                        keys: &Default::default(),
-                        error_output_type: Some(output_type),
-                    },
-                    &mut placeholder,
-                )
-            });
+            let partition = config
+                .error_output_prefix
+                .as_ref()
+                .map_or_else(String::new, |p| {
+                    p.expand(
+                        &Values {
+                            arrival: record.arrival,
+                            keys: &Default::default(),
+                            error_output_type: Some(output_type),
+                        },
+                        &mut placeholder,
+                    )
+                });
             Routed {
                 // Error partitions never meet data partitions.
                 partition: format!("\u{0}{partition}"),

@@ -30,9 +30,11 @@ pub(crate) fn key(config: &DeliveryConfig, batch: &Batch) -> String {
     let empty = Default::default();
     let (prefix, keys, error_output_type) = match &batch.destination {
         Destination::Data { keys } => (Some(&config.prefix), keys, None),
-        Destination::Error { output_type } => {
-            (config.error_output_prefix.as_ref(), &empty, Some(*output_type))
-        }
+        Destination::Error { output_type } => (
+            config.error_output_prefix.as_ref(),
+            &empty,
+            Some(*output_type),
+        ),
     };
     let evaluated = prefix.map_or_else(String::new, |p| {
         p.expand(
@@ -95,11 +97,7 @@ fn millis(t: DateTime) -> i64 {
 
 /// `!{firehose:random-string}`: 11 characters, shaped like Firehose's (`046b6c7f-0b`).
 pub(crate) fn random_string() -> String {
-    format!(
-        "{:08x}-{:02x}",
-        fastrand::u32(..),
-        fastrand::u8(..)
-    )
+    format!("{:08x}-{:02x}", fastrand::u32(..), fastrand::u8(..))
 }
 
 /// A random (version 4) UUID, as in Firehose's object names.
@@ -162,7 +160,10 @@ mod tests {
         assert_eq!(doc["attemptsMade"], 1);
         assert_eq!(doc["arrivalTimestamp"], 1_795_770_303_123_i64);
         assert_eq!(doc["attemptEndingTimestamp"], 1_795_770_304_000_i64);
-        assert_eq!(doc["errorCode"], "DynamicPartitioning.MetadataExtractionFailed");
+        assert_eq!(
+            doc["errorCode"],
+            "DynamicPartitioning.MetadataExtractionFailed"
+        );
         assert_eq!(doc["errorMessage"], "Non JSON record provided");
         assert_eq!(
             aws_smithy_types::base64::decode(doc["rawData"].as_str().unwrap()).unwrap(),

@@ -62,7 +62,13 @@ impl PartitionQuery {
             .chain(jaq_json::funs());
         let arena = Arena::default();
         let modules = Loader::new(defs)
-            .load(&arena, File { code: text, path: () })
+            .load(
+                &arena,
+                File {
+                    code: text,
+                    path: (),
+                },
+            )
             .map_err(|errors| {
                 let what: Vec<String> = errors.iter().map(|(_, e)| format!("{e:?}")).collect();
                 format!("it does not parse: {}", what.join("; "))
@@ -73,7 +79,10 @@ impl PartitionQuery {
             .map_err(|errors| {
                 let what: Vec<String> = errors
                     .iter()
-                    .flat_map(|(_, es)| es.iter().map(|(name, undefined)| format!("{name} ({undefined:?})")))
+                    .flat_map(|(_, es)| {
+                        es.iter()
+                            .map(|(name, undefined)| format!("{name} ({undefined:?})"))
+                    })
                     .collect();
                 format!("it does not compile, undefined: {}", what.join(", "))
             })?;
@@ -176,14 +185,21 @@ mod tests {
         );
         // The standard library is there: string functions, alternatives.
         assert_eq!(
-            keys(r#"{s: (.symbol | ascii_downcase | split(".") | join("_"))}"#, r#"{"symbol":"BRK.B"}"#).unwrap(),
+            keys(
+                r#"{s: (.symbol | ascii_downcase | split(".") | join("_"))}"#,
+                r#"{"symbol":"BRK.B"}"#
+            )
+            .unwrap(),
             [("s".to_owned(), "brk_b".to_owned())]
         );
     }
 
     #[test]
     fn failures_say_what_firehose_says() {
-        assert_eq!(keys(QUERY, "not json").unwrap_err(), "Non JSON record provided");
+        assert_eq!(
+            keys(QUERY, "not json").unwrap_err(),
+            "Non JSON record provided"
+        );
         assert_eq!(
             keys("{symbol: .symbol, dt: .dt}", r#"{"symbol":"AAPL"}"#).unwrap_err(),
             "partitionKeys values must not be null or empty"
@@ -195,23 +211,43 @@ mod tests {
             "the partitioning query failed: cannot use null as rangeable (array or string)"
         );
         assert_eq!(
-            keys(QUERY, r#"{"symbol":"","market_time":"2026-11-27T00:00:00Z"}"#).unwrap_err(),
+            keys(
+                QUERY,
+                r#"{"symbol":"","market_time":"2026-11-27T00:00:00Z"}"#
+            )
+            .unwrap_err(),
             "partitionKeys values must not be null or empty"
         );
-        assert!(keys(QUERY, r#"{"symbol":"A","market_time":5}"#)
-            .unwrap_err()
-            .starts_with("the partitioning query failed"));
-        assert!(keys(".symbol", r#"{"symbol":"A"}"#)
-            .unwrap_err()
-            .contains("must produce an object"));
+        assert!(
+            keys(QUERY, r#"{"symbol":"A","market_time":5}"#)
+                .unwrap_err()
+                .starts_with("the partitioning query failed")
+        );
+        assert!(
+            keys(".symbol", r#"{"symbol":"A"}"#)
+                .unwrap_err()
+                .contains("must produce an object")
+        );
         assert!(keys("empty", "{}").unwrap_err().contains("no output"));
-        assert!(keys("{a: .a}", r#"{"a":[1]}"#).unwrap_err().contains("must be a string"));
+        assert!(
+            keys("{a: .a}", r#"{"a":[1]}"#)
+                .unwrap_err()
+                .contains("must be a string")
+        );
     }
 
     #[test]
     fn a_query_that_does_not_compile_is_refused_with_the_reason() {
-        assert!(PartitionQuery::compile("{symbol: .symbol").unwrap_err().contains("does not parse"));
-        assert!(PartitionQuery::compile("{s: nosuchfn(.a)}").unwrap_err().contains("nosuchfn"));
+        assert!(
+            PartitionQuery::compile("{symbol: .symbol")
+                .unwrap_err()
+                .contains("does not parse")
+        );
+        assert!(
+            PartitionQuery::compile("{s: nosuchfn(.a)}")
+                .unwrap_err()
+                .contains("nosuchfn")
+        );
     }
 
     #[test]

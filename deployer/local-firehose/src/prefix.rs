@@ -61,7 +61,10 @@ enum Field {
 enum TimePart {
     Literal(String),
     /// A field, zero-padded to `width` digits (`yy` is the year modulo 100, two digits).
-    Field { field: Field, width: usize },
+    Field {
+        field: Field,
+        width: usize,
+    },
     /// `yy`: the last two digits of the year.
     ShortYear,
 }
@@ -430,8 +433,14 @@ mod tests {
     #[test]
     fn refuses_what_firehose_refuses_or_is_not_emulated() {
         let err = |text: &str, kind| Prefix::parse(text, kind, true).unwrap_err().0;
-        assert!(err("raw/!{firehose:error-output-type}/", PrefixKind::Data).contains("only allowed in ErrorOutputPrefix"));
-        assert!(err("errors/!{timestamp:yyyy}/", PrefixKind::Error).contains("must contain !{firehose:error-output-type}"));
+        assert!(
+            err("raw/!{firehose:error-output-type}/", PrefixKind::Data)
+                .contains("only allowed in ErrorOutputPrefix")
+        );
+        assert!(
+            err("errors/!{timestamp:yyyy}/", PrefixKind::Error)
+                .contains("must contain !{firehose:error-output-type}")
+        );
         assert!(err("raw/!{partitionKeyFromLambda:a}/", PrefixKind::Data).contains("Lambda"));
         assert!(err("raw/!{timestamp:yyyy-DDD}/", PrefixKind::Data).contains("`DDD`"));
         assert!(err("raw/!{timestamp:yyyy/", PrefixKind::Data).contains("not closed"));

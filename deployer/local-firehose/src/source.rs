@@ -145,9 +145,10 @@ async fn list_shards(kinesis: &Client, stream: &str) -> Result<BTreeMap<String, 
             Some(t) => kinesis.list_shards().next_token(t),
             None => kinesis.list_shards().stream_name(stream),
         };
-        let page = request.send().await.map_err(|e| {
-            CallError::new(format!("ListShards {stream}"), &region(kinesis), &e)
-        })?;
+        let page = request
+            .send()
+            .await
+            .map_err(|e| CallError::new(format!("ListShards {stream}"), &region(kinesis), &e))?;
         for shard in page.shards() {
             shards.insert(shard.shard_id().to_owned(), shard.clone());
         }
