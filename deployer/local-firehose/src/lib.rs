@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_types::DateTime;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 pub use config::{Buffering, Compression, ConfigError, DeliveryConfig, StartPosition};
 pub use object::METADATA_EXTRACTION_FAILED;
@@ -77,6 +78,10 @@ pub enum RunError {
 /// After `stop`, how long a failing object write is retried at most, so that Ctrl-C ends soon.
 const RETRY_WHEN_STOPPING: Duration = Duration::from_secs(10);
 
+/// Objects written at the same time: when an interval ends for many partitions at once (one per
+/// symbol), writing them one after the other would hold up reading the stream.
+const CONCURRENT_WRITES: usize = 8;
+
 /// Runs the delivery stream until `stop` becomes true (or its sender is dropped), then writes
 /// every open buffer and returns. Fails only when the source stream cannot be read at all;
 /// failures after that are retried, logged and counted in `stats.errors`.
@@ -87,6 +92,7 @@ pub async fn run(
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
+    let config = Arc::new(config);
     let (sender, mut received) = mpsc::channel::<Vec<SourceRecord>>(64);
     let reader = tokio::spawn(source::read_stream(Source {
         kinesis,
@@ -96,6 +102,12 @@ pub async fn run(
         stop,
         stats: stats.clone(),
     }));
+    let mut writes = Writes {
+        s3,
+        config: config.clone(),
+        stats: stats.clone(),
+        running: JoinSet::new(),
+    };
     let retry = config.retry_duration();
     let mut buffers = Buffers::new(config.buffering);
     loop {
@@ -116,23 +128,62 @@ pub async fn run(
                         record.arrival,
                         Instant::now(),
                     ) {
-                        deliver::deliver(&s3, &config, full, &stats, retry).await;
+                        writes.start(full, retry).await?;
                     }
                 }
             }
             () = sleep_until(deadline) => {
                 for due in buffers.due(Instant::now()) {
-                    deliver::deliver(&s3, &config, due, &stats, retry).await;
+                    writes.start(due, retry).await?;
                 }
             }
         }
     }
     for open in buffers.drain() {
-        deliver::deliver(&s3, &config, open, &stats, retry.min(RETRY_WHEN_STOPPING)).await;
+        writes.start(open, retry.min(RETRY_WHEN_STOPPING)).await?;
     }
+    writes.finish().await?;
     match reader.await {
         Ok(result) => result,
         Err(e) => Err(RunError::Task(format!("the stream reader failed: {e}"))),
+    }
+}
+
+/// Object writes in flight, at most [`CONCURRENT_WRITES`].
+struct Writes {
+    s3: aws_sdk_s3::Client,
+    config: Arc<DeliveryConfig>,
+    stats: Arc<Stats>,
+    running: JoinSet<()>,
+}
+
+impl Writes {
+    /// Starts writing `batch`, first waiting for a write to end if too many are running.
+    async fn start(&mut self, batch: buffer::Batch, retry: Duration) -> Result<(), RunError> {
+        while self.running.len() >= CONCURRENT_WRITES {
+            let done = self.running.join_next().await;
+            joined(done)?;
+        }
+        let (s3, config, stats) = (self.s3.clone(), self.config.clone(), self.stats.clone());
+        self.running
+            .spawn(async move { deliver::deliver(&s3, &config, batch, &stats, retry).await });
+        Ok(())
+    }
+
+    /// Waits for every write.
+    async fn finish(mut self) -> Result<(), RunError> {
+        while let Some(done) = self.running.join_next().await {
+            joined(Some(done))?;
+        }
+        Ok(())
+    }
+}
+
+/// A write that panicked (a bug) ends the run.
+fn joined(done: Option<Result<(), tokio::task::JoinError>>) -> Result<(), RunError> {
+    match done {
+        Some(Err(e)) => Err(RunError::Task(format!("an object write failed: {e}"))),
+        _ => Ok(()),
     }
 }
 
