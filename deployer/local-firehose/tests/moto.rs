@@ -149,7 +149,7 @@ struct Running {
     task: tokio::task::JoinHandle<Result<(), local_firehose::RunError>>,
 }
 
-fn start(e: &Emulator, config: DeliveryConfig) -> Running {
+fn start_run(e: &Emulator, config: DeliveryConfig) -> Running {
     let stats = Arc::new(Stats::default());
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(local_firehose::run(
@@ -210,7 +210,7 @@ async fn delivers_each_partition_and_the_failed_records_then_to_parquet_converts
     let mut config = local_config();
     // Only the stop writes the buffers (the test never depends on the machine's speed).
     config.buffering.interval = Duration::from_secs(900);
-    let running = start(&e, config);
+    let running = start_run(&e, config);
     let (a1, a2, a3) = (
         quote("AAPL", "189.25"),
         quote("AAPL", "189.5"),
@@ -342,7 +342,7 @@ async fn a_partition_s_buffer_becomes_an_object_when_it_reaches_the_size_hint() 
     // Two AAPL records (each with its newline) fill a buffer; the interval never passes.
     config.buffering.size_bytes = 2 * (records[0].len() as u64 + 1);
     config.buffering.interval = Duration::from_secs(900);
-    let running = start(&e, config);
+    let running = start_run(&e, config);
     let mut batch: Vec<(&str, &str)> = records.iter().map(|r| ("AAPL", r.as_str())).collect();
     batch.push(("MSFT", &other));
     put(&e, &batch).await;
@@ -389,7 +389,7 @@ async fn a_partition_s_buffer_becomes_an_object_when_its_interval_has_passed() {
     );
     // In the stream before the run starts: read together, so in one buffer.
     put(&e, &[("AAPL", &first), ("AAPL", &second)]).await;
-    let running = start(&e, config);
+    let running = start_run(&e, config);
     // Far below the size hint: only the interval can write it.
     wait_for(&running.stats.objects_written, 1, "the interval's object").await;
     put(&e, &[("AAPL", &later)]).await;
@@ -412,10 +412,31 @@ async fn a_missing_stream_is_an_error_naming_it() {
     let e = emulator().await;
     let mut config = local_config();
     config.stream_name = "no-such-stream".to_owned();
-    let running = start(&e, config);
+    let running = start_run(&e, config);
     let error = running.task.await.unwrap().unwrap_err();
     assert!(
         error.to_string().contains("ListShards no-such-stream"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_at_a_time_skips_the_records_that_arrived_before_it() {
+    let e = emulator().await;
+    let (before, after) = (quote("AAPL", "1.5"), quote("AAPL", "2.5"));
+    put(&e, &[("AAPL", &before)]).await;
+    // Arrival times are in milliseconds: keep the start clearly between the two records.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = quote_record::Timestamp::now().unix_nanos() / 1_000_000;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    put(&e, &[("AAPL", &after)]).await;
+    let mut config = local_config().starting_at(StartPosition::AtTimestamp { unix_millis: start });
+    config.buffering.interval = Duration::from_secs(900);
+    let running = start_run(&e, config);
+    wait_for(&running.stats.records_in, 1, "records read").await;
+    let stats = running.stop().await;
+    let aapl = objects(&e, "raw/symbol=AAPL/").await;
+    assert_eq!(aapl.len(), 1);
+    assert_eq!(aapl[0].1, format!("{after}\n"));
+    assert_eq!(stats.records_in.load(Ordering::Relaxed), 1);
 }
