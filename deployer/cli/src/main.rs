@@ -6,6 +6,7 @@
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod grafana_cmd;
 mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
@@ -42,6 +43,8 @@ enum Command {
     Down(down_cmd::DownArgs),
     /// Show each stack's status, last event and outputs (and drift with --drift).
     Status(status_cmd::StatusArgs),
+    /// Generate Grafana's data sources, dashboards and alert rules (or push them with --push).
+    Grafana(grafana_cmd::GrafanaArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Up(args) => block_on(up_cmd::run(&args)),
         Command::Down(args) => block_on(down_cmd::run(&args)),
         Command::Status(args) => block_on(status_cmd::run(&args)),
+        Command::Grafana(args) => grafana_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

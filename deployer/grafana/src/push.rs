@@ -1,0 +1,1 @@
+//! `deployer grafana --push`: not yet.
