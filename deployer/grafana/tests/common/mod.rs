@@ -53,7 +53,7 @@ pub fn victoria_metrics() -> Environment {
     variant(
         "prod",
         "threshold_pct: 1.0",
-        "threshold_pct: 1.5",
+        "threshold_pct: 1.25",
         "grafana:\n  quotes_query: victoriametrics\n",
     )
 }
