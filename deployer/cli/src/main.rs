@@ -80,7 +80,7 @@ fn main() -> ExitCode {
         Command::Up(args) => block_on(up_cmd::run(&args)),
         Command::Down(args) => block_on(down_cmd::run(&args)),
         Command::Status(args) => block_on(status_cmd::run(&args)),
-        Command::Grafana(args) => grafana_cmd::run(&args),
+        Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,
