@@ -83,7 +83,7 @@ pub enum PushError {
         hint: String,
     },
     /// An answer that is not the JSON expected.
-    #[error("Grafana's answer to {method} {path} is not JSON: {source}")]
+    #[error("Grafana's answer to {method} {path} is not JSON; check that the URL is Grafana's")]
     NotJson {
         /// Method.
         method: &'static str,
@@ -103,8 +103,8 @@ pub enum PushError {
         datasource: String,
     },
     /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Client(reqwest::Error),
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
 }
 
 /// A Grafana HTTP API client with a service-account token.

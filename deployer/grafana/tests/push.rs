@@ -112,10 +112,11 @@ fn handle(
                 violation(format!("missing {missing:?}"));
                 return (400, json!({}));
             }
-            if let [.., uid] = parts.as_slice() {
-                if method == "PUT" && decode(uid) != body["uid"] {
-                    violation("uid in path and body differ".into());
-                }
+            if let [.., uid] = parts.as_slice()
+                && method == "PUT"
+                && decode(uid) != body["uid"]
+            {
+                violation("uid in path and body differ".into());
             }
             state.datasources.insert(
                 body["uid"].as_str().unwrap_or_default().to_owned(),
