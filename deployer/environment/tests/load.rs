@@ -802,7 +802,10 @@ fn grafana_section_defaults_and_values() {
         "{BASE}grafana: {{url: \"https://grafana.example.com/\", quotes_query: victoriametrics, influx_user: grafana, stale_after_intervals: 6}}\n"
     );
     let env = parse(FILE, &text).expect("valid");
-    assert_eq!(env.grafana.url.as_deref(), Some("https://grafana.example.com"));
+    assert_eq!(
+        env.grafana.url.as_deref(),
+        Some("https://grafana.example.com")
+    );
     assert_eq!(
         env.grafana.quotes_query,
         environment::QuotesQuery::VictoriaMetrics

@@ -47,7 +47,7 @@ pub struct Outcome {
     pub kind: &'static str,
     /// Its name or title.
     pub name: String,
-    /// Its uid.
+    /// Its uid (for the rule group, which has none: `<folder uid>/<group title>`).
     pub uid: String,
     /// What happened.
     pub change: Change,
@@ -380,10 +380,11 @@ pub async fn push(
     if change.is_some() {
         grafana.call("PUT", &path, Some(&body)).await?;
     }
+    let address = format!("{}/{}", group.folder_uid, group.title);
     record(
         "rule group",
         &group.title,
-        &group.folder_uid,
+        &address,
         change.unwrap_or(Change::Unchanged),
     );
     Ok(outcomes)

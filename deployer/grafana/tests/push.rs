@@ -417,7 +417,11 @@ async fn first_push_creates_a_repush_changes_nothing_and_an_edit_updates_only_it
         .filter(|o| o.change == Change::Updated)
         .map(|o| o.uid.as_str())
         .collect();
-    assert_eq!(updated, ["mst-prod-quotes", "mst-prod-folder"], "{third:?}");
+    assert_eq!(
+        updated,
+        ["mst-prod-quotes", "mst-prod-folder/MyStockTracker prod"],
+        "{third:?}"
+    );
     let writes: Vec<String> = fake
         .take_log()
         .into_iter()

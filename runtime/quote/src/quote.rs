@@ -1,9 +1,9 @@
 //! The record itself, its validation and its JSON and line-protocol encodings.
 
-use crate::invalid::{Invalid, SourceError};
 use crate::influx::{
     field_change_pct, field_price, field_volume, measurement, tag_currency, tag_source, tag_symbol,
 };
+use crate::invalid::{Invalid, SourceError};
 use crate::line_protocol as lp;
 use crate::source::SourceText;
 use crate::{Currency, Symbol, Timestamp};
