@@ -9,6 +9,8 @@ mod down_cmd;
 mod exit;
 mod init_cmd;
 mod output;
+
+mod grafana_cmd;
 mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
@@ -53,6 +55,9 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+
+    /// Generate Grafana's data sources, dashboards and alert rules (or push them with --push).
+    Grafana(grafana_cmd::GrafanaArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -99,6 +104,8 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
+
+        Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

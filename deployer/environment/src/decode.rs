@@ -51,6 +51,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let athena = section(&root, "athena", default_athena(), |v| athena(v));
     let network = section(&root, "network", default_network(), |v| network(v));
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
+    let grafana = section(&root, "grafana", Grafana::default(), |v| grafana(v));
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
@@ -74,6 +75,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         athena: athena?,
         network: network?,
         logs: logs?,
+        grafana: grafana?,
     })
 }
 
@@ -801,5 +803,61 @@ fn logs(v: &Value<'_>) -> Option<Logs> {
     map.finish();
     Some(Logs {
         retention_days: days?,
+    })
+}
+
+fn grafana(v: &Value<'_>) -> Option<Grafana> {
+    let map = v.map()?;
+    let defaults = Grafana::default();
+    let url = match map.optional_value("url") {
+        None => Some(None),
+        Some(v) => v.string().and_then(|text| {
+            if http_host(&text).is_none() || text.contains('?') || text.contains('#') {
+                v.error(
+                    format!("Grafana URL `{text}` is not an http(s) base URL"),
+                    "write Grafana's base URL, such as `https://grafana.example.com`, without `?...` or `#...`",
+                );
+                return None;
+            }
+            Some(Some(text.trim_end_matches('/').to_owned()))
+        }),
+    };
+    let quotes_query = match map.optional_value("quotes_query") {
+        None => Some(defaults.quotes_query),
+        Some(v) => match v.str()? {
+            "influxql" => Some(QuotesQuery::InfluxQl),
+            "victoriametrics" => Some(QuotesQuery::VictoriaMetrics),
+            other => {
+                v.error(
+                    format!("unknown quotes query API `{other}`"),
+                    "use `influxql` (InfluxDB 1.x or 2.x) or `victoriametrics` (PromQL on the VictoriaMetrics at `influxdb.url`)",
+                );
+                None
+            }
+        },
+    };
+    let influx_user = match map.optional_value("influx_user") {
+        None => Some(None),
+        Some(v) => v.string().and_then(|text| {
+            if lambda_contract::vars::is_unset(&text) {
+                v.error(
+                    "`grafana.influx_user` is blank",
+                    "write the InfluxDB user Grafana reads as, such as `influx_user: grafana`, or remove the key",
+                );
+                return None;
+            }
+            Some(Some(text))
+        }),
+    };
+    let stale_after_intervals = match map.optional_value("stale_after_intervals") {
+        None => Some(defaults.stale_after_intervals),
+        Some(v) => v.u32_in(2..=1000),
+    };
+    map.finish();
+    Some(Grafana {
+        url: url?,
+        quotes_query: quotes_query?,
+        influx_user: influx_user?,
+        stale_after_intervals: stale_after_intervals?,
     })
 }

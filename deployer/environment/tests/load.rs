@@ -792,3 +792,50 @@ fn user_agents_are_checked_as_the_scraper_checks_them() {
         "remove the key to use the default",
     );
 }
+
+#[test]
+fn grafana_section_defaults_and_values() {
+    let env = parse(FILE, BASE).expect("valid");
+    assert_eq!(env.grafana, environment::Grafana::default());
+    assert_eq!(env.grafana.stale_after_intervals, 4);
+    let text = format!(
+        "{BASE}grafana: {{url: \"https://grafana.example.com/\", quotes_query: victoriametrics, influx_user: grafana, stale_after_intervals: 6}}\n"
+    );
+    let env = parse(FILE, &text).expect("valid");
+    assert_eq!(
+        env.grafana.url.as_deref(),
+        Some("https://grafana.example.com")
+    );
+    assert_eq!(
+        env.grafana.quotes_query,
+        environment::QuotesQuery::VictoriaMetrics
+    );
+    assert_eq!(env.grafana.influx_user.as_deref(), Some("grafana"));
+    assert_eq!(env.grafana.stale_after_intervals, 6);
+}
+
+#[test]
+fn grafana_section_problems_are_located() {
+    // BASE has 17 lines: the section starts on line 18.
+    assert_problem(
+        &format!("{BASE}grafana: {{quotes_query: flux}}\n"),
+        18,
+        25,
+        "unknown quotes query API `flux`",
+        "`influxql`",
+    );
+    assert_problem(
+        &format!("{BASE}grafana: {{url: \"grafana.example.com\"}}\n"),
+        18,
+        16,
+        "is not an http(s) base URL",
+        "https://grafana.example.com",
+    );
+    assert_problem(
+        &format!("{BASE}grafana: {{stale_after_intervals: 1}}\n"),
+        18,
+        34,
+        "2",
+        "1000",
+    );
+}

@@ -15,6 +15,25 @@ pub const STATE_PREFIX: &str = "STATE_PREFIX";
 /// The threshold when `THRESHOLD_PCT` is unset: 1%.
 pub const DEFAULT_THRESHOLD_PCT: f64 = 1.0;
 
+/// The alert rule's window, in seconds: a move is measured between the last prices of two adjacent
+/// one-minute UTC windows of `market_time` that have a price (the notify Lambda's `window` module).
+/// Grafana's price-move alert rule groups by the same window (`deployer grafana`).
+pub const WINDOW_SECONDS: u32 = 60;
+
+/// Relative tolerance of the threshold comparison. Prices are decimal numbers held in binary
+/// floating point, so a move of exactly 1.00% in decimal can come out a hair below 0.01
+/// (`(111.1 - 110.0) / 110.0 = 0.009999999999999948`). A tolerance of one part in a billion of
+/// the threshold makes every decimal 1.00% move alert, and is far below a 0.01% step
+/// (a 0.99% move is 1% below the 1% threshold), so nothing that is not a 1.00% move alerts.
+/// The notify Lambda and Grafana's alert rule both compare `|move| >= threshold × (1 - this)`.
+pub const THRESHOLD_TOLERANCE: f64 = 1e-9;
+
+/// The smallest move, in percent, that alerts with `threshold_pct`: the threshold less the
+/// [`THRESHOLD_TOLERANCE`].
+pub fn alerting_move_pct(threshold_pct: f64) -> f64 {
+    threshold_pct * (1.0 - THRESHOLD_TOLERANCE)
+}
+
 /// Everything the function reads from its environment. `V` is the type of the values CloudFormation
 /// fills in at deployment (`String` in the function).
 #[derive(Debug, Clone, PartialEq)]

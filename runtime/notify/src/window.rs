@@ -13,15 +13,12 @@ use std::fmt;
 
 use quote_record::Timestamp;
 
-/// Microseconds per window (one minute).
-pub const WINDOW_MICROS: i64 = 60_000_000;
+/// Microseconds per window: the contract's [`lambda_contract::notify::WINDOW_SECONDS`] (one
+/// minute), which Grafana's alert rule uses too.
+pub const WINDOW_MICROS: i64 = lambda_contract::notify::WINDOW_SECONDS as i64 * 1_000_000;
 
-/// Relative tolerance of the threshold comparison. Prices are decimal numbers held in binary
-/// floating point, so a move of exactly 1.00% in decimal can come out a hair below 0.01
-/// (`(111.1 - 110.0) / 110.0 = 0.009999999999999948`). A tolerance of one part in a billion of
-/// the threshold makes every decimal 1.00% move alert, and is far below a 0.01% step
-/// (a 0.99% move is 1% below the 1% threshold), so nothing that is not a 1.00% move alerts.
-pub const THRESHOLD_TOLERANCE: f64 = 1e-9;
+/// Relative tolerance of the threshold comparison (the contract's, shared with Grafana's rule).
+pub use lambda_contract::notify::THRESHOLD_TOLERANCE;
 
 /// A window: the epoch minute of its start (`market_time` in minutes since 1970-01-01T00:00Z).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -8,12 +8,14 @@
 //! - [`Quote::write_json`] writes it back (the scraper), [`Quote::write_line_protocol`] writes the
 //!   InfluxDB point (the transform Lambda), and with the `arrow` feature [`arrow::QuoteBatchBuilder`]
 //!   builds Arrow record batches for the curated Parquet (the to-parquet Lambda);
+//! - [`influx`] names the measurement, tags and fields the line protocol writes;
 //! - [`line_protocol`] holds the general escaping rules for any InfluxDB point.
 
 mod arrival;
 #[cfg(feature = "arrow")]
 pub mod arrow;
 mod currency;
+pub mod influx;
 mod invalid;
 pub mod line_protocol;
 mod parse;

@@ -1,5 +1,8 @@
 //! The record itself, its validation and its JSON and line-protocol encodings.
 
+use crate::influx::{
+    field_change_pct, field_price, field_volume, measurement, tag_currency, tag_source, tag_symbol,
+};
 use crate::invalid::{Invalid, SourceError};
 use crate::line_protocol as lp;
 use crate::source::SourceText;
@@ -239,20 +242,20 @@ impl Quote {
     /// Tags and fields are sorted by key (InfluxDB's recommendation, and what the Python client
     /// writes); `volume` is left out when absent; the timestamp is `market_time` in nanoseconds.
     pub fn write_line_protocol(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"quote,currency=");
+        out.extend_from_slice(concat!(measurement!(), ",", tag_currency!(), "=").as_bytes());
         out.extend_from_slice(self.currency.as_bytes());
-        out.extend_from_slice(b",source=");
+        out.extend_from_slice(concat!(",", tag_source!(), "=").as_bytes());
         self.source.write_tag(out);
         // Symbols are [A-Z0-9.-]: nothing to escape.
-        out.extend_from_slice(b",symbol=");
+        out.extend_from_slice(concat!(",", tag_symbol!(), "=").as_bytes());
         self.symbol.write_to(out);
-        out.extend_from_slice(b" change_pct=");
+        out.extend_from_slice(concat!(" ", field_change_pct!(), "=").as_bytes());
         // Both floats are finite by construction, so these cannot fail.
         let _ = lp::write_float(self.change_pct, out);
-        out.extend_from_slice(b",price=");
+        out.extend_from_slice(concat!(",", field_price!(), "=").as_bytes());
         let _ = lp::write_float(self.price, out);
         if let Some(v) = self.volume {
-            out.extend_from_slice(b",volume=");
+            out.extend_from_slice(concat!(",", field_volume!(), "=").as_bytes());
             // check_volume keeps it within i64.
             lp::write_integer(v as i64, out);
         }

@@ -15,6 +15,7 @@ use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
 use super::functions::Functions;
+use super::health::{self, Watched};
 use super::keys::DataKey;
 
 pub(super) type AlertTopic = Handle<Topic>;
@@ -44,74 +45,36 @@ pub(super) fn add_topic(
     )?)
 }
 
-/// An alarm that fires when `metric` reaches `threshold` in one five-minute period.
-struct AlarmSpec {
-    id: &'static str,
-    description: String,
-    namespace: &'static str,
-    metric: &'static str,
-    dimension: (&'static str, Expr),
-    statistic: &'static str,
-    threshold: f64,
-}
-
-/// The alarms, the failed-crawl rule and the topic policy allowing exactly them (and the notify
-/// Lambda's role) to publish.
+/// The alarms of [`health::ALARMS`], the failed-crawl rule and the topic policy allowing exactly
+/// them (and the notify Lambda's role) to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
 ) -> Result<(), BuildError> {
-    let mut specs = vec![
-        AlarmSpec {
-            id: "TransformIteratorAgeAlarm",
-            description: "The transform Lambda is more than 5 minutes behind the quote stream: InfluxDB is slow or down, or the function fails. Check the function's logs.".into(),
-            namespace: "AWS/Lambda",
-            metric: "IteratorAge",
-            dimension: ("FunctionName", functions.transform.reference()),
-            statistic: "Maximum",
-            threshold: 300_000.0,
-        },
-        AlarmSpec {
-            id: "FailedEventsAlarm",
-            description: "Events failed every retry and wait in the failed-events queue: inspect them, fix the cause, then replay or delete them.".into(),
-            namespace: "AWS/SQS",
-            metric: "ApproximateNumberOfMessagesVisible",
-            dimension: ("QueueName", functions.dead_letters.name()),
-            statistic: "Maximum",
-            threshold: 1.0,
-        },
-    ];
-    for (id, name, function) in [
-        ("TransformErrorsAlarm", "transform", &functions.transform),
-        ("ToParquetErrorsAlarm", "to-parquet", &functions.to_parquet),
-        ("NotifyErrorsAlarm", "notify", &functions.notify),
-    ] {
-        specs.push(AlarmSpec {
-            id,
-            description: format!("The {name} Lambda reported errors: check its log group."),
-            namespace: "AWS/Lambda",
-            metric: "Errors",
-            dimension: ("FunctionName", function.reference()),
-            statistic: "Sum",
-            threshold: 1.0,
-        });
-    }
     let mut alarms = Vec::new();
-    for spec in specs {
+    for spec in health::ALARMS {
+        let metric = spec.metric;
+        let resource = match metric.watched {
+            Watched::TransformFunction => functions.transform.reference(),
+            Watched::ToParquetFunction => functions.to_parquet.reference(),
+            Watched::NotifyFunction => functions.notify.reference(),
+            Watched::FailedEventsQueue => functions.dead_letters.name(),
+            other => return Err(BuildError::Unwatchable(other.logical_id())),
+        };
         let alarm = t.add(
             spec.id,
             Alarm {
-                alarm_description: spec.description,
-                namespace: spec.namespace,
-                metric_name: spec.metric,
+                alarm_description: spec.description.to_owned(),
+                namespace: metric.namespace,
+                metric_name: metric.metric,
                 dimensions: vec![Dimension {
-                    name: spec.dimension.0,
-                    value: spec.dimension.1,
+                    name: metric.dimension,
+                    value: resource,
                 }],
-                statistic: spec.statistic,
-                period: 300,
+                statistic: metric.statistic,
+                period: health::ALARM_PERIOD_SECONDS,
                 evaluation_periods: 1,
                 threshold: spec.threshold,
                 comparison_operator: "GreaterThanOrEqualToThreshold",

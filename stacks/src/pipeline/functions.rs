@@ -22,6 +22,7 @@ use crate::template::{Expr, Handle, LogicalId, Options, Template, pseudo};
 
 use super::BuildError;
 use super::alerts::AlertTopic;
+use super::health::Watched;
 use super::ingest::QuoteStream;
 use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
@@ -150,7 +151,7 @@ pub(super) fn add(
     topic: &AlertTopic,
 ) -> Result<Functions, BuildError> {
     let dead_letters = t.add(
-        "FailedEventsQueue",
+        Watched::FailedEventsQueue.logical_id(),
         Queue {
             kms_master_key_id: key.arn(),
             message_retention_period: 1_209_600,
@@ -188,7 +189,7 @@ pub(super) fn add(
         params,
         key,
         FunctionSpec {
-            name: "ToParquet",
+            name: Watched::ToParquetFunction.logical_id(),
             artifact: ArtifactParameter::ToParquet,
             description: "Converts raw JSON-lines objects to partitioned Parquet in the curated bucket",
             memory_mb: 1024,
@@ -243,7 +244,7 @@ pub(super) fn add(
         params,
         key,
         FunctionSpec {
-            name: "Notify",
+            name: Watched::NotifyFunction.logical_id(),
             artifact: ArtifactParameter::Notify,
             description: "E-mails through SNS when a price moves by the alert threshold or more",
             memory_mb: 512,
@@ -402,7 +403,7 @@ fn add_transform(
         params,
         key,
         FunctionSpec {
-            name: "Transform",
+            name: Watched::TransformFunction.logical_id(),
             artifact: ArtifactParameter::Transform,
             description: "Validates quote records from Kinesis and writes them to InfluxDB",
             memory_mb: env.transform.memory_mb,

@@ -14,6 +14,7 @@ use crate::resources::logs::LogStream;
 use crate::template::{Handle, Options, Template};
 
 use super::BuildError;
+use super::health::Watched;
 use super::keys::{DataKey, add_log_group};
 use super::roles::{TrustedService, component_role};
 use super::storage::{Buckets, prefixes};
@@ -30,7 +31,7 @@ pub(super) fn add_stream(
         StreamCapacity::Provisioned { shards } => ("PROVISIONED", Some(shards)),
     };
     Ok(t.add(
-        "QuoteStream",
+        Watched::QuoteStream.logical_id(),
         Stream {
             retention_period_hours: env.stream.retention_hours,
             shard_count: shards,
@@ -128,7 +129,7 @@ pub(super) fn add_firehose(
         }],
     });
     t.add(
-        "RawDeliveryStream",
+        Watched::RawDeliveryStream.logical_id(),
         DeliveryStream {
             delivery_stream_type: "KinesisStreamAsSource",
             kinesis_stream_source_configuration: KinesisSource { kinesis_stream_arn: stream.arn(), role_arn: role.arn() },

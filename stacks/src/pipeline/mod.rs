@@ -8,6 +8,7 @@ mod alerts;
 mod artifacts;
 mod catalog;
 mod functions;
+pub mod health;
 mod ingest;
 mod keys;
 mod names;
@@ -71,6 +72,9 @@ pub enum BuildError {
     /// The scraper configuration did not serialize.
     #[error("scraper configuration: {0}")]
     ScraperConfig(#[from] serde_json::Error),
+    /// A health alarm names a resource the alarms cannot refer to.
+    #[error("no alarm can watch `{0}`: add it to pipeline::alerts")]
+    Unwatchable(&'static str),
 }
 
 /// The stacks of one region, in deployment order.
