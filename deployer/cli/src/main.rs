@@ -10,6 +10,7 @@ mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
 mod up_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Down(down_cmd::DownArgs),
     /// Show each stack's status, last event and outputs (and drift with --drift).
     Status(status_cmd::StatusArgs),
+    /// Check a deployed region and follow a canary quote through every hop (exit 0: all passed).
+    Verify(verify_cmd::VerifyArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Up(args) => block_on(up_cmd::run(&args)),
         Command::Down(args) => block_on(down_cmd::run(&args)),
         Command::Status(args) => block_on(status_cmd::run(&args)),
+        Command::Verify(args) => block_on(verify_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,
