@@ -1224,7 +1224,7 @@ fn every_email_subscription_filters_out_the_canary_alert() {
             assert_eq!(p["FilterPolicyScope"], "MessageAttributes");
             assert_eq!(
                 p["FilterPolicy"],
-                serde_json::json!({ lambda_contract::notify::CANARY_ATTRIBUTE: [{"exists": false}] }),
+                serde_json::json!({ (lambda_contract::notify::CANARY_ATTRIBUTE): [{"exists": false}] }),
                 "{name}"
             );
         }

@@ -318,8 +318,8 @@ pub fn parquet_rows(data: Bytes, source: &str) -> Result<Vec<f64>, String> {
             return Err("the price column is not Float64: not the curated schema".into());
         };
         let sources = texts(sources)?;
-        for i in 0..batch.num_rows() {
-            if sources[i].as_deref() == Some(source) && !price.is_null(i) {
+        for (i, row_source) in sources.iter().enumerate() {
+            if row_source.as_deref() == Some(source) && !price.is_null(i) {
                 prices.push(price.value(i));
             }
         }

@@ -298,7 +298,7 @@ pub fn parse_flux_csv(answer: &str) -> Result<Vec<Point>, String> {
             None => {
                 let value = cells.iter().position(|c| *c == "_value");
                 let source = cells.iter().position(|c| *c == "source");
-                if cells.iter().any(|c| *c == "error") {
+                if cells.contains(&"error") {
                     return Err(format!("InfluxDB Flux query: {line}"));
                 }
                 columns = value.zip(source);

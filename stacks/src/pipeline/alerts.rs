@@ -54,7 +54,7 @@ pub(super) fn add_topic(
 /// The e-mail subscriptions' filter policy: deliver only messages without notify's canary
 /// attribute (`exists: false` also lets through the alarms' messages, which have no attributes).
 pub fn canary_filter_policy() -> serde_json::Value {
-    serde_json::json!({ lambda_contract::notify::CANARY_ATTRIBUTE: [{ "exists": false }] })
+    serde_json::json!({ (lambda_contract::notify::CANARY_ATTRIBUTE): [{ "exists": false }] })
 }
 
 /// An alarm that fires when `metric` reaches `threshold` in one five-minute period.
