@@ -663,3 +663,91 @@ pub async fn probes<'a>(
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn probe<'a>(name: &'static str, look: impl Fn() -> Look + Send + Sync + 'a) -> Probe<'a> {
+        let look = std::sync::Arc::new(look);
+        Probe {
+            name,
+            expected: format!("{name} data"),
+            hint: format!("look at {name}"),
+            look: Box::new(move || -> LookFuture<'a> {
+                let look = look.clone();
+                Box::pin(async move { look() })
+            }),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hop_found_late_has_its_latency_and_a_broken_one_stops_at_once() {
+        let looks = AtomicU32::new(0);
+        let started = Instant::now();
+        let rows = follow(
+            vec![
+                probe("influxdb", || {
+                    if looks.fetch_add(1, Ordering::Relaxed) < 3 {
+                        Look::NotYet("0 of 2".into())
+                    } else {
+                        Look::Found("2 points".into())
+                    }
+                }),
+                probe("raw", || Look::Broken {
+                    problem: "access denied".into(),
+                    hint: "grant s3:GetObject".into(),
+                }),
+                probe("curated", || Look::Found("never looked at".into())),
+            ],
+            started,
+            started + Duration::from_secs(60),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(rows[0].outcome, Outcome::Passed);
+        assert_eq!(
+            rows[0].latency,
+            Some(Duration::from_secs(6)),
+            "three polls of 2 s"
+        );
+        assert_eq!(
+            rows[1].outcome,
+            Outcome::failed("expected raw data: access denied", "grant s3:GetObject")
+        );
+        assert_eq!(rows[2].outcome, Outcome::NotReached);
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(6),
+            "no waiting on a broken hop"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hop_never_seen_fails_at_the_deadline_with_what_was_seen() {
+        let started = Instant::now();
+        let rows = follow(
+            vec![probe("alert", || {
+                Look::NotYet("no state object yet".into())
+            })],
+            started,
+            started + Duration::from_secs(5),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(
+            rows[0].outcome,
+            Outcome::failed(
+                "expected alert data within 5 s of the put; no state object yet",
+                "look at alert"
+            )
+        );
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(5),
+            "the last wait ends at the deadline"
+        );
+    }
+}
