@@ -1199,3 +1199,39 @@ fn flow_logs_go_to_an_encrypted_group_and_endpoints_take_https_from_the_scraper_
         );
     }
 }
+
+/// Every alert e-mail is a subscription of the alert topic whose filter policy drops the canary's
+/// alert (notify marks it with `CANARY_ATTRIBUTE`) and keeps messages without attributes (alarms).
+#[test]
+fn every_email_subscription_filters_out_the_canary_alert() {
+    for name in ["local", "dev", "prod"] {
+        let env = env(name);
+        let template = pipeline_template(name);
+        let subscriptions: Vec<&Value> = of_type(&template, "AWS::SNS::Subscription")
+            .map(|(_, p)| p)
+            .collect();
+        let mut endpoints: Vec<&str> = subscriptions
+            .iter()
+            .map(|p| p["Endpoint"].as_str().unwrap())
+            .collect();
+        endpoints.sort_unstable();
+        let mut expected: Vec<&str> = env.alerts.emails.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(endpoints, expected, "{name}");
+        for p in subscriptions {
+            assert_eq!(p["Protocol"], "email");
+            assert_eq!(p["TopicArn"], serde_json::json!({"Ref": "AlertTopic"}));
+            assert_eq!(p["FilterPolicyScope"], "MessageAttributes");
+            assert_eq!(
+                p["FilterPolicy"],
+                serde_json::json!({ (lambda_contract::notify::CANARY_ATTRIBUTE): [{"exists": false}] }),
+                "{name}"
+            );
+        }
+        let (_, topic) = of_type(&template, "AWS::SNS::Topic").next().unwrap();
+        assert!(
+            topic.get("Subscription").is_none(),
+            "no inline subscription (it cannot filter)"
+        );
+    }
+}

@@ -7,14 +7,14 @@ mod context;
 mod diff_cmd;
 mod down_cmd;
 mod exit;
+mod grafana_cmd;
 mod init_cmd;
 mod output;
-
-mod grafana_cmd;
 mod policy_cmd;
 mod status_cmd;
 mod synth_cmd;
 mod up_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,8 @@ enum Command {
 
     /// Generate Grafana's data sources, dashboards and alert rules (or push them with --push).
     Grafana(grafana_cmd::GrafanaArgs),
+    /// Check a deployed region and follow a canary quote through every hop (exit 0: all passed).
+    Verify(verify_cmd::VerifyArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
         }
 
         Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
+        Command::Verify(args) => block_on(verify_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -301,6 +301,19 @@ fn bad_symbol_shows_the_schema_error() {
     );
 }
 
+/// The canary symbol of `deployer verify` is reserved: an environment listing it is refused, so the
+/// scraper never produces it and verify's cleanup never removes a user's data.
+#[test]
+fn the_canary_symbol_is_refused_as_a_user_symbol() {
+    assert_problem(
+        &edit("symbols: [AAPL, MSFT]", "symbols: [AAPL, MST-CANARY]"),
+        3,
+        17,
+        "`MST-CANARY` is reserved for the canary of `deployer verify`",
+        "remove it from `symbols`",
+    );
+}
+
 #[test]
 fn threshold_must_be_positive() {
     assert_problem(

@@ -12,6 +12,15 @@ pub const STATE_BUCKET: &str = "STATE_BUCKET";
 /// The state objects' key prefix, [`crate::prefixes::NOTIFY_STATE`].
 pub const STATE_PREFIX: &str = "STATE_PREFIX";
 
+/// The SNS message attribute notify sets on the alert of `deployer verify`'s canary (the reserved
+/// canary symbol). The e-mail subscriptions' filter policy (in `stacks`) drops
+/// messages that carry it, so no one is mailed the canary; alarm messages, which carry no
+/// attributes, still reach every address.
+pub const CANARY_ATTRIBUTE: &str = "mst-canary";
+
+/// The value notify gives [`CANARY_ATTRIBUTE`].
+pub const CANARY_ATTRIBUTE_VALUE: &str = "true";
+
 /// The threshold when `THRESHOLD_PCT` is unset: 1%.
 pub const DEFAULT_THRESHOLD_PCT: f64 = 1.0;
 

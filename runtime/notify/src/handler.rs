@@ -1,5 +1,8 @@
 //! The handler: an S3 event from the curated bucket in, at most one e-mail per object out.
 //!
+//! The canary's alert (`deployer verify`'s reserved symbol) is published with the message attribute
+//! of [`canary_attribute`], which the e-mail subscriptions filter out: it is checked, never mailed.
+//!
 //! Per record: decode the key (ignore keys that are not `quotes/…/*.parquet`), read the object's
 //! `price` and `market_time` (rows whose `market_time` breaks the time-sanity rule against the
 //! clock are skipped, and the state never moves past the clock plus the lead), merge its windows into the symbol's state and claim the new alerts
@@ -33,6 +36,7 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
+use aws_sdk_sns::types::MessageAttributeValue;
 use bytes::Bytes;
 use quote_record::Timestamp;
 use thiserror::Error;
@@ -346,15 +350,16 @@ async fn process(
     let ids: Vec<String> = claim.new_alerts.iter().map(|m| m.id(symbol)).collect();
     let subject = email::subject(&alerts, threshold);
     let body = email::body(&alerts, threshold, bucket, key);
-    match notify
+    let mut publish = notify
         .sns
         .publish()
         .topic_arn(&notify.topic_arn)
         .subject(&subject)
-        .message(&body)
-        .send()
-        .await
-    {
+        .message(&body);
+    if let Some((name, value)) = canary_attribute(symbol) {
+        publish = publish.message_attributes(name, value);
+    }
+    match publish.send().await {
         Ok(out) => {
             outcome.published += 1;
             info!(
@@ -400,6 +405,20 @@ async fn process(
             })
         }
     }
+}
+
+/// The message attribute of the canary's alert (`deployer verify`'s reserved symbol): the e-mail
+/// subscriptions' filter policy drops messages that carry it. `None` for every other symbol.
+pub fn canary_attribute(symbol: &str) -> Option<(&'static str, MessageAttributeValue)> {
+    if symbol != quote_record::CANARY_SYMBOL {
+        return None;
+    }
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(lambda_contract::notify::CANARY_ATTRIBUTE_VALUE)
+        .build()
+        .ok()
+        .map(|value| (lambda_contract::notify::CANARY_ATTRIBUTE, value))
 }
 
 /// Whether a failed Publish certainly did not send the message: SNS answered with a client error

@@ -9,11 +9,13 @@
 //!   InfluxDB point (the transform Lambda), and with the `arrow` feature [`arrow::QuoteBatchBuilder`]
 //!   builds Arrow record batches for the curated Parquet (the to-parquet Lambda);
 //! - [`influx`] names the measurement, tags and fields the line protocol writes;
+//! - [`CANARY_SYMBOL`] is reserved for `deployer verify`'s canary quotes (no environment lists it);
 //! - [`line_protocol`] holds the general escaping rules for any InfluxDB point.
 
 mod arrival;
 #[cfg(feature = "arrow")]
 pub mod arrow;
+mod canary;
 mod currency;
 pub mod influx;
 mod invalid;
@@ -27,6 +29,7 @@ mod time;
 pub use arrival::{
     MAX_ARRIVAL_AGE_NANOS, MAX_ARRIVAL_LEAD_NANOS, check_arrival_time, latest_plausible,
 };
+pub use canary::{CANARY_SOURCE_PREFIX, CANARY_SYMBOL};
 pub use currency::{Currency, CurrencyError};
 pub use invalid::{Field, Invalid, JsonType, SourceError};
 pub use quote::{

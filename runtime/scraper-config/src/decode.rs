@@ -196,6 +196,13 @@ pub fn symbols(v: &Value<'_>) -> Option<Vec<Symbol>> {
         .iter()
         .map(|item| {
             let text = item.str()?;
+            if text == quote_record::CANARY_SYMBOL {
+                item.error(
+                    format!("`{text}` is reserved for the canary of `deployer verify`"),
+                    "remove it from `symbols`: verify puts canary quotes of this symbol itself and removes them afterwards",
+                );
+                return None;
+            }
             Symbol::parse(text)
                 .map_err(|err| {
                     let upper = text.to_ascii_uppercase();

@@ -20,6 +20,7 @@ mod storage;
 
 use environment::{Environment, Region};
 
+pub use alerts::canary_filter_policy;
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::SCRAPER_UNIT;

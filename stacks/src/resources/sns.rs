@@ -14,19 +14,23 @@ pub struct Topic {
     pub display_name: String,
     /// KMS key encrypting messages at rest.
     pub kms_master_key_id: Expr,
-    /// Inline subscriptions (e-mail addresses confirm by e-mail).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub subscription: Vec<Subscription>,
 }
 
-/// One inline subscription.
+/// `AWS::SNS::Subscription`: one address on a topic, with a filter policy (an inline subscription
+/// of the topic cannot have one).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Subscription {
+    /// The topic's ARN.
+    pub topic_arn: Expr,
     /// The address.
     pub endpoint: String,
     /// `email`.
     pub protocol: &'static str,
+    /// Which messages are delivered (JSON; see SNS message filtering).
+    pub filter_policy: serde_json::Value,
+    /// What the filter policy applies to: `MessageAttributes`.
+    pub filter_policy_scope: &'static str,
 }
 
 /// `AWS::SNS::TopicPolicy`: replaces the topics' default policy.
@@ -39,7 +43,11 @@ pub struct TopicPolicy {
     pub topics: Vec<Expr>,
 }
 
-resource_types!(Topic => "AWS::SNS::Topic", TopicPolicy => "AWS::SNS::TopicPolicy");
+resource_types!(
+    Topic => "AWS::SNS::Topic",
+    Subscription => "AWS::SNS::Subscription",
+    TopicPolicy => "AWS::SNS::TopicPolicy",
+);
 
 impl Handle<Topic> {
     /// The topic's ARN (what `Ref` returns for a topic).

@@ -207,3 +207,42 @@ async fn unreadable_objects_and_state_are_errors() {
     assert!(err.to_string().contains("state/notify/CORR.json"), "{err}");
     assert!(err.to_string().contains("delete it"), "{err}");
 }
+
+/// The canary's alert (`deployer verify`'s reserved symbol) is published with the attribute the
+/// e-mail subscriptions filter out; a user symbol's alert carries no attribute, so it is mailed.
+#[tokio::test]
+async fn the_canary_alert_carries_the_attribute_the_subscriptions_filter_out() {
+    let env = Env::start().await;
+    let notify = env.notify();
+    let canary = env
+        .put_quotes(
+            quote_record::CANARY_SYMBOL,
+            "c",
+            &[(at(30, 5), 100.0), (at(31, 5), 102.0)],
+        )
+        .await;
+    let user = env
+        .put_quotes("AAPL", "a", &[(at(30, 5), 100.0), (at(31, 5), 102.0)])
+        .await;
+    let outcome = env.run(&notify, &[&canary, &user]).await.unwrap();
+    assert_eq!(outcome.published, 2);
+    let data: serde_json::Value = serde_json::from_str(&env.moto.data_json()).unwrap();
+    let sent: Vec<(String, serde_json::Value)> = data["sns"]["Topic"][0]["sent_notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n[1].as_str().unwrap().to_owned(), n[3].clone()))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for (message, attributes) in sent {
+        let marked = attributes
+            .get(lambda_contract::notify::CANARY_ATTRIBUTE)
+            .is_some();
+        assert_eq!(
+            marked,
+            message.contains(quote_record::CANARY_SYMBOL),
+            "{message}: {attributes}"
+        );
+    }
+    assert!(notify::handler::canary_attribute("AAPL").is_none());
+}

@@ -1,0 +1,289 @@
+//! The resource checks: each function's state and last update, the event source mapping, the
+//! delivery stream's status and the Glue table, through their own service APIs.
+
+use aws_connect::CallError;
+use aws_sdk_firehose::types::DeliveryStreamStatus;
+use aws_sdk_lambda::types::{LastUpdateStatus, State};
+use environment::Environment;
+use lambda_contract::prefixes;
+use stacks::pipeline::{Names, QUOTES_TABLE};
+
+use crate::deployed::logical;
+use crate::report::{Outcome, Row, Stage};
+use crate::{Clients, Deployed};
+
+/// Why a check cannot run on the emulator, for its row.
+const EMULATED: &str =
+    "the emulator's CloudFormation skips this resource type; `deployer run` emulates it";
+
+/// Runs every check. On an emulator (`emulated`), the delivery stream and the Glue table are
+/// reported as emulated by `deployer run`.
+pub async fn run(
+    clients: &Clients,
+    env: &Environment,
+    deployed: &Deployed,
+    emulated: bool,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for function in [logical::TRANSFORM, logical::TO_PARQUET, logical::NOTIFY] {
+        rows.push(function_state(clients, deployed, function).await);
+    }
+    rows.push(event_source_mapping(clients, deployed).await);
+    if emulated {
+        rows.push(Row::new(
+            Stage::Check,
+            "delivery stream",
+            Outcome::Emulated,
+            EMULATED,
+        ));
+        rows.push(Row::new(
+            Stage::Check,
+            "glue table",
+            Outcome::Emulated,
+            EMULATED,
+        ));
+    } else {
+        rows.push(delivery_stream(clients, deployed).await);
+        rows.push(glue_table(clients, env, deployed).await);
+    }
+    rows
+}
+
+fn failed(name: &str, problem: String, hint: &str) -> Row {
+    Row::new(
+        Stage::Check,
+        name,
+        Outcome::failed(problem.clone(), hint),
+        problem,
+    )
+}
+
+/// `GetFunction`: state `Active`, last update `Successful`.
+pub async fn function_state(clients: &Clients, deployed: &Deployed, function: &str) -> Row {
+    let name = format!("function {function}");
+    let physical = match deployed.require(function) {
+        Ok(p) => p,
+        Err(problem) => return failed(&name, problem, "deploy the pipeline with `deployer up`"),
+    };
+    let out = match clients
+        .lambda
+        .get_function()
+        .function_name(physical)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let error = CallError::new(format!("GetFunction {physical}"), &clients.region, &e);
+            return failed(
+                &name,
+                error.to_string(),
+                "check that the function exists (`deployer status`) and that your credentials may call lambda:GetFunction",
+            );
+        }
+    };
+    let config = out.configuration();
+    let state = config.and_then(|c| c.state());
+    let update = config.and_then(|c| c.last_update_status());
+    let reason = config
+        .and_then(|c| c.state_reason().or(c.last_update_status_reason()))
+        .unwrap_or("no reason given");
+    let hint = "read the function's configuration in the Lambda console (state reason) and redeploy with `deployer up`";
+    if state != Some(&State::Active) {
+        let state = state.map_or("unknown", |s| s.as_str());
+        return failed(
+            &name,
+            format!("{physical} is {state}, expected Active ({reason})"),
+            hint,
+        );
+    }
+    match update {
+        Some(LastUpdateStatus::Successful) => Row::new(
+            Stage::Check,
+            name,
+            Outcome::Passed,
+            "Active, last update Successful",
+        ),
+        // Functions never updated may not report it.
+        None => Row::new(
+            Stage::Check,
+            name,
+            Outcome::Passed,
+            "Active (no update reported)",
+        ),
+        Some(other) => failed(
+            &name,
+            format!(
+                "{physical}'s last update is {}, expected Successful ({reason})",
+                other.as_str()
+            ),
+            hint,
+        ),
+    }
+}
+
+/// `ListEventSourceMappings` of the transform function: one mapping from the quote stream,
+/// `Enabled`.
+pub async fn event_source_mapping(clients: &Clients, deployed: &Deployed) -> Row {
+    let name = "event source mapping";
+    let hint = "the transform Lambda reads the stream through this mapping: check it in the Lambda console (Triggers) and redeploy with `deployer up`";
+    let (function, stream) = match (
+        deployed.require(logical::TRANSFORM),
+        deployed.require(logical::STREAM),
+    ) {
+        (Ok(f), Ok(s)) => (f, s),
+        (Err(problem), _) | (_, Err(problem)) => return failed(name, problem, hint),
+    };
+    let out = match clients
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let error = CallError::new(
+                format!("ListEventSourceMappings {function}"),
+                &clients.region,
+                &e,
+            );
+            return failed(name, error.to_string(), hint);
+        }
+    };
+    // The stream's ARN ends in `:stream/<name>`.
+    let suffix = format!(":stream/{stream}");
+    let mapping = out
+        .event_source_mappings()
+        .iter()
+        .find(|m| m.event_source_arn().is_some_and(|a| a.ends_with(&suffix)));
+    let Some(mapping) = mapping else {
+        return failed(
+            name,
+            format!("{function} has no event source mapping from stream {stream}"),
+            hint,
+        );
+    };
+    match mapping.state() {
+        Some("Enabled") => Row::new(
+            Stage::Check,
+            name,
+            Outcome::Passed,
+            format!("{stream} -> {function}: Enabled"),
+        ),
+        other => failed(
+            name,
+            format!(
+                "the mapping {stream} -> {function} is {}, expected Enabled ({})",
+                other.unwrap_or("in no state"),
+                mapping
+                    .state_transition_reason()
+                    .or(mapping.last_processing_result())
+                    .unwrap_or("no reason given")
+            ),
+            hint,
+        ),
+    }
+}
+
+/// `DescribeDeliveryStream`: status `ACTIVE`.
+pub async fn delivery_stream(clients: &Clients, deployed: &Deployed) -> Row {
+    let name = "delivery stream";
+    let hint = "Firehose lands the stream in the raw bucket: read the delivery stream's error in the Firehose console and redeploy with `deployer up`";
+    let physical = match deployed.require(logical::DELIVERY_STREAM) {
+        Ok(p) => p,
+        Err(problem) => return failed(name, problem, hint),
+    };
+    let out = match clients
+        .firehose
+        .describe_delivery_stream()
+        .delivery_stream_name(physical)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let error = CallError::new(
+                format!("DescribeDeliveryStream {physical}"),
+                &clients.region,
+                &e,
+            );
+            return failed(name, error.to_string(), hint);
+        }
+    };
+    let status = out
+        .delivery_stream_description()
+        .map(|d| d.delivery_stream_status());
+    match status {
+        Some(DeliveryStreamStatus::Active) => Row::new(
+            Stage::Check,
+            name,
+            Outcome::Passed,
+            format!("{physical}: ACTIVE"),
+        ),
+        other => {
+            let reason = out
+                .delivery_stream_description()
+                .and_then(|d| d.failure_description())
+                .map(|f| f.details().to_owned())
+                .unwrap_or_else(|| "no failure reported".to_owned());
+            failed(
+                name,
+                format!(
+                    "{physical} is {}, expected ACTIVE ({reason})",
+                    other.map_or("unknown", |s| s.as_str())
+                ),
+                hint,
+            )
+        }
+    }
+}
+
+/// `GetTable`: the quotes table exists and its location is the curated prefix.
+pub async fn glue_table(clients: &Clients, env: &Environment, deployed: &Deployed) -> Row {
+    let name = "glue table";
+    let hint = "Athena reads the curated Parquet through this table: check it in the Glue console and redeploy with `deployer up`";
+    let database = Names::new(env).glue_database();
+    let curated = match deployed.require(logical::CURATED_BUCKET) {
+        Ok(b) => b,
+        Err(problem) => return failed(name, problem, hint),
+    };
+    let expected = format!("s3://{curated}/{}", prefixes::QUOTES);
+    let out = match clients
+        .glue
+        .get_table()
+        .database_name(&database)
+        .name(QUOTES_TABLE)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let error = CallError::new(
+                format!("GetTable {database}.{QUOTES_TABLE}"),
+                &clients.region,
+                &e,
+            );
+            return failed(name, error.to_string(), hint);
+        }
+    };
+    let location = out
+        .table()
+        .and_then(|t| t.storage_descriptor())
+        .and_then(|s| s.location())
+        .unwrap_or_default();
+    if location.trim_end_matches('/') == expected.trim_end_matches('/') {
+        Row::new(
+            Stage::Check,
+            name,
+            Outcome::Passed,
+            format!("{database}.{QUOTES_TABLE} at {location}"),
+        )
+    } else {
+        failed(
+            name,
+            format!("{database}.{QUOTES_TABLE} is at {location:?}, expected {expected}"),
+            hint,
+        )
+    }
+}
