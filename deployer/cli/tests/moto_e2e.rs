@@ -377,13 +377,13 @@ async fn up_diff_up_down_against_moto() {
     );
     assert_eq!(up.status.code(), Some(0), "{}", text(&up));
     assert!(text(&up).contains("us-east-1: deployed"));
-    // What to do next, computed from what was deployed: moto's CloudFormation skips the secret, its
-    // inline subscription is confirmed, and the scraper instance is named.
+    // What to do next, computed from what was deployed: moto's CloudFormation skips the secret and
+    // the e-mail subscriptions, and the scraper instance is named.
     let next = text(&up);
     let next = &next[next.find("next steps in us-east-1:\n").expect("next steps")..];
     assert!(
         next.contains("  - InfluxDB token: the stack reports no secret")
-            && next.contains("  - alert e-mails: all 1 address(es) confirmed\n")
+            && next.contains("  - alert e-mails: no subscription was made (the emulator's CloudFormation skips SNS subscriptions)")
             && next.contains("  - scraper: EC2 instance i-")
             && next.contains("  - every output: deployer status --env local --region us-east-1\n"),
         "{next}"
@@ -439,7 +439,8 @@ async fn up_diff_up_down_against_moto() {
         .iter()
         .find(|o| o["type"] == "next_steps")
         .expect("next steps in JSON");
-    assert_eq!(steps["subscriptions"][0]["state"], "confirmed");
+    assert_eq!(steps["subscriptions"][0]["state"], "not_subscribed");
+    assert_eq!(steps["subscriptions_made"], false);
     assert_eq!(steps["influxdb_token"]["state"], "not_created");
     assert!(
         steps["scraper_instance"]

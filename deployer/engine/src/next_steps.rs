@@ -41,6 +41,16 @@ pub struct Subscription {
     pub confirmed: Option<bool>,
 }
 
+/// Why the alert addresses are not subscribed, when the stack made no subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionsMade {
+    /// The stack has its subscriptions (their state is per address).
+    Yes,
+    /// The template's `AWS::SNS::Subscription` resources have no physical id: the emulator's
+    /// CloudFormation skips them.
+    SkippedByEmulator,
+}
+
 /// The next steps of one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NextSteps {
@@ -50,6 +60,8 @@ pub struct NextSteps {
     pub token: Token,
     /// The alert addresses.
     pub subscriptions: Vec<Subscription>,
+    /// Whether the stack made the subscriptions at all.
+    pub subscriptions_made: SubscriptionsMade,
     /// The scraper's EC2 instance id, when the stack has one.
     pub scraper_instance: Option<String>,
 }
@@ -172,10 +184,29 @@ pub async fn next_steps(
         })
         .collect();
 
+    // Each address is an `AWS::SNS::Subscription` (with the canary's filter policy); none of them
+    // deployed means the CloudFormation that ran the template skipped the type (moto does).
+    let declared: Vec<&str> = template["Resources"]
+        .as_object()
+        .map(|resources| {
+            resources
+                .iter()
+                .filter(|(_, r)| r["Type"].as_str() == Some("AWS::SNS::Subscription"))
+                .map(|(id, _)| id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let subscriptions_made = if !declared.is_empty() && declared.iter().all(|id| !ids.contains_key(*id)) {
+        SubscriptionsMade::SkippedByEmulator
+    } else {
+        SubscriptionsMade::Yes
+    };
+
     Ok(NextSteps {
         region: region.to_owned(),
         token,
         subscriptions,
+        subscriptions_made,
         scraper_instance: physical("AWS::EC2::Instance"),
     })
 }
@@ -220,7 +251,13 @@ impl NextSteps {
                 pending.join(", ")
             ));
         }
-        if !missing.is_empty() {
+        if self.subscriptions_made == SubscriptionsMade::SkippedByEmulator {
+            lines.push(
+                "alert e-mails: no subscription was made (the emulator's CloudFormation skips \
+                 SNS subscriptions); alerts are published to the topic"
+                    .to_owned(),
+            );
+        } else if !missing.is_empty() {
             lines.push(format!(
                 "alert e-mails: {} not subscribed to the alert topic; run `deployer diff --env {env}` to see why",
                 missing.join(", ")
@@ -259,6 +296,7 @@ impl NextSteps {
                 "state": match s.confirmed { Some(true) => "confirmed", Some(false) => "pending", None => "not_subscribed" },
             })).collect::<Vec<_>>(),
             "scraper_instance": self.scraper_instance,
+            "subscriptions_made": self.subscriptions_made == SubscriptionsMade::Yes,
         })
     }
 }
@@ -280,6 +318,7 @@ mod tests {
                 })
                 .collect(),
             scraper_instance: Some("i-0abc".into()),
+            subscriptions_made: SubscriptionsMade::Yes,
         }
     }
 

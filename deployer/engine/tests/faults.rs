@@ -999,10 +999,23 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
             .last_updated_timestamp(DateTime::from_secs(0))
             .build()
     };
+    // The e-mail subscriptions, as AWS makes them (moto skips the type).
+    let subscription_ids: Vec<String> = pipeline.json["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SNS::Subscription")
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!subscription_ids.is_empty());
     let listed = mock!(aws_sdk_cloudformation::Client::list_stack_resources)
         .match_requests(|r| r.stack_name() == Some("mst-prod-pipeline"))
         .then_output(move || {
+            let subscriptions = subscription_ids.iter().map(|id| {
+                resource(id, "AWS::SNS::Subscription", &format!("{topic}:{id}"))
+            });
             ListStackResourcesOutput::builder()
+                .set_stack_resource_summaries(Some(subscriptions.collect()))
                 .stack_resource_summaries(resource(
                     "InfluxTokenSecret",
                     "AWS::SecretsManager::Secret",
