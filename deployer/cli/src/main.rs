@@ -7,6 +7,7 @@ mod context;
 mod diff_cmd;
 mod down_cmd;
 mod policy_cmd;
+mod run_cmd;
 mod status_cmd;
 mod synth_cmd;
 mod up_cmd;
@@ -42,6 +43,8 @@ enum Command {
     Down(down_cmd::DownArgs),
     /// Show each stack's status, last event and outputs (and drift with --drift).
     Status(status_cmd::StatusArgs),
+    /// Run the pipeline deployed to the emulator on this machine, in the foreground (Ctrl-C stops).
+    Run(run_cmd::RunArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Up(args) => block_on(up_cmd::run(&args)),
         Command::Down(args) => block_on(down_cmd::run(&args)),
         Command::Status(args) => block_on(status_cmd::run(&args)),
+        Command::Run(args) => block_on(run_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,
