@@ -249,7 +249,9 @@ impl<F: Invoke + 'static> Mapping<F> {
             let this = Arc::clone(&self);
             let shard_id = shard.shard_id().to_owned();
             let stop = stop.clone();
-            tasks.push(tokio::spawn(async move { this.poll_shard(shard_id, stop).await }));
+            tasks.push(tokio::spawn(async move {
+                this.poll_shard(shard_id, stop).await
+            }));
         }
         for task in tasks {
             match task.await {
@@ -271,8 +273,9 @@ impl<F: Invoke + 'static> Mapping<F> {
             Some(sequence) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .starting_sequence_number(sequence),
-            None => request
-                .shard_iterator_type(ShardIteratorType::from(self.settings.starting_position.as_str())),
+            None => request.shard_iterator_type(ShardIteratorType::from(
+                self.settings.starting_position.as_str(),
+            )),
         };
         let answer = request.send().await.map_err(|e| {
             format!(
@@ -286,7 +289,11 @@ impl<F: Invoke + 'static> Mapping<F> {
             .ok_or_else(|| format!("GetShardIterator {shard_id}: no iterator"))
     }
 
-    async fn poll_shard(&self, shard_id: String, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    async fn poll_shard(
+        &self,
+        shard_id: String,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), String> {
         let mut iterator = Some(self.iterator(&shard_id, None).await?);
         let mut last_sequence: Option<String> = None;
         let mut buffer: VecDeque<Record> = VecDeque::new();
@@ -389,7 +396,9 @@ impl<F: Invoke + 'static> Mapping<F> {
                         .fetch_add(fresh.len() as u64, Ordering::Relaxed);
                 }
                 Ok(Some(index)) => {
-                    self.stats.failed_invocations.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .failed_invocations
+                        .fetch_add(1, Ordering::Relaxed);
                     self.stats
                         .records_done
                         .fetch_add(index as u64, Ordering::Relaxed);
@@ -398,7 +407,9 @@ impl<F: Invoke + 'static> Mapping<F> {
                         .await;
                 }
                 Err(()) => {
-                    self.stats.failed_invocations.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .failed_invocations
+                        .fetch_add(1, Ordering::Relaxed);
                     if self.settings.bisect && fresh.len() > 1 {
                         let second = fresh[fresh.len() / 2..].to_vec();
                         let first = fresh[..fresh.len() / 2].to_vec();
@@ -429,8 +440,14 @@ impl<F: Invoke + 'static> Mapping<F> {
         outcome: &Outcome,
     ) {
         if self.settings.max_retries.is_some_and(|max| retries >= max) {
-            self.discard(shard_id, &records, "RetryAttemptsExhausted", retries, Some(outcome))
-                .await;
+            self.discard(
+                shard_id,
+                &records,
+                "RetryAttemptsExhausted",
+                retries,
+                Some(outcome),
+            )
+            .await;
         } else {
             pending.push_front(Pending {
                 records,
@@ -479,10 +496,16 @@ impl<F: Invoke + 'static> Mapping<F> {
             })
             .collect();
         let event = json!({ "Records": records });
-        // Through the typed event and back: the shape is the one functions deserialize.
-        serde_json::from_value::<aws_lambda_events::event::kinesis::KinesisEvent>(event.clone())
-            .and_then(|typed| serde_json::to_string(&typed))
-            .unwrap_or_else(|_| event.to_string())
+        {
+            // Checked against the typed event (the shape functions deserialize), sent as built: the
+            // typed event would reserialize numbers as text where Lambda sends numbers.
+            if let Err(e) = serde_json::from_value::<aws_lambda_events::event::kinesis::KinesisEvent>(
+                event.clone(),
+            ) {
+                tracing::error!("the event does not match the aws_lambda_events type: {e}");
+            }
+            event.to_string()
+        }
     }
 
     /// Sends Lambda's failure record for `records` to the on-failure destination.

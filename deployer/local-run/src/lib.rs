@@ -49,7 +49,9 @@ pub enum RunError {
     )]
     NotEmulator(String),
     /// The stack is not deployed.
-    #[error("stack {stack} is not deployed in the emulator ({message}): run `deployer up --env {env}` first")]
+    #[error(
+        "stack {stack} is not deployed in the emulator ({message}): run `deployer up --env {env}` first"
+    )]
     NotDeployed {
         /// The stack.
         stack: String,
@@ -207,7 +209,10 @@ pub async fn deployed_stack(
 }
 
 /// The resources of `template` of type `kind`: logical id and resource.
-pub fn resources_of<'a>(template: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+pub fn resources_of<'a>(
+    template: &'a Value,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
     template["Resources"]
         .as_object()
         .into_iter()
@@ -344,24 +349,51 @@ pub fn lambda_variables(
         ("AWS_REGION".to_owned(), region.to_owned()),
         ("AWS_DEFAULT_REGION".to_owned(), region.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), memory.to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            memory.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            "$LATEST".to_owned(),
+        ),
         ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), log_group),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "local-run".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".to_owned(),
+            "local-run".to_owned(),
+        ),
         (
             "AWS_EXECUTION_ENV".to_owned(),
-            format!("AWS_Lambda_{}", properties["Runtime"].as_str().unwrap_or("provided.al2023")),
+            format!(
+                "AWS_Lambda_{}",
+                properties["Runtime"].as_str().unwrap_or("provided.al2023")
+            ),
         ),
-        ("LAMBDA_TASK_ROOT".to_owned(), task_root.display().to_string()),
-        ("_HANDLER".to_owned(), properties["Handler"].as_str().unwrap_or("bootstrap").to_owned()),
+        (
+            "LAMBDA_TASK_ROOT".to_owned(),
+            task_root.display().to_string(),
+        ),
+        (
+            "_HANDLER".to_owned(),
+            properties["Handler"]
+                .as_str()
+                .unwrap_or("bootstrap")
+                .to_owned(),
+        ),
         ("TZ".to_owned(), ":UTC".to_owned()),
         ("LANG".to_owned(), "en_US.UTF-8".to_owned()),
         ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
         // The emulator instead of AWS, and no instance-metadata probe on this machine.
         ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
         ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), credentials.access_key_id().to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), credentials.secret_access_key().to_owned()),
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            credentials.access_key_id().to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            credentials.secret_access_key().to_owned(),
+        ),
     ]);
     if let Some(format) = properties["LoggingConfig"]["LogFormat"].as_str() {
         vars.insert("AWS_LAMBDA_LOG_FORMAT".to_owned(), format.to_owned());
@@ -398,7 +430,12 @@ pub struct LocalPipeline {
     mappings: Vec<Arc<Mapping<FunctionHost>>>,
     rules: Vec<NotificationRule>,
     dead_letter_queues: HashMap<String, String>,
-    scraper: Option<(PathBuf, scraper_config::ScraperConfig, BTreeMap<String, String>, PathBuf)>,
+    scraper: Option<(
+        PathBuf,
+        scraper_config::ScraperConfig,
+        BTreeMap<String, String>,
+        PathBuf,
+    )>,
     secrets: Vec<ProvidedSecret>,
     topics: Vec<String>,
 }
@@ -484,7 +521,10 @@ impl LocalPipeline {
                 }
             })?);
             if !properties["DeadLetterConfig"]["TargetArn"].is_null() {
-                let queue_arn = resolve("DeadLetterConfig", &properties["DeadLetterConfig"]["TargetArn"])?;
+                let queue_arn = resolve(
+                    "DeadLetterConfig",
+                    &properties["DeadLetterConfig"]["TargetArn"],
+                )?;
                 let queue = FailureDestination::for_queue_arn(clients.sqs.clone(), &queue_arn)
                     .await
                     .map_err(RunError::Aws)?;
@@ -518,7 +558,11 @@ impl LocalPipeline {
             let (function_id, host) = functions
                 .iter()
                 .find(|(_, h)| h.config().name == target || h.config().arn == target)
-                .ok_or_else(|| RunError::Local(format!("{id} invokes {target}, which is not a function of the template")))?;
+                .ok_or_else(|| {
+                    RunError::Local(format!(
+                        "{id} invokes {target}, which is not a function of the template"
+                    ))
+                })?;
             let role = resolver
                 .resolve(&template["Resources"][function_id]["Properties"]["Role"])
                 .unwrap_or_default();
@@ -548,7 +592,9 @@ impl LocalPipeline {
         let scraper = if options.scraper {
             let key_parameter = ArtifactParameter::Scraper.parameter_name();
             let key = parameters.get(key_parameter).ok_or_else(|| {
-                RunError::Local(format!("the deployed stack has no {key_parameter} parameter"))
+                RunError::Local(format!(
+                    "the deployed stack has no {key_parameter} parameter"
+                ))
             })?;
             let bucket = engine::deploy::artifacts_bucket(env, &options.region.region);
             let binary = options.run_dir.join("scraper").join("scraper");
@@ -576,8 +622,14 @@ impl LocalPipeline {
             );
             let environment = BTreeMap::from([
                 ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
-                ("AWS_ACCESS_KEY_ID".to_owned(), credentials.access_key_id().to_owned()),
-                ("AWS_SECRET_ACCESS_KEY".to_owned(), credentials.secret_access_key().to_owned()),
+                (
+                    "AWS_ACCESS_KEY_ID".to_owned(),
+                    credentials.access_key_id().to_owned(),
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_owned(),
+                    credentials.secret_access_key().to_owned(),
+                ),
                 ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
                 ("MST_LOG".to_owned(), "info".to_owned()),
             ]);
@@ -629,7 +681,11 @@ impl LocalPipeline {
     /// the mappings' settings, the notification rules, the provided secrets.
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "deployer run --env {} ({}, {})", self.env_name, self.region, self.endpoint);
+        let _ = writeln!(
+            out,
+            "deployer run --env {} ({}, {})",
+            self.env_name, self.region, self.endpoint
+        );
         for (id, host) in &self.functions {
             let c = host.config();
             let _ = writeln!(
@@ -814,7 +870,15 @@ impl LocalPipeline {
                 .timeout_global(Some(Duration::from_secs(5)))
                 .build()
                 .new_agent();
-            let text = agent.get(&url).call().ok()?.body_mut().with_config().limit(1 << 30).read_to_string().ok()?;
+            let text = agent
+                .get(&url)
+                .call()
+                .ok()?
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_string()
+                .ok()?;
             let data: Value = serde_json::from_str(&text).ok()?;
             Some(sent_notifications(&data, &topics))
         })
@@ -829,7 +893,10 @@ impl LocalPipeline {
 pub fn sent_notifications(data: &Value, topics: &[String]) -> u64 {
     match data {
         Value::Object(map) => {
-            let own = match (map.get("arn").and_then(Value::as_str), map.get("sent_notifications")) {
+            let own = match (
+                map.get("arn").and_then(Value::as_str),
+                map.get("sent_notifications"),
+            ) {
                 (Some(arn), Some(Value::Array(sent))) if topics.iter().any(|t| t == arn) => {
                     sent.len() as u64
                 }
@@ -858,8 +925,10 @@ impl<F: function::Invoke + 'static> Mapping<F> {
             s.batching_window.as_secs(),
             s.report_item_failures,
             s.bisect,
-            s.max_retries.map_or("until expired".to_owned(), |r| r.to_string()),
-            s.max_record_age.map_or("none".to_owned(), |a| format!("{} s", a.as_secs())),
+            s.max_retries
+                .map_or("until expired".to_owned(), |r| r.to_string()),
+            s.max_record_age
+                .map_or("none".to_owned(), |a| format!("{} s", a.as_secs())),
             s.on_failure.as_deref().unwrap_or("(none)")
         )
     }

@@ -112,7 +112,8 @@ impl Resolver {
                         _ => Err(unsupported(value)),
                     },
                     ("Fn::GetAtt", Value::String(dotted)) => {
-                        let (id, attr) = dotted.split_once('.').ok_or_else(|| unsupported(value))?;
+                        let (id, attr) =
+                            dotted.split_once('.').ok_or_else(|| unsupported(value))?;
                         self.attribute(id, attr)
                     }
                     ("Fn::Sub", Value::String(body)) => self.substitute(body, &BTreeMap::new()),
@@ -203,7 +204,9 @@ impl Resolver {
             ("AWS::SQS::Queue", "QueueUrl") => physical.to_owned(),
             ("AWS::SQS::Queue", "QueueName") => last_segment(physical),
             ("AWS::SNS::Topic", "TopicArn") => physical.to_owned(),
-            ("AWS::SNS::Topic", "TopicName") => physical.rsplit(':').next().unwrap_or(physical).to_owned(),
+            ("AWS::SNS::Topic", "TopicName") => {
+                physical.rsplit(':').next().unwrap_or(physical).to_owned()
+            }
             ("AWS::Lambda::Function", "Arn") => {
                 format!("arn:aws:lambda:{region}:{account}:function:{physical}")
             }
@@ -283,12 +286,18 @@ mod tests {
             "mst-local-pipeline",
             BTreeMap::from([("TransformCodeKey".to_owned(), "transform/ab.zip".to_owned())]),
             BTreeMap::from([
-                ("QuoteStream".to_owned(), deployed("AWS::Kinesis::Stream", "s-1")),
+                (
+                    "QuoteStream".to_owned(),
+                    deployed("AWS::Kinesis::Stream", "s-1"),
+                ),
                 (
                     "FailedEventsQueue".to_owned(),
                     deployed("AWS::SQS::Queue", "http://127.0.0.1:5000/123456789012/q-1"),
                 ),
-                ("InfluxTokenSecret".to_owned(), deployed("AWS::SecretsManager::Secret", "None")),
+                (
+                    "InfluxTokenSecret".to_owned(),
+                    deployed("AWS::SecretsManager::Secret", "None"),
+                ),
             ]),
         )
     }
@@ -297,13 +306,18 @@ mod tests {
     fn intrinsics_resolve_against_the_deployed_stack() {
         let r = resolver();
         assert_eq!(r.resolve(&json!({"Ref": "QuoteStream"})).unwrap(), "s-1");
-        assert_eq!(r.resolve(&json!({"Ref": "TransformCodeKey"})).unwrap(), "transform/ab.zip");
         assert_eq!(
-            r.resolve(&json!({"Fn::GetAtt": ["QuoteStream", "Arn"]})).unwrap(),
+            r.resolve(&json!({"Ref": "TransformCodeKey"})).unwrap(),
+            "transform/ab.zip"
+        );
+        assert_eq!(
+            r.resolve(&json!({"Fn::GetAtt": ["QuoteStream", "Arn"]}))
+                .unwrap(),
             "arn:aws:kinesis:us-east-1:123456789012:stream/s-1"
         );
         assert_eq!(
-            r.resolve(&json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]})).unwrap(),
+            r.resolve(&json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}))
+                .unwrap(),
             "arn:aws:sqs:us-east-1:123456789012:q-1"
         );
         assert_eq!(
@@ -312,12 +326,15 @@ mod tests {
             "mst-123456789012-us-east-1-s-1/${Literal}/q-1"
         );
         assert_eq!(
-            r.resolve(&json!({"Fn::Sub": ["${A}:${AWS::Partition}", {"A": {"Ref": "QuoteStream"}}]}))
-                .unwrap(),
+            r.resolve(
+                &json!({"Fn::Sub": ["${A}:${AWS::Partition}", {"A": {"Ref": "QuoteStream"}}]})
+            )
+            .unwrap(),
             "s-1:aws"
         );
         assert_eq!(
-            r.resolve(&json!({"Fn::Join": ["/", ["a", {"Ref": "AWS::StackName"}]]})).unwrap(),
+            r.resolve(&json!({"Fn::Join": ["/", ["a", {"Ref": "AWS::StackName"}]]}))
+                .unwrap(),
             "a/mst-local-pipeline"
         );
         assert_eq!(r.resolve(&json!(3)).unwrap(), "3");

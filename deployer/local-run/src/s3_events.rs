@@ -78,7 +78,11 @@ pub fn rules(template: &Value, resolver: &Resolver) -> Result<Vec<NotificationRu
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .find(|r| r["Name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    .find(|r| {
+                        r["Name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    })
                     .and_then(|r| r["Value"].as_str())
                     .unwrap_or_default()
                     .to_owned()
@@ -126,7 +130,12 @@ pub struct NewObject {
 
 /// The S3 event for one new object, shaped as S3 sends it (checked against the `aws_lambda_events`
 /// type): `eventTime` is now, when the listing saw it.
-pub fn object_created_event(region: &str, rule: &NotificationRule, object: &NewObject, sequencer: u64) -> String {
+pub fn object_created_event(
+    region: &str,
+    rule: &NotificationRule,
+    object: &NewObject,
+    sequencer: u64,
+) -> String {
     let now = aws_smithy_types::DateTime::from(SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
@@ -151,9 +160,16 @@ pub fn object_created_event(region: &str, rule: &NotificationRule, object: &NewO
             }
         }
     }]});
-    serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(event.clone())
-        .and_then(|typed| serde_json::to_string(&typed))
-        .unwrap_or_else(|_| event.to_string())
+    {
+        // Checked against the typed event (the shape functions deserialize), sent as built: the
+        // typed event would reserialize numbers as text where Lambda sends numbers.
+        if let Err(e) =
+            serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(event.clone())
+        {
+            tracing::error!("the event does not match the aws_lambda_events type: {e}");
+        }
+        event.to_string()
+    }
 }
 
 /// Counters of the notifications, for the live view.
@@ -225,7 +241,8 @@ pub async fn run<F: Invoke + 'static>(
                 }
                 known.insert(object.key.clone(), object.etag.clone());
                 for (index, rule) in rules.iter().enumerate() {
-                    if rule.bucket != *bucket || !rule.matches("s3:ObjectCreated:Put", &object.key) {
+                    if rule.bucket != *bucket || !rule.matches("s3:ObjectCreated:Put", &object.key)
+                    {
                         continue;
                     }
                     sequencer += 1;
@@ -280,7 +297,10 @@ async fn invoke_async<F: Invoke>(
         return;
     };
     let (code, message) = match &outcome {
-        Outcome::FunctionError { error_type, message } => (error_type.clone(), message.clone()),
+        Outcome::FunctionError {
+            error_type,
+            message,
+        } => (error_type.clone(), message.clone()),
         other => ("Unhandled".to_owned(), other.to_string()),
     };
     let attribute = |value: String| {
@@ -325,7 +345,11 @@ async fn list(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<NewObject>, S
             out.push(NewObject {
                 key: object.key().unwrap_or_default().to_owned(),
                 size: object.size().unwrap_or_default(),
-                etag: object.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                etag: object
+                    .e_tag()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned(),
             });
         }
     }
@@ -352,8 +376,14 @@ mod tests {
     #[test]
     fn filters_match_event_family_prefix_and_suffix_case_sensitively() {
         let r = rule("s3:ObjectCreated:*", "quotes/", ".parquet");
-        assert!(r.matches("s3:ObjectCreated:Put", "quotes/symbol=AAPL/dt=2026-11-27/a.parquet"));
-        assert!(r.matches("s3:ObjectCreated:CompleteMultipartUpload", "quotes/x.parquet"));
+        assert!(r.matches(
+            "s3:ObjectCreated:Put",
+            "quotes/symbol=AAPL/dt=2026-11-27/a.parquet"
+        ));
+        assert!(r.matches(
+            "s3:ObjectCreated:CompleteMultipartUpload",
+            "quotes/x.parquet"
+        ));
         assert!(!r.matches("s3:ObjectRemoved:Delete", "quotes/x.parquet"));
         assert!(!r.matches("s3:ObjectCreated:Put", "state/notify/AAPL.json"));
         assert!(!r.matches("s3:ObjectCreated:Put", "quotes/x.parquet.tmp"));
