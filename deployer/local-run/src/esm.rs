@@ -399,6 +399,13 @@ impl<F: Invoke + 'static> Mapping<F> {
                     self.stats
                         .failed_invocations
                         .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        shard = shard_id,
+                        function = self.function.arn(),
+                        failed_from = fresh[index].sequence_number(),
+                        retries,
+                        "the function reported batch item failures: retrying from the first"
+                    );
                     self.stats
                         .records_done
                         .fetch_add(index as u64, Ordering::Relaxed);

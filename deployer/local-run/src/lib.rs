@@ -264,6 +264,9 @@ pub async fn provide_skipped_secrets(
             continue;
         }
         let name = format!("{stack}-{id}");
+        // Secrets Manager stores no version for an empty string, and reading the secret would then
+        // fail; the transform Lambda trims the value, so a single space reads as "no token".
+        let value = if value.is_empty() { " " } else { value };
         let created = secrets
             .create_secret()
             .name(&name)

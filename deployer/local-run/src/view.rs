@@ -29,7 +29,10 @@ pub struct Snapshot {
     pub firehose: Vec<(String, u64, u64)>,
     /// SNS messages published (moto's `sent_notifications`), when known.
     pub alerts: Option<u64>,
-    /// Failures: function errors, timeouts, init failures, crashes, discarded records, failed events.
+    /// Batches the stream's function failed in part or whole (each is retried or discarded).
+    pub retried_batches: u64,
+    /// Failures: function errors, timeouts, init failures and crashes, records discarded by the
+    /// mapping, events that failed all their asynchronous attempts.
     pub failures: u64,
 }
 
@@ -44,11 +47,14 @@ impl Snapshot {
                 + load(&stats.init_failures)
                 + load(&stats.crashes);
         }
-        let (mut in_stream, mut processed) = (0, 0);
+        let (mut in_stream, mut processed, mut retried_batches) = (0, 0, 0);
         for stats in &counters.mappings {
             in_stream += load(&stats.records_read);
             processed += load(&stats.records_done);
+            retried_batches += load(&stats.failed_invocations);
+            failures += load(&stats.records_discarded);
         }
+        failures += load(&counters.notifications.failed_events);
         let (scraped, put) = counters
             .scraper
             .as_ref()
@@ -71,6 +77,7 @@ impl Snapshot {
                 .map(|(name, s)| (name.clone(), load(&s.records_in), load(&s.objects_written)))
                 .collect(),
             alerts,
+            retried_batches,
             failures,
         }
     }
@@ -91,7 +98,10 @@ impl Snapshot {
             Some(alerts) => line.push_str(&format!(" · alerts e-mailed {alerts}")),
             None => line.push_str(" · alerts e-mailed ?"),
         }
-        line.push_str(&format!(" · failures {}", self.failures));
+        line.push_str(&format!(
+            " · failed batches {} · failures {}",
+            self.retried_batches, self.failures
+        ));
         line
     }
 }
@@ -169,11 +179,12 @@ mod tests {
             objects: vec![("RawBucket raw/* → ToParquet".into(), 1)],
             firehose: vec![("RawDeliveryStream".into(), 3, 1)],
             alerts: Some(1),
+            retried_batches: 2,
             failures: 4,
         };
         assert_eq!(
             snapshot.line(),
-            "scraped 3 · put 3 · in stream 3 · transformed 2 · RawDeliveryStream 3 in/1 objects · RawBucket raw/* → ToParquet 1 · alerts e-mailed 1 · failures 4"
+            "scraped 3 · put 3 · in stream 3 · transformed 2 · RawDeliveryStream 3 in/1 objects · RawBucket raw/* → ToParquet 1 · alerts e-mailed 1 · failed batches 2 · failures 4"
         );
     }
 }

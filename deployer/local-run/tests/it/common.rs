@@ -61,12 +61,24 @@ pub fn fixture_artifacts() -> Vec<Artifact> {
         .collect()
 }
 
-/// `environments/local.yaml` pointed at `moto`.
-pub fn local_environment(moto: &Moto) -> Environment {
+/// `environments/local.yaml` pointed at `moto` (and, when given, its `influxdb` section at an
+/// InfluxDB 1.x, database `quotes`).
+pub fn local_environment(moto: &Moto, influx_v1: Option<&str>) -> Environment {
     let dir = tempfile_dir("env");
-    let text = std::fs::read_to_string(workspace().join("environments/local.yaml"))
+    let mut text = std::fs::read_to_string(workspace().join("environments/local.yaml"))
         .unwrap()
         .replace("http://127.0.0.1:5000", moto.endpoint());
+    if let Some(url) = influx_v1 {
+        let section = "url: http://127.0.0.1:8086\n  api: v2\n  org: markets\n  bucket: quotes";
+        assert!(
+            text.contains(section),
+            "local.yaml's influxdb section changed"
+        );
+        text = text.replace(
+            section,
+            &format!("url: {url}\n  api: v1\n  database: quotes"),
+        );
+    }
     std::fs::write(dir.join("local.yaml"), text).unwrap();
     environment::load(&dir.join("local.yaml")).unwrap()
 }
@@ -133,10 +145,13 @@ impl Deployment {
 
 /// Starts moto and deploys `local` with `artifacts` through the engine.
 pub async fn deploy(artifacts: Vec<Artifact>) -> Deployment {
-    // SAFETY of the environment: the engine's credential chain reads these; the tests set the same
-    // values everywhere (moto accepts any).
+    deploy_with(artifacts, None).await
+}
+
+/// [`deploy`], with the `influxdb` section pointed at an InfluxDB 1.x when given.
+pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> Deployment {
     let moto = Moto::start();
-    let env = local_environment(&moto);
+    let env = local_environment(&moto, influx_v1);
     let synthesis = synth::synthesize(&env, None).unwrap();
     let aws = Aws::load(&env, &AwsOptions::default()).await;
     let up = Up {

@@ -5,5 +5,6 @@
 
 mod common;
 mod deployed;
+mod end_to_end;
 mod esm;
 mod function;
