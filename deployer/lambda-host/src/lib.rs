@@ -458,7 +458,6 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
@@ -527,8 +526,13 @@ mod tests {
         assert_eq!(api.taken_at(&id), None);
         let before = now_ms();
 
-        let (code, headers, body) =
-            call(&address, "GET", &format!("{PREFIX}/invocation/next"), &[], "");
+        let (code, headers, body) = call(
+            &address,
+            "GET",
+            &format!("{PREFIX}/invocation/next"),
+            &[],
+            "",
+        );
         assert_eq!(code, 200);
         assert_eq!(body, r#"{"Records":[]}"#);
         assert_eq!(headers["lambda-runtime-aws-request-id"], id);

@@ -85,7 +85,7 @@ async fn every_functions_environment_resolves_to_what_was_deployed_and_the_skipp
             assert_eq!(config.environment.get(name), Some(value), "{id} {name}");
         }
         assert_eq!(
-            u64::try_from(config.timeout.as_secs()).unwrap(),
+            config.timeout.as_secs(),
             u64::from(deployed.timeout().unwrap() as u32),
             "{id}"
         );
@@ -143,11 +143,7 @@ async fn every_functions_environment_resolves_to_what_was_deployed_and_the_skipp
         )),
         "{summary}"
     );
-    assert!(
-        summary.contains(&format!("function Transform (mst-local-Transform"))
-            || summary.contains("function Transform ("),
-        "{summary}"
-    );
+    assert!(summary.contains("function Transform ("), "{summary}");
     assert!(
         summary.contains(&format!(
             "timeout {} s, memory {} MB",

@@ -14,9 +14,12 @@ use tokio::sync::watch;
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:scripted";
 
 /// A function that records the records' data of each invocation and answers with `answer`.
+/// The answer to an invocation: from the records (sequence number, data) and the call's number.
+type Answer = Box<dyn Fn(&[(String, String)], usize) -> Outcome + Send + Sync>;
+
 struct Scripted {
     calls: Mutex<Vec<Vec<String>>>,
-    answer: Box<dyn Fn(&[(String, String)], usize) -> Outcome + Send + Sync>,
+    answer: Answer,
 }
 
 impl Scripted {
@@ -71,7 +74,8 @@ fn error() -> Outcome {
 }
 
 struct Stream {
-    moto: Moto,
+    /// Kept for the test's life: the server stops on drop.
+    _moto: Moto,
     kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
@@ -111,7 +115,7 @@ async fn stream(records: &[&str]) -> Stream {
         .unwrap()
         .to_owned();
     Stream {
-        moto,
+        _moto: moto,
         kinesis,
         sqs,
         queue_url,
@@ -175,7 +179,6 @@ async fn run_until(
     tokio::time::sleep(Duration::from_millis(600)).await;
     stop_tx.send(true).unwrap();
     task.await.unwrap().unwrap();
-    drop(stream.moto.endpoint());
     stats
 }
 
@@ -306,7 +309,7 @@ async fn records_older_than_the_maximum_age_are_discarded_without_an_invocation(
     let function = Scripted::new(|_, _| Outcome::Success(String::new()));
     let mut settings = settings(&stream, 10);
     settings.max_record_age = Some(Duration::from_secs(1));
-    let stats = run_until(&stream, settings, Arc::clone(&function), |_, s| {
+    run_until(&stream, settings, Arc::clone(&function), |_, s| {
         s.records_discarded.load(Ordering::Relaxed) == 2
     })
     .await;
