@@ -100,23 +100,6 @@ pub fn rules(template: &Value, resolver: &Resolver) -> Result<Vec<NotificationRu
     Ok(rules)
 }
 
-/// Form-URL-encodes an object key as S3 does in event notifications: unreserved bytes and `/` as
-/// they are, a space as `+`, every other byte (UTF-8 included) as `%XX` (the inverse of
-/// `lambda_support::s3_event_key`).
-pub fn event_key(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 /// A new object, as the listing saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewObject {
@@ -153,7 +136,7 @@ pub fn object_created_event(
             "configurationId": format!("{}Notification", rule.bucket_id),
             "bucket": {"name": rule.bucket, "ownerIdentity": {"principalId": "local-run"}, "arn": format!("arn:aws:s3:::{}", rule.bucket)},
             "object": {
-                "key": event_key(&object.key),
+                "key": lambda_support::s3_event_key_encoded(&object.key),
                 "size": object.size,
                 "eTag": object.etag,
                 "sequencer": format!("{sequencer:016X}"),
