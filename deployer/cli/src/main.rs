@@ -11,6 +11,7 @@ mod grafana_cmd;
 mod init_cmd;
 mod output;
 mod policy_cmd;
+mod run_cmd;
 mod status_cmd;
 mod synth_cmd;
 mod up_cmd;
@@ -55,11 +56,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-
     /// Generate Grafana's data sources, dashboards and alert rules (or push them with --push).
     Grafana(grafana_cmd::GrafanaArgs),
     /// Check a deployed region and follow a canary quote through every hop (exit 0: all passed).
     Verify(verify_cmd::VerifyArgs),
+    /// Run the pipeline deployed to the emulator on this machine, in the foreground (Ctrl-C stops).
+    Run(run_cmd::RunArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -106,9 +108,9 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-
         Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
+        Command::Run(args) => block_on(run_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -429,8 +429,8 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, ArtifactError> {
     Ok(writer.finish()?.into_inner())
 }
 
-/// The `bootstrap` entry of a Lambda zip, checked to be executable.
-fn read_bootstrap(bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// The `bootstrap` entry of a Lambda zip, checked to be executable (`deployer run` runs it).
+pub fn read_bootstrap(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a zip file: {e}"))?;
     let mut entry = archive.by_name("bootstrap").map_err(|_| {

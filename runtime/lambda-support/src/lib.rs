@@ -106,9 +106,36 @@ pub fn s3_event_key(encoded: &str) -> Result<String, BadEventKey> {
         .map_err(|_| BadEventKey(encoded.to_owned()))
 }
 
+/// Form-URL-encodes an object key as S3 does in event notifications: unreserved bytes and `/` as
+/// they are, a space as `+`, every other byte (UTF-8 included) as `%XX`; the inverse of
+/// [`s3_event_key`] (used by `deployer run`'s notifications and the Lambdas' tests).
+pub fn s3_event_key_encoded(key: &str) -> String {
+    let mut out = String::new();
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_event_keys_decode_back() {
+        let key = "raw/symbol=BRK.B/dt=2026-11-27/a b+cé.gz";
+        assert_eq!(
+            s3_event_key_encoded(key),
+            "raw/symbol%3DBRK.B/dt%3D2026-11-27/a+b%2Bc%C3%A9.gz"
+        );
+        assert_eq!(s3_event_key(&s3_event_key_encoded(key)).unwrap(), key);
+    }
 
     #[test]
     fn event_keys_are_form_url_decoded() {

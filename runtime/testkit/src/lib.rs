@@ -10,7 +10,7 @@
 //! - [`s3`] (feature `aws`): S3 event notifications shaped like real ones, and objects read back.
 //! - [`iam`] (feature `aws`): a component's role as deployed (`policies/local/<Role>.json`),
 //!   assumed in a moto started with [`Moto::start_with_iam`], which enforces IAM.
-//! - [`runtime_api`]: a fake Lambda Runtime API ([`RuntimeApi`]) and a Lambda binary run against
+//! - [`runtime_api`]: the Lambda Runtime API of `lambda-host` ([`RuntimeApi`]) and a Lambda binary run against
 //!   it ([`LambdaProcess`]), to test a function's real `bootstrap`: cold start, init errors,
 //!   responses.
 //!
@@ -31,7 +31,7 @@ pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;
 
-pub use runtime_api::{LambdaProcess, Report, RuntimeApi};
+pub use runtime_api::{FUNCTION_ARN, LambdaProcess, Report, RuntimeApi};
 
 /// How long a server may take to answer after it was spawned (moto imports a lot of Python, and
 /// the machine may be busy compiling).

@@ -3,21 +3,9 @@
 
 use aws_lambda_events::event::s3::S3Event;
 
-/// Form-URL-encodes an object key as S3 does in event notifications: unreserved bytes and `/` as
-/// they are, a space as `+`, every other byte (UTF-8 included) as `%XX`.
-pub fn event_key(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
+/// Form-URL-encodes an object key as S3 does in event notifications (`lambda-support`'s, the one
+/// `deployer run` sends).
+pub use lambda_support::s3_event_key_encoded as event_key;
 
 /// An `ObjectCreated:Put` notification for `keys` in `bucket` (in `region`), as S3 sends it to a
 /// Lambda: one record per key, in order, each key form-URL-encoded ([`event_key`]) and with its own
