@@ -55,6 +55,22 @@ pub struct UpArgs {
     output: Output,
     #[command(flatten)]
     artifacts: ArtifactArgs,
+    /// Continue a halted rollout: regions whose pipeline already carries this plan are skipped,
+    /// and a canary already deployed is not baked again (its alarms and gate are checked once).
+    #[arg(long)]
+    resume: bool,
+    /// Do not run the canary gate (`deployer verify`) before the next wave; alarms still count.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+/// The check the canary must pass before the next wave, unless `--no-verify`.
+///
+/// Not yet: `deployer verify` is being written as its own crate; at merge it is plugged in here as
+/// an `engine::gate::CanaryGate`. Until then `up` runs no gate (the canary's alarms still count).
+fn canary_gate(args: &UpArgs) -> Option<&'static dyn engine::gate::CanaryGate> {
+    let _ = args.no_verify;
+    None
 }
 
 /// Runs `deployer up`.
@@ -75,6 +91,8 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         artifacts: &artifacts,
         parallel: args.parallel,
         settings: Settings::default(),
+        gate: canary_gate(args),
+        resume: args.resume,
     };
     let results = tokio::select! {
         results = deploy::up(&up, &approver, &printer) => results,
@@ -94,6 +112,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             RegionResult::Changed => "deployed".to_owned(),
             RegionResult::Failed(why) => format!("FAILED: {why}"),
             RegionResult::Declined(why) => format!("not deployed: {why}"),
+            RegionResult::Halted(why) => format!("deployed, but the rollout halted here: {why}"),
             RegionResult::NotStarted => "not started (an earlier wave did not complete)".to_owned(),
         };
         printer.line(
@@ -102,11 +121,26 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         );
     }
     if code != 0 {
+        let deployed: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r,
+                    RegionResult::Changed | RegionResult::Unchanged | RegionResult::Halted(_)
+                )
+            })
+            .map(|(region, _)| region.as_str())
+            .collect();
+        let deployed_text = if deployed.is_empty() {
+            "none".to_owned()
+        } else {
+            deployed.join(", ")
+        };
         printer.line(
             &format!(
-                "up failed. Failed regions were left rolled back. Fix the cause and run `deployer up --env {env_name}` again: regions already deployed are no-ops."
+                "up failed. Regions deployed: {deployed_text}. Failed regions were left rolled back. Fix the cause and run `deployer up --env {env_name} --resume`: regions already deployed are skipped."
             ),
-            serde_json::json!({"type": "failed", "resume": format!("deployer up --env {env_name}")}),
+            serde_json::json!({"type": "failed", "deployed": deployed, "resume": format!("deployer up --env {env_name} --resume")}),
         );
     } else {
         printer.line(

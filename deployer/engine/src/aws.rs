@@ -34,6 +34,13 @@ pub struct RegionClients {
     pub s3: aws_sdk_s3::Client,
     /// KMS (only `down --purge-data` uses it, to schedule the retained key's deletion).
     pub kms: aws_sdk_kms::Client,
+    /// STS: the account check before any stack operation in the region.
+    pub sts: aws_sdk_sts::Client,
+    /// CloudWatch: the pipeline's alarms (rollback triggers, the canary's bake).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
+    /// chain` or `the emulator's fixed credentials`.
+    pub credentials: String,
 }
 
 /// What `env` asks for: its canary region, `AWS_ENDPOINT_URL` or its emulator endpoint, `options`'
@@ -94,6 +101,16 @@ impl Aws {
         );
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -102,14 +119,45 @@ impl Aws {
             cloudformation,
             s3,
             kms,
+            sts,
+            cloudwatch,
+            credentials: self.credentials(),
+        }
+    }
+
+    /// Where the credentials come from, as messages name it.
+    pub fn credentials(&self) -> String {
+        match self.connection.profile() {
+            _ if self.connection.is_emulator() => "the emulator's fixed credentials".to_owned(),
+            Some(profile) => format!("profile `{profile}`"),
+            None => "the default credential chain".to_owned(),
         }
     }
 }
 
-/// Checks that the caller's account (STS `GetCallerIdentity`) is the environment's, before any
-/// change. Missing or expired credentials and an unreachable endpoint surface here, as the first call.
+/// Checks that the caller's account (STS `GetCallerIdentity`) is the environment's, in the canary
+/// region, before any change. Missing or expired credentials and an unreachable endpoint surface
+/// here, as the first call. See [`check_account_in`].
 pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Result<String, Error> {
-    let region = env.canary_region().as_str();
+    check_account_in(
+        sts,
+        env,
+        env.canary_region().as_str(),
+        "the default credential chain",
+    )
+    .await
+}
+
+/// Checks with `sts` (a client of `region`, using the credentials `credentials` describes) that
+/// the caller is in the environment's account; returns the account. A wrong account is
+/// [`Error::WrongAccount`], naming both accounts, the caller's ARN (the user or role) and where
+/// the credentials came from.
+pub async fn check_account_in(
+    sts: &aws_sdk_sts::Client,
+    env: &Environment,
+    region: &str,
+    credentials: &str,
+) -> Result<String, Error> {
     let identity = sts
         .get_caller_identity()
         .send()
@@ -119,9 +167,26 @@ pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Resu
     if actual != env.account.as_str() {
         return Err(Error::WrongAccount {
             env: env.name.as_str().to_owned(),
+            region: region.to_owned(),
             expected: env.account.as_str().to_owned(),
             actual,
+            caller: identity.arn().unwrap_or("an unknown caller").to_owned(),
+            credentials: credentials.to_owned(),
         });
     }
     Ok(actual)
+}
+
+/// [`check_account_in`] for the region of `clients`.
+pub async fn check_region_account(
+    clients: &RegionClients,
+    env: &Environment,
+) -> Result<String, Error> {
+    check_account_in(
+        &clients.sts,
+        env,
+        clients.region.as_str(),
+        &clients.credentials,
+    )
+    .await
 }

@@ -11,11 +11,17 @@ use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 pub enum Error {
     /// The credentials belong to another account than the environment's.
     #[error(
-        "refusing to deploy: the credentials are for account {actual}, but environment `{env}` deploys to account {expected}; use the matching profile (--profile) or fix `account` in environments/{env}.yaml"
+        "refusing to deploy to {region}: the credentials ({credentials}: {caller}) are for account {actual}, but environment `{env}` deploys to account {expected}; use the matching profile (--profile) or fix `account` in environments/{env}.yaml"
     )]
     WrongAccount {
         /// The environment's name.
         env: String,
+        /// The region checked.
+        region: String,
+        /// The caller's ARN (user or assumed role), as STS reports it.
+        caller: String,
+        /// Where the credentials came from: `profile \`ci\``, `the default credential chain`, ...
+        credentials: String,
         /// The environment's account.
         expected: String,
         /// The caller's account.

@@ -51,6 +51,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let athena = section(&root, "athena", default_athena(), |v| athena(v));
     let network = section(&root, "network", default_network(), |v| network(v));
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
+    let rollout = section(&root, "rollout", default_rollout(), |v| rollout(v));
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
@@ -74,6 +75,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         athena: athena?,
         network: network?,
         logs: logs?,
+        rollout: rollout?,
     })
 }
 
@@ -801,5 +803,25 @@ fn logs(v: &Value<'_>) -> Option<Logs> {
     map.finish();
     Some(Logs {
         retention_days: days?,
+    })
+}
+
+fn default_rollout() -> Rollout {
+    Rollout {
+        monitoring_minutes: 10,
+        bake_minutes: 15,
+    }
+}
+
+fn rollout(v: &Value<'_>) -> Option<Rollout> {
+    let map = v.map()?;
+    // CloudFormation accepts a monitoring time of 0 to 180 minutes; a bake longer than a day is
+    // more likely a unit mistake (seconds) than an intent.
+    let monitoring_minutes = int(&map, "monitoring_minutes", 10, 0..=180);
+    let bake_minutes = int(&map, "bake_minutes", 15, 0..=1440);
+    map.finish();
+    Some(Rollout {
+        monitoring_minutes: monitoring_minutes?,
+        bake_minutes: bake_minutes?,
     })
 }

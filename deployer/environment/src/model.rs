@@ -46,6 +46,8 @@ pub struct Environment {
     pub network: Network,
     /// CloudWatch Logs retention for every log group.
     pub logs: Logs,
+    /// How `deployer up` watches a rollout: rollback triggers' monitoring and the canary's bake.
+    pub rollout: Rollout,
 }
 
 impl Environment {
@@ -257,4 +259,15 @@ pub struct VpnCertificates {
 pub struct Logs {
     /// Days log events are kept; one of the values CloudWatch Logs accepts. Default 30.
     pub retention_days: u32,
+}
+
+/// How `deployer up` watches a rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    /// Minutes CloudFormation keeps watching the pipeline's alarms (its rollback triggers) after
+    /// a stack operation, rolling back when one fires. Default 10; 0 to 180 (CloudFormation's limit).
+    pub monitoring_minutes: u32,
+    /// Minutes the canary region is held after it deployed, its alarms watched, before the next
+    /// wave starts. Default 15; 0 to 1440.
+    pub bake_minutes: u32,
 }

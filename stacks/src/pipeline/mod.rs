@@ -19,6 +19,7 @@ mod storage;
 
 use environment::{Environment, Region};
 
+pub use alerts::{MAX_ROLLBACK_TRIGGERS, alarm_arn, alarm_names, rollback_alarm_names};
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
@@ -104,7 +105,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, &topic, &functions, &crawler)?;
+    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler)?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;
