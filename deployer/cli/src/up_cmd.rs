@@ -66,10 +66,16 @@ pub struct UpArgs {
 
 /// The check the canary must pass before the next wave, unless `--no-verify`.
 ///
-/// Not yet: `deployer verify` is being written as its own crate; at merge it is plugged in here as
-/// an `engine::gate::CanaryGate`. Until then `up` runs no gate (the canary's alarms still count).
-fn canary_gate(args: &UpArgs) -> Option<&'static dyn engine::gate::CanaryGate> {
-    let _ = args.no_verify;
+/// Not yet wired: `deployer verify` is being written as its own crate; at merge it is plugged in
+/// here as an `engine::gate::CanaryGate` (an adapter whose `check` runs verify in the given
+/// region). Until then `up` runs no gate; the canary's alarms still halt a rollout.
+fn canary_gate<'a>(
+    args: &UpArgs,
+    _context: &'a Context,
+) -> Option<Box<dyn engine::gate::CanaryGate + 'a>> {
+    if args.no_verify {
+        return None;
+    }
     None
 }
 
@@ -85,13 +91,14 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         yes: args.yes,
         printer: &printer,
     };
+    let gate = canary_gate(args, &context);
     let up = Up {
         env: &context.env,
         regions: context.regions(),
         artifacts: &artifacts,
         parallel: args.parallel,
         settings: Settings::default(),
-        gate: canary_gate(args),
+        gate: gate.as_deref(),
         resume: args.resume,
     };
     let results = tokio::select! {

@@ -165,14 +165,14 @@ pub async fn check_account_in(
         .map_err(|e| api_error("GetCallerIdentity", region, e))?;
     let actual = identity.account().unwrap_or_default().to_owned();
     if actual != env.account.as_str() {
-        return Err(Error::WrongAccount {
+        return Err(Error::WrongAccount(Box::new(crate::error::WrongAccount {
             env: env.name.as_str().to_owned(),
             region: region.to_owned(),
             expected: env.account.as_str().to_owned(),
             actual,
             caller: identity.arn().unwrap_or("an unknown caller").to_owned(),
             credentials: credentials.to_owned(),
-        });
+        })));
     }
     Ok(actual)
 }

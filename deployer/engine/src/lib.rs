@@ -23,4 +23,4 @@ pub mod gate;
 pub mod status;
 pub mod waves;
 
-pub use error::{Error, api_error};
+pub use error::{Error, WrongAccount, api_error};
