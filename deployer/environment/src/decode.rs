@@ -192,6 +192,13 @@ fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
                 "AWS reserves `aws:` for its own tags; choose another key",
             );
             ok = false;
+        } else if key.to_ascii_lowercase().starts_with("mst:") {
+            // The deployer's own stack tags (template and parameter hashes) start with `mst:`.
+            k.error(
+                format!("tag key `{key}` uses the deployer's reserved `mst:` prefix"),
+                "the deployer keeps its own stack tags (such as `mst:template-sha256`) under `mst:`; choose another key",
+            );
+            ok = false;
         }
         if value.chars().count() > 256 || !checks::is_tag_text(&value) {
             val.error(

@@ -117,6 +117,17 @@ fn base_is_valid_and_defaults_apply() {
 }
 
 #[test]
+fn the_deployers_tag_prefix_is_reserved() {
+    assert_problem(
+        &format!("{BASE}tags:\n  mst:template-sha256: abc\n"),
+        19,
+        3,
+        "tag key `mst:template-sha256` uses the deployer's reserved `mst:` prefix",
+        "choose another key",
+    );
+}
+
+#[test]
 fn rollout_times_are_read() {
     let text = format!("{BASE}rollout:\n  monitoring_minutes: 30\n  bake_minutes: 0\n");
     let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{e}"));
