@@ -1232,6 +1232,34 @@ fn every_email_subscription_filters_out_the_canary_alert() {
         assert!(
             topic.get("Subscription").is_none(),
             "no inline subscription (it cannot filter)"
+
+/// The rollback triggers name alarms by ARN before the stack exists: every pipeline alarm has the
+/// fixed name `stacks::pipeline::alarm_names` computes, and the triggers fit CloudFormation's five.
+#[test]
+fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
+    for name in ["local", "dev", "prod"] {
+        let env = env(name);
+        let stack = pipeline::stacks(&env, env.canary_region())
+            .unwrap()
+            .into_iter()
+            .find(|s| s.kind == StackKind::Pipeline)
+            .unwrap();
+        let template = stack.template.to_json().unwrap();
+        let in_template: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
+            .map(|(_, properties)| properties["AlarmName"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: BTreeSet<String> = pipeline::alarm_names(&env).into_iter().collect();
+        assert_eq!(in_template, expected, "{name}");
+        let triggers = pipeline::rollback_alarm_names(&env);
+        assert!(triggers.len() <= pipeline::MAX_ROLLBACK_TRIGGERS);
+        assert!(
+            triggers.iter().all(|t| expected.contains(t)),
+            "{name}: five alarms or fewer are their own triggers"
+        );
+        assert_eq!(
+            of_type(&template, "AWS::CloudWatch::CompositeAlarm").count(),
+            0,
+            "{name}: no composite alarm is needed for five alarms"
         );
     }
 }

@@ -78,7 +78,13 @@ impl Context {
         if let Some(endpoint) = aws.endpoint() {
             tracing::info!("sending requests to {endpoint}");
         }
-        aws::check_account(&aws.sts(), &env).await?;
+        aws::check_account_in(
+            &aws.sts(),
+            &env,
+            env.canary_region().as_str(),
+            &aws.credentials(),
+        )
+        .await?;
         Ok(Context {
             env,
             synthesis,

@@ -64,11 +64,11 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
                 changed = true;
                 continue;
             };
-            let body = change_set::deployed_template(cfn, region_name, &spec.name).await?;
-            if change_set::unchanged(&deployed, &body, &spec) {
+            if change_set::unchanged(&deployed, &spec) {
                 show(args, region_name, &spec.name, None);
                 continue;
             }
+            let body = change_set::deployed_template(cfn, region_name, &spec.name).await?;
             let location = match kind {
                 StackKind::Pipeline => deploy::template_location(&clients, &bucket, &spec).await?,
                 StackKind::Artifacts => TemplateLocation::Body,

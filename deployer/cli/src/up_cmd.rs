@@ -54,6 +54,57 @@ pub struct UpArgs {
     artifacts: ArtifactArgs,
     #[command(flatten)]
     plan: PlanArgs,
+    /// Continue a halted rollout: regions whose pipeline already carries this plan are skipped,
+    /// and a canary already deployed is not baked again (its alarms and gate are checked once).
+    #[arg(long)]
+    resume: bool,
+    /// Do not run the canary gate (`deployer verify`) before the next wave; alarms still count.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+/// `deployer verify` as the canary gate: the region's resource checks and a canary quote followed
+/// hop by hop must pass before the next wave starts.
+struct VerifyGate<'a> {
+    context: &'a Context,
+}
+
+impl engine::gate::CanaryGate for VerifyGate<'_> {
+    fn name(&self) -> String {
+        "deployer verify".to_owned()
+    }
+
+    fn check<'a>(&'a self, region: &'a environment::Region) -> engine::gate::GateFuture<'a> {
+        Box::pin(async move {
+            let env = &self.context.env;
+            let report = verify::verify_region(
+                self.context.aws.connection(),
+                env,
+                region,
+                verify::default_timeout(env),
+            )
+            .await
+            .map_err(|e| engine::gate::GateFailure(e.to_string()))?;
+            if report.passed() {
+                Ok(())
+            } else {
+                Err(engine::gate::GateFailure(format!(
+                    "deployer verify failed in {region}:\n{report}"
+                )))
+            }
+        })
+    }
+}
+
+/// The check the canary must pass before the next wave: `deployer verify`, unless `--no-verify`.
+fn canary_gate<'a>(
+    args: &UpArgs,
+    context: &'a Context,
+) -> Option<Box<dyn engine::gate::CanaryGate + 'a>> {
+    if args.no_verify {
+        return None;
+    }
+    Some(Box::new(VerifyGate { context }))
 }
 
 /// Runs `deployer up`.
@@ -69,12 +120,15 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         printer: &printer,
         refused: AtomicBool::new(false),
     };
+    let gate = canary_gate(args, &context);
     let up = Up {
         env: &context.env,
         regions: context.regions(),
         artifacts: &artifacts,
         parallel: args.parallel,
         settings: Settings::default(),
+        gate: gate.as_deref(),
+        resume: args.resume,
     };
     let results = tokio::select! {
         results = deploy::up(&up, &approver, &printer) => results,
@@ -94,6 +148,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             RegionResult::Changed => "deployed".to_owned(),
             RegionResult::Failed(why) => format!("FAILED: {why}"),
             RegionResult::Declined(why) => format!("not deployed: {why}"),
+            RegionResult::Halted(why) => format!("deployed, but the rollout halted here: {why}"),
             RegionResult::NotStarted => "not started (an earlier wave did not complete)".to_owned(),
         };
         printer.line(
@@ -115,11 +170,26 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(crate::exit::CANCELLED));
     }
     if code != 0 {
+        let deployed: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r,
+                    RegionResult::Changed | RegionResult::Unchanged | RegionResult::Halted(_)
+                )
+            })
+            .map(|(region, _)| region.as_str())
+            .collect();
+        let deployed_text = if deployed.is_empty() {
+            "none".to_owned()
+        } else {
+            deployed.join(", ")
+        };
         printer.line(
             &format!(
-                "up did not complete. Fix the cause and run `deployer up --env {env_name}` again (regions already deployed are no-ops); `deployer status --env {env_name}` shows each stack's state."
+                "up did not complete. Regions deployed: {deployed_text}. Fix the cause and run `deployer up --env {env_name} --resume` (regions already deployed are skipped); `deployer status --env {env_name}` shows each stack's state."
             ),
-            serde_json::json!({"type": "failed", "resume": format!("deployer up --env {env_name}")}),
+            serde_json::json!({"type": "failed", "deployed": deployed, "resume": format!("deployer up --env {env_name} --resume")}),
         );
     } else {
         for (region, clients) in context.regions() {

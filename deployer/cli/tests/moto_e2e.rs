@@ -391,6 +391,32 @@ async fn up_diff_up_down_against_moto() {
 
     let c = clients(&envs).await;
     verify_pipeline(&c, &sizes, 256).await;
+    // The stacks carry the hashes of what was deployed (moto round-trips stack tags set through a
+    // change set): the next `up` compares them without reading the template.
+    let env = environment::load(&envs.join("local.yaml")).unwrap();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    for stack in &synthesis.regions[0].stacks {
+        let described = c
+            .cfn
+            .describe_stacks()
+            .stack_name(&stack.name)
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<&str, &str> = described.stacks()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap(), t.value().unwrap()))
+            .collect();
+        assert_eq!(
+            tags.get("mst:template-sha256").copied(),
+            Some(engine::artifacts::sha256_hex(stack.compact.as_bytes()).as_str()),
+            "{}: {tags:?}",
+            stack.name
+        );
+        assert_eq!(tags.get("mst:parameters-sha256").map(|h| h.len()), Some(64));
+        assert_eq!(tags.get("owner").copied(), Some("data-platform"));
+    }
     // The artifacts bucket holds the four artifacts under content-hash keys.
     let artifacts_bucket = "mst-local-artifacts-123456789012-us-east-1";
     let listed =
@@ -823,7 +849,12 @@ fn the_wrong_account_is_refused_before_any_change() {
     );
     assert_eq!(up.status.code(), Some(1));
     assert!(
-        text(&up).contains("refusing to deploy: the credentials are for account 123456789012, but environment `local` deploys to account 210987654321"),
+        text(&up).contains("refusing to deploy to us-east-1: the credentials (the emulator's fixed credentials: arn:aws:sts::123456789012:"),
+        "{}",
+        text(&up)
+    );
+    assert!(
+        text(&up).contains(") are for account 123456789012, but environment `local` deploys to account 210987654321"),
         "{}",
         text(&up)
     );

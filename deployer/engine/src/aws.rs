@@ -38,6 +38,13 @@ pub struct RegionClients {
     pub sns: aws_sdk_sns::Client,
     /// Secrets Manager (after `up`: whether the InfluxDB token's secret holds a value; never read).
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// STS: the account check before any stack operation in the region.
+    pub sts: aws_sdk_sts::Client,
+    /// CloudWatch: the pipeline's alarms (rollback triggers, the canary's bake).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
+    /// chain` or `the emulator's fixed credentials`.
+    pub credentials: String,
 }
 
 /// What `env` asks for: its canary region, `AWS_ENDPOINT_URL` or its emulator endpoint, `options`'
@@ -108,6 +115,16 @@ impl Aws {
         );
         let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -118,14 +135,45 @@ impl Aws {
             kms,
             sns,
             secretsmanager,
+            sts,
+            cloudwatch,
+            credentials: self.credentials(),
+        }
+    }
+
+    /// Where the credentials come from, as messages name it.
+    pub fn credentials(&self) -> String {
+        match self.connection.profile() {
+            _ if self.connection.is_emulator() => "the emulator's fixed credentials".to_owned(),
+            Some(profile) => format!("profile `{profile}`"),
+            None => "the default credential chain".to_owned(),
         }
     }
 }
 
-/// Checks that the caller's account (STS `GetCallerIdentity`) is the environment's, before any
-/// change. Missing or expired credentials and an unreachable endpoint surface here, as the first call.
+/// Checks that the caller's account (STS `GetCallerIdentity`) is the environment's, in the canary
+/// region, before any change. Missing or expired credentials and an unreachable endpoint surface
+/// here, as the first call. See [`check_account_in`].
 pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Result<String, Error> {
-    let region = env.canary_region().as_str();
+    check_account_in(
+        sts,
+        env,
+        env.canary_region().as_str(),
+        "the default credential chain",
+    )
+    .await
+}
+
+/// Checks with `sts` (a client of `region`, using the credentials `credentials` describes) that
+/// the caller is in the environment's account; returns the account. A wrong account is
+/// [`Error::WrongAccount`], naming both accounts, the caller's ARN (the user or role) and where
+/// the credentials came from.
+pub async fn check_account_in(
+    sts: &aws_sdk_sts::Client,
+    env: &Environment,
+    region: &str,
+    credentials: &str,
+) -> Result<String, Error> {
     let identity = sts
         .get_caller_identity()
         .send()
@@ -133,11 +181,28 @@ pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Resu
         .map_err(|e| api_error("GetCallerIdentity", region, e))?;
     let actual = identity.account().unwrap_or_default().to_owned();
     if actual != env.account.as_str() {
-        return Err(Error::WrongAccount {
+        return Err(Error::WrongAccount(Box::new(crate::error::WrongAccount {
             env: env.name.as_str().to_owned(),
+            region: region.to_owned(),
             expected: env.account.as_str().to_owned(),
             actual,
-        });
+            caller: identity.arn().unwrap_or("an unknown caller").to_owned(),
+            credentials: credentials.to_owned(),
+        })));
     }
     Ok(actual)
+}
+
+/// [`check_account_in`] for the region of `clients`.
+pub async fn check_region_account(
+    clients: &RegionClients,
+    env: &Environment,
+) -> Result<String, Error> {
+    check_account_in(
+        &clients.sts,
+        env,
+        clients.region.as_str(),
+        &clients.credentials,
+    )
+    .await
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement, StackStatus,
-    Tag, TemplateStage,
+    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement,
+    RollbackConfiguration, RollbackTrigger, StackStatus, Tag, TemplateStage,
 };
 use policy_review::PolicyDiff;
 use serde_json::Value;
@@ -15,6 +15,12 @@ use serde_json::Value;
 use crate::events::is_missing_stack;
 use crate::status::{Phase, phase};
 use crate::{Error, api_error};
+
+/// The stack tag holding the SHA-256 (hex) of the template the stack was deployed with.
+pub const TEMPLATE_HASH_TAG: &str = "mst:template-sha256";
+/// The stack tag holding the SHA-256 (hex) of the parameters the engine passed, as
+/// [`parameters_sha256`] computes it.
+pub const PARAMETERS_HASH_TAG: &str = "mst:parameters-sha256";
 
 /// What the engine deploys as one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +31,74 @@ pub struct StackSpec {
     pub body: String,
     /// Parameters the engine passes (the others keep their defaults).
     pub parameters: BTreeMap<String, String>,
-    /// Stack tags.
+    /// Stack tags, including [`TEMPLATE_HASH_TAG`] and [`PARAMETERS_HASH_TAG`] when built by
+    /// [`StackSpec::new`].
     pub tags: BTreeMap<String, String>,
+    /// CloudFormation's rollback triggers for the operation, if any.
+    pub rollback: Option<Rollback>,
+}
+
+/// A change set's rollback configuration: CloudFormation rolls the operation back when one of
+/// the alarms goes into `ALARM` while it runs or during the monitoring time after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    /// The triggers: alarm ARN and its type (`AWS::CloudWatch::Alarm` or
+    /// `AWS::CloudWatch::CompositeAlarm`); at most five.
+    pub triggers: Vec<(String, String)>,
+    /// Minutes CloudFormation keeps watching after the operation (0 to 180).
+    pub monitoring_minutes: u32,
+}
+
+impl Rollback {
+    fn to_sdk(&self) -> RollbackConfiguration {
+        let triggers = self
+            .triggers
+            .iter()
+            .map(|(arn, kind)| RollbackTrigger::builder().arn(arn).r#type(kind).build())
+            .collect();
+        RollbackConfiguration::builder()
+            .set_rollback_triggers(Some(triggers))
+            // The environment allows at most 180 minutes.
+            .monitoring_time_in_minutes(i32::try_from(self.monitoring_minutes).unwrap_or(180))
+            .build()
+    }
+}
+
+impl StackSpec {
+    /// A spec whose tags are `tags` plus the hashes of `body` and `parameters`: what lets the next
+    /// `up` see from `DescribeStacks` alone that the stack already is this spec.
+    pub fn new(
+        name: String,
+        body: String,
+        parameters: BTreeMap<String, String>,
+        mut tags: BTreeMap<String, String>,
+    ) -> StackSpec {
+        tags.insert(
+            TEMPLATE_HASH_TAG.to_owned(),
+            crate::artifacts::sha256_hex(body.as_bytes()),
+        );
+        tags.insert(
+            PARAMETERS_HASH_TAG.to_owned(),
+            parameters_sha256(&parameters),
+        );
+        StackSpec {
+            name,
+            body,
+            parameters,
+            tags,
+            rollback: None,
+        }
+    }
+}
+
+/// The SHA-256 (hex) of parameters: of `key=value` lines in key order, so it does not depend on
+/// how they were collected.
+pub fn parameters_sha256(parameters: &BTreeMap<String, String>) -> String {
+    let text: String = parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    crate::artifacts::sha256_hex(text.as_bytes())
 }
 
 /// A stack as CloudFormation has it.
@@ -139,23 +211,19 @@ pub async fn deployed_template(client: &Client, region: &str, name: &str) -> Res
     Ok(output.template_body().unwrap_or_default().to_owned())
 }
 
-/// True when the deployed stack already is `spec`: same template text, same values for the
-/// parameters the engine passes, same tags, and in a settled, successful state. This lets an
-/// unchanged `up` skip change sets entirely.
-pub fn unchanged(deployed: &Deployed, deployed_body: &str, spec: &StackSpec) -> bool {
-    // UPDATE_ROLLBACK_COMPLETE means the last update failed: the template may match what was tried
-    // rather than what runs, so only a completed create, update or import can be unchanged.
+/// True when the deployed stack already is `spec`, read from `DescribeStacks` alone: the same
+/// tags, which include the template's and the parameters' hashes ([`StackSpec::new`]), the same
+/// values for the parameters the engine passes, and a settled, successful state. This lets an
+/// unchanged `up` skip change sets (and even reading the deployed template) entirely.
+pub fn unchanged(deployed: &Deployed, spec: &StackSpec) -> bool {
+    // UPDATE_ROLLBACK_COMPLETE means the last update failed: its tags may be what was tried rather
+    // than what runs, so only a completed create, update or import can be unchanged.
     let settled_ok = deployed.phase() == Phase::Complete;
-    let same_body = deployed_body == spec.body
-        || serde_json::from_str::<Value>(deployed_body)
-            .ok()
-            .zip(serde_json::from_str::<Value>(&spec.body).ok())
-            .is_some_and(|(a, b)| a == b);
     let same_parameters = spec
         .parameters
         .iter()
         .all(|(k, v)| deployed.parameters.get(k) == Some(v));
-    settled_ok && same_body && same_parameters && deployed.tags == spec.tags
+    settled_ok && same_parameters && deployed.tags == spec.tags
 }
 
 /// Where CloudFormation reads the template from.
@@ -304,6 +372,10 @@ pub async fn create(
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect(),
         ));
+    let request = match &spec.rollback {
+        Some(rollback) => request.rollback_configuration(rollback.to_sdk()),
+        None => request,
+    };
     let request = match location {
         TemplateLocation::Body => request.template_body(&spec.body),
         TemplateLocation::Url(url) => request.template_url(url),
@@ -656,10 +728,53 @@ mod tests {
             body: template(&["kinesis:GetRecords"]).to_string(),
             parameters: BTreeMap::new(),
             tags: BTreeMap::new(),
+            rollback: None,
         };
         let plan = local_plan(&spec, "us-east-1").unwrap();
         assert_eq!(plan.changes.len(), 2);
         assert_eq!(plan.iam.roles[0].status, RoleStatus::Added);
         assert!(plan.broadens());
+    }
+
+    #[test]
+    fn a_stack_is_unchanged_when_its_hash_tags_parameters_and_state_match() {
+        let parameters = BTreeMap::from([("Key".to_owned(), "a".to_owned())]);
+        let tags = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        let spec = StackSpec::new(STACK.into(), "{}".into(), parameters.clone(), tags.clone());
+        assert_eq!(
+            spec.tags[TEMPLATE_HASH_TAG],
+            crate::artifacts::sha256_hex(b"{}")
+        );
+        assert_eq!(
+            spec.tags[PARAMETERS_HASH_TAG],
+            parameters_sha256(&parameters)
+        );
+        let deployed = Deployed {
+            stack_id: "id".into(),
+            status: StackStatus::UpdateComplete,
+            reason: None,
+            parameters: parameters.clone(),
+            tags: spec.tags.clone(),
+            outputs: Vec::new(),
+        };
+        assert!(unchanged(&deployed, &spec));
+        let other_template =
+            StackSpec::new(STACK.into(), "{ }".into(), parameters.clone(), tags.clone());
+        assert!(!unchanged(&deployed, &other_template));
+        let other_parameters = StackSpec::new(
+            STACK.into(),
+            "{}".into(),
+            BTreeMap::from([("Key".to_owned(), "b".to_owned())]),
+            tags.clone(),
+        );
+        assert!(!unchanged(&deployed, &other_parameters));
+        // A stack deployed before the hash tags existed is not known to be unchanged.
+        let mut untagged = deployed.clone();
+        untagged.tags = tags;
+        assert!(!unchanged(&untagged, &spec));
+        // A failed update carries the tags it tried: not unchanged.
+        let mut rolled_back = deployed;
+        rolled_back.status = StackStatus::UpdateRollbackComplete;
+        assert!(!unchanged(&rolled_back, &spec));
     }
 }

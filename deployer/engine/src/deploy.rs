@@ -16,6 +16,7 @@ use crate::aws::RegionClients;
 use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocation};
 use crate::delete;
 use crate::events::StackEvent;
+use crate::gate::{self, CanaryGate};
 use crate::waves::{self, RegionResult, join_all};
 
 /// The pipeline stack's parameter naming the artifacts bucket, as `stacks` defines it.
@@ -26,12 +27,15 @@ pub use stacks::pipeline::ARTIFACTS_BUCKET_PARAMETER;
 pub struct Settings {
     /// Pause between two polls of a change set or a stack.
     pub poll: Duration,
+    /// Pause between two checks of the canary's alarms while it bakes.
+    pub bake_poll: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             poll: Duration::from_secs(3),
+            bake_poll: Duration::from_secs(30),
         }
     }
 }
@@ -138,12 +142,12 @@ pub fn spec(
             );
         }
     }
-    Ok(StackSpec {
-        name: stack.name.clone(),
-        body: stack.compact.clone(),
+    Ok(StackSpec::new(
+        stack.name.clone(),
+        stack.compact.clone(),
         parameters,
-        tags: env.tags.clone(),
-    })
+        env.tags.clone(),
+    ))
 }
 
 /// Where CloudFormation reads `spec`'s template from; a large template is first uploaded to the
@@ -176,20 +180,6 @@ pub async fn template_location(
     )))
 }
 
-/// What the stack currently is, and its template when it exists.
-async fn current(clients: &RegionClients, name: &str) -> Result<Option<(Deployed, String)>, Error> {
-    let region = clients.region.as_str();
-    let Some(deployed) = change_set::describe_stack(&clients.cloudformation, region, name).await?
-    else {
-        return Ok(None);
-    };
-    if deployed.is_review_only() {
-        return Ok(Some((deployed, String::new())));
-    }
-    let body = change_set::deployed_template(&clients.cloudformation, region, name).await?;
-    Ok(Some((deployed, body)))
-}
-
 /// Brings one stack to `spec`: skip when unchanged, else change set → review → approval →
 /// execute → events.
 pub async fn ensure_stack(
@@ -202,8 +192,8 @@ pub async fn ensure_stack(
 ) -> Result<StackResult, Error> {
     let region = &clients.region;
     let cfn = &clients.cloudformation;
-    let mut existing = current(clients, &spec.name).await?;
-    if let Some((deployed, _)) = &existing {
+    let mut existing = change_set::describe_stack(cfn, region.as_str(), &spec.name).await?;
+    if let Some(deployed) = &existing {
         if deployed.in_progress() {
             return Err(Error::Blocked {
                 stack: spec.name.clone(),
@@ -229,16 +219,21 @@ pub async fn ensure_stack(
             existing = None;
         }
     }
-    if let Some((deployed, body)) = &existing
-        && change_set::unchanged(deployed, body, spec)
+    if let Some(deployed) = &existing
+        && change_set::unchanged(deployed, spec)
     {
         return Ok(StackResult::Unchanged);
     }
-    let create = existing.as_ref().is_none_or(|(d, _)| d.is_review_only());
-    let old_template: Option<Value> = existing
-        .as_ref()
-        .filter(|_| !create)
-        .and_then(|(_, body)| serde_json::from_str(body).ok());
+    let create = existing.as_ref().is_none_or(Deployed::is_review_only);
+    // The deployed template is read only now, for the IAM comparison of a real change.
+    let old_template: Option<Value> = if create {
+        None
+    } else {
+        serde_json::from_str(
+            &change_set::deployed_template(cfn, region.as_str(), &spec.name).await?,
+        )
+        .ok()
+    };
     let prepared = change_set::create(
         cfn,
         region.as_str(),
@@ -296,6 +291,13 @@ pub struct Up<'a> {
     pub parallel: usize,
     /// Polling.
     pub settings: Settings,
+    /// Checked in the canary region after its bake, before the next wave (`None`: no gate, as
+    /// `up --no-verify` asks).
+    pub gate: Option<&'a dyn CanaryGate>,
+    /// Continue a halted rollout (`up --resume`): regions whose pipeline already carries this plan
+    /// are skipped without a look at their stacks' changes, and a canary already deployed is not
+    /// held for its bake again (its alarms and gate are still checked once).
+    pub resume: bool,
 }
 
 /// Phase one in one region: the artifacts stack, then the artifacts, uploaded when missing and
@@ -357,19 +359,130 @@ pub async fn pipeline_region(
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+        let mut spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+        if change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
+            .await?
+            .is_some_and(|deployed| change_set::unchanged(&deployed, &spec))
+        {
+            return Ok(RegionResult::Unchanged);
+        }
+        let (rollback, missing) = gate::rollback_configuration(clients, up.env).await?;
+        if missing > 0 {
+            observer.note(
+                &clients.region,
+                &format!(
+                    "{missing} of the pipeline's rollback alarms do not exist yet (this deployment creates them): CloudFormation watches {} alarm(s) this time",
+                    rollback.as_ref().map_or(0, |r| r.triggers.len())
+                ),
+            );
+        }
+        spec.rollback = rollback;
         let location =
             template_location(clients, &artifacts_bucket(up.env, &region.region), &spec).await?;
-        Ok::<_, Error>(
-            match ensure_stack(clients, &spec, &location, &up.settings, approver, observer).await? {
-                StackResult::Unchanged => RegionResult::Unchanged,
-                StackResult::Applied(_) => RegionResult::Changed,
-                StackResult::Declined(why) => RegionResult::Declined(why),
-            },
-        )
+        let result =
+            ensure_stack(clients, &spec, &location, &up.settings, approver, observer).await;
+        if let (Err(error @ Error::StackFailed { .. }), Some(rollback)) = (&result, &spec.rollback)
+        {
+            // Name the alarm when a rollback trigger, not a resource, undid the update.
+            let names = gate::watched_alarms(up.env, true);
+            if let Ok(firing) = gate::firing(clients, &names).await
+                && !firing.is_empty()
+            {
+                let list: Vec<String> = firing.iter().map(ToString::to_string).collect();
+                return Err(Error::Other(format!(
+                    "{error}; rolled back by its rollback trigger (monitoring time {} min): alarm(s) in ALARM: {}",
+                    rollback.monitoring_minutes,
+                    list.join("; ")
+                )));
+            }
+        }
+        Ok::<_, Error>(match result? {
+            StackResult::Unchanged => RegionResult::Unchanged,
+            StackResult::Applied(_) => RegionResult::Changed,
+            StackResult::Declined(why) => RegionResult::Declined(why),
+        })
     };
     run.await
         .unwrap_or_else(|e| RegionResult::Failed(e.to_string()))
+}
+
+/// True when the pipeline stack of `region` already is what this rollout deploys there: it
+/// carries the planned template and parameter hashes and is in a completed state. What makes a
+/// region "done" for `--resume`, and what decides whether the canary's gate is needed.
+pub async fn pipeline_done(
+    up: &Up<'_>,
+    region: &RegionOutput,
+    clients: &RegionClients,
+    stored: &[StoredArtifact],
+) -> Result<bool, Error> {
+    let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+    Ok(
+        change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
+            .await?
+            .is_some_and(|deployed| change_set::unchanged(&deployed, &spec)),
+    )
+}
+
+/// Between the canary and the next wave: when a later region still needs its pipeline deployed,
+/// hold the canary for its bake with its alarms watched (checked once when resuming), then run
+/// the gate. `Err` is the sentence that halts the rollout.
+async fn after_canary(
+    up: &Up<'_>,
+    stored: &[Vec<StoredArtifact>],
+    observer: &dyn Observer,
+) -> Result<(), String> {
+    let mut pending = false;
+    for (index, (region, clients)) in up.regions.iter().enumerate().skip(1) {
+        if !pipeline_done(up, region, clients, &stored[index])
+            .await
+            .unwrap_or(false)
+        {
+            pending = true;
+            break;
+        }
+    }
+    let Some((canary, clients)) = up.regions.first() else {
+        return Ok(());
+    };
+    if !pending {
+        return Ok(());
+    }
+    let alarms = gate::watched_alarms(up.env, false);
+    let minutes = if up.resume {
+        0
+    } else {
+        up.env.rollout.bake_minutes
+    };
+    if minutes > 0 {
+        observer.note(
+            &canary.region,
+            &format!(
+                "baking the canary for {minutes} min before the next wave, watching {} alarm(s)",
+                alarms.len()
+            ),
+        );
+    }
+    gate::bake(
+        clients,
+        &alarms,
+        Duration::from_secs(u64::from(minutes) * 60),
+        up.settings.bake_poll,
+    )
+    .await?;
+    if let Some(gate) = up.gate {
+        observer.note(
+            &canary.region,
+            &format!("running the canary gate: {}", gate.name()),
+        );
+        gate.check(&canary.region).await.map_err(|failure| {
+            format!(
+                "{} failed in the canary region {}: {failure}",
+                gate.name(),
+                canary.region
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// `up` for every region of `up`: artifacts stacks and uploads in all regions at once (nothing
@@ -380,6 +493,28 @@ pub async fn up(
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> Vec<(Region, RegionResult)> {
+    // The account of every region first: a wrong one refuses the whole rollout before any change.
+    let accounts = join_all(
+        up.regions
+            .iter()
+            .map(|(_, clients)| crate::aws::check_region_account(clients, up.env))
+            .collect(),
+    )
+    .await;
+    if accounts.iter().any(Result::is_err) {
+        return up
+            .regions
+            .iter()
+            .zip(accounts)
+            .map(|((region, _), account)| {
+                let result = match account {
+                    Err(error) => RegionResult::Failed(error.to_string()),
+                    Ok(_) => RegionResult::NotStarted,
+                };
+                (region.region.clone(), result)
+            })
+            .collect();
+    }
     let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
         up.regions
             .iter()
@@ -405,10 +540,28 @@ pub async fn up(
             .collect();
     }
     let indices: Vec<usize> = (0..up.regions.len()).collect();
-    let results = waves::run(&waves::plan(&indices, up.parallel), |index| {
-        let (region, clients) = &up.regions[index];
-        pipeline_region(up, region, clients, &stored[index], approver, observer)
-    })
+    let results = waves::run_gated(
+        &waves::plan(&indices, up.parallel),
+        |index| {
+            let (region, clients) = &up.regions[index];
+            let stored = &stored[index];
+            async move {
+                if up.resume
+                    && pipeline_done(up, region, clients, stored)
+                        .await
+                        .unwrap_or(false)
+                {
+                    observer.note(
+                        &region.region,
+                        "already deployed by the halted rollout: skipped",
+                    );
+                    return RegionResult::Unchanged;
+                }
+                pipeline_region(up, region, clients, stored, approver, observer).await
+            }
+        },
+        |_| after_canary(up, &stored, observer),
+    )
     .await;
     results
         .into_iter()

@@ -10,17 +10,8 @@ use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The credentials belong to another account than the environment's.
-    #[error(
-        "refusing to deploy: the credentials are for account {actual}, but environment `{env}` deploys to account {expected}; use the matching profile (--profile) or fix `account` in environments/{env}.yaml"
-    )]
-    WrongAccount {
-        /// The environment's name.
-        env: String,
-        /// The environment's account.
-        expected: String,
-        /// The caller's account.
-        actual: String,
-    },
+    #[error(transparent)]
+    WrongAccount(Box<WrongAccount>),
     /// An AWS call failed: the endpoint is unreachable, the credentials are missing, expired or
     /// rejected, access is denied, throttling did not stop, or the service refused the request.
     #[error(transparent)]
@@ -68,6 +59,26 @@ pub enum Error {
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Other(String),
+}
+
+/// Credentials of another account than the environment's, as STS reported them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to deploy to {region}: the credentials ({credentials}: {caller}) are for account {actual}, but environment `{env}` deploys to account {expected}; use the matching profile (--profile) or fix `account` in environments/{env}.yaml"
+)]
+pub struct WrongAccount {
+    /// The environment's name.
+    pub env: String,
+    /// The region checked.
+    pub region: String,
+    /// The caller's ARN (user or assumed role), as STS reports it.
+    pub caller: String,
+    /// Where the credentials came from: `profile \`ci\``, `the default credential chain`, ...
+    pub credentials: String,
+    /// The environment's account.
+    pub expected: String,
+    /// The caller's account.
+    pub actual: String,
 }
 
 /// The resource that made a stack operation fail.

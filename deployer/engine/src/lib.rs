@@ -3,7 +3,7 @@
 //! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (clients over `aws-connect`,
 //! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete,
 //! and how IAM changes, through `policy-review`, the comparison of `deployer policy diff`), [`apply`]
-//! (execute and wait), [`events`] (stack events), [`waves`] (canary first, then parallel waves),
+//! (execute and wait), [`events`] (stack events), [`gate`] (rollback triggers, the canary's bake and gate), [`waves`] (canary first, then parallel waves),
 //! [`deploy`] (one region's `up`), [`delete`], [`status`] and [`drift`]. CloudFormation holds all
 //! state: the engine keeps none of its own.
 //!
@@ -19,8 +19,9 @@ pub mod deploy;
 pub mod drift;
 mod error;
 pub mod events;
+pub mod gate;
 pub mod next_steps;
 pub mod status;
 pub mod waves;
 
-pub use error::{Error, api_error};
+pub use error::{Error, WrongAccount, api_error};

@@ -18,6 +18,9 @@ pub enum RegionResult {
     Failed(String),
     /// The user (or the approval policy) did not approve; nothing was executed.
     Declined(String),
+    /// Deployed (or already deployed), but the rollout stops here: the canary's alarms fired
+    /// during its bake, or its gate failed. The message says which.
+    Halted(String),
     /// Not started, because an earlier wave failed.
     NotStarted,
 }
@@ -25,7 +28,10 @@ pub enum RegionResult {
 impl RegionResult {
     /// True when later waves must not start.
     pub fn stops_rollout(&self) -> bool {
-        matches!(self, RegionResult::Failed(_) | RegionResult::Declined(_))
+        matches!(
+            self,
+            RegionResult::Failed(_) | RegionResult::Declined(_) | RegionResult::Halted(_)
+        )
     }
 }
 
@@ -42,16 +48,46 @@ pub fn plan<T: Clone>(regions: &[T], parallel: usize) -> Vec<Vec<T>> {
 /// Runs `deploy` over the waves in order, the regions of a wave concurrently, and stops after a
 /// wave in which any region [stopped the rollout](RegionResult::stops_rollout). Every region
 /// appears in the result, in wave order; those never started as [`RegionResult::NotStarted`].
-pub async fn run<T, F, Fut>(waves: &[Vec<T>], mut deploy: F) -> Vec<(T, RegionResult)>
+pub async fn run<T, F, Fut>(waves: &[Vec<T>], deploy: F) -> Vec<(T, RegionResult)>
 where
     T: Clone,
     F: FnMut(T) -> Fut,
     Fut: Future<Output = RegionResult>,
 {
-    let mut results = Vec::new();
+    run_gated(waves, deploy, |_| async { Ok(()) }).await
+}
+
+/// [`run`], with `after_canary` between the first wave (the canary) and the next: called only
+/// when the canary succeeded and more waves follow. `Err` halts the rollout: the canary's result
+/// becomes [`RegionResult::Halted`] with the message, and no later wave starts.
+pub async fn run_gated<T, F, Fut, G, GFut>(
+    waves: &[Vec<T>],
+    mut deploy: F,
+    after_canary: G,
+) -> Vec<(T, RegionResult)>
+where
+    T: Clone,
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = RegionResult>,
+    G: FnOnce(Vec<T>) -> GFut,
+    GFut: Future<Output = Result<(), String>>,
+{
+    let mut results: Vec<(T, RegionResult)> = Vec::new();
     let mut stopped = false;
+    let mut after_canary = Some(after_canary);
     for wave in waves {
         if stopped {
+            results.extend(wave.iter().map(|r| (r.clone(), RegionResult::NotStarted)));
+            continue;
+        }
+        if !results.is_empty()
+            && let Some(gate) = after_canary.take()
+            && let Err(why) = gate(results.iter().map(|(r, _)| r.clone()).collect()).await
+        {
+            for (_, result) in &mut results {
+                *result = RegionResult::Halted(why.clone());
+            }
+            stopped = true;
             results.extend(wave.iter().map(|r| (r.clone(), RegionResult::NotStarted)));
             continue;
         }
@@ -188,6 +224,70 @@ mod tests {
         // Two waves of 10 s each, not four regions of 10 s.
         assert_eq!(start.elapsed(), Duration::from_secs(20));
         assert_eq!(exit_code(&results), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_gate_after_the_canary_halts_the_rollout() {
+        let started = RefCell::new(Vec::new());
+        let gated = RefCell::new(Vec::new());
+        let results = run_gated(
+            &plan(&["a", "b", "c"], 2),
+            |r| {
+                started.borrow_mut().push(r);
+                async { RegionResult::Changed }
+            },
+            |canary| {
+                gated.borrow_mut().extend(canary);
+                async { Err("verify: the InfluxDB hop failed".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!(*started.borrow(), ["a"]);
+        assert_eq!(*gated.borrow(), ["a"]);
+        assert_eq!(
+            results,
+            [
+                (
+                    "a",
+                    RegionResult::Halted("verify: the InfluxDB hop failed".into())
+                ),
+                ("b", RegionResult::NotStarted),
+                ("c", RegionResult::NotStarted),
+            ]
+        );
+        assert_eq!(exit_code(&results), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_runs_once_between_the_canary_and_the_next_wave_only() {
+        let calls = RefCell::new(0);
+        let results = run_gated(
+            &plan(&["a", "b", "c"], 1),
+            |_| async { RegionResult::Changed },
+            |_| {
+                *calls.borrow_mut() += 1;
+                async { Ok(()) }
+            },
+        )
+        .await;
+        assert_eq!(*calls.borrow(), 1);
+        assert_eq!(exit_code(&results), 0);
+        // A lone canary has no next wave: no gate.
+        let results = run_gated(
+            &plan(&["a"], 1),
+            |_| async { RegionResult::Changed },
+            |_| async { Err::<(), _>("never".to_owned()) },
+        )
+        .await;
+        assert_eq!(results, [("a", RegionResult::Changed)]);
+        // A failed canary stops before the gate.
+        let results = run_gated(
+            &plan(&["a", "b"], 1),
+            |_| async { RegionResult::Failed("x".into()) },
+            |_| async { Err::<(), _>("never".to_owned()) },
+        )
+        .await;
+        assert_eq!(results[0].1, RegionResult::Failed("x".into()));
     }
 
     #[tokio::test(start_paused = true)]

@@ -29,6 +29,7 @@ use engine::artifacts::{Stored, StoredArtifact};
 use engine::aws::RegionClients;
 use engine::change_set::{self, Plan};
 use engine::deploy::{self, Approver, Observer, Settings, Up};
+use engine::gate::{CanaryGate, GateFailure, GateFuture};
 use engine::waves::{RegionResult, exit_code};
 use environment::{Environment, Region};
 use stacks::pipeline::{ArtifactParameter, StackKind};
@@ -168,7 +169,7 @@ async fn the_wrong_account_is_refused() {
     let error = engine::aws::check_account(&sts, &prod()).await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        "refusing to deploy: the credentials are for account 999988887777, but environment `prod` deploys to account 444455556666; use the matching profile (--profile) or fix `account` in environments/prod.yaml"
+        "refusing to deploy to eu-west-1: the credentials (the default credential chain: an unknown caller) are for account 999988887777, but environment `prod` deploys to account 444455556666; use the matching profile (--profile) or fix `account` in environments/prod.yaml"
     );
 }
 
@@ -222,13 +223,15 @@ async fn a_stack_status_newer_than_the_sdk_is_neither_complete_nor_unchanged() {
         .unwrap();
     assert_eq!(found.status.as_str(), "MIGRATE_COMPLETE");
     assert!(!found.in_progress() && !found.is_failed_create() && !found.is_review_only());
-    let spec = change_set::StackSpec {
-        name: "s".into(),
-        body: "{}".into(),
-        parameters: Default::default(),
-        tags: Default::default(),
-    };
-    assert!(!change_set::unchanged(&found, "{}", &spec));
+    let spec = change_set::StackSpec::new(
+        "s".into(),
+        "{}".into(),
+        Default::default(),
+        Default::default(),
+    );
+    let mut tagged = found.clone();
+    tagged.tags = spec.tags.clone();
+    assert!(!change_set::unchanged(&tagged, &spec));
 }
 
 /// Rules for executing a change set on `name` that ends in `final_status` after a resource failed.
@@ -450,7 +453,6 @@ fn region(
 fn version_of(parameter: ArtifactParameter) -> String {
     format!("v-{}", parameter.crate_name())
 }
-
 /// `HeadObject` rules for a bucket holding every artifact (with its SHA-256 checksum, at
 /// [`version_of`]), except `planted`, whose object holds other bytes. The rules only answer
 /// requests that ask for the checksum.
@@ -488,6 +490,109 @@ fn region_holding(
     busy_polls: usize,
     planted: Option<ArtifactParameter>,
 ) -> (RegionClients, Rule) {
+    let mocked = mocked(
+        env,
+        output,
+        &Script {
+            failure: fail.then_some(Failure::Resource),
+            busy_polls,
+            planted,
+            ..Script::default()
+        },
+    );
+    (mocked.clients, mocked.create)
+}
+
+/// How a pipeline update ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// A resource fails (`Transform`: `Role is not authorized`), and the stack rolls back.
+    Resource,
+    /// No resource fails: a rollback trigger (an alarm) rolls the update back.
+    AlarmRollback,
+}
+
+/// What a mocked region does.
+#[derive(Debug, Clone)]
+struct Script {
+    /// How the pipeline update ends (`None`: it succeeds).
+    failure: Option<Failure>,
+    /// Polls in progress before the update settles.
+    busy_polls: usize,
+    /// An artifact whose object in the bucket holds other bytes.
+    planted: Option<ArtifactParameter>,
+    /// The pipeline already carries this rollout's plan (hash tags, parameters, `UPDATE_COMPLETE`).
+    done: bool,
+    /// The account STS reports.
+    account: &'static str,
+    /// `DescribeAlarms` calls answered with every alarm `OK` before one is in `ALARM`
+    /// (`None`: never; the alarms exist and stay `OK`).
+    alarm_after: Option<usize>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script {
+            failure: None,
+            busy_polls: 0,
+            planted: None,
+            done: false,
+            account: "444455556666",
+            alarm_after: None,
+        }
+    }
+}
+
+/// A mocked region and the rules a test counts.
+struct Mocked {
+    clients: RegionClients,
+    /// `CreateChangeSet` (whether the pipeline was started).
+    create: Rule,
+    /// `DescribeAlarms` (rollback triggers, bake).
+    alarms: Rule,
+    /// `DescribeStacks` of the artifacts stack (whether the region was touched at all).
+    artifacts_described: Rule,
+}
+
+/// The pipeline's alarms as `DescribeAlarms` lists them; `firing` is in `ALARM`.
+fn alarms_output(
+    env: &Environment,
+    region: &str,
+    firing: Option<&str>,
+) -> aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput {
+    use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+    let alarms = stacks::pipeline::alarm_names(env)
+        .into_iter()
+        .map(|name| {
+            let state = if firing == Some(name.as_str()) {
+                StateValue::Alarm
+            } else {
+                StateValue::Ok
+            };
+            MetricAlarm::builder()
+                .alarm_arn(stacks::pipeline::alarm_arn(
+                    env.account.as_str(),
+                    region,
+                    &name,
+                ))
+                .alarm_name(name)
+                .state_reason("Threshold Crossed: 1 datapoint [3.0] was greater than or equal to the threshold (1.0)")
+                .state_value(state)
+                .build()
+        })
+        .collect();
+    aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput::builder()
+        .set_metric_alarms(Some(alarms))
+        .build()
+}
+
+/// The alarm the tests make fire.
+const FIRING: &str = "mst-prod-transform-errors";
+
+fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> Mocked {
+    let fail = script.failure.is_some();
+    let busy_polls = script.busy_polls;
+    let planted = script.planted;
     let artifacts_stack = deploy::stack_of(output, StackKind::Artifacts).unwrap();
     let pipeline_name = deploy::stack_of(output, StackKind::Pipeline)
         .unwrap()
@@ -495,7 +600,12 @@ fn region_holding(
         .clone();
     let artifacts_name = artifacts_stack.name.clone();
     let artifacts_body = artifacts_stack.compact.clone();
-    let tags: Vec<(String, String)> = env.tags.clone().into_iter().collect();
+    // Deployed as the spec says: the tags carry the template's and parameters' hashes.
+    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[])
+        .unwrap()
+        .tags
+        .into_iter()
+        .collect();
 
     let artifacts_described = {
         let (name, tags) = (artifacts_name.clone(), tags.clone());
@@ -522,40 +632,63 @@ fn region_holding(
     };
     let pipeline_template = mock!(aws_sdk_cloudformation::Client::get_template)
         .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
-    let pipeline_described = {
-        let name = pipeline_name.clone();
-        let mut sequence = mock!(aws_sdk_cloudformation::Client::describe_stacks)
-            .sequence()
-            .output({
+    let pipeline_spec =
+        deploy::spec(env, output, StackKind::Pipeline, &stored(&artifacts())).unwrap();
+    let executed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pipeline_described = if script.done {
+        let (name, spec) = (pipeline_name.clone(), pipeline_spec.clone());
+        mock!(aws_sdk_cloudformation::Client::describe_stacks)
+            .match_requests({
                 let name = name.clone();
-                move || {
-                    DescribeStacksOutput::builder()
-                        .stacks(stack(&name, StackStatus::UpdateComplete, &[]))
-                        .build()
-                }
-            });
-        for _ in 0..busy_polls {
-            let name = name.clone();
-            sequence = sequence.output(move || {
-                DescribeStacksOutput::builder()
-                    .stacks(stack(&name, StackStatus::UpdateInProgress, &[]))
-                    .build()
-            });
-        }
+                move |r| r.stack_name() == Some(name.as_str())
+            })
+            .then_output(move || {
+                let tags: Vec<(String, String)> = spec.tags.clone().into_iter().collect();
+                let mut done = stack(&name, StackStatus::UpdateComplete, &tags);
+                done.parameters = Some(
+                    spec.parameters
+                        .iter()
+                        .map(|(k, v)| {
+                            aws_sdk_cloudformation::types::Parameter::builder()
+                                .parameter_key(k)
+                                .parameter_value(v)
+                                .build()
+                        })
+                        .collect(),
+                );
+                DescribeStacksOutput::builder().stacks(done).build()
+            })
+    } else {
+        let name = pipeline_name.clone();
+        let alarm_rollback = script.failure == Some(Failure::AlarmRollback);
         let final_status = if fail {
             StackStatus::UpdateRollbackComplete
         } else {
             StackStatus::UpdateComplete
         };
-        sequence
-            .output(move || {
-                DescribeStacksOutput::builder()
-                    .stacks(stack(&name, final_status.clone(), &[]))
-                    .build()
-            })
-            .repeatedly()
-            .build()
+        // Settled before the change set is executed (however often it is read), then in progress
+        // for `busy_polls` reads, then settled in `final_status`.
+        let executed = executed.clone();
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(move || {
+            use std::sync::atomic::Ordering::SeqCst;
+            let status = if !executed.load(SeqCst) {
+                StackStatus::UpdateComplete
+            } else if polls.fetch_add(1, SeqCst) < busy_polls {
+                StackStatus::UpdateInProgress
+            } else {
+                final_status.clone()
+            };
+            let mut described = stack(&name, status.clone(), &[]);
+            if alarm_rollback && status == StackStatus::UpdateRollbackComplete {
+                described.stack_status_reason = Some(format!(
+                    "The following rollback trigger(s) went into ALARM state: [{FIRING}]"
+                ));
+            }
+            DescribeStacksOutput::builder().stacks(described).build()
+        })
     };
+    let alarm_rollback = script.failure == Some(Failure::AlarmRollback);
     let pipeline_events = {
         let name = pipeline_name.clone();
         mock!(aws_sdk_cloudformation::Client::describe_stack_events)
@@ -582,7 +715,7 @@ fn region_holding(
                     ResourceStatus::UpdateComplete,
                     None,
                 )];
-                if fail {
+                if fail && !alarm_rollback {
                     list.insert(
                         0,
                         event(
@@ -600,7 +733,32 @@ fn region_holding(
             .repeatedly()
             .build()
     };
+    // The pipeline's change set carries the rollback triggers (every alarm, as they exist) and the
+    // environment's monitoring time.
+    let (trigger_arns, monitoring) = (
+        stacks::pipeline::rollback_alarm_names(env)
+            .iter()
+            .map(|n| stacks::pipeline::alarm_arn(env.account.as_str(), output.region.as_str(), n))
+            .collect::<Vec<_>>(),
+        i32::try_from(env.rollout.monitoring_minutes).unwrap(),
+    );
     let create = mock!(aws_sdk_cloudformation::Client::create_change_set)
+        .match_requests(move |r| {
+            let Some(rollback) = r.rollback_configuration() else {
+                return false;
+            };
+            let arns: Vec<&str> = rollback
+                .rollback_triggers()
+                .iter()
+                .filter_map(|t| t.arn())
+                .collect();
+            arns == trigger_arns
+                && rollback
+                    .rollback_triggers()
+                    .iter()
+                    .all(|t| t.r#type() == Some("AWS::CloudWatch::Alarm"))
+                && rollback.monitoring_time_in_minutes() == Some(monitoring)
+        })
         .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build());
     let describe_change_set = mock!(aws_sdk_cloudformation::Client::describe_change_set)
         .then_output(|| {
@@ -620,8 +778,13 @@ fn region_holding(
                 )
                 .build()
         });
-    let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set)
-        .then_output(|| ExecuteChangeSetOutput::builder().build());
+    let execute = mock!(aws_sdk_cloudformation::Client::execute_change_set).then_output({
+        let executed = executed.clone();
+        move || {
+            executed.store(true, std::sync::atomic::Ordering::SeqCst);
+            ExecuteChangeSetOutput::builder().build()
+        }
+    });
     let mut heads = bucket_holding(&artifacts(), planted);
     // The pipeline template is over the inline limit, so it goes through the bucket, where it is
     // already stored (with its checksum).
@@ -655,6 +818,30 @@ fn region_holding(
             &execute,
         ]
     );
+    let account = script.account;
+    let sts = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(move || {
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder()
+            .account(account)
+            .arn(format!("arn:aws:sts::{account}:assumed-role/deployer/ci"))
+            .build()
+    });
+    let region_name = output.region.as_str().to_owned();
+    let alarms = {
+        let mut sequence = mock!(aws_sdk_cloudwatch::Client::describe_alarms).sequence();
+        let (quiet, firing) = match script.alarm_after {
+            None => (1, None),
+            Some(n) => (n, Some(FIRING)),
+        };
+        for _ in 0..quiet {
+            let (env, region) = (env.clone(), region_name.clone());
+            sequence = sequence.output(move || alarms_output(&env, &region, None));
+        }
+        let (env, region) = (env.clone(), region_name.clone());
+        sequence
+            .output(move || alarms_output(&env, &region, firing))
+            .repeatedly()
+            .build()
+    };
     let clients = RegionClients {
         region: output.region.clone(),
         cloudformation: cfn,
@@ -662,8 +849,17 @@ fn region_holding(
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
+
+        sts: client!(aws_sdk_sts, [&sts]),
+        cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
+        credentials: "profile `ci`".to_owned(),
     };
-    (clients, create)
+    Mocked {
+        clients,
+        create,
+        alarms,
+        artifacts_described,
+    }
 }
 
 fn artifacts() -> Vec<Artifact> {
@@ -706,7 +902,10 @@ async fn a_failed_canary_stops_later_waves() {
         parallel: 2,
         settings: Settings {
             poll: Duration::from_secs(5),
+            bake_poll: Duration::from_secs(30),
         },
+        gate: None,
+        resume: false,
     };
     let recorder = Recorder::default();
     let results = deploy::up(&up, &Yes, &recorder).await;
@@ -749,7 +948,10 @@ async fn a_failure_in_a_parallel_wave_lets_the_running_region_finish() {
         parallel: 2,
         settings: Settings {
             poll: Duration::from_secs(5),
+            bake_poll: Duration::from_secs(30),
         },
+        gate: None,
+        resume: false,
     };
     let recorder = Recorder::default();
     let results = deploy::up(&up, &Yes, &recorder).await;
@@ -797,6 +999,10 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
+
+        sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
+        cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        credentials: "profile `ci`".to_owned(),
     };
     let mut spec = deploy::spec(
         &env,
@@ -855,7 +1061,10 @@ async fn a_planted_artifact_stops_up_before_any_pipeline_change() {
         parallel: 2,
         settings: Settings {
             poll: Duration::from_secs(5),
+            bake_poll: Duration::from_secs(30),
         },
+        gate: None,
+        resume: false,
     };
     let results = deploy::up(&up, &Yes, &Recorder::default()).await;
     let RegionResult::Failed(why) = &results[0].1 else {
@@ -1062,6 +1271,9 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
         sns: client!(aws_sdk_sns, [&subscriptions]),
         secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
+        sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
+        cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        credentials: "profile `ci`".to_owned(),
     };
     let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
         .await
@@ -1094,4 +1306,291 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         )),
         "{lines:?}"
     );
+
+/// `up` over prod's three regions, each mocked by its script.
+struct Rollout {
+    env: Environment,
+    synthesis: synth::Synthesis,
+}
+
+impl Rollout {
+    fn prod() -> Rollout {
+        let env = prod();
+        let synthesis = synth::synthesize(&env, None).unwrap();
+        Rollout { env, synthesis }
+    }
+
+    fn mock(&self, scripts: [Script; 3]) -> Vec<Mocked> {
+        self.synthesis
+            .regions
+            .iter()
+            .zip(scripts)
+            .map(|(r, script)| mocked(&self.env, r, &script))
+            .collect()
+    }
+
+    async fn up(
+        &self,
+        regions: &[Mocked],
+        parallel: usize,
+        gate: Option<&dyn CanaryGate>,
+        resume: bool,
+    ) -> Vec<(Region, RegionResult)> {
+        let artifacts = artifacts();
+        let up = Up {
+            env: &self.env,
+            regions: self
+                .synthesis
+                .regions
+                .iter()
+                .zip(regions)
+                .map(|(r, m)| (r, m.clients.clone()))
+                .collect(),
+            artifacts: &artifacts,
+            parallel,
+            settings: Settings {
+                poll: Duration::from_secs(5),
+                bake_poll: Duration::from_secs(30),
+            },
+            gate,
+            resume,
+        };
+        deploy::up(&up, &Yes, &Recorder::default()).await
+    }
+}
+
+fn results_of(results: &[(Region, RegionResult)]) -> Vec<(&str, RegionResult)> {
+    results
+        .iter()
+        .map(|(r, x)| (r.as_str(), x.clone()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_account_in_any_region_refuses_the_rollout_before_any_change() {
+    let rollout = Rollout::prod();
+    let regions = rollout.mock([
+        Script::default(),
+        Script {
+            account: "999988887777",
+            ..Script::default()
+        },
+        Script::default(),
+    ]);
+    let results = rollout.up(&regions, 2, None, false).await;
+    let results = results_of(&results);
+    assert_eq!(results[0], ("eu-west-1", RegionResult::NotStarted));
+    assert_eq!(
+        results[1],
+        (
+            "eu-central-1",
+            RegionResult::Failed(
+                "refusing to deploy to eu-central-1: the credentials (profile `ci`: arn:aws:sts::999988887777:assumed-role/deployer/ci) are for account 999988887777, but environment `prod` deploys to account 444455556666; use the matching profile (--profile) or fix `account` in environments/prod.yaml".into()
+            )
+        )
+    );
+    assert_eq!(results[2], ("us-east-1", RegionResult::NotStarted));
+    for region in &regions {
+        assert_eq!(region.artifacts_described.num_calls(), 0, "no stack read");
+        assert_eq!(region.create.num_calls(), 0, "no change set");
+    }
+    assert_eq!(exit_code(&rollout_results(&results)), 1);
+}
+
+/// Results with owned region names, for `exit_code`.
+fn rollout_results(results: &[(&str, RegionResult)]) -> Vec<(String, RegionResult)> {
+    results
+        .iter()
+        .map(|(r, x)| ((*r).to_owned(), x.clone()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_during_the_canarys_monitoring_time_rolls_it_back_and_starts_no_later_wave() {
+    let rollout = Rollout::prod();
+    // The alarms exist and are quiet when the change set is made (its rollback triggers, with
+    // prod's 15 minutes of monitoring: the mock only accepts such a change set); then the
+    // transform errors alarm fires and CloudFormation rolls the update back, no resource failed.
+    let regions = rollout.mock([
+        Script {
+            failure: Some(Failure::AlarmRollback),
+            alarm_after: Some(1),
+            ..Script::default()
+        },
+        Script::default(),
+        Script::default(),
+    ]);
+    let results = rollout.up(&regions, 2, None, false).await;
+    let results = results_of(&results);
+    let RegionResult::Failed(why) = &results[0].1 else {
+        panic!("the canary is rolled back: {results:?}")
+    };
+    assert_eq!(
+        why,
+        "mst-prod-pipeline in eu-west-1 ended UPDATE_ROLLBACK_COMPLETE; first failure: mst-prod-pipeline (AWS::CloudFormation::Stack) UPDATE_ROLLBACK_COMPLETE: The following rollback trigger(s) went into ALARM state: [mst-prod-transform-errors]; rolled back by its rollback trigger (monitoring time 15 min): alarm(s) in ALARM: mst-prod-transform-errors (Threshold Crossed: 1 datapoint [3.0] was greater than or equal to the threshold (1.0))"
+    );
+    assert_eq!(
+        regions[0].create.num_calls(),
+        1,
+        "one change set, with the triggers"
+    );
+    assert_eq!(results[1], ("eu-central-1", RegionResult::NotStarted));
+    assert_eq!(results[2], ("us-east-1", RegionResult::NotStarted));
+    assert_eq!(regions[1].create.num_calls(), 0);
+    assert_eq!(regions[2].create.num_calls(), 0);
+    assert_eq!(exit_code(&rollout_results(&results)), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_during_the_canarys_bake_halts_the_rollout() {
+    let rollout = Rollout::prod();
+    // One read for the rollback triggers, four quiet checks of the bake, then the alarm fires.
+    let regions = rollout.mock([
+        Script {
+            alarm_after: Some(5),
+            ..Script::default()
+        },
+        Script::default(),
+        Script::default(),
+    ]);
+    let started = tokio::time::Instant::now();
+    let results = rollout.up(&regions, 2, None, false).await;
+    let results = results_of(&results);
+    assert_eq!(
+        results[0],
+        (
+            "eu-west-1",
+            RegionResult::Halted(
+                "alarm(s) in ALARM in the canary region eu-west-1 during its bake: mst-prod-transform-errors (Threshold Crossed: 1 datapoint [3.0] was greater than or equal to the threshold (1.0))".into()
+            )
+        )
+    );
+    assert_eq!(regions[0].create.num_calls(), 1, "the canary was deployed");
+    assert_eq!(regions[0].alarms.num_calls(), 6);
+    assert!(
+        started.elapsed() >= Duration::from_secs(4 * 30),
+        "the bake held the canary: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(results[1].1, RegionResult::NotStarted);
+    assert_eq!(results[2].1, RegionResult::NotStarted);
+    assert_eq!(regions[1].create.num_calls(), 0);
+    assert_eq!(regions[2].create.num_calls(), 0);
+    assert_eq!(exit_code(&rollout_results(&results)), 1);
+}
+
+/// A gate that records which regions it checked and fails when told to.
+struct FakeGate {
+    failure: Option<&'static str>,
+    checked: Mutex<Vec<String>>,
+}
+
+impl CanaryGate for FakeGate {
+    fn name(&self) -> String {
+        "deployer verify".to_owned()
+    }
+
+    fn check<'a>(&'a self, region: &'a Region) -> GateFuture<'a> {
+        Box::pin(async move {
+            self.checked.lock().unwrap().push(region.to_string());
+            match self.failure {
+                Some(why) => Err(GateFailure(why.to_owned())),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_runs_after_the_full_bake_and_a_failing_gate_halts_the_rollout() {
+    let rollout = Rollout::prod();
+    let regions = rollout.mock([Script::default(), Script::default(), Script::default()]);
+    let gate = FakeGate {
+        failure: Some("hop `influxdb`: no point for the canary quote after 60 s"),
+        checked: Mutex::new(Vec::new()),
+    };
+    let started = tokio::time::Instant::now();
+    let results = rollout.up(&regions, 2, Some(&gate), false).await;
+    let results = results_of(&results);
+    assert_eq!(
+        results[0],
+        (
+            "eu-west-1",
+            RegionResult::Halted(
+                "deployer verify failed in the canary region eu-west-1: hop `influxdb`: no point for the canary quote after 60 s".into()
+            )
+        )
+    );
+    assert_eq!(*gate.checked.lock().unwrap(), ["eu-west-1"]);
+    // prod bakes 30 minutes, alarms checked every 30 s (and once for the rollback triggers).
+    assert!(started.elapsed() >= Duration::from_secs(30 * 60));
+    assert_eq!(regions[0].alarms.num_calls(), 1 + 61);
+    assert_eq!(results[1].1, RegionResult::NotStarted);
+    assert_eq!(regions[1].create.num_calls(), 0);
+    assert_eq!(exit_code(&rollout_results(&results)), 1);
+
+    // A passing gate lets the next waves go.
+    let regions = rollout.mock([Script::default(), Script::default(), Script::default()]);
+    let gate = FakeGate {
+        failure: None,
+        checked: Mutex::new(Vec::new()),
+    };
+    let results = rollout.up(&regions, 2, Some(&gate), false).await;
+    assert!(
+        results.iter().all(|(_, r)| *r == RegionResult::Changed),
+        "{results:?}"
+    );
+    assert_eq!(*gate.checked.lock().unwrap(), ["eu-west-1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_in_wave_two_then_resume_deploys_only_the_failed_and_later_regions() {
+    let rollout = Rollout::prod();
+    // One region per wave: eu-west-1, then eu-central-1 (fails), then us-east-1.
+    let regions = rollout.mock([
+        Script::default(),
+        Script {
+            failure: Some(Failure::Resource),
+            ..Script::default()
+        },
+        Script::default(),
+    ]);
+    let results = rollout.up(&regions, 1, None, false).await;
+    let results = results_of(&results);
+    assert_eq!(results[0], ("eu-west-1", RegionResult::Changed));
+    assert!(
+        matches!(&results[1].1, RegionResult::Failed(why) if why.contains("Role is not authorized")),
+        "{results:?}"
+    );
+    assert_eq!(results[2], ("us-east-1", RegionResult::NotStarted));
+    assert_eq!(regions[0].alarms.num_calls(), 1 + 61, "the canary baked");
+
+    // The cause is fixed; `up --resume`: the canary carries the plan and is skipped, not baked
+    // again (its alarms checked once), the failed and the later region are deployed.
+    let regions = rollout.mock([
+        Script {
+            done: true,
+            ..Script::default()
+        },
+        Script::default(),
+        Script::default(),
+    ]);
+    let results = rollout.up(&regions, 1, None, true).await;
+    assert_eq!(
+        results_of(&results),
+        [
+            ("eu-west-1", RegionResult::Unchanged),
+            ("eu-central-1", RegionResult::Changed),
+            ("us-east-1", RegionResult::Changed),
+        ]
+    );
+    assert_eq!(
+        regions[0].create.num_calls(),
+        0,
+        "the finished canary is not redeployed"
+    );
+    assert_eq!(regions[0].alarms.num_calls(), 1, "no second bake");
+    assert_eq!(regions[1].create.num_calls(), 1);
+    assert_eq!(regions[2].create.num_calls(), 1);
+    assert_eq!(exit_code(&results), 0);
 }

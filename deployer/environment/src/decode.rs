@@ -52,6 +52,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let network = section(&root, "network", default_network(), |v| network(v));
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
     let grafana = section(&root, "grafana", Grafana::default(), |v| grafana(v));
+    let rollout = section(&root, "rollout", default_rollout(), |v| rollout(v));
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
@@ -76,6 +77,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         network: network?,
         logs: logs?,
         grafana: grafana?,
+        rollout: rollout?,
     })
 }
 
@@ -190,6 +192,13 @@ fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
             k.error(
                 format!("tag key `{key}` uses the reserved `aws:` prefix"),
                 "AWS reserves `aws:` for its own tags; choose another key",
+            );
+            ok = false;
+        } else if key.to_ascii_lowercase().starts_with("mst:") {
+            // The deployer's own stack tags (template and parameter hashes) start with `mst:`.
+            k.error(
+                format!("tag key `{key}` uses the deployer's reserved `mst:` prefix"),
+                "the deployer keeps its own stack tags (such as `mst:template-sha256`) under `mst:`; choose another key",
             );
             ok = false;
         }
@@ -859,5 +868,25 @@ fn grafana(v: &Value<'_>) -> Option<Grafana> {
         quotes_query: quotes_query?,
         influx_user: influx_user?,
         stale_after_intervals: stale_after_intervals?,
+    })
+}
+
+fn default_rollout() -> Rollout {
+    Rollout {
+        monitoring_minutes: 10,
+        bake_minutes: 15,
+    }
+}
+
+fn rollout(v: &Value<'_>) -> Option<Rollout> {
+    let map = v.map()?;
+    // CloudFormation accepts a monitoring time of 0 to 180 minutes; a bake longer than a day is
+    // more likely a unit mistake (seconds) than an intent.
+    let monitoring_minutes = int(&map, "monitoring_minutes", 10, 0..=180);
+    let bake_minutes = int(&map, "bake_minutes", 15, 0..=1440);
+    map.finish();
+    Some(Rollout {
+        monitoring_minutes: monitoring_minutes?,
+        bake_minutes: bake_minutes?,
     })
 }

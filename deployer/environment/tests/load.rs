@@ -110,6 +110,64 @@ fn base_is_valid_and_defaults_apply() {
     assert_eq!(env.logs.retention_days, 30);
     assert_eq!(env.catalog.crawler_schedule, "cron(15 3 * * ? *)");
     assert_eq!(env.athena.bytes_scanned_limit_gb, 10);
+    assert_eq!(
+        (env.rollout.monitoring_minutes, env.rollout.bake_minutes),
+        (10, 15)
+    );
+}
+
+#[test]
+fn the_deployers_tag_prefix_is_reserved() {
+    assert_problem(
+        &format!("{BASE}tags:\n  mst:template-sha256: abc\n"),
+        19,
+        3,
+        "tag key `mst:template-sha256` uses the deployer's reserved `mst:` prefix",
+        "choose another key",
+    );
+}
+
+#[test]
+fn rollout_times_are_read() {
+    let text = format!("{BASE}rollout:\n  monitoring_minutes: 30\n  bake_minutes: 0\n");
+    let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (env.rollout.monitoring_minutes, env.rollout.bake_minutes),
+        (30, 0)
+    );
+}
+
+#[test]
+fn rollout_monitoring_beyond_cloudformations_limit() {
+    assert_problem(
+        &format!("{BASE}rollout: {{monitoring_minutes: 181}}\n"),
+        18,
+        31,
+        "`rollout.monitoring_minutes` must be from 0 to 180, found 181",
+        "set a value from 0 to 180",
+    );
+}
+
+#[test]
+fn rollout_bake_must_be_whole_minutes() {
+    assert_problem(
+        &format!("{BASE}rollout:\n  bake_minutes: 1.5\n"),
+        19,
+        17,
+        "expected an integer for `rollout.bake_minutes`, found",
+        "write a whole number from 0 to 1440",
+    );
+}
+
+#[test]
+fn rollout_misspelt_key_suggests_the_right_one() {
+    assert_problem(
+        &format!("{BASE}rollout:\n  bake_minute: 5\n"),
+        19,
+        3,
+        "unknown key `bake_minute` in `rollout`",
+        "did you mean `bake_minutes`?",
+    );
 }
 
 #[test]

@@ -7,16 +7,77 @@ use environment::Environment;
 
 use crate::iam::actions::sns;
 use crate::iam::{PolicyDocument, Principal, Statement};
-use crate::resources::cloudwatch::{Alarm, Dimension};
+use crate::resources::cloudwatch::{Alarm, CompositeAlarm, Dimension};
 use crate::resources::events::{EventPattern, Rule, Target};
 use crate::resources::glue::Crawler;
 use crate::resources::sns::{Subscription, Topic, TopicPolicy};
 use crate::template::{Expr, Handle, Options, Template, pseudo};
 
 use super::BuildError;
+use super::Names;
 use super::functions::Functions;
 use super::health::{self, Watched};
 use super::keys::DataKey;
+
+/// CloudFormation takes at most five rollback triggers per stack operation.
+pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
+
+/// The pipeline's metric alarms: logical id, and the purpose part of the fixed name
+/// `mst-<env>-<purpose>` (fixed, so an alarm's ARN is known before any stack exists).
+const ALARMS: [(&str, &str); 5] = [
+    ("TransformIteratorAgeAlarm", "transform-iterator-age"),
+    ("FailedEventsAlarm", "failed-events"),
+    ("TransformErrorsAlarm", "transform-errors"),
+    ("ToParquetErrorsAlarm", "to-parquet-errors"),
+    ("NotifyErrorsAlarm", "notify-errors"),
+];
+
+/// The purpose part of the composite alarm's name, made when there are more alarms than
+/// rollback triggers.
+const ROLLBACK_COMPOSITE: &str = "rollback";
+
+/// The names of the pipeline's metric alarms in `env` (the same in every region: alarm names are
+/// regional): what `deployer up` watches while the canary bakes.
+pub fn alarm_names(env: &Environment) -> Vec<String> {
+    let names = Names::new(env);
+    health::ALARMS
+        .iter()
+        .map(|spec| alarm_name(&names, spec.id))
+        .collect()
+}
+
+/// The alarms the pipeline's rollback triggers name: every alarm while there are at most
+/// [`MAX_ROLLBACK_TRIGGERS`], else the composite alarm the pipeline then holds, in `ALARM` when any
+/// of them is.
+pub fn rollback_alarm_names(env: &Environment) -> Vec<String> {
+    rollback_triggers(
+        alarm_names(env),
+        Names::new(env).regional(ROLLBACK_COMPOSITE),
+    )
+}
+
+fn rollback_triggers(alarms: Vec<String>, composite: String) -> Vec<String> {
+    if alarms.len() <= MAX_ROLLBACK_TRIGGERS {
+        alarms
+    } else {
+        vec![composite]
+    }
+}
+
+/// The ARN of the alarm `name` in `account` and `region` (the commercial partition: environments
+/// allow no other regions).
+pub fn alarm_arn(account: &str, region: &str, name: &str) -> String {
+    format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
+}
+
+/// The fixed name of the alarm with logical id `id`.
+fn alarm_name(names: &Names, id: &str) -> String {
+    let purpose = ALARMS
+        .iter()
+        .find(|(logical, _)| *logical == id)
+        .map_or(id, |(_, purpose)| *purpose);
+    names.regional(purpose)
+}
 
 pub(super) type AlertTopic = Handle<Topic>;
 
@@ -62,11 +123,14 @@ pub fn canary_filter_policy() -> serde_json::Value {
 /// them (and the notify Lambda's role) to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
+    env: &Environment,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
 ) -> Result<(), BuildError> {
+    let names = Names::new(env);
     let mut alarms = Vec::new();
+    let mut handles = Vec::new();
     for spec in health::ALARMS {
         let metric = spec.metric;
         let resource = match metric.watched {
@@ -79,6 +143,7 @@ pub(super) fn add_alarms(
         let alarm = t.add(
             spec.id,
             Alarm {
+                alarm_name: alarm_name(&names, spec.id),
                 alarm_description: spec.description.to_owned(),
                 namespace: metric.namespace,
                 metric_name: metric.metric,
@@ -98,6 +163,29 @@ pub(super) fn add_alarms(
             Options::none(),
         )?;
         alarms.push(alarm.arn());
+        handles.push(alarm);
+    }
+    let all = alarm_names(env);
+    if all.len() > MAX_ROLLBACK_TRIGGERS {
+        // CloudFormation takes at most five rollback triggers: one composite alarm stands for all.
+        let rule = all
+            .iter()
+            .map(|name| format!("ALARM(\"{name}\")"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let options = handles
+            .iter()
+            .fold(Options::none(), |options, alarm| options.depends_on(alarm));
+        t.add(
+            "RollbackCompositeAlarm",
+            CompositeAlarm {
+                alarm_name: names.regional(ROLLBACK_COMPOSITE),
+                alarm_description: "Any pipeline alarm: the rollback trigger of pipeline updates."
+                    .into(),
+                alarm_rule: rule,
+            },
+            options,
+        )?;
     }
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
     add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
@@ -175,4 +263,25 @@ fn add_topic_policy(
         Options::none(),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_to_five_alarms_are_their_own_triggers_and_more_go_through_the_composite() {
+        let five: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
+        assert_eq!(rollback_triggers(five.clone(), "c".into()), five);
+        let six: Vec<String> = (0..6).map(|i| format!("a{i}")).collect();
+        assert_eq!(rollback_triggers(six, "c".into()), ["c"]);
+    }
+
+    #[test]
+    fn an_alarm_arn_is_spelt_as_cloudwatch_does() {
+        assert_eq!(
+            alarm_arn("444455556666", "eu-west-1", "mst-prod-notify-errors"),
+            "arn:aws:cloudwatch:eu-west-1:444455556666:alarm:mst-prod-notify-errors"
+        );
+    }
 }

@@ -20,7 +20,9 @@ mod storage;
 
 use environment::{Environment, Region};
 
-pub use alerts::canary_filter_policy;
+pub use alerts::{
+    MAX_ROLLBACK_TRIGGERS, alarm_arn, alarm_names, canary_filter_policy, rollback_alarm_names,
+};
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::SCRAPER_UNIT;
@@ -110,7 +112,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, &topic, &functions, &crawler)?;
+    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler)?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;

@@ -9,6 +9,9 @@ use crate::template::{Expr, Handle};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Alarm {
+    /// The alarm's name, fixed so its ARN is known before the stack exists (rollback triggers
+    /// name alarms by ARN).
+    pub alarm_name: String,
     /// What firing means and what to do.
     pub alarm_description: String,
     /// Metric namespace, such as `AWS/Lambda`.
@@ -46,7 +49,19 @@ pub struct Dimension {
     pub value: Expr,
 }
 
-resource_types!(Alarm => "AWS::CloudWatch::Alarm");
+/// `AWS::CloudWatch::CompositeAlarm`: in `ALARM` when its rule over other alarms holds.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompositeAlarm {
+    /// The alarm's name, fixed like [`Alarm::alarm_name`].
+    pub alarm_name: String,
+    /// What firing means and what to do.
+    pub alarm_description: String,
+    /// The rule, such as `ALARM("a") OR ALARM("b")`.
+    pub alarm_rule: String,
+}
+
+resource_types!(Alarm => "AWS::CloudWatch::Alarm", CompositeAlarm => "AWS::CloudWatch::CompositeAlarm");
 
 impl Handle<Alarm> {
     /// The alarm's ARN (what `aws:SourceArn` is when the alarm publishes to a topic).
