@@ -1232,6 +1232,9 @@ fn every_email_subscription_filters_out_the_canary_alert() {
         assert!(
             topic.get("Subscription").is_none(),
             "no inline subscription (it cannot filter)"
+        );
+    }
+}
 
 /// The rollback triggers name alarms by ARN before the stack exists: every pipeline alarm has the
 /// fixed name `stacks::pipeline::alarm_names` computes, and the triggers fit CloudFormation's five.

@@ -1306,6 +1306,7 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         )),
         "{lines:?}"
     );
+}
 
 /// `up` over prod's three regions, each mocked by its script.
 struct Rollout {

@@ -165,7 +165,10 @@ pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> D
         parallel: 1,
         settings: Settings {
             poll: std::time::Duration::from_millis(200),
+            ..Settings::default()
         },
+        gate: None,
+        resume: false,
     };
     let results = engine::deploy::up(&up, &Yes, &Quiet).await;
     for (region, result) in &results {
