@@ -17,7 +17,9 @@ use stacks::pipeline::{self, StackKind};
 
 pub use explain::Grants;
 pub use judge::parliament_inputs;
-pub use limits::{INLINE_TEMPLATE_BYTES, LimitError, MAX_RESOURCES, S3_TEMPLATE_BYTES};
+pub use limits::{
+    INLINE_TEMPLATE_BYTES, LimitError, MAX_RESOURCES, S3_TEMPLATE_BYTES, USER_DATA_BYTES,
+};
 /// The readable text of a string or string-valued intrinsic (`Ref` → `${Name}`), as in the snapshot.
 pub use readable::as_text as readable_text;
 pub use snapshot::{ResourcePolicies, ResourcePolicy, RoleSnapshot, Snapshot};
@@ -125,7 +127,7 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 json,
                 name: stack.name.clone(),
             };
-            limits::check(region, &output)?;
+            limits::check(env.name.as_str(), region, &output)?;
             stacks_out.push(output);
         }
         let region_snapshot =

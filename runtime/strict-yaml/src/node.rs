@@ -89,6 +89,9 @@ pub struct Document {
     root: Node,
     /// Byte offset of the start of each line (index 0 is line 1).
     line_starts: Vec<usize>,
+    /// Per line, the byte offset of the first non-ASCII byte at or after its start (the text's
+    /// length when none): up to there a character column is a byte count.
+    next_non_ascii: Vec<usize>,
     /// Problems found while building the tree that do not stop decoding (duplicate keys).
     pub(crate) early: Vec<Diagnostic>,
 }
@@ -98,9 +101,10 @@ impl Document {
     /// keys) are kept and reported by the [`crate::Decoder`] together with the decoding problems.
     pub fn parse(file: &str, text: &str) -> Result<Self, Problems> {
         let text: Arc<str> = Arc::from(text);
-        let line_starts = std::iter::once(0)
+        let line_starts: Vec<usize> = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let next_non_ascii = next_non_ascii(&text, &line_starts);
         let mut doc = Document {
             file: file.to_owned(),
             text,
@@ -109,6 +113,7 @@ impl Document {
                 span: Span::default(),
             },
             line_starts,
+            next_non_ascii,
             early: Vec::new(),
         };
         let text = Arc::clone(&doc.text);
@@ -188,11 +193,18 @@ impl Document {
     }
 
     /// Converts the parser's (1-based line, 0-based character column) into a [`Pos`] with a byte offset.
+    ///
+    /// Constant time on ASCII text: counting characters from the line's start would make every
+    /// position of a long line cost its column, and a one-line list of N symbols cost N² in all.
     fn pos(&self, line: usize, col: usize) -> Pos {
         let line = line.clamp(1, self.line_starts.len());
         let start = self.line_starts[line - 1];
-        let rest = &self.text[start..];
-        let offset = start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i);
+        let offset = if start + col <= self.next_non_ascii[line - 1] {
+            start + col
+        } else {
+            let rest = &self.text[start..];
+            start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
+        };
         Pos {
             line,
             column: col + 1,
@@ -206,6 +218,25 @@ impl Document {
             end: self.pos(span.end.line(), span.end.col()),
         }
     }
+}
+
+/// For each line starting at `line_starts[i]`, the offset of the first non-ASCII byte at or after
+/// it, or `text.len()`: one backward pass over the lines.
+fn next_non_ascii(text: &str, line_starts: &[usize]) -> Vec<usize> {
+    let mut out = vec![text.len(); line_starts.len()];
+    let mut next = text.len();
+    let mut end = text.len();
+    for (line, &start) in line_starts.iter().enumerate().rev() {
+        if let Some(first) = text.as_bytes()[start..end]
+            .iter()
+            .position(|b| !b.is_ascii())
+        {
+            next = start + first;
+        }
+        end = start;
+        out[line] = next;
+    }
+    out
 }
 
 /// Builds the tree from parser events.

@@ -175,3 +175,40 @@ fn rejects_aliases() {
         (2, 9)
     );
 }
+
+/// The text of `key`'s value in a one-level map, cut from the document by its span.
+#[allow(clippy::unwrap_used)] // a test helper: a panic is the failure
+fn value_text(text: &str, key: &str) -> String {
+    let doc = Document::parse("cfg.yaml", text).unwrap();
+    let dec = Decoder::new(&doc);
+    let value = dec.root_map().unwrap().get(key).unwrap();
+    text[value.span().bytes()].to_owned()
+}
+
+#[test]
+fn positions_are_exact_after_non_ascii_text_and_on_long_lines() {
+    // After a two-byte character on the same line, and on a line after one.
+    assert_eq!(value_text("{name: é, threads: 99}\n", "threads"), "99");
+    assert_eq!(
+        value_text("name: \"ü\" # ö\nthreads: 42\n", "threads"),
+        "42"
+    );
+    assert_eq!(value_text("name: \"€\"\nthreads: 7", "threads"), "7");
+    // A long ASCII line (a flow list of many items) before and after a non-ASCII one.
+    let items: Vec<String> = (0..2000).map(|i| format!("S{i}")).collect();
+    let text = format!(
+        "names: [{}]\nname: é\nthreads: 3\nratio: [{}, x]\n",
+        items.join(", "),
+        items.join(", ")
+    );
+    assert_eq!(value_text(&text, "threads"), "3");
+    let doc = Document::parse("cfg.yaml", &text).unwrap();
+    let dec = Decoder::new(&doc);
+    let root = dec.root_map().unwrap();
+    for key in ["names", "ratio"] {
+        let list = root.get(key).unwrap().items().unwrap();
+        assert_eq!(&text[list[1999].span().bytes()], "S1999", "{key}");
+    }
+    let ratio = root.get("ratio").unwrap().items().unwrap();
+    assert_eq!(&text[ratio[2000].span().bytes()], "x");
+}

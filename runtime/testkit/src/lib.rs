@@ -7,6 +7,8 @@
 //! - [`Moto`]: the moto AWS emulator (`moto_server`, PyPI `moto[server]`; `MST_MOTO_SERVER` overrides
 //!   the binary, else the `.ci/setup-tools` virtualenv's is used).
 //! - [`tools_python`]: that virtualenv's Python, for independent readers such as DuckDB.
+//! - [`QuoteSite`]: the bundled local quote site (`runtime/quote-site`), in this process on its own
+//!   threads: deterministic quote pages (HTML and JSON), injected 429/500s, what it served, jumps.
 //! - [`s3`] (feature `aws`): S3 event notifications shaped like real ones, and objects read back.
 //! - [`iam`] (feature `aws`): a component's role as deployed (`policies/local/<Role>.json`),
 //!   assumed in a moto started with [`Moto::start_with_iam`], which enforces IAM.
@@ -31,6 +33,8 @@ pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;
 
+/// The quote site's crate, for [`QuoteSite::start_with`]'s settings and [`QuoteSite::served`]'s report.
+pub use quote_site;
 pub use runtime_api::{FUNCTION_ARN, LambdaProcess, Report, RuntimeApi};
 
 /// How long a server may take to answer after it was spawned (moto imports a lot of Python, and
@@ -620,5 +624,54 @@ impl Moto {
                 .post(format!("{}/moto-api/reset", self.server.url))
                 .send_empty(),
         );
+    }
+}
+
+/// The bundled local quote site (`runtime/quote-site`) on a free `127.0.0.1` port, served by this
+/// process's threads and stopped on drop. Point a scraper source at [`QuoteSite::html_url`] or
+/// [`QuoteSite::json_url`]; [`QuoteSite::served`] says exactly what it served.
+pub struct QuoteSite {
+    site: quote_site::QuoteSite,
+}
+
+impl QuoteSite {
+    /// Starts the site with its defaults (seed 42, 1 s ticks, 2% of requests 429 and 1% 500).
+    pub fn start() -> Self {
+        Self::start_with(quote_site::SiteConfig::default())
+    }
+
+    /// Starts the site with `config` (such as `SiteConfig::without_errors()`).
+    pub fn start_with(config: quote_site::SiteConfig) -> Self {
+        let site = quote_site::QuoteSite::start(config, 0)
+            .unwrap_or_else(|e| panic!("cannot start the quote site: {e}"));
+        Self { site }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.site.url()
+    }
+
+    /// The HTML page's URL template, `http://127.0.0.1:PORT/quote/{symbol}` (a source's `url`).
+    pub fn html_url(&self) -> String {
+        format!("{}/quote/{{symbol}}", self.site.url())
+    }
+
+    /// The JSON document's URL template, `http://127.0.0.1:PORT/api/quote/{symbol}`.
+    pub fn json_url(&self) -> String {
+        format!("{}/api/quote/{{symbol}}", self.site.url())
+    }
+
+    /// Counts per symbol and every quote served so far (what `GET /served` answers).
+    pub fn served(&self) -> quote_site::ServedReport {
+        self.site.served()
+    }
+
+    /// Makes the next quote of `symbol` move `pct` percent from the last one served (what
+    /// `POST /jump?symbol=..&pct=..` does).
+    pub fn jump(&self, symbol: &str, pct: f64) {
+        let symbol = quote_record::Symbol::parse(symbol)
+            .unwrap_or_else(|e| panic!("`{symbol}` is not a ticker: {e}"));
+        self.site.jump(&symbol, pct);
     }
 }
