@@ -196,11 +196,12 @@ pub async fn next_steps(
                 .collect()
         })
         .unwrap_or_default();
-    let subscriptions_made = if !declared.is_empty() && declared.iter().all(|id| !ids.contains_key(*id)) {
-        SubscriptionsMade::SkippedByEmulator
-    } else {
-        SubscriptionsMade::Yes
-    };
+    let subscriptions_made =
+        if !declared.is_empty() && declared.iter().all(|id| !ids.contains_key(*id)) {
+            SubscriptionsMade::SkippedByEmulator
+        } else {
+            SubscriptionsMade::Yes
+        };
 
     Ok(NextSteps {
         region: region.to_owned(),

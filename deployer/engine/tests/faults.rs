@@ -1220,9 +1220,9 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
     let listed = mock!(aws_sdk_cloudformation::Client::list_stack_resources)
         .match_requests(|r| r.stack_name() == Some("mst-prod-pipeline"))
         .then_output(move || {
-            let subscriptions = subscription_ids.iter().map(|id| {
-                resource(id, "AWS::SNS::Subscription", &format!("{topic}:{id}"))
-            });
+            let subscriptions = subscription_ids
+                .iter()
+                .map(|id| resource(id, "AWS::SNS::Subscription", &format!("{topic}:{id}")));
             ListStackResourcesOutput::builder()
                 .set_stack_resource_summaries(Some(subscriptions.collect()))
                 .stack_resource_summaries(resource(

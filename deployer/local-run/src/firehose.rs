@@ -61,8 +61,12 @@ pub fn spawn_delivery_streams(
             });
         let stats = Arc::new(Stats::default());
         let task = tokio::spawn({
-            let (kinesis, s3, stats, stop) =
-                (kinesis.clone(), s3.clone(), Arc::clone(&stats), stop.clone());
+            let (kinesis, s3, stats, stop) = (
+                kinesis.clone(),
+                s3.clone(),
+                Arc::clone(&stats),
+                stop.clone(),
+            );
             async move {
                 local_firehose::run(config, kinesis, s3, stats, stop)
                     .await
