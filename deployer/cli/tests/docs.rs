@@ -216,6 +216,8 @@ fn command_of(
     cache: &mut BTreeMap<Vec<String>, Option<String>>,
     words: &[String],
 ) -> Result<(Vec<String>, String), String> {
+    // `deployer help <command>` is clap's: it exists for every command that does.
+    let words = words.strip_prefix(&["help".to_owned()]).unwrap_or(words);
     let top = help(cache, &[]).unwrap();
     let mut known = Vec::new();
     let mut known_help = top;
@@ -366,4 +368,6 @@ fn a_flag_the_help_lacks_or_an_unknown_command_is_reported() {
         "a prefix of a flag is not the flag"
     );
     assert!(command_of(&mut cache, &["no-such-command".to_string()]).is_err());
+    assert!(command_of(&mut cache, &["help".to_string(), "synth".to_string()]).is_ok());
+    assert!(command_of(&mut cache, &["help".to_string(), "nope".to_string()]).is_err());
 }

@@ -69,7 +69,7 @@ pub fn local_environment(moto: &Moto, influx_v1: Option<&str>) -> Environment {
         .unwrap()
         .replace("http://127.0.0.1:5000", moto.endpoint());
     if let Some(url) = influx_v1 {
-        let section = "url: http://127.0.0.1:8086\n  api: v2\n  org: markets\n  bucket: quotes";
+        let section = "url: http://127.0.0.1:8086\n  api: v1\n  database: quotes";
         assert!(
             text.contains(section),
             "local.yaml's influxdb section changed"
