@@ -75,31 +75,16 @@ pub async fn retained(client: &Client, region: &str, stack: &str) -> Result<Reta
     let template: Value =
         serde_json::from_str(&change_set::deployed_template(client, region, stack).await?)
             .unwrap_or(Value::Null);
-    let mut token = None;
-    loop {
-        let page = client
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| api_error(format!("ListStackResources {stack}"), region, e))?;
-        for resource in page.stack_resource_summaries() {
-            let logical = resource.logical_resource_id().unwrap_or_default();
-            let retain =
-                template["Resources"][logical]["DeletionPolicy"].as_str() == Some("Retain");
-            let Some(physical) = resource.physical_resource_id() else {
-                continue;
-            };
-            match resource.resource_type().unwrap_or_default() {
-                "AWS::S3::Bucket" if retain => found.buckets.push(physical.to_owned()),
-                "AWS::KMS::Key" if retain => found.keys.push(physical.to_owned()),
-                _ => {}
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
+    for resource in crate::status::stack_resources(client, region, stack).await? {
+        let logical = resource.logical_resource_id().unwrap_or_default();
+        let retain = template["Resources"][logical]["DeletionPolicy"].as_str() == Some("Retain");
+        let Some(physical) = resource.physical_resource_id() else {
+            continue;
+        };
+        match resource.resource_type().unwrap_or_default() {
+            "AWS::S3::Bucket" if retain => found.buckets.push(physical.to_owned()),
+            "AWS::KMS::Key" if retain => found.keys.push(physical.to_owned()),
+            _ => {}
         }
     }
     Ok(found)

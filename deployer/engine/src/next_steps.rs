@@ -82,34 +82,16 @@ async fn physical_ids(
     clients: &RegionClients,
     stack: &str,
 ) -> Result<BTreeMap<String, String>, Error> {
-    let region = clients.region.as_str();
-    let mut ids = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .cloudformation
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| api_error(format!("ListStackResources {stack}"), region, e))?;
-        for resource in page.stack_resource_summaries() {
-            if let (Some(logical), Some(physical)) = (
-                resource.logical_resource_id(),
-                resource.physical_resource_id(),
-            ) {
-                // moto reports a skipped secret's id as the text "None".
-                if !physical.is_empty() && physical != "None" {
-                    ids.insert(logical.to_owned(), physical.to_owned());
-                }
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(ids);
-        }
-    }
+    let resources =
+        crate::status::stack_resources(&clients.cloudformation, clients.region.as_str(), stack)
+            .await?;
+    Ok(resources
+        .iter()
+        .filter_map(|r| Some((r.logical_resource_id()?, r.physical_resource_id()?)))
+        // moto reports a skipped secret's id as the text "None".
+        .filter(|(_, physical)| !physical.is_empty() && *physical != "None")
+        .map(|(logical, physical)| (logical.to_owned(), physical.to_owned()))
+        .collect())
 }
 
 /// The next steps after deploying `stack` (synthesized as `template`) in `clients`' region.

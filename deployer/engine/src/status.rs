@@ -114,6 +114,30 @@ pub async fn stack_status(client: &Client, region: &str, stack: &str) -> Result<
     })
 }
 
+/// Every resource CloudFormation lists for `stack` (all pages), as `ListStackResources` gives them.
+pub async fn stack_resources(
+    client: &Client,
+    region: &str,
+    stack: &str,
+) -> Result<Vec<aws_sdk_cloudformation::types::StackResourceSummary>, Error> {
+    let mut resources = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| crate::api_error(format!("ListStackResources {stack}"), region, e))?;
+        resources.extend_from_slice(page.stack_resource_summaries());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(resources);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
