@@ -22,16 +22,6 @@ use super::keys::DataKey;
 /// CloudFormation takes at most five rollback triggers per stack operation.
 pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
 
-/// The pipeline's metric alarms: logical id, and the purpose part of the fixed name
-/// `mst-<env>-<purpose>` (fixed, so an alarm's ARN is known before any stack exists).
-const ALARMS: [(&str, &str); 5] = [
-    ("TransformIteratorAgeAlarm", "transform-iterator-age"),
-    ("FailedEventsAlarm", "failed-events"),
-    ("TransformErrorsAlarm", "transform-errors"),
-    ("ToParquetErrorsAlarm", "to-parquet-errors"),
-    ("NotifyErrorsAlarm", "notify-errors"),
-];
-
 /// The purpose part of the composite alarm's name, made when there are more alarms than
 /// rollback triggers.
 const ROLLBACK_COMPOSITE: &str = "rollback";
@@ -42,7 +32,7 @@ pub fn alarm_names(env: &Environment) -> Vec<String> {
     let names = Names::new(env);
     health::ALARMS
         .iter()
-        .map(|spec| alarm_name(&names, spec.id))
+        .map(|spec| names.regional(spec.name))
         .collect()
 }
 
@@ -68,15 +58,6 @@ fn rollback_triggers(alarms: Vec<String>, composite: String) -> Vec<String> {
 /// allow no other regions).
 pub fn alarm_arn(account: &str, region: &str, name: &str) -> String {
     format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
-}
-
-/// The fixed name of the alarm with logical id `id`.
-fn alarm_name(names: &Names, id: &str) -> String {
-    let purpose = ALARMS
-        .iter()
-        .find(|(logical, _)| *logical == id)
-        .map_or(id, |(_, purpose)| *purpose);
-    names.regional(purpose)
 }
 
 pub(super) type AlertTopic = Handle<Topic>;
@@ -143,7 +124,7 @@ pub(super) fn add_alarms(
         let alarm = t.add(
             spec.id,
             Alarm {
-                alarm_name: alarm_name(&names, spec.id),
+                alarm_name: names.regional(spec.name),
                 alarm_description: spec.description.to_owned(),
                 namespace: metric.namespace,
                 metric_name: metric.metric,

@@ -68,6 +68,9 @@ pub struct HealthMetric {
 pub struct HealthAlarm {
     /// The alarm's logical id.
     pub id: &'static str,
+    /// The purpose part of its fixed name `mst-<env>-<name>` (fixed, so its ARN is known before any
+    /// stack exists: the rollback triggers name it).
+    pub name: &'static str,
     /// What firing means and what to do.
     pub description: &'static str,
     /// The metric.
@@ -99,6 +102,7 @@ const fn lambda(
 pub const ALARMS: [HealthAlarm; 5] = [
     HealthAlarm {
         id: "TransformIteratorAgeAlarm",
+        name: "transform-iterator-age",
         description: "The transform Lambda is more than 5 minutes behind the quote stream: InfluxDB is slow or down, or the function fails. Check the function's logs.",
         metric: lambda(
             "Transform iterator age (ms)",
@@ -110,6 +114,7 @@ pub const ALARMS: [HealthAlarm; 5] = [
     },
     HealthAlarm {
         id: "FailedEventsAlarm",
+        name: "failed-events",
         description: "Events failed every retry and wait in the failed-events queue: inspect them, fix the cause, then replay or delete them.",
         metric: HealthMetric {
             title: "Failed-events queue depth",
@@ -123,6 +128,7 @@ pub const ALARMS: [HealthAlarm; 5] = [
     },
     HealthAlarm {
         id: "TransformErrorsAlarm",
+        name: "transform-errors",
         description: "The transform Lambda reported errors: check its log group.",
         metric: lambda(
             "Transform errors",
@@ -134,6 +140,7 @@ pub const ALARMS: [HealthAlarm; 5] = [
     },
     HealthAlarm {
         id: "ToParquetErrorsAlarm",
+        name: "to-parquet-errors",
         description: "The to-parquet Lambda reported errors: check its log group.",
         metric: lambda(
             "To-parquet errors",
@@ -145,6 +152,7 @@ pub const ALARMS: [HealthAlarm; 5] = [
     },
     HealthAlarm {
         id: "NotifyErrorsAlarm",
+        name: "notify-errors",
         description: "The notify Lambda reported errors: check its log group.",
         metric: lambda("Notify errors", "Errors", Watched::NotifyFunction, "Sum"),
         threshold: 1.0,
