@@ -81,13 +81,14 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
             "CrawlerRole",
             "FirehoseRole",
             "FlowLogsRole",
+            "GrafanaWorkspaceRole",
             "NotifyRole",
             "ScraperRole",
             "ToParquetRole",
             "TransformRole"
         ]
     );
-    let transform = &roles[6].1;
+    let transform = &roles[7].1;
     assert!(transform.contains(&Use::TransformQuarantinesRecords));
     // The data key grant is derived from the others: GetRecords on the stream needs kms:Decrypt.
     let stream_key = Use::DataKeyFor {
@@ -206,6 +207,7 @@ fn code_uses_are_granted_to_their_own_components_role() {
                     "transform" => "TransformRole",
                     "to-parquet" => "ToParquetRole",
                     "notify" => "NotifyRole",
+                    "Managed Grafana" => "GrafanaWorkspaceRole",
                     other => panic!("{used:?}: no role for component {other:?}"),
                 };
                 assert_eq!(grants.role, role, "{name}: {used:?}");

@@ -171,6 +171,18 @@ fn identity_policies_name_explicit_actions_and_resources() {
                         "{env}: {id} grants {action}"
                     );
                 }
+                // `"*"` only for the actions AWS gives no resource type, each listed with its reason.
+                if statement["Resource"] == "*" {
+                    for action in statement["Action"].as_array().unwrap() {
+                        assert!(
+                            stacks::iam::WILDCARD_RESOURCE_ACTIONS
+                                .iter()
+                                .any(|(allowed, _)| allowed.to_string() == *action),
+                            "{env}: {id} grants {action} on *"
+                        );
+                    }
+                    continue;
+                }
                 let resources = statement["Resource"]
                     .as_array()
                     .expect("explicit resource list");
@@ -249,6 +261,7 @@ fn one_role_and_one_policy_per_component() {
         "CrawlerRole",
         "FirehoseRole",
         "FlowLogsRole",
+        "GrafanaWorkspaceRole",
         "NotifyRole",
         "ScraperRole",
         "ToParquetRole",
@@ -289,6 +302,7 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("CrawlerRole", "glue.amazonaws.com"),
         ("ScraperRole", "ec2.amazonaws.com"),
         ("FlowLogsRole", "vpc-flow-logs.amazonaws.com"),
+        ("GrafanaWorkspaceRole", "grafana.amazonaws.com"),
     ]
     .into();
     for (id, role) in of_type(&template, "AWS::IAM::Role") {
@@ -311,6 +325,84 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         firehose["Condition"]["StringEquals"]["sts:ExternalId"],
         serde_json::json!([{"Ref": "AWS::AccountId"}])
     );
+}
+
+#[test]
+fn the_managed_grafana_workspace_is_in_the_canary_region_only_with_its_own_guarded_role() {
+    let prod = env("prod");
+    for region in &prod.regions {
+        let template = pipeline::stacks(&prod, region)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.kind == StackKind::Pipeline)
+            .unwrap()
+            .template
+            .to_json()
+            .unwrap();
+        let workspaces: Vec<_> = of_type(&template, "AWS::Grafana::Workspace").collect();
+        if region != prod.canary_region() {
+            assert!(workspaces.is_empty(), "{region}");
+            assert!(!resources(&template).contains_key("GrafanaWorkspaceRole"));
+            continue;
+        }
+        let [(_, workspace)] = workspaces.as_slice() else {
+            panic!("one workspace in the canary region");
+        };
+        assert_eq!(
+            workspace["AuthenticationProviders"],
+            serde_json::json!(["AWS_SSO"])
+        );
+        assert_eq!(workspace["PermissionType"], "CUSTOMER_MANAGED");
+        assert_eq!(workspace["AccountAccessType"], "CURRENT_ACCOUNT");
+        assert_eq!(
+            workspace["RoleArn"],
+            serde_json::json!({"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]})
+        );
+        // Confused-deputy guard: only this account's workspaces assume the role.
+        let trust = &resources(&template)["GrafanaWorkspaceRole"]["Properties"]["AssumeRolePolicyDocument"]
+            ["Statement"][0]["Condition"];
+        assert_eq!(
+            trust["StringEquals"]["aws:SourceAccount"],
+            serde_json::json!([{"Ref": "AWS::AccountId"}])
+        );
+        assert!(
+            trust["ArnLike"]["aws:SourceArn"]
+                .to_string()
+                .contains(":grafana:"),
+            "{trust}"
+        );
+        // It reads only the transform's log group, and may publish to the alert topic (and the topic lets it).
+        let policy = &resources(&template)["GrafanaWorkspacePolicy"]["Properties"]["PolicyDocument"]
+            ["Statement"];
+        let logs = policy
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "QueryTransformLogs")
+            .unwrap();
+        assert_eq!(
+            logs["Action"],
+            serde_json::json!(["logs:GetQueryResults", "logs:StartQuery"])
+        );
+        assert!(logs["Resource"].to_string().contains("TransformLogGroup"));
+        let topic_policy = resources(&template)["AlertTopicPolicy"]["Properties"]["PolicyDocument"]
+            ["Statement"]
+            .as_array()
+            .unwrap();
+        let grafana = topic_policy
+            .iter()
+            .find(|s| s["Sid"] == "GrafanaWorkspacePublishes")
+            .expect("the topic policy lets the workspace publish");
+        assert_eq!(
+            grafana["Principal"]["AWS"],
+            serde_json::json!([{"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]}])
+        );
+        assert!(template["Outputs"]["GrafanaWorkspaceUrl"].is_object());
+    }
+    // No `grafana.workspace`, no workspace.
+    let dev = pipeline_template("dev");
+    assert_eq!(of_type(&dev, "AWS::Grafana::Workspace").count(), 0);
+    assert!(dev["Outputs"].get("GrafanaWorkspaceUrl").is_none());
 }
 
 #[test]
@@ -1003,7 +1095,12 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
         statement(topic, "NotifyLambdaPublishes")["Principal"],
         serde_json::json!({"AWS": [{"Fn::GetAtt": ["NotifyRole", "Arn"]}]})
     );
-    assert_eq!(topic.len(), 4);
+    // prod's canary has a Managed Grafana workspace, whose role may publish too.
+    assert_eq!(
+        statement(topic, "GrafanaWorkspacePublishes")["Principal"],
+        serde_json::json!({"AWS": [{"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]}]})
+    );
+    assert_eq!(topic.len(), 5);
 
     let queue = policy_statements(&template, "FailedEventsQueuePolicy", "PolicyDocument");
     let deny = statement(queue, "DenyRequestsWithoutTls");
@@ -1072,6 +1169,14 @@ fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
             (
                 serde_json::json!(["kms:GenerateDataKey"]),
                 via(&["kinesis"]),
+            ),
+        ),
+        (
+            // Publishing to the encrypted alert topic.
+            "GrafanaWorkspacePolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["sns"]),
             ),
         ),
         (

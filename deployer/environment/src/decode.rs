@@ -58,6 +58,9 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     if let (Some(network), Some(regions)) = (&network, &regions) {
         check_vpn_regions(dec, network, regions, local);
     }
+    if let (Some(grafana), Some(regions)) = (&grafana, &regions) {
+        check_grafana_region(dec, grafana, regions);
+    }
     Some(Environment {
         name: name?,
         account: account?,
@@ -862,13 +865,78 @@ fn grafana(v: &Value<'_>) -> Option<Grafana> {
         None => Some(defaults.stale_after_intervals),
         Some(v) => v.u32_in(2..=1000),
     };
+    let workspace = match map.optional_value("workspace") {
+        None => Some(None),
+        Some(v) => grafana_workspace(&v).map(Some),
+    };
     map.finish();
     Some(Grafana {
         url: url?,
         quotes_query: quotes_query?,
         influx_user: influx_user?,
         stale_after_intervals: stale_after_intervals?,
+        workspace: workspace?,
     })
+}
+
+fn grafana_workspace(v: &Value<'_>) -> Option<GrafanaWorkspace> {
+    let map = v.map()?;
+    let authentication = map.required_value("authentication").and_then(|v| {
+        let items = v.items()?;
+        if items.is_empty() {
+            v.error(
+                "`grafana.workspace.authentication` is empty",
+                "list how users sign in: `[aws_sso]` (IAM Identity Center) or `[saml]`",
+            );
+            return None;
+        }
+        check_unique(
+            items
+                .iter()
+                .filter_map(|i| Some((i.str()?, i.span(), i.clone()))),
+            "authentication method",
+        );
+        let methods: Option<Vec<GrafanaAuthentication>> = items
+            .iter()
+            .map(|item| match item.str()? {
+                "aws_sso" => Some(GrafanaAuthentication::AwsSso),
+                "saml" => Some(GrafanaAuthentication::Saml),
+                other => {
+                    item.error(
+                        format!("unknown Grafana authentication `{other}`"),
+                        "use `aws_sso` (IAM Identity Center, enabled in the account's organisation) or `saml` (configured on the workspace after it is created)",
+                    );
+                    None
+                }
+            })
+            .collect();
+        methods
+    });
+    map.finish();
+    Some(GrafanaWorkspace {
+        authentication: authentication?,
+    })
+}
+
+/// A Managed Grafana workspace goes in the canary region, which must be one where the resource type
+/// exists.
+fn check_grafana_region(dec: &Decoder<'_>, grafana: &Grafana, regions: &[Region]) {
+    let (Some(_), Some(canary)) = (&grafana.workspace, regions.first()) else {
+        return;
+    };
+    if checks::GRAFANA_WORKSPACE_REGIONS.contains(&canary.0.as_str()) {
+        return;
+    }
+    if let Some(at) = dec.key_span("grafana.workspace") {
+        dec.error(
+            at,
+            format!("Amazon Managed Grafana is not offered in `{canary}`, the canary region"),
+            format!(
+                "put a region where it is offered first in `regions` ({}), or remove `grafana.workspace` and run your own Grafana",
+                checks::GRAFANA_WORKSPACE_REGIONS.join(", ")
+            ),
+        );
+    }
 }
 
 fn default_rollout() -> Rollout {

@@ -276,6 +276,35 @@ pub struct Grafana {
     pub influx_user: Option<String>,
     /// A symbol with no quote for this many scrape intervals is "stale" (an alert). Default 4; 2 to 1000.
     pub stale_after_intervals: u32,
+    /// An Amazon Managed Grafana workspace created in the canary region's pipeline stack
+    /// (`grafana.workspace`). Default absent: bring your own Grafana.
+    pub workspace: Option<GrafanaWorkspace>,
+}
+
+/// An Amazon Managed Grafana workspace for the environment (`grafana.workspace`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrafanaWorkspace {
+    /// How users sign in; at least one, each at most once.
+    pub authentication: Vec<GrafanaAuthentication>,
+}
+
+/// A sign-in method of an Amazon Managed Grafana workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrafanaAuthentication {
+    /// IAM Identity Center (`AWS_SSO`): it must be enabled in the account's organisation.
+    AwsSso,
+    /// A SAML identity provider (`SAML`), configured on the workspace after it is created.
+    Saml,
+}
+
+impl GrafanaAuthentication {
+    /// The value of the workspace's `AuthenticationProviders`.
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::AwsSso => "AWS_SSO",
+            Self::Saml => "SAML",
+        }
+    }
 }
 
 /// The query API Grafana reads the quotes through.
@@ -296,6 +325,7 @@ impl Default for Grafana {
             quotes_query: QuotesQuery::InfluxQl,
             influx_user: None,
             stale_after_intervals: 4,
+            workspace: None,
         }
     }
 }

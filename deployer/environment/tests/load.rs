@@ -910,3 +910,57 @@ fn grafana_section_problems_are_located() {
         "1000",
     );
 }
+
+#[test]
+fn grafana_workspace_is_read() {
+    let text = format!("{BASE}grafana:\n  workspace: {{authentication: [saml, aws_sso]}}\n");
+    let env = parse(FILE, &text).expect("valid");
+    let workspace = env.grafana.workspace.expect("a workspace");
+    assert_eq!(
+        workspace.authentication,
+        [
+            environment::GrafanaAuthentication::Saml,
+            environment::GrafanaAuthentication::AwsSso
+        ]
+    );
+}
+
+#[test]
+fn grafana_workspace_problems_are_located() {
+    // BASE has 17 lines: `grafana:` is line 18, `workspace:` line 19.
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{authentication: [okta]}}\n"),
+        19,
+        32,
+        "unknown Grafana authentication `okta`",
+        "`aws_sso`",
+    );
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{authentication: []}}\n"),
+        19,
+        31,
+        "`grafana.workspace.authentication` is empty",
+        "`[aws_sso]`",
+    );
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{}}\n"),
+        19,
+        3,
+        "authentication",
+        "",
+    );
+    // eu-west-1 is the canary and offers Managed Grafana; eu-north-1 does not.
+    let text = edit(
+        "regions: [eu-west-1, eu-central-1]",
+        "regions: [eu-north-1, eu-central-1]",
+    )
+    .replace("    eu-west-1: {", "    eu-north-1: {")
+    .replace("acm:eu-west-1:", "acm:eu-north-1:");
+    assert_problem(
+        &format!("{text}grafana:\n  workspace: {{authentication: [aws_sso]}}\n"),
+        19,
+        3,
+        "Amazon Managed Grafana is not offered in `eu-north-1`, the canary region",
+        "us-east-1",
+    );
+}

@@ -85,9 +85,9 @@ pub enum SynthError {
     /// A template breaks a CloudFormation limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
-    /// Regions disagree on IAM, which the snapshot format assumes they do not.
+    /// A role differs between two regions, which the snapshot format assumes it does not.
     #[error(
-        "the IAM policies of {first} and {other} differ; the snapshot assumes every region has the same roles"
+        "a role's IAM policies differ between {first} and {other}; the snapshot assumes a role is the same in every region that has it"
     )]
     RegionsDiffer {
         /// The canary region.
@@ -138,15 +138,26 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 &region_snapshot,
             ));
         }
-        match &snapshot {
+        // One snapshot for the environment: a role may exist in some regions only (the Managed
+        // Grafana workspace's, in the canary), but where two regions have it, it must be the same.
+        match &mut snapshot {
             None => snapshot = Some((region.clone(), region_snapshot)),
-            Some((first, existing)) if *existing != region_snapshot => {
-                return Err(SynthError::RegionsDiffer {
-                    first: first.clone(),
-                    other: region.clone(),
-                });
+            Some((first, existing)) => {
+                for (id, role) in region_snapshot.roles {
+                    match existing.roles.get(&id) {
+                        Some(known) if *known != role => {
+                            return Err(SynthError::RegionsDiffer {
+                                first: first.clone(),
+                                other: region.clone(),
+                            });
+                        }
+                        Some(_) => {}
+                        None => {
+                            existing.roles.insert(id, role);
+                        }
+                    }
+                }
             }
-            Some(_) => {}
         }
         regions.push(RegionOutput {
             region: region.clone(),

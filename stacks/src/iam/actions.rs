@@ -93,6 +93,21 @@ pub mod logs {
     pub const ASSOCIATE_KMS_KEY: Action = Action::new("logs", "AssociateKmsKey");
     /// List a log group's streams (the flow logs service checks its stream).
     pub const DESCRIBE_LOG_STREAMS: Action = Action::new("logs", "DescribeLogStreams");
+    /// Start a Logs Insights query over log groups.
+    pub const START_QUERY: Action = Action::new("logs", "StartQuery");
+    /// Read a Logs Insights query's results.
+    pub const GET_QUERY_RESULTS: Action = Action::new("logs", "GetQueryResults");
+    /// Stop a running Logs Insights query.
+    pub const STOP_QUERY: Action = Action::new("logs", "StopQuery");
+}
+
+/// Amazon CloudWatch metrics.
+pub mod cloudwatch {
+    use super::Action;
+    /// Read metric data points (also search expressions).
+    pub const GET_METRIC_DATA: Action = Action::new("cloudwatch", "GetMetricData");
+    /// List metrics and their dimensions.
+    pub const LIST_METRICS: Action = Action::new("cloudwatch", "ListMetrics");
 }
 
 /// AWS Glue Data Catalog.

@@ -14,7 +14,7 @@ use std::fmt;
 use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
-use super::actions::{glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
+use super::actions::{cloudwatch, glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
 /// One reason a role needs some actions: a call the project's code makes, or something AWS requires of
@@ -69,6 +69,14 @@ pub enum Use {
     CrawlerWritesEncryptedLogs,
     /// The flow logs service delivers flow records to its log group.
     FlowLogsDeliverRecords,
+    /// The Managed Grafana workspace charts the pipeline's CloudWatch metrics.
+    GrafanaReadsMetrics,
+    /// The Managed Grafana workspace starts Logs Insights queries over the transform's log group.
+    GrafanaQueriesTransformLogs,
+    /// The Managed Grafana workspace stops the Logs Insights queries it started when they time out.
+    GrafanaStopsLogQueries,
+    /// The Managed Grafana workspace sends its alerts to the alert topic.
+    GrafanaPublishesAlerts,
     /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
     /// (a row of [`ROLE_USES`]).
     DataKeyFor {
@@ -129,6 +137,10 @@ const FIREHOSE_S3: &str =
 const GLUE_CRAWLER: &str = "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html";
 const GLUE_LOG_ENCRYPTION: &str =
     "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html";
+const GRAFANA_CLOUDWATCH: &str =
+    "https://docs.aws.amazon.com/grafana/latest/userguide/using-amazon-cloudwatch-in-AMG.html";
+const GRAFANA_SNS: &str =
+    "https://docs.aws.amazon.com/grafana/latest/userguide/AMG-manage-permissions.html";
 const FLOW_LOGS_ROLE: &str =
     "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
 
@@ -228,6 +240,10 @@ impl Use {
         Use::CrawlerMaintainsPartitions,
         Use::CrawlerWritesEncryptedLogs,
         Use::FlowLogsDeliverRecords,
+        Use::GrafanaReadsMetrics,
+        Use::GrafanaQueriesTransformLogs,
+        Use::GrafanaStopsLogQueries,
+        Use::GrafanaPublishesAlerts,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -442,6 +458,32 @@ impl Use {
                 ],
                 FLOW_LOGS_ROLE,
             ),
+            GrafanaReadsMetrics => code(
+                "Managed Grafana",
+                "GetMetricData (search expressions on the pipeline's names) and ListMetrics (the CloudWatch query editor): the pipeline-health dashboard and its alert rules",
+                &[cloudwatch::GET_METRIC_DATA, cloudwatch::LIST_METRICS],
+                "deployer/grafana/src/health.rs",
+                "SEARCH('",
+            ),
+            GrafanaQueriesTransformLogs => code(
+                "Managed Grafana",
+                "StartQuery and GetQueryResults: the Logs Insights query summing the transform's quarantined records",
+                &[logs::START_QUERY, logs::GET_QUERY_RESULTS],
+                "deployer/grafana/src/health.rs",
+                "SOURCE logGroups(namePrefix",
+            ),
+            GrafanaStopsLogQueries => aws(
+                "Managed Grafana",
+                "StopQuery: the CloudWatch data source stops a query that outlives its timeout",
+                &[logs::STOP_QUERY],
+                GRAFANA_CLOUDWATCH,
+            ),
+            GrafanaPublishesAlerts => aws(
+                "Managed Grafana",
+                "Publish: alert notifications through an SNS contact point (a workspace sends no e-mail itself)",
+                &[sns::PUBLISH],
+                GRAFANA_SNS,
+            ),
             DataKeyFor { action, on } => match kms_row(action, on) {
                 Some(row) => Need {
                     by: "KMS",
@@ -482,7 +524,7 @@ impl Use {
             | FirehoseWritesRawRecords
             | CrawlerReadsCuratedData => Some(Encrypted::S3Objects),
             TransformReadsInfluxToken => Some(Encrypted::Secret),
-            NotifyPublishesAlerts => Some(Encrypted::SnsTopic),
+            NotifyPublishesAlerts | GrafanaPublishesAlerts => Some(Encrypted::SnsTopic),
             LambdaSendsFailedBatches | LambdaSendsFailedEvents => Some(Encrypted::SqsQueue),
             // The artifacts bucket is SSE-S3; listing reads no object; log groups and the catalog are
             // encrypted by their services.
@@ -495,6 +537,9 @@ impl Use {
             | CrawlerMaintainsPartitions
             | CrawlerWritesEncryptedLogs
             | FlowLogsDeliverRecords
+            | GrafanaReadsMetrics
+            | GrafanaQueriesTransformLogs
+            | GrafanaStopsLogQueries
             | DataKeyFor { .. } => None,
         }
     }

@@ -108,6 +108,7 @@ pub(super) fn add_alarms(
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
+    grafana_role: Option<Expr>,
 ) -> Result<(), BuildError> {
     let names = Names::new(env);
     let mut alarms = Vec::new();
@@ -169,7 +170,14 @@ pub(super) fn add_alarms(
         )?;
     }
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
-    add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
+    add_topic_policy(
+        t,
+        topic,
+        alarms,
+        &rule,
+        functions.notify_role.clone(),
+        grafana_role,
+    )
 }
 
 /// Glue emits "Glue Crawler State Change" events; a failed crawl of the quotes crawler goes to the
@@ -202,16 +210,18 @@ fn add_crawler_failure_rule(
 }
 
 /// The topic's policy: TLS only; publishing by the alarms and the rule above (each by its own ARN,
-/// in this account) and by the notify Lambda's role. SNS replaces the default topic policy with it.
+/// in this account), by the notify Lambda's role and by the Managed Grafana workspace's role when there
+/// is one. SNS replaces the default topic policy with it.
 fn add_topic_policy(
     t: &mut Template,
     topic: &AlertTopic,
     alarms: Vec<Expr>,
     rule: &Handle<Rule>,
     notify_role: Expr,
+    grafana_role: Option<Expr>,
 ) -> Result<(), BuildError> {
     let account = || [pseudo::account_id()];
-    let policy = PolicyDocument::new(vec![
+    let mut statements = vec![
         Statement::deny_everyone(&[sns::PUBLISH], [topic.arn()])
             .sid("DenyPublishWithoutTls")
             .condition("Bool", "aws:SecureTransport", [Expr::lit("false")]),
@@ -234,7 +244,15 @@ fn add_topic_policy(
         Statement::allow_principal(Principal::Aws(vec![notify_role]), &[sns::PUBLISH])
             .sid("NotifyLambdaPublishes")
             .on([topic.arn()]),
-    ]);
+    ];
+    if let Some(role) = grafana_role {
+        statements.push(
+            Statement::allow_principal(Principal::Aws(vec![role]), &[sns::PUBLISH])
+                .sid("GrafanaWorkspacePublishes")
+                .on([topic.arn()]),
+        );
+    }
+    let policy = PolicyDocument::new(statements);
     t.add(
         "AlertTopicPolicy",
         TopicPolicy {

@@ -13,6 +13,7 @@ use crate::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, EventSourceMapping, Function, LoggingConfig,
     OnFailure, Permission,
 };
+use crate::resources::logs::LogGroup;
 use crate::resources::s3::{
     Bucket, LambdaNotification, NotificationFilter, Notifications, bucket_arn, objects_arn,
 };
@@ -33,6 +34,8 @@ use super::storage::{Buckets, prefixes};
 #[derive(Debug, Clone)]
 pub(super) struct Functions {
     pub transform: Handle<Function>,
+    /// The transform's log group (Grafana's Logs Insights query reads it).
+    pub transform_log_group: Handle<LogGroup>,
     pub to_parquet: Handle<Function>,
     pub notify: Handle<Function>,
     pub dead_letters: Handle<Queue>,
@@ -55,6 +58,9 @@ struct FunctionSpec<'a> {
     dead_letter: Option<&'a Handle<Queue>>,
 }
 
+/// A function, its policy's logical id, its role's ARN and its log group.
+type AddedFunction = (Handle<Function>, LogicalId, Expr, Handle<LogGroup>);
+
 /// Log permissions every function needs, plus its own statements (the data key permissions follow from
 /// them in [`component_role`]).
 fn add_function(
@@ -63,7 +69,7 @@ fn add_function(
     params: &Parameters,
     key: &DataKey,
     spec: FunctionSpec<'_>,
-) -> Result<(Handle<Function>, LogicalId, Expr), BuildError> {
+) -> Result<AddedFunction, BuildError> {
     let log_group = add_log_group(t, &format!("{}LogGroup", spec.name), env, key)?;
     let mut statements = spec.statements;
     statements.push(
@@ -120,7 +126,7 @@ fn add_function(
         },
         options,
     )?;
-    Ok((function, policy.id().clone(), role.arn()))
+    Ok((function, policy.id().clone(), role.arn(), log_group))
 }
 
 /// A function's environment from its contract (`lambda-contract`), whose names and formats the
@@ -173,7 +179,7 @@ pub(super) fn add(
         ),
     )?;
 
-    let (transform, transform_policy, transform_role) = add_transform(
+    let (transform, transform_policy, transform_role, transform_log_group) = add_transform(
         t,
         env,
         params,
@@ -183,7 +189,7 @@ pub(super) fn add(
         &dead_letters,
         &influx_token,
     )?;
-    let (to_parquet, _, to_parquet_role) = add_function(
+    let (to_parquet, _, to_parquet_role, _) = add_function(
         t,
         env,
         params,
@@ -238,7 +244,7 @@ pub(super) fn add(
             dead_letter: Some(&dead_letters),
         },
     )?;
-    let (notify, _, notify_role) = add_function(
+    let (notify, _, notify_role, _) = add_function(
         t,
         env,
         params,
@@ -338,6 +344,7 @@ pub(super) fn add(
     )?;
     Ok(Functions {
         transform,
+        transform_log_group,
         to_parquet,
         notify,
         dead_letters,
@@ -383,7 +390,7 @@ fn add_transform(
     buckets: &Buckets,
     dead_letters: &Handle<Queue>,
     influx_token: &Handle<Secret>,
-) -> Result<(Handle<Function>, LogicalId, Expr), BuildError> {
+) -> Result<AddedFunction, BuildError> {
     let variables = variables(
         transform::Config {
             influx: transform::InfluxConfig {

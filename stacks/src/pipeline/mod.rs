@@ -17,6 +17,7 @@ mod parameters;
 mod roles;
 mod scraper;
 mod storage;
+mod workspace;
 
 use environment::{Environment, Region};
 
@@ -30,7 +31,7 @@ pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 
 use crate::iam::PolicyError;
-use crate::template::{Template, TemplateError};
+use crate::template::{Expr, Template, TemplateError};
 
 /// What a stack is for; also the suffix of its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,10 +113,25 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler)?;
+    let grafana = workspace::add(&mut t, env, region, &key, &topic, &functions)?;
+    alerts::add_alarms(
+        &mut t,
+        env,
+        &topic,
+        &functions,
+        &crawler,
+        grafana.as_ref().map(|g| g.role.clone()),
+    )?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;
+    if let Some(grafana) = &grafana {
+        t.output(
+            "GrafanaWorkspaceUrl",
+            "Amazon Managed Grafana workspace (deployer grafana --push --url)",
+            Expr::concat([Expr::lit("https://"), grafana.workspace.endpoint()]),
+        )?;
+    }
     Ok(t)
 }
 

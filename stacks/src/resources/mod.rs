@@ -10,6 +10,7 @@ pub mod ec2;
 pub mod events;
 pub mod firehose;
 pub mod glue;
+pub mod grafana;
 pub mod iam;
 pub mod kinesis;
 pub mod kms;
