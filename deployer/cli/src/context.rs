@@ -39,15 +39,35 @@ pub struct ArtifactArgs {
 }
 
 impl ArtifactArgs {
-    /// Reads or builds the artifacts.
+    /// Reads or builds the artifacts, each with the hash of the checkout's sources (what `up`
+    /// records on the stack for `diff`; prebuilt artifacts are taken to be built from this
+    /// checkout, as CI builds them).
     pub fn load(&self) -> Result<Vec<Artifact>> {
-        match &self.artifacts {
-            Some(dir) => artifacts::from_dir(dir).context("reading --artifacts"),
-            None => {
-                let workspace = std::env::current_dir().context("current directory")?;
-                Ok(artifacts::build(&workspace, None)?)
+        let workspace = std::env::current_dir().context("current directory")?;
+        let mut loaded = match &self.artifacts {
+            Some(dir) => artifacts::from_dir(dir).context("reading --artifacts")?,
+            None => artifacts::build(&workspace, None)?,
+        };
+        with_source_hashes(&workspace, &mut loaded);
+        Ok(loaded)
+    }
+}
+
+/// Sets each artifact's source hash from the workspace at `workspace`; outside a workspace (prebuilt
+/// artifacts deployed from elsewhere) they stay unknown, and `diff` says so.
+pub fn with_source_hashes(workspace: &std::path::Path, artifacts: &mut [Artifact]) {
+    match engine::sources::all(workspace) {
+        Ok(hashes) => {
+            for artifact in artifacts.iter_mut() {
+                artifact.source_sha256 = hashes
+                    .iter()
+                    .find(|(p, _)| *p == artifact.parameter)
+                    .map(|(_, h)| h.clone());
             }
         }
+        Err(error) => tracing::warn!(
+            "the artifacts' source hashes are not recorded ({error}): `deployer diff` will not know whether their code changed"
+        ),
     }
 }
 
@@ -132,10 +152,36 @@ pub fn print_plan(plan: &engine::change_set::Plan, args: PlanArgs) {
     print!("{}", plan_text(plan, args));
 }
 
+/// A plan as `diff` shows it: [`plan_text`] with, under each resource change, what changes in its
+/// properties (before → after, line diffs of user data and policy documents, the create-only
+/// property that replaces it), from comparing the two templates.
+pub fn plan_text_with(
+    plan: &engine::change_set::Plan,
+    args: PlanArgs,
+    details: &synth::changes::TemplateChanges,
+) -> String {
+    let mut out = plan_lines(plan, args, Some(details));
+    if !details.sections.is_empty() {
+        out.push_str("  template sections:\n");
+        for property in &details.sections {
+            out.push_str(&synth::changes::property_text(property, "      "));
+        }
+    }
+    out
+}
+
 /// A plan as `diff` and `up` show it: the resource changes, then how IAM changes, role by role and
 /// resource-based policy by policy, in the words of `deployer policy diff`. A new stack's IAM is one
 /// line per role and resource policy unless `--detail`.
 pub fn plan_text(plan: &engine::change_set::Plan, args: PlanArgs) -> String {
+    plan_lines(plan, args, None)
+}
+
+fn plan_lines(
+    plan: &engine::change_set::Plan,
+    args: PlanArgs,
+    details: Option<&synth::changes::TemplateChanges>,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let (add, modify, remove, replace) = plan.counts();
@@ -148,6 +194,13 @@ pub fn plan_text(plan: &engine::change_set::Plan, args: PlanArgs) -> String {
     );
     for change in &plan.changes {
         let _ = writeln!(out, "  {change}");
+        let properties = details
+            .and_then(|d| d.resource(&change.logical_id))
+            .map(|r| r.properties.as_slice())
+            .unwrap_or_default();
+        for property in properties {
+            out.push_str(&synth::changes::property_text(property, "      "));
+        }
     }
     if plan.iam.changed() {
         let _ = writeln!(
