@@ -162,11 +162,14 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
                 "templates",
             );
         }
-        None => println!(
-            "  {} and {} not written: a single-region run sees only part of the environment",
-            snapshot_dir.display(),
-            templates_dir.display()
-        ),
+        None => {
+            for dir in [&snapshot_dir, &templates_dir] {
+                println!(
+                    "  {} not written: a single-region run sees only part of the environment",
+                    dir.display()
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
