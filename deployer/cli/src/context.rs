@@ -290,8 +290,8 @@ mod tests {
         }
     }
 
-    /// The example of docs/deploying.md's `deployer diff` section: the transform Lambda may now also write to
-    /// the stream it reads.
+    /// The example of docs/deploying.md's `deployer diff` section (its second, with the line diff of
+    /// the policy document): the transform Lambda may now also write to the stream it reads.
     #[test]
     fn a_plan_shows_which_role_gains_which_action_and_that_it_broadens() {
         let old = pipeline();
@@ -333,6 +333,28 @@ mod tests {
             "new_action"
         );
         assert_eq!(json["iam_changes"]["resource_policies"], json!([]));
+
+        // `diff` adds, under the resource, the line diff of its policy document.
+        let details = synth::changes::compare(Some(&old), Some(&new));
+        let with = plan_text_with(&plan, PlanArgs::default(), &details);
+        assert_eq!(
+            with,
+            r#"us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
+  ~ Modify TransformPolicy (AWS::IAM::Policy)
+      PolicyDocument: (81 lines) → (82 lines)
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+          -         "kinesis:ListShards"
+          +         "kinesis:ListShards",
+          +         "kinesis:PutRecord"
+                  ],
+                  "Resource": [
+  IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+    TransformRole (mst-local-pipeline): changed
+      + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
+          new action for this role
+"#
+        );
 
         // Nothing about IAM when IAM does not change.
         assert!(!plan_text(&plan_of(&old, &old), PlanArgs::default()).contains("IAM changes"));
