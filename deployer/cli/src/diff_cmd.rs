@@ -81,7 +81,7 @@ fn show(args: &DiffArgs, region: &str, stack: &str, plan: Option<(&Plan, &Templa
 /// Whether an artifact's code changes, and how that is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Code {
-    /// The same sources (or the same artifact) as deployed.
+    /// The same sources (or the same artifact) as deployed: not shown.
     Unchanged,
     /// Other sources (or another artifact) than deployed.
     Changed,
@@ -117,6 +117,9 @@ fn show_code(
     code: Code,
     how: &str,
 ) {
+    if code == Code::Unchanged {
+        return;
+    }
     match args.output.output {
         Output::Text => match code {
             Code::Unchanged => {}
@@ -187,12 +190,15 @@ fn code_changes(
                     .find(|a| a.parameter == parameter)
                     .map(|a| a.object.key.as_str());
                 let deployed_key = deployed.parameters.get(parameter.parameter_name());
-                let code = if deployed_key.map(String::as_str) == key {
-                    Code::Unchanged
+                return if deployed_key.map(String::as_str) == key {
+                    (parameter, Code::Unchanged, String::new())
                 } else {
-                    Code::Changed
+                    (
+                        parameter,
+                        Code::Changed,
+                        "the given artifact differs from the deployed one".into(),
+                    )
                 };
-                return (parameter, code, "the given artifact differs from the deployed one".into());
             }
             let current = hashes
                 .iter()
