@@ -73,6 +73,10 @@ pub struct Paths {
     /// Folder holding the committed IAM snapshots (`<env>/<Role>.json`).
     #[arg(long, default_value = "policies", value_name = "DIR")]
     pub policies: PathBuf,
+    /// Folder holding the committed template snapshots (`<env>/<region>/<stack>.json`), which
+    /// `diff --offline` compares.
+    #[arg(long, default_value = "templates", value_name = "DIR")]
+    pub templates: PathBuf,
 }
 
 /// An error whose text is already a complete report (such as rendered diagnostics), printed as is.

@@ -109,7 +109,8 @@ pub fn stack_of(region: &RegionOutput, kind: StackKind) -> Result<&StackOutput, 
 pub const NOT_UPLOADED_VERSION: &str = "not-uploaded-yet";
 
 /// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
-/// from `stored`.
+/// from `stored`, and carries the source hash of each artifact that has one as a stack tag
+/// ([`crate::sources::source_tag`]).
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
@@ -142,11 +143,20 @@ pub fn spec(
             );
         }
     }
+    let mut tags = env.tags.clone();
+    for artifact in stored {
+        if let Some(source) = &artifact.source_sha256 {
+            tags.insert(
+                crate::sources::source_tag(artifact.parameter),
+                source.clone(),
+            );
+        }
+    }
     Ok(StackSpec::new(
         stack.name.clone(),
         stack.compact.clone(),
         parameters,
-        env.tags.clone(),
+        tags,
     ))
 }
 

@@ -21,6 +21,7 @@ mod error;
 pub mod events;
 pub mod gate;
 pub mod next_steps;
+pub mod sources;
 pub mod status;
 pub mod waves;
 

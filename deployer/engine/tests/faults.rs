@@ -880,6 +880,7 @@ fn stored(artifacts: &[Artifact]) -> Vec<StoredArtifact> {
                 version_id: Some(version_of(a.parameter)),
                 uploaded: false,
             },
+            source_sha256: None,
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 //! Everything here is pure (no AWS, no clock, no randomness), so the output is byte-identical across runs
 //! and machines.
 
+pub mod changes;
 pub mod explain;
 mod judge;
 mod limits;
