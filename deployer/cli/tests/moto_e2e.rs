@@ -185,6 +185,7 @@ struct Clients {
     lambda: aws_sdk_lambda::Client,
     sns: aws_sdk_sns::Client,
     iam: aws_sdk_iam::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 async fn clients(environments: &Path) -> Clients {
@@ -199,6 +200,7 @@ async fn clients(environments: &Path) -> Clients {
         lambda: aws_sdk_lambda::Client::new(config),
         sns: aws_sdk_sns::Client::new(config),
         iam: aws_sdk_iam::Client::new(config),
+        kms: aws_sdk_kms::Client::new(config),
     }
 }
 
@@ -544,8 +546,27 @@ async fn up_diff_up_down_against_moto() {
         text(&status)
     );
 
-    // down removes the stacks and keeps the retained buckets.
+    // down removes the stacks and keeps the retained buckets, the key and what they hold.
     let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
+    let data = [
+        (
+            pipeline["RawBucket"].1.clone(),
+            "raw/AAPL/2026/12/06/before-down.json",
+        ),
+        (
+            pipeline["CuratedBucket"].1.clone(),
+            "quotes/symbol=AAPL/dt=2026-12-06/before-down.parquet",
+        ),
+    ];
+    for (bucket, key) in &data {
+        c.s3.put_object()
+            .bucket(bucket)
+            .key(*key)
+            .body(format!("{bucket}/{key}").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
     let down = deployer(
         &["down", "--env", "local", "--yes", "--output", "json"],
         &envs,
@@ -558,15 +579,14 @@ async fn up_diff_up_down_against_moto() {
             .any(|o| o["type"] == "result" && o["text"] == "us-east-1 mst-local-pipeline: deleted"),
         "{lines:?}"
     );
-    let stacks = c.cfn.describe_stacks().send().await.unwrap();
     assert!(
-        stacks
-            .stacks()
-            .iter()
-            .all(|s| s.stack_status().map(|x| x.as_str()) == Some("DELETE_COMPLETE")),
-        "{stacks:?}"
+        lines.iter().any(|o| o["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("the next `deployer up --env local` adopts them"))),
+        "{lines:?}"
     );
-    for bucket in ["RawBucket", "CuratedBucket"] {
+    assert_no_stack_left(&c).await;
+    for bucket in ["RawBucket", "CuratedBucket", "AccessLogsBucket"] {
         c.s3.head_bucket()
             .bucket(&pipeline[bucket].1)
             .send()
@@ -588,20 +608,116 @@ async fn up_diff_up_down_against_moto() {
         "functions are deleted"
     );
 
+    // up again adopts what down kept (a CloudFormation import, then the update): the same buckets
+    // and key, with the objects written before down, under a working pipeline.
+    let again = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let again = text(&again);
+    assert!(
+        again.contains("adopting 1 resource(s) kept by an earlier `down` into mst-local-artifacts")
+            && again.contains(
+                "adopting 4 resource(s) kept by an earlier `down` into mst-local-pipeline"
+            )
+            && again.contains(&format!(
+                "DataKey (AWS::KMS::Key {})",
+                pipeline["DataKey"].1
+            ))
+            && again.contains("~ Import RawBucket (AWS::S3::Bucket)")
+            && again.contains("us-east-1: deployed"),
+        "{again}"
+    );
+    let adopted = resources(&c.cfn, "mst-local-pipeline").await;
+    for id in ["RawBucket", "CuratedBucket", "AccessLogsBucket", "DataKey"] {
+        assert_eq!(adopted[id], pipeline[id], "{id} adopted");
+    }
+    assert_eq!(
+        resources(&c.cfn, "mst-local-artifacts").await["ArtifactsBucket"].1,
+        artifacts_bucket
+    );
+    for (bucket, key) in &data {
+        let object =
+            c.s3.get_object()
+                .bucket(bucket)
+                .key(*key)
+                .send()
+                .await
+                .unwrap();
+        let body = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), format!("{bucket}/{key}").as_bytes());
+    }
+    let status = deployer(&["status", "--env", "local"], &envs);
+    assert!(
+        text(&status).contains("mst-local-pipeline: UPDATE_COMPLETE"),
+        "{}",
+        text(&status)
+    );
+    verify_pipeline(&c, &sizes, 512).await;
+    // Unchanged afterwards: the import's own hash tags were replaced by the update's.
+    let unchanged = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert!(
+        text(&unchanged).contains("us-east-1: unchanged"),
+        "{}",
+        text(&unchanged)
+    );
+    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+
     // --purge-data, even after the stacks are gone, empties and deletes the retained buckets.
     let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
     assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
-    for bucket in [
-        pipeline["RawBucket"].1.as_str(),
-        pipeline["CuratedBucket"].1.as_str(),
-        artifacts_bucket,
-    ] {
-        assert!(
-            c.s3.head_bucket().bucket(bucket).send().await.is_err(),
-            "{bucket} purged"
+    assert!(
+        text(&purge).contains(&format!(
+            "scheduled deletion of KMS key {} in 7 days",
+            pipeline["DataKey"].1
+        )),
+        "{}",
+        text(&purge)
+    );
+    assert_nothing_left(&c).await;
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// No stack but deleted ones.
+async fn assert_no_stack_left(c: &Clients) {
+    let stacks = c.cfn.describe_stacks().send().await.unwrap();
+    assert!(
+        stacks
+            .stacks()
+            .iter()
+            .all(|s| s.stack_status().map(|x| x.as_str()) == Some("DELETE_COMPLETE")),
+        "{stacks:?}"
+    );
+}
+
+/// Nothing of the environment remains: no stack, no bucket, every KMS key pending deletion.
+async fn assert_nothing_left(c: &Clients) {
+    assert_no_stack_left(c).await;
+    let buckets = c.s3.list_buckets().send().await.unwrap();
+    assert_eq!(buckets.buckets(), [], "no bucket left");
+    for key in c.kms.list_keys().send().await.unwrap().keys() {
+        let described = c
+            .kms
+            .describe_key()
+            .key_id(key.key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            described
+                .key_metadata()
+                .unwrap()
+                .key_state()
+                .map(|s| s.as_str()),
+            Some("PendingDeletion"),
+            "{key:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// Each artifact's key under `dir`'s fixtures, its SHA-256 checksum and the pipeline's version
