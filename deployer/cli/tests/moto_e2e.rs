@@ -106,6 +106,62 @@ fn on_terminal(args: &[&str], environments: &Path, input: &str) -> Output {
     output
 }
 
+/// Runs the deployer on a pseudo-terminal (util-linux `script`) until it prints `prompt`, then
+/// closes the terminal (kills `script`; the deployer gets SIGHUP): an operation interrupted at
+/// that point. Returns what it printed.
+fn closed_at_prompt(args: &[&str], environments: &Path, prompt: &str) -> String {
+    use std::io::Read as _;
+    use std::sync::{Arc, Mutex};
+    let mut command = vec![env!("CARGO_BIN_EXE_deployer").to_owned()];
+    command.extend(args.iter().map(|a| (*a).to_owned()));
+    command.push("--environments".into());
+    command.push(environments.display().to_string());
+    let line = command
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(workspace())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run script (util-linux)");
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let printed = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+                printed.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let text = || String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+    while !text().contains(prompt) {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no prompt `{prompt}`:\n{}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(child.stdin.take());
+    let _ = reader.join();
+    let printed = text();
+    eprintln!("$ (terminal, closed at the prompt) deployer {}\n{printed}", args.join(" "));
+    printed
+}
+
 /// Every stdout line as JSON, each checked to carry `command`'s schema version.
 fn json_lines(output: &Output, command: &str) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&output.stdout)
@@ -718,6 +774,59 @@ async fn assert_nothing_left(c: &Clients) {
             "{key:?}"
         );
     }
+}
+
+/// `down --purge-data` after an `up` interrupted half-way: the artifacts stack adopted and
+/// updated, the pipeline stack left `REVIEW_IN_PROGRESS` holding the import of what the first
+/// `down` kept, which no stack lists. Nothing of the environment may remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_after_an_up_interrupted_half_way_leaves_nothing() {
+    let moto = Moto::start();
+    let work = tempdir("interrupted");
+    let artifacts = work.join("artifacts");
+    fixtures(&artifacts);
+    let envs = work.join("environments");
+    environment(&envs, moto.endpoint(), "123456789012", 256);
+    let art = artifacts.to_str().unwrap();
+    let up = deployer(&["up", "--env", "local", "--artifacts", art, "--yes"], &envs);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let c = clients(&envs).await;
+    let raw = resources(&c.cfn, "mst-local-pipeline").await["RawBucket"].1.clone();
+    c.s3.put_object()
+        .bucket(&raw)
+        .key("raw/kept.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+
+    let printed = closed_at_prompt(
+        &["up", "--env", "local", "--artifacts", art],
+        &envs,
+        "Deploy these changes to mst-local-pipeline in us-east-1? [y/N]",
+    );
+    assert!(
+        printed.contains("~ Import RawBucket (AWS::S3::Bucket)"),
+        "{printed}"
+    );
+    let status = deployer(&["status", "--env", "local"], &envs);
+    assert!(
+        text(&status).contains("mst-local-pipeline: REVIEW_IN_PROGRESS"),
+        "{}",
+        text(&status)
+    );
+
+    let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
+    assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
+    assert!(
+        text(&purge).contains(&format!("deleted bucket {raw} (1 object version(s))")),
+        "{}",
+        text(&purge)
+    );
+    assert_nothing_left(&c).await;
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// Each artifact's key under `dir`'s fixtures, its SHA-256 checksum and the pipeline's version
