@@ -158,7 +158,10 @@ fn closed_at_prompt(args: &[&str], environments: &Path, prompt: &str) -> String 
     drop(child.stdin.take());
     let _ = reader.join();
     let printed = text();
-    eprintln!("$ (terminal, closed at the prompt) deployer {}\n{printed}", args.join(" "));
+    eprintln!(
+        "$ (terminal, closed at the prompt) deployer {}\n{printed}",
+        args.join(" ")
+    );
     printed
 }
 
@@ -788,10 +791,15 @@ async fn purge_after_an_up_interrupted_half_way_leaves_nothing() {
     let envs = work.join("environments");
     environment(&envs, moto.endpoint(), "123456789012", 256);
     let art = artifacts.to_str().unwrap();
-    let up = deployer(&["up", "--env", "local", "--artifacts", art, "--yes"], &envs);
+    let up = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
     assert_eq!(up.status.code(), Some(0), "{}", text(&up));
     let c = clients(&envs).await;
-    let raw = resources(&c.cfn, "mst-local-pipeline").await["RawBucket"].1.clone();
+    let raw = resources(&c.cfn, "mst-local-pipeline").await["RawBucket"]
+        .1
+        .clone();
     c.s3.put_object()
         .bucket(&raw)
         .key("raw/kept.json")
