@@ -76,8 +76,8 @@ access_control.IAMRequest._raise_access_denied = _raise_access_denied
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import.html):
 # every resource to import is in the template, of the type given, with a `DeletionPolicy`; the
 # template has no other resource (an import creates nothing); the identifier is the type's
-# (`BucketName`, `KeyId`, `LogGroupName`); the resource must exist (else the change set FAILS, as
-# on AWS). Executing it binds the existing S3 bucket, KMS key or log group to its logical id (no
+# (`BucketName`, `KeyId`: the types the deployer retains); the resource must exist (else the change
+# set FAILS, as on AWS). Executing it binds the existing S3 bucket or KMS key to its logical id (no
 # property is applied, as on AWS) and leaves the stack `IMPORT_COMPLETE`; a later update then
 # modifies them as moto modifies any resource. Importing into an existing stack is refused here.
 from moto.cloudformation import models as _cfn_models
@@ -88,7 +88,6 @@ from moto.cloudformation.exceptions import ValidationError as _CfnValidationErro
 _IMPORT_IDENTIFIERS = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::KMS::Key": "KeyId",
-    "AWS::Logs::LogGroup": "LogGroupName",
 }
 
 
@@ -104,10 +103,6 @@ def _existing_resource(account_id, region, resource_type, identifier):
 
         key = kms_backends[account_id][region].keys.get(identifier.split("/")[-1])
         return None if key is None or key.key_state == "PendingDeletion" else key
-    if resource_type == "AWS::Logs::LogGroup":
-        from moto.logs.models import logs_backends
-
-        return logs_backends[account_id][region].groups.get(identifier)
     return None
 
 
