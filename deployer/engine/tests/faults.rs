@@ -1654,6 +1654,20 @@ fn head_bucket_answers(existing: &'static [&'static str]) -> Rule {
 
 #[tokio::test(start_paused = true)]
 async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() {
+    kept_bucket_adopted(None).await;
+}
+
+/// On AWS a failed first creation rolls back to `ROLLBACK_COMPLETE` and keeps the retained
+/// resources it made: `up` deletes the stack, then adopts them the same way.
+#[tokio::test(start_paused = true)]
+async fn after_a_failed_creation_the_stack_is_deleted_and_what_it_kept_is_adopted() {
+    kept_bucket_adopted(Some(StackStatus::RollbackComplete)).await;
+}
+
+/// `ensure_stack` of the artifacts stack when its bucket exists and the stack is absent
+/// (`initial: None`) or in `initial`'s status: the stack is deleted if it is there, the bucket
+/// imported alone, then the whole template applied.
+async fn kept_bucket_adopted(initial: Option<StackStatus>) {
     use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetInput;
     use aws_sdk_cloudformation::types::{ChangeSetType, ResourceToImport};
     use std::sync::Arc;
@@ -1665,14 +1679,20 @@ async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() 
     let spec = deploy::spec(&env, output, StackKind::Artifacts, &[]).unwrap();
     let name = spec.name.clone();
     let bucket = deploy::artifacts_bucket(&env, &output.region);
-    // 0: no stack (`down` deleted it); 1: the import executed; 2: the update executed.
+    // 0: as `initial` says; 1: the import executed; 2: the update executed; 3: deleted.
     let executed = Arc::new(AtomicUsize::new(0));
     let described = {
         let (executed, name, tags) = (Arc::clone(&executed), name.clone(), spec.tags.clone());
-        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_compute_response(move |_| {
-            match executed.load(Ordering::SeqCst) {
-                0 => no_such_stack(&name),
-                1 => aws_smithy_mocks::MockResponse::Output(
+        let initial = initial.clone();
+        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_compute_response(
+            move |_| match (executed.load(Ordering::SeqCst), &initial) {
+                (0, Some(status)) => aws_smithy_mocks::MockResponse::Output(
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(&name, status.clone(), &[]))
+                        .build(),
+                ),
+                (0 | 3, _) => no_such_stack(&name),
+                (1, _) => aws_smithy_mocks::MockResponse::Output(
                     DescribeStacksOutput::builder()
                         .stacks(stack(&name, StackStatus::ImportComplete, &[]))
                         .build(),
@@ -1686,8 +1706,8 @@ async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() 
                         ))
                         .build(),
                 ),
-            }
-        })
+            },
+        )
     };
     let requests: Arc<Mutex<Vec<CreateChangeSetInput>>> = Arc::default();
     let create = {
@@ -1743,11 +1763,18 @@ async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() 
         .then_output(|| events(Vec::new()));
     let template = mock!(aws_sdk_cloudformation::Client::get_template)
         .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
+    let delete = {
+        let executed = Arc::clone(&executed);
+        mock!(aws_sdk_cloudformation::Client::delete_stack).then_compute_output(move |_| {
+            executed.store(3, Ordering::SeqCst);
+            aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
+        })
+    };
     let head = head_bucket_answers(&["-artifacts-"]);
     let clients = adoption_region(
         output,
         &[
-            &described, &create, &computed, &execute, &no_events, &template,
+            &described, &create, &computed, &execute, &no_events, &template, &delete,
         ],
         &[&head],
         &[],
@@ -1772,6 +1799,7 @@ async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() 
         matches!(&result, deploy::StackResult::Applied(a) if a.status == StackStatus::UpdateComplete),
         "{result:?}"
     );
+    assert_eq!(delete.num_calls(), usize::from(initial.is_some()));
     let requests = requests.lock().unwrap();
     assert_eq!(requests.len(), 2, "{requests:?}");
     // First the import: of the kept bucket alone, by its identifier, in a template holding only it.
