@@ -100,7 +100,8 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                     for kept in engine::adopt::find(clients, &synthesized.json, env, &clients.region).await? {
                                         match kept.resource_type.as_str() {
                                             "AWS::KMS::Key" => retained.keys.push(kept.identifier),
-                                            _ => retained.buckets.push(kept.identifier),
+                                            "AWS::S3::Bucket" => retained.buckets.push(kept.identifier),
+                                            _ => {}
                                         }
                                     }
                                 }
