@@ -92,9 +92,18 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                         env,
                                         &clients.region,
                                     ));
-                                    let found = delete::retained(&clients.cloudformation, name, &stack).await?;
+                                    let found = delete::retained(&clients.cloudformation, name, &stack, &synthesized.json).await?;
                                     retained.buckets.extend(found.buckets);
                                     retained.keys.extend(found.keys);
+                                    // What an earlier `down` kept (no stack lists it any more): the
+                                    // key through the buckets it encrypts.
+                                    for kept in engine::adopt::find(clients, &synthesized.json, env, &clients.region).await? {
+                                        match kept.resource_type.as_str() {
+                                            "AWS::KMS::Key" => retained.keys.push(kept.identifier),
+                                            "AWS::S3::Bucket" => retained.buckets.push(kept.identifier),
+                                            _ => {}
+                                        }
+                                    }
                                 }
                                 let mut on_event = |e: &engine::events::StackEvent| match output {
                                     Output::Text => println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status),
@@ -110,7 +119,8 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                             if purge {
                                 lines.extend(delete::purge(clients, &retained).await?.into_iter().map(|l| format!("{name}: {l}")));
                             } else {
-                                lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained (--purge-data removes them)"));
+                                let env_name = env.name.as_str();
+                                lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained: the next `deployer up --env {env_name}` adopts them, `deployer down --env {env_name} --purge-data` removes them"));
                             }
                             Ok::<_, engine::Error>(lines)
                         }

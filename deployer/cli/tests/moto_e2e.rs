@@ -106,6 +106,65 @@ fn on_terminal(args: &[&str], environments: &Path, input: &str) -> Output {
     output
 }
 
+/// Runs the deployer on a pseudo-terminal (util-linux `script`) until it prints `prompt`, then
+/// closes the terminal (kills `script`; the deployer gets SIGHUP): an operation interrupted at
+/// that point. Returns what it printed.
+fn closed_at_prompt(args: &[&str], environments: &Path, prompt: &str) -> String {
+    use std::io::Read as _;
+    use std::sync::{Arc, Mutex};
+    let mut command = vec![env!("CARGO_BIN_EXE_deployer").to_owned()];
+    command.extend(args.iter().map(|a| (*a).to_owned()));
+    command.push("--environments".into());
+    command.push(environments.display().to_string());
+    let line = command
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(workspace())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run script (util-linux)");
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let printed = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+                printed.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let text = || String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+    while !text().contains(prompt) {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no prompt `{prompt}`:\n{}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(child.stdin.take());
+    let _ = reader.join();
+    let printed = text();
+    eprintln!(
+        "$ (terminal, closed at the prompt) deployer {}\n{printed}",
+        args.join(" ")
+    );
+    printed
+}
+
 /// Every stdout line as JSON, each checked to carry `command`'s schema version.
 fn json_lines(output: &Output, command: &str) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&output.stdout)
@@ -185,6 +244,7 @@ struct Clients {
     lambda: aws_sdk_lambda::Client,
     sns: aws_sdk_sns::Client,
     iam: aws_sdk_iam::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 async fn clients(environments: &Path) -> Clients {
@@ -199,6 +259,7 @@ async fn clients(environments: &Path) -> Clients {
         lambda: aws_sdk_lambda::Client::new(config),
         sns: aws_sdk_sns::Client::new(config),
         iam: aws_sdk_iam::Client::new(config),
+        kms: aws_sdk_kms::Client::new(config),
     }
 }
 
@@ -544,8 +605,27 @@ async fn up_diff_up_down_against_moto() {
         text(&status)
     );
 
-    // down removes the stacks and keeps the retained buckets.
+    // down removes the stacks and keeps the retained buckets, the key and what they hold.
     let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
+    let data = [
+        (
+            pipeline["RawBucket"].1.clone(),
+            "raw/AAPL/2026/12/06/before-down.json",
+        ),
+        (
+            pipeline["CuratedBucket"].1.clone(),
+            "quotes/symbol=AAPL/dt=2026-12-06/before-down.parquet",
+        ),
+    ];
+    for (bucket, key) in &data {
+        c.s3.put_object()
+            .bucket(bucket)
+            .key(*key)
+            .body(format!("{bucket}/{key}").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
     let down = deployer(
         &["down", "--env", "local", "--yes", "--output", "json"],
         &envs,
@@ -558,15 +638,14 @@ async fn up_diff_up_down_against_moto() {
             .any(|o| o["type"] == "result" && o["text"] == "us-east-1 mst-local-pipeline: deleted"),
         "{lines:?}"
     );
-    let stacks = c.cfn.describe_stacks().send().await.unwrap();
     assert!(
-        stacks
-            .stacks()
-            .iter()
-            .all(|s| s.stack_status().map(|x| x.as_str()) == Some("DELETE_COMPLETE")),
-        "{stacks:?}"
+        lines.iter().any(|o| o["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("the next `deployer up --env local` adopts them"))),
+        "{lines:?}"
     );
-    for bucket in ["RawBucket", "CuratedBucket"] {
+    assert_no_stack_left(&c).await;
+    for bucket in ["RawBucket", "CuratedBucket", "AccessLogsBucket"] {
         c.s3.head_bucket()
             .bucket(&pipeline[bucket].1)
             .send()
@@ -588,19 +667,173 @@ async fn up_diff_up_down_against_moto() {
         "functions are deleted"
     );
 
+    // up again adopts what down kept (a CloudFormation import, then the update): the same buckets
+    // and key, with the objects written before down, under a working pipeline.
+    let again = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let again = text(&again);
+    assert!(
+        again.contains("adopting 1 resource(s) kept by an earlier `down` into mst-local-artifacts")
+            && again.contains(
+                "adopting 4 resource(s) kept by an earlier `down` into mst-local-pipeline"
+            )
+            && again.contains(&format!(
+                "DataKey (AWS::KMS::Key {})",
+                pipeline["DataKey"].1
+            ))
+            && again.contains("~ Import RawBucket (AWS::S3::Bucket)")
+            && again.contains("us-east-1: deployed"),
+        "{again}"
+    );
+    let adopted = resources(&c.cfn, "mst-local-pipeline").await;
+    for id in ["RawBucket", "CuratedBucket", "AccessLogsBucket", "DataKey"] {
+        assert_eq!(adopted[id], pipeline[id], "{id} adopted");
+    }
+    assert_eq!(
+        resources(&c.cfn, "mst-local-artifacts").await["ArtifactsBucket"].1,
+        artifacts_bucket
+    );
+    for (bucket, key) in &data {
+        let object =
+            c.s3.get_object()
+                .bucket(bucket)
+                .key(*key)
+                .send()
+                .await
+                .unwrap();
+        let body = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), format!("{bucket}/{key}").as_bytes());
+    }
+    let status = deployer(&["status", "--env", "local"], &envs);
+    assert!(
+        text(&status).contains("mst-local-pipeline: UPDATE_COMPLETE"),
+        "{}",
+        text(&status)
+    );
+    verify_pipeline(&c, &sizes, 512).await;
+    // Unchanged afterwards: the import's own hash tags were replaced by the update's.
+    let unchanged = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert!(
+        text(&unchanged).contains("us-east-1: unchanged"),
+        "{}",
+        text(&unchanged)
+    );
+    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+
     // --purge-data, even after the stacks are gone, empties and deletes the retained buckets.
     let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
     assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
-    for bucket in [
-        pipeline["RawBucket"].1.as_str(),
-        pipeline["CuratedBucket"].1.as_str(),
-        artifacts_bucket,
-    ] {
-        assert!(
-            c.s3.head_bucket().bucket(bucket).send().await.is_err(),
-            "{bucket} purged"
+    assert!(
+        text(&purge).contains(&format!(
+            "scheduled deletion of KMS key {} in 7 days",
+            pipeline["DataKey"].1
+        )),
+        "{}",
+        text(&purge)
+    );
+    assert_nothing_left(&c).await;
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// No stack but deleted ones.
+async fn assert_no_stack_left(c: &Clients) {
+    let stacks = c.cfn.describe_stacks().send().await.unwrap();
+    assert!(
+        stacks
+            .stacks()
+            .iter()
+            .all(|s| s.stack_status().map(|x| x.as_str()) == Some("DELETE_COMPLETE")),
+        "{stacks:?}"
+    );
+}
+
+/// Nothing of the environment remains: no stack, no bucket, every KMS key pending deletion.
+async fn assert_nothing_left(c: &Clients) {
+    assert_no_stack_left(c).await;
+    let buckets = c.s3.list_buckets().send().await.unwrap();
+    assert_eq!(buckets.buckets(), [], "no bucket left");
+    for key in c.kms.list_keys().send().await.unwrap().keys() {
+        let described = c
+            .kms
+            .describe_key()
+            .key_id(key.key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            described
+                .key_metadata()
+                .unwrap()
+                .key_state()
+                .map(|s| s.as_str()),
+            Some("PendingDeletion"),
+            "{key:?}"
         );
     }
+}
+
+/// `down --purge-data` after an `up` interrupted half-way: the artifacts stack adopted and
+/// updated, the pipeline stack left `REVIEW_IN_PROGRESS` holding the import of what the first
+/// `down` kept, which no stack lists. Nothing of the environment may remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_after_an_up_interrupted_half_way_leaves_nothing() {
+    let moto = Moto::start();
+    let work = tempdir("interrupted");
+    let artifacts = work.join("artifacts");
+    fixtures(&artifacts);
+    let envs = work.join("environments");
+    environment(&envs, moto.endpoint(), "123456789012", 256);
+    let art = artifacts.to_str().unwrap();
+    let up = deployer(
+        &["up", "--env", "local", "--artifacts", art, "--yes"],
+        &envs,
+    );
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let c = clients(&envs).await;
+    let raw = resources(&c.cfn, "mst-local-pipeline").await["RawBucket"]
+        .1
+        .clone();
+    c.s3.put_object()
+        .bucket(&raw)
+        .key("raw/kept.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let down = deployer(&["down", "--env", "local", "--yes"], &envs);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+
+    let printed = closed_at_prompt(
+        &["up", "--env", "local", "--artifacts", art],
+        &envs,
+        "Deploy these changes to mst-local-pipeline in us-east-1? [y/N]",
+    );
+    assert!(
+        printed.contains("~ Import RawBucket (AWS::S3::Bucket)"),
+        "{printed}"
+    );
+    let status = deployer(&["status", "--env", "local"], &envs);
+    assert!(
+        text(&status).contains("mst-local-pipeline: REVIEW_IN_PROGRESS"),
+        "{}",
+        text(&status)
+    );
+
+    let purge = deployer(&["down", "--env", "local", "--purge-data", "--yes"], &envs);
+    assert_eq!(purge.status.code(), Some(0), "{}", text(&purge));
+    assert!(
+        text(&purge).contains(&format!("deleted bucket {raw} (1 object version(s))")),
+        "{}",
+        text(&purge)
+    );
+    assert_nothing_left(&c).await;
     let _ = std::fs::remove_dir_all(&work);
 }
 

@@ -10,6 +10,7 @@ use stacks::pipeline::{ArtifactParameter, Names, StackKind};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
+use crate::adopt;
 use crate::apply::{self, Applied};
 use crate::artifacts::{self, Artifact, StoredArtifact, sha256_hex};
 use crate::aws::RegionClients;
@@ -17,6 +18,7 @@ use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocat
 use crate::delete;
 use crate::events::StackEvent;
 use crate::gate::{self, CanaryGate};
+use crate::status::Phase;
 use crate::waves::{self, RegionResult, join_all};
 
 /// The pipeline stack's parameter naming the artifacts bucket, as `stacks` defines it.
@@ -191,9 +193,11 @@ pub async fn template_location(
 }
 
 /// Brings one stack to `spec`: skip when unchanged, else change set → review → approval →
-/// execute → events.
+/// execute → events. A stack about to be created first adopts the retained resources an earlier
+/// `down` kept ([`adopt_kept`]).
 pub async fn ensure_stack(
     clients: &RegionClients,
+    env: &Environment,
     spec: &StackSpec,
     location: &TemplateLocation,
     settings: &Settings,
@@ -234,6 +238,25 @@ pub async fn ensure_stack(
     {
         return Ok(StackResult::Unchanged);
     }
+    if existing.as_ref().is_none_or(Deployed::is_review_only) {
+        match adopt_kept(
+            clients,
+            env,
+            spec,
+            existing.as_ref(),
+            settings,
+            approver,
+            observer,
+        )
+        .await?
+        {
+            Some(declined @ StackResult::Declined(_)) => return Ok(declined),
+            Some(_) => {
+                existing = change_set::describe_stack(cfn, region.as_str(), &spec.name).await?;
+            }
+            None => {}
+        }
+    }
     let create = existing.as_ref().is_none_or(Deployed::is_review_only);
     // The deployed template is read only now, for the IAM comparison of a real change.
     let old_template: Option<Value> = if create {
@@ -254,6 +277,88 @@ pub async fn ensure_stack(
         settings.poll,
     )
     .await?;
+    review_and_execute(clients, spec, prepared, settings, approver, observer).await
+}
+
+/// Before `spec`'s stack is created: imports the retained resources of its template that still
+/// exist (an earlier `down` kept them, or a failed creation left them) into a new stack, through
+/// an `IMPORT` change set reviewed and approved like any other. `None` when there is nothing to
+/// adopt. A stack holding only an unexecuted change set (`review_only`) is deleted first: an
+/// import makes the stack itself.
+async fn adopt_kept(
+    clients: &RegionClients,
+    env: &Environment,
+    spec: &StackSpec,
+    review_only: Option<&Deployed>,
+    settings: &Settings,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> Result<Option<StackResult>, Error> {
+    let region = &clients.region;
+    let template: Value = serde_json::from_str(&spec.body)
+        .map_err(|e| Error::Other(format!("template of {} is not JSON: {e}", spec.name)))?;
+    let kept = adopt::find(clients, &template, env, region).await?;
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let cfn = &clients.cloudformation;
+    if let Some(deployed) = review_only {
+        observer.note(
+            region,
+            &format!(
+                "{} is {} (a change set never executed; it holds no resources): deleting it before the import",
+                spec.name, deployed.status
+            ),
+        );
+        delete::delete_stack(cfn, region.as_str(), &spec.name, settings.poll, &mut |e| {
+            observer.event(region, &spec.name, e)
+        })
+        .await?;
+    }
+    let list: Vec<String> = kept.iter().map(ToString::to_string).collect();
+    observer.note(
+        region,
+        &format!(
+            "adopting {} resource(s) kept by an earlier `down` into {} (CloudFormation import): {}",
+            kept.len(),
+            spec.name,
+            list.join(", ")
+        ),
+    );
+    let body = adopt::import_template(&template, &kept).to_string();
+    // Its own hash tags: an import that succeeded but whose update did not is not `unchanged`.
+    let mut tags = spec.tags.clone();
+    tags.remove(change_set::TEMPLATE_HASH_TAG);
+    tags.remove(change_set::PARAMETERS_HASH_TAG);
+    let mut import = StackSpec::new(spec.name.clone(), body, spec.parameters.clone(), tags);
+    import.import = kept;
+    let prepared = change_set::create(
+        cfn,
+        region.as_str(),
+        &import,
+        &TemplateLocation::Body,
+        true,
+        None,
+        settings.poll,
+    )
+    .await?;
+    review_and_execute(clients, &import, prepared, settings, approver, observer)
+        .await
+        .map(Some)
+}
+
+/// Shows a computed change set, asks for approval, and executes it (or deletes it when declined).
+/// A failed execution's error says the stack's status afterwards, as `DescribeStacks` reports it.
+async fn review_and_execute(
+    clients: &RegionClients,
+    spec: &StackSpec,
+    prepared: Prepared,
+    settings: &Settings,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> Result<StackResult, Error> {
+    let region = &clients.region;
+    let cfn = &clients.cloudformation;
     let plan = match prepared {
         Prepared::Unchanged => return Ok(StackResult::Unchanged),
         Prepared::Changes(plan) => plan,
@@ -278,6 +383,11 @@ pub async fn ensure_stack(
         observer.event(region, &spec.name, e)
     })
     .await;
+    let result = match result {
+        Err(error @ Error::StackFailed { .. }) => Err(error),
+        Err(error) => Err(with_stack_status(clients, &spec.name, error).await),
+        Ok(applied) => Ok(applied),
+    };
     observer.finished(
         region,
         &spec.name,
@@ -287,6 +397,32 @@ pub async fn ensure_stack(
             .map_err(ToString::to_string),
     );
     Ok(StackResult::Applied(result?))
+}
+
+/// `error` (from executing a change set) followed by the stack's real status now and what the
+/// next `up` or `down` does with it, so no message guesses the state (an emulator may leave a
+/// create that failed on execution in `REVIEW_IN_PROGRESS`).
+async fn with_stack_status(clients: &RegionClients, stack: &str, error: Error) -> Error {
+    let region = clients.region.as_str();
+    let now = match change_set::describe_stack(&clients.cloudformation, region, stack).await {
+        Ok(None) => "does not exist".to_owned(),
+        Ok(Some(deployed)) => {
+            let next = match deployed.phase() {
+                Phase::ReviewOnly => {
+                    "; resources it made before failing may remain: the next `up` deletes the stack and creates it again (adopting the retained ones), `down --purge-data` removes them all"
+                }
+                Phase::FailedCreate => {
+                    "; the next `up` deletes it and creates it again, `down` deletes it"
+                }
+                Phase::RolledBack => "; the previous version runs",
+                Phase::InProgress => "; watch it with `deployer status --watch`",
+                _ => "",
+            };
+            format!("is {}{next}", deployed.status)
+        }
+        Err(describe) => format!("has a status that could not be read ({describe})"),
+    };
+    Error::Other(format!("{error}; {stack} in {region} now {now}"))
 }
 
 /// Everything `up` needs for one environment.
@@ -324,6 +460,7 @@ pub async fn prepare_region(
         let spec = spec(up.env, region, StackKind::Artifacts, &[])?;
         let result = ensure_stack(
             clients,
+            up.env,
             &spec,
             &TemplateLocation::Body,
             &up.settings,
@@ -389,8 +526,16 @@ pub async fn pipeline_region(
         spec.rollback = rollback;
         let location =
             template_location(clients, &artifacts_bucket(up.env, &region.region), &spec).await?;
-        let result =
-            ensure_stack(clients, &spec, &location, &up.settings, approver, observer).await;
+        let result = ensure_stack(
+            clients,
+            up.env,
+            &spec,
+            &location,
+            &up.settings,
+            approver,
+            observer,
+        )
+        .await;
         if let (Err(error @ Error::StackFailed { .. }), Some(rollback)) = (&result, &spec.rollback)
         {
             // Name the alarm when a rollback trigger, not a resource, undid the update.

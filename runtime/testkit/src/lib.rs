@@ -463,10 +463,13 @@ const ADMIN_SETUP_REQUESTS: usize = 3;
 
 impl Moto {
     /// Starts `$MST_MOTO_SERVER` (default: the tools virtualenv's, else `moto_server` on `PATH`)
-    /// and waits until it answers. No authorization: any credentials are accepted.
+    /// and waits until it answers. No authorization: any credentials are accepted. The server
+    /// loads `python/sitecustomize.py`, whose fixes change no verdict and which emulates
+    /// CloudFormation's resource import (an `IMPORT` change set into a new stack), which moto
+    /// 5.2.5 lacks (see that file).
     pub fn start() -> Self {
         Self {
-            server: Self::spawn(Vec::new()),
+            server: Self::spawn(vec![Self::fixes()]),
             admin: AccessKey {
                 id: "testing".into(),
                 secret: "testing".into(),
@@ -480,7 +483,8 @@ impl Moto {
     /// policies allow it. [`Moto::sdk_config`] signs with the admin's key (the tests' set-up and
     /// read-back); [`Moto::assume_role`] (feature `aws`) gives a component its role's credentials.
     ///
-    /// The server loads `python/sitecustomize.py`, two fixes to moto 5.2.5 that change no verdict:
+    /// The server loads `python/sitecustomize.py` (as [`Moto::start`]'s does), two fixes to moto
+    /// 5.2.5 that change no verdict and the emulated resource import:
     /// it checks the signature of a form the Rust SDK sent as the SDK encoded it (a space is
     /// `%20`; moto re-encodes it as `+` and refuses the signature), and it answers AccessDenied in
     /// the shape of the request's protocol (JSON for Kinesis and Secrets Manager, AWS's query
@@ -494,12 +498,7 @@ impl Moto {
                 "INITIAL_NO_AUTH_ACTION_COUNT",
                 ADMIN_SETUP_REQUESTS.to_string(),
             ),
-            // `python/sitecustomize.py`: moto's signature check of the Rust SDK's form bodies, and
-            // its AccessDenied in the shape of the request's protocol (see that file).
-            (
-                "PYTHONPATH",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),
-            ),
+            Self::fixes(),
         ]);
         let iam = |params: &[(&str, &str)]| -> String {
             let mut request = agent()
@@ -543,6 +542,16 @@ impl Moto {
             secret: element("SecretAccessKey"),
         };
         Self { server, admin }
+    }
+
+    /// `python/sitecustomize.py` on the server's Python path: moto's signature check of the Rust
+    /// SDK's form bodies, its AccessDenied in the shape of the request's protocol, and the
+    /// emulated CloudFormation resource import (see that file).
+    fn fixes() -> (&'static str, String) {
+        (
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),
+        )
     }
 
     fn spawn(envs: Vec<(&'static str, String)>) -> Server {
