@@ -15,7 +15,9 @@
 //!   after a warm-up, and what was still in flight at the end.
 //!
 //! `MST_BENCH_SECONDS` sets the measured duration (default 180: Firehose buffers 60 s, so the
-//! Parquet figures need a few minutes); `MST_BENCH_SYMBOLS` the symbol count (default 1,000).
+//! Parquet figures need a few minutes); `MST_BENCH_SYMBOLS` the symbol count (default 1,000);
+//! `MST_BENCH_ARTIFACTS` a directory of prebuilt artifacts (`deployer up --artifacts`'s layout)
+//! instead of building them.
 
 #![allow(clippy::unwrap_used)] // A bench: a panic is the failure report.
 
@@ -75,7 +77,12 @@ fn environment(moto: &Moto, influx: &Influx1, site: &QuoteSite, symbols: &[Strin
             "symbols: [AAPL, MSFT, NVDA]",
             &format!("symbols: [{}]", symbols.join(", ")),
         )
-        .replace("interval_seconds: 15", "interval_seconds: 1");
+        // The scraper spaces requests to one host (2 per second by default): the bench's single
+        // local site must not be the limit.
+        .replace(
+            "interval_seconds: 15",
+            "interval_seconds: 1\n  concurrency: 32\n  requests_per_second_per_host: 5000",
+        );
     assert!(
         replaced.contains("interval_seconds: 1\n") && replaced.contains("A00"),
         "local.yaml changed: update the bench's substitutions"
@@ -177,10 +184,16 @@ fn main() {
 async fn bench() {
     let seconds = env_number("MST_BENCH_SECONDS", 180);
     let symbols = symbols(env_number("MST_BENCH_SYMBOLS", 1000));
-    // <target>/release/deps/pipeline-<hash>: the artifacts go to the same target directory.
-    let exe = std::env::current_exe().unwrap();
-    let target_dir = exe.ancestors().nth(3).unwrap().to_path_buf();
-    let artifacts = engine::artifacts::build(&common::workspace(), Some(&target_dir)).unwrap();
+    // Prebuilt artifacts (as `deployer up --artifacts DIR` takes them), or built as `up` builds
+    // them into this bench's target directory (<target>/<profile>/deps/pipeline-<hash>).
+    let artifacts = match std::env::var_os("MST_BENCH_ARTIFACTS") {
+        Some(dir) => engine::artifacts::from_dir(std::path::Path::new(&dir)).unwrap(),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            let target_dir = exe.ancestors().nth(3).unwrap().to_path_buf();
+            engine::artifacts::build(&common::workspace(), Some(&target_dir)).unwrap()
+        }
+    };
 
     let moto = Moto::start();
     let influx = Influx1::start();
