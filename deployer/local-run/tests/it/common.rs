@@ -208,7 +208,12 @@ pub async fn deploy_environment(
 /// The workspace's `transform` binary, built (debug) into this test's target directory: a no-op
 /// when the workspace build already made it, as `.ci/run`'s does.
 pub fn transform_binary() -> PathBuf {
-    let package = "transform";
+    workspace_binary("transform")
+}
+
+/// The binary of the workspace package `package` (whose binary has the same name), built (debug)
+/// into this test's target directory.
+pub fn workspace_binary(package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // <target>/debug/deps/it-<hash>
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();

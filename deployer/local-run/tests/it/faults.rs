@@ -1,6 +1,6 @@
 //! Faults in the running local pipeline, each named by `deployer verify` at the right hop, and
 //! nothing lost once repaired: InfluxDB stopped for 60 s, and a transform binary that exits at
-//! init (then replaced by the real one). Not yet here: the deleted notify topic (hop `alert`).
+//! init (then replaced by the real one). And the notify topic deleted (hop `alert`).
 //! The pipeline is `deployer run`'s (`LocalPipeline`) with
 //! the real `transform` binary; the quotes are put on the deployed stream by the test, and counted
 //! back in InfluxDB by the test's own queries.
@@ -24,6 +24,7 @@ use verify::{Report, Stage};
 
 use crate::common::{
     Deployment, deploy_with_yaml, fixture_artifacts, rfc3339, tempfile_dir, transform_binary,
+    workspace_binary,
 };
 
 /// Retries enough for the outages below (see the module documentation).
@@ -71,6 +72,8 @@ struct Running {
     stream: String,
     transform_binary: std::path::PathBuf,
     transform_log: std::path::PathBuf,
+    /// The alert topic (notify's `TOPIC_ARN`).
+    topic: String,
     stop: watch::Sender<bool>,
     run: JoinHandle<Result<Snapshot, local_run::RunError>>,
 }
@@ -122,6 +125,9 @@ async fn start_with(binaries: &[(ArtifactParameter, Vec<u8>)]) -> Running {
         .resolve(&serde_json::json!({ "Ref": stream_id }))
         .unwrap();
     let config = pipeline.functions()["Transform"].config().clone();
+    let topic = pipeline.functions()["Notify"].config().environment
+        [lambda_contract::notify::TOPIC_ARN]
+        .clone();
     let (stop, stop_rx) = watch::channel(false);
     let run = tokio::spawn(async move {
         let mut view = View::Plain { last: None };
@@ -133,6 +139,7 @@ async fn start_with(binaries: &[(ArtifactParameter, Vec<u8>)]) -> Running {
         stream,
         transform_binary: config.binary,
         transform_log: config.log,
+        topic,
         stop,
         run,
     }
@@ -183,11 +190,16 @@ impl Running {
 
     /// `deployer verify`'s report for the deployment, following the canary for [`VERIFY_TIMEOUT`].
     async fn verify(&self) -> Report {
+        self.verify_for(VERIFY_TIMEOUT).await
+    }
+
+    /// `deployer verify`'s report for the deployment, following the canary for `timeout`.
+    async fn verify_for(&self, timeout: Duration) -> Report {
         verify::verify_region(
             self.d.aws.connection(),
             &self.d.env,
             self.d.env.canary_region(),
-            VERIFY_TIMEOUT,
+            timeout,
         )
         .await
         .unwrap()
@@ -425,4 +437,76 @@ async fn a_transform_that_exits_at_init_is_reported_retried_and_named_by_verify(
         "the init failures are counted: {snapshot:?}"
     );
     assert!(snapshot.retried_batches >= 2, "{snapshot:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_notify_topic_is_named_by_verify_and_the_notify_errors_are_reported() {
+    let captured = Captured::install();
+    let binaries: Vec<(ArtifactParameter, Vec<u8>)> = [
+        (ArtifactParameter::Transform, "transform"),
+        (ArtifactParameter::ToParquet, "to-parquet"),
+        (ArtifactParameter::Notify, "notify"),
+    ]
+    .into_iter()
+    .map(|(parameter, package)| (parameter, std::fs::read(workspace_binary(package)).unwrap()))
+    .collect();
+    let running = start_with(&binaries).await;
+    // The pipeline runs (and its Firehose reads the stream) before the fault.
+    running.put(&["AAPL", "MSFT", "NVDA"], 0).await;
+    running.wait_for_points(3, Duration::from_secs(60)).await;
+
+    let sns = aws_sdk_sns::Client::new(running.d.aws.sdk_config());
+    sns.delete_topic()
+        .topic_arn(&running.topic)
+        .send()
+        .await
+        .unwrap();
+    // Firehose buffers 60 s in local.yaml; then to-parquet and notify run within seconds.
+    let report = running.verify_for(Duration::from_secs(60 + 90)).await;
+    let hops: Vec<(&str, bool)> = report
+        .rows
+        .iter()
+        .filter(|r| r.stage == Stage::Hop)
+        .map(|r| (r.name.as_str(), r.outcome == verify::Outcome::Passed))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ("stream", true),
+            ("influxdb", true),
+            ("raw", true),
+            ("curated", true),
+            ("alert", false)
+        ],
+        "{report}"
+    );
+    assert_eq!(
+        first_broken(&report),
+        (Stage::Hop, "alert".to_owned()),
+        "{report}"
+    );
+    // The failed publish is reported, naming the function, and after the asynchronous retries
+    // (1 s and 2 s apart) the event is kept in the function's dead-letter queue: nothing is
+    // dropped silently. verify may end before the retries do: wait for them, bounded.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut dead_letters = Vec::new();
+    loop {
+        let logged = captured.text();
+        let reported = logged.lines().any(|l| {
+            l.contains("function=\"Notify\"")
+                && l.contains("cannot publish")
+                && l.contains(&running.topic)
+        });
+        dead_letters.extend(running.discarded().await);
+        if reported && dead_letters.iter().any(|m| m.contains("MST-CANARY")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected notify's publish error naming the topic, and the canary's Parquet event in its dead-letter queue; dead letters: {dead_letters:?}; log:\n{logged}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (snapshot, _) = running.stop().await;
+    assert!(snapshot.failures >= 1, "{snapshot:?}");
 }
