@@ -82,12 +82,13 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
             "FirehoseRole",
             "FlowLogsRole",
             "NotifyRole",
+            "ReplicationRole",
             "ScraperRole",
             "ToParquetRole",
             "TransformRole"
         ]
     );
-    let transform = &roles[6].1;
+    let transform = &roles[7].1;
     assert!(transform.contains(&Use::TransformQuarantinesRecords));
     // The data key grant is derived from the others: GetRecords on the stream needs kms:Decrypt.
     let stream_key = Use::DataKeyFor {
@@ -105,6 +106,20 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
         "{:#?}",
         roles[2].1
     );
+    // Replication's KMS grants are derived too: reading versions to replicate decrypts with the
+    // source key, writing replicas encrypts with the replica key.
+    let replication = &roles[4].1;
+    for (action, kms_action) in [
+        (s3::GET_OBJECT_VERSION_FOR_REPLICATION, kms::DECRYPT),
+        (s3::REPLICATE_OBJECT, kms::ENCRYPT),
+    ] {
+        let derived = Use::DataKeyFor {
+            action,
+            on: Encrypted::S3Objects,
+        };
+        assert!(replication.contains(&derived), "{replication:#?}");
+        assert_eq!(derived.need().actions, [kms_action]);
+    }
 }
 
 /// A scratch role in the real pipeline template, one of whose statements is made the old way

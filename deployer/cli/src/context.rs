@@ -92,6 +92,14 @@ impl Context {
         })
     }
 
+    /// The DR region's replica stack with the region's clients, when the environment has `dr:`.
+    pub fn dr_region(&self) -> Option<(&RegionOutput, RegionClients)> {
+        self.synthesis
+            .dr
+            .as_ref()
+            .map(|r| (r, self.aws.region(&r.region)))
+    }
+
     /// The selected regions, in rollout order, with their clients.
     pub fn regions(&self) -> Vec<(&RegionOutput, RegionClients)> {
         self.synthesis

@@ -45,15 +45,36 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
     let artifacts = args.artifacts.load()?;
     let settings = Settings::default();
     let mut changed = false;
-    for (region, clients) in context.regions() {
+    // The DR region's replica stack first, as `up` deploys it.
+    let dr = context
+        .dr_region()
+        .map(|(region, clients)| (region, clients, vec![StackKind::Replica]));
+    let regions = context.regions().into_iter().map(|(region, clients)| {
+        (
+            region,
+            clients,
+            vec![StackKind::Artifacts, StackKind::Pipeline],
+        )
+    });
+    // The replica key the pipelines name: the deployed one, or a stand-in before the first `up`.
+    let replica_key = match context.dr_region() {
+        Some((_, clients)) => engine::dr::replica_key_arn(&clients, &context.env)
+            .await?
+            .or_else(|| deploy::replica_key_not_deployed(&context.env)),
+        None => None,
+    };
+    for (region, clients, kinds) in dr.into_iter().chain(regions) {
         let region_name = clients.region.as_str();
         let bucket = deploy::artifacts_bucket(&context.env, &region.region);
         // Read-only: what the bucket holds is checked (a planted object is refused here too) and
         // its versions compared; nothing is uploaded.
-        let stored =
-            engine::artifacts::find_all(&clients.s3, region_name, &bucket, &artifacts).await?;
-        for kind in [StackKind::Artifacts, StackKind::Pipeline] {
-            let spec = deploy::spec(&context.env, region, kind, &stored)?;
+        let stored = if kinds.contains(&StackKind::Pipeline) {
+            engine::artifacts::find_all(&clients.s3, region_name, &bucket, &artifacts).await?
+        } else {
+            Vec::new()
+        };
+        for kind in kinds {
+            let spec = deploy::spec(&context.env, region, kind, &stored, replica_key.as_deref())?;
             let cfn = &clients.cloudformation;
             let deployed = change_set::describe_stack(cfn, region_name, &spec.name).await?;
             let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());
@@ -71,7 +92,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             let body = change_set::deployed_template(cfn, region_name, &spec.name).await?;
             let location = match kind {
                 StackKind::Pipeline => deploy::template_location(&clients, &bucket, &spec).await?,
-                StackKind::Artifacts => TemplateLocation::Body,
+                StackKind::Artifacts | StackKind::Replica => TemplateLocation::Body,
             };
             let old = serde_json::from_str(&body).ok();
             match change_set::create(

@@ -192,6 +192,14 @@ fn summary_json(
                 "through_s3": stack.needs_s3_upload(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "dr": synthesis.dr.as_ref().map(|region| serde_json::json!({
+            "region": region.region.as_str(),
+            "stacks": region.stacks.iter().map(|stack| serde_json::json!({
+                "name": stack.name,
+                "resources": stack.resources,
+                "bytes": stack.compact.len(),
+            })).collect::<Vec<_>>(),
+        })),
         "snapshot": changes.map(|changes| serde_json::json!({
             "dir": snapshot_dir.display().to_string(),
             "roles": synthesis.snapshot.files().len(),
@@ -363,6 +371,20 @@ fn print_summary(env: &Environment, synthesis: &Synthesis, out: &Path, started: 
                 } else {
                     ""
                 }
+            );
+        }
+    }
+    if let Some(region) = &synthesis.dr {
+        println!(
+            "  {} (DR, deployed first): the replicas of every region's raw and curated data",
+            region.region
+        );
+        for stack in &region.stacks {
+            println!(
+                "    {:<24} {:>4} resources {:>8} bytes",
+                stack.name,
+                stack.resources,
+                stack.compact.len()
             );
         }
     }

@@ -69,6 +69,12 @@ pub enum Use {
     CrawlerWritesEncryptedLogs,
     /// The flow logs service delivers flow records to its log group.
     FlowLogsDeliverRecords,
+    /// S3 replication reads the source bucket's replication configuration and lists it.
+    ReplicationReadsSourceBucket,
+    /// S3 replication reads each new object version, its ACL and tags, to copy them.
+    ReplicationReadsSourceVersions,
+    /// S3 replication writes replicas, delete markers and tags into the DR region's bucket.
+    ReplicationWritesReplicas,
     /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
     /// (a row of [`ROLE_USES`]).
     DataKeyFor {
@@ -129,6 +135,8 @@ const FIREHOSE_S3: &str =
 const GLUE_CRAWLER: &str = "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html";
 const GLUE_LOG_ENCRYPTION: &str =
     "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html";
+const S3_REPLICATION_ROLE: &str =
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html";
 const FLOW_LOGS_ROLE: &str =
     "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
 
@@ -228,6 +236,9 @@ impl Use {
         Use::CrawlerMaintainsPartitions,
         Use::CrawlerWritesEncryptedLogs,
         Use::FlowLogsDeliverRecords,
+        Use::ReplicationReadsSourceBucket,
+        Use::ReplicationReadsSourceVersions,
+        Use::ReplicationWritesReplicas,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -442,6 +453,32 @@ impl Use {
                 ],
                 FLOW_LOGS_ROLE,
             ),
+            ReplicationReadsSourceBucket => aws(
+                "S3 replication",
+                "reads the source bucket's replication configuration and lists the bucket",
+                &[s3::GET_REPLICATION_CONFIGURATION, s3::LIST_BUCKET],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationReadsSourceVersions => aws(
+                "S3 replication",
+                "reads each object version to replicate, with its ACL and tags",
+                &[
+                    s3::GET_OBJECT_VERSION_FOR_REPLICATION,
+                    s3::GET_OBJECT_VERSION_ACL,
+                    s3::GET_OBJECT_VERSION_TAGGING,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationWritesReplicas => aws(
+                "S3 replication",
+                "writes replicas, delete markers and tags to the DR region's bucket (delete markers are not replicated by the rule, but the documented policy grants it)",
+                &[
+                    s3::REPLICATE_OBJECT,
+                    s3::REPLICATE_DELETE,
+                    s3::REPLICATE_TAGS,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
             DataKeyFor { action, on } => match kms_row(action, on) {
                 Some(row) => Need {
                     by: "KMS",
@@ -480,7 +517,9 @@ impl Use {
             | NotifyReadsParquet
             | NotifyKeepsReferencePrices
             | FirehoseWritesRawRecords
-            | CrawlerReadsCuratedData => Some(Encrypted::S3Objects),
+            | CrawlerReadsCuratedData
+            | ReplicationReadsSourceVersions
+            | ReplicationWritesReplicas => Some(Encrypted::S3Objects),
             TransformReadsInfluxToken => Some(Encrypted::Secret),
             NotifyPublishesAlerts => Some(Encrypted::SnsTopic),
             LambdaSendsFailedBatches | LambdaSendsFailedEvents => Some(Encrypted::SqsQueue),
@@ -495,6 +534,7 @@ impl Use {
             | CrawlerMaintainsPartitions
             | CrawlerWritesEncryptedLogs
             | FlowLogsDeliverRecords
+            | ReplicationReadsSourceBucket
             | DataKeyFor { .. } => None,
         }
     }

@@ -101,13 +101,15 @@ pub fn canary_filter_policy() -> serde_json::Value {
 }
 
 /// The alarms of [`health::ALARMS`], the failed-crawl rule and the topic policy allowing exactly
-/// them (and the notify Lambda's role) to publish.
+/// them, the `other_alarms` (ARNs of alarms added elsewhere that publish to the topic, such as
+/// replication's) and the notify Lambda's role to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     env: &Environment,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
+    other_alarms: Vec<Expr>,
 ) -> Result<(), BuildError> {
     let names = Names::new(env);
     let mut alarms = Vec::new();
@@ -168,6 +170,7 @@ pub(super) fn add_alarms(
             options,
         )?;
     }
+    alarms.extend(other_alarms);
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
     add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
 }

@@ -161,6 +161,7 @@ pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> D
             .iter()
             .map(|r| (r, aws.region(&r.region)))
             .collect(),
+        dr: synthesis.dr.as_ref().map(|r| (r, aws.region(&r.region))),
         artifacts: &artifacts,
         parallel: 1,
         settings: Settings {
