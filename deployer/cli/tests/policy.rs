@@ -84,7 +84,7 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("0 of 7 role(s) changed"), "{stdout}");
+    assert!(stdout.contains("0 of 8 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -149,7 +149,9 @@ fn a_broadening_change_exits_2_and_is_explained_in_every_format() {
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["schema"], "mystocktracker.policy-diff/1");
     assert_eq!(value["summary"]["broadening"], 1);
-    assert_eq!(value["roles"][6]["changes"][0]["category"], "new_action");
+    // Roles in name order: TransformRole is the eighth (prod's `dr:` adds ReplicationRole).
+    assert_eq!(value["roles"][7]["role"], "TransformRole");
+    assert_eq!(value["roles"][7]["changes"][0]["category"], "new_action");
 
     let markdown = scratch.run(&["policy", "diff", "--env", "prod", "--format", "markdown"]);
     assert!(

@@ -17,7 +17,8 @@ fn the_committed_snapshots_are_no_change_against_synthesis() {
         let synthesis = synth::synthesize(&env, None).unwrap();
         let catalog = Catalog::from_synthesis(&synthesis);
         let committed = source::from_dir(&repo().join("policies").join(name)).unwrap();
-        assert_eq!(committed.roles.len(), 7);
+        // Seven components, and the replication role where the environment has `dr:`.
+        assert_eq!(committed.roles.len(), 7 + usize::from(env.dr.is_some()));
         let diff = diff_snapshots(
             name,
             "dir",
