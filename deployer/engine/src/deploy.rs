@@ -424,7 +424,15 @@ pub async fn pipeline_region(
                 )));
             }
         }
-        Ok::<_, Error>(match result? {
+        let result = result?;
+        if up.env.is_local()
+            && let (Some(key), StackResult::Applied(_)) = (replica_key, &result)
+        {
+            let template = &stack_of(region, StackKind::Pipeline)?.json;
+            crate::dr::apply_replication_on_emulator(clients, up.env, template, &spec.name, key)
+                .await?;
+        }
+        Ok::<_, Error>(match result {
             StackResult::Unchanged => RegionResult::Unchanged,
             StackResult::Applied(_) => RegionResult::Changed,
             StackResult::Declined(why) => RegionResult::Declined(why),

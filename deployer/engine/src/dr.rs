@@ -16,24 +16,38 @@ use crate::{Error, api_error};
 /// quarter of an hour is S3 Replication Time Control's bound.
 pub const METRICS_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// The ARN of the replica key in the DR region (`clients`' region), found by its alias; `None`
-/// when the alias does not exist (the replica stack is not deployed).
+/// The ARN of the replica key in the DR region (`clients`' region), found by its alias with
+/// ListAliases; `None` when the alias does not exist (the replica stack is not deployed). (Not
+/// DescribeKey on the alias: moto 5.2.5 fails it with a 500 for a key CloudFormation made.)
 pub async fn replica_key_arn(
     clients: &RegionClients,
     env: &Environment,
 ) -> Result<Option<String>, Error> {
     let alias = Names::new(env).replica_key_alias();
     let region = clients.region.as_str();
-    match clients.kms.describe_key().key_id(&alias).send().await {
-        Ok(found) => Ok(found.key_metadata.and_then(|key| key.arn)),
-        Err(error)
-            if error.as_service_error().is_some_and(
-                aws_sdk_kms::operation::describe_key::DescribeKeyError::is_not_found_exception,
-            ) =>
+    let mut marker = None;
+    loop {
+        let page = clients
+            .kms
+            .list_aliases()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("ListAliases (looking for {alias})"), region, e))?;
+        if let Some(found) = page
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some(alias.as_str()))
         {
-            Ok(None)
+            // Environments only name regions of the `aws` partition.
+            return Ok(found
+                .target_key_id()
+                .map(|key| format!("arn:aws:kms:{region}:{}:key/{key}", env.account.as_str())));
         }
-        Err(error) => Err(api_error(format!("DescribeKey {alias}"), region, error)),
+        match page.next_marker {
+            Some(next) if page.truncated => marker = Some(next),
+            _ => return Ok(None),
+        }
     }
 }
 
@@ -294,6 +308,151 @@ fn latest(timestamps: &[DateTime], values: &[f64]) -> Option<f64> {
         .zip(values)
         .max_by_key(|(time, _)| (time.secs(), time.subsec_nanos()))
         .map(|(_, value)| *value)
+}
+
+/// The emulator's CloudFormation (moto) creates buckets without their `VersioningConfiguration` and
+/// `ReplicationConfiguration`: on an emulator only, `up` applies what the pipeline template says
+/// with the S3 API, so the local environment replicates as the template describes (moto copies no
+/// object; `GetBucketReplication` reads the rule back). `template` is the pipeline stack's template
+/// as synthesized, `stack` its name, `replica_key` the ARN the stack was given.
+pub async fn apply_replication_on_emulator(
+    clients: &RegionClients,
+    env: &Environment,
+    template: &serde_json::Value,
+    stack: &str,
+    replica_key: &str,
+) -> Result<(), Error> {
+    let region = clients.region.as_str();
+    let account = env.account.as_str();
+    let role = crate::status::stack_resources(&clients.cloudformation, region, stack)
+        .await?
+        .into_iter()
+        .find(|r| r.logical_resource_id() == Some("ReplicationRole"))
+        .and_then(|r| r.physical_resource_id)
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "{stack} in {region} has no ReplicationRole: the emulator did not create it"
+            ))
+        })?;
+    let role_arn = format!("arn:aws:iam::{account}:role/{role}");
+    let resolve = |value: &serde_json::Value| -> String {
+        value["Fn::Sub"]
+            .as_str()
+            .or_else(|| value.as_str())
+            .unwrap_or_default()
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AWS::AccountId}", account)
+            .replace("${AWS::Region}", region)
+    };
+    let names = Names::new(env);
+    for (purpose, id) in REPLICATED {
+        let bucket = names.bucket_in(purpose, account, region);
+        let config = &template["Resources"][id]["Properties"]["ReplicationConfiguration"];
+        let rule = &config["Rules"][0];
+        crate::artifacts::enable_versioning_on_emulator(&clients.s3, region, &bucket).await?;
+        let destination = &rule["Destination"];
+        let status = |v: &serde_json::Value| v["Status"].as_str().unwrap_or("Disabled").to_owned();
+        let minutes = |v: &serde_json::Value| {
+            v["Minutes"]
+                .as_i64()
+                .and_then(|m| i32::try_from(m).ok())
+                .unwrap_or(15)
+        };
+        use aws_sdk_s3::types as s3;
+        let built = s3::ReplicationRule::builder()
+            .id(rule["Id"].as_str().unwrap_or(REPLICATION_RULE_ID))
+            .priority(
+                rule["Priority"]
+                    .as_i64()
+                    .and_then(|p| i32::try_from(p).ok())
+                    .unwrap_or(1),
+            )
+            .status(s3::ReplicationRuleStatus::from(status(rule).as_str()))
+            .filter(
+                s3::ReplicationRuleFilter::builder()
+                    .prefix(rule["Filter"]["Prefix"].as_str().unwrap_or_default())
+                    .build(),
+            )
+            .delete_marker_replication(
+                s3::DeleteMarkerReplication::builder()
+                    .status(s3::DeleteMarkerReplicationStatus::from(
+                        status(&rule["DeleteMarkerReplication"]).as_str(),
+                    ))
+                    .build(),
+            )
+            .source_selection_criteria(
+                s3::SourceSelectionCriteria::builder()
+                    .sse_kms_encrypted_objects(
+                        s3::SseKmsEncryptedObjects::builder()
+                            .status(s3::SseKmsEncryptedObjectsStatus::from(
+                                status(&rule["SourceSelectionCriteria"]["SseKmsEncryptedObjects"])
+                                    .as_str(),
+                            ))
+                            .build()
+                            .map_err(|e| {
+                                Error::Other(format!("replication rule of {bucket}: {e}"))
+                            })?,
+                    )
+                    .build(),
+            )
+            .destination(
+                s3::Destination::builder()
+                    .bucket(resolve(&destination["Bucket"]))
+                    .encryption_configuration(
+                        s3::EncryptionConfiguration::builder()
+                            .replica_kms_key_id(replica_key)
+                            .build(),
+                    )
+                    .replication_time(
+                        s3::ReplicationTime::builder()
+                            .status(s3::ReplicationTimeStatus::from(
+                                status(&destination["ReplicationTime"]).as_str(),
+                            ))
+                            .time(
+                                s3::ReplicationTimeValue::builder()
+                                    .minutes(minutes(&destination["ReplicationTime"]["Time"]))
+                                    .build(),
+                            )
+                            .build()
+                            .map_err(|e| {
+                                Error::Other(format!("replication rule of {bucket}: {e}"))
+                            })?,
+                    )
+                    .metrics(
+                        s3::Metrics::builder()
+                            .status(s3::MetricsStatus::from(
+                                status(&destination["Metrics"]).as_str(),
+                            ))
+                            .event_threshold(
+                                s3::ReplicationTimeValue::builder()
+                                    .minutes(minutes(&destination["Metrics"]["EventThreshold"]))
+                                    .build(),
+                            )
+                            .build()
+                            .map_err(|e| {
+                                Error::Other(format!("replication rule of {bucket}: {e}"))
+                            })?,
+                    )
+                    .build()
+                    .map_err(|e| Error::Other(format!("replication rule of {bucket}: {e}")))?,
+            )
+            .build()
+            .map_err(|e| Error::Other(format!("replication rule of {bucket}: {e}")))?;
+        let configuration = s3::ReplicationConfiguration::builder()
+            .role(&role_arn)
+            .rules(built)
+            .build()
+            .map_err(|e| Error::Other(format!("replication configuration of {bucket}: {e}")))?;
+        clients
+            .s3
+            .put_bucket_replication()
+            .bucket(&bucket)
+            .replication_configuration(configuration)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("PutBucketReplication {bucket}"), region, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
-use aws_sdk_kms::operation::describe_key::{DescribeKeyError, DescribeKeyOutput};
-use aws_sdk_kms::types::KeyMetadata;
+use aws_sdk_kms::operation::list_aliases::{ListAliasesError, ListAliasesOutput};
+use aws_sdk_kms::types::AliasListEntry;
 use aws_sdk_s3::operation::get_bucket_replication::{
     GetBucketReplicationError, GetBucketReplicationOutput,
 };
@@ -302,23 +302,45 @@ async fn a_lag_at_the_rpo_and_a_missing_configuration_are_problems() {
     );
 }
 
+fn alias(name: &str, key: &str) -> AliasListEntry {
+    AliasListEntry::builder()
+        .alias_name(name)
+        .alias_arn(format!("arn:aws:kms:eu-north-1:{ACCOUNT}:{name}"))
+        .target_key_id(key)
+        .build()
+}
+
 #[tokio::test]
 async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
     let env = prod();
-    let found = mock!(aws_sdk_kms::Client::describe_key)
-        .match_requests(|r| r.key_id() == Some("alias/mst-prod-replica"))
-        .then_output(|| {
-            DescribeKeyOutput::builder()
-                .key_metadata(
-                    KeyMetadata::builder()
-                        .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
-                        .arn(REPLICA_KEY)
-                        .build()
-                        .unwrap(),
-                )
+    // Two pages, as ListAliases returns them: the alias is on the second.
+    let pages = mock!(aws_sdk_kms::Client::list_aliases)
+        .sequence()
+        .output(|| {
+            ListAliasesOutput::builder()
+                .aliases(alias(
+                    "alias/aws/s3",
+                    "0000aaaa-0000-4000-8000-000000000000",
+                ))
+                .truncated(true)
+                .next_marker("page-2")
                 .build()
-        });
-    let clients_found = clients("eu-north-1", &[], &[], &[&found]);
+        })
+        .output(|| {
+            ListAliasesOutput::builder()
+                .aliases(alias(
+                    "alias/mst-prod-data",
+                    "1111bbbb-0000-4000-8000-000000000000",
+                ))
+                .aliases(alias(
+                    "alias/mst-prod-replica",
+                    "1234abcd-12ab-34cd-56ef-1234567890ab",
+                ))
+                .truncated(false)
+                .build()
+        })
+        .build();
+    let clients_found = clients("eu-north-1", &[], &[], &[&pages]);
     assert_eq!(
         dr::replica_key_arn(&clients_found, &env)
             .await
@@ -326,21 +348,27 @@ async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
             .as_deref(),
         Some(REPLICA_KEY)
     );
-    let missing = mock!(aws_sdk_kms::Client::describe_key).then_error(|| {
-        DescribeKeyError::NotFoundException(
-            aws_sdk_kms::types::error::NotFoundException::builder()
-                .message("Alias arn:aws:kms:eu-north-1:444455556666:alias/mst-prod-replica is not found.")
-                .build(),
-        )
+    assert_eq!(pages.num_calls(), 2);
+    let none = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+        ListAliasesOutput::builder()
+            .aliases(alias(
+                "alias/aws/s3",
+                "0000aaaa-0000-4000-8000-000000000000",
+            ))
+            .truncated(false)
+            .build()
     });
-    let clients_missing = clients("eu-north-1", &[], &[], &[&missing]);
+    let clients_missing = clients("eu-north-1", &[], &[], &[&none]);
     assert_eq!(
         dr::replica_key_arn(&clients_missing, &env).await.unwrap(),
         None
     );
-    let denied = mock!(aws_sdk_kms::Client::describe_key).then_error(|| {
-        DescribeKeyError::unhandled(
-            "AccessDeniedException: not authorized to perform kms:DescribeKey",
+    let denied = mock!(aws_sdk_kms::Client::list_aliases).then_error(|| {
+        ListAliasesError::generic(
+            aws_sdk_kms::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized to perform kms:ListAliases")
+                .build(),
         )
     });
     let clients_denied = clients("eu-north-1", &[], &[], &[&denied]);
@@ -350,7 +378,7 @@ async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
     assert!(
         error
             .to_string()
-            .contains("DescribeKey alias/mst-prod-replica"),
+            .contains("ListAliases (looking for alias/mst-prod-replica)"),
         "{error}"
     );
 }
