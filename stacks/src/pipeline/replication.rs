@@ -107,7 +107,7 @@ pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
         )?;
         t.output(
             &format!("{id}Name"),
-            &format!("Replica of {region}'s {purpose} bucket"),
+            format!("Replica of {region}'s {purpose} bucket"),
             bucket.reference(),
         )?;
     }
