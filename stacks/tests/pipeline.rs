@@ -263,6 +263,8 @@ fn one_role_and_one_policy_per_component() {
         "FlowLogsRole",
         "GrafanaWorkspaceRole",
         "NotifyRole",
+        // prod has `dr:`: S3 replicates its buckets with this role (tests/replication.rs).
+        "ReplicationRole",
         "ScraperRole",
         "ToParquetRole",
         "TransformRole",
@@ -303,6 +305,7 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("ScraperRole", "ec2.amazonaws.com"),
         ("FlowLogsRole", "vpc-flow-logs.amazonaws.com"),
         ("GrafanaWorkspaceRole", "grafana.amazonaws.com"),
+        ("ReplicationRole", "s3.amazonaws.com"),
     ]
     .into();
     for (id, role) in of_type(&template, "AWS::IAM::Role") {
@@ -1069,7 +1072,8 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
     let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
         .collect();
-    assert_eq!(alarms.len(), 5);
+    // The five health alarms and prod's six replication alarms (`dr:`).
+    assert_eq!(alarms.len(), 11);
     let from_alarms = statement(topic, "PipelineAlarmsPublish");
     assert_eq!(
         from_alarms["Principal"],
@@ -1197,6 +1201,10 @@ fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
     .into();
     let template = pipeline_template("prod");
     for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
+        if id == "ReplicationPolicy" {
+            // Two keys (the source's and the DR region's): tests/replication.rs checks both.
+            continue;
+        }
         let kms: Vec<&Value> = policy["PolicyDocument"]["Statement"]
             .as_array()
             .unwrap()
@@ -1357,7 +1365,15 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             .map(|(_, properties)| properties["AlarmName"].as_str().unwrap().to_owned())
             .collect();
         let expected: BTreeSet<String> = pipeline::alarm_names(&env).into_iter().collect();
-        assert_eq!(in_template, expected, "{name}");
+        let replication: BTreeSet<String> = pipeline::replication_alarm_names(&env)
+            .into_iter()
+            .collect();
+        assert_eq!(
+            in_template,
+            expected.union(&replication).cloned().collect(),
+            "{name}"
+        );
+        assert_eq!(replication.is_empty(), env.dr.is_none(), "{name}");
         let triggers = pipeline::rollback_alarm_names(&env);
         assert!(triggers.len() <= pipeline::MAX_ROLLBACK_TRIGGERS);
         assert!(

@@ -112,6 +112,14 @@ impl Context {
         })
     }
 
+    /// The DR region's replica stack with the region's clients, when the environment has `dr:`.
+    pub fn dr_region(&self) -> Option<(&RegionOutput, RegionClients)> {
+        self.synthesis
+            .dr
+            .as_ref()
+            .map(|r| (r, self.aws.region(&r.region)))
+    }
+
     /// The selected regions, in rollout order, with their clients.
     pub fn regions(&self) -> Vec<(&RegionOutput, RegionClients)> {
         self.synthesis
@@ -313,7 +321,7 @@ mod tests {
             plan_text(&plan, PlanArgs::default()),
             "us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
   ~ Modify TransformPolicy (AWS::IAM::Policy)
-  IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+  IAM changes (broadening): 1 of 8 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
     TransformRole (mst-local-pipeline): changed
       + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
           new action for this role
@@ -349,7 +357,7 @@ mod tests {
           +         "kinesis:PutRecord"
                   ],
                   "Resource": [
-  IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+  IAM changes (broadening): 1 of 8 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
     TransformRole (mst-local-pipeline): changed
       + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
           new action for this role

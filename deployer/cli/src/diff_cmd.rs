@@ -247,10 +247,28 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
     };
     let settings = Settings::default();
     let mut changed = false;
-    for (region, clients) in context.regions() {
+    // The DR region's replica stack first, as `up` deploys it.
+    let dr = context
+        .dr_region()
+        .map(|(region, clients)| (region, clients, vec![StackKind::Replica]));
+    let regions = context.regions().into_iter().map(|(region, clients)| {
+        (
+            region,
+            clients,
+            vec![StackKind::Artifacts, StackKind::Pipeline],
+        )
+    });
+    // The replica key the pipelines name: the deployed one, or a stand-in before the first `up`.
+    let replica_key = match context.dr_region() {
+        Some((_, clients)) => engine::dr::replica_key_arn(&clients, &context.env)
+            .await?
+            .or_else(|| deploy::replica_key_not_deployed(&context.env)),
+        None => None,
+    };
+    for (region, clients, kinds) in dr.into_iter().chain(regions) {
         let region_name = clients.region.as_str();
         let bucket = deploy::artifacts_bucket(&context.env, &region.region);
-        for kind in [StackKind::Artifacts, StackKind::Pipeline] {
+        for kind in kinds {
             let cfn = &clients.cloudformation;
             let name = &deploy::stack_of(region, kind)?.name;
             let deployed = change_set::describe_stack(cfn, region_name, name).await?;
@@ -261,9 +279,9 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                 StackKind::Pipeline => {
                     pinned(&clients, &bucket, given.as_deref(), deployed.as_ref()).await?
                 }
-                StackKind::Artifacts => Vec::new(),
+                StackKind::Artifacts | StackKind::Replica => Vec::new(),
             };
-            let spec = deploy::spec(&context.env, region, kind, &stored)?;
+            let spec = deploy::spec(&context.env, region, kind, &stored, replica_key.as_deref())?;
             let new: Value = serde_json::from_str(&spec.body)
                 .with_context(|| format!("the template of {} is not JSON", spec.name))?;
             let Some(deployed) = deployed else {
@@ -282,7 +300,7 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                 StackKind::Pipeline => {
                     code_changes(&deployed, given.is_some().then_some(&stored[..]), &hashes)
                 }
-                StackKind::Artifacts => Vec::new(),
+                StackKind::Artifacts | StackKind::Replica => Vec::new(),
             };
             let code_changed = code.iter().any(|(_, c, _)| *c != Code::Unchanged);
             changed |= code_changed;
@@ -294,7 +312,7 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                     StackKind::Pipeline => {
                         deploy::template_location(&clients, &bucket, &spec).await?
                     }
-                    StackKind::Artifacts => TemplateLocation::Body,
+                    StackKind::Artifacts | StackKind::Replica => TemplateLocation::Body,
                 };
                 let old: Option<Value> = serde_json::from_str(&body).ok();
                 let details = changes::compare(old.as_ref(), Some(&new));
@@ -395,7 +413,8 @@ fn offline(args: &DiffArgs) -> Result<bool> {
     let mut changed = false;
     let mut seen = std::collections::BTreeSet::new();
     let mut stacks: Vec<(String, String, Option<Value>, Option<Value>)> = Vec::new();
-    for region in &synthesis.regions {
+    // The DR region's replica stack first, as `up` deploys it.
+    for region in synthesis.dr.iter().chain(&synthesis.regions) {
         for stack in &region.stacks {
             let file = format!("{}/{}.json", region.region, stack.name);
             let old = base.get(&file).map(|t| parse(&file, t)).transpose()?;

@@ -64,10 +64,26 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             }
         }
     }
+    // The regions' pipelines and artifacts (the canary last), then the DR region's replica stack,
+    // which the pipelines replicate into.
     let regions = context.regions();
+    let dr = context.dr_region();
+    let targets: Vec<_> = regions
+        .iter()
+        .map(|(region, clients)| {
+            (region, clients, vec![StackKind::Pipeline, StackKind::Artifacts])
+        })
+        .chain(
+            dr.iter()
+                .map(|(region, clients)| (region, clients, vec![StackKind::Replica])),
+        )
+        .collect();
     let indices: Vec<usize> = (0..regions.len()).collect();
     let mut order = waves::plan(&indices, args.parallel);
     order.reverse();
+    if dr.is_some() {
+        order.push(vec![regions.len()]);
+    }
     let settings = Settings::default();
     let env = &context.env;
     let output = args.output.output;
@@ -77,13 +93,13 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             let outcomes = join_all(
                 wave.iter()
                     .map(|&i| {
-                        let (region, clients) = &regions[i];
+                        let (region, clients, kinds) = &targets[i];
                         let purge = args.purge_data;
                         async move {
                             let name = clients.region.as_str();
                             let mut retained = Retained::default();
                             let mut lines = Vec::new();
-                            for kind in [StackKind::Pipeline, StackKind::Artifacts] {
+                            for &kind in kinds {
                                 let synthesized = deploy::stack_of(region, kind)?;
                                 let stack = synthesized.name.clone();
                                 if purge {

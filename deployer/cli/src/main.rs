@@ -6,6 +6,7 @@
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod dr_cmd;
 mod exit;
 mod grafana_cmd;
 mod init_cmd;
@@ -62,6 +63,8 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Run the pipeline deployed to the emulator on this machine, in the foreground (Ctrl-C stops).
     Run(run_cmd::RunArgs),
+    /// Disaster recovery: `dr status` shows replication lag, backlog and configuration.
+    Dr(dr_cmd::DrArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
         Command::Run(args) => block_on(run_cmd::run(&args)),
+        Command::Dr(args) => block_on(dr_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -236,6 +236,14 @@ fn summary_json(
                 "through_s3": stack.needs_s3_upload(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "dr": synthesis.dr.as_ref().map(|region| serde_json::json!({
+            "region": region.region.as_str(),
+            "stacks": region.stacks.iter().map(|stack| serde_json::json!({
+                "name": stack.name,
+                "resources": stack.resources,
+                "bytes": stack.compact.len(),
+            })).collect::<Vec<_>>(),
+        })),
         "snapshot": changes.map(|(policies, _)| {
             let mut json = files(snapshot_dir, synthesis.snapshot.files().len(), policies);
             json["roles"] = json["files"].clone();
@@ -445,6 +453,20 @@ fn print_summary(env: &Environment, synthesis: &Synthesis, out: &Path, started: 
                 } else {
                     ""
                 }
+            );
+        }
+    }
+    if let Some(region) = &synthesis.dr {
+        println!(
+            "  {} (DR, deployed first): the replicas of every region's raw and curated data",
+            region.region
+        );
+        for stack in &region.stacks {
+            println!(
+                "    {:<24} {:>4} resources {:>8} bytes",
+                stack.name,
+                stack.resources,
+                stack.compact.len()
             );
         }
     }

@@ -112,7 +112,7 @@ fn offline_diff_across_two_commits_shows_properties_and_line_diffs() {
     let synth = run(dir, &["synth", "--env", "local"], &[]);
     assert!(synth.status.success());
     assert!(
-        stdout(&synth).contains("  templates/local: 2 file(s) changed"),
+        stdout(&synth).contains("  templates/local: 3 file(s) changed"),
         "synth names the template snapshot it wrote: {}",
         stdout(&synth)
     );
@@ -314,7 +314,7 @@ fn diff_against_moto_shows_properties_and_code_changes_and_never_builds() {
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
     assert_eq!(
         stdout(&none),
-        "us-east-1 mst-local-artifacts: no changes\nus-east-1 mst-local-pipeline: no changes\n"
+        "us-west-2 mst-local-replica: no changes\nus-east-1 mst-local-artifacts: no changes\nus-east-1 mst-local-pipeline: no changes\n"
     );
 
     // A higher alert threshold and a change to the transform's code.

@@ -263,6 +263,71 @@ async fn clients(environments: &Path) -> Clients {
     }
 }
 
+/// local.yaml's `dr:`: the replica stack was deployed to the DR region first, and each data
+/// bucket's replication rule reads back from S3 naming the replica bucket, the replica key (found
+/// by its alias in the DR region) and the replication role.
+async fn verify_replication(environments: &Path) {
+    let env = environment::load(&environments.join("local.yaml")).unwrap();
+    let dr = env.dr.clone().expect("local.yaml has a dr: section");
+    let aws = Aws::load(&env, &AwsOptions::default()).await;
+    let home = aws.region(env.canary_region());
+    let dr_clients = aws.region(&dr.region);
+    let replica = resources(&dr_clients.cloudformation, "mst-local-replica").await;
+    let key = engine::dr::replica_key_arn(&dr_clients, &env)
+        .await
+        .unwrap()
+        .expect("the replica key's alias exists in the DR region");
+    assert!(
+        key.starts_with(&format!("arn:aws:kms:{}:123456789012:key/", dr.region)),
+        "{key}"
+    );
+    let pipeline = resources(&home.cloudformation, "mst-local-pipeline").await;
+    let role = &pipeline["ReplicationRole"].1;
+    for purpose in ["raw", "curated"] {
+        let replica_bucket = format!("mst-local-{purpose}-dr-123456789012-us-east-1");
+        assert!(
+            replica
+                .values()
+                .any(|(kind, name)| kind == "AWS::S3::Bucket" && *name == replica_bucket),
+            "{replica_bucket} not in {replica:?}"
+        );
+        dr_clients
+            .s3
+            .head_bucket()
+            .bucket(&replica_bucket)
+            .send()
+            .await
+            .unwrap();
+        let source = format!("mst-local-{purpose}-123456789012-us-east-1");
+        let read = home
+            .s3
+            .get_bucket_replication()
+            .bucket(&source)
+            .send()
+            .await
+            .unwrap();
+        let config = read.replication_configuration().unwrap();
+        assert_eq!(
+            config.role(),
+            format!("arn:aws:iam::123456789012:role/{role}")
+        );
+        let rule = &config.rules()[0];
+        assert_eq!(rule.id(), Some("ReplicateToDr"));
+        assert_eq!(rule.status().as_str(), "Enabled");
+        let destination = rule.destination().unwrap();
+        assert_eq!(
+            destination.bucket(),
+            format!("arn:aws:s3:::{replica_bucket}")
+        );
+        assert_eq!(
+            destination
+                .encryption_configuration()
+                .and_then(|e| e.replica_kms_key_id()),
+            Some(key.as_str())
+        );
+    }
+}
+
 /// Checks every moto-supported resource of the pipeline through its service.
 async fn verify_pipeline(c: &Clients, sizes: &BTreeMap<&str, usize>, memory_mb: i32) {
     let pipeline = resources(&c.cfn, "mst-local-pipeline").await;
@@ -421,11 +486,18 @@ async fn up_diff_up_down_against_moto() {
         text(&refused)
     );
 
-    // On a terminal, "n" at the prompt is a cancelled operation (exit 4), not a failure.
-    let declined = on_terminal(&["up", "--env", "local", "--artifacts", art], &envs, "n\n");
+    // On a terminal, "n" at the prompt is a cancelled operation (exit 4), not a failure. (The DR
+    // region's replica stack comes first, its new key and bucket policies asked about too: "y".)
+    let declined = on_terminal(
+        &["up", "--env", "local", "--artifacts", art],
+        &envs,
+        "y\nn\n",
+    );
     assert_eq!(declined.status.code(), Some(4), "{}", text(&declined));
     assert!(
-        text(&declined).contains("Deploy these changes to mst-local-pipeline in us-east-1? [y/N]")
+        text(&declined).contains("Deploy these changes to mst-local-replica in us-west-2? [y/N]")
+            && text(&declined)
+                .contains("Deploy these changes to mst-local-pipeline in us-east-1? [y/N]")
             && text(&declined).contains("cancelled: you declined a change")
             && !text(&declined).contains("FAILED"),
         "{}",
@@ -452,6 +524,7 @@ async fn up_diff_up_down_against_moto() {
 
     let c = clients(&envs).await;
     verify_pipeline(&c, &sizes, 256).await;
+    verify_replication(&envs).await;
     // The stacks carry the hashes of what was deployed (moto round-trips stack tags set through a
     // change set): the next `up` compares them without reading the template.
     let env = environment::load(&envs.join("local.yaml")).unwrap();
@@ -557,7 +630,15 @@ async fn up_diff_up_down_against_moto() {
     );
     assert_eq!(none.status.code(), Some(0), "{}", text(&none));
     let objects = json_lines(&none, "diff");
-    assert_eq!(objects.len(), 2, "{objects:?}");
+    // The DR region's replica stack first, as `up` deploys it, then the region's two stacks.
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    assert_eq!(
+        (&objects[0]["region"], &objects[0]["stack"]),
+        (
+            &serde_json::json!("us-west-2"),
+            &serde_json::json!("mst-local-replica")
+        )
+    );
     assert!(objects.iter().all(|o| o["type"] == "unchanged"));
 
     // status: outputs moto does not report are explained, not silently absent.

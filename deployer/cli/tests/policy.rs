@@ -84,7 +84,7 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("0 of 8 role(s) changed"), "{stdout}");
+    assert!(stdout.contains("0 of 9 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use environment::{Environment, Region};
 use serde_json::Value;
-use stacks::pipeline::{ArtifactParameter, Names, StackKind};
+use stacks::pipeline::{ArtifactParameter, Names, REPLICA_KEY_PARAMETER, StackKind};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
@@ -110,17 +110,42 @@ pub fn stack_of(region: &RegionOutput, kind: StackKind) -> Result<&StackOutput, 
 /// has the real version.
 pub const NOT_UPLOADED_VERSION: &str = "not-uploaded-yet";
 
+/// The replica key's ARN for `diff` when the DR region's stack is not deployed yet (`up` deploys it
+/// first and passes the real one).
+pub fn replica_key_not_deployed(env: &Environment) -> Option<String> {
+    env.dr.as_ref().map(|dr| {
+        format!(
+            "arn:aws:kms:{}:{}:key/not-deployed-yet",
+            dr.region,
+            env.account.as_str()
+        )
+    })
+}
+
 /// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
-/// from `stored`, and carries the source hash of each artifact that has one as a stack tag
+/// from `stored`, with `dr:` the replica key's ARN from `replica_key` (refused when missing), and
+/// carries the source hash of each artifact that has one as a stack tag
 /// ([`crate::sources::source_tag`]).
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
     kind: StackKind,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
 ) -> Result<StackSpec, Error> {
     let stack = stack_of(region, kind)?;
     let mut parameters = BTreeMap::new();
+    if kind == StackKind::Pipeline && env.dr.is_some() {
+        let arn = replica_key.ok_or_else(|| {
+            Error::Other(format!(
+                "the replica key of {} is not known: the DR region's stack (`{}`) must be deployed first, which `deployer up --env {}` does",
+                region.region,
+                Names::new(env).stack(StackKind::Replica),
+                env.name.as_str()
+            ))
+        })?;
+        parameters.insert(REPLICA_KEY_PARAMETER.to_owned(), arn.to_owned());
+    }
     if kind == StackKind::Pipeline {
         parameters.insert(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
@@ -431,6 +456,9 @@ pub struct Up<'a> {
     pub env: &'a Environment,
     /// Regions to deploy (synthesized), in rollout order, with their clients.
     pub regions: Vec<(&'a RegionOutput, RegionClients)>,
+    /// The DR region's replica stack with the region's clients (environments with `dr:`):
+    /// deployed before anything else, since every pipeline's replication rules name its buckets.
+    pub dr: Option<(&'a RegionOutput, RegionClients)>,
     /// The artifacts.
     pub artifacts: &'a [Artifact],
     /// Regions deployed at once after the canary.
@@ -457,7 +485,7 @@ pub async fn prepare_region(
     observer: &dyn Observer,
 ) -> (RegionResult, Vec<StoredArtifact>) {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Artifacts, &[])?;
+        let spec = spec(up.env, region, StackKind::Artifacts, &[], None)?;
         let result = ensure_stack(
             clients,
             up.env,
@@ -502,11 +530,12 @@ pub async fn pipeline_region(
     region: &RegionOutput,
     clients: &RegionClients,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let mut spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+        let mut spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
         if change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
             .is_some_and(|deployed| change_set::unchanged(&deployed, &spec))
@@ -551,7 +580,15 @@ pub async fn pipeline_region(
                 )));
             }
         }
-        Ok::<_, Error>(match result? {
+        let result = result?;
+        if up.env.is_local()
+            && let (Some(key), StackResult::Applied(_)) = (replica_key, &result)
+        {
+            let template = &stack_of(region, StackKind::Pipeline)?.json;
+            crate::dr::apply_replication_on_emulator(clients, up.env, template, &spec.name, key)
+                .await?;
+        }
+        Ok::<_, Error>(match result {
             StackResult::Unchanged => RegionResult::Unchanged,
             StackResult::Applied(_) => RegionResult::Changed,
             StackResult::Declined(why) => RegionResult::Declined(why),
@@ -569,8 +606,9 @@ pub async fn pipeline_done(
     region: &RegionOutput,
     clients: &RegionClients,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
 ) -> Result<bool, Error> {
-    let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+    let spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
     Ok(
         change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
@@ -584,11 +622,12 @@ pub async fn pipeline_done(
 async fn after_canary(
     up: &Up<'_>,
     stored: &[Vec<StoredArtifact>],
+    replica_key: Option<&str>,
     observer: &dyn Observer,
 ) -> Result<(), String> {
     let mut pending = false;
     for (index, (region, clients)) in up.regions.iter().enumerate().skip(1) {
-        if !pipeline_done(up, region, clients, &stored[index])
+        if !pipeline_done(up, region, clients, &stored[index], replica_key)
             .await
             .unwrap_or(false)
         {
@@ -640,9 +679,41 @@ async fn after_canary(
     Ok(())
 }
 
-/// `up` for every region of `up`: artifacts stacks and uploads in all regions at once (nothing
-/// there runs code), then the pipeline stacks, canary first and in waves. Returns every region's
-/// result in rollout order.
+/// The DR region's replica stack (buckets and key the pipelines replicate to), brought up before
+/// any other stack.
+pub async fn replica_region(
+    up: &Up<'_>,
+    region: &RegionOutput,
+    clients: &RegionClients,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> RegionResult {
+    let run = async {
+        let spec = spec(up.env, region, StackKind::Replica, &[], None)?;
+        let result = ensure_stack(
+            clients,
+            up.env,
+            &spec,
+            &TemplateLocation::Body,
+            &up.settings,
+            approver,
+            observer,
+        )
+        .await?;
+        Ok::<_, Error>(match result {
+            StackResult::Unchanged => RegionResult::Unchanged,
+            StackResult::Applied(_) => RegionResult::Changed,
+            StackResult::Declined(why) => RegionResult::Declined(why),
+        })
+    };
+    run.await
+        .unwrap_or_else(|e| RegionResult::Failed(e.to_string()))
+}
+
+/// `up` for every region of `up`: the DR region's replica stack first (when the environment has
+/// `dr:`), then artifacts stacks and uploads in all regions at once (nothing there runs code), then
+/// the pipeline stacks, canary first and in waves. Returns every region's result in rollout
+/// order, the DR region first.
 pub async fn up(
     up: &Up<'_>,
     approver: &dyn Approver,
@@ -670,6 +741,39 @@ pub async fn up(
             })
             .collect();
     }
+    let mut replica = Vec::new();
+    let mut replica_key = None;
+    if let Some((region, clients)) = &up.dr {
+        let mut result = match crate::aws::check_region_account(clients, up.env).await {
+            Err(error) => RegionResult::Failed(error.to_string()),
+            Ok(_) => replica_region(up, region, clients, approver, observer).await,
+        };
+        if !result.stops_rollout() {
+            match crate::dr::replica_key_arn(clients, up.env).await {
+                Ok(Some(arn)) => replica_key = Some(arn),
+                Ok(None) => {
+                    result = RegionResult::Failed(format!(
+                        "the replica stack is deployed but the key alias {} is missing in {}: look at the stack's events (`deployer status --env {}`)",
+                        Names::new(up.env).replica_key_alias(),
+                        region.region,
+                        up.env.name.as_str()
+                    ));
+                }
+                Err(error) => result = RegionResult::Failed(error.to_string()),
+            }
+        }
+        let stops = result.stops_rollout();
+        replica.push((region.region.clone(), result));
+        if stops {
+            // Without the replica buckets S3 refuses every pipeline's replication rules.
+            replica.extend(
+                up.regions
+                    .iter()
+                    .map(|(region, _)| (region.region.clone(), RegionResult::NotStarted)),
+            );
+            return replica;
+        }
+    }
     let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
         up.regions
             .iter()
@@ -680,20 +784,24 @@ pub async fn up(
     .into_iter()
     .unzip();
     if prepared.iter().any(RegionResult::stops_rollout) {
-        return up
-            .regions
-            .iter()
-            .zip(prepared)
-            .map(|((region, _), result)| {
-                let result = if result.stops_rollout() {
-                    result
-                } else {
-                    RegionResult::NotStarted
-                };
-                (region.region.clone(), result)
-            })
+        return replica
+            .into_iter()
+            .chain(
+                up.regions
+                    .iter()
+                    .zip(prepared)
+                    .map(|((region, _), result)| {
+                        let result = if result.stops_rollout() {
+                            result
+                        } else {
+                            RegionResult::NotStarted
+                        };
+                        (region.region.clone(), result)
+                    }),
+            )
             .collect();
     }
+    let replica_key = replica_key.as_deref();
     let indices: Vec<usize> = (0..up.regions.len()).collect();
     let results = waves::run_gated(
         &waves::plan(&indices, up.parallel),
@@ -702,7 +810,7 @@ pub async fn up(
             let stored = &stored[index];
             async move {
                 if up.resume
-                    && pipeline_done(up, region, clients, stored)
+                    && pipeline_done(up, region, clients, stored, replica_key)
                         .await
                         .unwrap_or(false)
                 {
@@ -712,21 +820,21 @@ pub async fn up(
                     );
                     return RegionResult::Unchanged;
                 }
-                pipeline_region(up, region, clients, stored, approver, observer).await
+                pipeline_region(up, region, clients, stored, replica_key, approver, observer).await
             }
         },
-        |_| after_canary(up, &stored, observer),
+        |_| after_canary(up, &stored, replica_key, observer),
     )
     .await;
-    results
+    replica
         .into_iter()
-        .map(|(index, result)| {
+        .chain(results.into_iter().map(|(index, result)| {
             // An unchanged pipeline after uploading artifacts or creating the bucket is still a change.
             let result = match (&prepared[index], result) {
                 (RegionResult::Changed, RegionResult::Unchanged) => RegionResult::Changed,
                 (_, other) => other,
             };
             (up.regions[index].0.region.clone(), result)
-        })
+        }))
         .collect()
 }

@@ -109,11 +109,15 @@ fn events(list: Vec<StackEvent>) -> DescribeStackEventsOutput {
         .build()
 }
 
+/// prod.yaml without its `dr:` section: these tests drive the regions' own stacks through the
+/// mocks; the DR region's stack that `up` deploys first is tested in tests/dr.rs.
 fn prod() -> Environment {
-    environment::load(
+    let mut env = environment::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
     )
-    .expect("prod.yaml is valid")
+    .expect("prod.yaml is valid");
+    env.dr = None;
+    env
 }
 
 #[tokio::test(start_paused = true)]
@@ -602,7 +606,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     let artifacts_name = artifacts_stack.name.clone();
     let artifacts_body = artifacts_stack.compact.clone();
     // Deployed as the spec says: the tags carry the template's and parameters' hashes.
-    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[])
+    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[], None)
         .unwrap()
         .tags
         .into_iter()
@@ -633,8 +637,14 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     };
     let pipeline_template = mock!(aws_sdk_cloudformation::Client::get_template)
         .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
-    let pipeline_spec =
-        deploy::spec(env, output, StackKind::Pipeline, &stored(&artifacts())).unwrap();
+    let pipeline_spec = deploy::spec(
+        env,
+        output,
+        StackKind::Pipeline,
+        &stored(&artifacts()),
+        None,
+    )
+    .unwrap();
     let executed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let pipeline_described = if script.done {
         let (name, spec) = (pipeline_name.clone(), pipeline_spec.clone());
@@ -900,6 +910,7 @@ async fn a_failed_canary_stops_later_waves() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -946,6 +957,7 @@ async fn a_failure_in_a_parallel_wave_lets_the_running_region_finish() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -1011,6 +1023,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         &synthesis.regions[0],
         StackKind::Pipeline,
         &stored(&artifacts()),
+        None,
     )
     .unwrap();
     let large_body = spec.body.clone();
@@ -1059,6 +1072,7 @@ async fn a_planted_artifact_stops_up_before_any_pipeline_change() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -1140,7 +1154,7 @@ async fn present_artifacts_are_pinned_to_the_checked_version_and_missing_ones_up
     let synthesis = synth::synthesize(&env, None).unwrap();
     let mut all = stored.clone();
     all.extend(self::stored(&artifacts[2..]));
-    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all).unwrap();
+    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all, None).unwrap();
     assert_eq!(spec.parameters["TransformCodeVersion"], "v-transform");
     assert_eq!(spec.parameters["ToParquetCodeVersion"], "v-new");
     assert_eq!(spec.parameters["TransformCodeKey"], artifacts[0].key());
@@ -1349,6 +1363,7 @@ impl Rollout {
                 .zip(regions)
                 .map(|(r, m)| (r, m.clients.clone()))
                 .collect(),
+            dr: None,
             artifacts: &artifacts,
             parallel,
             settings: Settings {
@@ -1677,7 +1692,7 @@ async fn kept_bucket_adopted(initial: Option<StackStatus>) {
     let env = prod();
     let synthesis = synth::synthesize(&env, None).unwrap();
     let output = &synthesis.regions[0];
-    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[]).unwrap();
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
     let name = spec.name.clone();
     let bucket = deploy::artifacts_bucket(&env, &output.region);
     // 0: as `initial` says; 1: the import executed; 2: the update executed; 3: deleted.
@@ -1951,7 +1966,7 @@ async fn a_create_that_fails_on_execution_says_the_stacks_real_status() {
     let env = prod();
     let synthesis = synth::synthesize(&env, None).unwrap();
     let output = &synthesis.regions[0];
-    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[]).unwrap();
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
     let name = spec.name.clone();
     let reviewed = Arc::new(AtomicBool::new(false));
     let described = {

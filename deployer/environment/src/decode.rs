@@ -53,6 +53,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
     let grafana = section(&root, "grafana", Grafana::default(), |v| grafana(v));
     let rollout = section(&root, "rollout", default_rollout(), |v| rollout(v));
+    let dr = section(&root, "dr", None, |v| disaster_recovery(v).map(Some));
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
@@ -60,6 +61,9 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     }
     if let (Some(grafana), Some(regions)) = (&grafana, &regions) {
         check_grafana_region(dec, grafana, regions);
+    }
+    if let (Some(Some(dr)), Some(regions)) = (&dr, &regions) {
+        check_dr_region(dec, dr, regions);
     }
     Some(Environment {
         name: name?,
@@ -81,6 +85,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         logs: logs?,
         grafana: grafana?,
         rollout: rollout?,
+        dr: dr?,
     })
 }
 
@@ -957,4 +962,60 @@ fn rollout(v: &Value<'_>) -> Option<Rollout> {
         monitoring_minutes: monitoring_minutes?,
         bake_minutes: bake_minutes?,
     })
+}
+
+fn disaster_recovery(v: &Value<'_>) -> Option<DisasterRecovery> {
+    let map = v.map()?;
+    let region = map.required_value("region").and_then(|v| region(&v));
+    let rpo = map.required_value("rpo_minutes").and_then(|v| {
+        let minutes = v.u32_in(0..=MAX_OBJECTIVE_MINUTES)?;
+        if minutes < MIN_RPO_MINUTES {
+            v.error(
+                format!("a recovery point objective of {minutes} minutes cannot be met"),
+                format!("S3 Replication Time Control replicates 99.99% of objects within {MIN_RPO_MINUTES} minutes, so the data of the last {MIN_RPO_MINUTES} minutes may be lost: set `rpo_minutes: {MIN_RPO_MINUTES}` or more (see docs/dr.md)"),
+            );
+            return None;
+        }
+        Some(minutes)
+    });
+    let rto = map.required_value("rto_minutes").and_then(|v| {
+        let minutes = v.u32_in(0..=MAX_OBJECTIVE_MINUTES)?;
+        if minutes < MIN_RTO_MINUTES {
+            v.error(
+                format!("a recovery time objective of {minutes} minutes cannot be met"),
+                format!("the restore runbook's steps take about {MIN_RTO_MINUTES} minutes (deploying the pipeline in the DR region, restoring InfluxDB, verifying): set `rto_minutes: {MIN_RTO_MINUTES}` or more (see docs/dr.md)"),
+            );
+            return None;
+        }
+        Some(minutes)
+    });
+    map.finish();
+    Some(DisasterRecovery {
+        region: region?,
+        rpo_minutes: rpo?,
+        rto_minutes: rto?,
+    })
+}
+
+/// The DR region holds copies of the regions' data: a region replicating to itself would survive
+/// nothing (and its replica buckets would clash with the pipeline's own names).
+fn check_dr_region(dec: &Decoder<'_>, dr: &DisasterRecovery, regions: &[Region]) {
+    if !regions.contains(&dr.region) {
+        return;
+    }
+    // Suggest a region on the same continent as the clashing one (`eu-…` for `eu-west-1`).
+    let continent = dr.region.as_str().split('-').next().unwrap_or_default();
+    let outside = REGIONS
+        .iter()
+        .filter(|r| !regions.iter().any(|region| region.as_str() == **r))
+        .find(|r| r.starts_with(&format!("{continent}-")))
+        .copied()
+        .unwrap_or("a region not in `regions`");
+    if let Some(at) = dec.value_span("dr.region") {
+        dec.error(
+            at,
+            format!("the DR region `{}` is one of `regions`", dr.region),
+            format!("choose a region the pipeline does not run in, such as `{outside}`: a region's disaster must not take its replicas with it"),
+        );
+    }
 }

@@ -50,6 +50,9 @@ pub struct Environment {
     pub grafana: Grafana,
     /// How `deployer up` watches a rollout: rollback triggers' monitoring and the canary's bake.
     pub rollout: Rollout,
+    /// Disaster recovery: where the data buckets replicate to, and the objectives (the optional
+    /// `dr:` section). Absent: nothing is replicated.
+    pub dr: Option<DisasterRecovery>,
 }
 
 impl Environment {
@@ -339,4 +342,31 @@ pub struct Rollout {
     /// Minutes the canary region is held after it deployed, its alarms watched, before the next
     /// wave starts. Default 15; 0 to 1440.
     pub bake_minutes: u32,
+}
+
+/// The shortest recovery point objective the design can meet, in minutes: S3 Replication Time
+/// Control replicates 99.99% of objects within 15 minutes (its SLA), so a newer loss bound cannot be
+/// promised. docs/dr.md explains it.
+pub const MIN_RPO_MINUTES: u32 = 15;
+
+/// The shortest recovery time objective the restore runbook (docs/dr.md) can meet, in minutes: the
+/// sum of its steps' estimates (decide and re-point 15, artifacts stack and uploads 10, pipeline
+/// stack with its Client VPN association 25, InfluxDB restore 5, `deployer verify` 5).
+pub const MIN_RTO_MINUTES: u32 = 60;
+
+/// The longest objective accepted, in minutes (a week): a longer one is more likely a unit mistake.
+pub const MAX_OBJECTIVE_MINUTES: u32 = 10_080;
+
+/// Disaster recovery (the optional `dr:` section): the raw and curated buckets of every region
+/// replicate to `region` with S3 Replication Time Control, encrypted under a key there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisasterRecovery {
+    /// The region the data replicates to; not one of [`Environment::regions`].
+    pub region: Region,
+    /// Recovery point objective: minutes of data a regional disaster may lose. At least
+    /// [`MIN_RPO_MINUTES`]; it is also the replication latency the alarms watch.
+    pub rpo_minutes: u32,
+    /// Recovery time objective: minutes until the pipeline runs again in the DR region. At least
+    /// [`MIN_RTO_MINUTES`].
+    pub rto_minutes: u32,
 }

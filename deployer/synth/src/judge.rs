@@ -88,6 +88,15 @@ fn placeholder(
         "AWS::URLSuffix" => return "amazonaws.com".into(),
         _ => {}
     }
+    // The replica key's ARN is a parameter the engine fills in with the DR region's key.
+    if name == stacks::pipeline::REPLICA_KEY_PARAMETER
+        && let Some(dr) = &env.dr
+    {
+        return format!(
+            "arn:aws:kms:{}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ac",
+            dr.region
+        );
+    }
     let (id, attribute) = name
         .split_once('.')
         .map_or((name, None), |(id, attr)| (id, Some(attr)));

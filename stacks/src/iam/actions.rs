@@ -57,6 +57,22 @@ pub mod s3 {
         Action::new("s3", "ListBucketMultipartUploads");
     /// Find a bucket's region.
     pub const GET_BUCKET_LOCATION: Action = Action::new("s3", "GetBucketLocation");
+    /// Read a bucket's replication configuration (S3 replication, with the replication role).
+    pub const GET_REPLICATION_CONFIGURATION: Action =
+        Action::new("s3", "GetReplicationConfiguration");
+    /// Read an object version and its metadata to replicate it.
+    pub const GET_OBJECT_VERSION_FOR_REPLICATION: Action =
+        Action::new("s3", "GetObjectVersionForReplication");
+    /// Read an object version's ACL to replicate it.
+    pub const GET_OBJECT_VERSION_ACL: Action = Action::new("s3", "GetObjectVersionAcl");
+    /// Read an object version's tags to replicate them.
+    pub const GET_OBJECT_VERSION_TAGGING: Action = Action::new("s3", "GetObjectVersionTagging");
+    /// Write a replica.
+    pub const REPLICATE_OBJECT: Action = Action::new("s3", "ReplicateObject");
+    /// Replicate a delete marker.
+    pub const REPLICATE_DELETE: Action = Action::new("s3", "ReplicateDelete");
+    /// Replicate an object's tags.
+    pub const REPLICATE_TAGS: Action = Action::new("s3", "ReplicateTags");
 }
 
 /// Amazon SQS.

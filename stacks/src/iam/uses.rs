@@ -77,6 +77,12 @@ pub enum Use {
     GrafanaStopsLogQueries,
     /// The Managed Grafana workspace sends its alerts to the alert topic.
     GrafanaPublishesAlerts,
+    /// S3 replication reads the source bucket's replication configuration and lists it.
+    ReplicationReadsSourceBucket,
+    /// S3 replication reads each new object version, its ACL and tags, to copy them.
+    ReplicationReadsSourceVersions,
+    /// S3 replication writes replicas, delete markers and tags into the DR region's bucket.
+    ReplicationWritesReplicas,
     /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
     /// (a row of [`ROLE_USES`]).
     DataKeyFor {
@@ -141,6 +147,8 @@ const GRAFANA_CLOUDWATCH: &str =
     "https://docs.aws.amazon.com/grafana/latest/userguide/using-amazon-cloudwatch-in-AMG.html";
 const GRAFANA_SNS: &str =
     "https://docs.aws.amazon.com/grafana/latest/userguide/AMG-manage-permissions.html";
+const S3_REPLICATION_ROLE: &str =
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html";
 const FLOW_LOGS_ROLE: &str =
     "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
 
@@ -244,6 +252,9 @@ impl Use {
         Use::GrafanaQueriesTransformLogs,
         Use::GrafanaStopsLogQueries,
         Use::GrafanaPublishesAlerts,
+        Use::ReplicationReadsSourceBucket,
+        Use::ReplicationReadsSourceVersions,
+        Use::ReplicationWritesReplicas,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -484,6 +495,32 @@ impl Use {
                 &[sns::PUBLISH],
                 GRAFANA_SNS,
             ),
+            ReplicationReadsSourceBucket => aws(
+                "S3 replication",
+                "reads the source bucket's replication configuration and lists the bucket",
+                &[s3::GET_REPLICATION_CONFIGURATION, s3::LIST_BUCKET],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationReadsSourceVersions => aws(
+                "S3 replication",
+                "reads each object version to replicate, with its ACL and tags",
+                &[
+                    s3::GET_OBJECT_VERSION_FOR_REPLICATION,
+                    s3::GET_OBJECT_VERSION_ACL,
+                    s3::GET_OBJECT_VERSION_TAGGING,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationWritesReplicas => aws(
+                "S3 replication",
+                "writes replicas, delete markers and tags to the DR region's bucket (delete markers are not replicated by the rule, but the documented policy grants it)",
+                &[
+                    s3::REPLICATE_OBJECT,
+                    s3::REPLICATE_DELETE,
+                    s3::REPLICATE_TAGS,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
             DataKeyFor { action, on } => match kms_row(action, on) {
                 Some(row) => Need {
                     by: "KMS",
@@ -522,7 +559,9 @@ impl Use {
             | NotifyReadsParquet
             | NotifyKeepsReferencePrices
             | FirehoseWritesRawRecords
-            | CrawlerReadsCuratedData => Some(Encrypted::S3Objects),
+            | CrawlerReadsCuratedData
+            | ReplicationReadsSourceVersions
+            | ReplicationWritesReplicas => Some(Encrypted::S3Objects),
             TransformReadsInfluxToken => Some(Encrypted::Secret),
             NotifyPublishesAlerts | GrafanaPublishesAlerts => Some(Encrypted::SnsTopic),
             LambdaSendsFailedBatches | LambdaSendsFailedEvents => Some(Encrypted::SqsQueue),
@@ -540,6 +579,7 @@ impl Use {
             | GrafanaReadsMetrics
             | GrafanaQueriesTransformLogs
             | GrafanaStopsLogQueries
+            | ReplicationReadsSourceBucket
             | DataKeyFor { .. } => None,
         }
     }

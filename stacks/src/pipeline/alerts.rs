@@ -101,13 +101,16 @@ pub fn canary_filter_policy() -> serde_json::Value {
 }
 
 /// The alarms of [`health::ALARMS`], the failed-crawl rule and the topic policy allowing exactly
-/// them (and the notify Lambda's role) to publish.
+/// them, the `other_alarms` (ARNs of alarms added elsewhere that publish to the topic, such as
+/// replication's), the notify Lambda's role and the Managed Grafana workspace's role (when there is
+/// one) to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     env: &Environment,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
+    other_alarms: Vec<Expr>,
     grafana_role: Option<Expr>,
 ) -> Result<(), BuildError> {
     let names = Names::new(env);
@@ -169,6 +172,7 @@ pub(super) fn add_alarms(
             options,
         )?;
     }
+    alarms.extend(other_alarms);
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
     add_topic_policy(
         t,

@@ -14,6 +14,7 @@ mod keys;
 mod names;
 mod network;
 mod parameters;
+mod replication;
 mod roles;
 mod scraper;
 mod storage;
@@ -28,6 +29,9 @@ pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::SCRAPER_UNIT;
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
+pub use replication::{
+    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
+};
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 
 use crate::iam::PolicyError;
@@ -40,6 +44,9 @@ pub enum StackKind {
     Artifacts,
     /// The pipeline itself.
     Pipeline,
+    /// The DR region's replica buckets and key (environments with `dr:`), deployed there before
+    /// any pipeline.
+    Replica,
 }
 
 impl StackKind {
@@ -48,6 +55,7 @@ impl StackKind {
         match self {
             StackKind::Artifacts => "artifacts",
             StackKind::Pipeline => "pipeline",
+            StackKind::Replica => "replica",
         }
     }
 }
@@ -114,12 +122,20 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
     let grafana = workspace::add(&mut t, env, region, &key, &topic, &functions)?;
+    let replication_alarms = match &env.dr {
+        Some(dr) => {
+            replication::add_source(&mut t, env, dr, names, &key, &buckets)?;
+            replication::add_alarms(&mut t, dr, names, &topic, &buckets)?
+        }
+        None => Vec::new(),
+    };
     alerts::add_alarms(
         &mut t,
         env,
         &topic,
         &functions,
         &crawler,
+        replication_alarms,
         grafana.as_ref().map(|g| g.role.clone()),
     )?;
     add_outputs(

@@ -183,6 +183,7 @@ pub async fn deploy_environment(
             .iter()
             .map(|r| (r, aws.region(&r.region)))
             .collect(),
+        dr: synthesis.dr.as_ref().map(|r| (r, aws.region(&r.region))),
         artifacts: &artifacts,
         parallel: 1,
         settings: Settings {
