@@ -441,6 +441,7 @@ pub struct LocalPipeline {
     )>,
     secrets: Vec<ProvidedSecret>,
     topics: Vec<String>,
+    ready_file: Option<PathBuf>,
 }
 
 impl LocalPipeline {
@@ -657,7 +658,18 @@ impl LocalPipeline {
             scraper,
             secrets,
             topics,
+            ready_file: None,
         })
+    }
+
+    /// Makes [`LocalPipeline::run`] write `path` once every part is started, in particular once
+    /// the delivery streams have taken the time they read the stream from. A record put on the
+    /// stream after the file exists is delivered to the raw bucket; one put before may not be (the
+    /// emulation starts at the run's start so that earlier runs' records are not delivered twice),
+    /// so scripts wait for the file before putting records or running `deployer verify`.
+    pub fn signal_ready(mut self, path: PathBuf) -> Self {
+        self.ready_file = Some(path);
+        self
     }
 
     /// The resolver over the deployed stack (with the secrets the run provided).
@@ -810,6 +822,19 @@ impl LocalPipeline {
                 .map(|s| (s.name.clone(), Arc::clone(&s.stats)))
                 .collect(),
         };
+        if let Some(path) = &self.ready_file {
+            // Every part was started above: the delivery streams read from a time before now.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
+            if let Err(e) = std::fs::write(path, format!("ready at {now} ms\n")) {
+                view.note(&format!(
+                    "cannot write the ready file {}: {e}",
+                    path.display()
+                ));
+            }
+        }
         loop {
             let alerts = self.alerts_sent().await;
             view.show(&view::Snapshot::of(&counters, alerts));

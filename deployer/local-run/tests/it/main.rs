@@ -7,4 +7,5 @@ mod common;
 mod deployed;
 mod end_to_end;
 mod esm;
+mod firehose;
 mod function;
