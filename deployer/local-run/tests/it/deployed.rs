@@ -292,3 +292,23 @@ async fn new_objects_invoke_the_functions_whose_filters_match_and_stream_records
     );
     assert_eq!(snapshot.failures, 0);
 }
+
+/// moto's `/moto-api/data.json` answered 500 once a Lambda function existed (its `docker_client`
+/// raised without Docker), so the live view showed `alerts e-mailed ?`; testkit's
+/// `sitecustomize.py` makes it skip that attribute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_count_reads_from_the_emulator_once_functions_are_deployed() {
+    let d = deploy(fixture_artifacts()).await;
+    let data: Value = serde_json::from_str(&d.moto.data_json()).unwrap();
+    let functions: std::collections::BTreeSet<&str> = data["awslambda"]["LambdaFunction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(functions.len(), 3, "{functions:?}");
+    let pipeline = LocalPipeline::prepare(&d.options(tempfile_dir("run")))
+        .await
+        .unwrap();
+    assert_eq!(pipeline.alerts_sent().await, Some(0));
+}
