@@ -745,6 +745,15 @@ impl LocalPipeline {
         view: &mut view::View,
     ) -> Result<view::Snapshot, RunError> {
         let (parts_stop_tx, parts_stop) = watch::channel(false);
+        // First, so the delivery streams' start time precedes the scraper's first record.
+        let streams = firehose::spawn_delivery_streams(
+            &self.template,
+            &self.resolver,
+            &self.clients.kinesis,
+            &self.clients.s3,
+            &parts_stop,
+        )
+        .map_err(RunError::Local)?;
         let mut scraper = match &self.scraper {
             Some((binary, config, environment, dir)) => Some(
                 ScraperProcess::start(binary, config, dir, environment).map_err(RunError::Local)?,
@@ -800,14 +809,6 @@ impl LocalPipeline {
             Arc::clone(&notification_stats),
             parts_stop.clone(),
         )));
-        let streams = firehose::spawn_delivery_streams(
-            &self.template,
-            &self.resolver,
-            &self.clients.kinesis,
-            &self.clients.s3,
-            &parts_stop,
-        )
-        .map_err(RunError::Local)?;
         let counters = Counters {
             functions: self
                 .functions
