@@ -1,6 +1,11 @@
-"""Fixes to moto 5.2.5, loaded (through PYTHONPATH) by the moto servers that `testkit::Moto`
-starts and by `.ci/local-up`'s; nothing else imports them. Below: the signature check, the shape
-of AccessDenied, and an emulation of CloudFormation's resource import.
+"""Fixes to moto 5.2.5, loaded (through PYTHONPATH) by every moto server `testkit::Moto` and
+`.ci/local-up` start; nothing else imports it.
+
+1. moto's signature check of the Rust SDK's form bodies (below).
+2. AccessDenied in the shape of the request's protocol (below).
+3. An emulation of CloudFormation's resource import, and KMS keys made by CloudFormation keeping a
+   readable policy.
+4. `GET /moto-api/data.json` once a Lambda function exists (at the end).
 
 moto 5.2.5 recomputes the SigV4 signature of a query-protocol request (SNS, IAM, STS, ...) from
 the form it parsed, re-encoded by Python's `urlencode`, which writes a space as `+`. The AWS SDK
@@ -223,3 +228,31 @@ def _create_key_with_policy_text(cls, resource_name, cloudformation_json, accoun
 
 
 _KmsKey.create_from_cloudformation_json = classmethod(_create_key_with_policy_text)
+# `GET /moto-api/data.json` serializes every public attribute of every model it tracks and skips
+# those that raise TypeError, AttributeError or ValueError. A Lambda function is a `DockerModel`,
+# whose `docker_client` property connects to Docker: with no Docker daemon it raises
+# `DockerException`, which the endpoint does not skip, so every read answers HTTP 500 once a
+# function is deployed (and `deployer run`'s alert count, verify's emulator alert hop and the
+# tests lose the SNS messages they read there). Without Docker the property now raises an error
+# that is both: still a `DockerException` for moto's own handling (a PutRecord on a stream with an
+# event source mapping makes moto try to invoke the function, catches `DockerException` and goes
+# on), and an `AttributeError`, which the endpoint skips. With Docker nothing changes.
+try:
+    from docker.errors import DockerException
+    from moto.utilities.docker_utilities import DockerModel
+except ImportError:  # moto without its Docker extras: nothing to fix
+    pass
+else:
+
+    class _NoDocker(DockerException, AttributeError):
+        """No Docker daemon: moto's handlers see a DockerException, data.json an absent attribute."""
+
+    _docker_client = DockerModel.docker_client
+
+    def _docker_client_or_no_docker(self):
+        try:
+            return _docker_client.fget(self)
+        except DockerException as e:
+            raise _NoDocker(str(e)) from e
+
+    DockerModel.docker_client = property(_docker_client_or_no_docker)

@@ -8,4 +8,5 @@ mod deployed;
 mod end_to_end;
 mod esm;
 mod faults;
+mod firehose;
 mod function;
