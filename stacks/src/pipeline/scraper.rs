@@ -5,7 +5,7 @@
 //! JSON, which is valid YAML.
 
 use environment::Environment;
-use scraper_config::{DEFAULT_SPOOL_MAX_MB, Spool, StreamTarget};
+use scraper_config::{DEFAULT_SPOOL_MAX_MB, Shard, Spool, StreamTarget};
 pub use scraper_config::{SPOOL_DIR, ScraperConfig};
 
 /// The configuration for `env` in `region`; `stream_name` is a placeholder CloudFormation substitutes.
@@ -30,6 +30,7 @@ pub fn scraper_config(env: &Environment, stream_name: &str, region: &str) -> Scr
             dir: SPOOL_DIR.into(),
             max_mb: DEFAULT_SPOOL_MAX_MB,
         },
+        shard: Shard::ALONE,
     }
 }
 
