@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use environment::Environment;
-use serde_json::Value;
+use serde_json::{Value, json};
 use stacks::pipeline::{self, StackKind};
 
 fn env(name: &str) -> Environment {
@@ -170,6 +170,22 @@ fn identity_policies_name_explicit_actions_and_resources() {
                         !action.contains('*') && action.contains(':'),
                         "{env}: {id} grants {action}"
                     );
+                }
+                // `"*"` only for the actions AWS gives no resource type, and then with a condition.
+                if statement["Resource"] == "*" {
+                    for action in statement["Action"].as_array().unwrap() {
+                        assert!(
+                            stacks::iam::WILDCARD_RESOURCE_ACTIONS
+                                .iter()
+                                .any(|(allowed, _)| allowed.to_string() == action.as_str().unwrap()),
+                            "{env}: {id} grants {action} on *"
+                        );
+                    }
+                    assert!(
+                        statement["Condition"].is_object(),
+                        "{env}: {id}: * without a condition"
+                    );
+                    continue;
                 }
                 let resources = statement["Resource"]
                     .as_array()
@@ -565,38 +581,111 @@ fn user_data_installs_the_configured_scraper_under_systemd() {
         "the binary is verified against its content hash"
     );
     assert!(
-        script.contains("--bucket \"${ArtifactsBucket}\" --key \"$key\" --version-id \"$version\"")
+        script.contains("--bucket \"$bucket\" --key \"$key\" --version-id \"$version\"")
+            && script.contains("bucket=\"${ArtifactsBucket}\"")
             && script.contains("key=\"${ScraperBinaryKey}\"")
             && script.contains("version=\"${ScraperBinaryVersion}\""),
         "the binary is fetched at the object version the deployer verified"
     );
+    // Every shard's configuration is fetched by its content-hash key, checked, and given the
+    // stream's name, which CloudFormation fills in.
+    let configurations = pipeline::shard_configurations(&env, "eu-west-1").unwrap();
+    for file in &configurations {
+        assert!(
+            script.contains(&format!(
+                "  {}) config_key=\"{}\" ;;",
+                file.shard.index, file.key
+            )),
+            "shard {} is given its configuration's key",
+            file.shard.index
+        );
+    }
+    assert!(script.contains("--key \"$config_key\" /etc/mystocktracker/scraper.download"));
+    assert!(script.contains(
+        "echo \"$(basename \"$config_key\" .json)  /etc/mystocktracker/scraper.download\" | sha256sum --check --quiet"
+    ));
     assert!(
-        script.contains("\"name\": \"${QuoteStream}\""),
+        script.contains("sed 's/@@STREAM_NAME@@/${QuoteStream}/'"),
         "the stream name is filled in by CloudFormation"
     );
+    assert!(script.contains("shard=$(metadata tags/instance/mst-shard)"));
+    // No configuration (and so no symbol) is inlined: the user data stays small whatever the symbols.
     for symbol in &env.symbols {
         assert!(
-            script.contains(&format!("\"{symbol}\"")),
-            "{symbol} in the scraper config"
+            !script.contains(&format!("\"{symbol}\"")),
+            "{symbol} inlined in the user data"
         );
     }
     assert!(
         script.contains("NoNewPrivileges=yes")
-            && script.contains("systemctl enable --now mystocktracker-scraper.service")
+            && script.contains(
+                "systemctl enable --now mystocktracker-scraper.service mystocktracker-heartbeat.timer"
+            )
     );
-    // The config between the heredoc markers is JSON (so YAML) once CloudFormation fills in the stream.
-    let config = script
-        .split("<<'CONFIG'\n")
-        .nth(1)
-        .unwrap()
-        .split("\nCONFIG\n")
-        .next()
-        .unwrap();
-    let config: Value = serde_json::from_str(&config.replace("${QuoteStream}", "s")).unwrap();
-    assert_eq!(config["stream"]["region"], "eu-west-1");
+    assert!(script.contains("MST_NAMESPACE=MyStockTracker/Scraper"));
+    assert!(script.contains("MST_STACK=${AWS::StackName}"));
+}
+
+/// One Auto Scaling group of one per shard, all from the one launch template; each tagged with its
+/// shard, created and replaced only once its instance signals, and each waiting for the shard before
+/// it, so a rollout replaces one shard at a time.
+#[test]
+fn each_shard_is_a_group_of_one_replaced_one_at_a_time_after_its_signal() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 4;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
     assert_eq!(
-        config["sources"].as_array().unwrap().len(),
-        env.scraper.sources.len()
+        of_type(&template, "AWS::AutoScaling::AutoScalingGroup").count(),
+        4
+    );
+    assert_eq!(of_type(&template, "AWS::EC2::Instance").count(), 0);
+    for index in 0..4u32 {
+        let id = pipeline::shard_group_id(index);
+        let group = &resources(&template)[&id];
+        let props = &group["Properties"];
+        assert_eq!(
+            (
+                &props["MinSize"],
+                &props["MaxSize"],
+                &props["DesiredCapacity"]
+            ),
+            (&json!("1"), &json!("1"), &json!("1"))
+        );
+        assert_eq!(
+            props["LaunchTemplate"]["LaunchTemplateId"],
+            json!({"Ref": "ScraperLaunchTemplate"})
+        );
+        assert_eq!(props["HealthCheckType"], "EC2");
+        assert!(props["Tags"].as_array().unwrap().contains(
+            &json!({"Key": "mst-shard", "Value": index.to_string(), "PropagateAtLaunch": true})
+        ));
+        assert_eq!(
+            group["CreationPolicy"],
+            json!({"ResourceSignal": {"Count": 1, "Timeout": "PT15M"}})
+        );
+        assert_eq!(
+            group["UpdatePolicy"],
+            json!({"AutoScalingReplacingUpdate": {"WillReplace": true}})
+        );
+        let depends: Vec<Value> = if index == 0 {
+            Vec::new()
+        } else {
+            vec![json!(pipeline::shard_group_id(index - 1))]
+        };
+        assert_eq!(
+            group.get("DependsOn").cloned().unwrap_or(json!([])),
+            json!(depends),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        resources(&template)["ScraperLaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]
+            ["InstanceMetadataTags"],
+        "enabled"
     );
 }
 

@@ -47,6 +47,20 @@ pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
         None => Some(Shard::ALONE),
         Some(v) => shard(&v),
     };
+    let heartbeat_file = match root.optional_value("heartbeat_file") {
+        None => Some(None),
+        Some(v) => v.string().and_then(|text| {
+            if text.starts_with('/') || text.starts_with('.') {
+                Some(Some(text))
+            } else {
+                v.error(
+                    format!("heartbeat file `{text}` is not an absolute path"),
+                    "use an absolute path such as `/var/lib/mystocktracker/heartbeat.json` (or `./heartbeat.json` for a local run)",
+                );
+                None
+            }
+        }),
+    };
     root.finish();
     Some(ScraperConfig {
         stream: stream?,
@@ -60,6 +74,7 @@ pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
         sources: sources?,
         spool: spool?,
         shard: shard?,
+        heartbeat_file: heartbeat_file?,
     })
 }
 

@@ -38,6 +38,8 @@ pub use shard::{MAX_SHARDS, Shard};
 
 /// Where the scraper keeps records that Kinesis could not take yet, on the instance.
 pub const SPOOL_DIR: &str = "/var/lib/mystocktracker/spool";
+/// Where the deployed scraper writes its heartbeat (its state directory, read by the heartbeat timer).
+pub const HEARTBEAT_FILE: &str = "/var/lib/mystocktracker/heartbeat.json";
 /// The spool bound written by the deployer, in MiB.
 pub const DEFAULT_SPOOL_MAX_MB: u32 = 512;
 /// The User-Agent used when `user_agents` is absent: honest about what it is and where to complain.
@@ -72,6 +74,9 @@ pub struct ScraperConfig {
     /// Which shard of the fleet this instance is (`{index, count}`); default shard 0 of 1. The symbols
     /// are already this shard's; the shard names the instance in its heartbeat.
     pub shard: Shard,
+    /// Where to write the heartbeat after every tick (an absolute path); absent writes none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_file: Option<String>,
 }
 
 /// The stream, its region and, for tests and emulators, an endpoint.

@@ -124,3 +124,24 @@ pub mod sts {
     /// Assume a role.
     pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
 }
+
+/// Amazon CloudWatch.
+pub mod cloudwatch {
+    use super::Action;
+    /// Publish metric data points.
+    pub const PUT_METRIC_DATA: Action = Action::new("cloudwatch", "PutMetricData");
+}
+
+/// Amazon EC2 Auto Scaling.
+pub mod autoscaling {
+    use super::Action;
+    /// Mark an instance of a group healthy or unhealthy.
+    pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
+}
+
+/// AWS CloudFormation.
+pub mod cloudformation {
+    use super::Action;
+    /// Signal a resource's creation or update policy.
+    pub const SIGNAL_RESOURCE: Action = Action::new("cloudformation", "SignalResource");
+}

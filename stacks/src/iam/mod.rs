@@ -65,9 +65,12 @@ impl Serialize for Action {
 
 /// Actions that AWS documents as having no resource-level permissions, so they can only be granted on
 /// `"Resource": "*"`; each with its reason. This list is the only place such a grant may come from.
-/// Empty today: no component of the pipeline calls such an action, and the test
-/// `wildcard_resource_is_refused_outside_the_exception_list` keeps it that way unless one is added here.
-pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[];
+/// The test `wildcard_resource_is_refused_outside_the_exception_list` keeps every other action off `"*"`.
+pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[(
+    actions::cloudwatch::PUT_METRIC_DATA,
+    "PutMetricData has no resource types (Service Authorization Reference, Amazon CloudWatch); \
+     the `cloudwatch:namespace` condition limits it to one namespace",
+)];
 
 /// `kms:*`, only reachable through [`Statement::key_policy_account_root`].
 const KEY_POLICY_ACCOUNT_ACTIONS: Action = Action::any_of("kms");
@@ -222,6 +225,15 @@ impl Statement {
         }
         let mut statement = Self::allow(actions, []);
         statement.resource = Some(Resources::Wildcard);
+        Ok(statement)
+    }
+
+    /// [`Statement::grant`] on `"*"`; refused unless every action the uses need is in
+    /// [`WILDCARD_RESOURCE_ACTIONS`].
+    pub fn grant_on_any_resource(uses: &[Use]) -> Result<Self, PolicyError> {
+        let actions: Vec<Action> = uses.iter().flat_map(|u| u.need().actions).collect();
+        let mut statement = Self::allow_on_any_resource(&actions)?;
+        statement.uses = uses.to_vec();
         Ok(statement)
     }
 

@@ -25,9 +25,14 @@ pub use alerts::{
 };
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
-pub use network::SCRAPER_UNIT;
+pub use network::{
+    HEARTBEAT_NAMESPACE, SCRAPER_UNIT, SHARD_TAG, STALE_TICKS, shard_group_id, stale_seconds,
+};
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
-pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
+pub use scraper::{
+    CONFIGURATION_PREFIX, SPOOL_DIR, STREAM_NAME_PLACEHOLDER, ScraperConfig, ShardConfiguration,
+    scraper_config, shard_configurations,
+};
 
 use crate::iam::PolicyError;
 use crate::template::{Template, TemplateError};
@@ -178,11 +183,13 @@ fn add_outputs(
         "KMS key encrypting the stream, buckets, topic, queue, logs and secret",
         key.arn(),
     )?;
-    t.output(
-        "ScraperInstanceId",
-        "EC2 instance running the scraper (SSH through the Client VPN)",
-        scraper.instance.reference(),
-    )?;
+    for (index, group) in scraper.groups.iter().enumerate() {
+        t.output(
+            &format!("ScraperShard{index}Group"),
+            "Auto Scaling group of one running this scraper shard (SSH through the Client VPN)",
+            group.reference(),
+        )?;
+    }
     if let Some(vpn) = &scraper.vpn {
         t.output(
             "ClientVpnEndpointId",
