@@ -1066,7 +1066,8 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
     let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
         .collect();
-    assert_eq!(alarms.len(), 5);
+    // Five health alarms, one "no quotes" alarm per shard, one on the stream's silence.
+    assert_eq!(alarms.len(), 5 + env("prod").scraper.instances as usize + 1);
     let from_alarms = statement(topic, "PipelineAlarmsPublish");
     assert_eq!(
         from_alarms["Principal"],
@@ -1341,7 +1342,17 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             .map(|(_, properties)| properties["AlarmName"].as_str().unwrap().to_owned())
             .collect();
         let expected: BTreeSet<String> = pipeline::alarm_names(&env).into_iter().collect();
-        assert_eq!(in_template, expected, "{name}");
+        // Besides the health alarms: the freshness alarms, which are neither watched by the bake nor
+        // rollback triggers (a new stack is silent until its scrapers tick).
+        let mut freshness: BTreeSet<String> = (0..env.scraper.instances)
+            .map(|i| format!("mst-{name}-{}", pipeline::shard_alarm_name(i)))
+            .collect();
+        freshness.insert(format!("mst-{name}-{}", pipeline::STREAM_SILENT_ALARM));
+        assert_eq!(
+            in_template,
+            expected.union(&freshness).cloned().collect(),
+            "{name}"
+        );
         let triggers = pipeline::rollback_alarm_names(&env);
         assert!(triggers.len() <= pipeline::MAX_ROLLBACK_TRIGGERS);
         assert!(
@@ -1354,4 +1365,61 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             "{name}: no composite alarm is needed for five alarms"
         );
     }
+}
+
+/// What stops arriving raises an alarm: one per shard on its heartbeat's quotes, one on the stream's
+/// incoming records, both with missing data breaching, both to the alert topic (and allowed by its
+/// policy), neither a rollback trigger.
+#[test]
+fn silence_from_a_shard_or_on_the_stream_alarms_to_the_topic() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 3;
+    env.scraper.interval_seconds = 15;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
+    let all = resources(&template);
+    let policy = serde_json::to_string(&all["AlertTopicPolicy"]).unwrap();
+    for index in 0..3u32 {
+        let id = format!("ScraperShard{index}NoQuotesAlarm");
+        let alarm = &all[&id]["Properties"];
+        assert_eq!(
+            alarm["AlarmName"],
+            format!("mst-prod-{}", pipeline::shard_alarm_name(index))
+        );
+        assert_eq!(alarm["Namespace"], pipeline::HEARTBEAT_NAMESPACE);
+        assert_eq!(alarm["MetricName"], "Quotes");
+        assert_eq!(
+            alarm["Dimensions"],
+            json!([{"Name": "Environment", "Value": "prod"}, {"Name": "Shard", "Value": index.to_string()}])
+        );
+        // Four 15 s intervals round up to one minute of the heartbeat timer.
+        assert_eq!(
+            (
+                alarm["Period"].as_u64(),
+                alarm["EvaluationPeriods"].as_u64()
+            ),
+            (Some(60), Some(1))
+        );
+        assert_eq!(alarm["ComparisonOperator"], "LessThanThreshold");
+        assert_eq!(alarm["TreatMissingData"], "breaching");
+        assert_eq!(alarm["AlarmActions"], json!([{"Ref": "AlertTopic"}]));
+        assert!(policy.contains(&format!("\"{id}\"")), "{id} may publish");
+    }
+    let stream = &all["QuoteStreamNoRecordsAlarm"]["Properties"];
+    assert_eq!(stream["Namespace"], "AWS/Kinesis");
+    assert_eq!(stream["MetricName"], "IncomingRecords");
+    assert_eq!(
+        stream["Dimensions"],
+        json!([{"Name": "StreamName", "Value": {"Ref": "QuoteStream"}}])
+    );
+    assert_eq!(stream["TreatMissingData"], "breaching");
+    assert!(policy.contains("\"QuoteStreamNoRecordsAlarm\""));
+    let triggers = pipeline::rollback_alarm_names(&env).join(" ");
+    assert!(
+        !triggers.contains("no-quotes") && !triggers.contains("no-records"),
+        "{triggers}"
+    );
 }

@@ -21,7 +21,8 @@ mod storage;
 use environment::{Environment, Region};
 
 pub use alerts::{
-    MAX_ROLLBACK_TRIGGERS, alarm_arn, alarm_names, canary_filter_policy, rollback_alarm_names,
+    MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
+    rollback_alarm_names, shard_alarm_name,
 };
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
@@ -117,7 +118,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
     let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler)?;
+    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler, &stream)?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;

@@ -456,17 +456,18 @@ fn add_instance(
     );
     // The groups' names are generated (`<stack>-ScraperShard<i>-<suffix>`): a replacing update makes
     // a new group, which needs a new name.
+    // The stack's name is fixed by the environment, so the policy names it literally (a live policy
+    // then reads the same as the snapshot).
+    let stack_name = super::Names::new(env).stack(super::StackKind::Pipeline);
     let groups_arn = Expr::regional_arn(
         "autoscaling",
-        [
-            Expr::lit("autoScalingGroup:*:autoScalingGroupName/"),
-            pseudo::stack_name(),
-            Expr::lit("-ScraperShard*"),
-        ],
+        [Expr::lit(format!(
+            "autoScalingGroup:*:autoScalingGroupName/{stack_name}-ScraperShard*"
+        ))],
     );
     let stack_arn = Expr::regional_arn(
         "cloudformation",
-        [Expr::lit("stack/"), pseudo::stack_name(), Expr::lit("/*")],
+        [Expr::lit(format!("stack/{stack_name}/*"))],
     );
     let (role, _policy) = component_role(
         t,
