@@ -109,7 +109,7 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
     );
     // Replication's KMS grants are derived too: reading versions to replicate decrypts with the
     // source key, writing replicas encrypts with the replica key.
-    let replication = &roles[4].1;
+    let replication = uses_of("ReplicationRole");
     for (action, kms_action) in [
         (s3::GET_OBJECT_VERSION_FOR_REPLICATION, kms::DECRYPT),
         (s3::REPLICATE_OBJECT, kms::ENCRYPT),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use environment::Environment;
-use serde_json::Value;
+use serde_json::{Value, json};
 use stacks::pipeline::{self, StackKind};
 
 fn env(name: &str) -> Environment {
@@ -177,8 +177,20 @@ fn identity_policies_name_explicit_actions_and_resources() {
                         assert!(
                             stacks::iam::WILDCARD_RESOURCE_ACTIONS
                                 .iter()
-                                .any(|(allowed, _)| allowed.to_string() == *action),
+                                .any(|(allowed, _)| allowed.to_string() == action.as_str().unwrap()),
                             "{env}: {id} grants {action} on *"
+                        );
+                    }
+                    // PutMetricData is then held to one namespace.
+                    if statement["Action"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a == "cloudwatch:PutMetricData")
+                    {
+                        assert!(
+                            statement["Condition"].is_object(),
+                            "{env}: {id}: PutMetricData on * without a condition"
                         );
                     }
                     continue;
@@ -660,38 +672,111 @@ fn user_data_installs_the_configured_scraper_under_systemd() {
         "the binary is verified against its content hash"
     );
     assert!(
-        script.contains("--bucket \"${ArtifactsBucket}\" --key \"$key\" --version-id \"$version\"")
+        script.contains("--bucket \"$bucket\" --key \"$key\" --version-id \"$version\"")
+            && script.contains("bucket=\"${ArtifactsBucket}\"")
             && script.contains("key=\"${ScraperBinaryKey}\"")
             && script.contains("version=\"${ScraperBinaryVersion}\""),
         "the binary is fetched at the object version the deployer verified"
     );
+    // Every shard's configuration is fetched by its content-hash key, checked, and given the
+    // stream's name, which CloudFormation fills in.
+    let configurations = pipeline::shard_configurations(&env, "eu-west-1").unwrap();
+    for file in &configurations {
+        assert!(
+            script.contains(&format!(
+                "  {}) config_key=\"{}\" ;;",
+                file.shard.index, file.key
+            )),
+            "shard {} is given its configuration's key",
+            file.shard.index
+        );
+    }
+    assert!(script.contains("--key \"$config_key\" /etc/mystocktracker/scraper.download"));
+    assert!(script.contains(
+        "echo \"$(basename \"$config_key\" .json)  /etc/mystocktracker/scraper.download\" | sha256sum --check --quiet"
+    ));
     assert!(
-        script.contains("\"name\": \"${QuoteStream}\""),
+        script.contains("sed 's/@@STREAM_NAME@@/${QuoteStream}/'"),
         "the stream name is filled in by CloudFormation"
     );
+    assert!(script.contains("shard=$(metadata tags/instance/mst-shard)"));
+    // No configuration (and so no symbol) is inlined: the user data stays small whatever the symbols.
     for symbol in &env.symbols {
         assert!(
-            script.contains(&format!("\"{symbol}\"")),
-            "{symbol} in the scraper config"
+            !script.contains(&format!("\"{symbol}\"")),
+            "{symbol} inlined in the user data"
         );
     }
     assert!(
         script.contains("NoNewPrivileges=yes")
-            && script.contains("systemctl enable --now mystocktracker-scraper.service")
+            && script.contains(
+                "systemctl enable --now mystocktracker-scraper.service mystocktracker-heartbeat.timer"
+            )
     );
-    // The config between the heredoc markers is JSON (so YAML) once CloudFormation fills in the stream.
-    let config = script
-        .split("<<'CONFIG'\n")
-        .nth(1)
-        .unwrap()
-        .split("\nCONFIG\n")
-        .next()
-        .unwrap();
-    let config: Value = serde_json::from_str(&config.replace("${QuoteStream}", "s")).unwrap();
-    assert_eq!(config["stream"]["region"], "eu-west-1");
+    assert!(script.contains("MST_NAMESPACE=MyStockTracker/Scraper"));
+    assert!(script.contains("MST_STACK=${AWS::StackName}"));
+}
+
+/// One Auto Scaling group of one per shard, all from the one launch template; each tagged with its
+/// shard, created and replaced only once its instance signals, and each waiting for the shard before
+/// it, so a rollout replaces one shard at a time.
+#[test]
+fn each_shard_is_a_group_of_one_replaced_one_at_a_time_after_its_signal() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 4;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
     assert_eq!(
-        config["sources"].as_array().unwrap().len(),
-        env.scraper.sources.len()
+        of_type(&template, "AWS::AutoScaling::AutoScalingGroup").count(),
+        4
+    );
+    assert_eq!(of_type(&template, "AWS::EC2::Instance").count(), 0);
+    for index in 0..4u32 {
+        let id = pipeline::shard_group_id(index);
+        let group = &resources(&template)[&id];
+        let props = &group["Properties"];
+        assert_eq!(
+            (
+                &props["MinSize"],
+                &props["MaxSize"],
+                &props["DesiredCapacity"]
+            ),
+            (&json!("1"), &json!("1"), &json!("1"))
+        );
+        assert_eq!(
+            props["LaunchTemplate"]["LaunchTemplateId"],
+            json!({"Ref": "ScraperLaunchTemplate"})
+        );
+        assert_eq!(props["HealthCheckType"], "EC2");
+        assert!(props["Tags"].as_array().unwrap().contains(
+            &json!({"Key": "mst-shard", "Value": index.to_string(), "PropagateAtLaunch": true})
+        ));
+        assert_eq!(
+            group["CreationPolicy"],
+            json!({"ResourceSignal": {"Count": 1, "Timeout": "PT15M"}})
+        );
+        assert_eq!(
+            group["UpdatePolicy"],
+            json!({"AutoScalingReplacingUpdate": {"WillReplace": true}})
+        );
+        let depends: Vec<Value> = if index == 0 {
+            Vec::new()
+        } else {
+            vec![json!(pipeline::shard_group_id(index - 1))]
+        };
+        assert_eq!(
+            group.get("DependsOn").cloned().unwrap_or(json!([])),
+            json!(depends),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        resources(&template)["ScraperLaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]
+            ["InstanceMetadataTags"],
+        "enabled"
     );
 }
 
@@ -1072,8 +1157,12 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
     let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
         .collect();
-    // The five health alarms and prod's six replication alarms (`dr:`).
-    assert_eq!(alarms.len(), 11);
+    // Five health alarms, prod's six replication alarms (`dr:`), one "no quotes" alarm per shard
+    // and one on the stream's silence.
+    assert_eq!(
+        alarms.len(),
+        5 + 6 + env("prod").scraper.instances as usize + 1
+    );
     let from_alarms = statement(topic, "PipelineAlarmsPublish");
     assert_eq!(
         from_alarms["Principal"],
@@ -1368,12 +1457,19 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
         let replication: BTreeSet<String> = pipeline::replication_alarm_names(&env)
             .into_iter()
             .collect();
+        assert_eq!(replication.is_empty(), env.dr.is_none(), "{name}");
+        // Besides the health alarms: the freshness alarms, which are neither watched by the bake nor
+        // rollback triggers (a new stack is silent until its scrapers tick).
+        let mut freshness: BTreeSet<String> = (0..env.scraper.instances)
+            .map(|i| format!("mst-{name}-{}", pipeline::shard_alarm_name(i)))
+            .collect();
+        freshness.insert(format!("mst-{name}-{}", pipeline::STREAM_SILENT_ALARM));
+        let others: BTreeSet<String> = replication.union(&freshness).cloned().collect();
         assert_eq!(
             in_template,
-            expected.union(&replication).cloned().collect(),
+            expected.union(&others).cloned().collect(),
             "{name}"
         );
-        assert_eq!(replication.is_empty(), env.dr.is_none(), "{name}");
         let triggers = pipeline::rollback_alarm_names(&env);
         assert!(triggers.len() <= pipeline::MAX_ROLLBACK_TRIGGERS);
         assert!(
@@ -1386,4 +1482,61 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             "{name}: no composite alarm is needed for five alarms"
         );
     }
+}
+
+/// What stops arriving raises an alarm: one per shard on its heartbeat's quotes, one on the stream's
+/// incoming records, both with missing data breaching, both to the alert topic (and allowed by its
+/// policy), neither a rollback trigger.
+#[test]
+fn silence_from_a_shard_or_on_the_stream_alarms_to_the_topic() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 3;
+    env.scraper.interval_seconds = 15;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
+    let all = resources(&template);
+    let policy = serde_json::to_string(&all["AlertTopicPolicy"]).unwrap();
+    for index in 0..3u32 {
+        let id = format!("ScraperShard{index}NoQuotesAlarm");
+        let alarm = &all[&id]["Properties"];
+        assert_eq!(
+            alarm["AlarmName"],
+            format!("mst-prod-{}", pipeline::shard_alarm_name(index))
+        );
+        assert_eq!(alarm["Namespace"], pipeline::HEARTBEAT_NAMESPACE);
+        assert_eq!(alarm["MetricName"], "Quotes");
+        assert_eq!(
+            alarm["Dimensions"],
+            json!([{"Name": "Environment", "Value": "prod"}, {"Name": "Shard", "Value": index.to_string()}])
+        );
+        // Four 15 s intervals round up to one minute of the heartbeat timer.
+        assert_eq!(
+            (
+                alarm["Period"].as_u64(),
+                alarm["EvaluationPeriods"].as_u64()
+            ),
+            (Some(60), Some(1))
+        );
+        assert_eq!(alarm["ComparisonOperator"], "LessThanThreshold");
+        assert_eq!(alarm["TreatMissingData"], "breaching");
+        assert_eq!(alarm["AlarmActions"], json!([{"Ref": "AlertTopic"}]));
+        assert!(policy.contains(&format!("\"{id}\"")), "{id} may publish");
+    }
+    let stream = &all["QuoteStreamNoRecordsAlarm"]["Properties"];
+    assert_eq!(stream["Namespace"], "AWS/Kinesis");
+    assert_eq!(stream["MetricName"], "IncomingRecords");
+    assert_eq!(
+        stream["Dimensions"],
+        json!([{"Name": "StreamName", "Value": {"Ref": "QuoteStream"}}])
+    );
+    assert_eq!(stream["TreatMissingData"], "breaching");
+    assert!(policy.contains("\"QuoteStreamNoRecordsAlarm\""));
+    let triggers = pipeline::rollback_alarm_names(&env).join(" ");
+    assert!(
+        !triggers.contains("no-quotes") && !triggers.contains("no-records"),
+        "{triggers}"
+    );
 }

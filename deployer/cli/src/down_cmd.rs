@@ -64,14 +64,19 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             }
         }
     }
-    // The regions' pipelines and artifacts (the canary last), then the DR region's replica stack,
-    // which the pipelines replicate into.
+    // The regions' pipelines and artifacts (the canary last); with `--purge-data` then the DR
+    // region's replica stack, which the pipelines replicate into (a plain `down` keeps the DR copy
+    // and its stack as they are).
     let regions = context.regions();
     let dr = context.dr_region();
     let targets: Vec<_> = regions
         .iter()
         .map(|(region, clients)| {
-            (region, clients, vec![StackKind::Pipeline, StackKind::Artifacts])
+            (
+                region,
+                clients,
+                vec![StackKind::Pipeline, StackKind::Artifacts],
+            )
         })
         .chain(
             dr.iter()
@@ -81,7 +86,7 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
     let indices: Vec<usize> = (0..regions.len()).collect();
     let mut order = waves::plan(&indices, args.parallel);
     order.reverse();
-    if dr.is_some() {
+    if dr.is_some() && args.purge_data {
         order.push(vec![regions.len()]);
     }
     let settings = Settings::default();

@@ -97,6 +97,9 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let env = load_environment(&args.paths, &args.env)?;
     let region = pick_region(&env, args.region.as_deref())?;
+    for hint in environment::fleet::hints(&env) {
+        eprintln!("hint: {hint}");
+    }
     let synthesis = synth::synthesize(&env, region.as_ref())?;
     let snapshot_dir = args.paths.policies.join(env.name.as_str());
     let templates_dir = args.paths.templates.join(env.name.as_str());

@@ -163,8 +163,12 @@ fn offline_diff_across_two_commits_shows_properties_and_line_diffs() {
         out.contains("  ~ Modify Notify (AWS::Lambda::Function)\n      Environment.Variables.THRESHOLD_PCT: 1 → 2.5\n"),
         "{out}"
     );
+    // The symbols travel in the shards' configurations (artifacts), not in the user data; the
+    // table's partition projection lists them.
     assert!(
-        out.contains("          -     \"NVDA\"\n          +     \"AMZN\"\n"),
+        out.contains(
+            "TableInput.Parameters.projection.symbol.values: AAPL,MSFT,NVDA → AAPL,MSFT,AMZN\n"
+        ),
         "{out}"
     );
 

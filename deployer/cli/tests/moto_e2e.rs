@@ -511,13 +511,13 @@ async fn up_diff_up_down_against_moto() {
     assert_eq!(up.status.code(), Some(0), "{}", text(&up));
     assert!(text(&up).contains("us-east-1: deployed"));
     // What to do next, computed from what was deployed: moto's CloudFormation skips the secret and
-    // the e-mail subscriptions, and the scraper instance is named.
+    // the e-mail subscriptions, and the scraper's group is named.
     let next = text(&up);
     let next = &next[next.find("next steps in us-east-1:\n").expect("next steps")..];
     assert!(
         next.contains("  - InfluxDB token: the stack reports no secret")
             && next.contains("  - alert e-mails: no subscription was made (the emulator's CloudFormation skips SNS subscriptions)")
-            && next.contains("  - scraper: EC2 instance i-")
+            && next.contains("  - scraper: 1 shard(s), each an Auto Scaling group of one (mst-local-pipeline-ScraperShard0-")
             && next.contains("  - every output: deployer status --env local --region us-east-1\n"),
         "{next}"
     );
@@ -602,12 +602,10 @@ async fn up_diff_up_down_against_moto() {
     assert_eq!(steps["subscriptions"][0]["state"], "not_subscribed");
     assert_eq!(steps["subscriptions_made"], false);
     assert_eq!(steps["influxdb_token"]["state"], "not_created");
-    assert!(
-        steps["scraper_instance"]
-            .as_str()
-            .unwrap()
-            .starts_with("i-")
-    );
+    // One shard: one Auto Scaling group, listed by its physical name.
+    let groups = steps["scraper_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{steps}");
+    assert!(!groups[0].as_str().unwrap().is_empty());
     assert!(
         objects.iter().any(|o| o["type"] == "result"
             && o["region"] == "us-east-1"

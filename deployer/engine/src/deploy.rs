@@ -507,7 +507,8 @@ pub async fn prepare_region(
         let stored =
             artifacts::store_all(&clients.s3, clients.region.as_str(), &bucket, up.artifacts)
                 .await?;
-        let uploaded = stored.iter().filter(|a| a.object.uploaded).count();
+        let configurations = store_shard_configurations(up.env, clients, &bucket).await?;
+        let uploaded = stored.iter().filter(|a| a.object.uploaded).count() + configurations;
         if uploaded > 0 {
             observer.note(
                 &clients.region,
@@ -522,6 +523,32 @@ pub async fn prepare_region(
     };
     run.await
         .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), Vec::new()))
+}
+
+/// Stores the scraper's shard configurations (`stacks::pipeline::shard_configurations`) in `bucket`
+/// under their content-hash keys, checked like the other artifacts when already there; returns how
+/// many were uploaded. The instances' first boot fetches them and checks their SHA-256 again.
+pub async fn store_shard_configurations(
+    env: &Environment,
+    clients: &RegionClients,
+    bucket: &str,
+) -> Result<usize, Error> {
+    let files = stacks::pipeline::shard_configurations(env, clients.region.as_str())
+        .map_err(|e| Error::Other(format!("serializing the scraper configurations: {e}")))?;
+    let mut uploaded = 0;
+    for file in files {
+        let stored = artifacts::store(
+            &clients.s3,
+            clients.region.as_str(),
+            bucket,
+            &file.key,
+            &file.bytes,
+            &format!("the configuration of scraper shard {}", file.shard.index),
+        )
+        .await?;
+        uploaded += usize::from(stored.uploaded);
+    }
+    Ok(uploaded)
 }
 
 /// Phase two in one region: the pipeline stack, with the artifacts `prepare_region` stored.

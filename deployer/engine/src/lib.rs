@@ -4,7 +4,7 @@
 //! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete,
 //! and how IAM changes, through `policy-review`, the comparison of `deployer policy diff`), [`apply`]
 //! (execute and wait), [`adopt`] (importing what `down` kept), [`events`] (stack events), [`gate`] (rollback triggers, the canary's bake and gate), [`waves`] (canary first, then parallel waves),
-//! [`deploy`] (one region's `up`), [`dr`] (the replica key, `dr status`), [`delete`], [`status`] and [`drift`]. CloudFormation holds all
+//! [`deploy`] (one region's `up`), [`dr`] (the replica key, `dr status`), [`delete`], [`status`], [`fleet`] (the scraper shards) and [`drift`]. CloudFormation holds all
 //! state: the engine keeps none of its own.
 //!
 //! Everything that talks to AWS takes SDK clients, so tests drive it with `aws-smithy-mocks`; the
@@ -21,6 +21,7 @@ pub mod dr;
 pub mod drift;
 mod error;
 pub mod events;
+pub mod fleet;
 pub mod gate;
 pub mod next_steps;
 pub mod sources;

@@ -67,8 +67,8 @@ pub struct NextSteps {
     pub subscriptions: Vec<Subscription>,
     /// Whether the stack made the subscriptions at all.
     pub subscriptions_made: SubscriptionsMade,
-    /// The scraper's EC2 instance id, when the stack has one.
-    pub scraper_instance: Option<String>,
+    /// The scraper's Auto Scaling groups (one per shard), in shard order, as deployed.
+    pub scraper_groups: Vec<String>,
     /// How to get the dashboards: in the canary region only.
     pub grafana: Option<GrafanaStep>,
 }
@@ -225,7 +225,9 @@ pub async fn next_steps(
         token,
         subscriptions,
         subscriptions_made,
-        scraper_instance: physical("AWS::EC2::Instance"),
+        scraper_groups: (0..env.scraper.instances)
+            .filter_map(|i| ids.get(&stacks::pipeline::shard_group_id(i)).cloned())
+            .collect(),
         grafana,
     })
 }
@@ -287,9 +289,11 @@ impl NextSteps {
                 "alert e-mails: all {confirmed} address(es) confirmed"
             ));
         }
-        if let Some(instance) = &self.scraper_instance {
+        if !self.scraper_groups.is_empty() {
             lines.push(format!(
-                "scraper: EC2 instance {instance} (SSH only through the Client VPN); its logs: journalctl -u {}",
+                "scraper: {} shard(s), each an Auto Scaling group of one ({}); heartbeats: deployer status --env {env} --region {region}; SSH only through the Client VPN; logs: journalctl -u {}",
+                self.scraper_groups.len(),
+                self.scraper_groups.join(", "),
                 stacks::pipeline::SCRAPER_UNIT
             ));
         }
@@ -326,7 +330,7 @@ impl NextSteps {
                 "email": s.email,
                 "state": match s.confirmed { Some(true) => "confirmed", Some(false) => "pending", None => "not_subscribed" },
             })).collect::<Vec<_>>(),
-            "scraper_instance": self.scraper_instance,
+            "scraper_groups": self.scraper_groups,
             "subscriptions_made": self.subscriptions_made == SubscriptionsMade::Yes,
             "grafana": match &self.grafana {
                 None => Value::Null,
@@ -355,7 +359,7 @@ mod tests {
                     confirmed: *c,
                 })
                 .collect(),
-            scraper_instance: Some("i-0abc".into()),
+            scraper_groups: vec!["mst-prod-pipeline-ScraperShard0-AbC".into()],
             subscriptions_made: SubscriptionsMade::Yes,
             grafana: None,
         }
@@ -378,7 +382,7 @@ mod tests {
                 ),
                 "alert e-mails: ops0@example.com must confirm (the message \"AWS Notification - Subscription Confirmation\" went to each); no alert reaches them until then".to_owned(),
                 "alert e-mails: ops2@example.com not subscribed to the alert topic; run `deployer diff --env prod` to see why".to_owned(),
-                "scraper: EC2 instance i-0abc (SSH only through the Client VPN); its logs: journalctl -u mystocktracker-scraper".to_owned(),
+                "scraper: 1 shard(s), each an Auto Scaling group of one (mst-prod-pipeline-ScraperShard0-AbC); heartbeats: deployer status --env prod --region eu-west-1; SSH only through the Client VPN; logs: journalctl -u mystocktracker-scraper".to_owned(),
                 "every output: deployer status --env prod --region eu-west-1".to_owned(),
             ]
         );

@@ -797,6 +797,23 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
         }
     });
     let mut heads = bucket_holding(&artifacts(), planted);
+    // The scraper's shard configurations are already stored too (with their checksums).
+    for file in stacks::pipeline::shard_configurations(env, output.region.as_str()).unwrap() {
+        let checksum = engine::artifacts::sha256_base64(&file.bytes);
+        heads.push(
+            mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(move |r| {
+                    r.key() == Some(file.key.as_str())
+                        && r.checksum_mode() == Some(&ChecksumMode::Enabled)
+                })
+                .then_output(move || {
+                    HeadObjectOutput::builder()
+                        .checksum_sha256(checksum.clone())
+                        .version_id("config-v1")
+                        .build()
+                }),
+        );
+    }
     // The pipeline template is over the inline limit, so it goes through the bucket, where it is
     // already stored (with its checksum).
     let pipeline_body = deploy::stack_of(output, StackKind::Pipeline)
@@ -1248,9 +1265,9 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
                 ))
                 .stack_resource_summaries(resource("AlertTopic", "AWS::SNS::Topic", topic))
                 .stack_resource_summaries(resource(
-                    "ScraperInstance",
-                    "AWS::EC2::Instance",
-                    "i-0123456789abcdef0",
+                    "ScraperShard0",
+                    "AWS::AutoScaling::AutoScalingGroup",
+                    "mst-prod-pipeline-ScraperShard0-AbC",
                 ))
                 .build()
         });
@@ -1301,8 +1318,8 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         }
     );
     assert_eq!(
-        steps.scraper_instance.as_deref(),
-        Some("i-0123456789abcdef0")
+        steps.scraper_groups,
+        vec!["mst-prod-pipeline-ScraperShard0-AbC".to_owned()]
     );
     let states: Vec<Option<bool>> = steps.subscriptions.iter().map(|s| s.confirmed).collect();
     let mut expected = vec![Some(false), Some(true)];

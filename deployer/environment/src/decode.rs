@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
-use scraper_config::DEFAULT_USER_AGENT;
 use scraper_config::decode::{
     check_unique, http_host, int, positive, proxies, sources, symbols, user_agents,
 };
+use scraper_config::{DEFAULT_USER_AGENT, MAX_SHARDS, Shard};
 use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
@@ -39,6 +39,10 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let scraper = root
         .required_value("scraper")
         .and_then(|v| scraper(&v, local));
+    if let (Some((scraper, Some(span))), Some(symbols)) = (&scraper, &symbols) {
+        check_every_shard_has_symbols(dec, span, scraper.instances, symbols);
+    }
+    let scraper = scraper.map(|(scraper, _)| scraper);
     let stream = section(&root, "stream", default_stream(), |v| stream(v));
     let firehose = section(&root, "firehose", default_firehose(), |v| firehose(v));
     let storage = section(&root, "storage", default_storage(), |v| storage(v));
@@ -222,8 +226,41 @@ fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
     ok.then_some(out)
 }
 
-fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
+/// Rendezvous hashing gives each instance a random-looking share of the symbols: with few symbols per
+/// instance a shard can come out empty, and an instance with nothing to scrape is refused (its
+/// configuration would have no symbols).
+fn check_every_shard_has_symbols(
+    dec: &Decoder<'_>,
+    span: &strict_yaml::Span,
+    instances: u32,
+    symbols: &[quote_record::Symbol],
+) {
+    let empty: Vec<String> = Shard::all(instances)
+        .filter(|shard| !symbols.iter().any(|s| shard.owns(s)))
+        .map(|shard| shard.index.to_string())
+        .collect();
+    if !empty.is_empty() {
+        dec.error(
+            *span,
+            format!(
+                "`scraper.instances: {instances}` leaves shard {} without symbols ({} symbols in all)",
+                empty.join(", "),
+                symbols.len()
+            ),
+            "lower `scraper.instances` or follow more symbols; each instance needs at least one",
+        );
+    }
+}
+
+/// The scraper section, and where `instances` was written (for the shard check, which needs the symbols).
+fn scraper(v: &Value<'_>, local: bool) -> Option<(Scraper, Option<strict_yaml::Span>)> {
     let map = v.map()?;
+    let instances_value = map.optional_value("instances");
+    let instances_span = instances_value.as_ref().map(Value::span);
+    let instances = match instances_value {
+        None => Some(1),
+        Some(v) => v.u32_in(1..=MAX_SHARDS),
+    };
     let instance_type = match map.optional_value("instance_type") {
         None => Some("t3.micro".to_owned()),
         Some(v) => v.string().filter(|t| {
@@ -265,8 +302,9 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
         .required_value("sources")
         .and_then(|v| sources(&v, local));
     map.finish();
-    Some(Scraper {
+    let scraper = Scraper {
         instance_type: instance_type?,
+        instances: instances?,
         interval_seconds: interval_seconds?,
         concurrency: concurrency?,
         timeout_seconds: timeout_seconds?,
@@ -274,7 +312,8 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
         user_agents: user_agents?,
         proxies: proxies?,
         sources: sources?,
-    })
+    };
+    Some((scraper, instances_span))
 }
 
 fn default_stream() -> Stream {

@@ -120,6 +120,9 @@ pub struct Emulator {
 pub struct Scraper {
     /// EC2 instance type (x86_64). Default `t3.micro`.
     pub instance_type: String,
+    /// Scraper instances, each in its own Auto Scaling group of one and owning one shard of the symbols
+    /// (`scraper_config::shard`). Default 1; 1 to 64; every shard must own at least one symbol.
+    pub instances: u32,
     /// Seconds between two scrape ticks. Default 15; 1 to 3600.
     pub interval_seconds: u32,
     /// Pages fetched at once. Default 8; 1 to 256.

@@ -516,8 +516,8 @@ mod tests {
         );
         // Inside a create-only property counts too; a name that merely starts the same does not.
         assert!(replaces("AWS::Glue::Table", "TableInput.Name"));
-        assert!(replaces("AWS::EC2::Instance", "LaunchTemplate.Version"));
-        assert!(!replaces("AWS::EC2::Instance", "LaunchTemplateX"));
+        assert!(replaces("AWS::S3::Bucket", "BucketName"));
+        assert!(!replaces("AWS::S3::Bucket", "BucketNameX"));
         assert!(!replaces("AWS::Lambda::Function", "MemorySize"));
     }
 

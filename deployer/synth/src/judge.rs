@@ -86,6 +86,8 @@ fn placeholder(
         "AWS::Region" => return region.as_str().into(),
         "AWS::AccountId" => return account.into(),
         "AWS::URLSuffix" => return "amazonaws.com".into(),
+        // Only the pipeline stack's policies name their own stack.
+        "AWS::StackName" => return format!("mst-{}-pipeline", env.name.as_str()),
         _ => {}
     }
     // The replica key's ARN is a parameter the engine fills in with the DR region's key.

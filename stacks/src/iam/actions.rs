@@ -124,6 +124,8 @@ pub mod cloudwatch {
     pub const GET_METRIC_DATA: Action = Action::new("cloudwatch", "GetMetricData");
     /// List metrics and their dimensions.
     pub const LIST_METRICS: Action = Action::new("cloudwatch", "ListMetrics");
+    /// Publish metric data points.
+    pub const PUT_METRIC_DATA: Action = Action::new("cloudwatch", "PutMetricData");
 }
 
 /// AWS Glue Data Catalog.
@@ -154,4 +156,18 @@ pub mod sts {
     use super::Action;
     /// Assume a role.
     pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
+}
+
+/// Amazon EC2 Auto Scaling.
+pub mod autoscaling {
+    use super::Action;
+    /// Mark an instance of a group healthy or unhealthy.
+    pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
+}
+
+/// AWS CloudFormation.
+pub mod cloudformation {
+    use super::Action;
+    /// Signal a resource's creation or update policy.
+    pub const SIGNAL_RESOURCE: Action = Action::new("cloudformation", "SignalResource");
 }

@@ -14,7 +14,9 @@ use std::fmt;
 use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
-use super::actions::{cloudwatch, glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
+use super::actions::{
+    autoscaling, cloudformation, cloudwatch, glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs,
+};
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
 /// One reason a role needs some actions: a call the project's code makes, or something AWS requires of
@@ -25,6 +27,14 @@ pub enum Use {
     ScraperPutsQuotes,
     /// The instance's first boot fetches the scraper binary by the object version the deployer checked.
     ScraperFetchesItsBinary,
+    /// The instance's first boot fetches its shard's configuration by its content-hash key.
+    ScraperFetchesItsConfiguration,
+    /// The heartbeat timer publishes the scraper's tick, quote and failure counts.
+    ScraperPublishesHeartbeat,
+    /// The heartbeat timer marks its instance unhealthy when the scraper's loop stalls.
+    ScraperReportsStall,
+    /// The heartbeat timer signals the shard's group once the new scraper ticks (rolling replacement).
+    ScraperSignalsReady,
     /// transform reads the InfluxDB token from Secrets Manager.
     TransformReadsInfluxToken,
     /// transform writes records it cannot store to its quarantine prefix.
@@ -226,6 +236,10 @@ impl Use {
     pub const NAMED: &'static [Use] = &[
         Use::ScraperPutsQuotes,
         Use::ScraperFetchesItsBinary,
+        Use::ScraperFetchesItsConfiguration,
+        Use::ScraperPublishesHeartbeat,
+        Use::ScraperReportsStall,
+        Use::ScraperSignalsReady,
         Use::TransformReadsInfluxToken,
         Use::TransformQuarantinesRecords,
         Use::ToParquetReadsRawRecords,
@@ -274,6 +288,34 @@ impl Use {
                 &[s3::GET_OBJECT_VERSION],
                 "stacks/src/pipeline/network.rs",
                 "--version-id",
+            ),
+            ScraperFetchesItsConfiguration => code(
+                "scraper instance",
+                "first boot fetches its shard's configuration by content-hash key and checks its SHA-256",
+                &[s3::GET_OBJECT],
+                "stacks/src/pipeline/network.rs",
+                "config_key=",
+            ),
+            ScraperPublishesHeartbeat => code(
+                "scraper instance",
+                "the heartbeat timer publishes ticks, quotes and fetch failures of its shard",
+                &[cloudwatch::PUT_METRIC_DATA],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "put-metric-data",
+            ),
+            ScraperReportsStall => code(
+                "scraper instance",
+                "the heartbeat timer marks the instance unhealthy when the heartbeat is stale, so its group replaces it",
+                &[autoscaling::SET_INSTANCE_HEALTH],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "set-instance-health",
+            ),
+            ScraperSignalsReady => code(
+                "scraper instance",
+                "the heartbeat timer signals the shard's group after the first tick (creation and replacement wait for it)",
+                &[cloudformation::SIGNAL_RESOURCE],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "signal-resource",
             ),
             TransformReadsInfluxToken => code(
                 "transform",
@@ -568,6 +610,10 @@ impl Use {
             // The artifacts bucket is SSE-S3; listing reads no object; log groups and the catalog are
             // encrypted by their services.
             ScraperFetchesItsBinary
+            | ScraperFetchesItsConfiguration
+            | ScraperPublishesHeartbeat
+            | ScraperReportsStall
+            | ScraperSignalsReady
             | ToParquetSeesVanishedRawRecords
             | NotifySeesMissingState
             | LambdaWritesFunctionLogs

@@ -17,7 +17,10 @@ use super::BuildError;
 use super::Names;
 use super::functions::Functions;
 use super::health::{self, Watched};
+use super::ingest::QuoteStream;
 use super::keys::DataKey;
+use super::network::{HEARTBEAT_NAMESPACE, SCRAPER_UNIT, STALE_TICKS};
+use scraper_config::Shard;
 
 /// CloudFormation takes at most five rollback triggers per stack operation.
 pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
@@ -112,6 +115,7 @@ pub(super) fn add_alarms(
     crawler: &Handle<Crawler>,
     other_alarms: Vec<Expr>,
     grafana_role: Option<Expr>,
+    stream: &QuoteStream,
 ) -> Result<(), BuildError> {
     let names = Names::new(env);
     let mut alarms = Vec::new();
@@ -173,6 +177,7 @@ pub(super) fn add_alarms(
         )?;
     }
     alarms.extend(other_alarms);
+    alarms.extend(add_freshness_alarms(t, env, topic, stream)?);
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
     add_topic_policy(
         t,
@@ -182,6 +187,93 @@ pub(super) fn add_alarms(
         functions.notify_role.clone(),
         grafana_role,
     )
+}
+
+/// The alarm name (purpose part) of shard `index`'s "no quotes" alarm.
+pub fn shard_alarm_name(index: u32) -> String {
+    format!("scraper-shard-{index}-no-quotes")
+}
+
+/// The alarm name (purpose part) of the stream's "no incoming records" alarm.
+pub const STREAM_SILENT_ALARM: &str = "stream-no-records";
+
+/// Alarms on what stops arriving, with missing data breaching (a dead scraper publishes nothing):
+/// one per shard on its heartbeat's `Quotes` (none for [`STALE_TICKS`] intervals, rounded up to whole
+/// minutes, the heartbeat timer's period), and one on the stream's `IncomingRecords` (none for 15
+/// minutes). They are not rollback triggers: a new stack has no data yet and is in `ALARM` until its
+/// scrapers tick.
+fn add_freshness_alarms(
+    t: &mut Template,
+    env: &Environment,
+    topic: &AlertTopic,
+    stream: &QuoteStream,
+) -> Result<Vec<Expr>, BuildError> {
+    let names = Names::new(env);
+    let quiet_seconds = STALE_TICKS * env.scraper.interval_seconds;
+    let minutes = quiet_seconds.div_ceil(60).max(1);
+    let mut arns = Vec::new();
+    for shard in Shard::all(env.scraper.instances) {
+        let alarm = t.add(
+            &format!("ScraperShard{}NoQuotesAlarm", shard.index),
+            Alarm {
+                alarm_name: names.regional(&shard_alarm_name(shard.index)),
+                alarm_description: format!(
+                    "Scraper shard {} made no quotes for {minutes} minute(s) ({STALE_TICKS} intervals or more), or its \
+                     heartbeat stopped: check the shard's instance (deployer status) and its log \
+                     (journalctl -u {SCRAPER_UNIT}).",
+                    shard.index
+                ),
+                namespace: HEARTBEAT_NAMESPACE,
+                metric_name: "Quotes",
+                dimensions: vec![
+                    Dimension {
+                        name: "Environment",
+                        value: Expr::lit(env.name.as_str()),
+                    },
+                    Dimension {
+                        name: "Shard",
+                        value: Expr::lit(shard.index.to_string()),
+                    },
+                ],
+                statistic: "Sum",
+                period: 60,
+                evaluation_periods: minutes,
+                threshold: 1.0,
+                comparison_operator: "LessThanThreshold",
+                treat_missing_data: "breaching",
+                alarm_actions: vec![topic.arn()],
+                ok_actions: vec![topic.arn()],
+            },
+            Options::none(),
+        )?;
+        arns.push(alarm.arn());
+    }
+    let alarm = t.add(
+        "QuoteStreamNoRecordsAlarm",
+        Alarm {
+            alarm_name: names.regional(STREAM_SILENT_ALARM),
+            alarm_description: "No record reached the quote stream for 15 minutes: every scraper \
+                                stopped, or none can reach Kinesis. Check deployer status."
+                .into(),
+            namespace: "AWS/Kinesis",
+            metric_name: "IncomingRecords",
+            dimensions: vec![Dimension {
+                name: "StreamName",
+                value: stream.reference(),
+            }],
+            statistic: "Sum",
+            period: 300,
+            evaluation_periods: 3,
+            threshold: 1.0,
+            comparison_operator: "LessThanThreshold",
+            treat_missing_data: "breaching",
+            alarm_actions: vec![topic.arn()],
+            ok_actions: vec![topic.arn()],
+        },
+        Options::none(),
+    )?;
+    arns.push(alarm.arn());
+    Ok(arns)
 }
 
 /// Glue emits "Glue Crawler State Change" events; a failed crawl of the quotes crawler goes to the

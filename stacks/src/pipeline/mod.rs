@@ -23,16 +23,22 @@ mod workspace;
 use environment::{Environment, Region};
 
 pub use alerts::{
-    MAX_ROLLBACK_TRIGGERS, alarm_arn, alarm_names, canary_filter_policy, rollback_alarm_names,
+    MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
+    rollback_alarm_names, shard_alarm_name,
 };
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
-pub use network::SCRAPER_UNIT;
+pub use network::{
+    HEARTBEAT_NAMESPACE, SCRAPER_UNIT, SHARD_TAG, STALE_TICKS, shard_group_id, stale_seconds,
+};
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
 pub use replication::{
     REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
 };
-pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
+pub use scraper::{
+    CONFIGURATION_PREFIX, SPOOL_DIR, STREAM_NAME_PLACEHOLDER, ScraperConfig, ShardConfiguration,
+    scraper_config, shard_configurations,
+};
 
 use crate::iam::PolicyError;
 use crate::template::{Expr, Template, TemplateError};
@@ -137,6 +143,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         &crawler,
         replication_alarms,
         grafana.as_ref().map(|g| g.role.clone()),
+        &stream,
     )?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
@@ -210,11 +217,13 @@ fn add_outputs(
         "KMS key encrypting the stream, buckets, topic, queue, logs and secret",
         key.arn(),
     )?;
-    t.output(
-        "ScraperInstanceId",
-        "EC2 instance running the scraper (SSH through the Client VPN)",
-        scraper.instance.reference(),
-    )?;
+    for (index, group) in scraper.groups.iter().enumerate() {
+        t.output(
+            &format!("ScraperShard{index}Group"),
+            "Auto Scaling group of one running this scraper shard (SSH through the Client VPN)",
+            group.reference(),
+        )?;
+    }
     if let Some(vpn) = &scraper.vpn {
         t.output(
             "ClientVpnEndpointId",

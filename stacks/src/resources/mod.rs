@@ -5,6 +5,7 @@
 //! generated JSON against the AWS resource schemas in CI.
 
 pub mod athena;
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod events;
