@@ -103,20 +103,29 @@ pub fn canary_filter_policy() -> serde_json::Value {
     serde_json::json!({ (lambda_contract::notify::CANARY_ATTRIBUTE): [{ "exists": false }] })
 }
 
+/// Publishers of the alert topic that other modules of the pipeline add.
+pub(super) struct OtherPublishers {
+    /// ARNs of alarms added elsewhere that publish to the topic (replication's).
+    pub alarms: Vec<Expr>,
+    /// The Managed Grafana workspace's role, when there is one.
+    pub grafana_role: Option<Expr>,
+}
+
 /// The alarms of [`health::ALARMS`], the failed-crawl rule and the topic policy allowing exactly
-/// them, the `other_alarms` (ARNs of alarms added elsewhere that publish to the topic, such as
-/// replication's), the notify Lambda's role and the Managed Grafana workspace's role (when there is
-/// one) to publish.
+/// them, the `others` and the notify Lambda's role to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     env: &Environment,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
-    other_alarms: Vec<Expr>,
-    grafana_role: Option<Expr>,
+    others: OtherPublishers,
     stream: &QuoteStream,
 ) -> Result<(), BuildError> {
+    let OtherPublishers {
+        alarms: other_alarms,
+        grafana_role,
+    } = others;
     let names = Names::new(env);
     let mut alarms = Vec::new();
     let mut handles = Vec::new();

@@ -141,8 +141,10 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         &topic,
         &functions,
         &crawler,
-        replication_alarms,
-        grafana.as_ref().map(|g| g.role.clone()),
+        alerts::OtherPublishers {
+            alarms: replication_alarms,
+            grafana_role: grafana.as_ref().map(|g| g.role.clone()),
+        },
         &stream,
     )?;
     add_outputs(
