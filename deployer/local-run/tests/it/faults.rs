@@ -53,8 +53,10 @@ impl Captured {
     fn install() -> Self {
         let captured = Captured::default();
         let writer = captured.clone();
+        // Plain text: the assertions match `function="..."`, which colours would split.
         tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
+            .with_ansi(false)
             .with_max_level(tracing::Level::WARN)
             .init();
         captured
