@@ -6,6 +6,7 @@
 
 mod checks;
 mod decode;
+mod deploy;
 mod model;
 
 use std::path::{Path, PathBuf};
