@@ -111,10 +111,14 @@ fn roles(
     let mut ok = true;
     for (k, val) in v.entries()? {
         let key = account(&k).filter(|id| {
-            let known = default_account.is_none_or(|d| d == id) || accounts.values().any(|a| a == id);
+            let known =
+                default_account.is_none_or(|d| d == id) || accounts.values().any(|a| a == id);
             if !known {
                 k.error(
-                    format!("`deploy.roles` names account `{}`, which no region is deployed to", id.as_str()),
+                    format!(
+                        "`deploy.roles` names account `{}`, which no region is deployed to",
+                        id.as_str()
+                    ),
                     "use `account` or an account of `deploy.accounts`, or remove the entry",
                 );
             }

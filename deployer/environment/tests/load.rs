@@ -941,10 +941,17 @@ fn deploy_places_regions_in_accounts_and_names_who_may_deploy() {
         ]
     );
     let deploy = env.deploy.as_ref().unwrap();
-    assert_eq!(deploy.principals, ["arn:aws:iam::123456789012:role/ci-runner"]);
+    assert_eq!(
+        deploy.principals,
+        ["arn:aws:iam::123456789012:role/ci-runner"]
+    );
     let gitlab = deploy.gitlab.as_ref().unwrap();
     assert_eq!(
-        (gitlab.host.as_str(), gitlab.project.as_str(), gitlab.branch.as_str()),
+        (
+            gitlab.host.as_str(),
+            gitlab.project.as_str(),
+            gitlab.branch.as_str()
+        ),
         ("gitlab.com", "data-platform/mystocktracker", "main")
     );
     // Without `deploy`, every region is in `account` and nothing is assumed.
@@ -984,7 +991,13 @@ fn deploy_role_must_be_in_the_account_it_is_listed_under() {
 #[test]
 fn deploy_role_for_an_account_without_regions_is_refused() {
     assert_problem(
-        &format!("{BASE}{}", DEPLOY.replace("\"210987654321\": arn:aws:iam::210987654321", "\"999999999999\": arn:aws:iam::999999999999")),
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace(
+                "\"210987654321\": arn:aws:iam::210987654321",
+                "\"999999999999\": arn:aws:iam::999999999999"
+            )
+        ),
         22,
         5,
         "`deploy.roles` names account `999999999999`, which no region is deployed to",
@@ -995,7 +1008,10 @@ fn deploy_role_for_an_account_without_regions_is_refused() {
 #[test]
 fn deploy_principal_must_be_an_iam_arn() {
     assert_problem(
-        &format!("{BASE}{}", DEPLOY.replace("arn:aws:iam::123456789012:role/ci-runner", "ci-runner")),
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace("arn:aws:iam::123456789012:role/ci-runner", "ci-runner")
+        ),
         23,
         16,
         "`ci-runner` is not an IAM role or user ARN",
@@ -1017,7 +1033,10 @@ fn deploy_needs_someone_to_assume_the_roles() {
 #[test]
 fn deploy_gitlab_branch_must_match_exactly() {
     assert_problem(
-        &format!("{BASE}{}", DEPLOY.replace("branch: main", "branch: \"release/*\"")),
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace("branch: main", "branch: \"release/*\"")
+        ),
         24,
         59,
         "`release/*` is not a branch name the trust policy can match exactly",

@@ -37,6 +37,8 @@ pub mod kms {
     pub const RE_ENCRYPT_TO: Action = Action::new("kms", "ReEncryptTo");
     /// Describe the key.
     pub const DESCRIBE_KEY: Action = Action::new("kms", "DescribeKey");
+    /// Schedule a key's deletion.
+    pub const SCHEDULE_KEY_DELETION: Action = Action::new("kms", "ScheduleKeyDeletion");
 }
 
 /// Amazon S3.
@@ -57,6 +59,14 @@ pub mod s3 {
         Action::new("s3", "ListBucketMultipartUploads");
     /// Find a bucket's region.
     pub const GET_BUCKET_LOCATION: Action = Action::new("s3", "GetBucketLocation");
+    /// List the object versions of a bucket.
+    pub const LIST_BUCKET_VERSIONS: Action = Action::new("s3", "ListBucketVersions");
+    /// Delete an object (its current version).
+    pub const DELETE_OBJECT: Action = Action::new("s3", "DeleteObject");
+    /// Delete an object version.
+    pub const DELETE_OBJECT_VERSION: Action = Action::new("s3", "DeleteObjectVersion");
+    /// Delete an empty bucket.
+    pub const DELETE_BUCKET: Action = Action::new("s3", "DeleteBucket");
 }
 
 /// Amazon SQS.
@@ -71,6 +81,8 @@ pub mod sns {
     use super::Action;
     /// Publish a message to a topic.
     pub const PUBLISH: Action = Action::new("sns", "Publish");
+    /// List a topic's subscriptions.
+    pub const LIST_SUBSCRIPTIONS_BY_TOPIC: Action = Action::new("sns", "ListSubscriptionsByTopic");
 }
 
 /// AWS Secrets Manager.
@@ -78,6 +90,8 @@ pub mod secretsmanager {
     use super::Action;
     /// Read a secret's value.
     pub const GET_SECRET_VALUE: Action = Action::new("secretsmanager", "GetSecretValue");
+    /// Read a secret's metadata (never its value).
+    pub const DESCRIBE_SECRET: Action = Action::new("secretsmanager", "DescribeSecret");
 }
 
 /// CloudWatch Logs.
@@ -123,4 +137,52 @@ pub mod sts {
     use super::Action;
     /// Assume a role.
     pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
+    /// Assume a role with an OIDC token (GitLab's ID tokens).
+    pub const ASSUME_ROLE_WITH_WEB_IDENTITY: Action =
+        Action::new("sts", "AssumeRoleWithWebIdentity");
+}
+
+/// AWS CloudFormation (the deploy role).
+pub mod cloudformation {
+    use super::Action;
+    /// Read a stack's status, parameters, tags and outputs.
+    pub const DESCRIBE_STACKS: Action = Action::new("cloudformation", "DescribeStacks");
+    /// Read a stack's events.
+    pub const DESCRIBE_STACK_EVENTS: Action = Action::new("cloudformation", "DescribeStackEvents");
+    /// Read a stack's deployed template.
+    pub const GET_TEMPLATE: Action = Action::new("cloudformation", "GetTemplate");
+    /// List a stack's resources.
+    pub const LIST_STACK_RESOURCES: Action = Action::new("cloudformation", "ListStackResources");
+    /// Create a change set.
+    pub const CREATE_CHANGE_SET: Action = Action::new("cloudformation", "CreateChangeSet");
+    /// Read a change set.
+    pub const DESCRIBE_CHANGE_SET: Action = Action::new("cloudformation", "DescribeChangeSet");
+    /// Execute a change set.
+    pub const EXECUTE_CHANGE_SET: Action = Action::new("cloudformation", "ExecuteChangeSet");
+    /// Delete a change set.
+    pub const DELETE_CHANGE_SET: Action = Action::new("cloudformation", "DeleteChangeSet");
+    /// Delete a stack.
+    pub const DELETE_STACK: Action = Action::new("cloudformation", "DeleteStack");
+    /// Start drift detection.
+    pub const DETECT_STACK_DRIFT: Action = Action::new("cloudformation", "DetectStackDrift");
+    /// Read drift detection's progress (no resource-level permissions).
+    pub const DESCRIBE_STACK_DRIFT_DETECTION_STATUS: Action =
+        Action::new("cloudformation", "DescribeStackDriftDetectionStatus");
+    /// Read each resource's drift.
+    pub const DESCRIBE_STACK_RESOURCE_DRIFTS: Action =
+        Action::new("cloudformation", "DescribeStackResourceDrifts");
+}
+
+/// AWS IAM (the deploy role passes the execution role).
+pub mod iam {
+    use super::Action;
+    /// Hand a role to a service (CloudFormation's `RoleARN`).
+    pub const PASS_ROLE: Action = Action::new("iam", "PassRole");
+}
+
+/// Amazon CloudWatch (the deploy role reads the rollback alarms).
+pub mod cloudwatch {
+    use super::Action;
+    /// Read alarms and their states.
+    pub const DESCRIBE_ALARMS: Action = Action::new("cloudwatch", "DescribeAlarms");
 }
