@@ -54,6 +54,12 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
             engine::artifacts::find_all(&clients.s3, region_name, &bucket, &artifacts).await?;
         for kind in [StackKind::Artifacts, StackKind::Pipeline] {
             let spec = deploy::spec(&context.env, region, kind, &stored)?;
+            if kind == StackKind::Artifacts && context.env.is_bootstrapped() {
+                // `deployer bootstrap`'s stack: `up` needs it current and never changes it.
+                deploy::check_bootstrap(&clients, &context.env, &spec).await?;
+                show(args, region_name, &spec.name, None);
+                continue;
+            }
             let cfn = &clients.cloudformation;
             let deployed = change_set::describe_stack(cfn, region_name, &spec.name).await?;
             let deployed = deployed.filter(|d| !d.is_review_only() && !d.is_failed_create());

@@ -3,6 +3,7 @@
 //! This binary is a thin layer of argument parsing and printing over the library crates; each
 //! subcommand lives in its own module.
 
+mod bootstrap_cmd;
 mod context;
 mod diff_cmd;
 mod down_cmd;
@@ -62,6 +63,8 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Run the pipeline deployed to the emulator on this machine, in the foreground (Ctrl-C stops).
     Run(run_cmd::RunArgs),
+    /// Create or update the bootstrap stacks (artifacts bucket, deploy role, execution role) in the caller's account.
+    Bootstrap(bootstrap_cmd::BootstrapArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
         Command::Run(args) => block_on(run_cmd::run(&args)),
+        Command::Bootstrap(args) => block_on(bootstrap_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -238,7 +238,7 @@ fn synth_says_which_policy_files_it_rewrote() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     let stdout = text(&first.stdout);
     assert!(
-        stdout.contains("  policies/dev: 7 file(s) changed; review them"),
+        stdout.contains("  policies/dev: 9 file(s) changed; review them"),
         "{stdout}"
     );
     assert!(
@@ -248,7 +248,7 @@ fn synth_says_which_policy_files_it_rewrote() {
 
     let second = scratch.run(&["synth", "--env", "dev"]);
     assert!(
-        text(&second.stdout).contains("  policies/dev: unchanged (7 roles)\n"),
+        text(&second.stdout).contains("  policies/dev: unchanged (9 roles)\n"),
         "{}",
         text(&second.stdout)
     );

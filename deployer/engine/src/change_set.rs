@@ -36,6 +36,10 @@ pub struct StackSpec {
     pub tags: BTreeMap<String, String>,
     /// CloudFormation's rollback triggers for the operation, if any.
     pub rollback: Option<Rollback>,
+    /// The execution role CloudFormation runs the change set with (`RoleARN`): the bootstrap
+    /// stack's, for the pipeline of an environment with `deploy:`; `None` uses the caller's
+    /// credentials.
+    pub role_arn: Option<String>,
 }
 
 /// A change set's rollback configuration: CloudFormation rolls the operation back when one of
@@ -87,6 +91,7 @@ impl StackSpec {
             parameters,
             tags,
             rollback: None,
+            role_arn: None,
         }
     }
 }
@@ -355,6 +360,7 @@ pub async fn create(
             ChangeSetType::Update
         })
         .capabilities(Capability::CapabilityNamedIam)
+        .set_role_arn(spec.role_arn.clone())
         .set_parameters(Some(
             spec.parameters
                 .iter()

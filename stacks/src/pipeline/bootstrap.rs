@@ -163,11 +163,16 @@ fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(
             [execution_roles.clone()],
         ),
         Statement::grant_part(
-            &[Use::DeployerPlansChanges, Use::DeployerExecutesChanges],
+            &[
+                Use::DeployerPlansChanges,
+                Use::DeployerExecutesChanges,
+                Use::DeployerDeletesStacks,
+            ],
             &[
                 cloudformation::DESCRIBE_CHANGE_SET,
                 cloudformation::DELETE_CHANGE_SET,
                 cloudformation::EXECUTE_CHANGE_SET,
+                cloudformation::DELETE_STACK,
             ],
             [pipeline_stack],
         )
