@@ -281,7 +281,8 @@ fn installed_version(site_packages: &Path, package: &str) -> String {
 }
 
 /// parliament's copy of AWS's Service Authorization Reference: per `service:Action` (lower case),
-/// the ARN formats of the resource types the action can be scoped to (empty: none, only `*`).
+/// the ARN formats of the resource types the action is scoped to (its required ones when it has
+/// any; empty: none, only `*`).
 fn iam_definition(site_packages: &Path) -> BTreeMap<String, Vec<String>> {
     let path = site_packages.join("parliament/iam_definition.json");
     let services = Schemas::read(&path);
@@ -296,13 +297,28 @@ fn iam_definition(site_packages: &Path) -> BTreeMap<String, Vec<String>> {
             .collect();
         for privilege in service["privileges"].as_array().unwrap() {
             let action = format!("{prefix}:{}", privilege["privilege"].as_str().unwrap());
+            // The required resource types (`name*`) when there are any: the request always names
+            // one of those; the optional ones (access points, access grants) are other paths.
+            // With none required and an entry without a type, the action is authorized without a
+            // resource (`s3:TagResource` here lists only access grants, yet tags buckets too):
+            // only `*` is sure to work.
+            let all: Vec<&str> = privilege["resource_types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["resource_type"].as_str().unwrap())
+                .collect();
+            let required: Vec<&str> = all.iter().copied().filter(|t| t.ends_with('*')).collect();
+            let chosen = if !required.is_empty() {
+                required
+            } else if all.contains(&"") {
+                Vec::new()
+            } else {
+                all
+            };
             let formats = out.entry(action.to_ascii_lowercase()).or_default();
-            for resource_type in privilege["resource_types"].as_array().unwrap() {
-                let name = resource_type["resource_type"]
-                    .as_str()
-                    .unwrap()
-                    .trim_end_matches('*');
-                if let Some(arn) = arns.get(name) {
+            for name in chosen {
+                if let Some(arn) = arns.get(name.trim_end_matches('*')) {
                     formats.push((*arn).to_owned());
                 }
             }
