@@ -84,7 +84,7 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("0 of 7 role(s) changed"), "{stdout}");
+    assert!(stdout.contains("0 of 9 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -149,7 +149,9 @@ fn a_broadening_change_exits_2_and_is_explained_in_every_format() {
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["schema"], "mystocktracker.policy-diff/1");
     assert_eq!(value["summary"]["broadening"], 1);
-    assert_eq!(value["roles"][6]["changes"][0]["category"], "new_action");
+    // Roles in name order: the pipeline's and the bootstrap stack's; TransformRole is the last.
+    assert_eq!(value["roles"][8]["role"], "TransformRole");
+    assert_eq!(value["roles"][8]["changes"][0]["category"], "new_action");
 
     let markdown = scratch.run(&["policy", "diff", "--env", "prod", "--format", "markdown"]);
     assert!(
@@ -256,7 +258,19 @@ fn the_engine_and_policy_diff_classify_a_change_alike() {
         assert_eq!(code, Some(if broadens { 2 } else { 0 }), "{review:#}");
         assert_eq!(engine_broadens, broadens);
         // Every role: the same status and the same changes, word for word.
-        assert_eq!(engine_roles, review["roles"], "{engine_roles:#}");
+        // (The engine compares one stack: the review's roles of the pipeline stack.)
+        let pipeline_roles: Vec<serde_json::Value> = review["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["stack"] == "mst-prod-pipeline")
+            .cloned()
+            .collect();
+        assert_eq!(
+            engine_roles,
+            serde_json::Value::Array(pipeline_roles),
+            "{engine_roles:#}"
+        );
         let transform = engine_roles
             .as_array()
             .unwrap()

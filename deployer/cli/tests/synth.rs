@@ -71,7 +71,7 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(roles.len(), 7, "{roles:?}");
+    assert_eq!(roles.len(), 9, "{roles:?}");
 
     let second = scratch.run(&["synth", "--env", "prod", "--out", "again"]);
     assert!(second.status.success());

@@ -735,6 +735,7 @@ mod tests {
             parameters: BTreeMap::new(),
             tags: BTreeMap::new(),
             rollback: None,
+            role_arn: None,
         };
         let plan = local_plan(&spec, "us-east-1").unwrap();
         assert_eq!(plan.changes.len(), 2);
