@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::iam::{Action, Statement};
 use crate::kms_use::texts;
-use crate::resources::iam::Policy;
+use crate::resources::iam::{ManagedPolicy, Policy};
 use crate::template::{Expr, Template};
 
 /// The statements one policy gives one role.
@@ -24,11 +24,18 @@ pub struct RoleGrants<'a> {
     pub statements: &'a [Statement],
 }
 
-/// Each (policy, role) pair of `template`, in policy id order.
+/// Each (policy, role) pair of `template`, inline policies then managed ones, each in policy id
+/// order.
 pub fn of_template(template: &Template) -> Vec<RoleGrants<'_>> {
     let mut out = Vec::new();
-    for (id, policy) in template.resources_of::<Policy>() {
-        for role in &policy.roles {
+    let inline = template
+        .resources_of::<Policy>()
+        .map(|(id, p)| (id, &p.roles, &p.policy_document));
+    let managed = template
+        .resources_of::<ManagedPolicy>()
+        .map(|(id, p)| (id, &p.roles, &p.policy_document));
+    for (id, roles, document) in inline.chain(managed) {
+        for role in roles {
             let role = match role {
                 Expr::Ref(name) => name.clone(),
                 other => format!("{other:?}"),
@@ -36,7 +43,7 @@ pub fn of_template(template: &Template) -> Vec<RoleGrants<'_>> {
             out.push(RoleGrants {
                 role,
                 policy: id.as_str().to_owned(),
-                statements: policy.policy_document.statements(),
+                statements: document.statements(),
             });
         }
     }

@@ -7,6 +7,7 @@
 //! [`environment::Environment`].
 
 pub mod grants;
+pub mod handlers;
 pub mod iam;
 pub mod kms_use;
 pub mod pipeline;

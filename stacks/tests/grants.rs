@@ -134,6 +134,7 @@ fn a_grant_that_nothing_uses_is_named_with_its_role_action_and_resource() {
         .add(
             "ScratchRole",
             Role {
+                role_name: None,
                 description: "scratch".into(),
                 assume_role_policy_document: PolicyDocument::new(vec![Statement::allow_principal(
                     Principal::Service(vec![Expr::lit("lambda.amazonaws.com")]),

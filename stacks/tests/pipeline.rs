@@ -160,8 +160,18 @@ fn every_reference_resolves_and_the_dependency_graph_has_no_cycle() {
 
 #[test]
 fn identity_policies_name_explicit_actions_and_resources() {
+    // `"*"` only for actions IAM allows nowhere else: the exception list, and the handler
+    // permissions the Service Authorization Reference gives no resource type.
+    let unscopable = |action: &str| {
+        stacks::iam::WILDCARD_RESOURCE_ACTIONS
+            .iter()
+            .any(|(a, _)| a.to_string() == action)
+            || stacks::handlers::is_unscopable(action)
+    };
     for (env, _, _, template) in all_templates() {
-        for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
+        let policies = of_type(&template, "AWS::IAM::Policy")
+            .chain(of_type(&template, "AWS::IAM::ManagedPolicy"));
+        for (id, policy) in policies {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
                 assert_eq!(statement["Effect"], "Allow", "{env}: {id}");
                 for action in statement["Action"].as_array().unwrap() {
@@ -171,13 +181,12 @@ fn identity_policies_name_explicit_actions_and_resources() {
                         "{env}: {id} grants {action}"
                     );
                 }
-                // `"*"` only for the actions AWS gives no resource type, each listed with its reason.
+                // `"*"` only for the actions AWS gives no resource type: each listed with its
+                // reason, or a handler permission IAM cannot scope (the execution role).
                 if statement["Resource"] == "*" {
                     for action in statement["Action"].as_array().unwrap() {
                         assert!(
-                            stacks::iam::WILDCARD_RESOURCE_ACTIONS
-                                .iter()
-                                .any(|(allowed, _)| allowed.to_string() == action.as_str().unwrap()),
+                            unscopable(action.as_str().unwrap()),
                             "{env}: {id} grants {action} on *"
                         );
                     }
@@ -200,7 +209,12 @@ fn identity_policies_name_explicit_actions_and_resources() {
                     .expect("explicit resource list");
                 assert!(!resources.is_empty(), "{env}: {id}");
                 for resource in resources {
-                    assert_ne!(resource, "*", "{env}: {id} grants on *");
+                    if resource == "*" {
+                        for action in statement["Action"].as_array().unwrap() {
+                            let action = action.as_str().unwrap();
+                            assert!(unscopable(action), "{env}: {id} grants {action} on *");
+                        }
+                    }
                 }
             }
         }
@@ -782,11 +796,13 @@ fn each_shard_is_a_group_of_one_replaced_one_at_a_time_after_its_signal() {
 
 #[test]
 fn artifacts_stack_holds_only_the_private_artifacts_bucket() {
-    let env = env("dev");
+    // Without `deploy:` (local), the artifacts stack is the bucket alone, as before bootstrapping.
+    let env = env("local");
+    assert!(!env.is_bootstrapped());
     let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
     assert_eq!(stacks[0].kind, StackKind::Artifacts);
-    assert_eq!(stacks[0].name, "mst-dev-artifacts");
-    assert_eq!(stacks[1].name, "mst-dev-pipeline");
+    assert_eq!(stacks[0].name, "mst-local-artifacts");
+    assert_eq!(stacks[1].name, "mst-local-pipeline");
     let template = stacks[0].template.to_json().unwrap();
     let kinds: BTreeSet<&str> = resources(&template)
         .values()
@@ -1539,4 +1555,89 @@ fn silence_from_a_shard_or_on_the_stream_alarms_to_the_topic() {
         !triggers.contains("no-quotes") && !triggers.contains("no-records"),
         "{triggers}"
     );
+}
+
+#[test]
+fn the_bootstrap_stack_is_the_artifacts_stack_with_the_roles_added() {
+    // With `deploy:` (dev), the same stack (name, bucket's logical id and properties) gains the
+    // deploy and execution roles: bootstrapping an environment deployed before updates it in place.
+    let plain = env("local");
+    let env = env("dev");
+    let bootstrap = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let before = pipeline::stacks(&plain, plain.canary_region()).unwrap();
+    assert_eq!(bootstrap[0].name, "mst-dev-artifacts");
+    let template = bootstrap[0].template.to_json().unwrap();
+    let old = before[0].template.to_json().unwrap();
+    let bucket = |t: &Value| {
+        let text = t["Resources"]["ArtifactsBucket"].to_string();
+        text.replace("mst-local-", "mst-ENV-")
+            .replace("mst-dev-", "mst-ENV-")
+    };
+    assert_eq!(bucket(&template), bucket(&old));
+    let roles: BTreeSet<&str> = resources(&template)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(roles, BTreeSet::from(["DeployRole", "ExecutionRole"]));
+    let deploy = &template["Resources"]["DeployRole"]["Properties"];
+    assert_eq!(
+        deploy["RoleName"],
+        serde_json::json!({"Fn::Sub": "mstboot-dev-deploy-${AWS::Region}"})
+    );
+    let trust = deploy["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    let gitlab = trust
+        .iter()
+        .find(|s| s["Sid"] == "GitLabPipelines")
+        .unwrap();
+    assert_eq!(
+        gitlab["Action"],
+        serde_json::json!(["sts:AssumeRoleWithWebIdentity"])
+    );
+    assert_eq!(
+        gitlab["Condition"]["StringEquals"]["gitlab.com:sub"],
+        serde_json::json!(["project_path:data-platform/mystocktracker:ref_type:branch:ref:main"])
+    );
+    assert_eq!(
+        gitlab["Condition"]["StringEquals"]["gitlab.com:aud"],
+        serde_json::json!(["sts.amazonaws.com"])
+    );
+    let named = trust
+        .iter()
+        .find(|s| s["Sid"] == "NamedPrincipals")
+        .unwrap();
+    assert_eq!(
+        named["Principal"]["AWS"],
+        serde_json::json!(["arn:aws:iam::111122223333:role/platform-operators"])
+    );
+    // The deploy role changes the pipeline only with the execution role and passes nothing else.
+    let policy =
+        &template["Resources"]["DeployPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let change = policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ChangeThePipelineThroughTheExecutionRole")
+        .unwrap();
+    assert!(
+        change["Resource"]
+            .to_string()
+            .contains("stack/mst-dev-pipeline/*")
+    );
+    assert!(
+        change["Condition"]["ArnLike"]["cloudformation:RoleArn"]
+            .to_string()
+            .contains("role/mstboot-dev-cfn-exec-*")
+    );
+    let iam_actions: Vec<String> = policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .filter(|a| a.starts_with("iam:"))
+        .collect();
+    assert_eq!(iam_actions, ["iam:PassRole"]);
 }

@@ -164,6 +164,28 @@ impl Connection {
         }
     }
 
+    /// This connection acting as `role_arn` (STS `AssumeRole` with this connection's
+    /// credentials, refreshed before they expire), the session named `session_name` so CloudTrail
+    /// shows who deployed. Nothing is sent yet: a role that cannot be assumed fails the first call.
+    pub async fn assume_role(&self, role_arn: &str, session_name: &str) -> Connection {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name(session_name)
+            .configure(&self.config)
+            .build()
+            .await;
+        let config = self
+            .config
+            .clone()
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        Connection {
+            config,
+            endpoint: self.endpoint.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+
     /// The SDK configuration every client is built from.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config

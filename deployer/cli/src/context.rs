@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use engine::artifacts::{self, Artifact};
 use engine::aws::{self, Aws, AwsOptions, RegionClients};
-use environment::Environment;
+use std::collections::BTreeMap;
+
+use environment::{AccountId, Environment, Region};
 use synth::{RegionOutput, Synthesis};
 
 use crate::Paths;
@@ -77,8 +79,11 @@ pub struct Context {
     pub env: Environment,
     /// Its stacks (the selected regions only).
     pub synthesis: Synthesis,
-    /// AWS configuration.
+    /// AWS configuration (the caller's own credentials).
     pub aws: Aws,
+    /// Per account of the environment, the connection acting in it: the assumed deploy role of
+    /// an environment with `deploy:`, else `aws`. Each was checked to be in its account.
+    pub accounts: BTreeMap<AccountId, Aws>,
 }
 
 impl Context {
@@ -98,17 +103,12 @@ impl Context {
         if let Some(endpoint) = aws.endpoint() {
             tracing::info!("sending requests to {endpoint}");
         }
-        aws::check_account_in(
-            &aws.sts(),
-            &env,
-            env.canary_region().as_str(),
-            &aws.credentials(),
-        )
-        .await?;
+        let accounts = aws::connect_accounts(&env, &aws).await?;
         Ok(Context {
             env,
             synthesis,
             aws,
+            accounts,
         })
     }
 
@@ -120,12 +120,19 @@ impl Context {
             .map(|r| (r, self.aws.region(&r.region)))
     }
 
-    /// The selected regions, in rollout order, with their clients.
+    /// The connection acting in `region`'s account.
+    pub fn aws_for(&self, region: &Region) -> &Aws {
+        self.accounts
+            .get(self.env.account_of(region))
+            .unwrap_or(&self.aws)
+    }
+
+    /// The selected regions, in rollout order, with their clients (in each region's account).
     pub fn regions(&self) -> Vec<(&RegionOutput, RegionClients)> {
         self.synthesis
             .regions
             .iter()
-            .map(|r| (r, self.aws.region(&r.region)))
+            .map(|r| (r, self.aws_for(&r.region).region(&r.region)))
             .collect()
     }
 }

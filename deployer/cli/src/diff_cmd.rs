@@ -282,6 +282,12 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                 StackKind::Artifacts | StackKind::Replica => Vec::new(),
             };
             let spec = deploy::spec(&context.env, region, kind, &stored, replica_key.as_deref())?;
+            if kind == StackKind::Artifacts && context.env.is_bootstrapped() {
+                // `deployer bootstrap`'s stack: `up` needs it current and never changes it.
+                deploy::check_bootstrap(&clients, &context.env, &spec).await?;
+                show(args, region_name, &spec.name, None);
+                continue;
+            }
             let new: Value = serde_json::from_str(&spec.body)
                 .with_context(|| format!("the template of {} is not JSON", spec.name))?;
             let Some(deployed) = deployed else {

@@ -107,6 +107,15 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                             for &kind in kinds {
                                 let synthesized = deploy::stack_of(region, kind)?;
                                 let stack = synthesized.name.clone();
+                                if kind == StackKind::Artifacts && env.is_bootstrapped() {
+                                    // The bootstrap stack holds the roles `down` runs with.
+                                    lines.push(format!("{name} {stack}: kept (the bootstrap stack; an administrator deletes it with `aws cloudformation delete-stack --stack-name {stack} --region {name}`)"));
+                                    continue;
+                                }
+                                let role = match kind {
+                                    StackKind::Pipeline => deploy::execution_role(env, &clients.region),
+                                    StackKind::Artifacts | StackKind::Replica => None,
+                                };
                                 if purge {
                                     retained.buckets.extend(delete::retained_buckets_in_template(
                                         &synthesized.json,
@@ -134,7 +143,7 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                     }))),
                                 };
                                 let existed =
-                                    delete::delete_stack(&clients.cloudformation, name, &stack, settings.poll, &mut on_event).await?;
+                                    delete::delete_stack(&clients.cloudformation, name, &stack, role.as_deref(), settings.poll, &mut on_event).await?;
                                 lines.push(format!("{name} {stack}: {}", if existed { "deleted" } else { "not deployed" }));
                             }
                             if purge {

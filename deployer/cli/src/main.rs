@@ -3,6 +3,7 @@
 //! This binary is a thin layer of argument parsing and printing over the library crates; each
 //! subcommand lives in its own module.
 
+mod bootstrap_cmd;
 mod context;
 mod diff_cmd;
 mod down_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Disaster recovery: `dr status` shows replication lag, backlog and configuration.
     Dr(dr_cmd::DrArgs),
+    /// Create or update the bootstrap stacks (artifacts bucket, deploy role, execution role) in the caller's account.
+    Bootstrap(bootstrap_cmd::BootstrapArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
         Command::Run(args) => block_on(run_cmd::run(&args)),
         Command::Dr(args) => block_on(dr_cmd::run(&args)),
+        Command::Bootstrap(args) => block_on(bootstrap_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -78,7 +78,7 @@ impl engine::gate::CanaryGate for VerifyGate<'_> {
         Box::pin(async move {
             let env = &self.context.env;
             let report = verify::verify_region(
-                self.context.aws.connection(),
+                self.context.aws_for(region).connection(),
                 env,
                 region,
                 verify::default_timeout(env),
@@ -152,9 +152,11 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
             RegionResult::Halted(why) => format!("deployed, but the rollout halted here: {why}"),
             RegionResult::NotStarted => "not started (an earlier wave did not complete)".to_owned(),
         };
+        // Per account and region: what was deployed where.
+        let account = context.env.account_of(region).as_str();
         printer.line(
-            &format!("{region}: {text}"),
-            serde_json::json!({"type": "result", "region": region.as_str(), "result": text}),
+            &format!("{region}: {text} (account {account})"),
+            serde_json::json!({"type": "result", "region": region.as_str(), "account": account, "result": text}),
         );
     }
     let failed = results

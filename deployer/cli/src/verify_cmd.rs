@@ -34,7 +34,7 @@ pub async fn run(args: &VerifyArgs) -> Result<ExitCode> {
             timeout.as_secs()
         );
         let report = verify::verify_region(
-            context.aws.connection(),
+            context.aws_for(&region.region).connection(),
             &context.env,
             &region.region,
             timeout,

@@ -86,6 +86,8 @@ fn stages_and_jobs_are_the_agreed_ones() {
     let jobs: Vec<(String, String)> = keys(root)
         .into_iter()
         .filter(|k| !["stages", "workflow", "variables", "default"].contains(&k.as_str()))
+        // Hidden jobs (`.name`) are templates other jobs extend.
+        .filter(|k| !k.starts_with('.'))
         .map(|k| {
             let stage = at(root, &[&k, "stage"]).scalar().unwrap().to_owned();
             (k, stage)
@@ -199,4 +201,52 @@ fn security_reviewers_own_the_policy_snapshot() {
         entries.contains(&vec!["/policies/", "@mystocktracker/security"]),
         "{entries:?}"
     );
+}
+
+#[test]
+fn deploy_jobs_get_the_deploy_role_through_gitlabs_oidc_token_and_hold_no_keys() {
+    let text = std::fs::read_to_string(repo().join(".gitlab-ci.yml")).unwrap();
+    for stored in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(!text.contains(stored), "{stored} in .gitlab-ci.yml");
+    }
+    let doc = pipeline();
+    let root = doc.root();
+    let oidc = at(root, &[".aws-oidc"]);
+    assert_eq!(
+        at(oidc, &["id_tokens", "AWS_ID_TOKEN", "aud"]).scalar(),
+        Some(stacks::pipeline::GITLAB_AUDIENCE)
+    );
+    let before = scalars(at(oidc, &["before_script"])).join("\n");
+    assert!(
+        before.contains("export AWS_WEB_IDENTITY_TOKEN_FILE="),
+        "{before}"
+    );
+    assert!(
+        before.contains("\"$AWS_ID_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\""),
+        "{before}"
+    );
+    // Each deploy job asks for the deploy role of its environment's first account and region,
+    // which trusts exactly this project's pipelines on the branch the job runs on.
+    for (job, env_name) in [
+        ("deploy-dev", "dev"),
+        ("deploy-prod-wave-1", "prod"),
+        ("deploy-prod-wave-2", "prod"),
+    ] {
+        let node = at(root, &[job]);
+        assert_eq!(scalars(at(node, &["extends"])), [".aws-oidc"], "{job}");
+        let file = repo().join(format!("environments/{env_name}.yaml"));
+        let env = environment::load(&file).unwrap();
+        let (account, regions) = env.accounts().into_iter().next().unwrap();
+        let expected = engine::aws::deploy_role(&env, &account, &regions[0]);
+        assert_eq!(
+            at(node, &["variables", "AWS_ROLE_ARN"]).scalar(),
+            Some(expected.as_str()),
+            "{job}"
+        );
+        let gitlab = env.deploy.as_ref().unwrap().gitlab.as_ref().unwrap();
+        assert_eq!(
+            gitlab.branch, "main",
+            "{job}: the jobs run on the default branch, main"
+        );
+    }
 }

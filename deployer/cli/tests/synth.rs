@@ -71,9 +71,17 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    // Seven components, the Managed Grafana workspace's role and, with prod's `dr:`, the
-    // replication role.
-    assert_eq!(roles.len(), 9, "{roles:?}");
+    // Seven components, the Managed Grafana workspace's role, with prod's `dr:` the replication
+    // role, and with its `deploy:` the bootstrap stack's deploy and execution roles.
+    for role in [
+        "GrafanaWorkspaceRole.json",
+        "ReplicationRole.json",
+        "DeployRole.json",
+        "ExecutionRole.json",
+    ] {
+        assert!(roles.contains(&role.to_owned()), "{role}: {roles:?}");
+    }
+    assert_eq!(roles.len(), 11, "{roles:?}");
     // The DR region's replica stack, synthesized once, beside the regions.
     assert!(
         stdout.contains("eu-north-1 (DR, deployed first)"),
@@ -250,7 +258,7 @@ fn synth_says_which_policy_files_it_rewrote() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     let stdout = text(&first.stdout);
     assert!(
-        stdout.contains("  policies/dev: 7 file(s) changed; review them"),
+        stdout.contains("  policies/dev: 9 file(s) changed; review them"),
         "{stdout}"
     );
     assert!(
@@ -260,7 +268,7 @@ fn synth_says_which_policy_files_it_rewrote() {
 
     let second = scratch.run(&["synth", "--env", "dev"]);
     assert!(
-        text(&second.stdout).contains("  policies/dev: unchanged (7 roles)\n"),
+        text(&second.stdout).contains("  policies/dev: unchanged (9 roles)\n"),
         "{}",
         text(&second.stdout)
     );

@@ -2,10 +2,13 @@
 //! retries, timeouts, endpoint override, which credentials go where), and the account check that
 //! runs before any change.
 
+use std::collections::BTreeMap;
+
 use aws_config::Region as SdkRegion;
 use aws_config::SdkConfig;
 use aws_connect::{Connection, Target};
-use environment::{Environment, Region};
+use environment::{AccountId, Environment, Region};
+use stacks::pipeline::Names;
 
 use crate::{Error, api_error};
 
@@ -21,6 +24,7 @@ pub struct AwsOptions {
 #[derive(Debug, Clone)]
 pub struct Aws {
     connection: Connection,
+    assumed: Option<String>,
 }
 
 /// The clients of one region.
@@ -66,7 +70,22 @@ impl Aws {
     pub async fn load(env: &Environment, options: &AwsOptions) -> Aws {
         Aws {
             connection: Connection::load(&target(env, options)).await,
+            assumed: None,
         }
+    }
+
+    /// This connection acting as `role_arn`, in a session named `session` (see
+    /// [`aws_connect::Connection::assume_role`]).
+    pub async fn assume(&self, role_arn: &str, session: &str) -> Aws {
+        Aws {
+            connection: self.connection.assume_role(role_arn, session).await,
+            assumed: Some(role_arn.to_owned()),
+        }
+    }
+
+    /// The role this connection assumed, if any.
+    pub fn assumed_role(&self) -> Option<&str> {
+        self.assumed.as_deref()
     }
 
     /// The connection (endpoint, profile, whether it is an emulator).
@@ -145,6 +164,9 @@ impl Aws {
 
     /// Where the credentials come from, as messages name it.
     pub fn credentials(&self) -> String {
+        if let Some(role) = &self.assumed {
+            return format!("the assumed role `{role}`");
+        }
         match self.connection.profile() {
             _ if self.connection.is_emulator() => "the emulator's fixed credentials".to_owned(),
             Some(profile) => format!("profile `{profile}`"),
@@ -167,7 +189,7 @@ pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Resu
 }
 
 /// Checks with `sts` (a client of `region`, using the credentials `credentials` describes) that
-/// the caller is in the environment's account; returns the account. A wrong account is
+/// the caller is in the account the environment deploys `region` to; returns the account. A wrong account is
 /// [`Error::WrongAccount`], naming both accounts, the caller's ARN (the user or role) and where
 /// the credentials came from.
 pub async fn check_account_in(
@@ -182,11 +204,16 @@ pub async fn check_account_in(
         .await
         .map_err(|e| api_error("GetCallerIdentity", region, e))?;
     let actual = identity.account().unwrap_or_default().to_owned();
-    if actual != env.account.as_str() {
+    let expected = env
+        .regions
+        .iter()
+        .find(|r| r.as_str() == region)
+        .map_or(&env.account, |r| env.account_of(r));
+    if actual != expected.as_str() {
         return Err(Error::WrongAccount(Box::new(crate::error::WrongAccount {
             env: env.name.as_str().to_owned(),
             region: region.to_owned(),
-            expected: env.account.as_str().to_owned(),
+            expected: expected.as_str().to_owned(),
             actual,
             caller: identity.arn().unwrap_or("an unknown caller").to_owned(),
             credentials: credentials.to_owned(),
@@ -207,4 +234,113 @@ pub async fn check_region_account(
         &clients.credentials,
     )
     .await
+}
+
+/// The session name of an assumed deploy role: `deployer-` and who deployed, from GitLab's CI
+/// variables (`GITLAB_USER_LOGIN`, `CI_JOB_ID`) when set, else the last part of the caller's ARN
+/// (the user, or the session of an assumed role); only the characters STS accepts, at most 64.
+pub fn session_name(caller_arn: &str, ci_user: Option<&str>, ci_job: Option<&str>) -> String {
+    let who = match (ci_user, ci_job) {
+        (Some(user), Some(job)) => format!("{user}-job{job}"),
+        (Some(user), None) => user.to_owned(),
+        _ => caller_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(caller_arn)
+            .to_owned(),
+    };
+    let clean: String = format!("deployer-{who}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    clean
+}
+
+/// The role to assume in `account`: `deploy.roles`' entry, else the deploy role of the bootstrap
+/// stack in the account's first region.
+pub fn deploy_role(env: &Environment, account: &AccountId, first_region: &Region) -> String {
+    env.deploy
+        .as_ref()
+        .and_then(|d| d.roles.get(account).cloned())
+        .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
+}
+
+/// True when `caller_arn` (of STS `GetCallerIdentity`) already is a session of `role_arn`, as a
+/// CI job that got the deploy role through web identity is.
+pub fn is_session_of(caller_arn: &str, role_arn: &str) -> bool {
+    let Some((account, name)) = role_arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(":role/"))
+    else {
+        return false;
+    };
+    let role_name = name.rsplit('/').next().unwrap_or(name);
+    caller_arn
+        .strip_prefix(&format!("arn:aws:sts::{account}:assumed-role/{role_name}/"))
+        .is_some()
+}
+
+/// The connections of an environment's accounts: for an environment without `deploy:`, `base`
+/// for its one account; with it, per account, `base` acting as the account's deploy role
+/// ([`deploy_role`]; `base` itself when it already is a session of that role), each checked with
+/// STS to be in its account before anything else is called.
+pub async fn connect_accounts(
+    env: &Environment,
+    base: &Aws,
+) -> Result<BTreeMap<AccountId, Aws>, Error> {
+    let canary = env.canary_region().as_str();
+    if !env.is_bootstrapped() {
+        check_account_in(&base.sts(), env, canary, &base.credentials()).await?;
+        return Ok(BTreeMap::from([(env.account.clone(), base.clone())]));
+    }
+    let caller = base
+        .sts()
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| api_error("GetCallerIdentity", canary, e))?;
+    let caller_arn = caller.arn().unwrap_or_default().to_owned();
+    let session = session_name(
+        &caller_arn,
+        std::env::var("GITLAB_USER_LOGIN").ok().as_deref(),
+        std::env::var("CI_JOB_ID").ok().as_deref(),
+    );
+    let mut out = BTreeMap::new();
+    for (account, regions) in env.accounts() {
+        let Some(first) = regions.first() else {
+            continue;
+        };
+        let role = deploy_role(env, &account, first);
+        let aws = if is_session_of(&caller_arn, &role) {
+            base.clone()
+        } else {
+            base.assume(&role, &session).await
+        };
+        let sts = aws.region(first).sts;
+        match check_account_in(&sts, env, first.as_str(), &aws.credentials()).await {
+            Ok(_) => {}
+            Err(Error::Aws(error)) if aws.assumed_role().is_some() => {
+                return Err(Error::Other(format!(
+                    "cannot act as {role} in account {} ({}); if the account is not bootstrapped yet, run `deployer bootstrap --env {}` with its administrator's credentials, and check that `deploy.principals` (or `deploy.gitlab`) names who you are: {caller_arn}",
+                    account.as_str(),
+                    error,
+                    env.name.as_str()
+                )));
+            }
+            Err(other) => return Err(other),
+        }
+        tracing::info!(
+            "account {}: acting as {role} (session {session})",
+            account.as_str()
+        );
+        out.insert(account, aws);
+    }
+    Ok(out)
 }

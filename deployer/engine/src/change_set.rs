@@ -39,6 +39,10 @@ pub struct StackSpec {
     /// Existing resources to bring into the stack: when not empty, the change set is an `IMPORT`
     /// of these alone ([`crate::adopt`]).
     pub import: Vec<crate::adopt::Kept>,
+    /// The execution role CloudFormation runs the change set with (`RoleARN`): the bootstrap
+    /// stack's, for the pipeline of an environment with `deploy:`; `None` uses the caller's
+    /// credentials.
+    pub role_arn: Option<String>,
 }
 
 /// A change set's rollback configuration: CloudFormation rolls the operation back when one of
@@ -91,6 +95,7 @@ impl StackSpec {
             tags,
             rollback: None,
             import: Vec::new(),
+            role_arn: None,
         }
     }
 }
@@ -367,6 +372,7 @@ pub async fn create(
                 .collect()
         }))
         .capabilities(Capability::CapabilityNamedIam)
+        .set_role_arn(spec.role_arn.clone())
         .set_parameters(Some(
             spec.parameters
                 .iter()
@@ -742,6 +748,7 @@ mod tests {
             tags: BTreeMap::new(),
             rollback: None,
             import: Vec::new(),
+            role_arn: None,
         };
         let plan = local_plan(&spec, "us-east-1").unwrap();
         assert_eq!(plan.changes.len(), 2);

@@ -19,6 +19,7 @@ pub async fn delete_stack(
     client: &Client,
     region: &str,
     stack: &str,
+    role_arn: Option<&str>,
     poll: Duration,
     on_event: &mut (dyn FnMut(&StackEvent) + Send),
 ) -> Result<bool, Error> {
@@ -34,6 +35,7 @@ pub async fn delete_stack(
         match client
             .delete_stack()
             .stack_name(&deployed.stack_id)
+            .set_role_arn(role_arn.map(str::to_owned))
             .send()
             .await
         {

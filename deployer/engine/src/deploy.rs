@@ -77,7 +77,7 @@ pub enum StackResult {
 /// The name of the artifacts bucket in `region`, as the artifacts stack names it (known before the
 /// stack exists, and independent of outputs, which emulators may not report).
 pub fn artifacts_bucket(env: &Environment, region: &Region) -> String {
-    Names::new(env).artifacts_bucket_in(env.account.as_str(), region.as_str())
+    Names::new(env).artifacts_bucket_in(env.account_of(region).as_str(), region.as_str())
 }
 
 /// A resource name as the template fixes it: a literal, or `Fn::Sub` over the account and region
@@ -85,7 +85,7 @@ pub fn artifacts_bucket(env: &Environment, region: &Region) -> String {
 pub fn resolve_name(value: &Value, env: &Environment, region: &Region) -> Option<String> {
     let text = value.as_str().or_else(|| value["Fn::Sub"].as_str())?;
     let name = text
-        .replace("${AWS::AccountId}", env.account.as_str())
+        .replace("${AWS::AccountId}", env.account_of(region).as_str())
         .replace("${AWS::Region}", region.as_str());
     (!name.contains("${")).then_some(name)
 }
@@ -179,12 +179,47 @@ pub fn spec(
             );
         }
     }
-    Ok(StackSpec::new(
-        stack.name.clone(),
-        stack.compact.clone(),
-        parameters,
-        tags,
-    ))
+    let mut spec = StackSpec::new(stack.name.clone(), stack.compact.clone(), parameters, tags);
+    if kind == StackKind::Pipeline {
+        spec.role_arn = execution_role(env, &region.region);
+    }
+    Ok(spec)
+}
+
+/// The CloudFormation execution role of `region`'s bootstrap stack, for an environment with
+/// `deploy:`.
+pub fn execution_role(env: &Environment, region: &Region) -> Option<String> {
+    env.is_bootstrapped().then(|| {
+        Names::new(env).execution_role_arn(env.account_of(region).as_str(), region.as_str())
+    })
+}
+
+/// Checks that `region`'s bootstrap stack (the artifacts stack of an environment with
+/// `deploy:`) exists and is the one this version of the deployer synthesizes: the deploy role
+/// may not change it, and an outdated execution role would miss what the pipeline now needs.
+pub async fn check_bootstrap(
+    clients: &RegionClients,
+    env: &Environment,
+    spec: &StackSpec,
+) -> Result<(), Error> {
+    let region = &clients.region;
+    let deployed =
+        change_set::describe_stack(&clients.cloudformation, region.as_str(), &spec.name).await?;
+    let why = match &deployed {
+        None => "does not exist",
+        Some(d) if d.in_progress() => "is being changed",
+        Some(d) if !change_set::unchanged(d, spec) => {
+            "differs from the bootstrap this version of the deployer needs"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(Error::NotBootstrapped {
+        env: env.name.as_str().to_owned(),
+        stack: spec.name.clone(),
+        region: region.to_string(),
+        account: env.account_of(region).as_str().to_owned(),
+        why: why.to_owned(),
+    })
 }
 
 /// Where CloudFormation reads `spec`'s template from; a large template is first uploaded to the
@@ -251,9 +286,14 @@ pub async fn ensure_stack(
                     spec.name, deployed.status
                 ),
             );
-            delete::delete_stack(cfn, region.as_str(), &spec.name, settings.poll, &mut |e| {
-                observer.event(region, &spec.name, e)
-            })
+            delete::delete_stack(
+                cfn,
+                region.as_str(),
+                &spec.name,
+                spec.role_arn.as_deref(),
+                settings.poll,
+                &mut |e| observer.event(region, &spec.name, e),
+            )
             .await?;
             existing = None;
         }
@@ -335,9 +375,14 @@ async fn adopt_kept(
                 spec.name, deployed.status
             ),
         );
-        delete::delete_stack(cfn, region.as_str(), &spec.name, settings.poll, &mut |e| {
-            observer.event(region, &spec.name, e)
-        })
+        delete::delete_stack(
+            cfn,
+            region.as_str(),
+            &spec.name,
+            spec.role_arn.as_deref(),
+            settings.poll,
+            &mut |e| observer.event(region, &spec.name, e),
+        )
         .await?;
     }
     let list: Vec<String> = kept.iter().map(ToString::to_string).collect();
@@ -486,16 +531,22 @@ pub async fn prepare_region(
 ) -> (RegionResult, Vec<StoredArtifact>) {
     let run = async {
         let spec = spec(up.env, region, StackKind::Artifacts, &[], None)?;
-        let result = ensure_stack(
-            clients,
-            up.env,
-            &spec,
-            &TemplateLocation::Body,
-            &up.settings,
-            approver,
-            observer,
-        )
-        .await?;
+        // A bootstrapped environment's artifacts stack is `deployer bootstrap`'s: only checked.
+        let result = if up.env.is_bootstrapped() {
+            check_bootstrap(clients, up.env, &spec).await?;
+            StackResult::Unchanged
+        } else {
+            ensure_stack(
+                clients,
+                up.env,
+                &spec,
+                &TemplateLocation::Body,
+                &up.settings,
+                approver,
+                observer,
+            )
+            .await?
+        };
         if let StackResult::Declined(why) = result {
             return Ok((RegionResult::Declined(why), Vec::new()));
         }

@@ -146,7 +146,8 @@ pub async fn region_status(
     now: SystemTime,
 ) -> Result<Vec<BucketReplication>, Error> {
     let names = Names::new(env);
-    let account = env.account.as_str();
+    // The source buckets are in the region's account (`deploy.accounts`).
+    let account = env.account_of(&clients.region).as_str();
     let region = clients.region.as_str();
     let mut out = Vec::new();
     for (purpose, _) in REPLICATED {
@@ -323,7 +324,8 @@ pub async fn apply_replication_on_emulator(
     replica_key: &str,
 ) -> Result<(), Error> {
     let region = clients.region.as_str();
-    let account = env.account.as_str();
+    // The source buckets and the replication role are in the region's account.
+    let account = env.account_of(&clients.region).as_str();
     let role = crate::status::stack_resources(&clients.cloudformation, region, stack)
         .await?
         .into_iter()

@@ -56,6 +56,23 @@ pub enum Error {
     /// The templates could not be synthesized.
     #[error(transparent)]
     Synth(#[from] synth::SynthError),
+    /// An environment with `deploy:` is not bootstrapped (or no longer matches this version's
+    /// bootstrap template) in a region.
+    #[error(
+        "{stack} in {region} (account {account}) {why}: run `deployer bootstrap --env {env}` with credentials of account {account} (an administrator's), then run this again"
+    )]
+    NotBootstrapped {
+        /// The environment.
+        env: String,
+        /// The bootstrap stack's name.
+        stack: String,
+        /// Region.
+        region: String,
+        /// Account.
+        account: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Other(String),

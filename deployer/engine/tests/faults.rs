@@ -2051,3 +2051,40 @@ async fn a_create_that_fails_on_execution_says_the_stacks_real_status() {
         "{error}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_region_placed_in_another_account_refuses_credentials_of_the_environments_account() {
+    // prod with eu-central-1 in account 777788889999: credentials of 444455556666 (right for the
+    // other regions) are refused there, before any stack is read anywhere.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n",
+    );
+    let mut env = environment::parse("prod.yaml", &text).unwrap();
+    // As `prod()`: the DR region's stack is not part of these rollouts.
+    env.dr = None;
+    assert_eq!(env.account_of(&env.regions[1]).as_str(), "777788889999");
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let rollout = Rollout { env, synthesis };
+    let regions = rollout.mock([Script::default(), Script::default(), Script::default()]);
+    let results = rollout.up(&regions, 2, None, false).await;
+    let results = results_of(&results);
+    assert_eq!(results[0], ("eu-west-1", RegionResult::NotStarted));
+    let RegionResult::Failed(why) = &results[1].1 else {
+        panic!("{results:?}");
+    };
+    assert!(
+        why.starts_with("refusing to deploy to eu-central-1: the credentials")
+            && why.contains("are for account 444455556666, but environment `prod` deploys to account 777788889999"),
+        "{why}"
+    );
+    assert_eq!(results[2], ("us-east-1", RegionResult::NotStarted));
+    for region in &regions {
+        assert_eq!(region.artifacts_described.num_calls(), 0, "no stack read");
+        assert_eq!(region.create.num_calls(), 0, "no change set");
+    }
+}

@@ -58,6 +58,10 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let grafana = section(&root, "grafana", Grafana::default(), |v| grafana(v));
     let rollout = section(&root, "rollout", default_rollout(), |v| rollout(v));
     let dr = section(&root, "dr", None, |v| disaster_recovery(v).map(Some));
+    let deploy = match root.optional_value("deploy") {
+        None => Some(None),
+        Some(v) => crate::deploy::decode(&v, regions.as_deref(), account.as_ref()).map(Some),
+    };
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
@@ -90,6 +94,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         grafana: grafana?,
         rollout: rollout?,
         dr: dr?,
+        deploy: deploy?,
     })
 }
 
@@ -127,7 +132,7 @@ fn emulator(v: &Value<'_>) -> Option<Emulator> {
     })
 }
 
-fn account(v: &Value<'_>) -> Option<AccountId> {
+pub(crate) fn account(v: &Value<'_>) -> Option<AccountId> {
     let text = v.str()?;
     if checks::is_account_id(text) {
         return Some(AccountId(text.to_owned()));
@@ -178,7 +183,7 @@ fn region(v: &Value<'_>) -> Option<Region> {
     None
 }
 
-fn region_help(text: &str) -> String {
+pub(crate) fn region_help(text: &str) -> String {
     match closest(text, REGIONS.iter().copied()) {
         Some(close) => format!("did you mean `{close}`?"),
         None => "use a commercial AWS region name such as `eu-west-1` or `us-east-1`".to_owned(),

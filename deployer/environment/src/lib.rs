@@ -6,6 +6,7 @@
 
 mod checks;
 mod decode;
+mod deploy;
 pub mod fleet;
 mod model;
 

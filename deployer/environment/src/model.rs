@@ -53,6 +53,9 @@ pub struct Environment {
     /// Disaster recovery: where the data buckets replicate to, and the objectives (the optional
     /// `dr:` section). Absent: nothing is replicated.
     pub dr: Option<DisasterRecovery>,
+    /// Deploying through the bootstrap roles (`deploy:`); `None` deploys with the caller's own
+    /// credentials into `account`, as before bootstrapping existed.
+    pub deploy: Option<Deploy>,
 }
 
 impl Environment {
@@ -65,6 +68,33 @@ impl Environment {
     /// True when the environment targets a local emulator rather than AWS.
     pub fn is_local(&self) -> bool {
         self.emulator.is_some()
+    }
+
+    /// The account `region` is deployed to: its `deploy.accounts` entry, else `account`.
+    pub fn account_of(&self, region: &Region) -> &AccountId {
+        self.deploy
+            .as_ref()
+            .and_then(|d| d.accounts.get(region))
+            .unwrap_or(&self.account)
+    }
+
+    /// Every account of the environment with its regions, both in rollout order (an account
+    /// comes where its first region does).
+    pub fn accounts(&self) -> Vec<(AccountId, Vec<Region>)> {
+        let mut out: Vec<(AccountId, Vec<Region>)> = Vec::new();
+        for region in &self.regions {
+            let account = self.account_of(region);
+            match out.iter_mut().find(|(a, _)| a == account) {
+                Some((_, regions)) => regions.push(region.clone()),
+                None => out.push((account.clone(), vec![region.clone()])),
+            }
+        }
+        out
+    }
+
+    /// True when the environment deploys through the bootstrap stacks' roles (`deploy:` is set).
+    pub fn is_bootstrapped(&self) -> bool {
+        self.deploy.is_some()
     }
 }
 
@@ -372,4 +402,31 @@ pub struct DisasterRecovery {
     /// Recovery time objective: minutes until the pipeline runs again in the DR region. At least
     /// [`MIN_RTO_MINUTES`].
     pub rto_minutes: u32,
+}
+
+/// How the deployer reaches the environment's accounts (the optional `deploy:` section). With it,
+/// `deployer bootstrap` gives every region a deploy role and a CloudFormation execution role, and
+/// `up`, `diff` and `down` assume the deploy role and pass the execution role to CloudFormation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Deploy {
+    /// Regions deployed to another account than the environment's `account`. Default none.
+    pub accounts: BTreeMap<Region, AccountId>,
+    /// The role to assume per account, as an IAM role ARN in that account. Default: the deploy
+    /// role of the bootstrap stack of the account's first region.
+    pub roles: BTreeMap<AccountId, String>,
+    /// IAM principals (role or user ARNs) the deploy roles trust, such as the CI runner's role.
+    pub principals: Vec<String>,
+    /// GitLab pipelines the deploy roles trust through GitLab's OIDC ID tokens. Default none.
+    pub gitlab: Option<GitLab>,
+}
+
+/// A GitLab project and branch whose pipelines may deploy with web-identity credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitLab {
+    /// The GitLab instance's host, the OIDC issuer, such as `gitlab.com`.
+    pub host: String,
+    /// The project's full path, such as `data-platform/mystocktracker`.
+    pub project: String,
+    /// The protected branch whose pipelines deploy, such as `main`.
+    pub branch: String,
 }

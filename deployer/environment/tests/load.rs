@@ -1029,3 +1029,136 @@ fn dr_region_must_be_known_and_outside_the_regions() {
         "add `rpo_minutes: <value>` in `dr`",
     );
 }
+
+/// BASE is 17 lines long: a `deploy:` section starts on line 18.
+const DEPLOY: &str = r#"deploy:
+  accounts:
+    eu-central-1: "210987654321"
+  roles:
+    "210987654321": arn:aws:iam::210987654321:role/deployer
+  principals: [arn:aws:iam::123456789012:role/ci-runner]
+  gitlab: {project: data-platform/mystocktracker, branch: main}
+"#;
+
+#[test]
+fn deploy_places_regions_in_accounts_and_names_who_may_deploy() {
+    let env = parse(FILE, &format!("{BASE}{DEPLOY}")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(env.is_bootstrapped());
+    let accounts: Vec<(String, Vec<String>)> = env
+        .accounts()
+        .into_iter()
+        .map(|(a, regions)| {
+            let regions = regions.iter().map(ToString::to_string).collect();
+            (a.as_str().to_owned(), regions)
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("123456789012".to_owned(), vec!["eu-west-1".to_owned()]),
+            ("210987654321".to_owned(), vec!["eu-central-1".to_owned()])
+        ]
+    );
+    let deploy = env.deploy.as_ref().unwrap();
+    assert_eq!(
+        deploy.principals,
+        ["arn:aws:iam::123456789012:role/ci-runner"]
+    );
+    let gitlab = deploy.gitlab.as_ref().unwrap();
+    assert_eq!(
+        (
+            gitlab.host.as_str(),
+            gitlab.project.as_str(),
+            gitlab.branch.as_str()
+        ),
+        ("gitlab.com", "data-platform/mystocktracker", "main")
+    );
+    // Without `deploy`, every region is in `account` and nothing is assumed.
+    let plain = parse(FILE, BASE).unwrap();
+    assert!(!plain.is_bootstrapped());
+    assert_eq!(plain.accounts().len(), 1);
+}
+
+#[test]
+fn deploy_accounts_must_name_a_deployed_region() {
+    assert_problem(
+        &format!("{BASE}{}", DEPLOY.replace("eu-central-1: ", "us-west-2: ")),
+        20,
+        5,
+        "`deploy.accounts` places `us-west-2`, which is not in `regions`",
+        "add `us-west-2` to `regions`",
+    );
+}
+
+#[test]
+fn deploy_role_must_be_in_the_account_it_is_listed_under() {
+    assert_problem(
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace("role/deployer", "role/x").replace(
+                "arn:aws:iam::210987654321:role/x",
+                "arn:aws:iam::123456789012:role/x"
+            )
+        ),
+        22,
+        21,
+        "the role `arn:aws:iam::123456789012:role/x` is in account `123456789012`, not `210987654321`",
+        "name a role of the account it is listed under",
+    );
+}
+
+#[test]
+fn deploy_role_for_an_account_without_regions_is_refused() {
+    assert_problem(
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace(
+                "\"210987654321\": arn:aws:iam::210987654321",
+                "\"999999999999\": arn:aws:iam::999999999999"
+            )
+        ),
+        22,
+        5,
+        "`deploy.roles` names account `999999999999`, which no region is deployed to",
+        "use `account` or an account of `deploy.accounts`",
+    );
+}
+
+#[test]
+fn deploy_principal_must_be_an_iam_arn() {
+    assert_problem(
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace("arn:aws:iam::123456789012:role/ci-runner", "ci-runner")
+        ),
+        23,
+        16,
+        "`ci-runner` is not an IAM role or user ARN",
+        "arn:aws:iam::<12-digit account>:role/<name>",
+    );
+}
+
+#[test]
+fn deploy_needs_someone_to_assume_the_roles() {
+    assert_problem(
+        &format!("{BASE}deploy:\n  accounts: {{eu-central-1: \"210987654321\"}}\n"),
+        18,
+        1,
+        "`deploy` names nobody who may assume the deploy roles",
+        "`deploy.principals`",
+    );
+}
+
+#[test]
+fn deploy_gitlab_branch_must_match_exactly() {
+    assert_problem(
+        &format!(
+            "{BASE}{}",
+            DEPLOY.replace("branch: main", "branch: \"release/*\"")
+        ),
+        24,
+        59,
+        "`release/*` is not a branch name the trust policy can match exactly",
+        "write one protected branch",
+    );
+}

@@ -367,6 +367,7 @@ mod tests {
             .add(
                 "ScratchRole",
                 Role {
+                    role_name: None,
                     description: "scratch".into(),
                     assume_role_policy_document: PolicyDocument::new(vec![
                         Statement::allow_principal(

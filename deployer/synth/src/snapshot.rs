@@ -45,7 +45,7 @@ fn statements(document: &Value) -> Vec<Value> {
 
 impl Snapshot {
     /// The roles of the given stacks (name, template JSON). Permissions come from the
-    /// `AWS::IAM::Policy` resources attached to each role.
+    /// `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy` resources attached to each role.
     pub fn from_stacks<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut roles = BTreeMap::new();
         for (stack, template) in stacks {
@@ -68,7 +68,7 @@ impl Snapshot {
                 );
             }
             for (_, kind, properties) in stacks::template::rendered_resources(template) {
-                if kind != "AWS::IAM::Policy" {
+                if kind != "AWS::IAM::Policy" && kind != "AWS::IAM::ManagedPolicy" {
                     continue;
                 }
                 let attached = properties["Roles"].as_array().into_iter().flatten();

@@ -37,6 +37,8 @@ pub mod kms {
     pub const RE_ENCRYPT_TO: Action = Action::new("kms", "ReEncryptTo");
     /// Describe the key.
     pub const DESCRIBE_KEY: Action = Action::new("kms", "DescribeKey");
+    /// Schedule a key's deletion.
+    pub const SCHEDULE_KEY_DELETION: Action = Action::new("kms", "ScheduleKeyDeletion");
 }
 
 /// Amazon S3.
@@ -73,6 +75,14 @@ pub mod s3 {
     pub const REPLICATE_DELETE: Action = Action::new("s3", "ReplicateDelete");
     /// Replicate an object's tags.
     pub const REPLICATE_TAGS: Action = Action::new("s3", "ReplicateTags");
+    /// List the object versions of a bucket.
+    pub const LIST_BUCKET_VERSIONS: Action = Action::new("s3", "ListBucketVersions");
+    /// Delete an object (its current version).
+    pub const DELETE_OBJECT: Action = Action::new("s3", "DeleteObject");
+    /// Delete an object version.
+    pub const DELETE_OBJECT_VERSION: Action = Action::new("s3", "DeleteObjectVersion");
+    /// Delete an empty bucket.
+    pub const DELETE_BUCKET: Action = Action::new("s3", "DeleteBucket");
 }
 
 /// Amazon SQS.
@@ -87,6 +97,8 @@ pub mod sns {
     use super::Action;
     /// Publish a message to a topic.
     pub const PUBLISH: Action = Action::new("sns", "Publish");
+    /// List a topic's subscriptions.
+    pub const LIST_SUBSCRIPTIONS_BY_TOPIC: Action = Action::new("sns", "ListSubscriptionsByTopic");
 }
 
 /// AWS Secrets Manager.
@@ -94,6 +106,8 @@ pub mod secretsmanager {
     use super::Action;
     /// Read a secret's value.
     pub const GET_SECRET_VALUE: Action = Action::new("secretsmanager", "GetSecretValue");
+    /// Read a secret's metadata (never its value).
+    pub const DESCRIBE_SECRET: Action = Action::new("secretsmanager", "DescribeSecret");
 }
 
 /// CloudWatch Logs.
@@ -126,6 +140,8 @@ pub mod cloudwatch {
     pub const LIST_METRICS: Action = Action::new("cloudwatch", "ListMetrics");
     /// Publish metric data points.
     pub const PUT_METRIC_DATA: Action = Action::new("cloudwatch", "PutMetricData");
+    /// Read alarms and their states (the deploy role reads the rollback alarms).
+    pub const DESCRIBE_ALARMS: Action = Action::new("cloudwatch", "DescribeAlarms");
 }
 
 /// AWS Glue Data Catalog.
@@ -156,6 +172,49 @@ pub mod sts {
     use super::Action;
     /// Assume a role.
     pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
+    /// Assume a role with an OIDC token (GitLab's ID tokens).
+    pub const ASSUME_ROLE_WITH_WEB_IDENTITY: Action =
+        Action::new("sts", "AssumeRoleWithWebIdentity");
+}
+
+/// AWS CloudFormation.
+pub mod cloudformation {
+    use super::Action;
+    /// Read a stack's status, parameters, tags and outputs.
+    pub const DESCRIBE_STACKS: Action = Action::new("cloudformation", "DescribeStacks");
+    /// Read a stack's events.
+    pub const DESCRIBE_STACK_EVENTS: Action = Action::new("cloudformation", "DescribeStackEvents");
+    /// Read a stack's deployed template.
+    pub const GET_TEMPLATE: Action = Action::new("cloudformation", "GetTemplate");
+    /// List a stack's resources.
+    pub const LIST_STACK_RESOURCES: Action = Action::new("cloudformation", "ListStackResources");
+    /// Create a change set.
+    pub const CREATE_CHANGE_SET: Action = Action::new("cloudformation", "CreateChangeSet");
+    /// Read a change set.
+    pub const DESCRIBE_CHANGE_SET: Action = Action::new("cloudformation", "DescribeChangeSet");
+    /// Execute a change set.
+    pub const EXECUTE_CHANGE_SET: Action = Action::new("cloudformation", "ExecuteChangeSet");
+    /// Delete a change set.
+    pub const DELETE_CHANGE_SET: Action = Action::new("cloudformation", "DeleteChangeSet");
+    /// Delete a stack.
+    pub const DELETE_STACK: Action = Action::new("cloudformation", "DeleteStack");
+    /// Start drift detection.
+    pub const DETECT_STACK_DRIFT: Action = Action::new("cloudformation", "DetectStackDrift");
+    /// Read drift detection's progress (no resource-level permissions).
+    pub const DESCRIBE_STACK_DRIFT_DETECTION_STATUS: Action =
+        Action::new("cloudformation", "DescribeStackDriftDetectionStatus");
+    /// Read each resource's drift.
+    pub const DESCRIBE_STACK_RESOURCE_DRIFTS: Action =
+        Action::new("cloudformation", "DescribeStackResourceDrifts");
+    /// Signal a resource's creation or update policy (the scraper's instances).
+    pub const SIGNAL_RESOURCE: Action = Action::new("cloudformation", "SignalResource");
+}
+
+/// AWS IAM (the deploy role passes the execution role).
+pub mod iam {
+    use super::Action;
+    /// Hand a role to a service (CloudFormation's `RoleARN`).
+    pub const PASS_ROLE: Action = Action::new("iam", "PassRole");
 }
 
 /// Amazon EC2 Auto Scaling.
@@ -163,11 +222,4 @@ pub mod autoscaling {
     use super::Action;
     /// Mark an instance of a group healthy or unhealthy.
     pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
-}
-
-/// AWS CloudFormation.
-pub mod cloudformation {
-    use super::Action;
-    /// Signal a resource's creation or update policy.
-    pub const SIGNAL_RESOURCE: Action = Action::new("cloudformation", "SignalResource");
 }

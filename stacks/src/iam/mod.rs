@@ -85,6 +85,10 @@ pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[
         actions::logs::STOP_QUERY,
         "a Logs Insights query is addressed by its id, not an ARN: no resource type for StopQuery",
     ),
+    (
+        actions::cloudformation::DESCRIBE_STACK_DRIFT_DETECTION_STATUS,
+        "CloudFormation defines no resource type for it (Service Authorization Reference); `deployer status --drift` polls it",
+    ),
 ];
 
 /// `kms:*`, only reachable through [`Statement::key_policy_account_root`].
@@ -106,6 +110,8 @@ pub enum Principal {
     Service(Vec<Expr>),
     /// AWS accounts or roles, as ARNs.
     Aws(Vec<Expr>),
+    /// An identity provider (an OIDC provider's ARN) for web-identity federation.
+    Federated(Expr),
     /// Anyone (`"*"`): only in Deny statements (the TLS-only bucket rule) and VPC endpoint policies.
     Everyone,
 }
@@ -116,6 +122,11 @@ impl Serialize for Principal {
             Principal::Service(values) => ("Service", values),
             Principal::Aws(values) => ("AWS", values),
             Principal::Everyone => return serializer.serialize_str("*"),
+            Principal::Federated(provider) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("Federated", provider)?;
+                return map.end();
+            }
         };
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry(key, values)?;
@@ -206,6 +217,37 @@ impl Statement {
         let mut statement = Self::allow(&actions, resources);
         statement.uses = uses.to_vec();
         statement
+    }
+
+    /// Allows on the listed resources `actions`, each of which one of `uses` needs (the others
+    /// of the uses' actions go in other statements, with other resources): for policies that
+    /// group actions by what they can be scoped to.
+    pub fn grant_part(
+        uses: &[Use],
+        actions: &[Action],
+        resources: impl IntoIterator<Item = Expr>,
+    ) -> Self {
+        let mut statement = Self::allow(actions, resources);
+        statement.uses = uses.to_vec();
+        statement
+    }
+
+    /// Allows on `"*"` `actions`, each needed by one of `uses`, that IAM allows only there: those
+    /// of [`WILDCARD_RESOURCE_ACTIONS`], and handler permissions the Service Authorization
+    /// Reference gives no resource type ([`crate::handlers::is_unscopable`]; CloudFormation's
+    /// handlers call such actions, `ec2:DescribeVpcs`, `logs:DescribeLogGroups`). Refused for any
+    /// other action.
+    pub fn grant_unscopable(uses: &[Use], actions: &[Action]) -> Result<Self, PolicyError> {
+        if let Some(bad) = actions.iter().find(|action| {
+            !crate::handlers::is_unscopable(&action.to_string())
+                && !WILDCARD_RESOURCE_ACTIONS.iter().any(|(a, _)| a == *action)
+        }) {
+            return Err(PolicyError::WildcardNotAllowed(*bad));
+        }
+        let mut statement = Self::allow(actions, []);
+        statement.resource = Some(Resources::Wildcard);
+        statement.uses = uses.to_vec();
+        Ok(statement)
     }
 
     /// The uses that account for this statement's actions (empty for statements made with

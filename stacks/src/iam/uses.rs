@@ -15,7 +15,8 @@ use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
 use super::actions::{
-    autoscaling, cloudformation, cloudwatch, glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs,
+    autoscaling, cloudformation, cloudwatch, glue, iam, kinesis, kms, logs, s3, secretsmanager,
+    sns, sqs,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -93,6 +94,40 @@ pub enum Use {
     ReplicationReadsSourceVersions,
     /// S3 replication writes replicas, delete markers and tags into the DR region's bucket.
     ReplicationWritesReplicas,
+    /// `diff` and `up` read stacks and plan each change as a change set (deleting it when declined).
+    DeployerPlansChanges,
+    /// `up` executes an approved change set.
+    DeployerExecutesChanges,
+    /// `up`, `down` and `status` follow a stack's events.
+    DeployerFollowsEvents,
+    /// `up` (next steps) and `down` (retained resources) list a stack's resources.
+    DeployerListsResources,
+    /// `down` deletes the pipeline stack.
+    DeployerDeletesStacks,
+    /// `status --drift` detects drift and reads each resource's.
+    DeployerDetectsDrift,
+    /// `status --drift` polls the detection, which has no resource-level permissions.
+    DeployerWaitsForDrift,
+    /// `up` watches the pipeline's alarms (rollback triggers, the canary's bake).
+    DeployerWatchesAlarms,
+    /// `up` (next steps) reads which alert addresses confirmed their subscription.
+    DeployerChecksSubscriptions,
+    /// `up` (next steps) reads whether the InfluxDB token's secret holds a value, never the value.
+    DeployerChecksTokenSecret,
+    /// `up` checks present artifacts and uploads missing ones (and large templates).
+    DeployerStoresArtifacts,
+    /// CloudFormation reads a template given by URL with the caller's credentials.
+    CloudFormationReadsTemplateUrl,
+    /// `down --purge-data` empties and deletes the retained data buckets and schedules the key's deletion.
+    DeployerPurgesData,
+    /// `up`, `diff` and `down` hand the execution role to CloudFormation (`RoleARN`).
+    DeployerPassesExecutionRole,
+    /// CloudFormation's create, read, update and delete handlers of a resource type call these with
+    /// the execution role (`policies/handler-permissions.json`, from the resource provider schemas).
+    HandlersOf {
+        /// The resource type, such as `AWS::Kinesis::Stream`.
+        kind: &'static str,
+    },
     /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
     /// (a row of [`ROLE_USES`]).
     DataKeyFor {
@@ -161,6 +196,12 @@ const S3_REPLICATION_ROLE: &str =
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html";
 const FLOW_LOGS_ROLE: &str =
     "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
+const CFN_SERVICE_ROLE: &str =
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html";
+const CFN_TEMPLATE_URL: &str =
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html";
+const CFN_HANDLERS: &str =
+    "https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-schema.html";
 
 /// What the Lambda event source mapping calls on the stream it polls.
 const LAMBDA_STREAM_READ: &[Action] = &[
@@ -269,6 +310,20 @@ impl Use {
         Use::ReplicationReadsSourceBucket,
         Use::ReplicationReadsSourceVersions,
         Use::ReplicationWritesReplicas,
+        Use::DeployerPlansChanges,
+        Use::DeployerExecutesChanges,
+        Use::DeployerFollowsEvents,
+        Use::DeployerListsResources,
+        Use::DeployerDeletesStacks,
+        Use::DeployerDetectsDrift,
+        Use::DeployerWaitsForDrift,
+        Use::DeployerWatchesAlarms,
+        Use::DeployerChecksSubscriptions,
+        Use::DeployerChecksTokenSecret,
+        Use::DeployerStoresArtifacts,
+        Use::CloudFormationReadsTemplateUrl,
+        Use::DeployerPurgesData,
+        Use::DeployerPassesExecutionRole,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -563,6 +618,124 @@ impl Use {
                 ],
                 S3_REPLICATION_ROLE,
             ),
+            DeployerPlansChanges => code(
+                "deployer",
+                "DescribeStacks/GetTemplate, then CreateChangeSet, DescribeChangeSet and DeleteChangeSet (a declined plan; DeleteStack for a stack that only held it)",
+                &[
+                    cloudformation::DESCRIBE_STACKS,
+                    cloudformation::GET_TEMPLATE,
+                    cloudformation::CREATE_CHANGE_SET,
+                    cloudformation::DESCRIBE_CHANGE_SET,
+                    cloudformation::DELETE_CHANGE_SET,
+                    cloudformation::DELETE_STACK,
+                ],
+                "deployer/engine/src/change_set.rs",
+                ".create_change_set()",
+            ),
+            DeployerExecutesChanges => code(
+                "deployer",
+                "ExecuteChangeSet: the approved plan",
+                &[cloudformation::EXECUTE_CHANGE_SET],
+                "deployer/engine/src/apply.rs",
+                ".execute_change_set()",
+            ),
+            DeployerFollowsEvents => code(
+                "deployer",
+                "DescribeStackEvents: live progress and the failing resource",
+                &[cloudformation::DESCRIBE_STACK_EVENTS],
+                "deployer/engine/src/events.rs",
+                ".describe_stack_events()",
+            ),
+            DeployerListsResources => code(
+                "deployer",
+                "ListStackResources: next steps after up, retained resources after down",
+                &[cloudformation::LIST_STACK_RESOURCES],
+                "deployer/engine/src/status.rs",
+                ".list_stack_resources()",
+            ),
+            DeployerDeletesStacks => code(
+                "deployer",
+                "DeleteStack: `down`",
+                &[cloudformation::DELETE_STACK],
+                "deployer/engine/src/delete.rs",
+                ".delete_stack()",
+            ),
+            DeployerDetectsDrift => code(
+                "deployer",
+                "DetectStackDrift and DescribeStackResourceDrifts: `status --drift`",
+                &[
+                    cloudformation::DETECT_STACK_DRIFT,
+                    cloudformation::DESCRIBE_STACK_RESOURCE_DRIFTS,
+                ],
+                "deployer/engine/src/drift.rs",
+                ".detect_stack_drift()",
+            ),
+            DeployerWaitsForDrift => code(
+                "deployer",
+                "DescribeStackDriftDetectionStatus: polls the detection (IAM allows it only on \"*\")",
+                &[cloudformation::DESCRIBE_STACK_DRIFT_DETECTION_STATUS],
+                "deployer/engine/src/drift.rs",
+                ".describe_stack_drift_detection_status()",
+            ),
+            DeployerWatchesAlarms => code(
+                "deployer",
+                "DescribeAlarms: the rollback alarms before a change set and during the canary's bake",
+                &[cloudwatch::DESCRIBE_ALARMS],
+                "deployer/engine/src/gate.rs",
+                ".describe_alarms()",
+            ),
+            DeployerChecksSubscriptions => code(
+                "deployer",
+                "ListSubscriptionsByTopic: which alert addresses still have to confirm",
+                &[sns::LIST_SUBSCRIPTIONS_BY_TOPIC],
+                "deployer/engine/src/next_steps.rs",
+                ".list_subscriptions_by_topic()",
+            ),
+            DeployerChecksTokenSecret => code(
+                "deployer",
+                "DescribeSecret: whether the InfluxDB token was put in (never its value)",
+                &[secretsmanager::DESCRIBE_SECRET],
+                "deployer/engine/src/next_steps.rs",
+                ".describe_secret()",
+            ),
+            DeployerStoresArtifacts => code(
+                "deployer",
+                "HeadObject (s3:GetObject) checks a present artifact's checksum, PutObject uploads a missing one or a large template",
+                &[s3::GET_OBJECT, s3::PUT_OBJECT],
+                "deployer/engine/src/artifacts.rs",
+                ".head_object()",
+            ),
+            CloudFormationReadsTemplateUrl => aws(
+                "CloudFormation",
+                "reads a template passed by URL (too large to send inline) with the caller's credentials",
+                &[s3::GET_OBJECT],
+                CFN_TEMPLATE_URL,
+            ),
+            DeployerPurgesData => code(
+                "deployer",
+                "`down --purge-data`: ListObjectVersions, DeleteObjects (every version), DeleteBucket; ScheduleKeyDeletion on the data key",
+                &[
+                    s3::LIST_BUCKET_VERSIONS,
+                    s3::DELETE_OBJECT,
+                    s3::DELETE_OBJECT_VERSION,
+                    s3::DELETE_BUCKET,
+                    kms::SCHEDULE_KEY_DELETION,
+                ],
+                "deployer/engine/src/delete.rs",
+                ".schedule_key_deletion()",
+            ),
+            DeployerPassesExecutionRole => aws(
+                "deployer",
+                "passes the CloudFormation execution role as the change set's and the deletion's RoleARN",
+                &[iam::PASS_ROLE],
+                CFN_SERVICE_ROLE,
+            ),
+            HandlersOf { kind } => Need {
+                by: "CloudFormation",
+                what: format!("the create, read, update and delete handlers of {kind}"),
+                actions: crate::handlers::actions(kind).unwrap_or_default(),
+                source: Source::Aws(CFN_HANDLERS),
+            },
             DataKeyFor { action, on } => match kms_row(action, on) {
                 Some(row) => Need {
                     by: "KMS",
@@ -627,6 +800,23 @@ impl Use {
             | GrafanaStopsLogQueries
             | ReplicationReadsSourceBucket
             | DataKeyFor { .. } => None,
+            // The deployer's and CloudFormation's own calls: the artifacts bucket is SSE-S3, and
+            // deleting objects or describing resources needs no key.
+            DeployerPlansChanges
+            | DeployerExecutesChanges
+            | DeployerFollowsEvents
+            | DeployerListsResources
+            | DeployerDeletesStacks
+            | DeployerDetectsDrift
+            | DeployerWaitsForDrift
+            | DeployerWatchesAlarms
+            | DeployerChecksSubscriptions
+            | DeployerChecksTokenSecret
+            | DeployerStoresArtifacts
+            | CloudFormationReadsTemplateUrl
+            | DeployerPurgesData
+            | DeployerPassesExecutionRole
+            | HandlersOf { .. } => None,
         }
     }
 }

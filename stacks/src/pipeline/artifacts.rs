@@ -14,10 +14,14 @@ use super::{BuildError, Names};
 /// refers to that is missing, so expiry only removes artifacts no deployment has used for a year.
 const ARTIFACT_RETENTION_DAYS: u32 = 365;
 
-pub(super) fn template(names: &Names) -> Result<Template, BuildError> {
-    let mut t = Template::new(
-        "MyStockTracker artifacts bucket: Lambda zips and the scraper binary, by content hash.",
-    );
+/// The artifacts stack's template; `bootstrap` says it also holds the bootstrap roles (added by
+/// the `bootstrap` module).
+pub(super) fn template(names: &Names, bootstrap: bool) -> Result<Template, BuildError> {
+    let mut t = Template::new(if bootstrap {
+        "MyStockTracker bootstrap: the artifacts bucket (Lambda zips and the scraper binary, by content hash), the deploy role and CloudFormation's execution role."
+    } else {
+        "MyStockTracker artifacts bucket: Lambda zips and the scraper binary, by content hash."
+    });
     let bucket = t.add(
         "ArtifactsBucket",
         Bucket {

@@ -1,11 +1,13 @@
 //! The pipeline of DESIGN.md for one region of an environment, as CloudFormation stacks.
 //!
-//! Two stacks per region: `artifacts` (the bucket the deployer uploads code to, created first) and
-//! `pipeline` (everything else). Each submodule adds one part of the pipeline to the template and
+//! Two stacks per region: `artifacts` (the bucket the deployer uploads code to, created first; for
+//! an environment with `deploy:` also the bootstrap roles, see `bootstrap`) and `pipeline`
+//! (everything else). Each submodule adds one part of the pipeline to the template and
 //! returns typed handles for the parts that come after it.
 
 mod alerts;
 mod artifacts;
+mod bootstrap;
 mod catalog;
 mod functions;
 pub mod health;
@@ -26,6 +28,7 @@ pub use alerts::{
     MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
     rollback_alarm_names, shard_alarm_name,
 };
+pub use bootstrap::GITLAB_AUDIENCE;
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::{
@@ -46,7 +49,8 @@ use crate::template::{Expr, Template, TemplateError};
 /// What a stack is for; also the suffix of its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StackKind {
-    /// The per-region artifacts bucket, deployed before the pipeline.
+    /// The per-region artifacts bucket, deployed before the pipeline; the bootstrap stack (bucket,
+    /// deploy role, execution role) of an environment with `deploy:`.
     Artifacts,
     /// The pipeline itself.
     Pipeline,
@@ -90,6 +94,9 @@ pub enum BuildError {
     /// The scraper configuration did not serialize.
     #[error("scraper configuration: {0}")]
     ScraperConfig(#[from] serde_json::Error),
+    /// The vendored handler permissions cannot build the execution role.
+    #[error(transparent)]
+    Handlers(#[from] crate::handlers::HandlerError),
     /// A health alarm names a resource the alarms cannot refer to.
     #[error("no alarm can watch `{0}`: add it to pipeline::alerts")]
     Unwatchable(&'static str),
@@ -98,16 +105,32 @@ pub enum BuildError {
 /// The stacks of one region, in deployment order.
 pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildError> {
     let names = Names::new(env);
+    let pipeline = pipeline(env, region, &names)?;
+    // With `deploy:`, the artifacts stack is the bootstrap stack: the roles come with the bucket.
+    let mut artifacts = artifacts::template(&names, env.is_bootstrapped())?;
+    // The execution role serves the pipeline of every region of the environment (the canary
+    // alone has some resource types), so it is built from all of them and is the same everywhere.
+    let others = if env.is_bootstrapped() {
+        env.regions
+            .iter()
+            .filter(|r| *r != region)
+            .map(|r| self::pipeline(env, r, &names))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    let pipelines: Vec<&Template> = std::iter::once(&pipeline).chain(&others).collect();
+    bootstrap::add(&mut artifacts, env, &names, &pipelines)?;
     Ok(vec![
         Stack {
             kind: StackKind::Artifacts,
             name: names.stack(StackKind::Artifacts),
-            template: artifacts::template(&names)?,
+            template: artifacts,
         },
         Stack {
             kind: StackKind::Pipeline,
             name: names.stack(StackKind::Pipeline),
-            template: pipeline(env, region, &names)?,
+            template: pipeline,
         },
     ])
 }

@@ -86,6 +86,56 @@ impl Names {
         format!("mst-{}-{purpose}", self.env)
     }
 
+    /// The bootstrap stack's deploy role in the stack's region: `mstboot-<env>-deploy-<region>`.
+    /// Bootstrap roles start with `mstboot-`, outside the `mst-<env>-` names the execution role
+    /// may manage, so the pipeline can never change them.
+    pub fn deploy_role(&self) -> Expr {
+        Expr::concat([
+            Expr::lit(self.bootstrap_role_prefix("deploy")),
+            pseudo::region(),
+        ])
+    }
+
+    /// The bootstrap stack's CloudFormation execution role in the stack's region.
+    pub fn execution_role(&self) -> Expr {
+        Expr::concat([
+            Expr::lit(self.bootstrap_role_prefix("cfn-exec")),
+            pseudo::region(),
+        ])
+    }
+
+    /// [`Names::deploy_role`]'s ARN in `account` and `region`.
+    pub fn deploy_role_arn(&self, account: &str, region: &str) -> String {
+        format!(
+            "arn:aws:iam::{account}:role/{}{region}",
+            self.bootstrap_role_prefix("deploy")
+        )
+    }
+
+    /// [`Names::execution_role`]'s ARN in `account` and `region`.
+    pub fn execution_role_arn(&self, account: &str, region: &str) -> String {
+        format!(
+            "arn:aws:iam::{account}:role/{}{region}",
+            self.bootstrap_role_prefix("cfn-exec")
+        )
+    }
+
+    /// The name of every region's execution role up to the region, `mstboot-<env>-cfn-exec-`.
+    pub fn execution_role_prefix(&self) -> String {
+        self.bootstrap_role_prefix("cfn-exec")
+    }
+
+    /// `mstboot-<env>-<purpose>-`: at most 8 + 20 + 10 characters, so a region name still fits
+    /// IAM's 64.
+    fn bootstrap_role_prefix(&self, purpose: &str) -> String {
+        format!("mstboot-{}-{purpose}-", self.env)
+    }
+
+    /// The prefix of every name the pipeline's resources get, `mst-<env>-`.
+    pub fn prefix(&self) -> String {
+        format!("mst-{}-", self.env)
+    }
+
     /// The Athena workgroup name, `mst-<env>`: the one workgroup of the environment in each region.
     pub fn athena_workgroup(&self) -> String {
         format!("mst-{}", self.env)

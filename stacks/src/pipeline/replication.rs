@@ -337,6 +337,7 @@ fn add_role(
                 dr.region,
                 S3_REPLICATION_TRUST
             ),
+            role_name: None,
             assume_role_policy_document: PolicyDocument::new(vec![trust]),
         },
         Options::none(),

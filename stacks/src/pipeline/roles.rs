@@ -83,6 +83,7 @@ pub(super) fn component_role(
     let role = t.add(
         &format!("{name}Role"),
         Role {
+            role_name: None,
             description: description.to_owned(),
             assume_role_policy_document: PolicyDocument::new(vec![service.trust_statement()]),
         },

@@ -11,6 +11,10 @@ use crate::template::{Expr, Handle};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Role {
+    /// The role's name; absent lets CloudFormation generate one from the stack's name (the
+    /// pipeline's roles), set where others must find the role by name (the bootstrap roles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<Expr>,
     /// What the role is for.
     pub description: String,
     /// Who may assume it.
@@ -29,6 +33,19 @@ pub struct Policy {
     pub roles: Vec<Expr>,
 }
 
+/// `AWS::IAM::ManagedPolicy`: a customer managed policy attached to roles, for a policy larger
+/// than a role's inline policies may be (10,240 characters in all; a managed policy holds 6,144).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPolicy {
+    /// What the policy is for.
+    pub description: String,
+    /// The permissions.
+    pub policy_document: PolicyDocument,
+    /// Role names.
+    pub roles: Vec<Expr>,
+}
+
 /// `AWS::IAM::InstanceProfile`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -37,7 +54,12 @@ pub struct InstanceProfile {
     pub roles: Vec<Expr>,
 }
 
-resource_types!(Role => "AWS::IAM::Role", Policy => "AWS::IAM::Policy", InstanceProfile => "AWS::IAM::InstanceProfile");
+resource_types!(
+    Role => "AWS::IAM::Role",
+    Policy => "AWS::IAM::Policy",
+    ManagedPolicy => "AWS::IAM::ManagedPolicy",
+    InstanceProfile => "AWS::IAM::InstanceProfile",
+);
 
 impl Handle<Role> {
     /// The role's ARN.

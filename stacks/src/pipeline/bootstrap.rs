@@ -1,0 +1,438 @@
+//! What `deployer bootstrap` adds to the artifacts stack of an environment with `deploy:`, in
+//! every account and region: a deploy role (what the deployer itself calls, assumable by the
+//! principals and GitLab pipelines the environment names) and a CloudFormation execution role (what
+//! CloudFormation's handlers call for exactly the resource types of the pipeline template, scoped to
+//! the account, region and `mst-<env>-` names wherever IAM allows).
+//!
+//! The stack keeps the artifacts stack's name and its bucket, so bootstrapping an environment
+//! deployed before updates that stack in place: the bucket and the artifacts in it stay.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use environment::{Deploy, Environment};
+
+use crate::handlers::{self, HandlerError};
+use crate::iam::actions::{cloudformation, kms, s3, sts};
+use crate::iam::uses::Use;
+use crate::iam::{Action, PolicyDocument, Principal, Statement};
+use crate::resources::iam::{ManagedPolicy, Policy, Role};
+use crate::template::{Expr, Options, Template, pseudo};
+
+use super::{BuildError, Names, StackKind};
+
+/// The `aud` claim GitLab's ID tokens carry for AWS (`id_tokens: ...: aud:` in `.gitlab-ci.yml`).
+pub const GITLAB_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// A managed policy holds at most 6,144 characters (whitespace not counted); the statements are
+/// split below that, with room for the `${AWS::...}` values CloudFormation substitutes.
+const MANAGED_POLICY_BUDGET: usize = 5_200;
+
+/// IAM attaches at most 10 managed policies to a role (the default quota).
+const MAX_MANAGED_POLICIES: usize = 10;
+
+/// Adds the deploy and execution roles when `env` has `deploy:`; nothing otherwise.
+pub(super) fn add(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+    pipelines: &[&Template],
+) -> Result<(), BuildError> {
+    let Some(deploy) = &env.deploy else {
+        return Ok(());
+    };
+    add_deploy_role(t, names, deploy)?;
+    add_execution_role(t, names, pipelines)?;
+    Ok(())
+}
+
+/// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
+/// deploy role serves every region of its account).
+fn any_region_arn(service: &str, resource: &str) -> Expr {
+    Expr::concat([
+        Expr::lit("arn:"),
+        pseudo::partition(),
+        Expr::lit(format!(":{service}:*:")),
+        pseudo::account_id(),
+        Expr::lit(format!(":{resource}")),
+    ])
+}
+
+fn iam_arn(resource: &str) -> Expr {
+    Expr::concat([
+        Expr::lit("arn:"),
+        pseudo::partition(),
+        Expr::lit(":iam::"),
+        pseudo::account_id(),
+        Expr::lit(format!(":{resource}")),
+    ])
+}
+
+fn bucket_arns(names: &Names, purposes: &[&str], objects: bool) -> Vec<Expr> {
+    purposes
+        .iter()
+        .map(|purpose| {
+            Expr::concat([
+                Expr::lit("arn:"),
+                pseudo::partition(),
+                Expr::lit(format!(":s3:::{}{purpose}-", names.prefix())),
+                pseudo::account_id(),
+                Expr::lit(if objects { "-*/*" } else { "-*" }),
+            ])
+        })
+        .collect()
+}
+
+fn deploy_trust(deploy: &Deploy) -> Vec<Statement> {
+    let mut trust = Vec::new();
+    if !deploy.principals.is_empty() {
+        trust.push(
+            Statement::allow_principal(
+                Principal::Aws(deploy.principals.iter().map(Expr::lit).collect()),
+                &[sts::ASSUME_ROLE],
+            )
+            .sid("NamedPrincipals"),
+        );
+    }
+    if let Some(gitlab) = &deploy.gitlab {
+        let host = &gitlab.host;
+        trust.push(
+            Statement::allow_principal(
+                Principal::Federated(iam_arn(&format!("oidc-provider/{host}"))),
+                &[sts::ASSUME_ROLE_WITH_WEB_IDENTITY],
+            )
+            .sid("GitLabPipelines")
+            .condition(
+                "StringEquals",
+                &format!("{host}:aud"),
+                [Expr::lit(GITLAB_AUDIENCE)],
+            )
+            .condition(
+                "StringEquals",
+                &format!("{host}:sub"),
+                [Expr::lit(format!(
+                    "project_path:{}:ref_type:branch:ref:{}",
+                    gitlab.project, gitlab.branch
+                ))],
+            ),
+        );
+    }
+    trust
+}
+
+fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(), BuildError> {
+    let prefix = names.prefix();
+    let all_stacks = any_region_arn("cloudformation", &format!("stack/{prefix}*/*"));
+    let pipeline_stack = any_region_arn(
+        "cloudformation",
+        &format!("stack/{}/*", names.stack(StackKind::Pipeline)),
+    );
+    let execution_roles = iam_arn(&format!("role/{}*", names.execution_role_prefix()));
+    let statements = vec![
+        Statement::grant_part(
+            &[
+                Use::DeployerPlansChanges,
+                Use::DeployerFollowsEvents,
+                Use::DeployerListsResources,
+                Use::DeployerDetectsDrift,
+            ],
+            &[
+                cloudformation::DESCRIBE_STACKS,
+                cloudformation::GET_TEMPLATE,
+                cloudformation::DESCRIBE_STACK_EVENTS,
+                cloudformation::LIST_STACK_RESOURCES,
+                cloudformation::DETECT_STACK_DRIFT,
+                cloudformation::DESCRIBE_STACK_RESOURCE_DRIFTS,
+            ],
+            [all_stacks],
+        )
+        .sid("ReadTheEnvironmentsStacks"),
+        // Changes reach the pipeline only through the execution role: never with the deploy
+        // role's own permissions, and never to the bootstrap stack.
+        Statement::grant_part(
+            &[Use::DeployerPlansChanges, Use::DeployerDeletesStacks],
+            &[
+                cloudformation::CREATE_CHANGE_SET,
+                cloudformation::DELETE_STACK,
+            ],
+            [pipeline_stack.clone()],
+        )
+        .sid("ChangeThePipelineThroughTheExecutionRole")
+        .condition(
+            "ArnLike",
+            "cloudformation:RoleArn",
+            [execution_roles.clone()],
+        ),
+        Statement::grant_part(
+            &[
+                Use::DeployerPlansChanges,
+                Use::DeployerExecutesChanges,
+                Use::DeployerDeletesStacks,
+            ],
+            &[
+                cloudformation::DESCRIBE_CHANGE_SET,
+                cloudformation::DELETE_CHANGE_SET,
+                cloudformation::EXECUTE_CHANGE_SET,
+                cloudformation::DELETE_STACK,
+            ],
+            [pipeline_stack],
+        )
+        .sid("RunThePipelinesChangeSets"),
+        Statement::grant_unscopable(
+            &[Use::DeployerWaitsForDrift],
+            &[cloudformation::DESCRIBE_STACK_DRIFT_DETECTION_STATUS],
+        )?
+        .sid("WaitForDriftDetection"),
+        Statement::grant(&[Use::DeployerPassesExecutionRole], [execution_roles])
+            .sid("PassTheExecutionRole")
+            .condition(
+                "StringEquals",
+                "iam:PassedToService",
+                [Expr::service_principal("cloudformation")],
+            ),
+        Statement::grant(
+            &[Use::DeployerWatchesAlarms],
+            [any_region_arn("cloudwatch", &format!("alarm:{prefix}*"))],
+        )
+        .sid("WatchThePipelinesAlarms"),
+        Statement::grant(
+            &[Use::DeployerChecksSubscriptions],
+            [any_region_arn("sns", &format!("{prefix}*"))],
+        )
+        .sid("ReadAlertSubscriptions"),
+        Statement::grant(
+            &[Use::DeployerChecksTokenSecret],
+            [any_region_arn(
+                "secretsmanager",
+                "secret:InfluxTokenSecret-*",
+            )],
+        )
+        .sid("SeeWhetherTheTokenIsSet"),
+        Statement::grant(
+            &[
+                Use::DeployerStoresArtifacts,
+                Use::CloudFormationReadsTemplateUrl,
+            ],
+            bucket_arns(names, &["artifacts"], true),
+        )
+        .sid("StoreArtifactsAndTemplates"),
+        Statement::grant_part(
+            &[Use::DeployerPurgesData],
+            &[s3::LIST_BUCKET_VERSIONS, s3::DELETE_BUCKET],
+            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+        )
+        .sid("PurgeDataBuckets"),
+        Statement::grant_part(
+            &[Use::DeployerPurgesData],
+            &[s3::DELETE_OBJECT, s3::DELETE_OBJECT_VERSION],
+            bucket_arns(names, &["raw", "curated", "access-logs"], true),
+        )
+        .sid("PurgeDataObjects"),
+        Statement::grant_part(
+            &[Use::DeployerPurgesData],
+            &[kms::SCHEDULE_KEY_DELETION],
+            [any_region_arn("kms", "key/*")],
+        )
+        .sid("RetireTheDataKey")
+        // Key ids are random: the pipeline's key is the one CloudFormation tagged with its stack.
+        .condition(
+            "StringEquals",
+            "aws:ResourceTag/aws:cloudformation:stack-name",
+            [Expr::lit(names.stack(StackKind::Pipeline))],
+        ),
+    ];
+    let role = t.add(
+        "DeployRole",
+        Role {
+            role_name: Some(names.deploy_role()),
+            description: "Assumed by deployer up, diff, down and status: reads the environment's stacks, plans and runs the pipeline's changes through the execution role, uploads artifacts.".into(),
+            assume_role_policy_document: PolicyDocument::new(deploy_trust(deploy)),
+        },
+        Options::none(),
+    )?;
+    t.add(
+        "DeployPolicy",
+        Policy {
+            policy_name: "DeployPermissions".into(),
+            policy_document: PolicyDocument::identity(statements)?,
+            roles: vec![role.reference()],
+        },
+        Options::none(),
+    )?;
+    t.output("DeployRoleArn", "Role deployer up assumes", role.arn())?;
+    Ok(())
+}
+
+/// An ARN format of the Service Authorization Reference
+/// (`arn:${Partition}:s3:::${BucketName}`) made concrete for the stack: its partition, region and
+/// account; bucket, role and instance profile names limited to the pipeline's `mst-<env>-`;
+/// any other name `*`.
+fn scoped_arn(format: &str, names: &Names) -> Expr {
+    let mut parts = Vec::new();
+    let mut rest = format;
+    while let Some(start) = rest.find("${") {
+        parts.push(Expr::lit(&rest[..start]));
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            parts.push(Expr::lit(after));
+            rest = "";
+            break;
+        };
+        parts.push(match &after[..end] {
+            "Partition" => pseudo::partition(),
+            "Region" => pseudo::region(),
+            "Account" => pseudo::account_id(),
+            "BucketName" | "RoleNameWithPath" | "InstanceProfileNameWithPath" => {
+                Expr::lit(format!("{}*", names.prefix()))
+            }
+            _ => Expr::lit("*"),
+        });
+        rest = &after[end + 1..];
+    }
+    parts.push(Expr::lit(rest));
+    Expr::concat(parts)
+}
+
+/// The resource types of a template, as the vendored handler permissions name them.
+fn resource_types(template: &Template) -> Result<BTreeSet<&'static str>, BuildError> {
+    let json = template.to_json()?;
+    crate::template::rendered_resources(&json)
+        .map(|(_, kind, _)| {
+            handlers::known_type(kind)
+                .ok_or_else(|| BuildError::Handlers(HandlerError::UnknownType(kind.to_owned())))
+        })
+        .collect()
+}
+
+/// The execution role's statements for the resource types of `pipelines` (the environment's
+/// pipeline templates of every region, so the role is the same in each: the canary alone has
+/// some types): per set of resources, the actions scoped to it, with the resource types whose
+/// handlers need them.
+pub(super) fn execution_statements(
+    names: &Names,
+    pipelines: &[&Template],
+) -> Result<Vec<Statement>, BuildError> {
+    let mut needed_by: BTreeMap<Action, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut kinds = BTreeSet::new();
+    for pipeline in pipelines {
+        kinds.extend(resource_types(pipeline)?);
+    }
+    for kind in kinds {
+        for action in handlers::actions(kind).map_err(BuildError::Handlers)? {
+            needed_by.entry(action).or_default().insert(kind);
+        }
+    }
+    // Resources (as text, for grouping) to their expressions, actions and resource types.
+    type Group = (Vec<Expr>, BTreeSet<Action>, BTreeSet<&'static str>);
+    let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
+    let mut unscopable: (BTreeSet<Action>, BTreeSet<&'static str>) = Default::default();
+    for (action, kinds) in &needed_by {
+        let formats = handlers::arn_formats(*action);
+        if formats.is_empty() {
+            unscopable.0.insert(*action);
+            unscopable.1.extend(kinds);
+            continue;
+        }
+        let mut resources: Vec<(String, Expr)> = formats
+            .iter()
+            .map(|format| {
+                let expr = scoped_arn(format, names);
+                (serde_json::to_string(&expr).unwrap_or_default(), expr)
+            })
+            .collect();
+        resources.sort_by(|a, b| a.0.cmp(&b.0));
+        resources.dedup_by(|a, b| a.0 == b.0);
+        let key: Vec<String> = resources.iter().map(|(text, _)| text.clone()).collect();
+        let group = groups.entry(key).or_insert_with(|| {
+            (
+                resources.into_iter().map(|(_, e)| e).collect(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            )
+        });
+        group.1.insert(*action);
+        group.2.extend(kinds);
+    }
+    let uses = |kinds: &BTreeSet<&'static str>| -> Vec<Use> {
+        kinds.iter().map(|kind| Use::HandlersOf { kind }).collect()
+    };
+    let mut statements = Vec::new();
+    if !unscopable.0.is_empty() {
+        let actions: Vec<Action> = unscopable.0.iter().copied().collect();
+        statements.push(Statement::grant_unscopable(&uses(&unscopable.1), &actions)?);
+    }
+    for (resources, actions, kinds) in groups.into_values() {
+        let actions: Vec<Action> = actions.into_iter().collect();
+        statements.push(Statement::grant_part(&uses(&kinds), &actions, resources));
+    }
+    Ok(statements)
+}
+
+fn add_execution_role(
+    t: &mut Template,
+    names: &Names,
+    pipelines: &[&Template],
+) -> Result<(), BuildError> {
+    let role = t.add(
+        "ExecutionRole",
+        Role {
+            role_name: Some(names.execution_role()),
+            description: "CloudFormation's execution role for the pipeline stack: what the resource handlers of the environment's pipeline resource types call, scoped to this account, region and the environment's names.".into(),
+            assume_role_policy_document: PolicyDocument::new(vec![Statement::allow_principal(
+                Principal::Service(vec![Expr::service_principal("cloudformation")]),
+                &[sts::ASSUME_ROLE],
+            )]),
+        },
+        Options::none(),
+    )?;
+    // Split into managed policies: the whole is larger than a role's inline policies may be.
+    let mut chunks: Vec<Vec<Statement>> = vec![Vec::new()];
+    let mut size = 0;
+    for statement in execution_statements(names, pipelines)? {
+        let length = serde_json::to_string(&statement).map_or(0, |text| text.len());
+        if size + length > MANAGED_POLICY_BUDGET && chunks.last().is_some_and(|c| !c.is_empty()) {
+            chunks.push(Vec::new());
+            size = 0;
+        }
+        size += length;
+        if let Some(chunk) = chunks.last_mut() {
+            chunk.push(statement);
+        }
+    }
+    if chunks.len() > MAX_MANAGED_POLICIES {
+        return Err(BuildError::Handlers(HandlerError::Unreadable(format!(
+            "the execution role needs {} managed policies, more than IAM's {MAX_MANAGED_POLICIES}",
+            chunks.len()
+        ))));
+    }
+    for (index, statements) in chunks.into_iter().enumerate() {
+        let unscoped = statements.iter().any(|statement| {
+            serde_json::to_value(statement).is_ok_and(|v| v["Resource"] == "*")
+        });
+        let options = if unscoped {
+            Options::none().skip_checkov(
+                "CKV_AWS_111",
+                "These are the handler permissions the Service Authorization Reference gives no resource type (so `*` is the only resource IAM accepts), for exactly the pipeline's resource types; only CloudFormation may assume the role, and the deploy role passes it only to the environment's pipeline stacks.",
+            )
+        } else {
+            Options::none()
+        };
+        t.add(
+            &format!("ExecutionPolicy{}", index + 1),
+            ManagedPolicy {
+                description: format!(
+                    "Part {} of the CloudFormation execution role's handler permissions",
+                    index + 1
+                ),
+                policy_document: PolicyDocument::identity(statements)?,
+                roles: vec![role.reference()],
+            },
+            options,
+        )?;
+    }
+    t.output(
+        "ExecutionRoleArn",
+        "Role CloudFormation deploys the pipeline stack with",
+        role.arn(),
+    )?;
+    Ok(())
+}
