@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use engine::change_set::{self, Prepared, TemplateLocation};
-use engine::deploy::{self, Settings};
+use engine::deploy::{self, Pinned, Settings};
 use stacks::pipeline::StackKind;
 
 use crate::context::{ArtifactArgs, Context, PlanArgs, Target, plan_json, print_plan};
@@ -52,8 +52,14 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
         // its versions compared; nothing is uploaded.
         let stored =
             engine::artifacts::find_all(&clients.s3, region_name, &bucket, &artifacts).await?;
+        // Resolved as `up` would: a new `latest` AMI shows as the scraper's replacement.
+        let pinned = Pinned {
+            artifacts: stored,
+            scraper_image: engine::image::resolve(&clients.ssm, region_name, &context.env).await?,
+        };
         for kind in [StackKind::Artifacts, StackKind::Pipeline] {
-            let spec = deploy::spec(&context.env, region, kind, &stored)?;
+            let pinned = (kind == StackKind::Pipeline).then_some(&pinned);
+            let spec = deploy::spec(&context.env, region, kind, pinned)?;
             if kind == StackKind::Artifacts && context.env.is_bootstrapped() {
                 // `deployer bootstrap`'s stack: `up` needs it current and never changes it.
                 deploy::check_bootstrap(&clients, &context.env, &spec).await?;
@@ -86,7 +92,7 @@ pub async fn run(args: &DiffArgs) -> Result<ExitCode> {
                 &spec,
                 &location,
                 false,
-                old.as_ref(),
+                Some((&deployed, old.as_ref())),
                 settings.poll,
             )
             .await?

@@ -185,6 +185,7 @@ struct Clients {
     lambda: aws_sdk_lambda::Client,
     sns: aws_sdk_sns::Client,
     iam: aws_sdk_iam::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 async fn clients(environments: &Path) -> Clients {
@@ -195,6 +196,7 @@ async fn clients(environments: &Path) -> Clients {
     Clients {
         cfn: region.cloudformation,
         s3: region.s3,
+        ssm: region.ssm,
         kinesis: aws_sdk_kinesis::Client::new(config),
         lambda: aws_sdk_lambda::Client::new(config),
         sns: aws_sdk_sns::Client::new(config),
@@ -417,6 +419,25 @@ async fn up_diff_up_down_against_moto() {
         assert_eq!(tags.get("mst:parameters-sha256").map(|h| h.len()), Some(64));
         assert_eq!(tags.get("owner").copied(), Some("data-platform"));
     }
+    // The scraper's AMI was resolved by the deployer (`scraper.ami: latest`) and passed as the
+    // plain image id the emulator's public parameter names in the region.
+    let latest = c
+        .ssm
+        .get_parameter()
+        .name(environment::ScraperImage::LATEST_PARAMETER)
+        .send()
+        .await
+        .unwrap();
+    let latest = latest.parameter().and_then(|p| p.value()).unwrap();
+    assert!(latest.starts_with("ami-"), "{latest}");
+    assert_eq!(
+        pipeline_stack(&c)
+            .await
+            .0
+            .get("ScraperImageId")
+            .map(String::as_str),
+        Some(latest)
+    );
     // The artifacts bucket holds the four artifacts under content-hash keys.
     let artifacts_bucket = "mst-local-artifacts-123456789012-us-east-1";
     let listed =

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use environment::{Environment, Region};
 use serde_json::Value;
-use stacks::pipeline::{ArtifactParameter, Names, StackKind};
+use stacks::pipeline::{ArtifactParameter, Names, SCRAPER_IMAGE_PARAMETER, StackKind};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
@@ -17,6 +17,7 @@ use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocat
 use crate::delete;
 use crate::events::StackEvent;
 use crate::gate::{self, CanaryGate};
+use crate::image;
 use crate::waves::{self, RegionResult, join_all};
 
 /// The pipeline stack's parameter naming the artifacts bucket, as `stacks` defines it.
@@ -108,17 +109,39 @@ pub fn stack_of(region: &RegionOutput, kind: StackKind) -> Result<&StackOutput, 
 /// has the real version.
 pub const NOT_UPLOADED_VERSION: &str = "not-uploaded-yet";
 
-/// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
-/// from `stored`.
+/// What the pipeline stack of one region is pinned to, fixed once per `up` or `diff` before any
+/// stack is looked at: the stored artifacts and the scraper's AMI id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// Each artifact's key and object version in the region's artifacts bucket.
+    pub artifacts: Vec<StoredArtifact>,
+    /// The scraper's AMI id (`scraper.ami`, with `latest` resolved in the region).
+    pub scraper_image: String,
+}
+
+/// What to deploy as `kind` in `region`. The pipeline takes each artifact's key and object
+/// version, and the scraper's AMI, from `pinned`, which it requires; the artifacts stack takes
+/// no parameters (`None`).
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
     kind: StackKind,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
 ) -> Result<StackSpec, Error> {
     let stack = stack_of(region, kind)?;
     let mut parameters = BTreeMap::new();
     if kind == StackKind::Pipeline {
+        let pinned = pinned.ok_or_else(|| {
+            Error::Other(format!(
+                "the pipeline of {} needs its artifacts and AMI pinned first",
+                region.region
+            ))
+        })?;
+        let stored = &pinned.artifacts;
+        parameters.insert(
+            SCRAPER_IMAGE_PARAMETER.to_owned(),
+            pinned.scraper_image.clone(),
+        );
         parameters.insert(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
             artifacts_bucket(env, &region.region),
@@ -285,7 +308,10 @@ pub async fn ensure_stack(
         spec,
         location,
         create,
-        old_template.as_ref(),
+        existing
+            .as_ref()
+            .filter(|_| !create)
+            .map(|d| (d, old_template.as_ref())),
         settings.poll,
     )
     .await?;
@@ -345,18 +371,19 @@ pub struct Up<'a> {
     pub resume: bool,
 }
 
-/// Phase one in one region: the artifacts stack, then the artifacts, uploaded when missing and
-/// checked when present. Returns the region's result and, when it succeeded, the stored artifacts
-/// the pipeline pins.
+/// Phase one in one region: the scraper's AMI resolved (before anything changes), the artifacts
+/// stack, then the artifacts, uploaded when missing and checked when present. Returns the region's
+/// result and, when it succeeded, what the pipeline is pinned to.
 pub async fn prepare_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
     approver: &dyn Approver,
     observer: &dyn Observer,
-) -> (RegionResult, Vec<StoredArtifact>) {
+) -> (RegionResult, Option<Pinned>) {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Artifacts, &[])?;
+        let scraper_image = image::resolve(&clients.ssm, clients.region.as_str(), up.env).await?;
+        let spec = spec(up.env, region, StackKind::Artifacts, None)?;
         // A bootstrapped environment's artifacts stack is `deployer bootstrap`'s: only checked.
         let result = if up.env.is_bootstrapped() {
             check_bootstrap(clients, up.env, &spec).await?;
@@ -373,7 +400,7 @@ pub async fn prepare_region(
             .await?
         };
         if let StackResult::Declined(why) = result {
-            return Ok((RegionResult::Declined(why), Vec::new()));
+            return Ok((RegionResult::Declined(why), None));
         }
         let bucket = artifacts_bucket(up.env, &region.region);
         if up.env.is_local() {
@@ -394,23 +421,29 @@ pub async fn prepare_region(
             (StackResult::Unchanged, 0) => RegionResult::Unchanged,
             _ => RegionResult::Changed,
         };
-        Ok::<_, Error>((result, stored))
+        Ok::<_, Error>((
+            result,
+            Some(Pinned {
+                artifacts: stored,
+                scraper_image,
+            }),
+        ))
     };
     run.await
-        .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), Vec::new()))
+        .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), None))
 }
 
-/// Phase two in one region: the pipeline stack, with the artifacts `prepare_region` stored.
+/// Phase two in one region: the pipeline stack, pinned to what `prepare_region` stored and resolved.
 pub async fn pipeline_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let mut spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+        let mut spec = spec(up.env, region, StackKind::Pipeline, pinned)?;
         if change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
             .is_some_and(|deployed| change_set::unchanged(&deployed, &spec))
@@ -464,9 +497,9 @@ pub async fn pipeline_done(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
 ) -> Result<bool, Error> {
-    let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+    let spec = spec(up.env, region, StackKind::Pipeline, pinned)?;
     Ok(
         change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
@@ -479,12 +512,12 @@ pub async fn pipeline_done(
 /// the gate. `Err` is the sentence that halts the rollout.
 async fn after_canary(
     up: &Up<'_>,
-    stored: &[Vec<StoredArtifact>],
+    pinned: &[Option<Pinned>],
     observer: &dyn Observer,
 ) -> Result<(), String> {
     let mut pending = false;
     for (index, (region, clients)) in up.regions.iter().enumerate().skip(1) {
-        if !pipeline_done(up, region, clients, &stored[index])
+        if !pipeline_done(up, region, clients, pinned[index].as_ref())
             .await
             .unwrap_or(false)
         {
@@ -566,7 +599,7 @@ pub async fn up(
             })
             .collect();
     }
-    let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
+    let (prepared, pinned): (Vec<RegionResult>, Vec<Option<Pinned>>) = join_all(
         up.regions
             .iter()
             .map(|(region, clients)| prepare_region(up, region, clients, approver, observer))
@@ -595,10 +628,10 @@ pub async fn up(
         &waves::plan(&indices, up.parallel),
         |index| {
             let (region, clients) = &up.regions[index];
-            let stored = &stored[index];
+            let pinned = pinned[index].as_ref();
             async move {
                 if up.resume
-                    && pipeline_done(up, region, clients, stored)
+                    && pipeline_done(up, region, clients, pinned)
                         .await
                         .unwrap_or(false)
                 {
@@ -608,10 +641,10 @@ pub async fn up(
                     );
                     return RegionResult::Unchanged;
                 }
-                pipeline_region(up, region, clients, stored, approver, observer).await
+                pipeline_region(up, region, clients, pinned, approver, observer).await
             }
         },
-        |_| after_canary(up, &stored, observer),
+        |_| after_canary(up, &pinned, observer),
     )
     .await;
     results

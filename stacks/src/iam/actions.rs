@@ -186,3 +186,10 @@ pub mod cloudwatch {
     /// Read alarms and their states.
     pub const DESCRIBE_ALARMS: Action = Action::new("cloudwatch", "DescribeAlarms");
 }
+
+/// AWS Systems Manager Parameter Store (the deploy role reads AWS's public AMI parameter).
+pub mod ssm {
+    use super::Action;
+    /// Read one parameter's value.
+    pub const GET_PARAMETER: Action = Action::new("ssm", "GetParameter");
+}

@@ -29,7 +29,9 @@ pub use bootstrap::GITLAB_AUDIENCE;
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::SCRAPER_UNIT;
-pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
+pub use parameters::{
+    ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter, SCRAPER_IMAGE_PARAMETER, parameter_effect,
+};
 pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
 
 use crate::iam::PolicyError;
