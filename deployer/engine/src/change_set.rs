@@ -115,7 +115,8 @@ pub struct Deployed {
     pub status: StackStatus,
     /// Status reason.
     pub reason: Option<String>,
-    /// Parameter values.
+    /// Parameter values; for an SSM parameter type, the value CloudFormation resolved it to (a
+    /// pipeline deployed before the AMI was pinned took `ScraperImageId` from SSM).
     pub parameters: BTreeMap<String, String>,
     /// Stack tags.
     pub tags: BTreeMap<String, String>,
@@ -177,7 +178,10 @@ pub async fn describe_stack(
             .map(|p| {
                 (
                     p.parameter_key().unwrap_or_default().to_owned(),
-                    p.parameter_value().unwrap_or_default().to_owned(),
+                    p.resolved_value()
+                        .or(p.parameter_value())
+                        .unwrap_or_default()
+                        .to_owned(),
                 )
             })
             .collect(),

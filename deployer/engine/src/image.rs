@@ -50,3 +50,34 @@ pub fn offline_description(env: &Environment) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
+
+    use super::*;
+
+    fn prod(ami: Option<&str>) -> Environment {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let text = match ami {
+            Some(id) => text.replacen("scraper:\n", &format!("scraper:\n  ami: {id}\n"), 1),
+            None => text,
+        };
+        environment::parse("prod.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn offline_a_fixed_id_is_shown_and_latest_is_said_to_be_resolved_at_deploy() {
+        assert_eq!(
+            offline_description(&prod(Some("ami-0abcdef1234567890"))),
+            "ami-0abcdef1234567890 (scraper.ami)"
+        );
+        assert!(
+            offline_description(&prod(None)).starts_with(
+                "resolved at deploy: the newest Amazon Linux 2023 (/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64)"
+            )
+        );
+    }
+}

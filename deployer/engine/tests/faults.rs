@@ -1830,3 +1830,34 @@ async fn a_region_placed_in_another_account_refuses_credentials_of_the_environme
         assert_eq!(region.create.num_calls(), 0, "no change set");
     }
 }
+
+#[tokio::test]
+async fn a_parameter_cloudformation_resolved_from_ssm_is_read_as_its_value() {
+    // A pipeline deployed before the AMI was pinned: `ScraperImageId` was the SSM parameter's name,
+    // resolved by CloudFormation. Its value is what a plan compares with the pinned id.
+    let described = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(|| {
+        let mut old = stack("mst-prod-pipeline", StackStatus::UpdateComplete, &[]);
+        old.parameters = Some(vec![
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(SCRAPER_IMAGE_PARAMETER)
+                .parameter_value(ScraperImage::LATEST_PARAMETER)
+                .resolved_value("ami-0aaaaaaaaaaaaaaaa")
+                .build(),
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("TransformCodeVersion")
+                .parameter_value("v1")
+                .build(),
+        ]);
+        DescribeStacksOutput::builder().stacks(old).build()
+    });
+    let cfn = client!(aws_sdk_cloudformation, [&described]);
+    let deployed = change_set::describe_stack(&cfn, "eu-west-1", "mst-prod-pipeline")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        deployed.parameters[SCRAPER_IMAGE_PARAMETER],
+        "ami-0aaaaaaaaaaaaaaaa"
+    );
+    assert_eq!(deployed.parameters["TransformCodeVersion"], "v1");
+}
