@@ -541,12 +541,24 @@ async fn up_diff_up_down_against_moto() {
         );
     }
 
-    // A changed environment shows in diff (exit 2), and up applies it.
+    // A changed environment shows in diff (exit 2), and up applies it. Another AMI than the one
+    // `latest` resolved to shows as its parameter, both ids and the scraper's replacement.
     environment(&envs, moto.endpoint(), "123456789012", 512);
+    let local = envs.join("local.yaml");
+    let pinned = "ami-0fedcba9876543210";
+    let text_of_env = std::fs::read_to_string(&local).unwrap().replacen(
+        "scraper:\n",
+        &format!("scraper:\n  ami: {pinned}\n"),
+        1,
+    );
+    std::fs::write(&local, text_of_env).unwrap();
     let diff = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(diff.status.code(), Some(2), "{}", text(&diff));
     assert!(
-        text(&diff).contains("~ Modify Transform (AWS::Lambda::Function)"),
+        text(&diff).contains("~ Modify Transform (AWS::Lambda::Function)")
+            && text(&diff).contains(&format!(
+                "  ScraperImageId {latest} → {pinned}: replaces the scraper instance\n"
+            )),
         "{}",
         text(&diff)
     );
@@ -556,6 +568,14 @@ async fn up_diff_up_down_against_moto() {
     );
     assert_eq!(update.status.code(), Some(0), "{}", text(&update));
     verify_pipeline(&c, &sizes, 512).await;
+    assert_eq!(
+        pipeline_stack(&c)
+            .await
+            .0
+            .get("ScraperImageId")
+            .map(String::as_str),
+        Some(pinned)
+    );
 
     let status = deployer(&["status", "--env", "local"], &envs);
     assert_eq!(status.status.code(), Some(0));
