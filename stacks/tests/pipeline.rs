@@ -1641,3 +1641,45 @@ fn the_bootstrap_stack_is_the_artifacts_stack_with_the_roles_added() {
         .collect();
     assert_eq!(iam_actions, ["iam:PassRole"]);
 }
+
+#[test]
+fn the_scrapers_ami_is_a_plain_image_id_parameter_and_latest_is_read_by_the_deploy_role() {
+    // The pipeline takes the AMI id the deployer resolved: CloudFormation never re-reads an SSM
+    // parameter on its own, so a new AMI release cannot replace the scraper unannounced.
+    for (name, region, kind, template) in all_templates() {
+        if kind != StackKind::Pipeline {
+            continue;
+        }
+        let parameter = &template["Parameters"][pipeline::SCRAPER_IMAGE_PARAMETER];
+        assert_eq!(parameter["Type"], "AWS::EC2::Image::Id", "{name} {region}");
+        assert!(parameter.get("Default").is_none(), "{name} {region}");
+    }
+    let grants = |env: &Environment| -> Vec<Value> {
+        let stacks = pipeline::stacks(env, env.canary_region()).unwrap();
+        let template = stacks[0].template.to_json().unwrap();
+        template["Resources"]["DeployPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("ssm:"))
+            .cloned()
+            .collect()
+    };
+    // `latest` (dev's default): GetParameter on exactly AWS's public x86_64 parameter.
+    let dev = env("dev");
+    assert_eq!(dev.scraper.ami, environment::ScraperImage::Latest);
+    let resolve = grants(&dev);
+    assert_eq!(resolve.len(), 1);
+    assert_eq!(
+        resolve[0]["Action"],
+        serde_json::json!(["ssm:GetParameter"])
+    );
+    assert_eq!(
+        resolve[0]["Resource"],
+        serde_json::json!([{"Fn::Sub": "arn:${AWS::Partition}:ssm:*:*:parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}])
+    );
+    // A fixed image id needs no SSM at all.
+    let mut fixed = dev.clone();
+    fixed.scraper.ami = environment::ScraperImage::Id("ami-0abcdef1234567890".into());
+    assert!(grants(&fixed).is_empty());
+}

@@ -132,7 +132,7 @@ pub async fn run(args: &BootstrapArgs) -> Result<ExitCode> {
         let clients = aws.region(&region.region);
         // The same account check as every other command, in this region.
         aws::check_region_account(&clients, &env).await?;
-        let spec = deploy::spec(&env, region, StackKind::Artifacts, &[], None)?;
+        let spec = deploy::spec(&env, region, StackKind::Artifacts, None, None)?;
         let result = deploy::ensure_stack(
             &clients,
             &env,

@@ -217,6 +217,9 @@ fn plan_lines(
             out.push_str(&synth::changes::property_text(property, "      "));
         }
     }
+    for parameter in &plan.parameters {
+        let _ = writeln!(out, "  {parameter}");
+    }
     if plan.iam.changed() {
         let _ = writeln!(
             out,
@@ -257,6 +260,9 @@ pub fn plan_json(plan: &engine::change_set::Plan) -> serde_json::Value {
         "changes": plan.changes.iter().map(|c| serde_json::json!({
             "action": c.action.as_str(), "logical_id": c.logical_id, "resource_type": c.resource_type,
             "replacement": c.replacement.as_ref().map(|r| r.as_str()),
+        })).collect::<Vec<_>>(),
+        "parameters": plan.parameters.iter().map(|p| serde_json::json!({
+            "name": p.name, "before": p.before, "after": p.after, "effect": p.effect,
         })).collect::<Vec<_>>(),
         "iam": policy_review::render::change_lines(&plan.iam),
         "iam_changes": {
@@ -301,6 +307,7 @@ mod tests {
                 resource_type: "AWS::IAM::Policy".into(),
                 replacement: Some(Replacement::False),
             }],
+            parameters: Vec::new(),
             iam: iam_changes("mst-local-pipeline", Some(old), new),
         }
     }
@@ -373,6 +380,47 @@ mod tests {
 
         // Nothing about IAM when IAM does not change.
         assert!(!plan_text(&plan_of(&old, &old), PlanArgs::default()).contains("IAM changes"));
+    }
+
+    /// A new AMI changes no template text: the plan names the parameter, both ids and what the
+    /// change does, beside CloudFormation's resource changes.
+    #[test]
+    fn a_plan_shows_an_ami_change_as_the_scrapers_replacement() {
+        let template = pipeline();
+        let mut plan = plan_of(&template, &template);
+        plan.changes = vec![
+            ResourceChange {
+                action: ChangeAction::Modify,
+                logical_id: "ScraperLaunchTemplate".into(),
+                resource_type: "AWS::EC2::LaunchTemplate".into(),
+                replacement: Some(Replacement::False),
+            },
+            ResourceChange {
+                action: ChangeAction::Modify,
+                logical_id: "ScraperInstance".into(),
+                resource_type: "AWS::EC2::Instance".into(),
+                replacement: Some(Replacement::True),
+            },
+        ];
+        plan.parameters = vec![engine::change_set::ParameterChange {
+            name: "ScraperImageId".into(),
+            before: Some("ami-0aaaaaaaaaaaaaaaa".into()),
+            after: "ami-0bbbbbbbbbbbbbbbb".into(),
+            effect: "replaces the scraper instances, one shard at a time",
+        }];
+        assert_eq!(
+            plan_text(&plan, PlanArgs::default()),
+            "us-east-1 mst-local-pipeline: 0 to add, 2 to modify (1 replaced), 0 to remove
+  ~ Modify ScraperLaunchTemplate (AWS::EC2::LaunchTemplate)
+  ~ Modify ScraperInstance (AWS::EC2::Instance)  REPLACEMENT
+  ScraperImageId ami-0aaaaaaaaaaaaaaaa → ami-0bbbbbbbbbbbbbbbb: replaces the scraper instances, one shard at a time
+"
+        );
+        assert_eq!(
+            plan_json(&plan)["parameters"],
+            json!([{"name": "ScraperImageId", "before": "ami-0aaaaaaaaaaaaaaaa",
+                "after": "ami-0bbbbbbbbbbbbbbbb", "effect": "replaces the scraper instances, one shard at a time"}])
+        );
     }
 
     /// A new stack's IAM is one line per role and resource policy (the first `up` of `prod` used to

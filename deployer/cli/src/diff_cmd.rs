@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
 use engine::artifacts::{self, Stored, StoredArtifact};
 use engine::change_set::{self, Deployed, Plan, Prepared, ResourceChange, TemplateLocation};
-use engine::deploy::{self, Settings};
+use engine::deploy::{self, Pinned, Settings};
 use engine::sources;
 use serde_json::Value;
 use stacks::pipeline::{ArtifactParameter, StackKind};
@@ -146,7 +146,7 @@ fn show_code(
 /// The artifacts the change set pins: with `--artifacts`, the given ones as the bucket holds them;
 /// without, the deployed ones (code changes are told apart by source hash, not by a change set),
 /// with the source hashes the stack records, so only the templates and settings are compared.
-async fn pinned(
+async fn pinned_artifacts(
     clients: &engine::aws::RegionClients,
     bucket: &str,
     given: Option<&[artifacts::Artifact]>,
@@ -277,11 +277,26 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                 // Read-only: what the bucket holds is checked (a planted object is refused here
                 // too) and its versions compared; nothing is uploaded.
                 StackKind::Pipeline => {
-                    pinned(&clients, &bucket, given.as_deref(), deployed.as_ref()).await?
+                    pinned_artifacts(&clients, &bucket, given.as_deref(), deployed.as_ref()).await?
                 }
                 StackKind::Artifacts | StackKind::Replica => Vec::new(),
             };
-            let spec = deploy::spec(&context.env, region, kind, &stored, replica_key.as_deref())?;
+            // The AMI resolved as `up` would: a new `latest` shows as the scraper's replacement.
+            let pinned = match kind {
+                StackKind::Pipeline => Some(Pinned {
+                    artifacts: stored.clone(),
+                    scraper_image: engine::image::resolve(&clients.ssm, region_name, &context.env)
+                        .await?,
+                }),
+                StackKind::Artifacts | StackKind::Replica => None,
+            };
+            let spec = deploy::spec(
+                &context.env,
+                region,
+                kind,
+                pinned.as_ref(),
+                replica_key.as_deref(),
+            )?;
             if kind == StackKind::Artifacts && context.env.is_bootstrapped() {
                 // `deployer bootstrap`'s stack: `up` needs it current and never changes it.
                 deploy::check_bootstrap(&clients, &context.env, &spec).await?;
@@ -328,7 +343,7 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                     &spec,
                     &location,
                     false,
-                    old.as_ref(),
+                    Some((&deployed, old.as_ref())),
                     settings.poll,
                 )
                 .await?
@@ -364,6 +379,8 @@ fn offline_plan(
         region: region.to_owned(),
         change_set_id: String::new(),
         create: old.is_none(),
+        // Templates carry no parameter values: the header says what the AMI will be.
+        parameters: Vec::new(),
         changes: details
             .resources
             .iter()
@@ -401,18 +418,23 @@ fn offline(args: &DiffArgs) -> Result<bool> {
         serde_json::from_str(text)
             .with_context(|| format!("{rev}:{}/{name} is not a JSON template", dir.display()))
     };
+    // Templates do not hold the AMI (a parameter `up` resolves): say what it will be.
+    let ami = engine::image::offline_description(&env);
     match args.output.output {
-        Output::Text => println!(
-            "{}: the templates committed in {} at {label} → the templates synthesized now",
-            env.name.as_str(),
-            dir.display()
-        ),
+        Output::Text => {
+            println!(
+                "{}: the templates committed in {} at {label} → the templates synthesized now",
+                env.name.as_str(),
+                dir.display()
+            );
+            println!("  scraper AMI: {ami}");
+        }
         Output::Json => println!(
             "{}",
             json_line(
                 "diff",
                 serde_json::json!({"type": "offline", "env": env.name.as_str(),
-                    "base": label, "dir": dir.display().to_string()})
+                    "base": label, "dir": dir.display().to_string(), "scraper_ami": ami})
             )
         ),
     }

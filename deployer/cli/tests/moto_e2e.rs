@@ -245,6 +245,7 @@ struct Clients {
     sns: aws_sdk_sns::Client,
     iam: aws_sdk_iam::Client,
     kms: aws_sdk_kms::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 async fn clients(environments: &Path) -> Clients {
@@ -255,6 +256,7 @@ async fn clients(environments: &Path) -> Clients {
     Clients {
         cfn: region.cloudformation,
         s3: region.s3,
+        ssm: region.ssm,
         kinesis: aws_sdk_kinesis::Client::new(config),
         lambda: aws_sdk_lambda::Client::new(config),
         sns: aws_sdk_sns::Client::new(config),
@@ -551,6 +553,25 @@ async fn up_diff_up_down_against_moto() {
         assert_eq!(tags.get("mst:parameters-sha256").map(|h| h.len()), Some(64));
         assert_eq!(tags.get("owner").copied(), Some("data-platform"));
     }
+    // The scraper's AMI was resolved by the deployer (`scraper.ami: latest`) and passed as the
+    // plain image id the emulator's public parameter names in the region.
+    let latest = c
+        .ssm
+        .get_parameter()
+        .name(environment::ScraperImage::LATEST_PARAMETER)
+        .send()
+        .await
+        .unwrap();
+    let latest = latest.parameter().and_then(|p| p.value()).unwrap();
+    assert!(latest.starts_with("ami-"), "{latest}");
+    assert_eq!(
+        pipeline_stack(&c)
+            .await
+            .0
+            .get("ScraperImageId")
+            .map(String::as_str),
+        Some(latest)
+    );
     // The artifacts bucket holds the four artifacts under content-hash keys.
     let artifacts_bucket = "mst-local-artifacts-123456789012-us-east-1";
     let listed =
@@ -660,12 +681,24 @@ async fn up_diff_up_down_against_moto() {
         );
     }
 
-    // A changed environment shows in diff (exit 2), and up applies it.
+    // A changed environment shows in diff (exit 2), and up applies it. Another AMI than the one
+    // `latest` resolved to shows as its parameter, both ids and the scraper's replacement.
     environment(&envs, moto.endpoint(), "123456789012", 512);
+    let local = envs.join("local.yaml");
+    let pinned = "ami-0fedcba9876543210";
+    let text_of_env = std::fs::read_to_string(&local).unwrap().replacen(
+        "scraper:\n",
+        &format!("scraper:\n  ami: {pinned}\n"),
+        1,
+    );
+    std::fs::write(&local, text_of_env).unwrap();
     let diff = deployer(&["diff", "--env", "local", "--artifacts", art], &envs);
     assert_eq!(diff.status.code(), Some(2), "{}", text(&diff));
     assert!(
-        text(&diff).contains("~ Modify Transform (AWS::Lambda::Function)"),
+        text(&diff).contains("~ Modify Transform (AWS::Lambda::Function)")
+            && text(&diff).contains(&format!(
+                "  ScraperImageId {latest} → {pinned}: replaces the scraper instances, one shard at a time\n"
+            )),
         "{}",
         text(&diff)
     );
@@ -675,6 +708,14 @@ async fn up_diff_up_down_against_moto() {
     );
     assert_eq!(update.status.code(), Some(0), "{}", text(&update));
     verify_pipeline(&c, &sizes, 512).await;
+    assert_eq!(
+        pipeline_stack(&c)
+            .await
+            .0
+            .get("ScraperImageId")
+            .map(String::as_str),
+        Some(pinned)
+    );
 
     let status = deployer(&["status", "--env", "local"], &envs);
     assert_eq!(status.status.code(), Some(0));

@@ -249,6 +249,7 @@ fn the_engine_and_policy_diff_classify_a_change_alike() {
             change_set_id: String::new(),
             create: false,
             changes: Vec::new(),
+            parameters: Vec::new(),
             iam: engine::change_set::iam_changes("mst-prod-pipeline", Some(old), new),
         };
         let roles = serde_json::to_value(&plan.iam.roles).unwrap();

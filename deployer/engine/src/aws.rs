@@ -48,6 +48,8 @@ pub struct RegionClients {
     pub sts: aws_sdk_sts::Client,
     /// CloudWatch: the pipeline's alarms (rollback triggers, the canary's bake).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// SSM: the scraper's `latest` AMI, read once from AWS's public parameter.
+    pub ssm: aws_sdk_ssm::Client,
     /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
     /// chain` or `the emulator's fixed credentials`.
     pub credentials: String,
@@ -146,6 +148,11 @@ impl Aws {
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -158,6 +165,7 @@ impl Aws {
             secretsmanager,
             sts,
             cloudwatch,
+            ssm,
             credentials: self.credentials(),
         }
     }

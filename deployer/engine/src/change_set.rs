@@ -119,7 +119,8 @@ pub struct Deployed {
     pub status: StackStatus,
     /// Status reason.
     pub reason: Option<String>,
-    /// Parameter values.
+    /// Parameter values; for an SSM parameter type, the value CloudFormation resolved it to (a
+    /// pipeline deployed before the AMI was pinned took `ScraperImageId` from SSM).
     pub parameters: BTreeMap<String, String>,
     /// Stack tags.
     pub tags: BTreeMap<String, String>,
@@ -181,7 +182,10 @@ pub async fn describe_stack(
             .map(|p| {
                 (
                     p.parameter_key().unwrap_or_default().to_owned(),
-                    p.parameter_value().unwrap_or_default().to_owned(),
+                    p.resolved_value()
+                        .or(p.parameter_value())
+                        .unwrap_or_default()
+                        .to_owned(),
                 )
             })
             .collect(),
@@ -282,6 +286,52 @@ impl fmt::Display for ResourceChange {
     }
 }
 
+/// A change of a stack parameter whose effect the template does not show (its text stays the
+/// same), such as the scraper's AMI: `ScraperImageId ami-A → ami-B: replaces the scraper instances, one shard at a time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterChange {
+    /// The parameter's name.
+    pub name: String,
+    /// The deployed value; `None` when the deployed stack does not have the parameter.
+    pub before: Option<String>,
+    /// The value passed now.
+    pub after: String,
+    /// What the change does ([`stacks::pipeline::parameter_effect`]).
+    pub effect: &'static str,
+}
+
+impl fmt::Display for ParameterChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let before = self.before.as_deref().unwrap_or("(not set)");
+        write!(
+            f,
+            "{} {before} → {}: {}",
+            self.name, self.after, self.effect
+        )
+    }
+}
+
+/// The changes between the deployed parameters and those `spec` passes, for the parameters with
+/// a stated effect ([`stacks::pipeline::parameter_effect`]), in name order.
+pub fn parameter_changes(
+    deployed: &BTreeMap<String, String>,
+    spec: &StackSpec,
+) -> Vec<ParameterChange> {
+    spec.parameters
+        .iter()
+        .filter_map(|(name, after)| {
+            let effect = stacks::pipeline::parameter_effect(name)?;
+            let before = deployed.get(name);
+            (before != Some(after)).then(|| ParameterChange {
+                name: name.clone(),
+                before: before.cloned(),
+                after: after.clone(),
+                effect,
+            })
+        })
+        .collect()
+}
+
 /// A reviewed change set, ready to execute or discard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -295,6 +345,8 @@ pub struct Plan {
     pub create: bool,
     /// Resource changes.
     pub changes: Vec<ResourceChange>,
+    /// Parameter changes with an effect of their own (the scraper's AMI); empty for a new stack.
+    pub parameters: Vec<ParameterChange>,
     /// How IAM changes, role by role and resource-based policy by policy, classified as
     /// `deployer policy diff` classifies it ([`iam_changes`]).
     pub iam: PolicyDiff,
@@ -343,16 +395,18 @@ fn change_set_name() -> String {
 
 /// Creates a change set for `spec`, waits until CloudFormation has computed it, and returns what
 /// would change. A change set without changes is deleted and reported as [`Prepared::Unchanged`].
-/// `deployed_template` is the current template (for the IAM comparison), `None` for a new stack.
+/// `deployed` is the current stack and its template (for the parameter and IAM comparisons),
+/// `None` for a new stack.
 pub async fn create(
     client: &Client,
     region: &str,
     spec: &StackSpec,
     location: &TemplateLocation,
     create: bool,
-    deployed_template: Option<&Value>,
+    deployed: Option<(&Deployed, Option<&Value>)>,
     poll: Duration,
 ) -> Result<Prepared, Error> {
+    let deployed_template = deployed.and_then(|(_, template)| template);
     let stack = spec.name.as_str();
     let request = client
         .create_change_set()
@@ -429,6 +483,7 @@ pub async fn create(
                     change_set_id: id.clone(),
                     create,
                     changes: Vec::new(),
+                    parameters: Vec::new(),
                     iam: PolicyDiff::default(),
                 };
                 discard(client, &plan).await?;
@@ -484,6 +539,9 @@ pub async fn create(
         change_set_id: id,
         create,
         changes,
+        parameters: deployed
+            .map(|(stack, _)| parameter_changes(&stack.parameters, spec))
+            .unwrap_or_default(),
         iam: iam_changes(stack, deployed_template, &new_template),
     })))
 }
@@ -528,6 +586,7 @@ pub fn local_plan(spec: &StackSpec, region: &str) -> Result<Plan, Error> {
         change_set_id: String::new(),
         create: true,
         changes,
+        parameters: Vec::new(),
         iam: iam_changes(&spec.name, None, &template),
     })
 }
@@ -587,6 +646,7 @@ mod tests {
             change_set_id: String::new(),
             create: false,
             changes: Vec::new(),
+            parameters: Vec::new(),
             iam,
         }
     }
@@ -736,6 +796,44 @@ mod tests {
                 Some(Replacement::from("Maybe"))
             ),
             "~ Reticulate Transform (AWS::Lambda::Function)  replacement: Maybe"
+        );
+    }
+
+    #[test]
+    fn only_a_changed_parameter_with_an_effect_is_a_parameter_change() {
+        let passed = BTreeMap::from([
+            (
+                "ScraperImageId".to_owned(),
+                "ami-0bbbbbbbbbbbbbbbb".to_owned(),
+            ),
+            ("TransformCodeVersion".to_owned(), "v2".to_owned()),
+        ]);
+        let spec = StackSpec::new(STACK.into(), "{}".into(), passed, BTreeMap::new());
+        let deployed = BTreeMap::from([
+            (
+                "ScraperImageId".to_owned(),
+                "ami-0aaaaaaaaaaaaaaaa".to_owned(),
+            ),
+            ("TransformCodeVersion".to_owned(), "v1".to_owned()),
+        ]);
+        let changes = parameter_changes(&deployed, &spec);
+        // The code version's change shows as the function's; the AMI's has no resource of its own
+        // in the template, so it is named with what it does.
+        assert_eq!(
+            changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "ScraperImageId ami-0aaaaaaaaaaaaaaaa → ami-0bbbbbbbbbbbbbbbb: replaces the scraper instances, one shard at a time"
+            ]
+        );
+        let same = BTreeMap::from([(
+            "ScraperImageId".to_owned(),
+            "ami-0bbbbbbbbbbbbbbbb".to_owned(),
+        )]);
+        assert!(parameter_changes(&same, &spec).is_empty());
+        // A stack deployed before the parameter existed.
+        assert_eq!(
+            parameter_changes(&BTreeMap::new(), &spec)[0].to_string(),
+            "ScraperImageId (not set) → ami-0bbbbbbbbbbbbbbbb: replaces the scraper instances, one shard at a time"
         );
     }
 

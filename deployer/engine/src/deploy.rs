@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use environment::{Environment, Region};
 use serde_json::Value;
-use stacks::pipeline::{ArtifactParameter, Names, REPLICA_KEY_PARAMETER, StackKind};
+use stacks::pipeline::{
+    ArtifactParameter, Names, REPLICA_KEY_PARAMETER, SCRAPER_IMAGE_PARAMETER, StackKind,
+};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
@@ -18,6 +20,7 @@ use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocat
 use crate::delete;
 use crate::events::StackEvent;
 use crate::gate::{self, CanaryGate};
+use crate::image;
 use crate::status::Phase;
 use crate::waves::{self, RegionResult, join_all};
 
@@ -122,15 +125,26 @@ pub fn replica_key_not_deployed(env: &Environment) -> Option<String> {
     })
 }
 
-/// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
-/// from `stored`, with `dr:` the replica key's ARN from `replica_key` (refused when missing), and
-/// carries the source hash of each artifact that has one as a stack tag
-/// ([`crate::sources::source_tag`]).
+/// What the pipeline stack of one region is pinned to, fixed once per `up` or `diff` before any
+/// stack is looked at: the stored artifacts and the scraper's AMI id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// Each artifact's key and object version in the region's artifacts bucket.
+    pub artifacts: Vec<StoredArtifact>,
+    /// The scraper's AMI id (`scraper.ami`, with `latest` resolved in the region).
+    pub scraper_image: String,
+}
+
+/// What to deploy as `kind` in `region`. The pipeline takes each artifact's key and object
+/// version, and the scraper's AMI, from `pinned`, which it requires; with `dr:` the replica key's
+/// ARN from `replica_key` (refused when missing); and carries the source hash of each artifact
+/// that has one as a stack tag ([`crate::sources::source_tag`]). The other stacks take no
+/// parameters (`None`).
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
     kind: StackKind,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
     replica_key: Option<&str>,
 ) -> Result<StackSpec, Error> {
     let stack = stack_of(region, kind)?;
@@ -147,6 +161,17 @@ pub fn spec(
         parameters.insert(REPLICA_KEY_PARAMETER.to_owned(), arn.to_owned());
     }
     if kind == StackKind::Pipeline {
+        let pinned = pinned.ok_or_else(|| {
+            Error::Other(format!(
+                "the pipeline of {} needs its artifacts and AMI pinned first",
+                region.region
+            ))
+        })?;
+        let stored = &pinned.artifacts;
+        parameters.insert(
+            SCRAPER_IMAGE_PARAMETER.to_owned(),
+            pinned.scraper_image.clone(),
+        );
         parameters.insert(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
             artifacts_bucket(env, &region.region),
@@ -171,7 +196,7 @@ pub fn spec(
         }
     }
     let mut tags = env.tags.clone();
-    for artifact in stored {
+    for artifact in pinned.map(|p| &p.artifacts[..]).unwrap_or_default() {
         if let Some(source) = &artifact.source_sha256 {
             tags.insert(
                 crate::sources::source_tag(artifact.parameter),
@@ -338,7 +363,10 @@ pub async fn ensure_stack(
         spec,
         location,
         create,
-        old_template.as_ref(),
+        existing
+            .as_ref()
+            .filter(|_| !create)
+            .map(|d| (d, old_template.as_ref())),
         settings.poll,
     )
     .await?;
@@ -519,18 +547,19 @@ pub struct Up<'a> {
     pub resume: bool,
 }
 
-/// Phase one in one region: the artifacts stack, then the artifacts, uploaded when missing and
-/// checked when present. Returns the region's result and, when it succeeded, the stored artifacts
-/// the pipeline pins.
+/// Phase one in one region: the scraper's AMI resolved (before anything changes), the artifacts
+/// stack, then the artifacts, uploaded when missing and checked when present. Returns the region's
+/// result and, when it succeeded, what the pipeline is pinned to.
 pub async fn prepare_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
     approver: &dyn Approver,
     observer: &dyn Observer,
-) -> (RegionResult, Vec<StoredArtifact>) {
+) -> (RegionResult, Option<Pinned>) {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Artifacts, &[], None)?;
+        let scraper_image = image::resolve(&clients.ssm, clients.region.as_str(), up.env).await?;
+        let spec = spec(up.env, region, StackKind::Artifacts, None, None)?;
         // A bootstrapped environment's artifacts stack is `deployer bootstrap`'s: only checked.
         let result = if up.env.is_bootstrapped() {
             check_bootstrap(clients, up.env, &spec).await?;
@@ -548,7 +577,7 @@ pub async fn prepare_region(
             .await?
         };
         if let StackResult::Declined(why) = result {
-            return Ok((RegionResult::Declined(why), Vec::new()));
+            return Ok((RegionResult::Declined(why), None));
         }
         let bucket = artifacts_bucket(up.env, &region.region);
         if up.env.is_local() {
@@ -570,10 +599,16 @@ pub async fn prepare_region(
             (StackResult::Unchanged, 0) => RegionResult::Unchanged,
             _ => RegionResult::Changed,
         };
-        Ok::<_, Error>((result, stored))
+        Ok::<_, Error>((
+            result,
+            Some(Pinned {
+                artifacts: stored,
+                scraper_image,
+            }),
+        ))
     };
     run.await
-        .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), Vec::new()))
+        .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), None))
 }
 
 /// Stores the scraper's shard configurations (`stacks::pipeline::shard_configurations`) in `bucket`
@@ -602,18 +637,18 @@ pub async fn store_shard_configurations(
     Ok(uploaded)
 }
 
-/// Phase two in one region: the pipeline stack, with the artifacts `prepare_region` stored.
+/// Phase two in one region: the pipeline stack, pinned to what `prepare_region` stored and resolved.
 pub async fn pipeline_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
     replica_key: Option<&str>,
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let mut spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
+        let mut spec = spec(up.env, region, StackKind::Pipeline, pinned, replica_key)?;
         if change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
             .is_some_and(|deployed| change_set::unchanged(&deployed, &spec))
@@ -683,10 +718,10 @@ pub async fn pipeline_done(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
-    stored: &[StoredArtifact],
+    pinned: Option<&Pinned>,
     replica_key: Option<&str>,
 ) -> Result<bool, Error> {
-    let spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
+    let spec = spec(up.env, region, StackKind::Pipeline, pinned, replica_key)?;
     Ok(
         change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
@@ -699,13 +734,13 @@ pub async fn pipeline_done(
 /// the gate. `Err` is the sentence that halts the rollout.
 async fn after_canary(
     up: &Up<'_>,
-    stored: &[Vec<StoredArtifact>],
+    pinned: &[Option<Pinned>],
     replica_key: Option<&str>,
     observer: &dyn Observer,
 ) -> Result<(), String> {
     let mut pending = false;
     for (index, (region, clients)) in up.regions.iter().enumerate().skip(1) {
-        if !pipeline_done(up, region, clients, &stored[index], replica_key)
+        if !pipeline_done(up, region, clients, pinned[index].as_ref(), replica_key)
             .await
             .unwrap_or(false)
         {
@@ -767,7 +802,7 @@ pub async fn replica_region(
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Replica, &[], None)?;
+        let spec = spec(up.env, region, StackKind::Replica, None, None)?;
         let result = ensure_stack(
             clients,
             up.env,
@@ -852,7 +887,7 @@ pub async fn up(
             return replica;
         }
     }
-    let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
+    let (prepared, pinned): (Vec<RegionResult>, Vec<Option<Pinned>>) = join_all(
         up.regions
             .iter()
             .map(|(region, clients)| prepare_region(up, region, clients, approver, observer))
@@ -885,10 +920,10 @@ pub async fn up(
         &waves::plan(&indices, up.parallel),
         |index| {
             let (region, clients) = &up.regions[index];
-            let stored = &stored[index];
+            let pinned = pinned[index].as_ref();
             async move {
                 if up.resume
-                    && pipeline_done(up, region, clients, stored, replica_key)
+                    && pipeline_done(up, region, clients, pinned, replica_key)
                         .await
                         .unwrap_or(false)
                 {
@@ -898,10 +933,10 @@ pub async fn up(
                     );
                     return RegionResult::Unchanged;
                 }
-                pipeline_region(up, region, clients, stored, replica_key, approver, observer).await
+                pipeline_region(up, region, clients, pinned, replica_key, approver, observer).await
             }
         },
-        |_| after_canary(up, &stored, replica_key, observer),
+        |_| after_canary(up, &pinned, replica_key, observer),
     )
     .await;
     replica

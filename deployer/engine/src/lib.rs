@@ -3,7 +3,7 @@
 //! One small module per operation, in the spirit of `cloudformatious`: [`aws`] (clients over `aws-connect`,
 //! the account check), [`artifacts`] (build, hash, upload), [`change_set`] (create, describe, delete,
 //! and how IAM changes, through `policy-review`, the comparison of `deployer policy diff`), [`apply`]
-//! (execute and wait), [`adopt`] (importing what `down` kept), [`events`] (stack events), [`gate`] (rollback triggers, the canary's bake and gate), [`waves`] (canary first, then parallel waves),
+//! (execute and wait), [`adopt`] (importing what `down` kept), [`events`] (stack events), [`gate`] (rollback triggers, the canary's bake and gate), [`image`] (the scraper's AMI, resolved once), [`waves`] (canary first, then parallel waves),
 //! [`deploy`] (one region's `up`), [`dr`] (the replica key, `dr status`), [`delete`], [`status`], [`fleet`] (the scraper shards) and [`drift`]. CloudFormation holds all
 //! state: the engine keeps none of its own.
 //!
@@ -23,6 +23,7 @@ mod error;
 pub mod events;
 pub mod fleet;
 pub mod gate;
+pub mod image;
 pub mod next_steps;
 pub mod sources;
 pub mod status;

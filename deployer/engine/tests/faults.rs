@@ -29,11 +29,11 @@ use engine::artifacts::Artifact;
 use engine::artifacts::{Stored, StoredArtifact};
 use engine::aws::RegionClients;
 use engine::change_set::{self, Plan};
-use engine::deploy::{self, Approver, Observer, Settings, Up};
+use engine::deploy::{self, Approver, Observer, Pinned, Settings, Up};
 use engine::gate::{CanaryGate, GateFailure, GateFuture};
 use engine::waves::{RegionResult, exit_code};
-use environment::{Environment, Region};
-use stacks::pipeline::{ArtifactParameter, StackKind};
+use environment::{Environment, Region, ScraperImage};
+use stacks::pipeline::{ArtifactParameter, SCRAPER_IMAGE_PARAMETER, StackKind};
 
 /// Builds a client of any service crate over mock rules (no test-util feature needed).
 macro_rules! client {
@@ -338,6 +338,7 @@ fn plan(name: &str, create: bool) -> Plan {
         change_set_id: "cs-1".into(),
         create,
         changes: Vec::new(),
+        parameters: Vec::new(),
         iam: Default::default(),
     }
 }
@@ -407,9 +408,10 @@ async fn a_failed_create_names_the_resource_and_waits_for_the_rollback() {
     assert_eq!(rules[1].num_calls(), 2);
 }
 
-/// Records what the CLI would print.
+/// Records what the CLI would print: plans and operations, and (apart) the parameter changes
+/// the plans show.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
+struct Recorder(Mutex<Vec<String>>, Mutex<Vec<String>>);
 
 impl Observer for Recorder {
     fn plan(&self, region: &Region, plan: &Plan) {
@@ -417,6 +419,10 @@ impl Observer for Recorder {
             .lock()
             .unwrap()
             .push(format!("{region} plan {}", plan.stack));
+        self.1
+            .lock()
+            .unwrap()
+            .extend(plan.parameters.iter().map(|p| format!("{region} {p}")));
     }
     fn started(&self, region: &Region, stack: &str, _total: usize) {
         self.0
@@ -533,6 +539,8 @@ struct Script {
     /// `DescribeAlarms` calls answered with every alarm `OK` before one is in `ALARM`
     /// (`None`: never; the alarms exist and stay `OK`).
     alarm_after: Option<usize>,
+    /// With `done`: the AMI the pipeline was deployed with, when not what `latest` is now.
+    deployed_image: Option<&'static str>,
 }
 
 impl Default for Script {
@@ -544,6 +552,7 @@ impl Default for Script {
             done: false,
             account: "444455556666",
             alarm_after: None,
+            deployed_image: None,
         }
     }
 }
@@ -557,6 +566,8 @@ struct Mocked {
     alarms: Rule,
     /// `DescribeStacks` of the artifacts stack (whether the region was touched at all).
     artifacts_described: Rule,
+    /// SSM `GetParameter` of the scraper's `latest` AMI.
+    resolve: Rule,
 }
 
 /// The pipeline's alarms as `DescribeAlarms` lists them; `firing` is in `ALARM`.
@@ -606,7 +617,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     let artifacts_name = artifacts_stack.name.clone();
     let artifacts_body = artifacts_stack.compact.clone();
     // Deployed as the spec says: the tags carry the template's and parameters' hashes.
-    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[], None)
+    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, None, None)
         .unwrap()
         .tags
         .into_iter()
@@ -637,11 +648,14 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     };
     let pipeline_template = mock!(aws_sdk_cloudformation::Client::get_template)
         .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
+    // Deployed with `deployed_image` when the script says so, else with what `latest` is now.
+    let latest = image_in(output.region.as_str());
+    let deployed_image = script.deployed_image.map_or(latest.clone(), str::to_owned);
     let pipeline_spec = deploy::spec(
         env,
         output,
         StackKind::Pipeline,
-        &stored(&artifacts()),
+        Some(&pinned(&artifacts(), &deployed_image)),
         None,
     )
     .unwrap();
@@ -753,11 +767,21 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
             .collect::<Vec<_>>(),
         i32::try_from(env.rollout.monitoring_minutes).unwrap(),
     );
+    // ... and the AMI `latest` resolved to in the region, as a plain image id.
+    let image = latest.clone();
     let create = mock!(aws_sdk_cloudformation::Client::create_change_set)
         .match_requests(move |r| {
             let Some(rollback) = r.rollback_configuration() else {
                 return false;
             };
+            let passed_image = r.parameters().iter().find_map(|p| {
+                (p.parameter_key() == Some(SCRAPER_IMAGE_PARAMETER))
+                    .then(|| p.parameter_value())
+                    .flatten()
+            });
+            if passed_image != Some(image.as_str()) {
+                return false;
+            }
             let arns: Vec<&str> = rollback
                 .rollback_triggers()
                 .iter()
@@ -854,6 +878,18 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
             .build()
     });
     let region_name = output.region.as_str().to_owned();
+    let resolve = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some(ScraperImage::LATEST_PARAMETER))
+        .then_output(move || {
+            aws_sdk_ssm::operation::get_parameter::GetParameterOutput::builder()
+                .parameter(
+                    aws_sdk_ssm::types::Parameter::builder()
+                        .name(ScraperImage::LATEST_PARAMETER)
+                        .value(latest.clone())
+                        .build(),
+                )
+                .build()
+        });
     let alarms = {
         let mut sequence = mock!(aws_sdk_cloudwatch::Client::describe_alarms).sequence();
         let (quiet, firing) = match script.alarm_after {
@@ -880,6 +916,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
 
         sts: client!(aws_sdk_sts, [&sts]),
         cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
+        ssm: client!(aws_sdk_ssm, [&resolve]),
         credentials: "profile `ci`".to_owned(),
     };
     Mocked {
@@ -887,6 +924,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
         create,
         alarms,
         artifacts_described,
+        resolve,
     }
 }
 
@@ -895,6 +933,24 @@ fn artifacts() -> Vec<Artifact> {
         .iter()
         .map(|&p| Artifact::new(p, p.crate_name().as_bytes().to_vec()))
         .collect()
+}
+
+/// The AMI SSM's public `latest` parameter names in `region` (AMI ids differ per region).
+fn image_in(region: &str) -> String {
+    match region {
+        "eu-west-1" => "ami-0e1f2a3b4c5d6e7f8",
+        "eu-central-1" => "ami-0c1d2e3f4a5b6c7d8",
+        _ => "ami-0a1b2c3d4e5f6a7b8",
+    }
+    .to_owned()
+}
+
+/// What a pipeline is pinned to: `artifacts` as [`stored`] finds them, and `image`.
+fn pinned(artifacts: &[Artifact], image: &str) -> Pinned {
+    Pinned {
+        artifacts: stored(artifacts),
+        scraper_image: image.to_owned(),
+    }
 }
 
 /// The artifacts as present in a bucket at [`version_of`].
@@ -1033,13 +1089,14 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
 
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let mut spec = deploy::spec(
         &env,
         &synthesis.regions[0],
         StackKind::Pipeline,
-        &stored(&artifacts()),
+        Some(&pinned(&artifacts(), "ami-0a1b2c3d4e5f6a7b8")),
         None,
     )
     .unwrap();
@@ -1171,7 +1228,19 @@ async fn present_artifacts_are_pinned_to_the_checked_version_and_missing_ones_up
     let synthesis = synth::synthesize(&env, None).unwrap();
     let mut all = stored.clone();
     all.extend(self::stored(&artifacts[2..]));
-    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all, None).unwrap();
+    let pinned = Pinned {
+        artifacts: all,
+        scraper_image: "ami-1a2b3c4d".into(),
+    };
+    let spec = deploy::spec(
+        &env,
+        &synthesis.regions[0],
+        StackKind::Pipeline,
+        Some(&pinned),
+        None,
+    )
+    .unwrap();
+    assert_eq!(spec.parameters[SCRAPER_IMAGE_PARAMETER], "ami-1a2b3c4d");
     assert_eq!(spec.parameters["TransformCodeVersion"], "v-transform");
     assert_eq!(spec.parameters["ToParquetCodeVersion"], "v-new");
     assert_eq!(spec.parameters["TransformCodeKey"], artifacts[0].key());
@@ -1306,6 +1375,7 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
@@ -1370,6 +1440,18 @@ impl Rollout {
         gate: Option<&dyn CanaryGate>,
         resume: bool,
     ) -> Vec<(Region, RegionResult)> {
+        self.up_observed(regions, parallel, gate, resume, &Recorder::default())
+            .await
+    }
+
+    async fn up_observed(
+        &self,
+        regions: &[Mocked],
+        parallel: usize,
+        gate: Option<&dyn CanaryGate>,
+        resume: bool,
+        recorder: &Recorder,
+    ) -> Vec<(Region, RegionResult)> {
         let artifacts = artifacts();
         let up = Up {
             env: &self.env,
@@ -1390,8 +1472,122 @@ impl Rollout {
             gate,
             resume,
         };
-        deploy::up(&up, &Yes, &Recorder::default()).await
+        deploy::up(&up, &Yes, recorder).await
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn latest_is_resolved_once_per_region_and_an_unchanged_ami_is_a_no_op() {
+    // Every pipeline already carries this rollout's plan, with the AMI `latest` names today.
+    let rollout = Rollout::prod();
+    let regions = rollout.mock([
+        Script {
+            done: true,
+            ..Script::default()
+        },
+        Script {
+            done: true,
+            ..Script::default()
+        },
+        Script {
+            done: true,
+            ..Script::default()
+        },
+    ]);
+    let recorder = Recorder::default();
+    let results = rollout
+        .up_observed(&regions, 2, None, false, &recorder)
+        .await;
+    assert!(
+        results.iter().all(|(_, r)| *r == RegionResult::Unchanged),
+        "{results:?}"
+    );
+    for region in &regions {
+        assert_eq!(region.resolve.num_calls(), 1, "one GetParameter per region");
+        assert_eq!(region.create.num_calls(), 0, "no change set for a no-op");
+    }
+    assert!(recorder.1.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_latest_ami_is_a_change_that_shows_the_scrapers_replacement() {
+    // The canary was deployed with an older AMI; `latest` now names another one. The other
+    // regions are current.
+    let old = "ami-0123456789abcdef0";
+    let rollout = Rollout::prod();
+    let regions = rollout.mock([
+        Script {
+            done: true,
+            deployed_image: Some(old),
+            ..Script::default()
+        },
+        Script {
+            done: true,
+            ..Script::default()
+        },
+        Script {
+            done: true,
+            ..Script::default()
+        },
+    ]);
+    let recorder = Recorder::default();
+    let results = rollout
+        .up_observed(&regions, 2, None, false, &recorder)
+        .await;
+    assert_eq!(
+        results_of(&results),
+        [
+            ("eu-west-1", RegionResult::Changed),
+            ("eu-central-1", RegionResult::Unchanged),
+            ("us-east-1", RegionResult::Unchanged),
+        ]
+    );
+    // The change set passes the id `latest` resolved to (the rule matches only that value).
+    assert_eq!(regions[0].create.num_calls(), 1);
+    assert_eq!(regions[1].create.num_calls(), 0);
+    assert_eq!(
+        *recorder.1.lock().unwrap(),
+        [format!(
+            "eu-west-1 ScraperImageId {old} → {}: replaces the scraper instances, one shard at a time",
+            image_in("eu-west-1")
+        )]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn latest_that_is_not_an_ami_id_is_refused_and_a_fixed_id_needs_no_ssm() {
+    let resolve = mock!(aws_sdk_ssm::Client::get_parameter).then_output(|| {
+        aws_sdk_ssm::operation::get_parameter::GetParameterOutput::builder()
+            .parameter(
+                aws_sdk_ssm::types::Parameter::builder()
+                    .value("not-an-image")
+                    .build(),
+            )
+            .build()
+    });
+    let ssm = client!(aws_sdk_ssm, [&resolve]);
+    let error = engine::image::resolve(&ssm, "eu-west-1", &prod())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the SSM parameter /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 in eu-west-1 holds `not-an-image`, not an AMI id; set `scraper.ami` to an image id in environments/prod.yaml"
+    );
+    // A fixed id is used as it is, without asking SSM.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
+    )
+    .unwrap()
+    .replace("scraper:\n", "scraper:\n  ami: ami-0fedcba9876543210\n");
+    let fixed = environment::parse("prod.yaml", &text).unwrap();
+    let none = client!(aws_sdk_ssm, Vec::<&Rule>::new());
+    assert_eq!(
+        engine::image::resolve(&none, "eu-west-1", &fixed)
+            .await
+            .unwrap(),
+        "ami-0fedcba9876543210"
+    );
+    assert_eq!(resolve.num_calls(), 1);
 }
 
 fn results_of(results: &[(Region, RegionResult)]) -> Vec<(&str, RegionResult)> {
@@ -1665,6 +1861,7 @@ fn adoption_region(
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     }
 }
@@ -1709,7 +1906,7 @@ async fn kept_bucket_adopted(initial: Option<StackStatus>) {
     let env = prod();
     let synthesis = synth::synthesize(&env, None).unwrap();
     let output = &synthesis.regions[0];
-    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, None, None).unwrap();
     let name = spec.name.clone();
     let bucket = deploy::artifacts_bucket(&env, &output.region);
     // 0: as `initial` says; 1: the import executed; 2: the update executed; 3: deleted.
@@ -1983,7 +2180,7 @@ async fn a_create_that_fails_on_execution_says_the_stacks_real_status() {
     let env = prod();
     let synthesis = synth::synthesize(&env, None).unwrap();
     let output = &synthesis.regions[0];
-    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, None, None).unwrap();
     let name = spec.name.clone();
     let reviewed = Arc::new(AtomicBool::new(false));
     let described = {
@@ -2087,4 +2284,35 @@ async fn a_region_placed_in_another_account_refuses_credentials_of_the_environme
         assert_eq!(region.artifacts_described.num_calls(), 0, "no stack read");
         assert_eq!(region.create.num_calls(), 0, "no change set");
     }
+}
+
+#[tokio::test]
+async fn a_parameter_cloudformation_resolved_from_ssm_is_read_as_its_value() {
+    // A pipeline deployed before the AMI was pinned: `ScraperImageId` was the SSM parameter's name,
+    // resolved by CloudFormation. Its value is what a plan compares with the pinned id.
+    let described = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(|| {
+        let mut old = stack("mst-prod-pipeline", StackStatus::UpdateComplete, &[]);
+        old.parameters = Some(vec![
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(SCRAPER_IMAGE_PARAMETER)
+                .parameter_value(ScraperImage::LATEST_PARAMETER)
+                .resolved_value("ami-0aaaaaaaaaaaaaaaa")
+                .build(),
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("TransformCodeVersion")
+                .parameter_value("v1")
+                .build(),
+        ]);
+        DescribeStacksOutput::builder().stacks(old).build()
+    });
+    let cfn = client!(aws_sdk_cloudformation, [&described]);
+    let deployed = change_set::describe_stack(&cfn, "eu-west-1", "mst-prod-pipeline")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        deployed.parameters[SCRAPER_IMAGE_PARAMETER],
+        "ami-0aaaaaaaaaaaaaaaa"
+    );
+    assert_eq!(deployed.parameters["TransformCodeVersion"], "v1");
 }

@@ -284,9 +284,19 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<(Scraper, Option<strict_yaml::S
                     format!("`{t}` is not an EC2 instance type"),
                     "use an x86_64 instance type such as `t3.micro`",
                 );
+            } else if is_arm64_instance_type(t) {
+                v.error(
+                    format!("`{t}` is an arm64 (Graviton) instance type"),
+                    "use an x86_64 instance type such as `t3.micro` or `m7i.large`: the scraper binary and its AMI are built for x86_64",
+                );
+                return false;
             }
             ok
         }),
+    };
+    let ami = match map.optional_value("ami") {
+        None => Some(ScraperImage::Latest),
+        Some(v) => scraper_image(&v),
     };
     let interval_seconds = int(&map, "interval_seconds", 15, 1..=3600);
     let concurrency = int(&map, "concurrency", 8, 1..=256);
@@ -310,6 +320,7 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<(Scraper, Option<strict_yaml::S
     let scraper = Scraper {
         instance_type: instance_type?,
         instances: instances?,
+        ami: ami?,
         interval_seconds: interval_seconds?,
         concurrency: concurrency?,
         timeout_seconds: timeout_seconds?,
@@ -319,6 +330,33 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<(Scraper, Option<strict_yaml::S
         sources: sources?,
     };
     Some((scraper, instances_span))
+}
+
+/// `scraper.ami`: `latest` or an image id.
+fn scraper_image(v: &Value<'_>) -> Option<ScraperImage> {
+    let text = v.string()?;
+    if text == "latest" {
+        return Some(ScraperImage::Latest);
+    }
+    if ScraperImage::is_image_id(&text) {
+        return Some(ScraperImage::Id(text));
+    }
+    v.error(
+        format!("`{text}` is not an AMI id"),
+        "write `latest` (the newest Amazon Linux 2023, resolved at deploy) or an x86_64 image id: `ami-` and 8 or 17 lower-case hex digits, such as `ami-0abcdef1234567890`",
+    );
+    None
+}
+
+/// True for the families of AWS's arm64 (Graviton) instance types: `a1`, and those whose
+/// generation digit is followed by `g` (`t4g`, `m7g`, `c6gn`, `x2gd`, `im4gn`, `is4gen`, `g5g`).
+fn is_arm64_instance_type(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    if family == "a1" {
+        return true;
+    }
+    let mut chars = family.chars().skip_while(|c| c.is_ascii_lowercase());
+    chars.next().is_some_and(|c| c.is_ascii_digit()) && chars.next() == Some('g')
 }
 
 fn default_stream() -> Stream {

@@ -148,11 +148,13 @@ pub struct Emulator {
 /// The scraper daemon and the EC2 instance it runs on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scraper {
-    /// EC2 instance type (x86_64). Default `t3.micro`.
+    /// EC2 instance type (x86_64: the scraper binary is built for it). Default `t3.micro`.
     pub instance_type: String,
     /// Scraper instances, each in its own Auto Scaling group of one and owning one shard of the symbols
     /// (`scraper_config::shard`). Default 1; 1 to 64; every shard must own at least one symbol.
     pub instances: u32,
+    /// The AMI the instance boots. Default [`ScraperImage::Latest`].
+    pub ami: ScraperImage,
     /// Seconds between two scrape ticks. Default 15; 1 to 3600.
     pub interval_seconds: u32,
     /// Pages fetched at once. Default 8; 1 to 256.
@@ -168,6 +170,35 @@ pub struct Scraper {
     /// Where quotes come from; at least one, names unique; `https://` URLs (`http://` too in emulator
     /// environments). The scraper configuration's own type: the deployer passes them through as they are.
     pub sources: Vec<scraper_config::SourceConfig>,
+}
+
+/// The AMI of the scraper's instance (`scraper.ami`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScraperImage {
+    /// `latest`: the newest Amazon Linux 2023 for x86_64, read from AWS's public SSM parameter
+    /// [`ScraperImage::LATEST_PARAMETER`] once per region at deploy time (`up`, `diff`), and then
+    /// passed to the stack as a plain image id, so a new AMI release shows as a change.
+    Latest,
+    /// A fixed image id (`ami-` and 8 or 17 lower-case hex digits), the same in every region: it
+    /// must exist in each of them and be an x86_64 image.
+    Id(String),
+}
+
+impl ScraperImage {
+    /// AWS's public SSM parameter naming the newest Amazon Linux 2023 AMI for x86_64 (the
+    /// architecture the scraper binary is built for), in every region.
+    pub const LATEST_PARAMETER: &'static str =
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+    /// True for `ami-` followed by 8 or 17 lower-case hex digits, the two forms of EC2 image ids.
+    pub fn is_image_id(text: &str) -> bool {
+        text.strip_prefix("ami-").is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17)
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
+    }
 }
 
 /// The Kinesis data stream.

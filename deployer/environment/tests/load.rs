@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use environment::{Diagnostic, LoadError, StreamCapacity, load, parse};
+use environment::{Diagnostic, LoadError, ScraperImage, StreamCapacity, load, parse};
 
 const FILE: &str = "environments/test.yaml";
 
@@ -1161,4 +1161,71 @@ fn deploy_gitlab_branch_must_match_exactly() {
         "`release/*` is not a branch name the trust policy can match exactly",
         "write one protected branch",
     );
+}
+
+#[test]
+fn the_scraper_ami_defaults_to_latest() {
+    let env = parse(FILE, BASE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.scraper.ami, ScraperImage::Latest);
+    let text = edit("scraper:\n", "scraper:\n  ami: latest\n");
+    let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(env.scraper.ami, ScraperImage::Latest);
+}
+
+#[test]
+fn the_scraper_ami_takes_both_forms_of_image_id() {
+    for id in ["ami-0abcdef1234567890", "ami-1a2b3c4d"] {
+        let text = edit("scraper:\n", &format!("scraper:\n  ami: {id}\n"));
+        let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(env.scraper.ami, ScraperImage::Id(id.to_owned()));
+    }
+}
+
+#[test]
+fn a_bad_ami_id_is_refused_where_it_is() {
+    for bad in [
+        "ami-0ABCDEF1234567890",
+        "ami-0abcdef123456789",
+        "ami-xyz12345",
+        "img-1a2b3c4d",
+        "newest",
+    ] {
+        assert_problem(
+            &edit("scraper:\n", &format!("scraper:\n  ami: {bad}\n")),
+            5,
+            8,
+            &format!("`{bad}` is not an AMI id"),
+            "write `latest` (the newest Amazon Linux 2023, resolved at deploy) or an x86_64 image id",
+        );
+    }
+}
+
+#[test]
+fn an_arm64_instance_type_is_refused_for_the_x86_64_scraper() {
+    for arm in [
+        "t4g.micro",
+        "m7g.large",
+        "c6gn.xlarge",
+        "a1.medium",
+        "im4gn.large",
+    ] {
+        assert_problem(
+            &edit("scraper:\n", &format!("scraper:\n  instance_type: {arm}\n")),
+            5,
+            18,
+            &format!("`{arm}` is an arm64 (Graviton) instance type"),
+            "the scraper binary and its AMI are built for x86_64",
+        );
+    }
+    for x86 in [
+        "t3.micro",
+        "m7i.large",
+        "g4dn.xlarge",
+        "c5n.large",
+        "m6a.large",
+    ] {
+        let text = edit("scraper:\n", &format!("scraper:\n  instance_type: {x86}\n"));
+        let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{x86}: {e}"));
+        assert_eq!(env.scraper.instance_type, x86);
+    }
 }

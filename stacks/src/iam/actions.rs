@@ -223,3 +223,10 @@ pub mod autoscaling {
     /// Mark an instance of a group healthy or unhealthy.
     pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
 }
+
+/// AWS Systems Manager Parameter Store (the deploy role reads AWS's public AMI parameter).
+pub mod ssm {
+    use super::Action;
+    /// Read one parameter's value.
+    pub const GET_PARAMETER: Action = Action::new("ssm", "GetParameter");
+}

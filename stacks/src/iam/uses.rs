@@ -16,7 +16,7 @@ use lambda_contract::{prefixes, to_parquet, transform};
 use super::Action;
 use super::actions::{
     autoscaling, cloudformation, cloudwatch, glue, iam, kinesis, kms, logs, s3, secretsmanager,
-    sns, sqs,
+    sns, sqs, ssm,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -122,6 +122,8 @@ pub enum Use {
     DeployerPurgesData,
     /// `up`, `diff` and `down` hand the execution role to CloudFormation (`RoleARN`).
     DeployerPassesExecutionRole,
+    /// `up` and `diff` resolve the scraper's `latest` AMI from AWS's public SSM parameter.
+    DeployerResolvesScraperImage,
     /// CloudFormation's create, read, update and delete handlers of a resource type call these with
     /// the execution role (`policies/handler-permissions.json`, from the resource provider schemas).
     HandlersOf {
@@ -324,6 +326,7 @@ impl Use {
         Use::CloudFormationReadsTemplateUrl,
         Use::DeployerPurgesData,
         Use::DeployerPassesExecutionRole,
+        Use::DeployerResolvesScraperImage,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -730,6 +733,13 @@ impl Use {
                 &[iam::PASS_ROLE],
                 CFN_SERVICE_ROLE,
             ),
+            DeployerResolvesScraperImage => code(
+                "deployer",
+                "GetParameter: the newest Amazon Linux 2023 AMI (`scraper.ami: latest`), once per region, passed to the pipeline as a plain image id",
+                &[ssm::GET_PARAMETER],
+                "deployer/engine/src/image.rs",
+                ".get_parameter()",
+            ),
             HandlersOf { kind } => Need {
                 by: "CloudFormation",
                 what: format!("the create, read, update and delete handlers of {kind}"),
@@ -816,6 +826,7 @@ impl Use {
             | CloudFormationReadsTemplateUrl
             | DeployerPurgesData
             | DeployerPassesExecutionRole
+            | DeployerResolvesScraperImage
             | HandlersOf { .. } => None,
         }
     }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use environment::{Deploy, Environment};
+use environment::{Deploy, Environment, ScraperImage};
 
 use crate::handlers::{self, HandlerError};
 use crate::iam::actions::{cloudformation, kms, s3, sts};
@@ -40,7 +40,7 @@ pub(super) fn add(
     let Some(deploy) = &env.deploy else {
         return Ok(());
     };
-    add_deploy_role(t, names, deploy)?;
+    add_deploy_role(t, env, names, deploy)?;
     add_execution_role(t, names, pipelines)?;
     Ok(())
 }
@@ -119,7 +119,12 @@ fn deploy_trust(deploy: &Deploy) -> Vec<Statement> {
     trust
 }
 
-fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(), BuildError> {
+fn add_deploy_role(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+    deploy: &Deploy,
+) -> Result<(), BuildError> {
     let prefix = names.prefix();
     let all_stacks = any_region_arn("cloudformation", &format!("stack/{prefix}*/*"));
     let pipeline_stack = any_region_arn(
@@ -127,7 +132,7 @@ fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(
         &format!("stack/{}/*", names.stack(StackKind::Pipeline)),
     );
     let execution_roles = iam_arn(&format!("role/{}*", names.execution_role_prefix()));
-    let statements = vec![
+    let mut statements = vec![
         Statement::grant_part(
             &[
                 Use::DeployerPlansChanges,
@@ -240,6 +245,25 @@ fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(
             [Expr::lit(names.stack(StackKind::Pipeline))],
         ),
     ];
+    if env.scraper.ami == ScraperImage::Latest {
+        // AWS's public parameter, in any region. Its ARN has no account (`ssm:<region>::`); `*`
+        // matches that empty account too, and keeps parliament's ARN format check satisfied.
+        // Only AWS can create parameters under `/aws/`, so no account can plant one there.
+        statements.push(
+            Statement::grant(
+                &[Use::DeployerResolvesScraperImage],
+                [Expr::concat([
+                    Expr::lit("arn:"),
+                    pseudo::partition(),
+                    Expr::lit(format!(
+                        ":ssm:*:*:parameter{}",
+                        ScraperImage::LATEST_PARAMETER
+                    )),
+                ])],
+            )
+            .sid("ResolveTheScrapersImage"),
+        );
+    }
     let role = t.add(
         "DeployRole",
         Role {
@@ -405,13 +429,13 @@ fn add_execution_role(
         ))));
     }
     for (index, statements) in chunks.into_iter().enumerate() {
-        let unscoped = statements.iter().any(|statement| {
-            serde_json::to_value(statement).is_ok_and(|v| v["Resource"] == "*")
-        });
-        let options = if unscoped {
+        let on_any_resource = statements
+            .iter()
+            .any(|s| serde_json::to_value(s).is_ok_and(|v| v["Resource"] == "*"));
+        let options = if on_any_resource {
             Options::none().skip_checkov(
                 "CKV_AWS_111",
-                "These are the handler permissions the Service Authorization Reference gives no resource type (so `*` is the only resource IAM accepts), for exactly the pipeline's resource types; only CloudFormation may assume the role, and the deploy role passes it only to the environment's pipeline stacks.",
+                "CloudFormation's handlers call these actions, which IAM authorizes only on \"*\" (the Service Authorization Reference gives them no resource type); every other handler action is scoped to the account, region and the environment's names.",
             )
         } else {
             Options::none()

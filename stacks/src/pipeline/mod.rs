@@ -34,7 +34,9 @@ pub use names::Names;
 pub use network::{
     HEARTBEAT_NAMESPACE, SCRAPER_UNIT, SHARD_TAG, STALE_TICKS, shard_group_id, stale_seconds,
 };
-pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
+pub use parameters::{
+    ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter, SCRAPER_IMAGE_PARAMETER, parameter_effect,
+};
 pub use replication::{
     REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
 };

@@ -68,6 +68,22 @@ impl ArtifactParameter {
 /// The pipeline stack's parameter naming the artifacts bucket (the engine fills it in).
 pub const ARTIFACTS_BUCKET_PARAMETER: &str = "ArtifactsBucket";
 
+/// The pipeline stack's parameter holding the scraper's AMI id: `scraper.ami`, with `latest`
+/// resolved by the deployer once per region at deploy time, so that CloudFormation never re-reads
+/// it and a new AMI shows in `diff` as the change it is.
+pub const SCRAPER_IMAGE_PARAMETER: &str = "ScraperImageId";
+
+/// What changing one of the pipeline's parameters does, for the parameters whose change the
+/// template alone does not show (its text stays the same): `diff` and `up` print it beside the
+/// old and new value. `None` for the artifacts' keys and versions, whose changes show as the
+/// functions' and the scraper's code.
+pub fn parameter_effect(name: &str) -> Option<&'static str> {
+    // The instance's launch template takes the image; the instance names the template's latest
+    // version, and `LaunchTemplate` is create-only on an instance, so a new image replaces it.
+    (name == SCRAPER_IMAGE_PARAMETER)
+        .then_some("replaces the scraper instances, one shard at a time")
+}
+
 /// S3 version ids are opaque URL-safe strings of at most 1,024 bytes. The pattern also keeps the
 /// value safe inside the scraper's user-data script, where it is quoted.
 const VERSION_ID_PATTERN: &str = "^[A-Za-z0-9._+/=-]{1,1024}$";
@@ -158,15 +174,13 @@ pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
     let notify = add_artifact(t, ArtifactParameter::Notify)?;
     let scraper = add_artifact(t, ArtifactParameter::Scraper)?;
     let ami = t.parameter(
-        "ScraperImageId",
+        SCRAPER_IMAGE_PARAMETER,
         Parameter {
-            kind: "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>".into(),
+            kind: "AWS::EC2::Image::Id".into(),
             description:
-                "Amazon Linux 2023 AMI for the scraper, resolved from AWS's public SSM parameter."
+                "AMI of the scraper's instance, resolved once by the deployer (`scraper.ami`)."
                     .into(),
-            default: Some(
-                "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64".into(),
-            ),
+            default: None,
             allowed_pattern: None,
         },
     )?;
