@@ -44,6 +44,8 @@ pub struct RegionClients {
     pub sts: aws_sdk_sts::Client,
     /// CloudWatch: the pipeline's alarms (rollback triggers, the canary's bake).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// EC2 Auto Scaling (`status`: each scraper shard's instance and its health).
+    pub autoscaling: aws_sdk_autoscaling::Client,
     /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
     /// chain` or `the emulator's fixed credentials`.
     pub credentials: String,
@@ -127,6 +129,11 @@ impl Aws {
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -139,6 +146,7 @@ impl Aws {
             secretsmanager,
             sts,
             cloudwatch,
+            autoscaling,
             credentials: self.credentials(),
         }
     }

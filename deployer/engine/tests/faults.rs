@@ -880,6 +880,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
 
         sts: client!(aws_sdk_sts, [&sts]),
         cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     Mocked {
@@ -1033,6 +1034,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
 
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let mut spec = deploy::spec(
@@ -1306,6 +1308,7 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
@@ -1665,6 +1668,7 @@ fn adoption_region(
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     }
 }
