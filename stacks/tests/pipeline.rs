@@ -1542,13 +1542,39 @@ fn silence_from_a_shard_or_on_the_stream_alarms_to_the_topic() {
         assert!(policy.contains(&format!("\"{id}\"")), "{id} may publish");
     }
     let stream = &all["QuoteStreamNoRecordsAlarm"]["Properties"];
-    assert_eq!(stream["Namespace"], "AWS/Kinesis");
-    assert_eq!(stream["MetricName"], "IncomingRecords");
+    let records = &stream["Metrics"][0];
     assert_eq!(
-        stream["Dimensions"],
-        json!([{"Name": "StreamName", "Value": {"Ref": "QuoteStream"}}])
+        records["MetricStat"],
+        json!({
+            "Metric": {
+                "Namespace": "AWS/Kinesis",
+                "MetricName": "IncomingRecords",
+                "Dimensions": [{"Name": "StreamName", "Value": {"Ref": "QuoteStream"}}],
+            },
+            "Period": 300,
+            "Stat": "Sum",
+        })
     );
-    assert_eq!(stream["TreatMissingData"], "breaching");
+    assert_eq!(records["ReturnData"], false);
+    // Only within prod's market hours (the default, Mon-Fri 14:30-20:00 UTC), a silent period counts
+    // as 0 records; outside them there is no datapoint and the alarm keeps its state.
+    let watched = &stream["Metrics"][1];
+    assert_eq!(watched["ReturnData"], true);
+    assert_eq!(
+        watched["Expression"],
+        "IF((DAY(records) <= 5) AND ((HOUR(records) * 60 + MINUTE(records)) >= 870) \
+         AND ((HOUR(records) * 60 + MINUTE(records)) < 1200), FILL(records, 0))"
+    );
+    assert_eq!(
+        (
+            stream["EvaluationPeriods"].as_u64(),
+            stream["Threshold"].as_f64()
+        ),
+        (Some(3), Some(1.0))
+    );
+    assert_eq!(stream["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(stream["TreatMissingData"], "ignore");
+    assert!(stream.get("MetricName").is_none() && stream.get("Namespace").is_none());
     assert!(policy.contains("\"QuoteStreamNoRecordsAlarm\""));
     let triggers = pipeline::rollback_alarm_names(&env).join(" ");
     assert!(
@@ -1682,4 +1708,42 @@ fn the_scrapers_ami_is_a_plain_image_id_parameter_and_latest_is_read_by_the_depl
     let mut fixed = dev.clone();
     fixed.scraper.ami = environment::ScraperImage::Id("ami-0abcdef1234567890".into());
     assert!(grants(&fixed).is_empty());
+}
+
+/// The stream's silence expression follows the market hours: days and minutes of the day as metric
+/// math numbers them (1 = Monday; minutes after midnight UTC), bounds left out where the window
+/// reaches the end of the week or day, and no condition at all around the clock.
+#[test]
+fn the_stream_silence_expression_follows_the_market_hours() {
+    use environment::MarketHours;
+    let expression =
+        |hours: &str| pipeline::stream_silence_expression(&MarketHours::parse(hours).unwrap(), "m");
+    assert_eq!(
+        expression("Sun-Thu 06:00-12:30"),
+        "IF(((DAY(m) >= 7) OR (DAY(m) <= 4)) AND ((HOUR(m) * 60 + MINUTE(m)) >= 360) \
+         AND ((HOUR(m) * 60 + MINUTE(m)) < 750), FILL(m, 0))"
+    );
+    assert_eq!(
+        expression("Tue-Thu 14:30-20:00"),
+        "IF((DAY(m) >= 2) AND (DAY(m) <= 4) AND ((HOUR(m) * 60 + MINUTE(m)) >= 870) \
+         AND ((HOUR(m) * 60 + MINUTE(m)) < 1200), FILL(m, 0))"
+    );
+    assert_eq!(
+        expression("Tue-Sun 00:00-24:00"),
+        "IF((DAY(m) >= 2), FILL(m, 0))"
+    );
+    assert_eq!(
+        expression("Mon-Sun 08:00-24:00"),
+        "IF(((HOUR(m) * 60 + MINUTE(m)) >= 480), FILL(m, 0))"
+    );
+    assert_eq!(expression("always"), "FILL(m, 0)");
+    assert_eq!(expression("Mon-Sun 00:00-24:00"), "FILL(m, 0)");
+    // Around the clock, silence breaches through the missing-data rule too.
+    let mut env = env("prod");
+    env.alerts.market_hours = MarketHours::ALWAYS;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
+    let stream = &resources(&template)["QuoteStreamNoRecordsAlarm"]["Properties"];
+    assert_eq!(stream["Metrics"][1]["Expression"], "FILL(records, 0)");
+    assert_eq!(stream["TreatMissingData"], "breaching");
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
+use engine::fleet::GroupInstances;
 use engine::status::StackState;
 use engine::{deploy, drift, status};
 use serde_json::{Value, json};
@@ -86,12 +87,42 @@ fn print_stack_text(state: &StackState, emulator: bool) {
     }
 }
 
-/// What `status` cannot read about a shard, said once per shard rather than guessed.
-const NO_INSTANCE_HEALTH: &str = "instance and health: not read (the deployer has no EC2 Auto Scaling \
-     client yet; see them with `aws autoscaling describe-auto-scaling-groups`)";
+/// A shard's instances in one phrase for the text form, and as JSON with a note when there is no list.
+fn instances_text_and_json(instances: &GroupInstances) -> (String, Value) {
+    match instances {
+        GroupInstances::Listed(list) if list.is_empty() => (
+            "no instance (the group is launching one)".to_owned(),
+            json!({"instances": [], "instances_note": "the group has no instance: it is launching one"}),
+        ),
+        GroupInstances::Listed(list) => (
+            list.iter()
+                .map(|i| format!("instance {} {} {}", i.id, i.lifecycle, i.health))
+                .collect::<Vec<_>>()
+                .join(", "),
+            json!({
+                "instances": list.iter().map(|i| json!({
+                    "id": i.id, "lifecycle_state": i.lifecycle, "health_status": i.health,
+                })).collect::<Vec<_>>(),
+                "instances_note": Value::Null,
+            }),
+        ),
+        GroupInstances::NoGroup => {
+            let note = "no such group in EC2 Auto Scaling";
+            (
+                format!("instance: none ({note})"),
+                json!({"instances": Value::Null, "instances_note": note}),
+            )
+        }
+        GroupInstances::Unread(reason) => (
+            format!("instance: not read ({reason})"),
+            json!({"instances": Value::Null, "instances_note": format!("not read: {reason}")}),
+        ),
+    }
+}
 
-/// Each scraper shard of the pipeline stack: its group, its last heartbeat (printed in text mode),
-/// as a JSON list. A failure to read is reported in place: the stacks' status stays the answer.
+/// Each scraper shard of the pipeline stack: its group, the group's instance and health, its last
+/// heartbeat (printed in text mode), as a JSON list. A failure to read is reported in place: the
+/// stacks' status stays the answer.
 async fn shards(
     context: &Context,
     clients: &engine::aws::RegionClients,
@@ -101,7 +132,10 @@ async fn shards(
     let region = clients.region.as_str();
     let states = match status::stack_resources(&clients.cloudformation, region, stack).await {
         Ok(resources) => {
-            engine::fleet::shard_states(clients, &context.env, &resources, SystemTime::now()).await
+            Ok(
+                engine::fleet::shard_states(clients, &context.env, &resources, SystemTime::now())
+                    .await,
+            )
         }
         Err(error) => Err(error),
     };
@@ -118,32 +152,36 @@ async fn shards(
         .iter()
         .map(|s| {
             let last = s.last_heartbeat.clone();
+            let (instances_text, instances_json) = instances_text_and_json(&s.instances);
             if output == Output::Text {
                 println!(
-                    "    scraper shard {}: group {} ({}); last heartbeat {}; {NO_INSTANCE_HEALTH}",
+                    "    scraper shard {}: group {} ({}); {instances_text}; last heartbeat {}",
                     s.shard,
                     s.group.as_deref().unwrap_or("not listed"),
                     s.group_status.as_deref().unwrap_or("-"),
-                    match &last {
-                        Some((at, ticks)) =>
+                    match (&last, &s.heartbeat_unread) {
+                        (_, Some(reason)) => format!("not read ({reason})"),
+                        (Some((at, ticks)), None) =>
                             format!("{at} ({}, {ticks} ticks that minute)", s.heartbeat),
-                        None => format!(
+                        (None, None) => format!(
                             "none in the last {} hours",
                             engine::fleet::HEARTBEAT_LOOKBACK.as_secs() / 3600
                         ),
                     },
                 );
             }
-            json!({
+            let mut shard = json!({
                 "shard": s.shard,
                 "group": s.group,
                 "group_status": s.group_status,
                 "last_heartbeat": last.as_ref().map(|(at, _)| at.clone()),
                 "heartbeat": s.heartbeat,
-                "instance": Value::Null,
-                "health": Value::Null,
-                "note": NO_INSTANCE_HEALTH,
-            })
+                "heartbeat_note": s.heartbeat_unread.as_ref().map(|r| format!("not read: {r}")),
+            });
+            if let (Value::Object(shard), Value::Object(instances)) = (&mut shard, instances_json) {
+                shard.extend(instances);
+            }
+            shard
         })
         .collect();
     Value::Array(list)

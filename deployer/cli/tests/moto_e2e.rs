@@ -671,6 +671,47 @@ async fn up_diff_up_down_against_moto() {
         .unwrap();
     assert_eq!(pipeline_state["type"], "stack");
     assert_eq!(pipeline_state["canary"], true);
+    // The one shard's group, its instance and health as the emulator's Auto Scaling reports them.
+    let shard = &pipeline_state["shards"][0];
+    assert_eq!(shard["shard"], 0, "{pipeline_state}");
+    assert!(
+        shard["group"]
+            .as_str()
+            .unwrap()
+            .starts_with("mst-local-pipeline-ScraperShard0-"),
+        "{shard}"
+    );
+    let instances = shard["instances"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{shard}"));
+    assert_eq!(instances.len(), 1, "{shard}");
+    assert!(
+        instances[0]["id"].as_str().unwrap().starts_with("i-"),
+        "{shard}"
+    );
+    assert_eq!(instances[0]["lifecycle_state"], "InService", "{shard}");
+    assert_eq!(instances[0]["health_status"], "Healthy", "{shard}");
+    assert_eq!(shard["instances_note"], serde_json::Value::Null, "{shard}");
+    // moto has no CloudWatch metrics API: the heartbeat is said to be unread, the rest is shown.
+    assert_eq!(shard["heartbeat"], "unread", "{shard}");
+    assert!(
+        shard["heartbeat_note"]
+            .as_str()
+            .unwrap()
+            .contains("GetMetricStatistics"),
+        "{shard}"
+    );
+    let status_text = deployer(&["status", "--env", "local"], &envs);
+    assert_eq!(status_text.status.code(), Some(0), "{}", text(&status_text));
+    let line = format!(
+        "; instance {} InService Healthy; last heartbeat not read (GetMetricStatistics",
+        instances[0]["id"].as_str().unwrap()
+    );
+    assert!(
+        text(&status_text).contains(&line),
+        "{line}\n{}",
+        text(&status_text)
+    );
     if pipeline_state["outputs"].as_object().unwrap().is_empty() {
         assert!(
             pipeline_state["outputs_note"]

@@ -50,6 +50,8 @@ pub struct RegionClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// SSM: the scraper's `latest` AMI, read once from AWS's public parameter.
     pub ssm: aws_sdk_ssm::Client,
+    /// EC2 Auto Scaling (`status`: each scraper shard's instance and its health).
+    pub autoscaling: aws_sdk_autoscaling::Client,
     /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
     /// chain` or `the emulator's fixed credentials`.
     pub credentials: String,
@@ -153,6 +155,11 @@ impl Aws {
         );
         let ssm = aws_sdk_ssm::Client::from_conf(
             aws_sdk_ssm::config::Builder::from(config)
+                .region(sdk_region.clone())
+                .build(),
+        );
+        let autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(config)
                 .region(sdk_region)
                 .build(),
         );
@@ -166,6 +173,7 @@ impl Aws {
             sts,
             cloudwatch,
             ssm,
+            autoscaling,
             credentials: self.credentials(),
         }
     }

@@ -1,10 +1,10 @@
 //! The scraper fleet as `deployer status` shows it: per shard, its Auto Scaling group (from the
-//! stack's resources) and its last heartbeat (the newest `Ticks` datapoint the shard's heartbeat
-//! timer published to CloudWatch, [`stacks::pipeline::HEARTBEAT_NAMESPACE`]).
-//!
-//! The group's instance and the instance's health come from the EC2 Auto Scaling API, whose SDK client
-//! the engine does not have yet: `status` says so instead of guessing.
+//! stack's resources), the group's instance with its lifecycle state and health (one
+//! `DescribeAutoScalingGroups` call for every group) and its last heartbeat (the newest `Ticks`
+//! datapoint the shard's heartbeat timer published to CloudWatch,
+//! [`stacks::pipeline::HEARTBEAT_NAMESPACE`]).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudformation::types::StackResourceSummary;
@@ -32,29 +32,96 @@ pub struct ShardState {
     /// The newest heartbeat within [`HEARTBEAT_LOOKBACK`]: its minute (RFC 3339) and the ticks counted
     /// in it.
     pub last_heartbeat: Option<(String, f64)>,
-    /// `fresh`, `stale` (older than the heartbeat timer's limit) or `none`.
+    /// `fresh`, `stale` (older than the heartbeat timer's limit), `none`, or `unread` when CloudWatch
+    /// could not be read ([`ShardState::heartbeat_unread`] says why).
     pub heartbeat: &'static str,
+    /// Why the heartbeat could not be read, when it could not.
+    pub heartbeat_unread: Option<String>,
+    /// What EC2 Auto Scaling says of the group's instances.
+    pub instances: GroupInstances,
+}
+
+/// An instance of a shard's group as EC2 Auto Scaling reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInstance {
+    /// The instance id (`i-...`).
+    pub id: String,
+    /// Its lifecycle state (`Pending`, `InService`, `Terminating`, ...).
+    pub lifecycle: String,
+    /// `Healthy` or `Unhealthy`: EC2 status checks plus the heartbeat timer's `SetInstanceHealth`.
+    pub health: String,
+}
+
+/// What EC2 Auto Scaling says of one shard's group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupInstances {
+    /// The group's instances: one normally, none while a replacement is being launched.
+    Listed(Vec<ShardInstance>),
+    /// No such group (the stack does not list it, or the group was deleted outside CloudFormation).
+    NoGroup,
+    /// Not read: the call failed, for the reason given (one sentence naming the call and the fix).
+    Unread(String),
 }
 
 /// The state of every shard of `env`'s fleet in the stack whose resources are `resources`, at `now`.
+/// What cannot be read (the instances, the heartbeats) is said in each shard's state, so one missing
+/// permission hides nothing else.
 pub async fn shard_states(
     clients: &RegionClients,
     env: &Environment,
     resources: &[StackResourceSummary],
     now: SystemTime,
-) -> Result<Vec<ShardState>, Error> {
+) -> Vec<ShardState> {
+    let groups: Vec<(u32, Option<&StackResourceSummary>)> = Shard::all(env.scraper.instances)
+        .map(|shard| {
+            let id = shard_group_id(shard.index);
+            let resource = resources
+                .iter()
+                .find(|r| r.logical_resource_id() == Some(id.as_str()));
+            (shard.index, resource)
+        })
+        .collect();
+    let names: Vec<String> = groups
+        .iter()
+        .filter_map(|(_, r)| r.and_then(|r| r.physical_resource_id()).map(str::to_owned))
+        .collect();
+    // A failed read leaves the heartbeats to show: the instances are said to be unread instead.
+    let described = describe_groups(&clients.autoscaling, clients.region.as_str(), &names)
+        .await
+        .map_err(|e| e.to_string());
     let mut states = Vec::new();
-    for shard in Shard::all(env.scraper.instances) {
-        let id = shard_group_id(shard.index);
-        let resource = resources
-            .iter()
-            .find(|r| r.logical_resource_id() == Some(id.as_str()));
-        let last_heartbeat = last_heartbeat(clients, env, shard.index, now).await?;
+    let mut heartbeat_unread: Option<String> = None;
+    for (index, resource) in groups {
+        let group = resource.and_then(|r| r.physical_resource_id().map(str::to_owned));
+        let instances = match (&described, &group) {
+            (Err(reason), _) => GroupInstances::Unread(reason.clone()),
+            (Ok(found), Some(name)) => found.get(name).map_or(GroupInstances::NoGroup, |i| {
+                GroupInstances::Listed(i.clone())
+            }),
+            (Ok(_), None) => GroupInstances::NoGroup,
+        };
+        // A failed read is said per shard and not retried for the next shards (the emulator has
+        // no metrics API; on AWS it is the same missing permission for every shard).
+        let last_heartbeat = match &heartbeat_unread {
+            Some(_) => None,
+            None => match last_heartbeat(clients, env, index, now).await {
+                Ok(found) => found,
+                Err(error) => {
+                    heartbeat_unread = Some(error.to_string());
+                    None
+                }
+            },
+        };
         states.push(ShardState {
-            shard: shard.index,
-            group: resource.and_then(|r| r.physical_resource_id().map(str::to_owned)),
+            shard: index,
+            instances,
+            group,
             group_status: resource.and_then(|r| r.resource_status().map(|s| s.as_str().to_owned())),
-            heartbeat: verdict(last_heartbeat.as_ref().map(|(at, _)| *at), env, now),
+            heartbeat: match &heartbeat_unread {
+                Some(_) => "unread",
+                None => verdict(last_heartbeat.as_ref().map(|(at, _)| *at), env, now),
+            },
+            heartbeat_unread: heartbeat_unread.clone(),
             last_heartbeat: last_heartbeat.map(|(at, ticks)| {
                 (
                     at.fmt(aws_smithy_types::date_time::Format::DateTime)
@@ -64,7 +131,57 @@ pub async fn shard_states(
             }),
         });
     }
-    Ok(states)
+    states
+}
+
+/// The instances of each of the groups `names`, by group name; a group Auto Scaling does not know is
+/// absent from the map. One call lists up to 100 groups; more pages are followed.
+pub async fn describe_groups(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    region: &str,
+    names: &[String],
+) -> Result<BTreeMap<String, Vec<ShardInstance>>, Error> {
+    let mut found = BTreeMap::new();
+    if names.is_empty() {
+        // Without names the call would list every group of the region.
+        return Ok(found);
+    }
+    let mut token: Option<String> = None;
+    loop {
+        let output = autoscaling
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(Some(names.to_vec()))
+            .max_records(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeAutoScalingGroups", region, e))?;
+        for group in output.auto_scaling_groups() {
+            let instances = group
+                .instances()
+                .iter()
+                .map(|i| ShardInstance {
+                    id: i.instance_id().unwrap_or_default().to_owned(),
+                    lifecycle: i
+                        .lifecycle_state()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    health: i.health_status().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            found.insert(
+                group
+                    .auto_scaling_group_name()
+                    .unwrap_or_default()
+                    .to_owned(),
+                instances,
+            );
+        }
+        match output.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(found),
+        }
+    }
 }
 
 /// `fresh` when the heartbeat is younger than the limit the instance itself applies (plus the

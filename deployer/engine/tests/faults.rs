@@ -917,6 +917,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
         sts: client!(aws_sdk_sts, [&sts]),
         cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
         ssm: client!(aws_sdk_ssm, [&resolve]),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     Mocked {
@@ -1090,6 +1091,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let mut spec = deploy::spec(
@@ -1376,6 +1378,7 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
     let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
@@ -1862,6 +1865,7 @@ fn adoption_region(
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     }
 }

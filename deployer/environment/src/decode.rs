@@ -656,10 +656,24 @@ fn alerts(v: &Value<'_>, local: bool) -> Option<Alerts> {
             .collect();
         all.into_iter().collect()
     });
+    let market_hours = match map.optional_value("market_hours") {
+        None => Some(MarketHours::default()),
+        Some(v) => v.string().and_then(|text| {
+            MarketHours::parse(&text)
+                .map_err(|why| {
+                    v.error(
+                        format!("`alerts.market_hours`: {why}"),
+                        "write days and a time range in UTC, such as `Mon-Fri 14:30-20:00`, or `always`",
+                    );
+                })
+                .ok()
+        }),
+    };
     map.finish();
     Some(Alerts {
         threshold_pct: threshold_pct?,
         emails: emails?,
+        market_hours: market_hours?,
     })
 }
 

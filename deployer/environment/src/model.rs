@@ -283,6 +283,133 @@ pub struct Alerts {
     pub threshold_pct: f64,
     /// Addresses subscribed to the alert topic (each confirms by e-mail). At least one outside local.
     pub emails: Vec<String>,
+    /// When the quote stream must not fall silent: its "stream silent" alarm is quiet outside these
+    /// hours. Default `Mon-Fri 14:30-20:00` (UTC).
+    pub market_hours: MarketHours,
+}
+
+/// A weekly window in UTC, as CloudWatch metric math sees time (`DAY()`, `HOUR()`, `MINUTE()`
+/// evaluate in UTC): the days `first_day` to `last_day` (1 = Monday ... 7 = Sunday, `DAY()`'s
+/// numbering; a range may wrap past Sunday, such as `Sun-Thu`), each from `open_minute` (inclusive) to `close_minute` (exclusive), minutes after midnight UTC.
+///
+/// The default, `Mon-Fri 14:30-20:00`, is the part of the New York exchanges' 9:30-16:00 session that
+/// is open in UTC both in winter (14:30-21:00) and in summer (13:30-20:00): metric math knows no time
+/// zone, so the window holds across daylight saving time. Exchange holidays are not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketHours {
+    /// First day of the window, 1 (Monday) to 7 (Sunday).
+    pub first_day: u8,
+    /// Last day of the window, 1 to 7; before `first_day` when the range wraps past Sunday.
+    pub last_day: u8,
+    /// Opening time, minutes after midnight UTC.
+    pub open_minute: u16,
+    /// Closing time, minutes after midnight UTC; after `open_minute`, at most 1440.
+    pub close_minute: u16,
+}
+
+impl Default for MarketHours {
+    fn default() -> Self {
+        Self {
+            first_day: 1,
+            last_day: 5,
+            open_minute: 14 * 60 + 30,
+            close_minute: 20 * 60,
+        }
+    }
+}
+
+impl MarketHours {
+    /// Every minute of every day.
+    pub const ALWAYS: MarketHours = MarketHours {
+        first_day: 1,
+        last_day: 7,
+        open_minute: 0,
+        close_minute: 24 * 60,
+    };
+
+    /// The day names `DAY()` numbers 1 to 7.
+    pub const DAYS: [&'static str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+    /// Parses `Mon-Fri 14:30-20:00` (days, then times in UTC; a single day such as `Sun 00:00-24:00`
+    /// is allowed) or `always`. The error says what is wrong, for a diagnostic.
+    pub fn parse(text: &str) -> Result<MarketHours, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("always") {
+            return Ok(MarketHours::ALWAYS);
+        }
+        let (days, times) = text
+            .split_once(' ')
+            .ok_or_else(|| format!("`{text}` has no days and times"))?;
+        let day = |name: &str| {
+            Self::DAYS
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(name.trim()))
+                .map(|i| i as u8 + 1)
+                .ok_or_else(|| format!("`{name}` is not a day (Mon, Tue, Wed, Thu, Fri, Sat, Sun)"))
+        };
+        let (first_day, last_day) = match days.split_once('-') {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None => (day(days)?, day(days)?),
+        };
+        let minute = |hhmm: &str| -> Result<u16, String> {
+            let hhmm = hhmm.trim();
+            let bad = || format!("`{hhmm}` is not a time of day such as `14:30`");
+            let (h, m) = hhmm.split_once(':').ok_or_else(bad)?;
+            let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if m >= 60 || h > 24 || (h == 24 && m > 0) || hhmm.len() != 5 {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let (open, close) = times.trim().split_once('-').ok_or_else(|| {
+            format!(
+                "`{}` is not a time range such as `14:30-20:00`",
+                times.trim()
+            )
+        })?;
+        let (open_minute, close_minute) = (minute(open)?, minute(close)?);
+        if close_minute <= open_minute {
+            return Err(format!(
+                "the market closes at {} before it opens at {} (a window across midnight UTC is not supported)",
+                close.trim(),
+                open.trim()
+            ));
+        }
+        Ok(MarketHours {
+            first_day,
+            last_day,
+            open_minute,
+            close_minute,
+        })
+    }
+
+    /// True for the whole week.
+    pub fn is_always(&self) -> bool {
+        *self == MarketHours::ALWAYS
+    }
+}
+
+impl std::fmt::Display for MarketHours {
+    /// The form [`MarketHours::parse`] reads (`Mon-Fri 14:30-20:00`, or `always`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_always() {
+            return f.write_str("always");
+        }
+        let day = |d: u8| Self::DAYS[usize::from(d.clamp(1, 7) - 1)];
+        if self.first_day == self.last_day {
+            write!(f, "{}", day(self.first_day))?;
+        } else {
+            write!(f, "{}-{}", day(self.first_day), day(self.last_day))?;
+        }
+        write!(
+            f,
+            " {:02}:{:02}-{:02}:{:02}",
+            self.open_minute / 60,
+            self.open_minute % 60,
+            self.close_minute / 60,
+            self.close_minute % 60
+        )
+    }
 }
 
 /// The Glue catalog over the curated data.

@@ -1229,3 +1229,67 @@ fn an_arm64_instance_type_is_refused_for_the_x86_64_scraper() {
         assert_eq!(env.scraper.instance_type, x86);
     }
 }
+
+#[test]
+fn market_hours_default_to_the_new_york_session_in_utc_and_read_back() {
+    let env = parse(FILE, BASE).unwrap_or_else(|e| panic!("{e}"));
+    let hours = env.alerts.market_hours;
+    assert_eq!(
+        (
+            hours.first_day,
+            hours.last_day,
+            hours.open_minute,
+            hours.close_minute
+        ),
+        (1, 5, 870, 1200)
+    );
+    assert_eq!(hours.to_string(), "Mon-Fri 14:30-20:00");
+    let with = |hours: &str| {
+        let text = edit(
+            "emails: [oncall@example.com]}",
+            &format!("emails: [oncall@example.com], market_hours: \"{hours}\"}}"),
+        );
+        parse(FILE, &text)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .alerts
+            .market_hours
+    };
+    let sunday = with("Sun-Thu 06:00-12:30");
+    assert_eq!(
+        (
+            sunday.first_day,
+            sunday.last_day,
+            sunday.open_minute,
+            sunday.close_minute
+        ),
+        (7, 4, 360, 750)
+    );
+    assert_eq!(with("sat 00:00-24:00").to_string(), "Sat 00:00-24:00");
+    assert!(with("always").is_always());
+    assert_eq!(with("always").to_string(), "always");
+}
+
+#[test]
+fn market_hours_that_cannot_be_read_are_positioned_errors() {
+    let with = |hours: &str| {
+        edit(
+            "emails: [oncall@example.com]}",
+            &format!("emails: [oncall@example.com], market_hours: \"{hours}\"}}"),
+        )
+    };
+    let help = "such as `Mon-Fri 14:30-20:00`, or `always`";
+    for (hours, message) in [
+        (
+            "Mon-Fri 20:00-14:30",
+            "closes at 14:30 before it opens at 20:00",
+        ),
+        ("Mon-Fri 14:30", "`14:30` is not a time range"),
+        ("Mon-Fry 14:30-20:00", "`Fry` is not a day"),
+        ("Mon-Fri 14:30-25:00", "`25:00` is not a time of day"),
+        ("Mon-Fri", "has no days and times"),
+        ("Mon-Fri 9:30-16:00", "`9:30` is not a time of day"),
+    ] {
+        // Line 11 of BASE; the value starts after `market_hours: `.
+        assert_problem(&with(hours), 11, 74, message, help);
+    }
+}

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use environment::Environment;
+use environment::{Environment, MarketHours};
 
 use crate::iam::actions::sns;
 use crate::iam::{PolicyDocument, Principal, Statement};
-use crate::resources::cloudwatch::{Alarm, CompositeAlarm, Dimension};
+use crate::resources::cloudwatch::{
+    Alarm, CompositeAlarm, Dimension, MathAlarm, Metric, MetricQuery, MetricStat,
+};
 use crate::resources::events::{EventPattern, Rule, Target};
 use crate::resources::glue::Crawler;
 use crate::resources::sns::{Subscription, Topic, TopicPolicy};
@@ -206,10 +208,53 @@ pub fn shard_alarm_name(index: u32) -> String {
 /// The alarm name (purpose part) of the stream's "no incoming records" alarm.
 pub const STREAM_SILENT_ALARM: &str = "stream-no-records";
 
+/// The metric math the stream's "no records" alarm watches: the records put per period with missing
+/// periods as 0, only for periods within `hours` (UTC, as metric math's `DAY()`, `HOUR()` and
+/// `MINUTE()` evaluate; they give a value for every period even when the metric has none); outside
+/// the hours the expression has no datapoint. `metric` is the id of the records metric.
+pub fn stream_silence_expression(hours: &MarketHours, metric: &str) -> String {
+    let filled = format!("FILL({metric}, 0)");
+    if hours.is_always() {
+        return filled;
+    }
+    let mut open = Vec::new();
+    match (hours.first_day, hours.last_day) {
+        (1, 7) => {}
+        (1, last) => open.push(format!("DAY({metric}) <= {last}")),
+        (first, 7) => open.push(format!("DAY({metric}) >= {first}")),
+        (first, last) if first <= last => {
+            open.push(format!("DAY({metric}) >= {first}"));
+            open.push(format!("DAY({metric}) <= {last}"));
+        }
+        // Past Sunday, such as Sun-Thu.
+        (first, last) => open.push(format!(
+            "(DAY({metric}) >= {first}) OR (DAY({metric}) <= {last})"
+        )),
+    }
+    let minute = format!("(HOUR({metric}) * 60 + MINUTE({metric}))");
+    if hours.open_minute > 0 {
+        open.push(format!("{minute} >= {}", hours.open_minute));
+    }
+    if hours.close_minute < 24 * 60 {
+        open.push(format!("{minute} < {}", hours.close_minute));
+    }
+    if open.is_empty() {
+        return filled;
+    }
+    let condition = open
+        .iter()
+        .map(|c| format!("({c})"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!("IF({condition}, {filled})")
+}
+
 /// Alarms on what stops arriving, with missing data breaching (a dead scraper publishes nothing):
 /// one per shard on its heartbeat's `Quotes` (none for [`STALE_TICKS`] intervals, rounded up to whole
 /// minutes, the heartbeat timer's period), and one on the stream's `IncomingRecords` (none for 15
-/// minutes). They are not rollback triggers: a new stack has no data yet and is in `ALARM` until its
+/// minutes within the environment's market hours: [`stream_silence_expression`]). The shard alarms
+/// hold around the clock, because the scraper ticks around the clock (a quote page keeps giving its
+/// last quote after the close). They are not rollback triggers: a new stack has no data yet and is in `ALARM` until its
 /// scrapers tick.
 fn add_freshness_alarms(
     t: &mut Template,
@@ -257,25 +302,52 @@ fn add_freshness_alarms(
         )?;
         arns.push(alarm.arn());
     }
+    let hours = env.alerts.market_hours;
     let alarm = t.add(
         "QuoteStreamNoRecordsAlarm",
-        Alarm {
+        MathAlarm {
             alarm_name: names.regional(STREAM_SILENT_ALARM),
-            alarm_description: "No record reached the quote stream for 15 minutes: every scraper \
-                                stopped, or none can reach Kinesis. Check deployer status."
-                .into(),
-            namespace: "AWS/Kinesis",
-            metric_name: "IncomingRecords",
-            dimensions: vec![Dimension {
-                name: "StreamName",
-                value: stream.reference(),
-            }],
-            statistic: "Sum",
-            period: 300,
+            alarm_description: format!(
+                "No record reached the quote stream for 15 minutes within market hours ({hours} UTC): \
+                 every scraper stopped, or none can reach Kinesis. Check deployer status."
+            ),
+            metrics: vec![
+                MetricQuery {
+                    id: "records",
+                    label: "Records put to the quote stream".into(),
+                    expression: None,
+                    metric_stat: Some(MetricStat {
+                        metric: Metric {
+                            namespace: "AWS/Kinesis",
+                            metric_name: "IncomingRecords",
+                            dimensions: vec![Dimension {
+                                name: "StreamName",
+                                value: stream.reference(),
+                            }],
+                        },
+                        period: 300,
+                        stat: "Sum",
+                    }),
+                    return_data: false,
+                },
+                MetricQuery {
+                    id: "inhours",
+                    label: format!("Records within market hours ({hours} UTC), none counted as 0"),
+                    expression: Some(stream_silence_expression(&hours, "records")),
+                    metric_stat: None,
+                    return_data: true,
+                },
+            ],
             evaluation_periods: 3,
             threshold: 1.0,
             comparison_operator: "LessThanThreshold",
-            treat_missing_data: "breaching",
+            // Within market hours the expression always has a value (missing records are filled
+            // with 0, so silence breaches); outside them it has none, and the alarm keeps its state.
+            treat_missing_data: if hours.is_always() {
+                "breaching"
+            } else {
+                "ignore"
+            },
             alarm_actions: vec![topic.arn()],
             ok_actions: vec![topic.arn()],
         },

@@ -26,7 +26,7 @@ use environment::{Environment, Region};
 
 pub use alerts::{
     MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
-    rollback_alarm_names, shard_alarm_name,
+    rollback_alarm_names, shard_alarm_name, stream_silence_expression,
 };
 pub use bootstrap::GITLAB_AUDIENCE;
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
