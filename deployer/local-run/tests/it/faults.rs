@@ -5,9 +5,10 @@
 //! the real `transform` binary; the quotes are put on the deployed stream by the test, and counted
 //! back in InfluxDB by the test's own queries.
 //!
-//! The environment raises `transform.maximum_retry_attempts` to 1,000: a batch that fails fast
-//! (connection refused, a process that exits) is retried every ~0.25 s locally, so the shipped 5
-//! retries would discard it after about 2 s of outage (see docs/local-run.md, "Faults").
+//! The environment is `local.yaml` as shipped: `transform.maximum_retry_attempts` is -1, so a batch
+//! that fails fast (connection refused, a process that exits; retried every ~0.2 s locally) is
+//! retried until its records reach the maximum record age, not discarded after a few retries
+//! (see docs/local-run.md, "Faults").
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -23,12 +24,9 @@ use tokio::task::JoinHandle;
 use verify::{Report, Stage};
 
 use crate::common::{
-    Deployment, deploy_with_yaml, fixture_artifacts, rfc3339, tempfile_dir, transform_binary,
+    Deployment, deploy_with, fixture_artifacts, rfc3339, tempfile_dir, transform_binary,
     workspace_binary,
 };
-
-/// Retries enough for the outages below (see the module documentation).
-const RETRIES: &str = "\ntransform:\n  maximum_retry_attempts: 1000\n";
 
 /// How long verify follows the canary while a fault is on: the InfluxDB hop passes within ~2 s
 /// when healthy, so 20 s without it is a broken hop, not a slow one.
@@ -102,12 +100,12 @@ async fn start_with(binaries: &[(ArtifactParameter, Vec<u8>)]) -> Running {
             }
         })
         .collect();
-    let d = deploy_with_yaml(artifacts, Some(influx.url()), RETRIES).await;
+    let d = deploy_with(artifacts, Some(influx.url())).await;
     let mut options = d.options(tempfile_dir("faults"));
     options.scraper = false;
     let pipeline = LocalPipeline::prepare(&options).await.unwrap();
     assert!(
-        pipeline.summary().contains("retries 1000"),
+        pipeline.summary().contains("retries until expired, max age 3600 s"),
         "{}",
         pipeline.summary()
     );
