@@ -330,7 +330,10 @@ async fn records_put_on_the_mapped_stream_do_not_make_moto_try_docker() {
     let mappings = data["awslambda"]["EventSourceMapping"]
         .as_array()
         .map_or(0, Vec::len);
-    assert!(mappings >= 1, "moto holds no event source mapping: nothing to skip");
+    assert!(
+        mappings >= 1,
+        "moto holds no event source mapping: nothing to skip"
+    );
     let pipeline = LocalPipeline::prepare(&d.options(tempfile_dir("run")))
         .await
         .unwrap();
