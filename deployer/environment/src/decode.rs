@@ -12,7 +12,7 @@ use scraper_config::decode::{
     check_unique, http_host, int, positive, proxies, sources, symbols, user_agents,
 };
 use scraper_config::{DEFAULT_USER_AGENT, MAX_SHARDS, Shard};
-use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
+use strict_yaml::{Decoder, MapReader, NodeKind, ScalarStyle, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
 use crate::model::*;
@@ -494,7 +494,7 @@ fn default_transform() -> Transform {
         batch_size: 500,
         batching_window_seconds: 1,
         maximum_record_age_seconds: 3600,
-        maximum_retry_attempts: 5,
+        maximum_retry_attempts: RetryAttempts::UntilRecordExpires,
         memory_mb: 256,
         timeout_seconds: 60,
     }
@@ -505,7 +505,7 @@ fn transform(v: &Value<'_>) -> Option<Transform> {
     let batch_size = int(&map, "batch_size", 500, 1..=10_000);
     let batching_window_seconds = int(&map, "batching_window_seconds", 1, 0..=300);
     let maximum_record_age_seconds = int(&map, "maximum_record_age_seconds", 3600, 60..=604_800);
-    let maximum_retry_attempts = int(&map, "maximum_retry_attempts", 5, 0..=10_000);
+    let maximum_retry_attempts = retry_attempts(&map);
     let memory_mb = int(&map, "memory_mb", 256, 128..=10_240);
     let timeout_seconds = int(&map, "timeout_seconds", 60, 1..=900);
     map.finish();
@@ -517,6 +517,32 @@ fn transform(v: &Value<'_>) -> Option<Transform> {
         memory_mb: memory_mb?,
         timeout_seconds: timeout_seconds?,
     })
+}
+
+/// `maximum_retry_attempts`: -1 or 0 to 10000, as AWS accepts for a Kinesis event source mapping.
+fn retry_attempts(map: &MapReader<'_>) -> Option<RetryAttempts> {
+    let Some(v) = map.optional_value("maximum_retry_attempts") else {
+        return Some(RetryAttempts::UntilRecordExpires);
+    };
+    let number = match &v.node().kind {
+        NodeKind::Scalar(text, ScalarStyle::Plain) => text.parse::<i64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(-1) => Some(RetryAttempts::UntilRecordExpires),
+        Some(n) if (0..=10_000).contains(&n) => u32::try_from(n).ok().map(RetryAttempts::AtMost),
+        _ => {
+            v.error(
+                format!(
+                    "`{}` must be -1 (retry until the records are `maximum_record_age_seconds` old) or from 0 to 10000, found {}",
+                    v.path(),
+                    v.describe()
+                ),
+                "set -1 (the default), or a number of retries from 0 to 10000, without quotes",
+            );
+            None
+        }
+    }
 }
 
 fn influxdb(v: &Value<'_>) -> Option<InfluxDb> {

@@ -253,12 +253,42 @@ pub struct Transform {
     pub batching_window_seconds: u32,
     /// Records older than this are sent to the dead-letter queue. Default 3600; 60 to 604800 (or -1 not allowed).
     pub maximum_record_age_seconds: u32,
-    /// Retries of a failing batch before it goes to the dead-letter queue. Default 5; 0 to 10000.
-    pub maximum_retry_attempts: u32,
+    /// Retries of a failing batch before it goes to the dead-letter queue. Default
+    /// [`RetryAttempts::UntilRecordExpires`] (-1); otherwise 0 to 10000.
+    pub maximum_retry_attempts: RetryAttempts,
     /// Function memory in MiB. Default 256; 128 to 10240.
     pub memory_mb: u32,
     /// Function timeout in seconds. Default 60; 1 to 900.
     pub timeout_seconds: u32,
+}
+
+/// How often the event source mapping retries a failing batch (`MaximumRetryAttempts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAttempts {
+    /// -1: retry until the records reach `maximum_record_age_seconds`, so that an outage shorter
+    /// than the maximum age loses nothing however fast each attempt fails.
+    UntilRecordExpires,
+    /// At most this many retries (0 to 10000), then the batch goes to the on-failure queue.
+    AtMost(u32),
+}
+
+impl RetryAttempts {
+    /// The value of `MaximumRetryAttempts` in a template (-1 for [`RetryAttempts::UntilRecordExpires`]).
+    pub fn as_cloudformation(self) -> i64 {
+        match self {
+            Self::UntilRecordExpires => -1,
+            Self::AtMost(n) => i64::from(n),
+        }
+    }
+}
+
+impl std::fmt::Display for RetryAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UntilRecordExpires => f.write_str("until expired"),
+            Self::AtMost(n) => write!(f, "{n}"),
+        }
+    }
 }
 
 /// The InfluxDB the transform Lambda writes to.

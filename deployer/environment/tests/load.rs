@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use environment::{Diagnostic, LoadError, ScraperImage, StreamCapacity, load, parse};
+use environment::{
+    Diagnostic, LoadError, RetryAttempts, ScraperImage, StreamCapacity, load, parse,
+};
 
 const FILE: &str = "environments/test.yaml";
 
@@ -114,6 +116,43 @@ fn base_is_valid_and_defaults_apply() {
         (env.rollout.monitoring_minutes, env.rollout.bake_minutes),
         (10, 15)
     );
+    // A failing batch is retried until its records reach the maximum age, not a few times.
+    assert_eq!(
+        env.transform.maximum_retry_attempts,
+        RetryAttempts::UntilRecordExpires
+    );
+    assert_eq!(env.transform.maximum_record_age_seconds, 3600);
+}
+
+#[test]
+fn retry_attempts_are_minus_one_or_a_count_up_to_10000() {
+    for (written, expected) in [
+        ("-1", RetryAttempts::UntilRecordExpires),
+        ("0", RetryAttempts::AtMost(0)),
+        ("10000", RetryAttempts::AtMost(10_000)),
+    ] {
+        let text = format!("{BASE}transform:\n  maximum_retry_attempts: {written}\n");
+        let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(env.transform.maximum_retry_attempts, expected, "{written}");
+    }
+    assert_eq!(RetryAttempts::UntilRecordExpires.as_cloudformation(), -1);
+    assert_eq!(RetryAttempts::AtMost(7).as_cloudformation(), 7);
+    for (written, found) in [
+        ("-2", "the number -2"),
+        ("10001", "the number 10001"),
+        ("\"5\"", "the string \"5\""),
+        ("many", "the string \"many\""),
+    ] {
+        assert_problem(
+            &format!("{BASE}transform:\n  maximum_retry_attempts: {written}\n"),
+            19,
+            27,
+            &format!(
+                "`transform.maximum_retry_attempts` must be -1 (retry until the records are `maximum_record_age_seconds` old) or from 0 to 10000, found {found}"
+            ),
+            "set -1 (the default), or a number of retries from 0 to 10000",
+        );
+    }
 }
 
 #[test]

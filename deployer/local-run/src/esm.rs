@@ -458,7 +458,7 @@ impl<F: Invoke + 'static> Mapping<F> {
         } else {
             pending.push_front(Pending {
                 records,
-                retries: retries + 1,
+                retries: retries.saturating_add(1),
             });
             tokio::time::sleep(RETRY_PAUSE).await;
         }

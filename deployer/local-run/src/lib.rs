@@ -9,6 +9,7 @@
 //! ([`s3_events`]), the scraper ([`scraper`]) and the delivery streams ([`firehose`]).
 //! [`LocalPipeline::run`] runs them until told to stop.
 
+pub mod alerts;
 pub mod esm;
 pub mod firehose;
 pub mod function;
@@ -836,9 +837,9 @@ impl LocalPipeline {
                 ));
             }
         }
+        let alerts = alerts::AlertWatch::start(self.endpoint.clone(), self.topics.clone());
         loop {
-            let alerts = self.alerts_sent().await;
-            view.show(&view::Snapshot::of(&counters, alerts));
+            view.show(&view::Snapshot::of(&counters, alerts.count()));
             if let Some(status) = scraper.as_mut().and_then(ScraperProcess::exited) {
                 view.note(&format!("the scraper exited ({status}); see its log"));
                 scraper = None;
@@ -881,64 +882,12 @@ impl LocalPipeline {
         for host in self.functions.values() {
             host.shutdown().await;
         }
-        let snapshot = view::Snapshot::of(&counters, self.alerts_sent().await);
+        let snapshot = view::Snapshot::of(&counters, alerts.finish().await);
         view.finish(&snapshot);
         match failure {
             Some(e) => Err(RunError::Local(e)),
             None => Ok(snapshot),
         }
-    }
-
-    /// SNS messages published to the template's topics, from moto's `GET /moto-api/data.json`
-    /// (`None` when it cannot be read).
-    pub async fn alerts_sent(&self) -> Option<u64> {
-        let url = format!("{}/moto-api/data.json", self.endpoint.trim_end_matches('/'));
-        let topics = self.topics.clone();
-        tokio::task::spawn_blocking(move || {
-            let agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(5)))
-                .build()
-                .new_agent();
-            let text = agent
-                .get(&url)
-                .call()
-                .ok()?
-                .body_mut()
-                .with_config()
-                .limit(1 << 30)
-                .read_to_string()
-                .ok()?;
-            let data: Value = serde_json::from_str(&text).ok()?;
-            Some(sent_notifications(&data, &topics))
-        })
-        .await
-        .ok()
-        .flatten()
-    }
-}
-
-/// The number of messages moto's data dump lists as sent to `topics` (objects with an `arn` in
-/// `topics` and a `sent_notifications` array, wherever they are in the dump).
-pub fn sent_notifications(data: &Value, topics: &[String]) -> u64 {
-    match data {
-        Value::Object(map) => {
-            let own = match (
-                map.get("arn").and_then(Value::as_str),
-                map.get("sent_notifications"),
-            ) {
-                (Some(arn), Some(Value::Array(sent))) if topics.iter().any(|t| t == arn) => {
-                    sent.len() as u64
-                }
-                _ => 0,
-            };
-            own + map
-                .iter()
-                .filter(|(k, _)| k.as_str() != "sent_notifications")
-                .map(|(_, v)| sent_notifications(v, topics))
-                .sum::<u64>()
-        }
-        Value::Array(items) => items.iter().map(|v| sent_notifications(v, topics)).sum(),
-        _ => 0,
     }
 }
 

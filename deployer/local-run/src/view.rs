@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::Counters;
+use crate::alerts::AlertCount;
 
 /// How often a plain line is printed when stdout is not a terminal.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
@@ -27,8 +28,9 @@ pub struct Snapshot {
     pub objects: Vec<(String, u64)>,
     /// Firehose: records in and objects written.
     pub firehose: Vec<(String, u64, u64)>,
-    /// SNS messages published (moto's `sent_notifications`), when known.
-    pub alerts: Option<u64>,
+    /// SNS messages published (moto's `sent_notifications`): the last value read, stale when the
+    /// latest read failed.
+    pub alerts: AlertCount,
     /// Batches the stream's function failed in part or whole (each is retried or discarded).
     pub retried_batches: u64,
     /// Failures: function errors, timeouts, init failures and crashes, records discarded by the
@@ -38,7 +40,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads the counters.
-    pub fn of(counters: &Counters, alerts: Option<u64>) -> Self {
+    pub fn of(counters: &Counters, alerts: AlertCount) -> Self {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let mut failures = 0;
         for stats in counters.functions.values() {
@@ -94,10 +96,7 @@ impl Snapshot {
         for (label, count) in &self.objects {
             line.push_str(&format!(" · {label} {count}"));
         }
-        match self.alerts {
-            Some(alerts) => line.push_str(&format!(" · alerts e-mailed {alerts}")),
-            None => line.push_str(" · alerts e-mailed ?"),
-        }
+        line.push_str(&format!(" · alerts e-mailed {}", self.alerts));
         line.push_str(&format!(
             " · failed batches {} · failures {}",
             self.retried_batches, self.failures
@@ -178,13 +177,27 @@ mod tests {
             processed: 2,
             objects: vec![("RawBucket raw/* → ToParquet".into(), 1)],
             firehose: vec![("RawDeliveryStream".into(), 3, 1)],
-            alerts: Some(1),
+            alerts: AlertCount::Current(1),
             retried_batches: 2,
             failures: 4,
         };
         assert_eq!(
             snapshot.line(),
             "scraped 3 · put 3 · in stream 3 · transformed 2 · RawDeliveryStream 3 in/1 objects · RawBucket raw/* → ToParquet 1 · alerts e-mailed 1 · failed batches 2 · failures 4"
+        );
+        let stale = Snapshot {
+            alerts: AlertCount::Stale {
+                count: 1,
+                age_seconds: 20,
+            },
+            ..snapshot
+        };
+        assert!(
+            stale
+                .line()
+                .contains(" · alerts e-mailed 1 (stale: read 20 s ago) · "),
+            "{}",
+            stale.line()
         );
     }
 }

@@ -305,7 +305,7 @@ pub(super) fn add(
             function_response_types: vec!["ReportBatchItemFailures"],
             bisect_batch_on_function_error: true,
             maximum_record_age_in_seconds: env.transform.maximum_record_age_seconds,
-            maximum_retry_attempts: env.transform.maximum_retry_attempts,
+            maximum_retry_attempts: env.transform.maximum_retry_attempts.as_cloudformation(),
             destination_config: DestinationConfig {
                 on_failure: OnFailure {
                     destination: dead_letters.arn(),

@@ -99,8 +99,9 @@ pub struct EventSourceMapping {
     pub bisect_batch_on_function_error: bool,
     /// Records older than this are not retried.
     pub maximum_record_age_in_seconds: u32,
-    /// Retries before a batch goes to the on-failure destination.
-    pub maximum_retry_attempts: u32,
+    /// Retries before a batch goes to the on-failure destination; -1 retries until the records
+    /// reach `MaximumRecordAgeInSeconds`.
+    pub maximum_retry_attempts: i64,
     /// Where failed batches are described.
     pub destination_config: DestinationConfig,
 }

@@ -65,8 +65,7 @@ pub fn fixture_artifacts() -> Vec<Artifact> {
 
 /// `environments/local.yaml` pointed at `moto` (and, when given, its `influxdb` section at an
 /// InfluxDB 1.x, database `quotes`).
-/// `extra` (top-level YAML sections, such as `transform:`) is appended.
-pub fn local_environment_with(moto: &Moto, influx_v1: Option<&str>, extra: &str) -> Environment {
+pub fn local_environment_with(moto: &Moto, influx_v1: Option<&str>) -> Environment {
     let dir = tempfile_dir("env");
     let mut text = std::fs::read_to_string(workspace().join("environments/local.yaml"))
         .unwrap()
@@ -82,7 +81,6 @@ pub fn local_environment_with(moto: &Moto, influx_v1: Option<&str>, extra: &str)
             &format!("url: {url}\n  api: v1\n  database: quotes"),
         );
     }
-    text.push_str(extra);
     std::fs::write(dir.join("local.yaml"), text).unwrap();
     environment::load(&dir.join("local.yaml")).unwrap()
 }
@@ -154,17 +152,8 @@ pub async fn deploy(artifacts: Vec<Artifact>) -> Deployment {
 
 /// [`deploy`], with the `influxdb` section pointed at an InfluxDB 1.x when given.
 pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> Deployment {
-    deploy_with_yaml(artifacts, influx_v1, "").await
-}
-
-/// [`deploy_with`], with `extra` appended to the environment file (see [`local_environment_with`]).
-pub async fn deploy_with_yaml(
-    artifacts: Vec<Artifact>,
-    influx_v1: Option<&str>,
-    extra: &str,
-) -> Deployment {
     let moto = Moto::start();
-    let env = local_environment_with(&moto, influx_v1, extra);
+    let env = local_environment_with(&moto, influx_v1);
     deploy_environment(moto, env, artifacts).await
 }
 

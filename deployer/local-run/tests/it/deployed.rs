@@ -317,3 +317,69 @@ async fn the_emulators_data_dump_answers_once_functions_are_deployed() {
         &after_prepare[..after_prepare.len().min(2000)]
     );
 }
+
+/// moto runs a Kinesis event source mapping itself: for each record put on a mapped stream it
+/// invokes the function in Docker, and without Docker each attempt failed slowly and stored
+/// "error running docker" in the function's logs (moto's Kinesis took ~20 ms a record: the local
+/// pipeline's bottleneck). testkit's `sitecustomize.py` skips the attempt when Docker does not
+/// answer (`deployer run` is the mapping): records put leave no such log event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_put_on_the_mapped_stream_do_not_make_moto_try_docker() {
+    let d = deploy(fixture_artifacts()).await;
+    let data: Value = serde_json::from_str(&d.moto.data_json()).unwrap();
+    let mappings = data["awslambda"]["EventSourceMapping"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        mappings >= 1,
+        "moto holds no event source mapping: nothing to skip"
+    );
+    let pipeline = LocalPipeline::prepare(&d.options(tempfile_dir("run")))
+        .await
+        .unwrap();
+    let template = &d.synthesis.regions[0]
+        .stacks
+        .iter()
+        .find(|s| s.kind == StackKind::Pipeline)
+        .unwrap()
+        .json;
+    let stream_id = resources_of(template, "AWS::Kinesis::Stream")
+        .next()
+        .unwrap()
+        .0;
+    let stream = pipeline
+        .resolver()
+        .resolve(&serde_json::json!({ "Ref": stream_id }))
+        .unwrap();
+    let records: Vec<_> = (0..20)
+        .map(|i| {
+            aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                .partition_key(format!("S{i}"))
+                .data(aws_smithy_types::Blob::new(format!("{{\"n\":{i}}}")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let answer = d
+        .clients()
+        .kinesis
+        .put_records()
+        .stream_name(&stream)
+        .set_records(Some(records))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.failed_record_count(), Some(0));
+    let data: Value = serde_json::from_str(&d.moto.data_json()).unwrap();
+    let docker_errors: Vec<&Value> = data["logs"]["LogEvent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("error running docker"))
+        })
+        .collect();
+    assert!(docker_errors.is_empty(), "{docker_errors:?}");
+}

@@ -303,6 +303,54 @@ async fn a_failing_batch_is_bisected_and_the_poison_record_goes_to_the_on_failur
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_retries_minus_one_a_failing_record_is_retried_past_any_count_until_it_succeeds() {
+    let stream = stream(&["r0"]).await;
+    // Fails 20 times (more than the old default of 5 retries), then succeeds.
+    let function = Scripted::new(|_, call| {
+        if call <= 20 {
+            error()
+        } else {
+            Outcome::Success(String::new())
+        }
+    });
+    let mut settings = settings(&stream, 10);
+    settings.max_retries = None;
+    settings.max_record_age = Some(Duration::from_secs(3600));
+    let stats = run_until(&stream, settings, Arc::clone(&function), |_, s| {
+        s.records_done.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    assert_eq!(function.calls(), vec![vec!["r0"]; 21]);
+    assert_eq!(stats.failed_invocations.load(Ordering::Relaxed), 20);
+    assert_eq!(stats.records_discarded.load(Ordering::Relaxed), 0);
+    assert!(failure_records(&stream).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_retries_minus_one_a_failing_record_is_discarded_once_it_reaches_the_maximum_age() {
+    let stream = stream(&["bad"]).await;
+    let function = Scripted::new(|_, _| error());
+    let mut settings = settings(&stream, 10);
+    settings.max_retries = None;
+    settings.max_record_age = Some(Duration::from_secs(3));
+    let stats = run_until(&stream, settings, Arc::clone(&function), |_, s| {
+        s.records_discarded.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    // Retried (every 0.2 s) for about 3 s, not a fixed number of times; then discarded by age.
+    let calls = function.calls().len();
+    assert!(calls >= 5, "only {calls} invocations before the discard");
+    assert_eq!(stats.records_done.load(Ordering::Relaxed), 0);
+    let records = failure_records(&stream).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0]["requestContext"]["condition"],
+        "RecordAgeExceeded"
+    );
+    assert_eq!(records[0]["KinesisBatchInfo"]["batchSize"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_older_than_the_maximum_age_are_discarded_without_an_invocation() {
     let stream = stream(&["old0", "old1"]).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
