@@ -616,3 +616,51 @@ fn a_call_the_role_does_not_allow_is_reported() {
     let missing = ungranted(&calls, &deploy_role_actions("prod"));
     assert_eq!(missing, ["deployer/engine/src/new.rs:6: glue:DeleteTable"]);
 }
+
+/// The statements of the deploy role's policy in the bootstrap stack of `env`'s first region.
+fn deploy_policy_statements(env: &environment::Environment) -> Vec<serde_json::Value> {
+    let stacks = stacks::pipeline::stacks(env, &env.regions[0]).unwrap();
+    let artifacts = stacks
+        .iter()
+        .find(|s| s.kind == stacks::pipeline::StackKind::Artifacts)
+        .unwrap();
+    let json = artifacts.template.to_json().unwrap();
+    json["Resources"]["DeployPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_multi_account_deploy_role_may_assume_exactly_the_other_accounts_deploy_roles() {
+    let text = std::fs::read_to_string(repository().join("environments/prod.yaml")).unwrap();
+    let single = environment::parse("prod.yaml", &text).unwrap();
+    assert!(
+        deploy_policy_statements(&single)
+            .iter()
+            .all(|s| s["Sid"] != "AssumeTheOtherAccountsDeployRoles"),
+        "one account: nothing to assume"
+    );
+
+    // eu-central-1 in a second account, us-east-1 in a third with a role of its own.
+    let text = text.replacen(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n    us-east-1: \"121212121212\"\n  roles:\n    \"121212121212\": arn:aws:iam::121212121212:role/deployer\n",
+        1,
+    );
+    let multi = environment::parse("prod.yaml", &text).unwrap();
+    let statements = deploy_policy_statements(&multi);
+    let assume = statements
+        .iter()
+        .find(|s| s["Sid"] == "AssumeTheOtherAccountsDeployRoles")
+        .unwrap();
+    assert_eq!(assume["Action"], serde_json::json!(["sts:AssumeRole"]));
+    assert_eq!(
+        assume["Resource"],
+        serde_json::json!([
+            "arn:aws:iam::444455556666:role/mstboot-prod-deploy-eu-west-1",
+            "arn:aws:iam::777788889999:role/mstboot-prod-deploy-eu-central-1",
+            "arn:aws:iam::121212121212:role/deployer",
+        ])
+    );
+}

@@ -16,7 +16,7 @@ use lambda_contract::{prefixes, to_parquet, transform};
 use super::Action;
 use super::actions::{
     autoscaling, cloudformation, cloudwatch, firehose, glue, iam, kinesis, kms, lambda, logs, s3,
-    secretsmanager, sns, sqs,
+    secretsmanager, sns, sqs, sts,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -144,6 +144,8 @@ pub enum Use {
     DeployerReadsInfluxToken,
     /// `verify`'s calls on the encrypted stream, buckets and secret use the pipeline's data key.
     DeployerUsesDataKey,
+    /// `up`, `diff`, `down` and `status` of a multi-account environment assume, from the first account's deploy role (a GitLab job's session), the other accounts' deploy roles.
+    DeployerAssumesOtherAccountsRoles,
     /// CloudFormation's create, read, update and delete handlers of a resource type call these with
     /// the execution role (`policies/handler-permissions.json`, from the resource provider schemas).
     HandlersOf {
@@ -357,6 +359,7 @@ impl Use {
         Use::DeployerRemovesCanary,
         Use::DeployerReadsInfluxToken,
         Use::DeployerUsesDataKey,
+        Use::DeployerAssumesOtherAccountsRoles,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -845,6 +848,13 @@ impl Use {
                 "deployer/verify/src/influx.rs",
                 ".get_secret_value()",
             ),
+            DeployerAssumesOtherAccountsRoles => code(
+                "deployer",
+                "AssumeRole: the deploy role of each other account of the environment, from the first account's (cross-account, the caller's policy must allow it too)",
+                &[sts::ASSUME_ROLE],
+                "deployer/engine/src/aws.rs",
+                "base.assume(&role, &session)",
+            ),
             DeployerUsesDataKey => code(
                 "deployer verify",
                 "GenerateDataKey (PutRecords on the encrypted stream) and Decrypt (GetObject on SSE-KMS objects, GetSecretValue), through those services",
@@ -949,6 +959,7 @@ impl Use {
             | DeployerRemovesCanary
             | DeployerReadsInfluxToken
             | DeployerUsesDataKey
+            | DeployerAssumesOtherAccountsRoles
             | HandlersOf { .. } => None,
         }
     }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use environment::{Deploy, Environment};
+use environment::{AccountId, Deploy, Environment, Region};
 
 use crate::handlers::{self, HandlerError};
 use crate::iam::actions::{cloudformation, cloudwatch, kms, s3, sts};
@@ -40,9 +40,18 @@ pub(super) fn add(
     let Some(deploy) = &env.deploy else {
         return Ok(());
     };
-    add_deploy_role(t, names, deploy)?;
+    add_deploy_role(t, env, names, deploy)?;
     add_execution_role(t, names, pipelines)?;
     Ok(())
+}
+
+/// The role the deployer assumes in `account`, whose first region of the environment is
+/// `first_region`: `deploy.roles`' entry, else the deploy role of the bootstrap stack there.
+pub fn deploy_role_arn_of(env: &Environment, account: &AccountId, first_region: &Region) -> String {
+    env.deploy
+        .as_ref()
+        .and_then(|d| d.roles.get(account).cloned())
+        .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
 }
 
 /// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
@@ -119,7 +128,12 @@ fn deploy_trust(deploy: &Deploy) -> Vec<Statement> {
     trust
 }
 
-fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(), BuildError> {
+fn add_deploy_role(
+    t: &mut Template,
+    env: &Environment,
+    names: &Names,
+    deploy: &Deploy,
+) -> Result<(), BuildError> {
     let prefix = names.prefix();
     let all_stacks = any_region_arn("cloudformation", &format!("stack/{prefix}*/*"));
     let pipeline_stack = any_region_arn(
@@ -127,7 +141,7 @@ fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(
         &format!("stack/{}/*", names.stack(StackKind::Pipeline)),
     );
     let execution_roles = iam_arn(&format!("role/{}*", names.execution_role_prefix()));
-    let statements = vec![
+    let mut statements = vec![
         Statement::grant_part(
             &[
                 Use::DeployerPlansChanges,
@@ -341,6 +355,23 @@ fn add_deploy_role(t: &mut Template, names: &Names, deploy: &Deploy) -> Result<(
             ],
         ),
     ];
+    // A GitLab job holds the first account's deploy role and assumes the other accounts' from
+    // there: a role in another account needs this grant besides that role's trust policy.
+    let accounts = env.accounts();
+    if accounts.len() > 1 {
+        let roles: Vec<Expr> = accounts
+            .iter()
+            .filter_map(|(account, regions)| {
+                regions
+                    .first()
+                    .map(|first| Expr::lit(deploy_role_arn_of(env, account, first)))
+            })
+            .collect();
+        statements.push(
+            Statement::grant(&[Use::DeployerAssumesOtherAccountsRoles], roles)
+                .sid("AssumeTheOtherAccountsDeployRoles"),
+        );
+    }
     let role = t.add(
         "DeployRole",
         Role {
