@@ -8,7 +8,6 @@ use aws_config::Region as SdkRegion;
 use aws_config::SdkConfig;
 use aws_connect::{Connection, Target};
 use environment::{AccountId, Environment, Region};
-use stacks::pipeline::Names;
 
 use crate::{Error, api_error};
 
@@ -282,10 +281,7 @@ pub fn session_name(caller_arn: &str, ci_user: Option<&str>, ci_job: Option<&str
 /// The role to assume in `account`: `deploy.roles`' entry, else the deploy role of the bootstrap
 /// stack in the account's first region.
 pub fn deploy_role(env: &Environment, account: &AccountId, first_region: &Region) -> String {
-    env.deploy
-        .as_ref()
-        .and_then(|d| d.roles.get(account).cloned())
-        .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
+    stacks::pipeline::deploy_role_arn_of(env, account, first_region)
 }
 
 /// True when `caller_arn` (of STS `GetCallerIdentity`) already is a session of `role_arn`, as a

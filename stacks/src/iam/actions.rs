@@ -39,6 +39,8 @@ pub mod kms {
     pub const DESCRIBE_KEY: Action = Action::new("kms", "DescribeKey");
     /// Schedule a key's deletion.
     pub const SCHEDULE_KEY_DELETION: Action = Action::new("kms", "ScheduleKeyDeletion");
+    /// List the account's key aliases (no resource-level permissions).
+    pub const LIST_ALIASES: Action = Action::new("kms", "ListAliases");
 }
 
 /// Amazon S3.
@@ -83,6 +85,9 @@ pub mod s3 {
     pub const DELETE_OBJECT_VERSION: Action = Action::new("s3", "DeleteObjectVersion");
     /// Delete an empty bucket.
     pub const DELETE_BUCKET: Action = Action::new("s3", "DeleteBucket");
+    /// Read a bucket's default encryption (GetBucketEncryption).
+    pub const GET_ENCRYPTION_CONFIGURATION: Action =
+        Action::new("s3", "GetEncryptionConfiguration");
 }
 
 /// Amazon SQS.
@@ -142,6 +147,8 @@ pub mod cloudwatch {
     pub const PUT_METRIC_DATA: Action = Action::new("cloudwatch", "PutMetricData");
     /// Read alarms and their states (the deploy role reads the rollback alarms).
     pub const DESCRIBE_ALARMS: Action = Action::new("cloudwatch", "DescribeAlarms");
+    /// Read one metric's statistics (no resource-level permissions).
+    pub const GET_METRIC_STATISTICS: Action = Action::new("cloudwatch", "GetMetricStatistics");
 }
 
 /// AWS Glue Data Catalog.
@@ -229,4 +236,20 @@ pub mod ssm {
     use super::Action;
     /// Read one parameter's value.
     pub const GET_PARAMETER: Action = Action::new("ssm", "GetParameter");
+}
+
+/// AWS Lambda (`deployer verify` checks the functions).
+pub mod lambda {
+    use super::Action;
+    /// Read a function's configuration and state.
+    pub const GET_FUNCTION: Action = Action::new("lambda", "GetFunction");
+    /// List event source mappings (no resource-level permissions).
+    pub const LIST_EVENT_SOURCE_MAPPINGS: Action = Action::new("lambda", "ListEventSourceMappings");
+}
+
+/// Amazon Data Firehose (`deployer verify` checks the delivery stream).
+pub mod firehose {
+    use super::Action;
+    /// Read a delivery stream's status and configuration.
+    pub const DESCRIBE_DELIVERY_STREAM: Action = Action::new("firehose", "DescribeDeliveryStream");
 }

@@ -89,6 +89,18 @@ pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[
         actions::cloudformation::DESCRIBE_STACK_DRIFT_DETECTION_STATUS,
         "CloudFormation defines no resource type for it (Service Authorization Reference); `deployer status --drift` polls it",
     ),
+    (
+        actions::cloudwatch::GET_METRIC_STATISTICS,
+        "CloudWatch metrics have no resource-level permissions: the Service Authorization Reference lists no resource type for GetMetricStatistics",
+    ),
+    (
+        actions::kms::LIST_ALIASES,
+        "the Service Authorization Reference lists no resource type for ListAliases; `up` finds the replica key by its alias",
+    ),
+    (
+        actions::lambda::LIST_EVENT_SOURCE_MAPPINGS,
+        "the Service Authorization Reference lists no resource type for ListEventSourceMappings; `deployer verify` filters by function",
+    ),
 ];
 
 /// `kms:*`, only reachable through [`Statement::key_policy_account_root`].

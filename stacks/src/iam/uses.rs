@@ -15,8 +15,8 @@ use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
 use super::actions::{
-    autoscaling, cloudformation, cloudwatch, glue, iam, kinesis, kms, logs, s3, secretsmanager,
-    sns, sqs, ssm,
+    autoscaling, cloudformation, cloudwatch, firehose, glue, iam, kinesis, kms, lambda, logs, s3,
+    secretsmanager, sns, sqs, ssm, sts,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -124,6 +124,30 @@ pub enum Use {
     DeployerPassesExecutionRole,
     /// `up` and `diff` resolve the scraper's `latest` AMI from AWS's public SSM parameter.
     DeployerResolvesScraperImage,
+    /// `up` and `down` find what an earlier `down` kept: a bucket by name, its key through its encryption.
+    DeployerAdoptsKeptResources,
+    /// `up` and `diff` find the DR region's replica key by its alias.
+    DeployerFindsReplicaKey,
+    /// `dr status` reads each replicated bucket's replication configuration.
+    DeployerReadsReplication,
+    /// `dr status` reads replication lag and backlog, `status` the scrapers' heartbeats.
+    DeployerReadsMetrics,
+    /// `verify` (and `up`'s canary gate) checks the Lambdas, the delivery stream and the Glue table.
+    DeployerVerifiesResources,
+    /// `verify` (and `up`'s canary gate) checks the Lambdas' event source mappings.
+    DeployerVerifiesEventSources,
+    /// `verify` (and `up`'s canary gate) puts the canary quote on the stream.
+    DeployerPutsCanary,
+    /// `verify` (and `up`'s canary gate) follows the canary into the raw and curated buckets.
+    DeployerFollowsCanary,
+    /// `verify` (and `up`'s canary gate) removes the canary's objects.
+    DeployerRemovesCanary,
+    /// `verify` (and `up`'s canary gate) reads the InfluxDB token to find the canary's points.
+    DeployerReadsInfluxToken,
+    /// `verify`'s calls on the encrypted stream, buckets and secret use the pipeline's data key.
+    DeployerUsesDataKey,
+    /// `up`, `diff`, `down` and `status` of a multi-account environment assume, from the first account's deploy role (a GitLab job's session), the other accounts' deploy roles.
+    DeployerAssumesOtherAccountsRoles,
     /// CloudFormation's create, read, update and delete handlers of a resource type call these with
     /// the execution role (`policies/handler-permissions.json`, from the resource provider schemas).
     HandlersOf {
@@ -327,6 +351,18 @@ impl Use {
         Use::DeployerPurgesData,
         Use::DeployerPassesExecutionRole,
         Use::DeployerResolvesScraperImage,
+        Use::DeployerAdoptsKeptResources,
+        Use::DeployerFindsReplicaKey,
+        Use::DeployerReadsReplication,
+        Use::DeployerReadsMetrics,
+        Use::DeployerVerifiesResources,
+        Use::DeployerVerifiesEventSources,
+        Use::DeployerPutsCanary,
+        Use::DeployerFollowsCanary,
+        Use::DeployerRemovesCanary,
+        Use::DeployerReadsInfluxToken,
+        Use::DeployerUsesDataKey,
+        Use::DeployerAssumesOtherAccountsRoles,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -716,12 +752,13 @@ impl Use {
             ),
             DeployerPurgesData => code(
                 "deployer",
-                "`down --purge-data`: ListObjectVersions, DeleteObjects (every version), DeleteBucket; ScheduleKeyDeletion on the data key",
+                "`down --purge-data`: ListObjectVersions, DeleteObjects (every version), DeleteBucket; DescribeKey and ScheduleKeyDeletion on the data key",
                 &[
                     s3::LIST_BUCKET_VERSIONS,
                     s3::DELETE_OBJECT,
                     s3::DELETE_OBJECT_VERSION,
                     s3::DELETE_BUCKET,
+                    kms::DESCRIBE_KEY,
                     kms::SCHEDULE_KEY_DELETION,
                 ],
                 "deployer/engine/src/delete.rs",
@@ -739,6 +776,101 @@ impl Use {
                 &[ssm::GET_PARAMETER],
                 "deployer/engine/src/image.rs",
                 ".get_parameter()",
+            ),
+            DeployerAdoptsKeptResources => code(
+                "deployer",
+                "HeadBucket (s3:ListBucket) finds a kept data bucket, GetBucketEncryption (s3:GetEncryptionConfiguration) its key, DescribeKey whether that key is pending deletion",
+                &[
+                    s3::LIST_BUCKET,
+                    s3::GET_ENCRYPTION_CONFIGURATION,
+                    kms::DESCRIBE_KEY,
+                ],
+                "deployer/engine/src/adopt.rs",
+                ".head_bucket()",
+            ),
+            DeployerFindsReplicaKey => code(
+                "deployer",
+                "ListAliases: the replica key's ARN for the replication rules (IAM allows it only on \"*\")",
+                &[kms::LIST_ALIASES],
+                "deployer/engine/src/dr.rs",
+                ".list_aliases()",
+            ),
+            DeployerReadsReplication => code(
+                "deployer",
+                "GetBucketReplication (s3:GetReplicationConfiguration): `dr status` reads the rule back",
+                &[s3::GET_REPLICATION_CONFIGURATION],
+                "deployer/engine/src/dr.rs",
+                ".get_bucket_replication()",
+            ),
+            DeployerReadsMetrics => code(
+                "deployer",
+                "GetMetricData (`dr status`: replication lag and backlog) and GetMetricStatistics (`status`: each shard's heartbeat); CloudWatch metrics have no resource-level permissions",
+                &[
+                    cloudwatch::GET_METRIC_DATA,
+                    cloudwatch::GET_METRIC_STATISTICS,
+                ],
+                "deployer/engine/src/fleet.rs",
+                ".get_metric_statistics()",
+            ),
+            DeployerVerifiesResources => code(
+                "deployer verify",
+                "GetFunction (each Lambda is active), DescribeDeliveryStream, GetTable (the curated table)",
+                &[
+                    lambda::GET_FUNCTION,
+                    firehose::DESCRIBE_DELIVERY_STREAM,
+                    glue::GET_TABLE,
+                ],
+                "deployer/verify/src/checks.rs",
+                ".get_function()",
+            ),
+            DeployerVerifiesEventSources => code(
+                "deployer verify",
+                "ListEventSourceMappings: each Lambda reads its source (IAM allows it only on \"*\")",
+                &[lambda::LIST_EVENT_SOURCE_MAPPINGS],
+                "deployer/verify/src/checks.rs",
+                ".list_event_source_mappings()",
+            ),
+            DeployerPutsCanary => code(
+                "deployer verify",
+                "PutRecords: the canary quote pair, as the scraper puts quotes",
+                &[kinesis::PUT_RECORDS],
+                "deployer/verify/src/hops.rs",
+                ".put_records()",
+            ),
+            DeployerFollowsCanary => code(
+                "deployer verify",
+                "ListObjectsV2 (s3:ListBucket) and GetObject: the canary's raw record, Parquet object and notify's state",
+                &[s3::LIST_BUCKET, s3::GET_OBJECT],
+                "deployer/verify/src/hops.rs",
+                ".list_objects_v2()",
+            ),
+            DeployerRemovesCanary => code(
+                "deployer verify",
+                "ListObjectsV2 (s3:ListBucket) and DeleteObjects (s3:DeleteObject): the canary's objects, and nothing else",
+                &[s3::LIST_BUCKET, s3::DELETE_OBJECT],
+                "deployer/verify/src/cleanup.rs",
+                ".delete_objects()",
+            ),
+            DeployerReadsInfluxToken => code(
+                "deployer verify",
+                "GetSecretValue: the InfluxDB token, to query and remove the canary's points as the transform Lambda writes them",
+                &[secretsmanager::GET_SECRET_VALUE],
+                "deployer/verify/src/influx.rs",
+                ".get_secret_value()",
+            ),
+            DeployerAssumesOtherAccountsRoles => code(
+                "deployer",
+                "AssumeRole: the deploy role of each other account of the environment, from the first account's (cross-account, the caller's policy must allow it too)",
+                &[sts::ASSUME_ROLE],
+                "deployer/engine/src/aws.rs",
+                "base.assume(&role, &session)",
+            ),
+            DeployerUsesDataKey => code(
+                "deployer verify",
+                "GenerateDataKey (PutRecords on the encrypted stream) and Decrypt (GetObject on SSE-KMS objects, GetSecretValue), through those services",
+                &[kms::DECRYPT, kms::GENERATE_DATA_KEY],
+                "deployer/verify/src/hops.rs",
+                ".put_records()",
             ),
             HandlersOf { kind } => Need {
                 by: "CloudFormation",
@@ -827,6 +959,18 @@ impl Use {
             | DeployerPurgesData
             | DeployerPassesExecutionRole
             | DeployerResolvesScraperImage
+            | DeployerAdoptsKeptResources
+            | DeployerFindsReplicaKey
+            | DeployerReadsReplication
+            | DeployerReadsMetrics
+            | DeployerVerifiesResources
+            | DeployerVerifiesEventSources
+            | DeployerPutsCanary
+            | DeployerFollowsCanary
+            | DeployerRemovesCanary
+            | DeployerReadsInfluxToken
+            | DeployerUsesDataKey
+            | DeployerAssumesOtherAccountsRoles
             | HandlersOf { .. } => None,
         }
     }

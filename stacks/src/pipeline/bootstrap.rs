@@ -9,10 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use environment::{Deploy, Environment, ScraperImage};
+use environment::{AccountId, Deploy, Environment, Region, ScraperImage};
 
 use crate::handlers::{self, HandlerError};
-use crate::iam::actions::{cloudformation, kms, s3, sts};
+use crate::iam::actions::{cloudformation, cloudwatch, kms, s3, sts};
 use crate::iam::uses::Use;
 use crate::iam::{Action, PolicyDocument, Principal, Statement};
 use crate::resources::iam::{ManagedPolicy, Policy, Role};
@@ -43,6 +43,15 @@ pub(super) fn add(
     add_deploy_role(t, env, names, deploy)?;
     add_execution_role(t, names, pipelines)?;
     Ok(())
+}
+
+/// The role the deployer assumes in `account`, whose first region of the environment is
+/// `first_region`: `deploy.roles`' entry, else the deploy role of the bootstrap stack there.
+pub fn deploy_role_arn_of(env: &Environment, account: &AccountId, first_region: &Region) -> String {
+    env.deploy
+        .as_ref()
+        .and_then(|d| d.roles.get(account).cloned())
+        .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
 }
 
 /// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
@@ -233,8 +242,8 @@ fn add_deploy_role(
         )
         .sid("PurgeDataObjects"),
         Statement::grant_part(
-            &[Use::DeployerPurgesData],
-            &[kms::SCHEDULE_KEY_DELETION],
+            &[Use::DeployerPurgesData, Use::DeployerAdoptsKeptResources],
+            &[kms::DESCRIBE_KEY, kms::SCHEDULE_KEY_DELETION],
             [any_region_arn("kms", "key/*")],
         )
         .sid("RetireTheDataKey")
@@ -243,6 +252,107 @@ fn add_deploy_role(
             "StringEquals",
             "aws:ResourceTag/aws:cloudformation:stack-name",
             [Expr::lit(names.stack(StackKind::Pipeline))],
+        ),
+        Statement::grant_part(
+            &[Use::DeployerAdoptsKeptResources],
+            &[s3::LIST_BUCKET, s3::GET_ENCRYPTION_CONFIGURATION],
+            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+        )
+        .sid("FindKeptDataBuckets"),
+        Statement::grant(
+            &[Use::DeployerReadsReplication],
+            bucket_arns(names, &["raw", "curated"], false),
+        )
+        .sid("ReadReplicationConfiguration"),
+        Statement::grant_unscopable(
+            &[
+                Use::DeployerFindsReplicaKey,
+                Use::DeployerVerifiesEventSources,
+            ],
+            &[
+                kms::LIST_ALIASES,
+                crate::iam::actions::lambda::LIST_EVENT_SOURCE_MAPPINGS,
+            ],
+        )?
+        .sid("ListKeyAliasesAndEventSources"),
+        Statement::grant_unscopable(
+            &[Use::DeployerReadsMetrics],
+            &[
+                cloudwatch::GET_METRIC_DATA,
+                cloudwatch::GET_METRIC_STATISTICS,
+            ],
+        )?
+        .sid("ReadHeartbeatAndReplicationMetrics"),
+        Statement::grant_part(
+            &[Use::DeployerVerifiesResources],
+            &[crate::iam::actions::lambda::GET_FUNCTION],
+            [any_region_arn("lambda", &format!("function:{prefix}*"))],
+        )
+        .sid("VerifyTheFunctions"),
+        Statement::grant_part(
+            &[Use::DeployerVerifiesResources],
+            &[crate::iam::actions::firehose::DESCRIBE_DELIVERY_STREAM],
+            [any_region_arn(
+                "firehose",
+                &format!("deliverystream/{prefix}*"),
+            )],
+        )
+        .sid("VerifyTheDeliveryStream"),
+        Statement::grant_part(
+            &[Use::DeployerVerifiesResources],
+            &[crate::iam::actions::glue::GET_TABLE],
+            [
+                any_region_arn("glue", "catalog"),
+                any_region_arn("glue", &format!("database/{}", names.glue_database())),
+                any_region_arn("glue", &format!("table/{}/*", names.glue_database())),
+            ],
+        )
+        .sid("VerifyTheCuratedTable"),
+        Statement::grant(
+            &[Use::DeployerPutsCanary],
+            [any_region_arn("kinesis", &format!("stream/{prefix}*"))],
+        )
+        .sid("PutTheCanary"),
+        Statement::grant_part(
+            &[Use::DeployerFollowsCanary, Use::DeployerRemovesCanary],
+            &[s3::LIST_BUCKET],
+            bucket_arns(names, &["raw", "curated"], false),
+        )
+        .sid("ListTheCanarysObjects"),
+        Statement::grant_part(
+            &[Use::DeployerFollowsCanary, Use::DeployerRemovesCanary],
+            &[s3::GET_OBJECT, s3::DELETE_OBJECT],
+            bucket_arns(names, &["raw", "curated"], true),
+        )
+        .sid("FollowAndRemoveTheCanary"),
+        Statement::grant(
+            &[Use::DeployerReadsInfluxToken],
+            [any_region_arn(
+                "secretsmanager",
+                "secret:InfluxTokenSecret-*",
+            )],
+        )
+        .sid("ReadTheInfluxToken"),
+        Statement::grant(
+            &[Use::DeployerUsesDataKey],
+            [any_region_arn("kms", "key/*")],
+        )
+        .sid("UseTheDataKeyThroughItsServices")
+        // As RetireTheDataKey: the pipeline's key is the one tagged with its stack, and only
+        // through the services the canary's calls go to.
+        .condition(
+            "StringEquals",
+            "aws:ResourceTag/aws:cloudformation:stack-name",
+            [Expr::lit(names.stack(StackKind::Pipeline))],
+        )
+        .condition(
+            "StringLike",
+            "kms:ViaService",
+            [
+                Expr::lit("kinesis.*.amazonaws.com"),
+                Expr::lit("s3.*.amazonaws.com"),
+                Expr::lit("secretsmanager.*.amazonaws.com"),
+            ],
         ),
     ];
     if env.scraper.ami == ScraperImage::Latest {
@@ -264,11 +374,28 @@ fn add_deploy_role(
             .sid("ResolveTheScrapersImage"),
         );
     }
+    // A GitLab job holds the first account's deploy role and assumes the other accounts' from
+    // there: a role in another account needs this grant besides that role's trust policy.
+    let accounts = env.accounts();
+    if accounts.len() > 1 {
+        let roles: Vec<Expr> = accounts
+            .iter()
+            .filter_map(|(account, regions)| {
+                regions
+                    .first()
+                    .map(|first| Expr::lit(deploy_role_arn_of(env, account, first)))
+            })
+            .collect();
+        statements.push(
+            Statement::grant(&[Use::DeployerAssumesOtherAccountsRoles], roles)
+                .sid("AssumeTheOtherAccountsDeployRoles"),
+        );
+    }
     let role = t.add(
         "DeployRole",
         Role {
             role_name: Some(names.deploy_role()),
-            description: "Assumed by deployer up, diff, down and status: reads the environment's stacks, plans and runs the pipeline's changes through the execution role, uploads artifacts.".into(),
+            description: "Assumed by deployer up, diff, down, status, dr status and verify: reads the environment's stacks, plans and runs the pipeline's changes through the execution role, uploads artifacts, verifies the canary region.".into(),
             assume_role_policy_document: PolicyDocument::new(deploy_trust(deploy)),
         },
         Options::none(),
