@@ -99,6 +99,8 @@ const CLIENTS: &[(&str, &str)] = &[
     ("firehose", "firehose"),
     ("glue", "glue"),
     ("iam", "iam"),
+    ("ssm", "ssm"),
+    ("autoscaling", "autoscaling"),
 ];
 
 fn repository() -> PathBuf {

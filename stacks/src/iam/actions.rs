@@ -229,6 +229,9 @@ pub mod autoscaling {
     use super::Action;
     /// Mark an instance of a group healthy or unhealthy.
     pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
+    /// Read groups, their instances and the instances' health (no resource-level permissions).
+    pub const DESCRIBE_AUTO_SCALING_GROUPS: Action =
+        Action::new("autoscaling", "DescribeAutoScalingGroups");
 }
 
 /// AWS Systems Manager Parameter Store (the deploy role reads AWS's public AMI parameter).

@@ -94,6 +94,10 @@ pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[
         "CloudWatch metrics have no resource-level permissions: the Service Authorization Reference lists no resource type for GetMetricStatistics",
     ),
     (
+        actions::autoscaling::DESCRIBE_AUTO_SCALING_GROUPS,
+        "the Service Authorization Reference lists no resource type for DescribeAutoScalingGroups; `status` reads each scraper shard's instance and health",
+    ),
+    (
         actions::kms::LIST_ALIASES,
         "the Service Authorization Reference lists no resource type for ListAliases; `up` finds the replica key by its alias",
     ),

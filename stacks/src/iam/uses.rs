@@ -132,6 +132,8 @@ pub enum Use {
     DeployerReadsReplication,
     /// `dr status` reads replication lag and backlog, `status` the scrapers' heartbeats.
     DeployerReadsMetrics,
+    /// `status` reads each scraper shard's Auto Scaling group: its instance and the instance's health.
+    DeployerReadsShardInstances,
     /// `verify` (and `up`'s canary gate) checks the Lambdas, the delivery stream and the Glue table.
     DeployerVerifiesResources,
     /// `verify` (and `up`'s canary gate) checks the Lambdas' event source mappings.
@@ -355,6 +357,7 @@ impl Use {
         Use::DeployerFindsReplicaKey,
         Use::DeployerReadsReplication,
         Use::DeployerReadsMetrics,
+        Use::DeployerReadsShardInstances,
         Use::DeployerVerifiesResources,
         Use::DeployerVerifiesEventSources,
         Use::DeployerPutsCanary,
@@ -812,6 +815,13 @@ impl Use {
                 "deployer/engine/src/fleet.rs",
                 ".get_metric_statistics()",
             ),
+            DeployerReadsShardInstances => code(
+                "deployer",
+                "DescribeAutoScalingGroups: each shard's instance, lifecycle state and health (`status`); Auto Scaling has no resource-level permissions for it",
+                &[autoscaling::DESCRIBE_AUTO_SCALING_GROUPS],
+                "deployer/engine/src/fleet.rs",
+                ".describe_auto_scaling_groups()",
+            ),
             DeployerVerifiesResources => code(
                 "deployer verify",
                 "GetFunction (each Lambda is active), DescribeDeliveryStream, GetTable (the curated table)",
@@ -970,6 +980,7 @@ impl Use {
             | DeployerRemovesCanary
             | DeployerReadsInfluxToken
             | DeployerUsesDataKey
+            | DeployerReadsShardInstances
             | DeployerAssumesOtherAccountsRoles
             | HandlersOf { .. } => None,
         }

@@ -283,6 +283,11 @@ fn add_deploy_role(
             ],
         )?
         .sid("ReadHeartbeatAndReplicationMetrics"),
+        Statement::grant_unscopable(
+            &[Use::DeployerReadsShardInstances],
+            &[crate::iam::actions::autoscaling::DESCRIBE_AUTO_SCALING_GROUPS],
+        )?
+        .sid("ReadTheScraperShardsInstances"),
         Statement::grant_part(
             &[Use::DeployerVerifiesResources],
             &[crate::iam::actions::lambda::GET_FUNCTION],
