@@ -107,16 +107,18 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
     let mut regions = Vec::new();
     let mut snapshot: Option<(Region, Snapshot)> = None;
     let mut grants = None;
-    for (index, region) in env.regions.iter().enumerate() {
-        if only.is_some_and(|wanted| wanted != region) {
-            continue;
-        }
-        let built = pipeline::stacks(env, region).map_err(|source| SynthError::Build {
-            region: region.clone(),
-            source,
-        })?;
+    let all = pipeline::regions_stacks(env, only).map_err(|source| SynthError::Build {
+        region: only.unwrap_or(env.canary_region()).clone(),
+        source,
+    })?;
+    for (region, built) in &all {
+        let index = env
+            .regions
+            .iter()
+            .position(|r| r == region)
+            .unwrap_or_default();
         let mut stacks_out = Vec::new();
-        for stack in &built {
+        for stack in built {
             let to_err = |source: stacks::template::TemplateError| SynthError::Build {
                 region: region.clone(),
                 source: source.into(),

@@ -208,6 +208,11 @@ pub enum PolicyError {
 }
 
 impl Statement {
+    /// Whether the statement applies to `"*"`, the resource of actions IAM cannot scope.
+    pub fn on_any_resource(&self) -> bool {
+        matches!(self.resource, Some(Resources::Wildcard))
+    }
+
     /// Allows `actions` on the listed resources.
     pub fn allow(actions: &[Action], resources: impl IntoIterator<Item = Expr>) -> Self {
         let mut action = actions.to_vec();

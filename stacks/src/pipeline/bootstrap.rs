@@ -561,10 +561,7 @@ fn add_execution_role(
         ))));
     }
     for (index, statements) in chunks.into_iter().enumerate() {
-        let on_any_resource = statements
-            .iter()
-            .any(|s| serde_json::to_value(s).is_ok_and(|v| v["Resource"] == "*"));
-        let options = if on_any_resource {
+        let options = if statements.iter().any(Statement::on_any_resource) {
             Options::none().skip_checkov(
                 "CKV_AWS_111",
                 "CloudFormation's handlers call these actions, which IAM authorizes only on \"*\" (the Service Authorization Reference gives them no resource type); every other handler action is scoped to the account, region and the environment's names.",

@@ -106,35 +106,57 @@ pub enum BuildError {
 
 /// The stacks of one region, in deployment order.
 pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildError> {
+    Ok(regions_stacks(env, Some(region))?
+        .into_iter()
+        .flat_map(|(_, stacks)| stacks)
+        .collect())
+}
+
+/// The stacks of every region of `env` (only `only` when given), in rollout order, each region's in
+/// deployment order.
+///
+/// With `deploy:` the artifacts stack is the bootstrap stack, whose execution role serves the
+/// pipeline of every region (the canary alone has some resource types): every region's pipeline is
+/// then built once and the role derived from all of them, so it is the same everywhere.
+pub fn regions_stacks(
+    env: &Environment,
+    only: Option<&Region>,
+) -> Result<Vec<(Region, Vec<Stack>)>, BuildError> {
     let names = Names::new(env);
-    let pipeline = pipeline(env, region, &names)?;
-    // With `deploy:`, the artifacts stack is the bootstrap stack: the roles come with the bucket.
-    let mut artifacts = artifacts::template(&names, env.is_bootstrapped())?;
-    // The execution role serves the pipeline of every region of the environment (the canary
-    // alone has some resource types), so it is built from all of them and is the same everywhere.
-    let others = if env.is_bootstrapped() {
-        env.regions
-            .iter()
-            .filter(|r| *r != region)
-            .map(|r| self::pipeline(env, r, &names))
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        Vec::new()
-    };
-    let pipelines: Vec<&Template> = std::iter::once(&pipeline).chain(&others).collect();
-    bootstrap::add(&mut artifacts, env, &names, &pipelines)?;
-    Ok(vec![
-        Stack {
-            kind: StackKind::Artifacts,
-            name: names.stack(StackKind::Artifacts),
-            template: artifacts,
-        },
-        Stack {
-            kind: StackKind::Pipeline,
-            name: names.stack(StackKind::Pipeline),
-            template: pipeline,
-        },
-    ])
+    let wanted = |region: &Region| only.is_none_or(|o| o == region);
+    let pipelines = env
+        .regions
+        .iter()
+        .filter(|r| env.is_bootstrapped() || wanted(r))
+        .map(|r| Ok((r, pipeline(env, r, &names)?)))
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    let every_pipeline: Vec<&Template> = pipelines.iter().map(|(_, t)| t).collect();
+    let mut artifacts = Vec::new();
+    for (region, _) in pipelines.iter().filter(|(r, _)| wanted(r)) {
+        let mut template = artifacts::template(&names, env.is_bootstrapped())?;
+        bootstrap::add(&mut template, env, &names, &every_pipeline)?;
+        artifacts.push(((*region).clone(), template));
+    }
+    let pipelines = pipelines.into_iter().filter(|(r, _)| wanted(r));
+    Ok(artifacts
+        .into_iter()
+        .zip(pipelines)
+        .map(|((region, artifacts), (_, pipeline))| {
+            let stacks = vec![
+                Stack {
+                    kind: StackKind::Artifacts,
+                    name: names.stack(StackKind::Artifacts),
+                    template: artifacts,
+                },
+                Stack {
+                    kind: StackKind::Pipeline,
+                    name: names.stack(StackKind::Pipeline),
+                    template: pipeline,
+                },
+            ];
+            (region, stacks)
+        })
+        .collect())
 }
 
 fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Template, BuildError> {
