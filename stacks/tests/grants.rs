@@ -84,7 +84,8 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
             "NotifyRole",
             "ScraperRole",
             "ToParquetRole",
-            "TransformRole"
+            "TransformRole",
+            "VpnConnectRole"
         ]
     );
     let transform = &roles[6].1;

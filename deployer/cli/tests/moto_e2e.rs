@@ -21,7 +21,7 @@ fn workspace() -> PathBuf {
 fn fixtures(dir: &Path) -> BTreeMap<&'static str, usize> {
     std::fs::create_dir_all(dir).unwrap();
     let mut sizes = BTreeMap::new();
-    for name in ["transform", "to-parquet", "notify"] {
+    for name in ["transform", "to-parquet", "notify", "vpn-connect"] {
         let zip = zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
         sizes.insert(name, zip.len());
         std::fs::write(dir.join(format!("{name}.zip")), zip).unwrap();

@@ -123,7 +123,13 @@ pub fn spec(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
             artifacts_bucket(env, &region.region),
         );
-        for parameter in ArtifactParameter::ALL {
+        // An artifact whose function this region's pipeline does not have (vpn-connect without a
+        // VPN) has no parameters there: CloudFormation refuses undeclared ones.
+        let declared = |name: &str| stack.json["Parameters"].get(name).is_some();
+        for parameter in ArtifactParameter::ALL
+            .into_iter()
+            .filter(|p| declared(p.parameter_name()))
+        {
             let artifact = stored
                 .iter()
                 .find(|a| a.parameter == parameter)

@@ -18,6 +18,7 @@ use super::Names;
 use super::functions::Functions;
 use super::health::{self, Watched};
 use super::keys::DataKey;
+use super::vpn_connect::VpnConnect;
 
 /// CloudFormation takes at most five rollback triggers per stack operation.
 pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
@@ -108,6 +109,7 @@ pub(super) fn add_alarms(
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
+    vpn_connect: Option<&VpnConnect>,
 ) -> Result<(), BuildError> {
     let names = Names::new(env);
     let mut alarms = Vec::new();
@@ -126,7 +128,7 @@ pub(super) fn add_alarms(
             Alarm {
                 alarm_name: names.regional(spec.name),
                 alarm_description: spec.description.to_owned(),
-                namespace: metric.namespace,
+                namespace: metric.namespace.to_owned(),
                 metric_name: metric.metric,
                 dimensions: vec![Dimension {
                     name: metric.dimension,
@@ -168,6 +170,8 @@ pub(super) fn add_alarms(
             options,
         )?;
     }
+    // The VPN's denial alarm publishes too; it is no rollback trigger (a deployment does not cause it).
+    alarms.extend(vpn_connect.map(|vpn| vpn.alarm.arn()));
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
     add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
 }

@@ -17,6 +17,7 @@ mod parameters;
 mod roles;
 mod scraper;
 mod storage;
+pub mod vpn_connect;
 
 use environment::{Environment, Region};
 
@@ -78,6 +79,9 @@ pub enum BuildError {
     /// A health alarm names a resource the alarms cannot refer to.
     #[error("no alarm can watch `{0}`: add it to pipeline::alerts")]
     Unwatchable(&'static str),
+    /// A resource refers to a stack parameter the template does not declare.
+    #[error("the stack parameter `{0}` is used but not declared")]
+    MissingParameter(&'static str),
 }
 
 /// The stacks of one region, in deployment order.
@@ -103,7 +107,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         env.name.as_str(),
         region
     ));
-    let params = parameters::add(&mut t)?;
+    let mut params = parameters::add(&mut t)?;
     let key = keys::add(&mut t, env)?;
     let topic = alerts::add_topic(&mut t, env, &key)?;
     let buckets = storage::add(&mut t, env, names, &key)?;
@@ -111,8 +115,24 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     ingest::add_firehose(&mut t, env, &key, &stream, &buckets)?;
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
-    let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
-    alerts::add_alarms(&mut t, env, &topic, &functions, &crawler)?;
+    let vpn_connect = vpn_connect::add(&mut t, env, region, &mut params, &key, &topic)?;
+    let scraper = network::add(
+        &mut t,
+        env,
+        region,
+        &params,
+        &key,
+        &stream,
+        vpn_connect.as_ref(),
+    )?;
+    alerts::add_alarms(
+        &mut t,
+        env,
+        &topic,
+        &functions,
+        &crawler,
+        vpn_connect.as_ref(),
+    )?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;

@@ -9,7 +9,7 @@ use crate::iam::actions::{kinesis, s3};
 use crate::iam::uses::Use;
 use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
-    BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint,
+    BlockDeviceMapping, ClientConnectOptions, ClientVpnAuthorizationRule, ClientVpnEndpoint,
     ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp, FlowLog,
     GatewayAttachment, IamInstanceProfile, IngressRule, Instance, InternetGateway, LaunchTemplate,
     LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring, MutualAuthentication,
@@ -26,6 +26,7 @@ use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
 use super::scraper::scraper_config;
+use super::vpn_connect::VpnConnect;
 
 /// The scraper's instance and, outside local environments, its VPN endpoint.
 #[derive(Debug, Clone)]
@@ -77,6 +78,7 @@ pub(super) fn add(
     params: &Parameters,
     key: &DataKey,
     stream: &QuoteStream,
+    vpn_connect: Option<&VpnConnect>,
 ) -> Result<Scraper, BuildError> {
     let net = &env.network;
     let vpc_cidr = net.vpc_cidr.to_string();
@@ -273,7 +275,7 @@ pub(super) fn add(
     )?;
 
     add_flow_logs(t, env, key, &vpc)?;
-    let vpn = add_vpn(t, env, region, key, &vpc, &private_a)?;
+    let vpn = add_vpn(t, env, region, key, &vpc, &private_a, vpn_connect)?;
     let instance = add_instance(
         t,
         env,
@@ -348,6 +350,7 @@ fn add_vpn(
     key: &DataKey,
     vpc: &Handle<Vpc>,
     subnet: &Handle<Subnet>,
+    vpn_connect: Option<&VpnConnect>,
 ) -> Result<Option<Vpn>, BuildError> {
     let Some(certificates) = env.network.vpn.get(region) else {
         return Ok(None);
@@ -397,6 +400,11 @@ fn add_vpn(
             split_tunnel: true,
             transport_protocol: "udp",
             session_timeout_hours: 8,
+            // Every new connection is authorized by the handler: only allowed source addresses.
+            client_connect_options: vpn_connect.map(|handler| ClientConnectOptions {
+                enabled: true,
+                lambda_function_arn: handler.function.arn(),
+            }),
         },
         Options::none(),
     )?;
@@ -434,7 +442,7 @@ fn add_instance(
     vpn_group: Option<&Handle<SecurityGroup>>,
     endpoint_group: &Handle<SecurityGroup>,
 ) -> Result<Handle<Instance>, BuildError> {
-    let binary_key = params.key(ArtifactParameter::Scraper);
+    let binary_key = params.key(ArtifactParameter::Scraper)?;
     let binary_arn = Expr::global_arn(
         "s3",
         [
@@ -580,9 +588,9 @@ fn user_data(
              install -d -m 0755 /opt/mystocktracker /etc/mystocktracker\n\
              key=\"",
         ),
-        params.key(ArtifactParameter::Scraper),
+        params.key(ArtifactParameter::Scraper)?,
         Expr::lit("\"\nversion=\""),
-        params.version(ArtifactParameter::Scraper),
+        params.version(ArtifactParameter::Scraper)?,
         Expr::lit(
             "\"\n# The object version the deployer verified: a later write to the key is not fetched.\naws s3api get-object --region \"",
         ),
