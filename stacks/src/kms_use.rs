@@ -66,6 +66,8 @@ const S3_SSE_KMS: &str =
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html";
 const S3_MULTIPART: &str =
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions";
+const S3_REPLICATION_KMS: &str =
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html";
 const KINESIS_SSE: &str =
     "https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html";
 const SNS_SSE: &str = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html";
@@ -100,6 +102,22 @@ pub const ROLE_USES: &[RoleUse] = &[
         kms: &["kms:Decrypt", "kms:GenerateDataKey"],
         via: "s3",
         doc: S3_MULTIPART,
+    },
+    // S3 replication decrypts each source version with the source object's key and encrypts the
+    // replica with the destination key named by `ReplicaKmsKeyID` (a key in the DR region).
+    RoleUse {
+        action: "s3:GetObjectVersionForReplication",
+        on: Encrypted::S3Objects,
+        kms: &["kms:Decrypt"],
+        via: "s3",
+        doc: S3_REPLICATION_KMS,
+    },
+    RoleUse {
+        action: "s3:ReplicateObject",
+        on: Encrypted::S3Objects,
+        kms: &["kms:Encrypt"],
+        via: "s3",
+        doc: S3_REPLICATION_KMS,
     },
     RoleUse {
         action: "kinesis:PutRecords",

@@ -81,14 +81,17 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
             "CrawlerRole",
             "FirehoseRole",
             "FlowLogsRole",
+            "GrafanaWorkspaceRole",
             "NotifyRole",
+            "ReplicationRole",
             "ScraperRole",
             "ToParquetRole",
             "TransformRole",
             "VpnConnectRole"
         ]
     );
-    let transform = &roles[6].1;
+    let uses_of = |name: &str| &roles.iter().find(|(role, _)| role == name).unwrap().1;
+    let transform = uses_of("TransformRole");
     assert!(transform.contains(&Use::TransformQuarantinesRecords));
     // The data key grant is derived from the others: GetRecords on the stream needs kms:Decrypt.
     let stream_key = Use::DataKeyFor {
@@ -99,13 +102,26 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
     assert_eq!(stream_key.need().actions, [kms::DECRYPT]);
     // The flow logs role touches nothing encrypted itself: no key grant.
     assert!(
-        !roles[2]
-            .1
+        !uses_of("FlowLogsRole")
             .iter()
             .any(|u| matches!(u, Use::DataKeyFor { .. })),
         "{:#?}",
-        roles[2].1
+        uses_of("FlowLogsRole")
     );
+    // Replication's KMS grants are derived too: reading versions to replicate decrypts with the
+    // source key, writing replicas encrypts with the replica key.
+    let replication = uses_of("ReplicationRole");
+    for (action, kms_action) in [
+        (s3::GET_OBJECT_VERSION_FOR_REPLICATION, kms::DECRYPT),
+        (s3::REPLICATE_OBJECT, kms::ENCRYPT),
+    ] {
+        let derived = Use::DataKeyFor {
+            action,
+            on: Encrypted::S3Objects,
+        };
+        assert!(replication.contains(&derived), "{replication:#?}");
+        assert_eq!(derived.need().actions, [kms_action]);
+    }
 }
 
 /// A scratch role in the real pipeline template, one of whose statements is made the old way
@@ -207,6 +223,7 @@ fn code_uses_are_granted_to_their_own_components_role() {
                     "transform" => "TransformRole",
                     "to-parquet" => "ToParquetRole",
                     "notify" => "NotifyRole",
+                    "Managed Grafana" => "GrafanaWorkspaceRole",
                     other => panic!("{used:?}: no role for component {other:?}"),
                 };
                 assert_eq!(grants.role, role, "{name}: {used:?}");

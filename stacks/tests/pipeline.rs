@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use environment::Environment;
-use serde_json::Value;
+use serde_json::{Value, json};
 use stacks::pipeline::{self, StackKind};
 
 fn env(name: &str) -> Environment {
@@ -171,6 +171,30 @@ fn identity_policies_name_explicit_actions_and_resources() {
                         "{env}: {id} grants {action}"
                     );
                 }
+                // `"*"` only for the actions AWS gives no resource type, each listed with its reason.
+                if statement["Resource"] == "*" {
+                    for action in statement["Action"].as_array().unwrap() {
+                        assert!(
+                            stacks::iam::WILDCARD_RESOURCE_ACTIONS
+                                .iter()
+                                .any(|(allowed, _)| allowed.to_string() == action.as_str().unwrap()),
+                            "{env}: {id} grants {action} on *"
+                        );
+                    }
+                    // PutMetricData is then held to one namespace.
+                    if statement["Action"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a == "cloudwatch:PutMetricData")
+                    {
+                        assert!(
+                            statement["Condition"].is_object(),
+                            "{env}: {id}: PutMetricData on * without a condition"
+                        );
+                    }
+                    continue;
+                }
                 let resources = statement["Resource"]
                     .as_array()
                     .expect("explicit resource list");
@@ -249,7 +273,10 @@ fn one_role_and_one_policy_per_component() {
         "CrawlerRole",
         "FirehoseRole",
         "FlowLogsRole",
+        "GrafanaWorkspaceRole",
         "NotifyRole",
+        // prod has `dr:`: S3 replicates its buckets with this role (tests/replication.rs).
+        "ReplicationRole",
         "ScraperRole",
         "ToParquetRole",
         "TransformRole",
@@ -291,6 +318,8 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("CrawlerRole", "glue.amazonaws.com"),
         ("ScraperRole", "ec2.amazonaws.com"),
         ("FlowLogsRole", "vpc-flow-logs.amazonaws.com"),
+        ("GrafanaWorkspaceRole", "grafana.amazonaws.com"),
+        ("ReplicationRole", "s3.amazonaws.com"),
     ]
     .into();
     for (id, role) in of_type(&template, "AWS::IAM::Role") {
@@ -313,6 +342,84 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         firehose["Condition"]["StringEquals"]["sts:ExternalId"],
         serde_json::json!([{"Ref": "AWS::AccountId"}])
     );
+}
+
+#[test]
+fn the_managed_grafana_workspace_is_in_the_canary_region_only_with_its_own_guarded_role() {
+    let prod = env("prod");
+    for region in &prod.regions {
+        let template = pipeline::stacks(&prod, region)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.kind == StackKind::Pipeline)
+            .unwrap()
+            .template
+            .to_json()
+            .unwrap();
+        let workspaces: Vec<_> = of_type(&template, "AWS::Grafana::Workspace").collect();
+        if region != prod.canary_region() {
+            assert!(workspaces.is_empty(), "{region}");
+            assert!(!resources(&template).contains_key("GrafanaWorkspaceRole"));
+            continue;
+        }
+        let [(_, workspace)] = workspaces.as_slice() else {
+            panic!("one workspace in the canary region");
+        };
+        assert_eq!(
+            workspace["AuthenticationProviders"],
+            serde_json::json!(["AWS_SSO"])
+        );
+        assert_eq!(workspace["PermissionType"], "CUSTOMER_MANAGED");
+        assert_eq!(workspace["AccountAccessType"], "CURRENT_ACCOUNT");
+        assert_eq!(
+            workspace["RoleArn"],
+            serde_json::json!({"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]})
+        );
+        // Confused-deputy guard: only this account's workspaces assume the role.
+        let trust = &resources(&template)["GrafanaWorkspaceRole"]["Properties"]["AssumeRolePolicyDocument"]
+            ["Statement"][0]["Condition"];
+        assert_eq!(
+            trust["StringEquals"]["aws:SourceAccount"],
+            serde_json::json!([{"Ref": "AWS::AccountId"}])
+        );
+        assert!(
+            trust["ArnLike"]["aws:SourceArn"]
+                .to_string()
+                .contains(":grafana:"),
+            "{trust}"
+        );
+        // It reads only the transform's log group, and may publish to the alert topic (and the topic lets it).
+        let policy = &resources(&template)["GrafanaWorkspacePolicy"]["Properties"]["PolicyDocument"]
+            ["Statement"];
+        let logs = policy
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "QueryTransformLogs")
+            .unwrap();
+        assert_eq!(
+            logs["Action"],
+            serde_json::json!(["logs:GetQueryResults", "logs:StartQuery"])
+        );
+        assert!(logs["Resource"].to_string().contains("TransformLogGroup"));
+        let topic_policy = resources(&template)["AlertTopicPolicy"]["Properties"]["PolicyDocument"]
+            ["Statement"]
+            .as_array()
+            .unwrap();
+        let grafana = topic_policy
+            .iter()
+            .find(|s| s["Sid"] == "GrafanaWorkspacePublishes")
+            .expect("the topic policy lets the workspace publish");
+        assert_eq!(
+            grafana["Principal"]["AWS"],
+            serde_json::json!([{"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]}])
+        );
+        assert!(template["Outputs"]["GrafanaWorkspaceUrl"].is_object());
+    }
+    // No `grafana.workspace`, no workspace.
+    let dev = pipeline_template("dev");
+    assert_eq!(of_type(&dev, "AWS::Grafana::Workspace").count(), 0);
+    assert!(dev["Outputs"].get("GrafanaWorkspaceUrl").is_none());
 }
 
 #[test]
@@ -567,38 +674,111 @@ fn user_data_installs_the_configured_scraper_under_systemd() {
         "the binary is verified against its content hash"
     );
     assert!(
-        script.contains("--bucket \"${ArtifactsBucket}\" --key \"$key\" --version-id \"$version\"")
+        script.contains("--bucket \"$bucket\" --key \"$key\" --version-id \"$version\"")
+            && script.contains("bucket=\"${ArtifactsBucket}\"")
             && script.contains("key=\"${ScraperBinaryKey}\"")
             && script.contains("version=\"${ScraperBinaryVersion}\""),
         "the binary is fetched at the object version the deployer verified"
     );
+    // Every shard's configuration is fetched by its content-hash key, checked, and given the
+    // stream's name, which CloudFormation fills in.
+    let configurations = pipeline::shard_configurations(&env, "eu-west-1").unwrap();
+    for file in &configurations {
+        assert!(
+            script.contains(&format!(
+                "  {}) config_key=\"{}\" ;;",
+                file.shard.index, file.key
+            )),
+            "shard {} is given its configuration's key",
+            file.shard.index
+        );
+    }
+    assert!(script.contains("--key \"$config_key\" /etc/mystocktracker/scraper.download"));
+    assert!(script.contains(
+        "echo \"$(basename \"$config_key\" .json)  /etc/mystocktracker/scraper.download\" | sha256sum --check --quiet"
+    ));
     assert!(
-        script.contains("\"name\": \"${QuoteStream}\""),
+        script.contains("sed 's/@@STREAM_NAME@@/${QuoteStream}/'"),
         "the stream name is filled in by CloudFormation"
     );
+    assert!(script.contains("shard=$(metadata tags/instance/mst-shard)"));
+    // No configuration (and so no symbol) is inlined: the user data stays small whatever the symbols.
     for symbol in &env.symbols {
         assert!(
-            script.contains(&format!("\"{symbol}\"")),
-            "{symbol} in the scraper config"
+            !script.contains(&format!("\"{symbol}\"")),
+            "{symbol} inlined in the user data"
         );
     }
     assert!(
         script.contains("NoNewPrivileges=yes")
-            && script.contains("systemctl enable --now mystocktracker-scraper.service")
+            && script.contains(
+                "systemctl enable --now mystocktracker-scraper.service mystocktracker-heartbeat.timer"
+            )
     );
-    // The config between the heredoc markers is JSON (so YAML) once CloudFormation fills in the stream.
-    let config = script
-        .split("<<'CONFIG'\n")
-        .nth(1)
-        .unwrap()
-        .split("\nCONFIG\n")
-        .next()
-        .unwrap();
-    let config: Value = serde_json::from_str(&config.replace("${QuoteStream}", "s")).unwrap();
-    assert_eq!(config["stream"]["region"], "eu-west-1");
+    assert!(script.contains("MST_NAMESPACE=MyStockTracker/Scraper"));
+    assert!(script.contains("MST_STACK=${AWS::StackName}"));
+}
+
+/// One Auto Scaling group of one per shard, all from the one launch template; each tagged with its
+/// shard, created and replaced only once its instance signals, and each waiting for the shard before
+/// it, so a rollout replaces one shard at a time.
+#[test]
+fn each_shard_is_a_group_of_one_replaced_one_at_a_time_after_its_signal() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 4;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
     assert_eq!(
-        config["sources"].as_array().unwrap().len(),
-        env.scraper.sources.len()
+        of_type(&template, "AWS::AutoScaling::AutoScalingGroup").count(),
+        4
+    );
+    assert_eq!(of_type(&template, "AWS::EC2::Instance").count(), 0);
+    for index in 0..4u32 {
+        let id = pipeline::shard_group_id(index);
+        let group = &resources(&template)[&id];
+        let props = &group["Properties"];
+        assert_eq!(
+            (
+                &props["MinSize"],
+                &props["MaxSize"],
+                &props["DesiredCapacity"]
+            ),
+            (&json!("1"), &json!("1"), &json!("1"))
+        );
+        assert_eq!(
+            props["LaunchTemplate"]["LaunchTemplateId"],
+            json!({"Ref": "ScraperLaunchTemplate"})
+        );
+        assert_eq!(props["HealthCheckType"], "EC2");
+        assert!(props["Tags"].as_array().unwrap().contains(
+            &json!({"Key": "mst-shard", "Value": index.to_string(), "PropagateAtLaunch": true})
+        ));
+        assert_eq!(
+            group["CreationPolicy"],
+            json!({"ResourceSignal": {"Count": 1, "Timeout": "PT15M"}})
+        );
+        assert_eq!(
+            group["UpdatePolicy"],
+            json!({"AutoScalingReplacingUpdate": {"WillReplace": true}})
+        );
+        let depends: Vec<Value> = if index == 0 {
+            Vec::new()
+        } else {
+            vec![json!(pipeline::shard_group_id(index - 1))]
+        };
+        assert_eq!(
+            group.get("DependsOn").cloned().unwrap_or(json!([])),
+            json!(depends),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        resources(&template)["ScraperLaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]
+            ["InstanceMetadataTags"],
+        "enabled"
     );
 }
 
@@ -979,8 +1159,12 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
     let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
         .collect();
-    // The five health alarms and the VPN's denial alarm.
-    assert_eq!(alarms.len(), 6);
+    // Five health alarms, prod's six replication alarms (`dr:`), one "no quotes" alarm per shard,
+    // one on the stream's silence and the VPN's denial alarm.
+    assert_eq!(
+        alarms.len(),
+        5 + 6 + env("prod").scraper.instances as usize + 1 + 1
+    );
     let from_alarms = statement(topic, "PipelineAlarmsPublish");
     assert_eq!(
         from_alarms["Principal"],
@@ -1006,7 +1190,12 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
         statement(topic, "NotifyLambdaPublishes")["Principal"],
         serde_json::json!({"AWS": [{"Fn::GetAtt": ["NotifyRole", "Arn"]}]})
     );
-    assert_eq!(topic.len(), 4);
+    // prod's canary has a Managed Grafana workspace, whose role may publish too.
+    assert_eq!(
+        statement(topic, "GrafanaWorkspacePublishes")["Principal"],
+        serde_json::json!({"AWS": [{"Fn::GetAtt": ["GrafanaWorkspaceRole", "Arn"]}]})
+    );
+    assert_eq!(topic.len(), 5);
 
     let queue = policy_statements(&template, "FailedEventsQueuePolicy", "PolicyDocument");
     let deny = statement(queue, "DenyRequestsWithoutTls");
@@ -1078,6 +1267,14 @@ fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
             ),
         ),
         (
+            // Publishing to the encrypted alert topic.
+            "GrafanaWorkspacePolicy",
+            (
+                serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
+                via(&["sns"]),
+            ),
+        ),
+        (
             "ToParquetPolicy",
             (
                 serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"]),
@@ -1095,6 +1292,10 @@ fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
     .into();
     let template = pipeline_template("prod");
     for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
+        if id == "ReplicationPolicy" {
+            // Two keys (the source's and the DR region's): tests/replication.rs checks both.
+            continue;
+        }
         let kms: Vec<&Value> = policy["PolicyDocument"]["Statement"]
             .as_array()
             .unwrap()
@@ -1255,13 +1456,27 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             .map(|(_, properties)| properties["AlarmName"].as_str().unwrap().to_owned())
             .collect();
         let expected: BTreeSet<String> = pipeline::alarm_names(&env).into_iter().collect();
-        // Besides the health alarms, the VPN's denial alarm (no rollback trigger: a deployment
-        // does not cause denials) wherever there is a VPN.
-        let mut all = expected.clone();
+        let replication: BTreeSet<String> = pipeline::replication_alarm_names(&env)
+            .into_iter()
+            .collect();
+        assert_eq!(replication.is_empty(), env.dr.is_none(), "{name}");
+        // Besides the health alarms: the freshness alarms, which are neither watched by the bake nor
+        // rollback triggers (a new stack is silent until its scrapers tick).
+        let mut freshness: BTreeSet<String> = (0..env.scraper.instances)
+            .map(|i| format!("mst-{name}-{}", pipeline::shard_alarm_name(i)))
+            .collect();
+        freshness.insert(format!("mst-{name}-{}", pipeline::STREAM_SILENT_ALARM));
+        let mut others: BTreeSet<String> = replication.union(&freshness).cloned().collect();
+        // And the VPN's denial alarm (no rollback trigger: a deployment does not cause denials)
+        // wherever there is a VPN.
         if env.network.vpn.contains_key(env.canary_region()) {
-            all.insert(pipeline::vpn_connect::alarm_name(&env));
+            others.insert(pipeline::vpn_connect::alarm_name(&env));
         }
-        assert_eq!(in_template, all, "{name}");
+        assert_eq!(
+            in_template,
+            expected.union(&others).cloned().collect(),
+            "{name}"
+        );
         let triggers = pipeline::rollback_alarm_names(&env);
         assert!(triggers.len() <= pipeline::MAX_ROLLBACK_TRIGGERS);
         assert!(
@@ -1373,4 +1588,61 @@ fn the_denial_filter_matches_the_handlers_own_log_field() {
     // The handler logs `decision = "deny"`; the filter pattern names the same field and value.
     let pattern = stacks::pipeline::vpn_connect::DENIAL_PATTERN;
     assert!(pattern.contains(r#"$.decision = "deny""#), "{pattern}");
+}
+
+/// What stops arriving raises an alarm: one per shard on its heartbeat's quotes, one on the stream's
+/// incoming records, both with missing data breaching, both to the alert topic (and allowed by its
+/// policy), neither a rollback trigger.
+#[test]
+fn silence_from_a_shard_or_on_the_stream_alarms_to_the_topic() {
+    let mut env = env("prod");
+    env.symbols = (0..100)
+        .map(|i| quote_record::Symbol::parse(&format!("T{i}")).unwrap())
+        .collect();
+    env.scraper.instances = 3;
+    env.scraper.interval_seconds = 15;
+    let stacks = pipeline::stacks(&env, env.canary_region()).unwrap();
+    let template = stacks[1].template.to_json().unwrap();
+    let all = resources(&template);
+    let policy = serde_json::to_string(&all["AlertTopicPolicy"]).unwrap();
+    for index in 0..3u32 {
+        let id = format!("ScraperShard{index}NoQuotesAlarm");
+        let alarm = &all[&id]["Properties"];
+        assert_eq!(
+            alarm["AlarmName"],
+            format!("mst-prod-{}", pipeline::shard_alarm_name(index))
+        );
+        assert_eq!(alarm["Namespace"], pipeline::HEARTBEAT_NAMESPACE);
+        assert_eq!(alarm["MetricName"], "Quotes");
+        assert_eq!(
+            alarm["Dimensions"],
+            json!([{"Name": "Environment", "Value": "prod"}, {"Name": "Shard", "Value": index.to_string()}])
+        );
+        // Four 15 s intervals round up to one minute of the heartbeat timer.
+        assert_eq!(
+            (
+                alarm["Period"].as_u64(),
+                alarm["EvaluationPeriods"].as_u64()
+            ),
+            (Some(60), Some(1))
+        );
+        assert_eq!(alarm["ComparisonOperator"], "LessThanThreshold");
+        assert_eq!(alarm["TreatMissingData"], "breaching");
+        assert_eq!(alarm["AlarmActions"], json!([{"Ref": "AlertTopic"}]));
+        assert!(policy.contains(&format!("\"{id}\"")), "{id} may publish");
+    }
+    let stream = &all["QuoteStreamNoRecordsAlarm"]["Properties"];
+    assert_eq!(stream["Namespace"], "AWS/Kinesis");
+    assert_eq!(stream["MetricName"], "IncomingRecords");
+    assert_eq!(
+        stream["Dimensions"],
+        json!([{"Name": "StreamName", "Value": {"Ref": "QuoteStream"}}])
+    );
+    assert_eq!(stream["TreatMissingData"], "breaching");
+    assert!(policy.contains("\"QuoteStreamNoRecordsAlarm\""));
+    let triggers = pipeline::rollback_alarm_names(&env).join(" ");
+    assert!(
+        !triggers.contains("no-quotes") && !triggers.contains("no-records"),
+        "{triggers}"
+    );
 }

@@ -39,15 +39,35 @@ pub struct ArtifactArgs {
 }
 
 impl ArtifactArgs {
-    /// Reads or builds the artifacts.
+    /// Reads or builds the artifacts, each with the hash of the checkout's sources (what `up`
+    /// records on the stack for `diff`; prebuilt artifacts are taken to be built from this
+    /// checkout, as CI builds them).
     pub fn load(&self) -> Result<Vec<Artifact>> {
-        match &self.artifacts {
-            Some(dir) => artifacts::from_dir(dir).context("reading --artifacts"),
-            None => {
-                let workspace = std::env::current_dir().context("current directory")?;
-                Ok(artifacts::build(&workspace, None)?)
+        let workspace = std::env::current_dir().context("current directory")?;
+        let mut loaded = match &self.artifacts {
+            Some(dir) => artifacts::from_dir(dir).context("reading --artifacts")?,
+            None => artifacts::build(&workspace, None)?,
+        };
+        with_source_hashes(&workspace, &mut loaded);
+        Ok(loaded)
+    }
+}
+
+/// Sets each artifact's source hash from the workspace at `workspace`; outside a workspace (prebuilt
+/// artifacts deployed from elsewhere) they stay unknown, and `diff` says so.
+pub fn with_source_hashes(workspace: &std::path::Path, artifacts: &mut [Artifact]) {
+    match engine::sources::all(workspace) {
+        Ok(hashes) => {
+            for artifact in artifacts.iter_mut() {
+                artifact.source_sha256 = hashes
+                    .iter()
+                    .find(|(p, _)| *p == artifact.parameter)
+                    .map(|(_, h)| h.clone());
             }
         }
+        Err(error) => tracing::warn!(
+            "the artifacts' source hashes are not recorded ({error}): `deployer diff` will not know whether their code changed"
+        ),
     }
 }
 
@@ -92,6 +112,14 @@ impl Context {
         })
     }
 
+    /// The DR region's replica stack with the region's clients, when the environment has `dr:`.
+    pub fn dr_region(&self) -> Option<(&RegionOutput, RegionClients)> {
+        self.synthesis
+            .dr
+            .as_ref()
+            .map(|r| (r, self.aws.region(&r.region)))
+    }
+
     /// The selected regions, in rollout order, with their clients.
     pub fn regions(&self) -> Vec<(&RegionOutput, RegionClients)> {
         self.synthesis
@@ -132,10 +160,36 @@ pub fn print_plan(plan: &engine::change_set::Plan, args: PlanArgs) {
     print!("{}", plan_text(plan, args));
 }
 
+/// A plan as `diff` shows it: [`plan_text`] with, under each resource change, what changes in its
+/// properties (before → after, line diffs of user data and policy documents, the create-only
+/// property that replaces it), from comparing the two templates.
+pub fn plan_text_with(
+    plan: &engine::change_set::Plan,
+    args: PlanArgs,
+    details: &synth::changes::TemplateChanges,
+) -> String {
+    let mut out = plan_lines(plan, args, Some(details));
+    if !details.sections.is_empty() {
+        out.push_str("  template sections:\n");
+        for property in &details.sections {
+            out.push_str(&synth::changes::property_text(property, "      "));
+        }
+    }
+    out
+}
+
 /// A plan as `diff` and `up` show it: the resource changes, then how IAM changes, role by role and
 /// resource-based policy by policy, in the words of `deployer policy diff`. A new stack's IAM is one
 /// line per role and resource policy unless `--detail`.
 pub fn plan_text(plan: &engine::change_set::Plan, args: PlanArgs) -> String {
+    plan_lines(plan, args, None)
+}
+
+fn plan_lines(
+    plan: &engine::change_set::Plan,
+    args: PlanArgs,
+    details: Option<&synth::changes::TemplateChanges>,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let (add, modify, remove, replace) = plan.counts();
@@ -148,6 +202,13 @@ pub fn plan_text(plan: &engine::change_set::Plan, args: PlanArgs) -> String {
     );
     for change in &plan.changes {
         let _ = writeln!(out, "  {change}");
+        let properties = details
+            .and_then(|d| d.resource(&change.logical_id))
+            .map(|r| r.properties.as_slice())
+            .unwrap_or_default();
+        for property in properties {
+            out.push_str(&synth::changes::property_text(property, "      "));
+        }
     }
     if plan.iam.changed() {
         let _ = writeln!(
@@ -237,8 +298,8 @@ mod tests {
         }
     }
 
-    /// The example of docs/deploying.md's `deployer diff` section: the transform Lambda may now also write to
-    /// the stream it reads.
+    /// The example of docs/deploying.md's `deployer diff` section (its second, with the line diff of
+    /// the policy document): the transform Lambda may now also write to the stream it reads.
     #[test]
     fn a_plan_shows_which_role_gains_which_action_and_that_it_broadens() {
         let old = pipeline();
@@ -260,7 +321,7 @@ mod tests {
             plan_text(&plan, PlanArgs::default()),
             "us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
   ~ Modify TransformPolicy (AWS::IAM::Policy)
-  IAM changes (broadening): 1 of 7 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+  IAM changes (broadening): 1 of 8 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
     TransformRole (mst-local-pipeline): changed
       + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
           new action for this role
@@ -280,6 +341,28 @@ mod tests {
             "new_action"
         );
         assert_eq!(json["iam_changes"]["resource_policies"], json!([]));
+
+        // `diff` adds, under the resource, the line diff of its policy document.
+        let details = synth::changes::compare(Some(&old), Some(&new));
+        let with = plan_text_with(&plan, PlanArgs::default(), &details);
+        assert_eq!(
+            with,
+            r#"us-east-1 mst-local-pipeline: 0 to add, 1 to modify (0 replaced), 0 to remove
+  ~ Modify TransformPolicy (AWS::IAM::Policy)
+      PolicyDocument: (81 lines) → (82 lines)
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+          -         "kinesis:ListShards"
+          +         "kinesis:ListShards",
+          +         "kinesis:PutRecord"
+                  ],
+                  "Resource": [
+  IAM changes (broadening): 1 of 8 role(s) and 0 of 8 resource policies changed: 1 broadening, 0 narrowing, 0 risky
+    TransformRole (mst-local-pipeline): changed
+      + broadening [permissions] kinesis:PutRecord on arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/${QuoteStream}
+          new action for this role
+"#
+        );
 
         // Nothing about IAM when IAM does not change.
         assert!(!plan_text(&plan_of(&old, &old), PlanArgs::default()).contains("IAM changes"));

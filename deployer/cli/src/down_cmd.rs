@@ -64,10 +64,31 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             }
         }
     }
+    // The regions' pipelines and artifacts (the canary last); with `--purge-data` then the DR
+    // region's replica stack, which the pipelines replicate into (a plain `down` keeps the DR copy
+    // and its stack as they are).
     let regions = context.regions();
+    let dr = context.dr_region();
+    let targets: Vec<_> = regions
+        .iter()
+        .map(|(region, clients)| {
+            (
+                region,
+                clients,
+                vec![StackKind::Pipeline, StackKind::Artifacts],
+            )
+        })
+        .chain(
+            dr.iter()
+                .map(|(region, clients)| (region, clients, vec![StackKind::Replica])),
+        )
+        .collect();
     let indices: Vec<usize> = (0..regions.len()).collect();
     let mut order = waves::plan(&indices, args.parallel);
     order.reverse();
+    if dr.is_some() && args.purge_data {
+        order.push(vec![regions.len()]);
+    }
     let settings = Settings::default();
     let env = &context.env;
     let output = args.output.output;
@@ -77,13 +98,13 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
             let outcomes = join_all(
                 wave.iter()
                     .map(|&i| {
-                        let (region, clients) = &regions[i];
+                        let (region, clients, kinds) = &targets[i];
                         let purge = args.purge_data;
                         async move {
                             let name = clients.region.as_str();
                             let mut retained = Retained::default();
                             let mut lines = Vec::new();
-                            for kind in [StackKind::Pipeline, StackKind::Artifacts] {
+                            for &kind in kinds {
                                 let synthesized = deploy::stack_of(region, kind)?;
                                 let stack = synthesized.name.clone();
                                 if purge {
@@ -92,9 +113,18 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                         env,
                                         &clients.region,
                                     ));
-                                    let found = delete::retained(&clients.cloudformation, name, &stack).await?;
+                                    let found = delete::retained(&clients.cloudformation, name, &stack, &synthesized.json).await?;
                                     retained.buckets.extend(found.buckets);
                                     retained.keys.extend(found.keys);
+                                    // What an earlier `down` kept (no stack lists it any more): the
+                                    // key through the buckets it encrypts.
+                                    for kept in engine::adopt::find(clients, &synthesized.json, env, &clients.region).await? {
+                                        match kept.resource_type.as_str() {
+                                            "AWS::KMS::Key" => retained.keys.push(kept.identifier),
+                                            "AWS::S3::Bucket" => retained.buckets.push(kept.identifier),
+                                            _ => {}
+                                        }
+                                    }
                                 }
                                 let mut on_event = |e: &engine::events::StackEvent| match output {
                                     Output::Text => println!("{name} {stack} {} {} {}", e.timestamp, e.logical_id, e.status),
@@ -110,7 +140,8 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                             if purge {
                                 lines.extend(delete::purge(clients, &retained).await?.into_iter().map(|l| format!("{name}: {l}")));
                             } else {
-                                lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained (--purge-data removes them)"));
+                                let env_name = env.name.as_str();
+                                lines.push(format!("{name}: data buckets, the artifacts bucket and the KMS key are retained: the next `deployer up --env {env_name}` adopts them, `deployer down --env {env_name} --purge-data` removes them"));
                             }
                             Ok::<_, engine::Error>(lines)
                         }

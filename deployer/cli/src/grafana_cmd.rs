@@ -94,3 +94,12 @@ async fn push(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `up`'s next steps name the variable `--push` reads.
+    #[test]
+    fn next_steps_name_the_token_variable_push_reads() {
+        assert_eq!(engine::next_steps::GRAFANA_TOKEN_VAR, super::TOKEN_VAR);
+    }
+}

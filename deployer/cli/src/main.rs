@@ -6,6 +6,7 @@
 mod context;
 mod diff_cmd;
 mod down_cmd;
+mod dr_cmd;
 mod exit;
 mod grafana_cmd;
 mod init_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Client VPN access: write an operator's .ovpn profile, or import a revocation list.
     Vpn(vpn_cmd::VpnArgs),
+    /// Disaster recovery: `dr status` shows replication lag, backlog and configuration.
+    Dr(dr_cmd::DrArgs),
 }
 
 /// Where the environment files and snapshots are, shared by every subcommand.
@@ -76,6 +79,10 @@ pub struct Paths {
     /// Folder holding the committed IAM snapshots (`<env>/<Role>.json`).
     #[arg(long, default_value = "policies", value_name = "DIR")]
     pub policies: PathBuf,
+    /// Folder holding the committed template snapshots (`<env>/<region>/<stack>.json`), which
+    /// `diff --offline` compares.
+    #[arg(long, default_value = "templates", value_name = "DIR")]
+    pub templates: PathBuf,
 }
 
 /// An error whose text is already a complete report (such as rendered diagnostics), printed as is.
@@ -115,6 +122,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
         Command::Run(args) => block_on(run_cmd::run(&args)),
         Command::Vpn(args) => block_on(vpn_cmd::run(&args)),
+        Command::Dr(args) => block_on(dr_cmd::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -20,6 +20,10 @@ pub struct RunArgs {
     /// Do not start the scraper daemon (put records on the stream yourself).
     #[arg(long)]
     no_scraper: bool,
+    /// Write this file once every part of the pipeline is started: a record put on the stream
+    /// after it exists reaches the raw bucket (scripts wait for it before `deployer verify`).
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
 }
 
 /// `90`, `90s`, `5m` or `1h`.
@@ -81,7 +85,10 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
         secret_value: std::env::var(local_run::SECRET_VALUE_VARIABLE).unwrap_or_default(),
         scraper: !args.no_scraper,
     };
-    let pipeline = local_run::LocalPipeline::prepare(&options).await?;
+    let mut pipeline = local_run::LocalPipeline::prepare(&options).await?;
+    if let Some(path) = &args.ready_file {
+        pipeline = pipeline.signal_ready(path.clone());
+    }
     print!("{}", pipeline.summary());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let duration = args.duration;

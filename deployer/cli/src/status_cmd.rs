@@ -1,7 +1,7 @@
 //! `deployer status`.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use engine::status::StackState;
@@ -86,6 +86,69 @@ fn print_stack_text(state: &StackState, emulator: bool) {
     }
 }
 
+/// What `status` cannot read about a shard, said once per shard rather than guessed.
+const NO_INSTANCE_HEALTH: &str = "instance and health: not read (the deployer has no EC2 Auto Scaling \
+     client yet; see them with `aws autoscaling describe-auto-scaling-groups`)";
+
+/// Each scraper shard of the pipeline stack: its group, its last heartbeat (printed in text mode),
+/// as a JSON list. A failure to read is reported in place: the stacks' status stays the answer.
+async fn shards(
+    context: &Context,
+    clients: &engine::aws::RegionClients,
+    stack: &str,
+    output: Output,
+) -> Value {
+    let region = clients.region.as_str();
+    let states = match status::stack_resources(&clients.cloudformation, region, stack).await {
+        Ok(resources) => {
+            engine::fleet::shard_states(clients, &context.env, &resources, SystemTime::now()).await
+        }
+        Err(error) => Err(error),
+    };
+    let states = match states {
+        Ok(states) => states,
+        Err(error) => {
+            if output == Output::Text {
+                println!("    scraper shards: not available: {error}");
+            }
+            return json!({"error": error.to_string()});
+        }
+    };
+    let list: Vec<Value> = states
+        .iter()
+        .map(|s| {
+            let last = s.last_heartbeat.clone();
+            if output == Output::Text {
+                println!(
+                    "    scraper shard {}: group {} ({}); last heartbeat {}; {NO_INSTANCE_HEALTH}",
+                    s.shard,
+                    s.group.as_deref().unwrap_or("not listed"),
+                    s.group_status.as_deref().unwrap_or("-"),
+                    match &last {
+                        Some((at, ticks)) =>
+                            format!("{at} ({}, {ticks} ticks that minute)", s.heartbeat),
+                        None => format!(
+                            "none in the last {} hours",
+                            engine::fleet::HEARTBEAT_LOOKBACK.as_secs() / 3600
+                        ),
+                    },
+                );
+            }
+            json!({
+                "shard": s.shard,
+                "group": s.group,
+                "group_status": s.group_status,
+                "last_heartbeat": last.as_ref().map(|(at, _)| at.clone()),
+                "heartbeat": s.heartbeat,
+                "instance": Value::Null,
+                "health": Value::Null,
+                "note": NO_INSTANCE_HEALTH,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
 /// Runs `deployer status`.
 pub async fn run(args: &StatusArgs) -> Result<ExitCode> {
     let context = Context::open(&args.target).await?;
@@ -106,6 +169,9 @@ pub async fn run(args: &StatusArgs) -> Result<ExitCode> {
                 let mut object = stack_json(name, region.canary, &state, emulator);
                 if output == Output::Text {
                     print_stack_text(&state, emulator);
+                }
+                if kind == StackKind::Pipeline && state.status.is_some() {
+                    object["shards"] = shards(&context, &clients, &stack, output).await;
                 }
                 if args.drift && state.status.is_some() {
                     match drift::detect(

@@ -25,8 +25,8 @@ pub struct SynthArgs {
     /// Where templates are written: `<DIR>/<env>/<region>/<stack>.json`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
-    /// Write nothing; fail (exit 2) with the difference when the committed IAM snapshot is stale, or
-    /// when a role has an action that no use accounts for (`deployer policy explain`).
+    /// Write nothing; fail (exit 2) with the difference when the committed IAM or template snapshot
+    /// is stale, or when a role has an action that no use accounts for (`deployer policy explain`).
     #[arg(long)]
     check: bool,
     /// Also write parliament's inputs (concrete policy documents) to `<DIR>/<env>/parliament/`.
@@ -97,10 +97,19 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let env = load_environment(&args.paths, &args.env)?;
     let region = pick_region(&env, args.region.as_deref())?;
+    for hint in environment::fleet::hints(&env) {
+        eprintln!("hint: {hint}");
+    }
     let synthesis = synth::synthesize(&env, region.as_ref())?;
     let snapshot_dir = args.paths.policies.join(env.name.as_str());
+    let templates_dir = args.paths.templates.join(env.name.as_str());
     if args.check {
-        return check_snapshot(&snapshot_dir, &synthesis, args.output.output);
+        return check_snapshot(
+            &snapshot_dir,
+            &templates_dir,
+            &synthesis,
+            args.output.output,
+        );
     }
     let out = args.out.join(env.name.as_str());
     for (path, text) in synthesis.template_files() {
@@ -114,7 +123,10 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     // A single-region run sees only part of the environment's stacks; the snapshot is the whole
     // environment's, so it is written only by a full run.
     let snapshot_changes = match region {
-        None => Some(write_snapshot(&snapshot_dir, &synthesis)?),
+        None => Some((
+            write_snapshot(&snapshot_dir, &synthesis.snapshot.files())?,
+            write_snapshot(&templates_dir, &template_snapshot(&synthesis))?,
+        )),
         Some(_) => None,
     };
     if args.output.output == Output::Json {
@@ -126,8 +138,8 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
                     &env,
                     &synthesis,
                     &out,
-                    &snapshot_dir,
-                    snapshot_changes.as_deref()
+                    (&snapshot_dir, &templates_dir),
+                    snapshot_changes.as_ref()
                 )
             )
         );
@@ -139,11 +151,28 @@ pub fn run(args: &SynthArgs) -> Result<ExitCode> {
     }
     print_summary(&env, &synthesis, &out, started);
     match snapshot_changes {
-        Some(changes) => print_snapshot_changes(&snapshot_dir, &changes, &synthesis),
-        None => println!(
-            "  {} not written: a single-region run sees only part of the environment",
-            snapshot_dir.display()
-        ),
+        Some((policies, templates)) => {
+            print_snapshot_changes(
+                &snapshot_dir,
+                &policies,
+                synthesis.snapshot.files().len(),
+                "roles",
+            );
+            print_snapshot_changes(
+                &templates_dir,
+                &templates,
+                template_snapshot(&synthesis).len(),
+                "templates",
+            );
+        }
+        None => {
+            for dir in [&snapshot_dir, &templates_dir] {
+                println!(
+                    "  {} not written: a single-region run sees only part of the environment",
+                    dir.display()
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,7 +190,17 @@ fn write(path: &Path, text: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// What a run did to one file of the committed IAM snapshot.
+/// The committed template snapshot of a whole synthesis: `<region>/<stack>.json` to its pretty JSON,
+/// what `diff --offline` reads at a base revision.
+pub fn template_snapshot(synthesis: &Synthesis) -> BTreeMap<String, String> {
+    synthesis
+        .template_files()
+        .into_iter()
+        .map(|(path, text)| (path, text.to_owned()))
+        .collect()
+}
+
+/// What a run did to one file of a committed snapshot.
 #[derive(Debug, PartialEq, Eq)]
 enum SnapshotChange {
     Written(String),
@@ -174,9 +213,17 @@ fn summary_json(
     env: &Environment,
     synthesis: &Synthesis,
     out: &Path,
-    snapshot_dir: &Path,
-    changes: Option<&[SnapshotChange]>,
+    (snapshot_dir, templates_dir): (&Path, &Path),
+    changes: Option<&(Vec<SnapshotChange>, Vec<SnapshotChange>)>,
 ) -> serde_json::Value {
+    let files = |dir: &Path, count: usize, changes: &[SnapshotChange]| {
+        serde_json::json!({
+            "dir": dir.display().to_string(),
+            "files": count,
+            "written": changes.iter().filter_map(|c| match c { SnapshotChange::Written(n) => Some(n), SnapshotChange::Removed(_) => None }).collect::<Vec<_>>(),
+            "removed": changes.iter().filter_map(|c| match c { SnapshotChange::Removed(n) => Some(n), SnapshotChange::Written(_) => None }).collect::<Vec<_>>(),
+        })
+    };
     serde_json::json!({
         "type": "synth",
         "env": env.name.as_str(),
@@ -192,31 +239,42 @@ fn summary_json(
                 "through_s3": stack.needs_s3_upload(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "snapshot": changes.map(|changes| serde_json::json!({
-            "dir": snapshot_dir.display().to_string(),
-            "roles": synthesis.snapshot.files().len(),
-            "written": changes.iter().filter_map(|c| match c { SnapshotChange::Written(n) => Some(n), SnapshotChange::Removed(_) => None }).collect::<Vec<_>>(),
-            "removed": changes.iter().filter_map(|c| match c { SnapshotChange::Removed(n) => Some(n), SnapshotChange::Written(_) => None }).collect::<Vec<_>>(),
+        "dr": synthesis.dr.as_ref().map(|region| serde_json::json!({
+            "region": region.region.as_str(),
+            "stacks": region.stacks.iter().map(|stack| serde_json::json!({
+                "name": stack.name,
+                "resources": stack.resources,
+                "bytes": stack.compact.len(),
+            })).collect::<Vec<_>>(),
         })),
+        "snapshot": changes.map(|(policies, _)| {
+            let mut json = files(snapshot_dir, synthesis.snapshot.files().len(), policies);
+            json["roles"] = json["files"].clone();
+            json
+        }),
+        "templates": changes.map(|(_, templates)| {
+            files(templates_dir, template_snapshot(synthesis).len(), templates)
+        }),
     })
 }
 
 /// Says which snapshot files the run changed: they are reviewed and committed, so a rewrite must
 /// never go unnoticed.
-fn print_snapshot_changes(dir: &Path, changes: &[SnapshotChange], synthesis: &Synthesis) {
+fn print_snapshot_changes(dir: &Path, changes: &[SnapshotChange], files: usize, what: &str) {
     if changes.is_empty() {
-        println!(
-            "  {}: unchanged ({} roles)",
-            dir.display(),
-            synthesis.snapshot.files().len()
-        );
+        println!("  {}: unchanged ({files} {what})", dir.display());
         return;
     }
     println!(
-        "  {}: {} file(s) changed; review them (`git diff {}`, `deployer policy diff`) and commit:",
+        "  {}: {} file(s) changed; review them (`git diff {}`, `deployer {}`) and commit:",
         dir.display(),
         changes.len(),
-        dir.display()
+        dir.display(),
+        if what == "roles" {
+            "policy diff"
+        } else {
+            "diff --offline"
+        }
     );
     for change in changes {
         match change {
@@ -226,25 +284,32 @@ fn print_snapshot_changes(dir: &Path, changes: &[SnapshotChange], synthesis: &Sy
     }
 }
 
+/// The `.json` files under `dir` (and its subfolders), by their path relative to it with `/`.
 fn committed_snapshot(dir: &Path) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
+    collect_json(dir, "", &mut files)?;
+    Ok(files)
+}
+
+fn collect_json(dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(files);
+        return Ok(());
     };
     for entry in entries {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".json") {
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if entry.path().is_dir() {
+            collect_json(&entry.path(), &format!("{name}/"), files)?;
+        } else if name.ends_with(".json") {
             let text = fs::read_to_string(entry.path())
                 .with_context(|| format!("reading {}", entry.path().display()))?;
             files.insert(name, text);
         }
     }
-    Ok(files)
+    Ok(())
 }
 
-fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChange>> {
-    let wanted = synthesis.snapshot.files();
+fn write_snapshot(dir: &Path, wanted: &BTreeMap<String, String>) -> Result<Vec<SnapshotChange>> {
     let mut changes = Vec::new();
     for name in committed_snapshot(dir)?
         .keys()
@@ -254,7 +319,7 @@ fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChang
             .with_context(|| format!("removing {}", dir.join(name).display()))?;
         changes.push(SnapshotChange::Removed(name.clone()));
     }
-    for (name, text) in &wanted {
+    for (name, text) in wanted {
         if write(&dir.join(name), text)? {
             changes.push(SnapshotChange::Written(name.clone()));
         }
@@ -262,13 +327,9 @@ fn write_snapshot(dir: &Path, synthesis: &Synthesis) -> Result<Vec<SnapshotChang
     Ok(changes)
 }
 
-fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<ExitCode> {
-    let unexplained = &synthesis.grants.unexplained;
-    for grant in unexplained {
-        eprintln!("error: {grant}");
-    }
+/// The files of `dir` that differ from `wanted`, each printed as a unified diff unless `quiet`.
+fn stale_files(dir: &Path, wanted: &BTreeMap<String, String>, quiet: bool) -> Result<Vec<String>> {
     let committed = committed_snapshot(dir)?;
-    let wanted = synthesis.snapshot.files();
     let mut stale = Vec::new();
     let names: std::collections::BTreeSet<&String> =
         committed.keys().chain(wanted.keys()).collect();
@@ -280,7 +341,7 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<E
             continue;
         }
         stale.push(name.clone());
-        if output == Output::Json {
+        if quiet {
             continue;
         }
         let diff = similar::TextDiff::from_lines(old, new);
@@ -292,6 +353,30 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<E
             )
         );
     }
+    Ok(stale)
+}
+
+fn check_snapshot(
+    dir: &Path,
+    templates_dir: &Path,
+    synthesis: &Synthesis,
+    output: Output,
+) -> Result<ExitCode> {
+    let unexplained = &synthesis.grants.unexplained;
+    for grant in unexplained {
+        eprintln!("error: {grant}");
+    }
+    let wanted = synthesis.snapshot.files();
+    let templates = template_snapshot(synthesis);
+    let quiet = output == Output::Json;
+    let stale = stale_files(dir, &wanted, quiet)?;
+    let stale_templates = stale_files(templates_dir, &templates, quiet)?;
+    let up_to_date = stale.is_empty() && stale_templates.is_empty() && unexplained.is_empty();
+    let code = if up_to_date {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::CHANGES)
+    };
     if output == Output::Json {
         println!(
             "{}",
@@ -299,38 +384,46 @@ fn check_snapshot(dir: &Path, synthesis: &Synthesis, output: Output) -> Result<E
                 "synth",
                 serde_json::json!({
                     "type": "check", "dir": dir.display().to_string(),
-                    "up_to_date": stale.is_empty() && unexplained.is_empty(), "stale": stale,
+                    "templates_dir": templates_dir.display().to_string(),
+                    "up_to_date": up_to_date, "stale": stale, "stale_templates": stale_templates,
                     "unexplained": unexplained.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 })
             )
         );
-        return Ok(if stale.is_empty() && unexplained.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(crate::exit::CHANGES)
-        });
+        return Ok(code);
     }
-    if stale.is_empty() && !unexplained.is_empty() {
-        return Ok(ExitCode::from(crate::exit::CHANGES));
-    }
-    if stale.is_empty() {
-        println!(
-            "policies up to date: {} ({} roles)",
+    let env = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (what, dir, stale, count) in [
+        ("IAM snapshot", dir, &stale, wanted.len()),
+        (
+            "template snapshot",
+            templates_dir,
+            &stale_templates,
+            templates.len(),
+        ),
+    ] {
+        if stale.is_empty() {
+            if unexplained.is_empty() {
+                let label = if what == "IAM snapshot" {
+                    "policies"
+                } else {
+                    "templates"
+                };
+                println!("{label} up to date: {} ({count} files)", dir.display());
+            }
+            continue;
+        }
+        eprintln!(
+            "error: the {what} in {} is stale ({} file(s) differ).\n  = help: run `deployer synth --env {env}` and commit {}",
             dir.display(),
-            wanted.len()
+            stale.len(),
+            dir.display()
         );
-        return Ok(ExitCode::SUCCESS);
     }
-    eprintln!(
-        "error: the IAM snapshot in {} is stale ({} file(s) differ).\n  = help: run `deployer synth --env {}` and commit {}",
-        dir.display(),
-        stale.len(),
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        dir.display()
-    );
-    Ok(ExitCode::from(crate::exit::CHANGES))
+    Ok(code)
 }
 
 fn print_summary(env: &Environment, synthesis: &Synthesis, out: &Path, started: Instant) {
@@ -363,6 +456,20 @@ fn print_summary(env: &Environment, synthesis: &Synthesis, out: &Path, started: 
                 } else {
                     ""
                 }
+            );
+        }
+    }
+    if let Some(region) = &synthesis.dr {
+        println!(
+            "  {} (DR, deployed first): the replicas of every region's raw and curated data",
+            region.region
+        );
+        for stack in &region.stacks {
+            println!(
+                "    {:<24} {:>4} resources {:>8} bytes",
+                stack.name,
+                stack.resources,
+                stack.compact.len()
             );
         }
     }

@@ -124,6 +124,7 @@ pub async fn run(args: &UpArgs) -> Result<ExitCode> {
     let up = Up {
         env: &context.env,
         regions: context.regions(),
+        dr: context.dr_region(),
         artifacts: &artifacts,
         parallel: args.parallel,
         settings: Settings::default(),

@@ -200,6 +200,8 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
     for name in template["Parameters"].as_object().unwrap().keys() {
         let value = match name.as_str() {
             "ArtifactsBucket" => format!("mst-local-artifacts-{account}-{region}"),
+            // local.yaml's `dr:` region holds the replica key.
+            "ReplicaKeyArn" => format!("arn:aws:kms:us-west-2:{account}:key/0123abcd"),
             other => format!("{}/0123abcd.zip", other.to_lowercase()),
         };
         create = create.parameters(

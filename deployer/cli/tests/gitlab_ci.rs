@@ -133,6 +133,8 @@ fn the_policy_review_runs_on_merge_requests_and_reports() {
     for needle in [
         "policy diff --env \"$env\" --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\"",
         "--format markdown",
+        // The template changes beside the IAM review.
+        "deployer diff --env \"$env\" --offline --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" > \"review/$env-templates.txt\" || [ $? -eq 2 ]",
         // The JUnit report fails the roles that broaden: the default --fail-on, exit 2 tolerated.
         "review --format junit > \"review/$env.xml\" || [ $? -eq 2 ]",
         "if [ -n \"${POLICY_REVIEW_TOKEN:-}\" ]",

@@ -165,7 +165,7 @@ fn synth_init_and_policy_diff_print_json_with_their_schema_version() {
         object["regions"][0]["stacks"][1]["name"],
         "mst-dev-pipeline"
     );
-    assert_eq!(object["snapshot"]["written"].as_array().unwrap().len(), 7);
+    assert_eq!(object["snapshot"]["written"].as_array().unwrap().len(), 8);
 
     let check = deployer(
         dir.path(),

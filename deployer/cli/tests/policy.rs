@@ -84,7 +84,7 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("0 of 7 role(s) changed"), "{stdout}");
+    assert!(stdout.contains("0 of 10 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -149,7 +149,13 @@ fn a_broadening_change_exits_2_and_is_explained_in_every_format() {
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["schema"], "mystocktracker.policy-diff/1");
     assert_eq!(value["summary"]["broadening"], 1);
-    assert_eq!(value["roles"][6]["changes"][0]["category"], "new_action");
+    let transform = value["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "TransformRole")
+        .unwrap_or_else(|| panic!("{value}"));
+    assert_eq!(transform["changes"][0]["category"], "new_action");
 
     let markdown = scratch.run(&["policy", "diff", "--env", "prod", "--format", "markdown"]);
     assert!(

@@ -55,7 +55,7 @@ fn every_role_of_local_is_explained_as_the_golden_file_says() {
     // What the report is for, independently of the file: a code path and an AWS page per kind of
     // reason, and the derived key grant naming the use it is for.
     for needle in [
-        "policy explain local: 7 role(s),",
+        "policy explain local: 8 role(s),",
         "each needed by a use",
         "TransformRole (mst-local-pipeline): Validates quote records",
         "s3:PutObject  transform: PutObject quarantine/transform/",
@@ -146,6 +146,7 @@ fn an_unknown_role_is_an_error_listing_the_roles() {
     assert_eq!(
         text(&out.stderr),
         "error: environment local has no role `TransformerRole`; its roles are CrawlerRole, \
-         FirehoseRole, FlowLogsRole, NotifyRole, ScraperRole, ToParquetRole, TransformRole\n"
+         FirehoseRole, FlowLogsRole, NotifyRole, ReplicationRole, ScraperRole, ToParquetRole, \
+         TransformRole\n"
     );
 }

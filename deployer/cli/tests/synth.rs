@@ -71,7 +71,19 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(roles.len(), 7, "{roles:?}");
+    // Eight components (vpn-connect among them), the Managed Grafana workspace's role and, with
+    // prod's `dr:`, the replication role.
+    assert_eq!(roles.len(), 10, "{roles:?}");
+    // The DR region's replica stack, synthesized once, beside the regions.
+    assert!(
+        stdout.contains("eu-north-1 (DR, deployed first)"),
+        "{stdout}"
+    );
+    let replica: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(scratch.path("out/prod/eu-north-1/mst-prod-replica.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(replica["AWSTemplateFormatVersion"], "2010-09-09");
 
     let second = scratch.run(&["synth", "--env", "prod", "--out", "again"]);
     assert!(second.status.success());
@@ -238,7 +250,7 @@ fn synth_says_which_policy_files_it_rewrote() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     let stdout = text(&first.stdout);
     assert!(
-        stdout.contains("  policies/dev: 7 file(s) changed; review them"),
+        stdout.contains("  policies/dev: 8 file(s) changed; review them"),
         "{stdout}"
     );
     assert!(
@@ -248,7 +260,7 @@ fn synth_says_which_policy_files_it_rewrote() {
 
     let second = scratch.run(&["synth", "--env", "dev"]);
     assert!(
-        text(&second.stdout).contains("  policies/dev: unchanged (7 roles)\n"),
+        text(&second.stdout).contains("  policies/dev: unchanged (8 roles)\n"),
         "{}",
         text(&second.stdout)
     );

@@ -130,6 +130,9 @@ pub struct Artifact {
     pub sha256: String,
     /// Base64 SHA-256 of `bytes`, as S3's `ChecksumSHA256`.
     pub checksum_sha256: String,
+    /// The SHA-256 of the sources it was built from ([`crate::sources`]), recorded on the pipeline
+    /// stack so `diff` can tell a code change without building; `None` when unknown.
+    pub source_sha256: Option<String>,
 }
 
 impl std::fmt::Debug for Artifact {
@@ -138,6 +141,7 @@ impl std::fmt::Debug for Artifact {
             .field("parameter", &self.parameter)
             .field("len", &self.bytes.len())
             .field("sha256", &self.sha256)
+            .field("source_sha256", &self.source_sha256)
             .finish()
     }
 }
@@ -152,6 +156,7 @@ impl Artifact {
             bytes,
             sha256,
             checksum_sha256,
+            source_sha256: None,
         }
     }
 
@@ -464,6 +469,8 @@ pub struct StoredArtifact {
     pub parameter: ArtifactParameter,
     /// Where it is; for `diff`, `version_id` is `None` when it is not uploaded yet.
     pub object: Stored,
+    /// The SHA-256 of its sources, when known ([`Artifact::source_sha256`]).
+    pub source_sha256: Option<String>,
 }
 
 /// Accepts an object's recorded checksum only when it is exactly the local bytes' SHA-256: no
@@ -592,6 +599,7 @@ pub async fn store_all(
         stored.push(StoredArtifact {
             parameter: artifact.parameter,
             object,
+            source_sha256: artifact.source_sha256.clone(),
         });
     }
     Ok(stored)
@@ -646,6 +654,7 @@ pub async fn find_all(
         found.push(StoredArtifact {
             parameter: artifact.parameter,
             object,
+            source_sha256: artifact.source_sha256.clone(),
         });
     }
     Ok(found)

@@ -30,9 +30,11 @@ pub struct RegionClients {
     pub region: Region,
     /// CloudFormation.
     pub cloudformation: aws_sdk_cloudformation::Client,
-    /// S3 (artifacts and large templates; data buckets with `--purge-data`).
+    /// S3 (artifacts and large templates; finding kept buckets before a create; data buckets with
+    /// `--purge-data`).
     pub s3: aws_sdk_s3::Client,
-    /// KMS (only `down --purge-data` uses it, to schedule the retained key's deletion).
+    /// KMS: whether a kept key can be adopted (`DescribeKey`), and `down --purge-data` scheduling
+    /// the retained key's deletion.
     pub kms: aws_sdk_kms::Client,
     /// SNS (after `up`: which alert addresses confirmed their subscription).
     pub sns: aws_sdk_sns::Client,

@@ -36,6 +36,9 @@ pub struct StackSpec {
     pub tags: BTreeMap<String, String>,
     /// CloudFormation's rollback triggers for the operation, if any.
     pub rollback: Option<Rollback>,
+    /// Existing resources to bring into the stack: when not empty, the change set is an `IMPORT`
+    /// of these alone ([`crate::adopt`]).
+    pub import: Vec<crate::adopt::Kept>,
 }
 
 /// A change set's rollback configuration: CloudFormation rolls the operation back when one of
@@ -87,6 +90,7 @@ impl StackSpec {
             parameters,
             tags,
             rollback: None,
+            import: Vec::new(),
         }
     }
 }
@@ -349,11 +353,19 @@ pub async fn create(
         .create_change_set()
         .stack_name(stack)
         .change_set_name(change_set_name())
-        .change_set_type(if create {
+        .change_set_type(if !spec.import.is_empty() {
+            ChangeSetType::Import
+        } else if create {
             ChangeSetType::Create
         } else {
             ChangeSetType::Update
         })
+        .set_resources_to_import((!spec.import.is_empty()).then(|| {
+            spec.import
+                .iter()
+                .filter_map(crate::adopt::Kept::to_import)
+                .collect()
+        }))
         .capabilities(Capability::CapabilityNamedIam)
         .set_parameters(Some(
             spec.parameters
@@ -729,6 +741,7 @@ mod tests {
             parameters: BTreeMap::new(),
             tags: BTreeMap::new(),
             rollback: None,
+            import: Vec::new(),
         };
         let plan = local_plan(&spec, "us-east-1").unwrap();
         assert_eq!(plan.changes.len(), 2);

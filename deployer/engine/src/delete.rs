@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use serde_json::Value;
 
@@ -66,24 +67,39 @@ pub struct Retained {
     pub keys: Vec<String>,
 }
 
-/// Lists `stack`'s retained buckets and keys (physical ids), from its template and resources.
-pub async fn retained(client: &Client, region: &str, stack: &str) -> Result<Retained, Error> {
+/// Lists `stack`'s retained buckets and keys (physical ids), from its resources: those the
+/// deployed template or `synthesized` (what `up` deploys) marks `DeletionPolicy: Retain`. A stack
+/// left `REVIEW_IN_PROGRESS` or rolled back by a failed creation still lists what it made; its
+/// deployed template may be empty, hence the synthesized one.
+pub async fn retained(
+    client: &Client,
+    region: &str,
+    stack: &str,
+    synthesized: &Value,
+) -> Result<Retained, Error> {
     let mut found = Retained::default();
-    if describe_stack(client, region, stack).await?.is_none() {
+    let Some(deployed) = describe_stack(client, region, stack).await? else {
         return Ok(found);
-    }
-    let template: Value =
+    };
+    let template: Value = if deployed.is_review_only() {
+        Value::Null
+    } else {
         serde_json::from_str(&change_set::deployed_template(client, region, stack).await?)
-            .unwrap_or(Value::Null);
+            .unwrap_or(Value::Null)
+    };
+    let retain = |logical: &str| {
+        [&template, synthesized]
+            .iter()
+            .any(|t| t["Resources"][logical]["DeletionPolicy"].as_str() == Some("Retain"))
+    };
     for resource in crate::status::stack_resources(client, region, stack).await? {
         let logical = resource.logical_resource_id().unwrap_or_default();
-        let retain = template["Resources"][logical]["DeletionPolicy"].as_str() == Some("Retain");
-        let Some(physical) = resource.physical_resource_id() else {
+        let Some(physical) = resource.physical_resource_id().filter(|p| !p.is_empty()) else {
             continue;
         };
         match resource.resource_type().unwrap_or_default() {
-            "AWS::S3::Bucket" if retain => found.buckets.push(physical.to_owned()),
-            "AWS::KMS::Key" if retain => found.keys.push(physical.to_owned()),
+            "AWS::S3::Bucket" if retain(logical) => found.buckets.push(physical.to_owned()),
+            "AWS::KMS::Key" if retain(logical) => found.keys.push(physical.to_owned()),
             _ => {}
         }
     }
@@ -172,7 +188,21 @@ pub async fn purge(clients: &RegionClients, retained: &Retained) -> Result<Vec<S
             Err(error) => return Err(api_error(format!("DeleteBucket {bucket}"), region, error)),
         }
     }
-    for key in &retained.keys {
+    let mut keys = retained.keys.clone();
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        let state = clients
+            .kms
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| api_error(format!("DescribeKey {key}"), region, e))?;
+        if state.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion) {
+            done.push(format!("KMS key {key} is already scheduled for deletion"));
+            continue;
+        }
         clients
             .kms
             .schedule_key_deletion()

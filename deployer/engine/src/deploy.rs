@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use environment::{Environment, Region};
 use serde_json::Value;
-use stacks::pipeline::{ArtifactParameter, Names, StackKind};
+use stacks::pipeline::{ArtifactParameter, Names, REPLICA_KEY_PARAMETER, StackKind};
 use synth::{RegionOutput, StackOutput};
 
 use crate::Error;
+use crate::adopt;
 use crate::apply::{self, Applied};
 use crate::artifacts::{self, Artifact, StoredArtifact, sha256_hex};
 use crate::aws::RegionClients;
@@ -17,6 +18,7 @@ use crate::change_set::{self, Deployed, Plan, Prepared, StackSpec, TemplateLocat
 use crate::delete;
 use crate::events::StackEvent;
 use crate::gate::{self, CanaryGate};
+use crate::status::Phase;
 use crate::waves::{self, RegionResult, join_all};
 
 /// The pipeline stack's parameter naming the artifacts bucket, as `stacks` defines it.
@@ -108,24 +110,50 @@ pub fn stack_of(region: &RegionOutput, kind: StackKind) -> Result<&StackOutput, 
 /// has the real version.
 pub const NOT_UPLOADED_VERSION: &str = "not-uploaded-yet";
 
+/// The replica key's ARN for `diff` when the DR region's stack is not deployed yet (`up` deploys it
+/// first and passes the real one).
+pub fn replica_key_not_deployed(env: &Environment) -> Option<String> {
+    env.dr.as_ref().map(|dr| {
+        format!(
+            "arn:aws:kms:{}:{}:key/not-deployed-yet",
+            dr.region,
+            env.account.as_str()
+        )
+    })
+}
+
 /// What to deploy as `kind` in `region`; the pipeline takes each artifact's key and object version
-/// from `stored`.
+/// from `stored`, with `dr:` the replica key's ARN from `replica_key` (refused when missing), and
+/// carries the source hash of each artifact that has one as a stack tag
+/// ([`crate::sources::source_tag`]).
 pub fn spec(
     env: &Environment,
     region: &RegionOutput,
     kind: StackKind,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
 ) -> Result<StackSpec, Error> {
     let stack = stack_of(region, kind)?;
     let mut parameters = BTreeMap::new();
+    if kind == StackKind::Pipeline && env.dr.is_some() {
+        let arn = replica_key.ok_or_else(|| {
+            Error::Other(format!(
+                "the replica key of {} is not known: the DR region's stack (`{}`) must be deployed first, which `deployer up --env {}` does",
+                region.region,
+                Names::new(env).stack(StackKind::Replica),
+                env.name.as_str()
+            ))
+        })?;
+        parameters.insert(REPLICA_KEY_PARAMETER.to_owned(), arn.to_owned());
+    }
+    // An artifact whose function this region's pipeline does not have (vpn-connect without a
+    // VPN) has no parameters there (CloudFormation refuses undeclared ones) and no source tag.
+    let declared = |name: &str| stack.json["Parameters"].get(name).is_some();
     if kind == StackKind::Pipeline {
         parameters.insert(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
             artifacts_bucket(env, &region.region),
         );
-        // An artifact whose function this region's pipeline does not have (vpn-connect without a
-        // VPN) has no parameters there: CloudFormation refuses undeclared ones.
-        let declared = |name: &str| stack.json["Parameters"].get(name).is_some();
         for parameter in ArtifactParameter::ALL
             .into_iter()
             .filter(|p| declared(p.parameter_name()))
@@ -148,11 +176,23 @@ pub fn spec(
             );
         }
     }
+    let mut tags = env.tags.clone();
+    for artifact in stored
+        .iter()
+        .filter(|a| declared(a.parameter.parameter_name()))
+    {
+        if let Some(source) = &artifact.source_sha256 {
+            tags.insert(
+                crate::sources::source_tag(artifact.parameter),
+                source.clone(),
+            );
+        }
+    }
     Ok(StackSpec::new(
         stack.name.clone(),
         stack.compact.clone(),
         parameters,
-        env.tags.clone(),
+        tags,
     ))
 }
 
@@ -187,9 +227,11 @@ pub async fn template_location(
 }
 
 /// Brings one stack to `spec`: skip when unchanged, else change set → review → approval →
-/// execute → events.
+/// execute → events. A stack about to be created first adopts the retained resources an earlier
+/// `down` kept ([`adopt_kept`]).
 pub async fn ensure_stack(
     clients: &RegionClients,
+    env: &Environment,
     spec: &StackSpec,
     location: &TemplateLocation,
     settings: &Settings,
@@ -230,6 +272,25 @@ pub async fn ensure_stack(
     {
         return Ok(StackResult::Unchanged);
     }
+    if existing.as_ref().is_none_or(Deployed::is_review_only) {
+        match adopt_kept(
+            clients,
+            env,
+            spec,
+            existing.as_ref(),
+            settings,
+            approver,
+            observer,
+        )
+        .await?
+        {
+            Some(declined @ StackResult::Declined(_)) => return Ok(declined),
+            Some(_) => {
+                existing = change_set::describe_stack(cfn, region.as_str(), &spec.name).await?;
+            }
+            None => {}
+        }
+    }
     let create = existing.as_ref().is_none_or(Deployed::is_review_only);
     // The deployed template is read only now, for the IAM comparison of a real change.
     let old_template: Option<Value> = if create {
@@ -250,6 +311,88 @@ pub async fn ensure_stack(
         settings.poll,
     )
     .await?;
+    review_and_execute(clients, spec, prepared, settings, approver, observer).await
+}
+
+/// Before `spec`'s stack is created: imports the retained resources of its template that still
+/// exist (an earlier `down` kept them, or a failed creation left them) into a new stack, through
+/// an `IMPORT` change set reviewed and approved like any other. `None` when there is nothing to
+/// adopt. A stack holding only an unexecuted change set (`review_only`) is deleted first: an
+/// import makes the stack itself.
+async fn adopt_kept(
+    clients: &RegionClients,
+    env: &Environment,
+    spec: &StackSpec,
+    review_only: Option<&Deployed>,
+    settings: &Settings,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> Result<Option<StackResult>, Error> {
+    let region = &clients.region;
+    let template: Value = serde_json::from_str(&spec.body)
+        .map_err(|e| Error::Other(format!("template of {} is not JSON: {e}", spec.name)))?;
+    let kept = adopt::find(clients, &template, env, region).await?;
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let cfn = &clients.cloudformation;
+    if let Some(deployed) = review_only {
+        observer.note(
+            region,
+            &format!(
+                "{} is {} (a change set never executed; it holds no resources): deleting it before the import",
+                spec.name, deployed.status
+            ),
+        );
+        delete::delete_stack(cfn, region.as_str(), &spec.name, settings.poll, &mut |e| {
+            observer.event(region, &spec.name, e)
+        })
+        .await?;
+    }
+    let list: Vec<String> = kept.iter().map(ToString::to_string).collect();
+    observer.note(
+        region,
+        &format!(
+            "adopting {} resource(s) kept by an earlier `down` into {} (CloudFormation import): {}",
+            kept.len(),
+            spec.name,
+            list.join(", ")
+        ),
+    );
+    let body = adopt::import_template(&template, &kept).to_string();
+    // Its own hash tags: an import that succeeded but whose update did not is not `unchanged`.
+    let mut tags = spec.tags.clone();
+    tags.remove(change_set::TEMPLATE_HASH_TAG);
+    tags.remove(change_set::PARAMETERS_HASH_TAG);
+    let mut import = StackSpec::new(spec.name.clone(), body, spec.parameters.clone(), tags);
+    import.import = kept;
+    let prepared = change_set::create(
+        cfn,
+        region.as_str(),
+        &import,
+        &TemplateLocation::Body,
+        true,
+        None,
+        settings.poll,
+    )
+    .await?;
+    review_and_execute(clients, &import, prepared, settings, approver, observer)
+        .await
+        .map(Some)
+}
+
+/// Shows a computed change set, asks for approval, and executes it (or deletes it when declined).
+/// A failed execution's error says the stack's status afterwards, as `DescribeStacks` reports it.
+async fn review_and_execute(
+    clients: &RegionClients,
+    spec: &StackSpec,
+    prepared: Prepared,
+    settings: &Settings,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> Result<StackResult, Error> {
+    let region = &clients.region;
+    let cfn = &clients.cloudformation;
     let plan = match prepared {
         Prepared::Unchanged => return Ok(StackResult::Unchanged),
         Prepared::Changes(plan) => plan,
@@ -274,6 +417,11 @@ pub async fn ensure_stack(
         observer.event(region, &spec.name, e)
     })
     .await;
+    let result = match result {
+        Err(error @ Error::StackFailed { .. }) => Err(error),
+        Err(error) => Err(with_stack_status(clients, &spec.name, error).await),
+        Ok(applied) => Ok(applied),
+    };
     observer.finished(
         region,
         &spec.name,
@@ -285,12 +433,41 @@ pub async fn ensure_stack(
     Ok(StackResult::Applied(result?))
 }
 
+/// `error` (from executing a change set) followed by the stack's real status now and what the
+/// next `up` or `down` does with it, so no message guesses the state (an emulator may leave a
+/// create that failed on execution in `REVIEW_IN_PROGRESS`).
+async fn with_stack_status(clients: &RegionClients, stack: &str, error: Error) -> Error {
+    let region = clients.region.as_str();
+    let now = match change_set::describe_stack(&clients.cloudformation, region, stack).await {
+        Ok(None) => "does not exist".to_owned(),
+        Ok(Some(deployed)) => {
+            let next = match deployed.phase() {
+                Phase::ReviewOnly => {
+                    "; resources it made before failing may remain: the next `up` deletes the stack and creates it again (adopting the retained ones), `down --purge-data` removes them all"
+                }
+                Phase::FailedCreate => {
+                    "; the next `up` deletes it and creates it again, `down` deletes it"
+                }
+                Phase::RolledBack => "; the previous version runs",
+                Phase::InProgress => "; watch it with `deployer status --watch`",
+                _ => "",
+            };
+            format!("is {}{next}", deployed.status)
+        }
+        Err(describe) => format!("has a status that could not be read ({describe})"),
+    };
+    Error::Other(format!("{error}; {stack} in {region} now {now}"))
+}
+
 /// Everything `up` needs for one environment.
 pub struct Up<'a> {
     /// The environment.
     pub env: &'a Environment,
     /// Regions to deploy (synthesized), in rollout order, with their clients.
     pub regions: Vec<(&'a RegionOutput, RegionClients)>,
+    /// The DR region's replica stack with the region's clients (environments with `dr:`):
+    /// deployed before anything else, since every pipeline's replication rules name its buckets.
+    pub dr: Option<(&'a RegionOutput, RegionClients)>,
     /// The artifacts.
     pub artifacts: &'a [Artifact],
     /// Regions deployed at once after the canary.
@@ -317,9 +494,10 @@ pub async fn prepare_region(
     observer: &dyn Observer,
 ) -> (RegionResult, Vec<StoredArtifact>) {
     let run = async {
-        let spec = spec(up.env, region, StackKind::Artifacts, &[])?;
+        let spec = spec(up.env, region, StackKind::Artifacts, &[], None)?;
         let result = ensure_stack(
             clients,
+            up.env,
             &spec,
             &TemplateLocation::Body,
             &up.settings,
@@ -338,7 +516,8 @@ pub async fn prepare_region(
         let stored =
             artifacts::store_all(&clients.s3, clients.region.as_str(), &bucket, up.artifacts)
                 .await?;
-        let uploaded = stored.iter().filter(|a| a.object.uploaded).count();
+        let configurations = store_shard_configurations(up.env, clients, &bucket).await?;
+        let uploaded = stored.iter().filter(|a| a.object.uploaded).count() + configurations;
         if uploaded > 0 {
             observer.note(
                 &clients.region,
@@ -355,17 +534,44 @@ pub async fn prepare_region(
         .unwrap_or_else(|e| (RegionResult::Failed(e.to_string()), Vec::new()))
 }
 
+/// Stores the scraper's shard configurations (`stacks::pipeline::shard_configurations`) in `bucket`
+/// under their content-hash keys, checked like the other artifacts when already there; returns how
+/// many were uploaded. The instances' first boot fetches them and checks their SHA-256 again.
+pub async fn store_shard_configurations(
+    env: &Environment,
+    clients: &RegionClients,
+    bucket: &str,
+) -> Result<usize, Error> {
+    let files = stacks::pipeline::shard_configurations(env, clients.region.as_str())
+        .map_err(|e| Error::Other(format!("serializing the scraper configurations: {e}")))?;
+    let mut uploaded = 0;
+    for file in files {
+        let stored = artifacts::store(
+            &clients.s3,
+            clients.region.as_str(),
+            bucket,
+            &file.key,
+            &file.bytes,
+            &format!("the configuration of scraper shard {}", file.shard.index),
+        )
+        .await?;
+        uploaded += usize::from(stored.uploaded);
+    }
+    Ok(uploaded)
+}
+
 /// Phase two in one region: the pipeline stack, with the artifacts `prepare_region` stored.
 pub async fn pipeline_region(
     up: &Up<'_>,
     region: &RegionOutput,
     clients: &RegionClients,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
     approver: &dyn Approver,
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
-        let mut spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+        let mut spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
         if change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
             .is_some_and(|deployed| change_set::unchanged(&deployed, &spec))
@@ -385,8 +591,16 @@ pub async fn pipeline_region(
         spec.rollback = rollback;
         let location =
             template_location(clients, &artifacts_bucket(up.env, &region.region), &spec).await?;
-        let result =
-            ensure_stack(clients, &spec, &location, &up.settings, approver, observer).await;
+        let result = ensure_stack(
+            clients,
+            up.env,
+            &spec,
+            &location,
+            &up.settings,
+            approver,
+            observer,
+        )
+        .await;
         if let (Err(error @ Error::StackFailed { .. }), Some(rollback)) = (&result, &spec.rollback)
         {
             // Name the alarm when a rollback trigger, not a resource, undid the update.
@@ -402,7 +616,15 @@ pub async fn pipeline_region(
                 )));
             }
         }
-        Ok::<_, Error>(match result? {
+        let result = result?;
+        if up.env.is_local()
+            && let (Some(key), StackResult::Applied(_)) = (replica_key, &result)
+        {
+            let template = &stack_of(region, StackKind::Pipeline)?.json;
+            crate::dr::apply_replication_on_emulator(clients, up.env, template, &spec.name, key)
+                .await?;
+        }
+        Ok::<_, Error>(match result {
             StackResult::Unchanged => RegionResult::Unchanged,
             StackResult::Applied(_) => RegionResult::Changed,
             StackResult::Declined(why) => RegionResult::Declined(why),
@@ -420,8 +642,9 @@ pub async fn pipeline_done(
     region: &RegionOutput,
     clients: &RegionClients,
     stored: &[StoredArtifact],
+    replica_key: Option<&str>,
 ) -> Result<bool, Error> {
-    let spec = spec(up.env, region, StackKind::Pipeline, stored)?;
+    let spec = spec(up.env, region, StackKind::Pipeline, stored, replica_key)?;
     Ok(
         change_set::describe_stack(&clients.cloudformation, clients.region.as_str(), &spec.name)
             .await?
@@ -435,11 +658,12 @@ pub async fn pipeline_done(
 async fn after_canary(
     up: &Up<'_>,
     stored: &[Vec<StoredArtifact>],
+    replica_key: Option<&str>,
     observer: &dyn Observer,
 ) -> Result<(), String> {
     let mut pending = false;
     for (index, (region, clients)) in up.regions.iter().enumerate().skip(1) {
-        if !pipeline_done(up, region, clients, &stored[index])
+        if !pipeline_done(up, region, clients, &stored[index], replica_key)
             .await
             .unwrap_or(false)
         {
@@ -491,9 +715,41 @@ async fn after_canary(
     Ok(())
 }
 
-/// `up` for every region of `up`: artifacts stacks and uploads in all regions at once (nothing
-/// there runs code), then the pipeline stacks, canary first and in waves. Returns every region's
-/// result in rollout order.
+/// The DR region's replica stack (buckets and key the pipelines replicate to), brought up before
+/// any other stack.
+pub async fn replica_region(
+    up: &Up<'_>,
+    region: &RegionOutput,
+    clients: &RegionClients,
+    approver: &dyn Approver,
+    observer: &dyn Observer,
+) -> RegionResult {
+    let run = async {
+        let spec = spec(up.env, region, StackKind::Replica, &[], None)?;
+        let result = ensure_stack(
+            clients,
+            up.env,
+            &spec,
+            &TemplateLocation::Body,
+            &up.settings,
+            approver,
+            observer,
+        )
+        .await?;
+        Ok::<_, Error>(match result {
+            StackResult::Unchanged => RegionResult::Unchanged,
+            StackResult::Applied(_) => RegionResult::Changed,
+            StackResult::Declined(why) => RegionResult::Declined(why),
+        })
+    };
+    run.await
+        .unwrap_or_else(|e| RegionResult::Failed(e.to_string()))
+}
+
+/// `up` for every region of `up`: the DR region's replica stack first (when the environment has
+/// `dr:`), then artifacts stacks and uploads in all regions at once (nothing there runs code), then
+/// the pipeline stacks, canary first and in waves. Returns every region's result in rollout
+/// order, the DR region first.
 pub async fn up(
     up: &Up<'_>,
     approver: &dyn Approver,
@@ -521,6 +777,39 @@ pub async fn up(
             })
             .collect();
     }
+    let mut replica = Vec::new();
+    let mut replica_key = None;
+    if let Some((region, clients)) = &up.dr {
+        let mut result = match crate::aws::check_region_account(clients, up.env).await {
+            Err(error) => RegionResult::Failed(error.to_string()),
+            Ok(_) => replica_region(up, region, clients, approver, observer).await,
+        };
+        if !result.stops_rollout() {
+            match crate::dr::replica_key_arn(clients, up.env).await {
+                Ok(Some(arn)) => replica_key = Some(arn),
+                Ok(None) => {
+                    result = RegionResult::Failed(format!(
+                        "the replica stack is deployed but the key alias {} is missing in {}: look at the stack's events (`deployer status --env {}`)",
+                        Names::new(up.env).replica_key_alias(),
+                        region.region,
+                        up.env.name.as_str()
+                    ));
+                }
+                Err(error) => result = RegionResult::Failed(error.to_string()),
+            }
+        }
+        let stops = result.stops_rollout();
+        replica.push((region.region.clone(), result));
+        if stops {
+            // Without the replica buckets S3 refuses every pipeline's replication rules.
+            replica.extend(
+                up.regions
+                    .iter()
+                    .map(|(region, _)| (region.region.clone(), RegionResult::NotStarted)),
+            );
+            return replica;
+        }
+    }
     let (prepared, stored): (Vec<RegionResult>, Vec<Vec<StoredArtifact>>) = join_all(
         up.regions
             .iter()
@@ -531,20 +820,24 @@ pub async fn up(
     .into_iter()
     .unzip();
     if prepared.iter().any(RegionResult::stops_rollout) {
-        return up
-            .regions
-            .iter()
-            .zip(prepared)
-            .map(|((region, _), result)| {
-                let result = if result.stops_rollout() {
-                    result
-                } else {
-                    RegionResult::NotStarted
-                };
-                (region.region.clone(), result)
-            })
+        return replica
+            .into_iter()
+            .chain(
+                up.regions
+                    .iter()
+                    .zip(prepared)
+                    .map(|((region, _), result)| {
+                        let result = if result.stops_rollout() {
+                            result
+                        } else {
+                            RegionResult::NotStarted
+                        };
+                        (region.region.clone(), result)
+                    }),
+            )
             .collect();
     }
+    let replica_key = replica_key.as_deref();
     let indices: Vec<usize> = (0..up.regions.len()).collect();
     let results = waves::run_gated(
         &waves::plan(&indices, up.parallel),
@@ -553,7 +846,7 @@ pub async fn up(
             let stored = &stored[index];
             async move {
                 if up.resume
-                    && pipeline_done(up, region, clients, stored)
+                    && pipeline_done(up, region, clients, stored, replica_key)
                         .await
                         .unwrap_or(false)
                 {
@@ -563,21 +856,21 @@ pub async fn up(
                     );
                     return RegionResult::Unchanged;
                 }
-                pipeline_region(up, region, clients, stored, approver, observer).await
+                pipeline_region(up, region, clients, stored, replica_key, approver, observer).await
             }
         },
-        |_| after_canary(up, &stored, observer),
+        |_| after_canary(up, &stored, replica_key, observer),
     )
     .await;
-    results
+    replica
         .into_iter()
-        .map(|(index, result)| {
+        .chain(results.into_iter().map(|(index, result)| {
             // An unchanged pipeline after uploading artifacts or creating the bucket is still a change.
             let result = match (&prepared[index], result) {
                 (RegionResult::Changed, RegionResult::Unchanged) => RegionResult::Changed,
                 (_, other) => other,
             };
             (up.regions[index].0.region.clone(), result)
-        })
+        }))
         .collect()
 }

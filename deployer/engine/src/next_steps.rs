@@ -1,6 +1,7 @@
 //! What a user must do after `up`, per region, computed from what was deployed: put the InfluxDB
 //! token into its secret (unless it holds one), confirm the alert e-mail subscriptions (naming the
-//! addresses that have not), and where the scraper runs.
+//! addresses that have not), where the scraper runs, and how to get the Grafana dashboards (in the
+//! canary region).
 //!
 //! The resources are found by type in the synthesized pipeline template and by their physical ids in
 //! the deployed stack, never by hand-copied names; nothing secret is read (whether the token is set
@@ -14,6 +15,10 @@ use serde_json::Value;
 use crate::Error;
 use crate::api_error;
 use crate::aws::RegionClients;
+
+/// The variable `deployer grafana --push` reads the service-account token from (the grafana crate's
+/// `push::TOKEN_VAR`; the CLI's tests check they agree).
+pub const GRAFANA_TOKEN_VAR: &str = "MST_GRAFANA_SERVICE_ACCOUNT_TOKEN";
 
 /// Whether the InfluxDB token is in its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +67,26 @@ pub struct NextSteps {
     pub subscriptions: Vec<Subscription>,
     /// Whether the stack made the subscriptions at all.
     pub subscriptions_made: SubscriptionsMade,
-    /// The scraper's EC2 instance id, when the stack has one.
-    pub scraper_instance: Option<String>,
+    /// The scraper's Auto Scaling groups (one per shard), in shard order, as deployed.
+    pub scraper_groups: Vec<String>,
+    /// How to get the dashboards: in the canary region only.
+    pub grafana: Option<GrafanaStep>,
+}
+
+/// Where the environment's Grafana dashboards and alert rules go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrafanaStep {
+    /// Into your own Grafana, from the files `deployer grafana` writes.
+    Files,
+    /// Into the stack's Amazon Managed Grafana workspace.
+    Workspace {
+        /// The workspace id, such as `g-abc1234567`.
+        id: String,
+        /// The workspace's URL.
+        url: String,
+        /// The alert topic an SNS contact point of the workspace publishes to.
+        topic: Option<String>,
+    },
 }
 
 /// The logical id of the only resource of `kind` in a synthesized template.
@@ -185,12 +208,27 @@ pub async fn next_steps(
             SubscriptionsMade::Yes
         };
 
+    let grafana = (region == env.canary_region().as_str()).then(|| {
+        match physical("AWS::Grafana::Workspace") {
+            // The documented form of a workspace's endpoint.
+            Some(id) => GrafanaStep::Workspace {
+                url: format!("https://{id}.grafana-workspace.{region}.amazonaws.com"),
+                id,
+                topic: physical("AWS::SNS::Topic"),
+            },
+            None => GrafanaStep::Files,
+        }
+    });
+
     Ok(NextSteps {
         region: region.to_owned(),
         token,
         subscriptions,
         subscriptions_made,
-        scraper_instance: physical("AWS::EC2::Instance"),
+        scraper_groups: (0..env.scraper.instances)
+            .filter_map(|i| ids.get(&stacks::pipeline::shard_group_id(i)).cloned())
+            .collect(),
+        grafana,
     })
 }
 
@@ -251,11 +289,25 @@ impl NextSteps {
                 "alert e-mails: all {confirmed} address(es) confirmed"
             ));
         }
-        if let Some(instance) = &self.scraper_instance {
+        if !self.scraper_groups.is_empty() {
             lines.push(format!(
-                "scraper: EC2 instance {instance} (SSH only through the Client VPN); its logs: journalctl -u {}",
+                "scraper: {} shard(s), each an Auto Scaling group of one ({}); heartbeats: deployer status --env {env} --region {region}; SSH only through the Client VPN; logs: journalctl -u {}",
+                self.scraper_groups.len(),
+                self.scraper_groups.join(", "),
                 stacks::pipeline::SCRAPER_UNIT
             ));
+        }
+        match &self.grafana {
+            Some(GrafanaStep::Files) => lines.push(format!(
+                "grafana: dashboards and alert rules for your Grafana: deployer grafana --env {env} (docs/grafana.md)"
+            )),
+            Some(GrafanaStep::Workspace { id, url, topic }) => lines.push(format!(
+                "grafana: workspace {id} at {url}: give people access (IAM Identity Center users, or finish its SAML configuration), \
+                 create a service account token in it, then: {GRAFANA_TOKEN_VAR}=<token> deployer grafana --env {env} --push --url {url}; \
+                 its alerts reach people through an AWS SNS contact point on the alert topic {} (docs/grafana.md)",
+                topic.as_deref().unwrap_or("AlertTopic (see deployer status)"),
+            )),
+            None => {}
         }
         lines.push(format!(
             "every output: deployer status --env {env} --region {region}"
@@ -278,8 +330,15 @@ impl NextSteps {
                 "email": s.email,
                 "state": match s.confirmed { Some(true) => "confirmed", Some(false) => "pending", None => "not_subscribed" },
             })).collect::<Vec<_>>(),
-            "scraper_instance": self.scraper_instance,
+            "scraper_groups": self.scraper_groups,
             "subscriptions_made": self.subscriptions_made == SubscriptionsMade::Yes,
+            "grafana": match &self.grafana {
+                None => Value::Null,
+                Some(GrafanaStep::Files) => serde_json::json!({"kind": "files"}),
+                Some(GrafanaStep::Workspace { id, url, topic }) => serde_json::json!({
+                    "kind": "workspace", "id": id, "url": url, "alert_topic": topic,
+                }),
+            },
         })
     }
 }
@@ -300,8 +359,9 @@ mod tests {
                     confirmed: *c,
                 })
                 .collect(),
-            scraper_instance: Some("i-0abc".into()),
+            scraper_groups: vec!["mst-prod-pipeline-ScraperShard0-AbC".into()],
             subscriptions_made: SubscriptionsMade::Yes,
+            grafana: None,
         }
     }
 
@@ -322,7 +382,7 @@ mod tests {
                 ),
                 "alert e-mails: ops0@example.com must confirm (the message \"AWS Notification - Subscription Confirmation\" went to each); no alert reaches them until then".to_owned(),
                 "alert e-mails: ops2@example.com not subscribed to the alert topic; run `deployer diff --env prod` to see why".to_owned(),
-                "scraper: EC2 instance i-0abc (SSH only through the Client VPN); its logs: journalctl -u mystocktracker-scraper".to_owned(),
+                "scraper: 1 shard(s), each an Auto Scaling group of one (mst-prod-pipeline-ScraperShard0-AbC); heartbeats: deployer status --env prod --region eu-west-1; SSH only through the Client VPN; logs: journalctl -u mystocktracker-scraper".to_owned(),
                 "every output: deployer status --env prod --region eu-west-1".to_owned(),
             ]
         );
@@ -340,6 +400,41 @@ mod tests {
         let lines = later.lines("prod");
         assert_eq!(lines[0], format!("InfluxDB token: set in {secret}"));
         assert_eq!(lines[1], "alert e-mails: all 2 address(es) confirmed");
+    }
+
+    #[test]
+    fn the_canary_region_says_where_the_dashboards_go() {
+        let mut own = steps(Token::NotCreated, &[]);
+        own.grafana = Some(GrafanaStep::Files);
+        assert!(own.lines("prod").contains(
+            &"grafana: dashboards and alert rules for your Grafana: deployer grafana --env prod (docs/grafana.md)".to_owned()
+        ));
+        assert_eq!(own.json()["grafana"]["kind"], "files");
+
+        let mut managed = steps(Token::NotCreated, &[]);
+        let topic = "arn:aws:sns:eu-west-1:111122223333:mst-prod-pipeline-AlertTopic-X";
+        managed.grafana = Some(GrafanaStep::Workspace {
+            id: "g-abc1234567".into(),
+            url: "https://g-abc1234567.grafana-workspace.eu-west-1.amazonaws.com".into(),
+            topic: Some(topic.into()),
+        });
+        let line = managed
+            .lines("prod")
+            .into_iter()
+            .find(|l| l.starts_with("grafana: "))
+            .expect("a grafana step");
+        assert!(line.contains("workspace g-abc1234567 at https://g-abc1234567.grafana-workspace.eu-west-1.amazonaws.com"), "{line}");
+        assert!(line.contains(&format!("{GRAFANA_TOKEN_VAR}=<token> deployer grafana --env prod --push --url https://g-abc1234567.grafana-workspace.eu-west-1.amazonaws.com")), "{line}");
+        assert!(line.contains(topic), "{line}");
+        assert_eq!(managed.json()["grafana"]["id"], "g-abc1234567");
+
+        // Other regions: no Grafana step.
+        assert!(
+            !steps(Token::NotCreated, &[])
+                .lines("prod")
+                .iter()
+                .any(|l| l.starts_with("grafana"))
+        );
     }
 
     #[test]

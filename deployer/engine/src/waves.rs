@@ -14,7 +14,7 @@ pub enum RegionResult {
     Unchanged,
     /// Changes were applied.
     Changed,
-    /// It failed; the message says why (the stack is left rolled back).
+    /// It failed; the message says why and the stack's status afterwards.
     Failed(String),
     /// The user (or the approval policy) did not approve; nothing was executed.
     Declined(String),

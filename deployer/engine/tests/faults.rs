@@ -1,5 +1,6 @@
 //! Fault handling at the SDK layer, with `aws-smithy-mocks`: throttling, failed resources during
-//! create and update (and waiting for the rollback), the account check, and failures in waves.
+//! create and update (and waiting for the rollback), the account check, failures in waves, and
+//! adopting what `down` kept (the import change set, finding the key, the real stack status).
 //! Each test asserts what the user would see and the exit code the CLI derives from it.
 
 // Test code: a failed unwrap is a failed test, with its message.
@@ -108,11 +109,15 @@ fn events(list: Vec<StackEvent>) -> DescribeStackEventsOutput {
         .build()
 }
 
+/// prod.yaml without its `dr:` section: these tests drive the regions' own stacks through the
+/// mocks; the DR region's stack that `up` deploys first is tested in tests/dr.rs.
 fn prod() -> Environment {
-    environment::load(
+    let mut env = environment::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
     )
-    .expect("prod.yaml is valid")
+    .expect("prod.yaml is valid");
+    env.dr = None;
+    env
 }
 
 #[tokio::test(start_paused = true)]
@@ -601,7 +606,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     let artifacts_name = artifacts_stack.name.clone();
     let artifacts_body = artifacts_stack.compact.clone();
     // Deployed as the spec says: the tags carry the template's and parameters' hashes.
-    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[])
+    let tags: Vec<(String, String)> = deploy::spec(env, output, StackKind::Artifacts, &[], None)
         .unwrap()
         .tags
         .into_iter()
@@ -632,8 +637,14 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
     };
     let pipeline_template = mock!(aws_sdk_cloudformation::Client::get_template)
         .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
-    let pipeline_spec =
-        deploy::spec(env, output, StackKind::Pipeline, &stored(&artifacts())).unwrap();
+    let pipeline_spec = deploy::spec(
+        env,
+        output,
+        StackKind::Pipeline,
+        &stored(&artifacts()),
+        None,
+    )
+    .unwrap();
     let executed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let pipeline_described = if script.done {
         let (name, spec) = (pipeline_name.clone(), pipeline_spec.clone());
@@ -786,6 +797,23 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
         }
     });
     let mut heads = bucket_holding(&artifacts(), planted);
+    // The scraper's shard configurations are already stored too (with their checksums).
+    for file in stacks::pipeline::shard_configurations(env, output.region.as_str()).unwrap() {
+        let checksum = engine::artifacts::sha256_base64(&file.bytes);
+        heads.push(
+            mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(move |r| {
+                    r.key() == Some(file.key.as_str())
+                        && r.checksum_mode() == Some(&ChecksumMode::Enabled)
+                })
+                .then_output(move || {
+                    HeadObjectOutput::builder()
+                        .checksum_sha256(checksum.clone())
+                        .version_id("config-v1")
+                        .build()
+                }),
+        );
+    }
     // The pipeline template is over the inline limit, so it goes through the bucket, where it is
     // already stored (with its checksum).
     let pipeline_body = deploy::stack_of(output, StackKind::Pipeline)
@@ -880,6 +908,7 @@ fn stored(artifacts: &[Artifact]) -> Vec<StoredArtifact> {
                 version_id: Some(version_of(a.parameter)),
                 uploaded: false,
             },
+            source_sha256: None,
         })
         .collect()
 }
@@ -898,6 +927,7 @@ async fn a_failed_canary_stops_later_waves() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -944,6 +974,7 @@ async fn a_failure_in_a_parallel_wave_lets_the_running_region_finish() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -1009,6 +1040,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         &synthesis.regions[0],
         StackKind::Pipeline,
         &stored(&artifacts()),
+        None,
     )
     .unwrap();
     let large_body = spec.body.clone();
@@ -1057,6 +1089,7 @@ async fn a_planted_artifact_stops_up_before_any_pipeline_change() {
     let up = Up {
         env: &env,
         regions: regions.iter().map(|(r, (c, _))| (*r, c.clone())).collect(),
+        dr: None,
         artifacts: &artifacts,
         parallel: 2,
         settings: Settings {
@@ -1138,7 +1171,7 @@ async fn present_artifacts_are_pinned_to_the_checked_version_and_missing_ones_up
     let synthesis = synth::synthesize(&env, None).unwrap();
     let mut all = stored.clone();
     all.extend(self::stored(&artifacts[2..]));
-    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all).unwrap();
+    let spec = deploy::spec(&env, &synthesis.regions[0], StackKind::Pipeline, &all, None).unwrap();
     assert_eq!(spec.parameters["TransformCodeVersion"], "v-transform");
     assert_eq!(spec.parameters["ToParquetCodeVersion"], "v-new");
     assert_eq!(spec.parameters["TransformCodeKey"], artifacts[0].key());
@@ -1232,9 +1265,9 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
                 ))
                 .stack_resource_summaries(resource("AlertTopic", "AWS::SNS::Topic", topic))
                 .stack_resource_summaries(resource(
-                    "ScraperInstance",
-                    "AWS::EC2::Instance",
-                    "i-0123456789abcdef0",
+                    "ScraperShard0",
+                    "AWS::AutoScaling::AutoScalingGroup",
+                    "mst-prod-pipeline-ScraperShard0-AbC",
                 ))
                 .build()
         });
@@ -1285,8 +1318,8 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         }
     );
     assert_eq!(
-        steps.scraper_instance.as_deref(),
-        Some("i-0123456789abcdef0")
+        steps.scraper_groups,
+        vec!["mst-prod-pipeline-ScraperShard0-AbC".to_owned()]
     );
     let states: Vec<Option<bool>> = steps.subscriptions.iter().map(|s| s.confirmed).collect();
     let mut expected = vec![Some(false), Some(true)];
@@ -1347,6 +1380,7 @@ impl Rollout {
                 .zip(regions)
                 .map(|(r, m)| (r, m.clients.clone()))
                 .collect(),
+            dr: None,
             artifacts: &artifacts,
             parallel,
             settings: Settings {
@@ -1601,15 +1635,22 @@ async fn a_failure_in_wave_two_then_resume_deploys_only_the_failed_and_later_reg
 /// meets an undeclared parameter.
 #[test]
 fn the_pipeline_gets_exactly_the_parameters_its_template_declares() {
-    let local = environment::load(
+    let mut local = environment::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/local.yaml"),
     )
     .unwrap();
+    local.dr = None;
     for env in [prod(), local] {
         let synthesis = synth::synthesize(&env, None).unwrap();
         for output in &synthesis.regions {
-            let spec =
-                deploy::spec(&env, output, StackKind::Pipeline, &stored(&artifacts())).unwrap();
+            let spec = deploy::spec(
+                &env,
+                output,
+                StackKind::Pipeline,
+                &stored(&artifacts()),
+                None,
+            )
+            .unwrap();
             let template = &deploy::stack_of(output, StackKind::Pipeline).unwrap().json;
             let declared: Vec<&String> = template["Parameters"]
                 .as_object()
@@ -1629,4 +1670,426 @@ fn the_pipeline_gets_exactly_the_parameters_its_template_declares() {
             );
         }
     }
+}
+
+// Adopting what `down` kept: the CloudFormation resource import before the update.
+
+/// `DescribeStacks` for a stack that does not exist, as CloudFormation answers it.
+fn no_such_stack(
+    name: &str,
+) -> aws_smithy_mocks::MockResponse<
+    DescribeStacksOutput,
+    aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError,
+> {
+    aws_smithy_mocks::MockResponse::Error(
+        aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError::generic(
+            aws_sdk_cloudformation::error::ErrorMetadata::builder()
+                .code("ValidationError")
+                .message(format!("Stack with id {name} does not exist"))
+                .build(),
+        ),
+    )
+}
+
+/// Clients of one region: CloudFormation, S3 and KMS over `cfn`, `s3` and `kms`.
+fn adoption_region(
+    output: &synth::RegionOutput,
+    cfn: &[&Rule],
+    s3: &[&Rule],
+    kms: &[&Rule],
+) -> RegionClients {
+    RegionClients {
+        region: output.region.clone(),
+        cloudformation: client!(aws_sdk_cloudformation, cfn.iter().copied()),
+        s3: client!(aws_sdk_s3, s3.iter().copied()),
+        kms: client!(aws_sdk_kms, kms.iter().copied()),
+        sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
+        secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
+        sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
+        cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
+        credentials: "profile `ci`".to_owned(),
+    }
+}
+
+fn head_bucket_answers(existing: &'static [&'static str]) -> Rule {
+    use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
+    mock!(aws_sdk_s3::Client::head_bucket).then_compute_response(move |r| {
+        if existing
+            .iter()
+            .any(|b| r.bucket().unwrap_or_default().contains(b))
+        {
+            aws_smithy_mocks::MockResponse::Output(HeadBucketOutput::builder().build())
+        } else {
+            aws_smithy_mocks::MockResponse::Error(HeadBucketError::NotFound(
+                aws_sdk_s3::types::error::NotFound::builder().build(),
+            ))
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kept_bucket_is_imported_alone_then_the_update_applies_the_template() {
+    kept_bucket_adopted(None).await;
+}
+
+/// On AWS a failed first creation rolls back to `ROLLBACK_COMPLETE` and keeps the retained
+/// resources it made: `up` deletes the stack, then adopts them the same way.
+#[tokio::test(start_paused = true)]
+async fn after_a_failed_creation_the_stack_is_deleted_and_what_it_kept_is_adopted() {
+    kept_bucket_adopted(Some(StackStatus::RollbackComplete)).await;
+}
+
+/// `ensure_stack` of the artifacts stack when its bucket exists and the stack is absent
+/// (`initial: None`) or in `initial`'s status: the stack is deleted if it is there, the bucket
+/// imported alone, then the whole template applied.
+async fn kept_bucket_adopted(initial: Option<StackStatus>) {
+    use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetInput;
+    use aws_sdk_cloudformation::types::{ChangeSetType, ResourceToImport};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let output = &synthesis.regions[0];
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
+    let name = spec.name.clone();
+    let bucket = deploy::artifacts_bucket(&env, &output.region);
+    // 0: as `initial` says; 1: the import executed; 2: the update executed; 3: deleted.
+    let executed = Arc::new(AtomicUsize::new(0));
+    let described = {
+        let (executed, name, tags) = (Arc::clone(&executed), name.clone(), spec.tags.clone());
+        let initial = initial.clone();
+        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_compute_response(
+            move |_| match (executed.load(Ordering::SeqCst), &initial) {
+                (0, Some(status)) => aws_smithy_mocks::MockResponse::Output(
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(&name, status.clone(), &[]))
+                        .build(),
+                ),
+                (0 | 3, _) => no_such_stack(&name),
+                (1, _) => aws_smithy_mocks::MockResponse::Output(
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(&name, StackStatus::ImportComplete, &[]))
+                        .build(),
+                ),
+                _ => aws_smithy_mocks::MockResponse::Output(
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(
+                            &name,
+                            StackStatus::UpdateComplete,
+                            &tags.clone().into_iter().collect::<Vec<_>>(),
+                        ))
+                        .build(),
+                ),
+            },
+        )
+    };
+    let requests: Arc<Mutex<Vec<CreateChangeSetInput>>> = Arc::default();
+    let create = {
+        let requests = Arc::clone(&requests);
+        mock!(aws_sdk_cloudformation::Client::create_change_set).then_compute_output(move |r| {
+            requests.lock().unwrap().push(r.clone());
+            let id = match r.change_set_type() {
+                Some(ChangeSetType::Import) => "import-cs",
+                _ => "update-cs",
+            };
+            CreateChangeSetOutput::builder().id(id).build()
+        })
+    };
+    let computed =
+        mock!(aws_sdk_cloudformation::Client::describe_change_set).then_compute_output(|r| {
+            let (action, logical, kind) = if r.change_set_name() == Some("import-cs") {
+                (ChangeAction::Import, "ArtifactsBucket", "AWS::S3::Bucket")
+            } else {
+                (
+                    ChangeAction::Add,
+                    "ArtifactsBucketPolicy",
+                    "AWS::S3::BucketPolicy",
+                )
+            };
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .changes(
+                    Change::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(action)
+                                .logical_resource_id(logical)
+                                .resource_type(kind)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let execute = {
+        let executed = Arc::clone(&executed);
+        mock!(aws_sdk_cloudformation::Client::execute_change_set).then_compute_output(move |r| {
+            let step = if r.change_set_name() == Some("import-cs") {
+                1
+            } else {
+                2
+            };
+            executed.store(step, Ordering::SeqCst);
+            ExecuteChangeSetOutput::builder().build()
+        })
+    };
+    let no_events = mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+        .then_output(|| events(Vec::new()));
+    let template = mock!(aws_sdk_cloudformation::Client::get_template)
+        .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
+    let delete = {
+        let executed = Arc::clone(&executed);
+        mock!(aws_sdk_cloudformation::Client::delete_stack).then_compute_output(move |_| {
+            executed.store(3, Ordering::SeqCst);
+            aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
+        })
+    };
+    let head = head_bucket_answers(&["-artifacts-"]);
+    let clients = adoption_region(
+        output,
+        &[
+            &described, &create, &computed, &execute, &no_events, &template, &delete,
+        ],
+        &[&head],
+        &[],
+    );
+    let recorder = Recorder::default();
+    let settings = Settings {
+        poll: Duration::from_secs(1),
+        bake_poll: Duration::from_secs(1),
+    };
+    let result = deploy::ensure_stack(
+        &clients,
+        &env,
+        &spec,
+        &change_set::TemplateLocation::Body,
+        &settings,
+        &Yes,
+        &recorder,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&result, deploy::StackResult::Applied(a) if a.status == StackStatus::UpdateComplete),
+        "{result:?}"
+    );
+    assert_eq!(delete.num_calls(), usize::from(initial.is_some()));
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    // First the import: of the kept bucket alone, by its identifier, in a template holding only it.
+    let import = &requests[0];
+    assert_eq!(import.change_set_type(), Some(&ChangeSetType::Import));
+    assert_eq!(
+        import.resources_to_import(),
+        [ResourceToImport::builder()
+            .resource_type("AWS::S3::Bucket")
+            .logical_resource_id("ArtifactsBucket")
+            .resource_identifier("BucketName", &bucket)
+            .build()]
+    );
+    let body: serde_json::Value = serde_json::from_str(import.template_body().unwrap()).unwrap();
+    let resources: Vec<&String> = body["Resources"].as_object().unwrap().keys().collect();
+    assert_eq!(resources, ["ArtifactsBucket"]);
+    assert_eq!(
+        body["Resources"]["ArtifactsBucket"]["DeletionPolicy"],
+        "Retain"
+    );
+    // Not tagged as the full template: an import whose update failed is not "unchanged".
+    let hash_tag = |r: &CreateChangeSetInput| {
+        r.tags()
+            .iter()
+            .find(|t| t.key() == Some(change_set::TEMPLATE_HASH_TAG))
+            .and_then(|t| t.value().map(str::to_owned))
+    };
+    assert_ne!(
+        hash_tag(import),
+        spec.tags.get(change_set::TEMPLATE_HASH_TAG).cloned()
+    );
+    // Then the normal update with the whole template.
+    let update = &requests[1];
+    assert_eq!(update.change_set_type(), Some(&ChangeSetType::Update));
+    assert_eq!(update.template_body(), Some(spec.body.as_str()));
+    assert_eq!(
+        hash_tag(update),
+        spec.tags.get(change_set::TEMPLATE_HASH_TAG).cloned()
+    );
+    let seen = recorder.0.lock().unwrap();
+    let region = output.region.as_str();
+    assert_eq!(
+        seen[..],
+        [
+            format!("{region} plan {name}"),
+            format!("{region} started {name}"),
+            format!(
+                "{region} finished {name}: Ok(Applied {{ status: ImportComplete, outputs: [] }})"
+            ),
+            format!("{region} plan {name}"),
+            format!("{region} started {name}"),
+            format!(
+                "{region} finished {name}: Ok(Applied {{ status: UpdateComplete, outputs: [] }})"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_key_is_found_through_the_kept_bucket_it_encrypts_unless_pending_deletion() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+    use aws_sdk_kms::types::{KeyMetadata, KeyState};
+    use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let output = &synthesis.regions[0];
+    let pipeline = deploy::stack_of(output, StackKind::Pipeline).unwrap();
+    let key_arn = "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    // Only the raw bucket is still there.
+    let head = head_bucket_answers(&["-raw-"]);
+    let encryption = mock!(aws_sdk_s3::Client::get_bucket_encryption)
+        .match_requests(|r| r.bucket().is_some_and(|b| b.contains("-raw-")))
+        .then_output(move || {
+            GetBucketEncryptionOutput::builder()
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(
+                                    ServerSideEncryptionByDefault::builder()
+                                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                                        .kms_master_key_id(key_arn)
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let key = |state: KeyState| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                    .key_state(state)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let described = mock!(aws_sdk_kms::Client::describe_key)
+        .match_requests(move |r| r.key_id() == Some(key_arn))
+        .sequence()
+        .output(move || key(KeyState::PendingDeletion))
+        .output(move || key(KeyState::Enabled))
+        .build();
+    let clients = adoption_region(output, &[], &[&head, &encryption], &[&described]);
+    let raw = format!("mst-prod-raw-444455556666-{}", output.region);
+    let found = engine::adopt::find(&clients, &pipeline.json, &env, &output.region)
+        .await
+        .unwrap();
+    let kept = |id: &str, kind: &str, identifier: &str| engine::adopt::Kept {
+        logical_id: id.into(),
+        resource_type: kind.into(),
+        identifier: identifier.into(),
+    };
+    // A key pending deletion protects nothing any more: a new one is made.
+    assert_eq!(found, [kept("RawBucket", "AWS::S3::Bucket", &raw)]);
+    let found = engine::adopt::find(&clients, &pipeline.json, &env, &output.region)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [
+            kept("RawBucket", "AWS::S3::Bucket", &raw),
+            kept(
+                "DataKey",
+                "AWS::KMS::Key",
+                "1234abcd-12ab-34cd-56ef-1234567890ab"
+            ),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_that_fails_on_execution_says_the_stacks_real_status() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let env = prod();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let output = &synthesis.regions[0];
+    let spec = deploy::spec(&env, output, StackKind::Artifacts, &[], None).unwrap();
+    let name = spec.name.clone();
+    let reviewed = Arc::new(AtomicBool::new(false));
+    let described = {
+        let (reviewed, name) = (Arc::clone(&reviewed), name.clone());
+        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_compute_response(move |_| {
+            if reviewed.load(Ordering::SeqCst) {
+                aws_smithy_mocks::MockResponse::Output(
+                    DescribeStacksOutput::builder()
+                        .stacks(stack(&name, StackStatus::ReviewInProgress, &[]))
+                        .build(),
+                )
+            } else {
+                no_such_stack(&name)
+            }
+        })
+    };
+    let create = {
+        let reviewed = Arc::clone(&reviewed);
+        mock!(aws_sdk_cloudformation::Client::create_change_set).then_compute_output(move |_| {
+            reviewed.store(true, Ordering::SeqCst);
+            CreateChangeSetOutput::builder().id("create-cs").build()
+        })
+    };
+    let computed = mock!(aws_sdk_cloudformation::Client::describe_change_set).then_output(|| {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .build()
+    });
+    let refused = mock!(aws_sdk_cloudformation::Client::execute_change_set).then_error(|| {
+        aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError::generic(
+            aws_sdk_cloudformation::error::ErrorMetadata::builder()
+                .code("BucketAlreadyExists")
+                .message("The requested bucket name is not available.")
+                .build(),
+        )
+    });
+    let no_events = mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+        .then_output(|| events(Vec::new()));
+    let head = head_bucket_answers(&[]);
+    let clients = adoption_region(
+        output,
+        &[&described, &create, &computed, &refused, &no_events],
+        &[&head],
+        &[],
+    );
+    let error = deploy::ensure_stack(
+        &clients,
+        &env,
+        &spec,
+        &change_set::TemplateLocation::Body,
+        &Settings::default(),
+        &Yes,
+        &Recorder::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("ExecuteChangeSet")
+            && error.contains("The requested bucket name is not available.")
+            && error.contains(&format!(
+                "; {name} in {} now is REVIEW_IN_PROGRESS; resources it made before failing may remain",
+                output.region
+            )),
+        "{error}"
+    );
 }

@@ -39,6 +39,21 @@ pub(crate) const REGIONS: &[&str] = &[
     "us-west-2",
 ];
 
+/// Commercial regions where CloudFormation offers `AWS::Grafana::Workspace` (Amazon Managed Grafana),
+/// from the resource provider schemas of cfn-lint 1.58.0 (schema date 2026-10-20).
+pub(crate) const GRAFANA_WORKSPACE_REGIONS: &[&str] = &[
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+];
+
 /// The retention periods (days) CloudWatch Logs accepts.
 pub(crate) const LOG_RETENTION_DAYS: &[u32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
-use scraper_config::DEFAULT_USER_AGENT;
 use scraper_config::decode::{
     check_unique, http_host, int, positive, proxies, sources, symbols, user_agents,
 };
+use scraper_config::{DEFAULT_USER_AGENT, MAX_SHARDS, Shard};
 use strict_yaml::{Decoder, MapReader, Value, closest, did_you_mean};
 
 use crate::checks::{self, LOG_RETENTION_DAYS, REGIONS};
@@ -39,6 +39,10 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let scraper = root
         .required_value("scraper")
         .and_then(|v| scraper(&v, local));
+    if let (Some((scraper, Some(span))), Some(symbols)) = (&scraper, &symbols) {
+        check_every_shard_has_symbols(dec, span, scraper.instances, symbols);
+    }
+    let scraper = scraper.map(|(scraper, _)| scraper);
     let stream = section(&root, "stream", default_stream(), |v| stream(v));
     let firehose = section(&root, "firehose", default_firehose(), |v| firehose(v));
     let storage = section(&root, "storage", default_storage(), |v| storage(v));
@@ -53,10 +57,17 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     let logs = section(&root, "logs", Logs { retention_days: 30 }, |v| logs(v));
     let grafana = section(&root, "grafana", Grafana::default(), |v| grafana(v));
     let rollout = section(&root, "rollout", default_rollout(), |v| rollout(v));
+    let dr = section(&root, "dr", None, |v| disaster_recovery(v).map(Some));
     root.finish();
 
     if let (Some(network), Some(regions)) = (&network, &regions) {
         check_vpn_regions(dec, network, regions, local);
+    }
+    if let (Some(grafana), Some(regions)) = (&grafana, &regions) {
+        check_grafana_region(dec, grafana, regions);
+    }
+    if let (Some(Some(dr)), Some(regions)) = (&dr, &regions) {
+        check_dr_region(dec, dr, regions);
     }
     Some(Environment {
         name: name?,
@@ -78,6 +89,7 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
         logs: logs?,
         grafana: grafana?,
         rollout: rollout?,
+        dr: dr?,
     })
 }
 
@@ -214,8 +226,41 @@ fn tags(v: &Value<'_>) -> Option<BTreeMap<String, String>> {
     ok.then_some(out)
 }
 
-fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
+/// Rendezvous hashing gives each instance a random-looking share of the symbols: with few symbols per
+/// instance a shard can come out empty, and an instance with nothing to scrape is refused (its
+/// configuration would have no symbols).
+fn check_every_shard_has_symbols(
+    dec: &Decoder<'_>,
+    span: &strict_yaml::Span,
+    instances: u32,
+    symbols: &[quote_record::Symbol],
+) {
+    let empty: Vec<String> = Shard::all(instances)
+        .filter(|shard| !symbols.iter().any(|s| shard.owns(s)))
+        .map(|shard| shard.index.to_string())
+        .collect();
+    if !empty.is_empty() {
+        dec.error(
+            *span,
+            format!(
+                "`scraper.instances: {instances}` leaves shard {} without symbols ({} symbols in all)",
+                empty.join(", "),
+                symbols.len()
+            ),
+            "lower `scraper.instances` or follow more symbols; each instance needs at least one",
+        );
+    }
+}
+
+/// The scraper section, and where `instances` was written (for the shard check, which needs the symbols).
+fn scraper(v: &Value<'_>, local: bool) -> Option<(Scraper, Option<strict_yaml::Span>)> {
     let map = v.map()?;
+    let instances_value = map.optional_value("instances");
+    let instances_span = instances_value.as_ref().map(Value::span);
+    let instances = match instances_value {
+        None => Some(1),
+        Some(v) => v.u32_in(1..=MAX_SHARDS),
+    };
     let instance_type = match map.optional_value("instance_type") {
         None => Some("t3.micro".to_owned()),
         Some(v) => v.string().filter(|t| {
@@ -257,8 +302,9 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
         .required_value("sources")
         .and_then(|v| sources(&v, local));
     map.finish();
-    Some(Scraper {
+    let scraper = Scraper {
         instance_type: instance_type?,
+        instances: instances?,
         interval_seconds: interval_seconds?,
         concurrency: concurrency?,
         timeout_seconds: timeout_seconds?,
@@ -266,7 +312,8 @@ fn scraper(v: &Value<'_>, local: bool) -> Option<Scraper> {
         user_agents: user_agents?,
         proxies: proxies?,
         sources: sources?,
-    })
+    };
+    Some((scraper, instances_span))
 }
 
 fn default_stream() -> Stream {
@@ -937,13 +984,78 @@ fn grafana(v: &Value<'_>) -> Option<Grafana> {
         None => Some(defaults.stale_after_intervals),
         Some(v) => v.u32_in(2..=1000),
     };
+    let workspace = match map.optional_value("workspace") {
+        None => Some(None),
+        Some(v) => grafana_workspace(&v).map(Some),
+    };
     map.finish();
     Some(Grafana {
         url: url?,
         quotes_query: quotes_query?,
         influx_user: influx_user?,
         stale_after_intervals: stale_after_intervals?,
+        workspace: workspace?,
     })
+}
+
+fn grafana_workspace(v: &Value<'_>) -> Option<GrafanaWorkspace> {
+    let map = v.map()?;
+    let authentication = map.required_value("authentication").and_then(|v| {
+        let items = v.items()?;
+        if items.is_empty() {
+            v.error(
+                "`grafana.workspace.authentication` is empty",
+                "list how users sign in: `[aws_sso]` (IAM Identity Center) or `[saml]`",
+            );
+            return None;
+        }
+        check_unique(
+            items
+                .iter()
+                .filter_map(|i| Some((i.str()?, i.span(), i.clone()))),
+            "authentication method",
+        );
+        let methods: Option<Vec<GrafanaAuthentication>> = items
+            .iter()
+            .map(|item| match item.str()? {
+                "aws_sso" => Some(GrafanaAuthentication::AwsSso),
+                "saml" => Some(GrafanaAuthentication::Saml),
+                other => {
+                    item.error(
+                        format!("unknown Grafana authentication `{other}`"),
+                        "use `aws_sso` (IAM Identity Center, enabled in the account's organisation) or `saml` (configured on the workspace after it is created)",
+                    );
+                    None
+                }
+            })
+            .collect();
+        methods
+    });
+    map.finish();
+    Some(GrafanaWorkspace {
+        authentication: authentication?,
+    })
+}
+
+/// A Managed Grafana workspace goes in the canary region, which must be one where the resource type
+/// exists.
+fn check_grafana_region(dec: &Decoder<'_>, grafana: &Grafana, regions: &[Region]) {
+    let (Some(_), Some(canary)) = (&grafana.workspace, regions.first()) else {
+        return;
+    };
+    if checks::GRAFANA_WORKSPACE_REGIONS.contains(&canary.0.as_str()) {
+        return;
+    }
+    if let Some(at) = dec.key_span("grafana.workspace") {
+        dec.error(
+            at,
+            format!("Amazon Managed Grafana is not offered in `{canary}`, the canary region"),
+            format!(
+                "put a region where it is offered first in `regions` ({}), or remove `grafana.workspace` and run your own Grafana",
+                checks::GRAFANA_WORKSPACE_REGIONS.join(", ")
+            ),
+        );
+    }
 }
 
 fn default_rollout() -> Rollout {
@@ -964,4 +1076,60 @@ fn rollout(v: &Value<'_>) -> Option<Rollout> {
         monitoring_minutes: monitoring_minutes?,
         bake_minutes: bake_minutes?,
     })
+}
+
+fn disaster_recovery(v: &Value<'_>) -> Option<DisasterRecovery> {
+    let map = v.map()?;
+    let region = map.required_value("region").and_then(|v| region(&v));
+    let rpo = map.required_value("rpo_minutes").and_then(|v| {
+        let minutes = v.u32_in(0..=MAX_OBJECTIVE_MINUTES)?;
+        if minutes < MIN_RPO_MINUTES {
+            v.error(
+                format!("a recovery point objective of {minutes} minutes cannot be met"),
+                format!("S3 Replication Time Control replicates 99.99% of objects within {MIN_RPO_MINUTES} minutes, so the data of the last {MIN_RPO_MINUTES} minutes may be lost: set `rpo_minutes: {MIN_RPO_MINUTES}` or more (see docs/dr.md)"),
+            );
+            return None;
+        }
+        Some(minutes)
+    });
+    let rto = map.required_value("rto_minutes").and_then(|v| {
+        let minutes = v.u32_in(0..=MAX_OBJECTIVE_MINUTES)?;
+        if minutes < MIN_RTO_MINUTES {
+            v.error(
+                format!("a recovery time objective of {minutes} minutes cannot be met"),
+                format!("the restore runbook's steps take about {MIN_RTO_MINUTES} minutes (deploying the pipeline in the DR region, restoring InfluxDB, verifying): set `rto_minutes: {MIN_RTO_MINUTES}` or more (see docs/dr.md)"),
+            );
+            return None;
+        }
+        Some(minutes)
+    });
+    map.finish();
+    Some(DisasterRecovery {
+        region: region?,
+        rpo_minutes: rpo?,
+        rto_minutes: rto?,
+    })
+}
+
+/// The DR region holds copies of the regions' data: a region replicating to itself would survive
+/// nothing (and its replica buckets would clash with the pipeline's own names).
+fn check_dr_region(dec: &Decoder<'_>, dr: &DisasterRecovery, regions: &[Region]) {
+    if !regions.contains(&dr.region) {
+        return;
+    }
+    // Suggest a region on the same continent as the clashing one (`eu-…` for `eu-west-1`).
+    let continent = dr.region.as_str().split('-').next().unwrap_or_default();
+    let outside = REGIONS
+        .iter()
+        .filter(|r| !regions.iter().any(|region| region.as_str() == **r))
+        .find(|r| r.starts_with(&format!("{continent}-")))
+        .copied()
+        .unwrap_or("a region not in `regions`");
+    if let Some(at) = dec.value_span("dr.region") {
+        dec.error(
+            at,
+            format!("the DR region `{}` is one of `regions`", dr.region),
+            format!("choose a region the pipeline does not run in, such as `{outside}`: a region's disaster must not take its replicas with it"),
+        );
+    }
 }

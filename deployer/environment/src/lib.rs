@@ -6,6 +6,7 @@
 
 mod checks;
 mod decode;
+pub mod fleet;
 mod model;
 
 use std::path::{Path, PathBuf};

@@ -50,6 +50,9 @@ pub struct Environment {
     pub grafana: Grafana,
     /// How `deployer up` watches a rollout: rollback triggers' monitoring and the canary's bake.
     pub rollout: Rollout,
+    /// Disaster recovery: where the data buckets replicate to, and the objectives (the optional
+    /// `dr:` section). Absent: nothing is replicated.
+    pub dr: Option<DisasterRecovery>,
 }
 
 impl Environment {
@@ -117,6 +120,9 @@ pub struct Emulator {
 pub struct Scraper {
     /// EC2 instance type (x86_64). Default `t3.micro`.
     pub instance_type: String,
+    /// Scraper instances, each in its own Auto Scaling group of one and owning one shard of the symbols
+    /// (`scraper_config::shard`). Default 1; 1 to 64; every shard must own at least one symbol.
+    pub instances: u32,
     /// Seconds between two scrape ticks. Default 15; 1 to 3600.
     pub interval_seconds: u32,
     /// Pages fetched at once. Default 8; 1 to 256.
@@ -293,6 +299,35 @@ pub struct Grafana {
     pub influx_user: Option<String>,
     /// A symbol with no quote for this many scrape intervals is "stale" (an alert). Default 4; 2 to 1000.
     pub stale_after_intervals: u32,
+    /// An Amazon Managed Grafana workspace created in the canary region's pipeline stack
+    /// (`grafana.workspace`). Default absent: bring your own Grafana.
+    pub workspace: Option<GrafanaWorkspace>,
+}
+
+/// An Amazon Managed Grafana workspace for the environment (`grafana.workspace`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrafanaWorkspace {
+    /// How users sign in; at least one, each at most once.
+    pub authentication: Vec<GrafanaAuthentication>,
+}
+
+/// A sign-in method of an Amazon Managed Grafana workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrafanaAuthentication {
+    /// IAM Identity Center (`AWS_SSO`): it must be enabled in the account's organisation.
+    AwsSso,
+    /// A SAML identity provider (`SAML`), configured on the workspace after it is created.
+    Saml,
+}
+
+impl GrafanaAuthentication {
+    /// The value of the workspace's `AuthenticationProviders`.
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::AwsSso => "AWS_SSO",
+            Self::Saml => "SAML",
+        }
+    }
 }
 
 /// The query API Grafana reads the quotes through.
@@ -313,6 +348,7 @@ impl Default for Grafana {
             quotes_query: QuotesQuery::InfluxQl,
             influx_user: None,
             stale_after_intervals: 4,
+            workspace: None,
         }
     }
 }
@@ -326,4 +362,31 @@ pub struct Rollout {
     /// Minutes the canary region is held after it deployed, its alarms watched, before the next
     /// wave starts. Default 15; 0 to 1440.
     pub bake_minutes: u32,
+}
+
+/// The shortest recovery point objective the design can meet, in minutes: S3 Replication Time
+/// Control replicates 99.99% of objects within 15 minutes (its SLA), so a newer loss bound cannot be
+/// promised. docs/dr.md explains it.
+pub const MIN_RPO_MINUTES: u32 = 15;
+
+/// The shortest recovery time objective the restore runbook (docs/dr.md) can meet, in minutes: the
+/// sum of its steps' estimates (decide and re-point 15, artifacts stack and uploads 10, pipeline
+/// stack with its Client VPN association 25, InfluxDB restore 5, `deployer verify` 5).
+pub const MIN_RTO_MINUTES: u32 = 60;
+
+/// The longest objective accepted, in minutes (a week): a longer one is more likely a unit mistake.
+pub const MAX_OBJECTIVE_MINUTES: u32 = 10_080;
+
+/// Disaster recovery (the optional `dr:` section): the raw and curated buckets of every region
+/// replicate to `region` with S3 Replication Time Control, encrypted under a key there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisasterRecovery {
+    /// The region the data replicates to; not one of [`Environment::regions`].
+    pub region: Region,
+    /// Recovery point objective: minutes of data a regional disaster may lose. At least
+    /// [`MIN_RPO_MINUTES`]; it is also the replication latency the alarms watch.
+    pub rpo_minutes: u32,
+    /// Recovery time objective: minutes until the pipeline runs again in the DR region. At least
+    /// [`MIN_RTO_MINUTES`].
+    pub rto_minutes: u32,
 }

@@ -972,3 +972,122 @@ fn grafana_section_problems_are_located() {
         "1000",
     );
 }
+
+#[test]
+fn grafana_workspace_is_read() {
+    let text = format!("{BASE}grafana:\n  workspace: {{authentication: [saml, aws_sso]}}\n");
+    let env = parse(FILE, &text).expect("valid");
+    let workspace = env.grafana.workspace.expect("a workspace");
+    assert_eq!(
+        workspace.authentication,
+        [
+            environment::GrafanaAuthentication::Saml,
+            environment::GrafanaAuthentication::AwsSso
+        ]
+    );
+}
+
+#[test]
+fn dr_section_is_optional_and_decoded() {
+    let env = parse(FILE, BASE).expect("valid");
+    assert_eq!(env.dr, None);
+    let text = format!("{BASE}dr: {{region: eu-north-1, rpo_minutes: 15, rto_minutes: 120}}\n");
+    let env = parse(FILE, &text).expect("valid");
+    let dr = env.dr.expect("dr section");
+    assert_eq!(dr.region.as_str(), "eu-north-1");
+    assert_eq!((dr.rpo_minutes, dr.rto_minutes), (15, 120));
+}
+
+#[test]
+fn dr_objectives_the_design_cannot_meet_are_refused_with_the_bound() {
+    // BASE has 17 lines: the section starts on line 18.
+    let rpo = assert_problem(
+        &format!("{BASE}dr: {{region: eu-north-1, rpo_minutes: 5, rto_minutes: 120}}\n"),
+        18,
+        39,
+        "a recovery point objective of 5 minutes cannot be met",
+        "set `rpo_minutes: 15` or more",
+    );
+    assert!(
+        rpo.help
+            .unwrap_or_default()
+            .contains("S3 Replication Time Control")
+    );
+    let rto = assert_problem(
+        &format!("{BASE}dr: {{region: eu-north-1, rpo_minutes: 15, rto_minutes: 30}}\n"),
+        18,
+        56,
+        "a recovery time objective of 30 minutes cannot be met",
+        "set `rto_minutes: 60` or more",
+    );
+    assert!(rto.help.unwrap_or_default().contains("docs/dr.md"));
+    assert_eq!(
+        (environment::MIN_RPO_MINUTES, environment::MIN_RTO_MINUTES),
+        (15, 60)
+    );
+}
+
+#[test]
+fn grafana_workspace_problems_are_located() {
+    // BASE has 17 lines: `grafana:` is line 18, `workspace:` line 19.
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{authentication: [okta]}}\n"),
+        19,
+        32,
+        "unknown Grafana authentication `okta`",
+        "`aws_sso`",
+    );
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{authentication: []}}\n"),
+        19,
+        31,
+        "`grafana.workspace.authentication` is empty",
+        "`[aws_sso]`",
+    );
+    assert_problem(
+        &format!("{BASE}grafana:\n  workspace: {{}}\n"),
+        19,
+        3,
+        "authentication",
+        "",
+    );
+    // eu-west-1 is the canary and offers Managed Grafana; eu-north-1 does not.
+    let text = edit(
+        "regions: [eu-west-1, eu-central-1]",
+        "regions: [eu-north-1, eu-central-1]",
+    )
+    .replace("    eu-west-1: {", "    eu-north-1: {")
+    .replace("acm:eu-west-1:", "acm:eu-north-1:");
+    assert_problem(
+        &format!("{text}grafana:\n  workspace: {{authentication: [aws_sso]}}\n"),
+        19,
+        3,
+        "Amazon Managed Grafana is not offered in `eu-north-1`, the canary region",
+        "us-east-1",
+    );
+}
+
+#[test]
+fn dr_region_must_be_known_and_outside_the_regions() {
+    assert_problem(
+        &format!("{BASE}dr: {{region: eu-central-1, rpo_minutes: 15, rto_minutes: 60}}\n"),
+        18,
+        14,
+        "the DR region `eu-central-1` is one of `regions`",
+        "such as `eu-central-2`",
+    );
+    assert_problem(
+        &format!("{BASE}dr: {{region: eu-nrth-1, rpo_minutes: 15, rto_minutes: 60}}\n"),
+        18,
+        14,
+        "unknown AWS region `eu-nrth-1`",
+        "did you mean `eu-north-1`?",
+    );
+    assert_problem(
+        &format!("{BASE}dr: {{region: eu-north-1, rto_minutes: 60}}\n"),
+        18,
+        1,
+        "rpo_minutes",
+        "add `rpo_minutes: <value>` in `dr`",
+    );
+}

@@ -441,6 +441,7 @@ pub struct LocalPipeline {
     )>,
     secrets: Vec<ProvidedSecret>,
     topics: Vec<String>,
+    ready_file: Option<PathBuf>,
 }
 
 impl LocalPipeline {
@@ -657,7 +658,18 @@ impl LocalPipeline {
             scraper,
             secrets,
             topics,
+            ready_file: None,
         })
+    }
+
+    /// Makes [`LocalPipeline::run`] write `path` once every part is started, in particular once
+    /// the delivery streams have taken the time they read the stream from. A record put on the
+    /// stream after the file exists is delivered to the raw bucket; one put before may not be (the
+    /// emulation starts at the run's start so that earlier runs' records are not delivered twice),
+    /// so scripts wait for the file before putting records or running `deployer verify`.
+    pub fn signal_ready(mut self, path: PathBuf) -> Self {
+        self.ready_file = Some(path);
+        self
     }
 
     /// The resolver over the deployed stack (with the secrets the run provided).
@@ -733,6 +745,15 @@ impl LocalPipeline {
         view: &mut view::View,
     ) -> Result<view::Snapshot, RunError> {
         let (parts_stop_tx, parts_stop) = watch::channel(false);
+        // First, so the delivery streams' start time precedes the scraper's first record.
+        let streams = firehose::spawn_delivery_streams(
+            &self.template,
+            &self.resolver,
+            &self.clients.kinesis,
+            &self.clients.s3,
+            &parts_stop,
+        )
+        .map_err(RunError::Local)?;
         let mut scraper = match &self.scraper {
             Some((binary, config, environment, dir)) => Some(
                 ScraperProcess::start(binary, config, dir, environment).map_err(RunError::Local)?,
@@ -788,14 +809,6 @@ impl LocalPipeline {
             Arc::clone(&notification_stats),
             parts_stop.clone(),
         )));
-        let streams = firehose::spawn_delivery_streams(
-            &self.template,
-            &self.resolver,
-            &self.clients.kinesis,
-            &self.clients.s3,
-            &parts_stop,
-        )
-        .map_err(RunError::Local)?;
         let counters = Counters {
             functions: self
                 .functions
@@ -810,6 +823,19 @@ impl LocalPipeline {
                 .map(|s| (s.name.clone(), Arc::clone(&s.stats)))
                 .collect(),
         };
+        if let Some(path) = &self.ready_file {
+            // Every part was started above: the delivery streams read from a time before now.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
+            if let Err(e) = std::fs::write(path, format!("ready at {now} ms\n")) {
+                view.note(&format!(
+                    "cannot write the ready file {}: {e}",
+                    path.display()
+                ));
+            }
+        }
         loop {
             let alerts = self.alerts_sent().await;
             view.show(&view::Snapshot::of(&counters, alerts));

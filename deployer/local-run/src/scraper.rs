@@ -38,10 +38,17 @@ pub struct ScraperProcess {
     pub config_path: PathBuf,
 }
 
-/// The configuration for the run: the template's, with the emulator endpoint and a local spool.
+/// The configuration for the run: the template's, with the emulator endpoint, a local spool and the
+/// heartbeat beside the spool.
 pub fn local_config(mut config: ScraperConfig, endpoint: &str, spool_dir: &Path) -> ScraperConfig {
     config.stream.endpoint = Some(endpoint.to_owned());
     config.spool.dir = spool_dir.display().to_string();
+    config.heartbeat_file = Some(
+        spool_dir
+            .with_file_name("heartbeat.json")
+            .display()
+            .to_string(),
+    );
     config
 }
 

@@ -71,11 +71,8 @@ fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>, Error> {
     Ok(output.stdout)
 }
 
-/// The snapshot in `dir` as committed at revision `rev` of the repository `dir` is in. `dir` is
-/// relative to `repo` (the working directory git runs in). A directory missing at `rev` is an empty
-/// snapshot; a revision that does not exist is an error.
-pub fn from_git(repo: &Path, rev: &str, dir: &Path) -> Result<Snapshot, Error> {
-    // Fail clearly on a bad revision before listing (ls-tree on a missing path prints nothing).
+/// Fails clearly on a revision that does not exist (ls-tree on a missing path prints nothing).
+fn check_revision(repo: &Path, rev: &str) -> Result<(), Error> {
     git(
         repo,
         &[
@@ -85,10 +82,18 @@ pub fn from_git(repo: &Path, rev: &str, dir: &Path) -> Result<Snapshot, Error> {
             &format!("{rev}^{{commit}}"),
         ],
     )
+    .map(|_| ())
     .map_err(|_| Error::Git {
         args: format!("rev-parse {rev}"),
         message: format!("no commit `{rev}` in {}", repo.display()),
-    })?;
+    })
+}
+
+/// The snapshot in `dir` as committed at revision `rev` of the repository `dir` is in. `dir` is
+/// relative to `repo` (the working directory git runs in). A directory missing at `rev` is an empty
+/// snapshot; a revision that does not exist is an error.
+pub fn from_git(repo: &Path, rev: &str, dir: &Path) -> Result<Snapshot, Error> {
+    check_revision(repo, rev)?;
     let dir_text = dir.to_string_lossy();
     let dir_text = dir_text.trim_end_matches('/');
     let listing = git(
@@ -115,6 +120,42 @@ pub fn from_git(repo: &Path, rev: &str, dir: &Path) -> Result<Snapshot, Error> {
         roles.insert(role.role.clone(), role);
     }
     Ok(Snapshot { roles })
+}
+
+/// Every file under `dir` (subfolders included) as committed at revision `rev`, by its path
+/// relative to `dir` with `/`: how `policy diff` and `diff --offline` read a base revision's
+/// snapshots. `dir` is relative to `repo`. A directory missing at `rev` has no files; a revision
+/// that does not exist is an error.
+pub fn files_at(repo: &Path, rev: &str, dir: &Path) -> Result<BTreeMap<String, String>, Error> {
+    check_revision(repo, rev)?;
+    let dir_text = dir.to_string_lossy();
+    let dir_text = dir_text.trim_end_matches('/');
+    let listing = git(
+        repo,
+        &[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            rev,
+            "--",
+            &format!("{dir_text}/"),
+        ],
+    )?;
+    // ls-tree prints paths relative to the working directory; `dir` may be `./x` or `x`.
+    let prefix = format!("{}/", dir_text.trim_start_matches("./"));
+    let mut files = BTreeMap::new();
+    for path in listing
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+    {
+        // `./` makes the path relative to the working directory, as ls-tree printed it.
+        let text = git(repo, &["show", &format!("{rev}:./{path}")])?;
+        let name = path.strip_prefix(&prefix).unwrap_or(&path).to_owned();
+        files.insert(name, String::from_utf8_lossy(&text).into_owned());
+    }
+    Ok(files)
 }
 
 /// The short name of a revision for reports (`abc1234`), or the revision as given when git cannot

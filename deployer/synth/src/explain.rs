@@ -454,7 +454,8 @@ mod tests {
     fn an_unknown_role_names_the_roles_there_are() {
         let grants = grants_with_a_scratch_role();
         let error = grants.report("local", Some("Nope")).expect_err("unknown");
-        assert_eq!(error.known.len(), 8);
+        // local's seven components, its replication role (`dr:`) and the scratch role.
+        assert_eq!(error.known.len(), 9);
         assert!(
             error
                 .to_string()

@@ -86,7 +86,18 @@ fn placeholder(
         "AWS::Region" => return region.as_str().into(),
         "AWS::AccountId" => return account.into(),
         "AWS::URLSuffix" => return "amazonaws.com".into(),
+        // Only the pipeline stack's policies name their own stack.
+        "AWS::StackName" => return format!("mst-{}-pipeline", env.name.as_str()),
         _ => {}
+    }
+    // The replica key's ARN is a parameter the engine fills in with the DR region's key.
+    if name == stacks::pipeline::REPLICA_KEY_PARAMETER
+        && let Some(dr) = &env.dr
+    {
+        return format!(
+            "arn:aws:kms:{}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ac",
+            dr.region
+        );
     }
     let (id, attribute) = name
         .split_once('.')

@@ -4,6 +4,7 @@
 //! Everything here is pure (no AWS, no clock, no randomness), so the output is byte-identical across runs
 //! and machines.
 
+pub mod changes;
 pub mod explain;
 mod judge;
 mod limits;
@@ -64,6 +65,10 @@ pub struct RegionOutput {
 pub struct Synthesis {
     /// Per region, in rollout order.
     pub regions: Vec<RegionOutput>,
+    /// The DR region's stack (the replica buckets and key) when the environment has `dr:`, whatever
+    /// region was selected; it is deployed before every region's pipeline. Its region is never one
+    /// of `regions`.
+    pub dr: Option<RegionOutput>,
     /// The IAM snapshot (the same for every region: regions appear as `${AWS::Region}`).
     pub snapshot: Snapshot,
     /// Every role's grants with the uses they were made for (of the first region synthesized, like
@@ -85,9 +90,9 @@ pub enum SynthError {
     /// A template breaks a CloudFormation limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
-    /// Regions disagree on IAM, which the snapshot format assumes they do not.
+    /// A role differs between two regions, which the snapshot format assumes it does not.
     #[error(
-        "the IAM policies of {first} and {other} differ; the snapshot assumes every region has the same roles"
+        "a role's IAM policies differ between {first} and {other}; the snapshot assumes a role is the same in every region that has it"
     )]
     RegionsDiffer {
         /// The canary region.
@@ -138,15 +143,26 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 &region_snapshot,
             ));
         }
-        match &snapshot {
+        // One snapshot for the environment: a role may exist in some regions only (the Managed
+        // Grafana workspace's, in the canary), but where two regions have it, it must be the same.
+        match &mut snapshot {
             None => snapshot = Some((region.clone(), region_snapshot)),
-            Some((first, existing)) if *existing != region_snapshot => {
-                return Err(SynthError::RegionsDiffer {
-                    first: first.clone(),
-                    other: region.clone(),
-                });
+            Some((first, existing)) => {
+                for (id, role) in region_snapshot.roles {
+                    match existing.roles.get(&id) {
+                        Some(known) if *known != role => {
+                            return Err(SynthError::RegionsDiffer {
+                                first: first.clone(),
+                                other: region.clone(),
+                            });
+                        }
+                        Some(_) => {}
+                        None => {
+                            existing.roles.insert(id, role);
+                        }
+                    }
+                }
             }
-            Some(_) => {}
         }
         regions.push(RegionOutput {
             region: region.clone(),
@@ -155,11 +171,44 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
         });
     }
     let snapshot = snapshot.map(|(_, s)| s).unwrap_or_default();
+    // Whatever `only` selects: every region's pipeline replicates to it, so `up --region R` must
+    // find it deployed too (an unchanged stack costs one DescribeStacks).
+    let dr = match &env.dr {
+        Some(dr) => replica_region(env, &dr.region)?,
+        None => None,
+    };
     Ok(Synthesis {
         regions,
+        dr,
         snapshot,
         grants: grants.unwrap_or_default(),
     })
+}
+
+/// The DR region's output: its one stack, the replicas.
+fn replica_region(env: &Environment, region: &Region) -> Result<Option<RegionOutput>, SynthError> {
+    let to_err = |source: pipeline::BuildError| SynthError::Build {
+        region: region.clone(),
+        source,
+    };
+    let Some(stack) = pipeline::replica_stack(env).map_err(to_err)? else {
+        return Ok(None);
+    };
+    let json = stack.template.to_json().map_err(|e| to_err(e.into()))?;
+    let output = StackOutput {
+        kind: stack.kind,
+        resources: stack.template.resource_count(),
+        pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+        compact: json.to_string(),
+        json,
+        name: stack.name,
+    };
+    limits::check(env.name.as_str(), region, &output)?;
+    Ok(Some(RegionOutput {
+        region: region.clone(),
+        canary: false,
+        stacks: vec![output],
+    }))
 }
 
 /// Totals for the summary line.
@@ -193,8 +242,9 @@ impl Synthesis {
 
     /// The files `synth --out DIR` writes, relative to DIR: `<region>/<stack>.json`.
     pub fn template_files(&self) -> BTreeMap<String, &str> {
-        self.regions
+        self.dr
             .iter()
+            .chain(&self.regions)
             .flat_map(|region| {
                 region.stacks.iter().map(move |stack| {
                     (

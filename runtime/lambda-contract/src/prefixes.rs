@@ -1,7 +1,9 @@
 //! Key prefixes inside the data buckets: where Firehose, the Lambdas, the crawler and Athena read
 //! and write. Each ends in `/`.
 
-/// Raw bucket: records delivered by Firehose (`raw/dt=<YYYY-MM-DD>/...`); to-parquet's trigger.
+/// Raw bucket: records delivered by Firehose, `raw/symbol=<SYMBOL>/dt=<YYYY-MM-DD>/...` with dynamic
+/// partitioning (`firehose.dynamic_partitioning`, the default), `raw/dt=<YYYY-MM-DD>/...` without;
+/// to-parquet's trigger.
 pub const RAW: &str = "raw/";
 /// Raw bucket: records Firehose could not partition or deliver.
 pub const FIREHOSE_ERRORS: &str = "errors/";

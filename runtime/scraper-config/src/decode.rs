@@ -12,6 +12,7 @@ use quote_record::{Currency, Symbol};
 use strict_yaml::{Decoder, MapReader, Span, Value, did_you_mean};
 
 use crate::locator::{HtmlLocator, JsonPath};
+use crate::shard::{MAX_SHARDS, Shard};
 use crate::{
     DEFAULT_SPOOL_MAX_MB, DEFAULT_USER_AGENT, Fields, ScraperConfig, SourceConfig, SourceFormat,
     Spool, StreamTarget,
@@ -42,6 +43,24 @@ pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
         .required_value("sources")
         .and_then(|v| sources(&v, true));
     let spool = root.required_value("spool").and_then(|v| spool(&v));
+    let shard = match root.optional_value("shard") {
+        None => Some(Shard::ALONE),
+        Some(v) => shard(&v),
+    };
+    let heartbeat_file = match root.optional_value("heartbeat_file") {
+        None => Some(None),
+        Some(v) => v.string().and_then(|text| {
+            if text.starts_with('/') || text.starts_with('.') {
+                Some(Some(text))
+            } else {
+                v.error(
+                    format!("heartbeat file `{text}` is not an absolute path"),
+                    "use an absolute path such as `/var/lib/mystocktracker/heartbeat.json` (or `./heartbeat.json` for a local run)",
+                );
+                None
+            }
+        }),
+    };
     root.finish();
     Some(ScraperConfig {
         stream: stream?,
@@ -54,6 +73,8 @@ pub(crate) fn config(dec: &Decoder<'_>) -> Option<ScraperConfig> {
         proxies: proxies?,
         sources: sources?,
         spool: spool?,
+        shard: shard?,
+        heartbeat_file: heartbeat_file?,
     })
 }
 
@@ -488,6 +509,31 @@ fn spool(v: &Value<'_>) -> Option<Spool> {
     Some(Spool {
         dir: dir?,
         max_mb: max_mb?,
+    })
+}
+
+fn shard(v: &Value<'_>) -> Option<Shard> {
+    let map = v.map()?;
+    let count = map
+        .required_value("count")
+        .and_then(|v| v.u32_in(1..=MAX_SHARDS));
+    let index = map.required_value("index").and_then(|v| {
+        let index = v.u32_in(0..=MAX_SHARDS - 1)?;
+        match count {
+            Some(count) if index >= count => {
+                v.error(
+                    format!("shard index {index} is not below the shard count {count}"),
+                    format!("use an index from 0 to {}", count - 1),
+                );
+                None
+            }
+            _ => Some(index),
+        }
+    });
+    map.finish();
+    Some(Shard {
+        index: index?,
+        count: count?,
     })
 }
 

@@ -27,15 +27,19 @@
 mod css;
 pub mod decode;
 mod locator;
+pub mod shard;
 
 use quote_record::{Currency, Symbol};
 use serde::{Serialize, Serializer};
 
 pub use css::{SelectorError, parse_selector};
 pub use locator::{HtmlLocator, JsonPath, JsonStep, Locator, LocatorError};
+pub use shard::{MAX_SHARDS, Shard};
 
 /// Where the scraper keeps records that Kinesis could not take yet, on the instance.
 pub const SPOOL_DIR: &str = "/var/lib/mystocktracker/spool";
+/// Where the deployed scraper writes its heartbeat (its state directory, read by the heartbeat timer).
+pub const HEARTBEAT_FILE: &str = "/var/lib/mystocktracker/heartbeat.json";
 /// The spool bound written by the deployer, in MiB.
 pub const DEFAULT_SPOOL_MAX_MB: u32 = 512;
 /// The User-Agent used when `user_agents` is absent: honest about what it is and where to complain.
@@ -67,6 +71,12 @@ pub struct ScraperConfig {
     pub sources: Vec<SourceConfig>,
     /// The on-disk spool.
     pub spool: Spool,
+    /// Which shard of the fleet this instance is (`{index, count}`); default shard 0 of 1. The symbols
+    /// are already this shard's; the shard names the instance in its heartbeat.
+    pub shard: Shard,
+    /// Where to write the heartbeat after every tick (an absolute path); absent writes none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_file: Option<String>,
 }
 
 /// The stream, its region and, for tests and emulators, an endpoint.
@@ -177,6 +187,17 @@ pub enum LoadError {
 }
 
 impl ScraperConfig {
+    /// The configuration of `shard`: only the symbols it owns ([`Shard::owns`]), and its share of the
+    /// per-host request rate, so the fleet as a whole keeps to the environment's rate.
+    pub fn for_shard(&self, shard: Shard) -> ScraperConfig {
+        ScraperConfig {
+            symbols: shard.select(&self.symbols),
+            requests_per_second_per_host: shard.share_of_rate(self.requests_per_second_per_host),
+            shard,
+            ..self.clone()
+        }
+    }
+
     /// Decodes and validates `text`; `file` names the file in diagnostics. CSS selectors are compiled by
     /// the parser the scraper extracts with ([`parse_selector`]), so a bad one is reported at its
     /// position with the other problems of the file.

@@ -202,3 +202,48 @@ fn source_url_must_be_http_or_https_and_sources_not_empty() {
         "{rendered}"
     );
 }
+
+#[test]
+fn a_shard_reads_back_and_an_index_past_the_count_is_refused_at_its_position() {
+    assert_eq!(
+        ScraperConfig::parse(FILE, BASE).unwrap().shard,
+        scraper_config::Shard::ALONE
+    );
+    let config =
+        ScraperConfig::parse(FILE, &format!("{BASE}shard: {{index: 2, count: 3}}\n")).unwrap();
+    assert_eq!(config.shard, scraper_config::Shard { index: 2, count: 3 });
+    let text = format!("{BASE}shard: {{index: 3, count: 3}}\n");
+    let (_, found) = problems(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (line, _, message, help) = &found[0];
+    assert_eq!(*line, BASE.lines().count() + 1);
+    assert!(
+        message.contains("shard index 3 is not below the shard count 3"),
+        "{message}"
+    );
+    assert!(help.contains("from 0 to 2"), "{help}");
+}
+
+#[test]
+fn the_shard_configurations_split_the_symbols_and_the_rate_and_read_back() {
+    let text = BASE.replace(
+        "symbols: [AAPL, MSFT]",
+        "symbols: [AAPL, MSFT, GOOG, AMZN, NVDA, TSLA, META, ORCL]",
+    );
+    let whole = ScraperConfig::parse(FILE, &text).unwrap();
+    let mut seen = Vec::new();
+    for shard in scraper_config::Shard::all(3) {
+        let part = whole.for_shard(shard);
+        assert!((part.requests_per_second_per_host * 3.0 - 2.0).abs() < 1e-9);
+        assert_eq!(part.shard, shard);
+        if !part.symbols.is_empty() {
+            let json = serde_json::to_string(&part).unwrap();
+            assert_eq!(ScraperConfig::parse(FILE, &json).unwrap(), part);
+        }
+        seen.extend(part.symbols);
+    }
+    seen.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut all = whole.symbols.clone();
+    all.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(seen, all);
+}

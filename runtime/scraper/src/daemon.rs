@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::fetch::FetchSettings;
+use crate::heartbeat::Heartbeat;
 use crate::sink::{Sink, SinkStats};
 use crate::spool::Record;
 use crate::tick::{Scrape, SetupError, TickReport};
@@ -77,6 +78,9 @@ pub async fn run(
         let stats = sink.submit(records, deadline).await;
         totals.ticks += 1;
         summarize(&mut totals, &report, &stats, started.elapsed());
+        if let Some(path) = &config.heartbeat_file {
+            beat(config, &totals, std::path::Path::new(path));
+        }
         if stopping {
             break;
         }
@@ -94,6 +98,24 @@ pub async fn run(
         "stopped"
     );
     Ok(totals)
+}
+
+/// Rewrites the heartbeat; a failure is logged, never fatal (the stale heartbeat then says enough).
+fn beat(config: &ScraperConfig, totals: &Totals, path: &std::path::Path) {
+    let heartbeat = Heartbeat {
+        shard: config.shard.index,
+        shards: config.shard.count,
+        at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        ticks: totals.ticks,
+        quotes: totals.parsed,
+        fetch_failures: totals.failed,
+        put: totals.put,
+    };
+    if let Err(error) = heartbeat.write(path) {
+        tracing::warn!(path = %path.display(), %error, "cannot write the heartbeat");
+    }
 }
 
 fn summarize(totals: &mut Totals, report: &TickReport, stats: &SinkStats, took: Duration) {

@@ -22,10 +22,26 @@ const STREAM: &str = "mst-local-quotes";
 const CALLED: [&str; 1] = ["kinesis:PutRecords"];
 
 /// The role's other actions, and why no test of the code can exercise them.
-const NOT_CALLED_BY_THE_CODE: [(&str, &str); 2] = [
+const NOT_CALLED_BY_THE_CODE: [(&str, &str); 6] = [
+    (
+        "autoscaling:SetInstanceHealth",
+        "the heartbeat timer script marks a stalled instance unhealthy (tests/heartbeat_script.rs)",
+    ),
+    (
+        "cloudformation:SignalResource",
+        "the heartbeat timer script signals the shard's group after the first tick (tests/heartbeat_script.rs)",
+    ),
+    (
+        "cloudwatch:PutMetricData",
+        "the heartbeat timer script publishes the heartbeat's counters (tests/heartbeat_script.rs)",
+    ),
     (
         "kms:GenerateDataKey",
         "KMS use implied by the encrypted stream: moto does not judge it; stacks::kms_use checks it",
+    ),
+    (
+        "s3:GetObject",
+        "the instance's user data fetches its shard's configuration at boot, before the scraper runs",
     ),
     (
         "s3:GetObjectVersion",

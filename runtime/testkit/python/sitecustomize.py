@@ -1,5 +1,11 @@
-"""A fix to moto's signature check, loaded (through PYTHONPATH) by the moto server that
-`testkit::Moto::start_with_iam` starts; nothing else imports it.
+"""Fixes to moto 5.2.5, loaded (through PYTHONPATH) by every moto server `testkit::Moto` and
+`.ci/local-up` start; nothing else imports it.
+
+1. moto's signature check of the Rust SDK's form bodies (below).
+2. AccessDenied in the shape of the request's protocol (below).
+3. An emulation of CloudFormation's resource import, and KMS keys made by CloudFormation keeping a
+   readable policy.
+4. `GET /moto-api/data.json` once a Lambda function exists (at the end).
 
 moto 5.2.5 recomputes the SigV4 signature of a query-protocol request (SNS, IAM, STS, ...) from
 the form it parsed, re-encoded by Python's `urlencode`, which writes a space as `+`. The AWS SDK
@@ -65,3 +71,188 @@ def _raise_access_denied(self):
 
 
 access_control.IAMRequest._raise_access_denied = _raise_access_denied
+
+
+# CloudFormation resource import (`CreateChangeSet` with `ChangeSetType=IMPORT` and
+# `ResourcesToImport`), which moto 5.2.5 does not implement: it ignores `ResourcesToImport`, reports
+# each resource as `Add`, and executing the change set creates them, so a retained bucket fails
+# with BucketAlreadyExists. This emulation covers what `deployer up` uses, an import into a new
+# stack (the only kind it makes), and applies CloudFormation's rules for it
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import.html):
+# every resource to import is in the template, of the type given, with a `DeletionPolicy`; the
+# template has no other resource (an import creates nothing); the identifier is the type's
+# (`BucketName`, `KeyId`: the types the deployer retains); the resource must exist (else the change
+# set FAILS, as on AWS). Executing it binds the existing S3 bucket or KMS key to its logical id (no
+# property is applied, as on AWS) and leaves the stack `IMPORT_COMPLETE`; a later update then
+# modifies them as moto modifies any resource. Importing into an existing stack is refused here.
+from moto.cloudformation import models as _cfn_models
+from moto.cloudformation import responses as _cfn_responses
+from moto.cloudformation.exceptions import ValidationError as _CfnValidationError
+
+# The identifier CloudFormation asks for, per resource type the deployer imports.
+_IMPORT_IDENTIFIERS = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::KMS::Key": "KeyId",
+}
+
+
+def _existing_resource(account_id, region, resource_type, identifier):
+    """The moto model of the resource to import, or None when it does not exist."""
+    if resource_type == "AWS::S3::Bucket":
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        return s3_backends[account_id][get_partition(region)].buckets.get(identifier)
+    if resource_type == "AWS::KMS::Key":
+        from moto.kms.models import kms_backends
+
+        key = kms_backends[account_id][region].keys.get(identifier.split("/")[-1])
+        return None if key is None or key.key_state == "PendingDeletion" else key
+    return None
+
+
+def _import_validation_error(stack_name, template, to_import):
+    resources = template.get("Resources", {})
+    names = {entry.get("LogicalResourceId") for entry in to_import}
+    for entry in to_import:
+        logical = entry.get("LogicalResourceId")
+        resource = resources.get(logical)
+        if resource is None:
+            return f"Resource to import {logical} is not in the template"
+        if resource.get("Type") != entry.get("ResourceType"):
+            return f"Resource to import {logical} has type {entry.get('ResourceType')}, the template says {resource.get('Type')}"
+        if "DeletionPolicy" not in resource:
+            return f"The following resources to import [{logical}] must have DeletionPolicy attribute specified in the template."
+        key = _IMPORT_IDENTIFIERS.get(entry.get("ResourceType"))
+        if key is None:
+            return f"Resource type {entry.get('ResourceType')} is not supported for import (by this emulation)"
+        if list((entry.get("ResourceIdentifier") or {}).keys()) != [key]:
+            return f"Resource to import {logical} must be identified by {key} alone"
+    others = sorted(set(resources) - names)
+    if others:
+        return f"An import change set cannot create or update other resources: {others} of stack {stack_name} are not imported"
+    return None
+
+
+_create_change_set = _cfn_responses.CloudFormationResponse.create_change_set
+
+
+def _create_change_set_with_import(self):
+    if self._get_param("ChangeSetType", "CREATE") != "IMPORT":
+        return _create_change_set(self)
+    stack_name = self._get_param("StackName")
+    backend = self.cloudformation_backend
+    if any(s.name == stack_name for s in backend.stacks.values()):
+        raise _CfnValidationError(
+            message=f"Stack {stack_name} exists: this emulation imports only into a new stack"
+        )
+    to_import = self._get_param("ResourcesToImport", [])
+    if not to_import:
+        raise _CfnValidationError(message="ResourcesToImport is required for an IMPORT change set")
+    result = _create_change_set(self)
+    change_set = backend.change_sets[result.result["Id"]]
+    error = _import_validation_error(stack_name, change_set.template_dict, to_import)
+    if error:
+        backend.change_sets.pop(change_set.change_set_id, None)
+        backend.stacks.pop(change_set.stack_id, None)
+        raise _CfnValidationError(message=error)
+    missing = [
+        e["LogicalResourceId"]
+        for e in to_import
+        if _existing_resource(
+            backend.account_id,
+            backend.region_name,
+            e["ResourceType"],
+            next(iter(e["ResourceIdentifier"].values())),
+        )
+        is None
+    ]
+    change_set.resources_to_import = to_import
+    change_set.changes = [
+        _cfn_models.Change("Import", e["LogicalResourceId"], e["ResourceType"]) for e in to_import
+    ]
+    if missing:
+        change_set.status = "FAILED"
+        change_set.execution_status = "UNAVAILABLE"
+        change_set.status_reason = f"Resources {missing} do not exist and cannot be imported"
+    return result
+
+
+_cfn_responses.CloudFormationResponse.create_change_set = _create_change_set_with_import
+
+_execute_change_set = _cfn_models.CloudFormationBackend.execute_change_set
+
+
+def _execute_change_set_with_import(self, change_set_name, stack_name=None):
+    change_set = self.change_sets.get(change_set_name) or next(
+        (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None
+    )
+    if change_set is None or change_set.change_set_type != "IMPORT":
+        return _execute_change_set(self, change_set_name, stack_name)
+    if change_set.execution_status != "AVAILABLE":
+        raise _CfnValidationError(message=f"ChangeSet {change_set_name} cannot be executed in its current status of {change_set.status}")
+    stack = self.stacks[change_set.stack_id]
+    stack._add_stack_event("IMPORT_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack.template = change_set.template
+    stack._parse_template()
+    stack.resource_map = stack._create_resource_map()
+    for entry in change_set.resources_to_import:
+        identifier = next(iter(entry["ResourceIdentifier"].values()))
+        existing = _existing_resource(self.account_id, self.region_name, entry["ResourceType"], identifier)
+        stack.resource_map._parsed_resources[entry["LogicalResourceId"]] = existing
+    stack.output_map = stack._create_output_map()
+    stack._add_stack_event("IMPORT_COMPLETE")
+    change_set.execution_status = "EXECUTE_COMPLETE"
+    stack.status = "IMPORT_COMPLETE"
+
+
+_cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set_with_import
+
+
+# A KMS key made by moto's CloudFormation keeps its `KeyPolicy` as the template's object, where
+# KMS (and the rest of moto) holds the policy as JSON text: moto's `DescribeKey` then fails with
+# an internal error (its policy check calls `json.loads` on it), so a kept key could not be
+# described. The policy as text, as KMS stores it; the check (which only applies Deny
+# statements) is moto's, unchanged.
+from moto.kms.models import Key as _KmsKey
+
+_create_key_from_cloudformation = _KmsKey.create_from_cloudformation_json.__func__
+
+
+def _create_key_with_policy_text(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json.get("Properties", {})
+    if isinstance(properties.get("KeyPolicy"), dict):
+        cloudformation_json = dict(cloudformation_json)
+        cloudformation_json["Properties"] = dict(properties, KeyPolicy=json.dumps(properties["KeyPolicy"]))
+    return _create_key_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+_KmsKey.create_from_cloudformation_json = classmethod(_create_key_with_policy_text)
+# `GET /moto-api/data.json` serializes every public attribute of every model it tracks and skips
+# those that raise TypeError, AttributeError or ValueError. A Lambda function is a `DockerModel`,
+# whose `docker_client` property connects to Docker: with no Docker daemon it raises
+# `DockerException`, which the endpoint does not skip, so every read answers HTTP 500 once a
+# function is deployed (and `deployer run`'s alert count, verify's emulator alert hop and the
+# tests lose the SNS messages they read there). Without Docker the property now raises an error
+# that is both: still a `DockerException` for moto's own handling (a PutRecord on a stream with an
+# event source mapping makes moto try to invoke the function, catches `DockerException` and goes
+# on), and an `AttributeError`, which the endpoint skips. With Docker nothing changes.
+try:
+    from docker.errors import DockerException
+    from moto.utilities.docker_utilities import DockerModel
+except ImportError:  # moto without its Docker extras: nothing to fix
+    pass
+else:
+
+    class _NoDocker(DockerException, AttributeError):
+        """No Docker daemon: moto's handlers see a DockerException, data.json an absent attribute."""
+
+    _docker_client = DockerModel.docker_client
+
+    def _docker_client_or_no_docker(self):
+        try:
+            return _docker_client.fget(self)
+        except DockerException as e:
+            raise _NoDocker(str(e)) from e
+
+    DockerModel.docker_client = property(_docker_client_or_no_docker)

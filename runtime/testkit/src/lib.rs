@@ -463,7 +463,10 @@ const ADMIN_SETUP_REQUESTS: usize = 3;
 
 impl Moto {
     /// Starts `$MST_MOTO_SERVER` (default: the tools virtualenv's, else `moto_server` on `PATH`)
-    /// and waits until it answers. No authorization: any credentials are accepted.
+    /// and waits until it answers. No authorization: any credentials are accepted. The server
+    /// loads `python/sitecustomize.py`, whose fixes change no verdict and which emulates
+    /// CloudFormation's resource import (an `IMPORT` change set into a new stack), which moto
+    /// 5.2.5 lacks (see that file).
     pub fn start() -> Self {
         Self {
             server: Self::spawn(Vec::new()),
@@ -480,7 +483,8 @@ impl Moto {
     /// policies allow it. [`Moto::sdk_config`] signs with the admin's key (the tests' set-up and
     /// read-back); [`Moto::assume_role`] (feature `aws`) gives a component its role's credentials.
     ///
-    /// The server loads `python/sitecustomize.py`, two fixes to moto 5.2.5 that change no verdict:
+    /// Like every server [`Moto`] starts, it loads `python/sitecustomize.py`, fixes to moto 5.2.5
+    /// that change no verdict; two matter here:
     /// it checks the signature of a form the Rust SDK sent as the SDK encoded it (a space is
     /// `%20`; moto re-encodes it as `+` and refuses the signature), and it answers AccessDenied in
     /// the shape of the request's protocol (JSON for Kinesis and Secrets Manager, AWS's query
@@ -489,18 +493,10 @@ impl Moto {
     /// Do not [`Moto::reset`] such a server: the reset removes the admin user, and moto only lets
     /// the first requests through unsigned.
     pub fn start_with_iam() -> Self {
-        let server = Self::spawn(vec![
-            (
-                "INITIAL_NO_AUTH_ACTION_COUNT",
-                ADMIN_SETUP_REQUESTS.to_string(),
-            ),
-            // `python/sitecustomize.py`: moto's signature check of the Rust SDK's form bodies, and
-            // its AccessDenied in the shape of the request's protocol (see that file).
-            (
-                "PYTHONPATH",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),
-            ),
-        ]);
+        let server = Self::spawn(vec![(
+            "INITIAL_NO_AUTH_ACTION_COUNT",
+            ADMIN_SETUP_REQUESTS.to_string(),
+        )]);
         let iam = |params: &[(&str, &str)]| -> String {
             let mut request = agent()
                 .post(&server.url)
@@ -545,7 +541,14 @@ impl Moto {
         Self { server, admin }
     }
 
-    fn spawn(envs: Vec<(&'static str, String)>) -> Server {
+    fn spawn(mut envs: Vec<(&'static str, String)>) -> Server {
+        // `python/sitecustomize.py`, moto's fixes (see that file): the signature check of the Rust
+        // SDK's form bodies and AccessDenied in the request's protocol (IAM mode only), and
+        // `/moto-api/data.json` once a Lambda function exists. `.ci/local-up` loads it too.
+        envs.push((
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),
+        ));
         Server::new(
             "moto",
             moto_program(),

@@ -57,6 +57,22 @@ pub mod s3 {
         Action::new("s3", "ListBucketMultipartUploads");
     /// Find a bucket's region.
     pub const GET_BUCKET_LOCATION: Action = Action::new("s3", "GetBucketLocation");
+    /// Read a bucket's replication configuration (S3 replication, with the replication role).
+    pub const GET_REPLICATION_CONFIGURATION: Action =
+        Action::new("s3", "GetReplicationConfiguration");
+    /// Read an object version and its metadata to replicate it.
+    pub const GET_OBJECT_VERSION_FOR_REPLICATION: Action =
+        Action::new("s3", "GetObjectVersionForReplication");
+    /// Read an object version's ACL to replicate it.
+    pub const GET_OBJECT_VERSION_ACL: Action = Action::new("s3", "GetObjectVersionAcl");
+    /// Read an object version's tags to replicate them.
+    pub const GET_OBJECT_VERSION_TAGGING: Action = Action::new("s3", "GetObjectVersionTagging");
+    /// Write a replica.
+    pub const REPLICATE_OBJECT: Action = Action::new("s3", "ReplicateObject");
+    /// Replicate a delete marker.
+    pub const REPLICATE_DELETE: Action = Action::new("s3", "ReplicateDelete");
+    /// Replicate an object's tags.
+    pub const REPLICATE_TAGS: Action = Action::new("s3", "ReplicateTags");
 }
 
 /// Amazon SQS.
@@ -93,6 +109,23 @@ pub mod logs {
     pub const ASSOCIATE_KMS_KEY: Action = Action::new("logs", "AssociateKmsKey");
     /// List a log group's streams (the flow logs service checks its stream).
     pub const DESCRIBE_LOG_STREAMS: Action = Action::new("logs", "DescribeLogStreams");
+    /// Start a Logs Insights query over log groups.
+    pub const START_QUERY: Action = Action::new("logs", "StartQuery");
+    /// Read a Logs Insights query's results.
+    pub const GET_QUERY_RESULTS: Action = Action::new("logs", "GetQueryResults");
+    /// Stop a running Logs Insights query.
+    pub const STOP_QUERY: Action = Action::new("logs", "StopQuery");
+}
+
+/// Amazon CloudWatch metrics.
+pub mod cloudwatch {
+    use super::Action;
+    /// Read metric data points (also search expressions).
+    pub const GET_METRIC_DATA: Action = Action::new("cloudwatch", "GetMetricData");
+    /// List metrics and their dimensions.
+    pub const LIST_METRICS: Action = Action::new("cloudwatch", "ListMetrics");
+    /// Publish metric data points.
+    pub const PUT_METRIC_DATA: Action = Action::new("cloudwatch", "PutMetricData");
 }
 
 /// AWS Glue Data Catalog.
@@ -123,4 +156,18 @@ pub mod sts {
     use super::Action;
     /// Assume a role.
     pub const ASSUME_ROLE: Action = Action::new("sts", "AssumeRole");
+}
+
+/// Amazon EC2 Auto Scaling.
+pub mod autoscaling {
+    use super::Action;
+    /// Mark an instance of a group healthy or unhealthy.
+    pub const SET_INSTANCE_HEALTH: Action = Action::new("autoscaling", "SetInstanceHealth");
+}
+
+/// AWS CloudFormation.
+pub mod cloudformation {
+    use super::Action;
+    /// Signal a resource's creation or update policy.
+    pub const SIGNAL_RESOURCE: Action = Action::new("cloudformation", "SignalResource");
 }

@@ -65,9 +65,27 @@ impl Serialize for Action {
 
 /// Actions that AWS documents as having no resource-level permissions, so they can only be granted on
 /// `"Resource": "*"`; each with its reason. This list is the only place such a grant may come from.
-/// Empty today: no component of the pipeline calls such an action, and the test
-/// `wildcard_resource_is_refused_outside_the_exception_list` keeps it that way unless one is added here.
-pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[];
+/// The tests `wildcard_resource_is_refused_outside_the_exception_list` and
+/// `identity_policies_name_explicit_actions_and_resources` keep every other action off `"*"`.
+pub const WILDCARD_RESOURCE_ACTIONS: &[(Action, &str)] = &[
+    (
+        actions::cloudwatch::PUT_METRIC_DATA,
+        "PutMetricData has no resource types (Service Authorization Reference, Amazon CloudWatch); \
+         the `cloudwatch:namespace` condition limits it to one namespace",
+    ),
+    (
+        actions::cloudwatch::GET_METRIC_DATA,
+        "CloudWatch metrics have no resource-level permissions: the Service Authorization Reference lists no resource type for GetMetricData",
+    ),
+    (
+        actions::cloudwatch::LIST_METRICS,
+        "the Service Authorization Reference lists no resource type for ListMetrics",
+    ),
+    (
+        actions::logs::STOP_QUERY,
+        "a Logs Insights query is addressed by its id, not an ARN: no resource type for StopQuery",
+    ),
+];
 
 /// `kms:*`, only reachable through [`Statement::key_policy_account_root`].
 const KEY_POLICY_ACCOUNT_ACTIONS: Action = Action::any_of("kms");
@@ -222,6 +240,15 @@ impl Statement {
         }
         let mut statement = Self::allow(actions, []);
         statement.resource = Some(Resources::Wildcard);
+        Ok(statement)
+    }
+
+    /// [`Statement::grant`] on `"*"`; refused unless every action the uses need is in
+    /// [`WILDCARD_RESOURCE_ACTIONS`].
+    pub fn grant_on_any_resource(uses: &[Use]) -> Result<Self, PolicyError> {
+        let actions: Vec<Action> = uses.iter().flat_map(|u| u.need().actions).collect();
+        let mut statement = Self::allow_on_any_resource(&actions)?;
+        statement.uses = uses.to_vec();
         Ok(statement)
     }
 

@@ -14,7 +14,9 @@ use std::fmt;
 use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
-use super::actions::{glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs};
+use super::actions::{
+    autoscaling, cloudformation, cloudwatch, glue, kinesis, kms, logs, s3, secretsmanager, sns, sqs,
+};
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
 /// One reason a role needs some actions: a call the project's code makes, or something AWS requires of
@@ -25,6 +27,14 @@ pub enum Use {
     ScraperPutsQuotes,
     /// The instance's first boot fetches the scraper binary by the object version the deployer checked.
     ScraperFetchesItsBinary,
+    /// The instance's first boot fetches its shard's configuration by its content-hash key.
+    ScraperFetchesItsConfiguration,
+    /// The heartbeat timer publishes the scraper's tick, quote and failure counts.
+    ScraperPublishesHeartbeat,
+    /// The heartbeat timer marks its instance unhealthy when the scraper's loop stalls.
+    ScraperReportsStall,
+    /// The heartbeat timer signals the shard's group once the new scraper ticks (rolling replacement).
+    ScraperSignalsReady,
     /// transform reads the InfluxDB token from Secrets Manager.
     TransformReadsInfluxToken,
     /// transform writes records it cannot store to its quarantine prefix.
@@ -69,6 +79,20 @@ pub enum Use {
     CrawlerWritesEncryptedLogs,
     /// The flow logs service delivers flow records to its log group.
     FlowLogsDeliverRecords,
+    /// The Managed Grafana workspace charts the pipeline's CloudWatch metrics.
+    GrafanaReadsMetrics,
+    /// The Managed Grafana workspace starts Logs Insights queries over the transform's log group.
+    GrafanaQueriesTransformLogs,
+    /// The Managed Grafana workspace stops the Logs Insights queries it started when they time out.
+    GrafanaStopsLogQueries,
+    /// The Managed Grafana workspace sends its alerts to the alert topic.
+    GrafanaPublishesAlerts,
+    /// S3 replication reads the source bucket's replication configuration and lists it.
+    ReplicationReadsSourceBucket,
+    /// S3 replication reads each new object version, its ACL and tags, to copy them.
+    ReplicationReadsSourceVersions,
+    /// S3 replication writes replicas, delete markers and tags into the DR region's bucket.
+    ReplicationWritesReplicas,
     /// KMS on the resource's key, implied by calling `action` on an encrypted resource of kind `on`
     /// (a row of [`ROLE_USES`]).
     DataKeyFor {
@@ -129,6 +153,12 @@ const FIREHOSE_S3: &str =
 const GLUE_CRAWLER: &str = "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html";
 const GLUE_LOG_ENCRYPTION: &str =
     "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html";
+const GRAFANA_CLOUDWATCH: &str =
+    "https://docs.aws.amazon.com/grafana/latest/userguide/using-amazon-cloudwatch-in-AMG.html";
+const GRAFANA_SNS: &str =
+    "https://docs.aws.amazon.com/grafana/latest/userguide/AMG-manage-permissions.html";
+const S3_REPLICATION_ROLE: &str =
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html";
 const FLOW_LOGS_ROLE: &str =
     "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html";
 
@@ -206,6 +236,10 @@ impl Use {
     pub const NAMED: &'static [Use] = &[
         Use::ScraperPutsQuotes,
         Use::ScraperFetchesItsBinary,
+        Use::ScraperFetchesItsConfiguration,
+        Use::ScraperPublishesHeartbeat,
+        Use::ScraperReportsStall,
+        Use::ScraperSignalsReady,
         Use::TransformReadsInfluxToken,
         Use::TransformQuarantinesRecords,
         Use::ToParquetReadsRawRecords,
@@ -228,6 +262,13 @@ impl Use {
         Use::CrawlerMaintainsPartitions,
         Use::CrawlerWritesEncryptedLogs,
         Use::FlowLogsDeliverRecords,
+        Use::GrafanaReadsMetrics,
+        Use::GrafanaQueriesTransformLogs,
+        Use::GrafanaStopsLogQueries,
+        Use::GrafanaPublishesAlerts,
+        Use::ReplicationReadsSourceBucket,
+        Use::ReplicationReadsSourceVersions,
+        Use::ReplicationWritesReplicas,
     ];
 
     /// Who needs which actions for this use, why, and where it is written down.
@@ -247,6 +288,34 @@ impl Use {
                 &[s3::GET_OBJECT_VERSION],
                 "stacks/src/pipeline/network.rs",
                 "--version-id",
+            ),
+            ScraperFetchesItsConfiguration => code(
+                "scraper instance",
+                "first boot fetches its shard's configuration by content-hash key and checks its SHA-256",
+                &[s3::GET_OBJECT],
+                "stacks/src/pipeline/network.rs",
+                "config_key=",
+            ),
+            ScraperPublishesHeartbeat => code(
+                "scraper instance",
+                "the heartbeat timer publishes ticks, quotes and fetch failures of its shard",
+                &[cloudwatch::PUT_METRIC_DATA],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "put-metric-data",
+            ),
+            ScraperReportsStall => code(
+                "scraper instance",
+                "the heartbeat timer marks the instance unhealthy when the heartbeat is stale, so its group replaces it",
+                &[autoscaling::SET_INSTANCE_HEALTH],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "set-instance-health",
+            ),
+            ScraperSignalsReady => code(
+                "scraper instance",
+                "the heartbeat timer signals the shard's group after the first tick (creation and replacement wait for it)",
+                &[cloudformation::SIGNAL_RESOURCE],
+                "runtime/scraper/systemd/mystocktracker-heartbeat.sh",
+                "signal-resource",
             ),
             TransformReadsInfluxToken => code(
                 "transform",
@@ -442,6 +511,58 @@ impl Use {
                 ],
                 FLOW_LOGS_ROLE,
             ),
+            GrafanaReadsMetrics => code(
+                "Managed Grafana",
+                "GetMetricData (search expressions on the pipeline's names) and ListMetrics (the CloudWatch query editor): the pipeline-health dashboard and its alert rules",
+                &[cloudwatch::GET_METRIC_DATA, cloudwatch::LIST_METRICS],
+                "deployer/grafana/src/health.rs",
+                "SEARCH('",
+            ),
+            GrafanaQueriesTransformLogs => code(
+                "Managed Grafana",
+                "StartQuery and GetQueryResults: the Logs Insights query summing the transform's quarantined records",
+                &[logs::START_QUERY, logs::GET_QUERY_RESULTS],
+                "deployer/grafana/src/health.rs",
+                "SOURCE logGroups(namePrefix",
+            ),
+            GrafanaStopsLogQueries => aws(
+                "Managed Grafana",
+                "StopQuery: the CloudWatch data source stops a query that outlives its timeout",
+                &[logs::STOP_QUERY],
+                GRAFANA_CLOUDWATCH,
+            ),
+            GrafanaPublishesAlerts => aws(
+                "Managed Grafana",
+                "Publish: alert notifications through an SNS contact point (a workspace sends no e-mail itself)",
+                &[sns::PUBLISH],
+                GRAFANA_SNS,
+            ),
+            ReplicationReadsSourceBucket => aws(
+                "S3 replication",
+                "reads the source bucket's replication configuration and lists the bucket",
+                &[s3::GET_REPLICATION_CONFIGURATION, s3::LIST_BUCKET],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationReadsSourceVersions => aws(
+                "S3 replication",
+                "reads each object version to replicate, with its ACL and tags",
+                &[
+                    s3::GET_OBJECT_VERSION_FOR_REPLICATION,
+                    s3::GET_OBJECT_VERSION_ACL,
+                    s3::GET_OBJECT_VERSION_TAGGING,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
+            ReplicationWritesReplicas => aws(
+                "S3 replication",
+                "writes replicas, delete markers and tags to the DR region's bucket (delete markers are not replicated by the rule, but the documented policy grants it)",
+                &[
+                    s3::REPLICATE_OBJECT,
+                    s3::REPLICATE_DELETE,
+                    s3::REPLICATE_TAGS,
+                ],
+                S3_REPLICATION_ROLE,
+            ),
             DataKeyFor { action, on } => match kms_row(action, on) {
                 Some(row) => Need {
                     by: "KMS",
@@ -480,13 +601,19 @@ impl Use {
             | NotifyReadsParquet
             | NotifyKeepsReferencePrices
             | FirehoseWritesRawRecords
-            | CrawlerReadsCuratedData => Some(Encrypted::S3Objects),
+            | CrawlerReadsCuratedData
+            | ReplicationReadsSourceVersions
+            | ReplicationWritesReplicas => Some(Encrypted::S3Objects),
             TransformReadsInfluxToken => Some(Encrypted::Secret),
-            NotifyPublishesAlerts => Some(Encrypted::SnsTopic),
+            NotifyPublishesAlerts | GrafanaPublishesAlerts => Some(Encrypted::SnsTopic),
             LambdaSendsFailedBatches | LambdaSendsFailedEvents => Some(Encrypted::SqsQueue),
             // The artifacts bucket is SSE-S3; listing reads no object; log groups and the catalog are
             // encrypted by their services.
             ScraperFetchesItsBinary
+            | ScraperFetchesItsConfiguration
+            | ScraperPublishesHeartbeat
+            | ScraperReportsStall
+            | ScraperSignalsReady
             | ToParquetSeesVanishedRawRecords
             | NotifySeesMissingState
             | LambdaWritesFunctionLogs
@@ -495,6 +622,10 @@ impl Use {
             | CrawlerMaintainsPartitions
             | CrawlerWritesEncryptedLogs
             | FlowLogsDeliverRecords
+            | GrafanaReadsMetrics
+            | GrafanaQueriesTransformLogs
+            | GrafanaStopsLogQueries
+            | ReplicationReadsSourceBucket
             | DataKeyFor { .. } => None,
         }
     }

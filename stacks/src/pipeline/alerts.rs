@@ -17,8 +17,10 @@ use super::BuildError;
 use super::Names;
 use super::functions::Functions;
 use super::health::{self, Watched};
+use super::ingest::QuoteStream;
 use super::keys::DataKey;
-use super::vpn_connect::VpnConnect;
+use super::network::{HEARTBEAT_NAMESPACE, SCRAPER_UNIT, STALE_TICKS};
+use scraper_config::Shard;
 
 /// CloudFormation takes at most five rollback triggers per stack operation.
 pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
@@ -101,16 +103,29 @@ pub fn canary_filter_policy() -> serde_json::Value {
     serde_json::json!({ (lambda_contract::notify::CANARY_ATTRIBUTE): [{ "exists": false }] })
 }
 
+/// Publishers of the alert topic that other modules of the pipeline add.
+pub(super) struct OtherPublishers {
+    /// ARNs of alarms added elsewhere that publish to the topic (replication's, the VPN denials').
+    pub alarms: Vec<Expr>,
+    /// The Managed Grafana workspace's role, when there is one.
+    pub grafana_role: Option<Expr>,
+}
+
 /// The alarms of [`health::ALARMS`], the failed-crawl rule and the topic policy allowing exactly
-/// them (and the notify Lambda's role) to publish.
+/// them, the `others` and the notify Lambda's role to publish.
 pub(super) fn add_alarms(
     t: &mut Template,
     env: &Environment,
     topic: &AlertTopic,
     functions: &Functions,
     crawler: &Handle<Crawler>,
-    vpn_connect: Option<&VpnConnect>,
+    others: OtherPublishers,
+    stream: &QuoteStream,
 ) -> Result<(), BuildError> {
+    let OtherPublishers {
+        alarms: other_alarms,
+        grafana_role,
+    } = others;
     let names = Names::new(env);
     let mut alarms = Vec::new();
     let mut handles = Vec::new();
@@ -170,10 +185,104 @@ pub(super) fn add_alarms(
             options,
         )?;
     }
-    // The VPN's denial alarm publishes too; it is no rollback trigger (a deployment does not cause it).
-    alarms.extend(vpn_connect.map(|vpn| vpn.alarm.arn()));
+    alarms.extend(other_alarms);
+    alarms.extend(add_freshness_alarms(t, env, topic, stream)?);
     let rule = add_crawler_failure_rule(t, topic, crawler)?;
-    add_topic_policy(t, topic, alarms, &rule, functions.notify_role.clone())
+    add_topic_policy(
+        t,
+        topic,
+        alarms,
+        &rule,
+        functions.notify_role.clone(),
+        grafana_role,
+    )
+}
+
+/// The alarm name (purpose part) of shard `index`'s "no quotes" alarm.
+pub fn shard_alarm_name(index: u32) -> String {
+    format!("scraper-shard-{index}-no-quotes")
+}
+
+/// The alarm name (purpose part) of the stream's "no incoming records" alarm.
+pub const STREAM_SILENT_ALARM: &str = "stream-no-records";
+
+/// Alarms on what stops arriving, with missing data breaching (a dead scraper publishes nothing):
+/// one per shard on its heartbeat's `Quotes` (none for [`STALE_TICKS`] intervals, rounded up to whole
+/// minutes, the heartbeat timer's period), and one on the stream's `IncomingRecords` (none for 15
+/// minutes). They are not rollback triggers: a new stack has no data yet and is in `ALARM` until its
+/// scrapers tick.
+fn add_freshness_alarms(
+    t: &mut Template,
+    env: &Environment,
+    topic: &AlertTopic,
+    stream: &QuoteStream,
+) -> Result<Vec<Expr>, BuildError> {
+    let names = Names::new(env);
+    let quiet_seconds = STALE_TICKS * env.scraper.interval_seconds;
+    let minutes = quiet_seconds.div_ceil(60).max(1);
+    let mut arns = Vec::new();
+    for shard in Shard::all(env.scraper.instances) {
+        let alarm = t.add(
+            &format!("ScraperShard{}NoQuotesAlarm", shard.index),
+            Alarm {
+                alarm_name: names.regional(&shard_alarm_name(shard.index)),
+                alarm_description: format!(
+                    "Scraper shard {} made no quotes for {minutes} minute(s) ({STALE_TICKS} intervals or more), or its \
+                     heartbeat stopped: check the shard's instance (deployer status) and its log \
+                     (journalctl -u {SCRAPER_UNIT}).",
+                    shard.index
+                ),
+                namespace: HEARTBEAT_NAMESPACE.to_owned(),
+                metric_name: "Quotes",
+                dimensions: vec![
+                    Dimension {
+                        name: "Environment",
+                        value: Expr::lit(env.name.as_str()),
+                    },
+                    Dimension {
+                        name: "Shard",
+                        value: Expr::lit(shard.index.to_string()),
+                    },
+                ],
+                statistic: "Sum",
+                period: 60,
+                evaluation_periods: minutes,
+                threshold: 1.0,
+                comparison_operator: "LessThanThreshold",
+                treat_missing_data: "breaching",
+                alarm_actions: vec![topic.arn()],
+                ok_actions: vec![topic.arn()],
+            },
+            Options::none(),
+        )?;
+        arns.push(alarm.arn());
+    }
+    let alarm = t.add(
+        "QuoteStreamNoRecordsAlarm",
+        Alarm {
+            alarm_name: names.regional(STREAM_SILENT_ALARM),
+            alarm_description: "No record reached the quote stream for 15 minutes: every scraper \
+                                stopped, or none can reach Kinesis. Check deployer status."
+                .into(),
+            namespace: "AWS/Kinesis".to_owned(),
+            metric_name: "IncomingRecords",
+            dimensions: vec![Dimension {
+                name: "StreamName",
+                value: stream.reference(),
+            }],
+            statistic: "Sum",
+            period: 300,
+            evaluation_periods: 3,
+            threshold: 1.0,
+            comparison_operator: "LessThanThreshold",
+            treat_missing_data: "breaching",
+            alarm_actions: vec![topic.arn()],
+            ok_actions: vec![topic.arn()],
+        },
+        Options::none(),
+    )?;
+    arns.push(alarm.arn());
+    Ok(arns)
 }
 
 /// Glue emits "Glue Crawler State Change" events; a failed crawl of the quotes crawler goes to the
@@ -206,16 +315,18 @@ fn add_crawler_failure_rule(
 }
 
 /// The topic's policy: TLS only; publishing by the alarms and the rule above (each by its own ARN,
-/// in this account) and by the notify Lambda's role. SNS replaces the default topic policy with it.
+/// in this account), by the notify Lambda's role and by the Managed Grafana workspace's role when there
+/// is one. SNS replaces the default topic policy with it.
 fn add_topic_policy(
     t: &mut Template,
     topic: &AlertTopic,
     alarms: Vec<Expr>,
     rule: &Handle<Rule>,
     notify_role: Expr,
+    grafana_role: Option<Expr>,
 ) -> Result<(), BuildError> {
     let account = || [pseudo::account_id()];
-    let policy = PolicyDocument::new(vec![
+    let mut statements = vec![
         Statement::deny_everyone(&[sns::PUBLISH], [topic.arn()])
             .sid("DenyPublishWithoutTls")
             .condition("Bool", "aws:SecureTransport", [Expr::lit("false")]),
@@ -238,7 +349,15 @@ fn add_topic_policy(
         Statement::allow_principal(Principal::Aws(vec![notify_role]), &[sns::PUBLISH])
             .sid("NotifyLambdaPublishes")
             .on([topic.arn()]),
-    ]);
+    ];
+    if let Some(role) = grafana_role {
+        statements.push(
+            Statement::allow_principal(Principal::Aws(vec![role]), &[sns::PUBLISH])
+                .sid("GrafanaWorkspacePublishes")
+                .on([topic.arn()]),
+        );
+    }
+    let policy = PolicyDocument::new(statements);
     t.add(
         "AlertTopicPolicy",
         TopicPolicy {

@@ -43,6 +43,7 @@ pub(super) fn template(names: &Names) -> Result<Template, BuildError> {
             },
             logging_configuration: None,
             notification_configuration: None,
+            replication_configuration: None,
         },
         Options::retained()
             .skip_checkov(

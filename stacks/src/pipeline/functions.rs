@@ -34,6 +34,8 @@ use super::storage::{Buckets, prefixes};
 #[derive(Debug, Clone)]
 pub(super) struct Functions {
     pub transform: Handle<Function>,
+    /// The transform's log group (Grafana's Logs Insights query reads it).
+    pub transform_log_group: Handle<LogGroup>,
     pub to_parquet: Handle<Function>,
     pub notify: Handle<Function>,
     pub dead_letters: Handle<Queue>,
@@ -222,7 +224,7 @@ pub(super) fn add(
         function: transform,
         policy: transform_policy,
         role: transform_role,
-        ..
+        log_group: transform_log_group,
     } = add_transform(
         t,
         env,
@@ -400,6 +402,7 @@ pub(super) fn add(
     )?;
     Ok(Functions {
         transform,
+        transform_log_group,
         to_parquet,
         notify,
         dead_letters,

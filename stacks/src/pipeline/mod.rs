@@ -14,24 +14,35 @@ mod keys;
 mod names;
 mod network;
 mod parameters;
+mod replication;
 mod roles;
 mod scraper;
 mod storage;
 pub mod vpn_connect;
+mod workspace;
 
 use environment::{Environment, Region};
 
 pub use alerts::{
-    MAX_ROLLBACK_TRIGGERS, alarm_arn, alarm_names, canary_filter_policy, rollback_alarm_names,
+    MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
+    rollback_alarm_names, shard_alarm_name,
 };
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
-pub use network::SCRAPER_UNIT;
+pub use network::{
+    HEARTBEAT_NAMESPACE, SCRAPER_UNIT, SHARD_TAG, STALE_TICKS, shard_group_id, stale_seconds,
+};
 pub use parameters::{ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter};
-pub use scraper::{SPOOL_DIR, ScraperConfig, scraper_config};
+pub use replication::{
+    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
+};
+pub use scraper::{
+    CONFIGURATION_PREFIX, SPOOL_DIR, STREAM_NAME_PLACEHOLDER, ScraperConfig, ShardConfiguration,
+    scraper_config, shard_configurations,
+};
 
 use crate::iam::PolicyError;
-use crate::template::{Template, TemplateError};
+use crate::template::{Expr, Template, TemplateError};
 
 /// What a stack is for; also the suffix of its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,6 +51,9 @@ pub enum StackKind {
     Artifacts,
     /// The pipeline itself.
     Pipeline,
+    /// The DR region's replica buckets and key (environments with `dr:`), deployed there before
+    /// any pipeline.
+    Replica,
 }
 
 impl StackKind {
@@ -48,6 +62,7 @@ impl StackKind {
         match self {
             StackKind::Artifacts => "artifacts",
             StackKind::Pipeline => "pipeline",
+            StackKind::Replica => "replica",
         }
     }
 }
@@ -125,17 +140,38 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         &stream,
         vpn_connect.as_ref(),
     )?;
+    let grafana = workspace::add(&mut t, env, region, &key, &topic, &functions)?;
+    let mut other_alarms = match &env.dr {
+        Some(dr) => {
+            replication::add_source(&mut t, env, dr, names, &key, &buckets)?;
+            replication::add_alarms(&mut t, dr, names, &topic, &buckets)?
+        }
+        None => Vec::new(),
+    };
+    // The VPN's denial alarm publishes too; it is no rollback trigger (a deployment does not cause it).
+    other_alarms.extend(vpn_connect.as_ref().map(|vpn| vpn.alarm.arn()));
     alerts::add_alarms(
         &mut t,
         env,
         &topic,
         &functions,
         &crawler,
-        vpn_connect.as_ref(),
+        alerts::OtherPublishers {
+            alarms: other_alarms,
+            grafana_role: grafana.as_ref().map(|g| g.role.clone()),
+        },
+        &stream,
     )?;
     add_outputs(
         &mut t, &key, &stream, &buckets, &topic, &functions, &scraper,
     )?;
+    if let Some(grafana) = &grafana {
+        t.output(
+            "GrafanaWorkspaceUrl",
+            "Amazon Managed Grafana workspace (deployer grafana --push --url)",
+            Expr::concat([Expr::lit("https://"), grafana.workspace.endpoint()]),
+        )?;
+    }
     Ok(t)
 }
 
@@ -198,11 +234,13 @@ fn add_outputs(
         "KMS key encrypting the stream, buckets, topic, queue, logs and secret",
         key.arn(),
     )?;
-    t.output(
-        "ScraperInstanceId",
-        "EC2 instance running the scraper (SSH through the Client VPN)",
-        scraper.instance.reference(),
-    )?;
+    for (index, group) in scraper.groups.iter().enumerate() {
+        t.output(
+            &format!("ScraperShard{index}Group"),
+            "Auto Scaling group of one running this scraper shard (SSH through the Client VPN)",
+            group.reference(),
+        )?;
+    }
     if let Some(vpn) = &scraper.vpn {
         t.output(
             "ClientVpnEndpointId",

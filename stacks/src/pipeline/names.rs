@@ -54,6 +54,29 @@ impl Names {
         self.bucket_in(ARTIFACTS_PURPOSE, account, region)
     }
 
+    /// The DR region's copy of the `purpose` bucket of `source_region`:
+    /// `mst-<env>-<purpose>-dr-<account>-<source region>` (at most 63 characters for the purposes
+    /// `raw` and `curated`). Named after the source region, so each region's data keeps its own
+    /// replica bucket (notify's state objects have the same keys in every region).
+    pub fn replica_bucket(&self, purpose: &str, source_region: Expr) -> Expr {
+        Expr::concat([
+            Expr::lit(format!("mst-{}-{purpose}-dr-", self.env)),
+            pseudo::account_id(),
+            Expr::lit("-"),
+            source_region,
+        ])
+    }
+
+    /// [`Names::replica_bucket`] spelt out, for callers outside a template.
+    pub fn replica_bucket_in(&self, purpose: &str, account: &str, source_region: &str) -> String {
+        format!("mst-{}-{purpose}-dr-{account}-{source_region}", self.env)
+    }
+
+    /// The alias of the DR region's replica key, `alias/mst-<env>-replica`.
+    pub fn replica_key_alias(&self) -> String {
+        format!("alias/mst-{}-replica", self.env)
+    }
+
     fn bucket_prefix(&self, purpose: &str) -> String {
         format!("mst-{}-{purpose}-", self.env)
     }
@@ -91,6 +114,25 @@ mod tests {
         assert_eq!(
             names.artifacts_bucket_in("444455556666", "eu-west-1"),
             resolved
+        );
+    }
+
+    #[test]
+    fn replica_bucket_names_fit_s3s_limit_for_the_longest_env_and_region() {
+        let names = Names {
+            env: "a".repeat(20),
+        };
+        let name = names.replica_bucket_in("curated", "123456789012", "ap-southeast-5");
+        assert_eq!(name.len(), 63, "{name}");
+        let in_template =
+            serde_json::to_value(names.replica_bucket("curated", Expr::lit("ap-southeast-5")))
+                .unwrap_or_default();
+        assert_eq!(
+            in_template["Fn::Sub"]
+                .as_str()
+                .unwrap_or_default()
+                .replace("${AWS::AccountId}", "123456789012"),
+            name
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The scraper's network and instance: a VPC with a public subnet for the NAT gateway and two private
-//! subnets, VPC endpoints for the AWS APIs the scraper calls, the EC2 instance itself, and the Client VPN
-//! that is the only way in.
+//! subnets, VPC endpoints for the AWS APIs the scraper calls, the scraper's instances (one Auto Scaling
+//! group of one per shard, from one launch template), and the Client VPN that is the only way in.
 
 use environment::{Environment, Region};
 use ipnet::Ipv4Net;
@@ -11,7 +11,7 @@ use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
     BlockDeviceMapping, ClientConnectOptions, ClientVpnAuthorizationRule, ClientVpnEndpoint,
     ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp, FlowLog,
-    GatewayAttachment, IamInstanceProfile, IngressRule, Instance, InternetGateway, LaunchTemplate,
+    GatewayAttachment, IamInstanceProfile, IngressRule, InternetGateway, LaunchTemplate,
     LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring, MutualAuthentication,
     NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
     VpcEndpoint, VpnAuthentication, name_tag,
@@ -25,13 +25,17 @@ use super::ingest::QuoteStream;
 use super::keys::{DataKey, add_log_group};
 use super::parameters::{ArtifactParameter, Parameters};
 use super::roles::{TrustedService, component_role};
-use super::scraper::scraper_config;
+use super::scraper::{
+    CONFIGURATION_PREFIX, STREAM_NAME_PLACEHOLDER, ShardConfiguration, shard_configurations,
+};
 use super::vpn_connect::VpnConnect;
+use crate::resources::autoscaling::{AutoScalingGroup, GroupTag};
+use scraper_config::Shard;
 
-/// The scraper's instance and, outside local environments, its VPN endpoint.
+/// The scraper's Auto Scaling groups (one per shard) and, outside local environments, its VPN endpoint.
 #[derive(Debug, Clone)]
 pub(super) struct Scraper {
-    pub instance: Handle<Instance>,
+    pub groups: Vec<Handle<AutoScalingGroup>>,
     pub vpn: Option<Handle<ClientVpnEndpoint>>,
 }
 
@@ -276,7 +280,7 @@ pub(super) fn add(
 
     add_flow_logs(t, env, key, &vpc)?;
     let vpn = add_vpn(t, env, region, key, &vpc, &private_a, vpn_connect)?;
-    let instance = add_instance(
+    let groups = add_instance(
         t,
         env,
         region,
@@ -284,12 +288,12 @@ pub(super) fn add(
         key,
         stream,
         &vpc,
-        &private_a,
+        &[&private_a, &private_b],
         vpn.as_ref().map(|v| &v.group),
         &endpoint_group,
     )?;
     Ok(Scraper {
-        instance,
+        groups,
         vpn: vpn.map(|v| v.endpoint),
     })
 }
@@ -438,10 +442,10 @@ fn add_instance(
     key: &DataKey,
     stream: &QuoteStream,
     vpc: &Handle<Vpc>,
-    subnet: &Handle<Subnet>,
+    subnets: &[&Handle<Subnet>],
     vpn_group: Option<&Handle<SecurityGroup>>,
     endpoint_group: &Handle<SecurityGroup>,
-) -> Result<Handle<Instance>, BuildError> {
+) -> Result<Vec<Handle<AutoScalingGroup>>, BuildError> {
     let binary_key = params.key(ArtifactParameter::Scraper)?;
     let binary_arn = Expr::global_arn(
         "s3",
@@ -450,6 +454,28 @@ fn add_instance(
             Expr::lit("/"),
             binary_key.clone(),
         ],
+    );
+    let configurations_arn = Expr::global_arn(
+        "s3",
+        [
+            params.artifacts_bucket.reference(),
+            Expr::lit(format!("/{CONFIGURATION_PREFIX}/*")),
+        ],
+    );
+    // The groups' names are generated (`<stack>-ScraperShard<i>-<suffix>`): a replacing update makes
+    // a new group, which needs a new name.
+    // The stack's name is fixed by the environment, so the policy names it literally (a live policy
+    // then reads the same as the snapshot).
+    let stack_name = super::Names::new(env).stack(super::StackKind::Pipeline);
+    let groups_arn = Expr::regional_arn(
+        "autoscaling",
+        [Expr::lit(format!(
+            "autoScalingGroup:*:autoScalingGroupName/{stack_name}-ScraperShard*"
+        ))],
+    );
+    let stack_arn = Expr::regional_arn(
+        "cloudformation",
+        [Expr::lit(format!("stack/{stack_name}/*"))],
     );
     let (role, _policy) = component_role(
         t,
@@ -461,6 +487,17 @@ fn add_instance(
             Statement::grant(&[Use::ScraperPutsQuotes], [stream.arn()]).sid("PutQuotes"),
             Statement::grant(&[Use::ScraperFetchesItsBinary], [binary_arn])
                 .sid("FetchScraperBinary"),
+            Statement::grant(&[Use::ScraperFetchesItsConfiguration], [configurations_arn])
+                .sid("FetchScraperConfiguration"),
+            Statement::grant_on_any_resource(&[Use::ScraperPublishesHeartbeat])?
+                .sid("PublishHeartbeat")
+                .condition(
+                    "StringEquals",
+                    "cloudwatch:namespace",
+                    [Expr::lit(HEARTBEAT_NAMESPACE)],
+                ),
+            Statement::grant(&[Use::ScraperReportsStall], [groups_arn]).sid("ReportStalledScraper"),
+            Statement::grant(&[Use::ScraperSignalsReady], [stack_arn]).sid("SignalShardReady"),
         ],
     )?;
     let profile = t.add(
@@ -522,7 +559,8 @@ fn add_instance(
             source_security_group_id: Some(group.reference()),
         }];
     });
-    let user_data = user_data(env, region, params, stream)?;
+    let configurations = shard_configurations(env, region.as_str())?;
+    let user_data = user_data(env, params, stream, &configurations)?;
     let template = t.add(
         "ScraperLaunchTemplate",
         LaunchTemplate {
@@ -534,6 +572,7 @@ fn add_instance(
                     http_tokens: "required",
                     http_endpoint: "enabled",
                     http_put_response_hop_limit: 1,
+                    instance_metadata_tags: "enabled",
                 },
                 block_device_mappings: vec![BlockDeviceMapping {
                     device_name: "/dev/xvda",
@@ -553,67 +592,160 @@ fn add_instance(
         },
         Options::none(),
     )?;
-    Ok(t.add(
-        "ScraperInstance",
-        Instance {
-            launch_template: LaunchTemplateRef {
-                launch_template_id: template.reference(),
-                version: template.latest_version(),
+    // One group of one per shard. Each is replaced (new group first, old one deleted once the new
+    // instance has signalled its first tick) when the launch template changes: binary, configuration
+    // or AMI. Each shard waits for the one before it, so a rollout replaces one shard at a time and
+    // the others keep scraping.
+    let mut groups: Vec<Handle<AutoScalingGroup>> = Vec::new();
+    for shard in Shard::all(env.scraper.instances) {
+        let mut options = Options::none().replaced_after_signals(1, SIGNAL_TIMEOUT);
+        if let Some(previous) = groups.last() {
+            options = options.depends_on(previous);
+        }
+        let group = t.add(
+            &shard_group_id(shard.index),
+            AutoScalingGroup {
+                launch_template: LaunchTemplateRef {
+                    launch_template_id: template.reference(),
+                    version: template.latest_version(),
+                },
+                min_size: "1".into(),
+                max_size: "1".into(),
+                desired_capacity: "1".into(),
+                vpc_zone_identifier: subnets.iter().map(|s| s.reference()).collect(),
+                health_check_type: "EC2",
+                health_check_grace_period: HEALTH_CHECK_GRACE_SECONDS,
+                tags: vec![
+                    GroupTag {
+                        key: "Name".into(),
+                        value: Expr::lit(format!(
+                            "mst-{}-scraper-{}",
+                            env.name.as_str(),
+                            shard.index
+                        )),
+                        propagate_at_launch: true,
+                    },
+                    GroupTag {
+                        key: SHARD_TAG.into(),
+                        value: Expr::lit(shard.index.to_string()),
+                        propagate_at_launch: true,
+                    },
+                ],
             },
-            image_id: env.is_local().then(|| params.ami.reference()),
-            subnet_id: subnet.reference(),
-            tags: tag(env, "scraper"),
-        },
-        Options::none(),
-    )?)
+            options,
+        )?;
+        groups.push(group);
+    }
+    Ok(groups)
 }
 
-/// The first-boot script: fetch the scraper (the pinned object version, checking its SHA-256, which
-/// is its S3 key), write its configuration and the hardened systemd unit, and start it.
+/// The logical id of shard `index`'s Auto Scaling group (the heartbeat signals it by this id).
+pub fn shard_group_id(index: u32) -> String {
+    format!("ScraperShard{index}")
+}
+
+/// The instance tag holding its shard index, read by the first boot from the metadata service.
+pub const SHARD_TAG: &str = "mst-shard";
+
+/// The CloudWatch namespace of the scraper's heartbeat metrics (dimensions `Environment`, `Shard`).
+pub const HEARTBEAT_NAMESPACE: &str = "MyStockTracker/Scraper";
+
+/// How long a new shard instance has to boot, install and tick before its group's creation (or
+/// replacement) fails and CloudFormation rolls back.
+const SIGNAL_TIMEOUT: &str = "PT15M";
+
+/// Seconds after launch before EC2 status checks count against a new instance.
+const HEALTH_CHECK_GRACE_SECONDS: u32 = 300;
+
+/// Ticks without a heartbeat after which the heartbeat timer marks the instance unhealthy.
+pub const STALE_TICKS: u32 = 4;
+
+/// The heartbeat's age, in seconds, past which the instance is marked unhealthy: [`STALE_TICKS`]
+/// intervals, and never less than three timer runs.
+pub fn stale_seconds(interval_seconds: u32) -> u32 {
+    (STALE_TICKS * interval_seconds).max(180)
+}
+
+/// The heartbeat timer's script, unit and timer (kept beside the scraper's code).
+const HEARTBEAT_SCRIPT: &str =
+    include_str!("../../../runtime/scraper/systemd/mystocktracker-heartbeat.sh");
+const HEARTBEAT_SERVICE: &str =
+    include_str!("../../../runtime/scraper/systemd/mystocktracker-heartbeat.service");
+const HEARTBEAT_TIMER: &str =
+    include_str!("../../../runtime/scraper/systemd/mystocktracker-heartbeat.timer");
+
+/// The first-boot script: find the instance's shard (its tag), fetch the scraper (the pinned object
+/// version, checking its SHA-256, which is its S3 key) and the shard's configuration (checking its
+/// SHA-256, which is its key), put the stream's name in, install the hardened systemd unit and the
+/// heartbeat timer, and start both.
 fn user_data(
     env: &Environment,
-    region: &Region,
     params: &Parameters,
     stream: &QuoteStream,
+    configurations: &[ShardConfiguration],
 ) -> Result<Expr, BuildError> {
-    const STREAM_MARKER: &str = "@@STREAM_NAME@@";
-    let config =
-        serde_json::to_string_pretty(&scraper_config(env, STREAM_MARKER, region.as_str()))?;
-    let (config_head, config_tail) = config.split_once(STREAM_MARKER).unwrap_or((&config, ""));
+    let mut shard_keys = String::from("case \"$shard\" in\n");
+    for configuration in configurations {
+        shard_keys.push_str(&format!(
+            "  {}) config_key=\"{}\" ;;\n",
+            configuration.shard.index, configuration.key
+        ));
+    }
+    shard_keys.push_str("  *) echo \"no configuration for shard '$shard'\" >&2; exit 1 ;;\nesac\n");
     Ok(Expr::concat([
         Expr::lit(
             "#!/bin/bash\n\
              # MyStockTracker scraper: installed once, at first boot.\n\
              set -euo pipefail\n\
              install -d -m 0755 /opt/mystocktracker /etc/mystocktracker\n\
-             key=\"",
+             token=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\n\
+             metadata() { curl -sSf -H \"X-aws-ec2-metadata-token: $token\" \"http://169.254.169.254/latest/meta-data/$1\"; }\n",
         ),
+        Expr::lit(format!("shard=$(metadata tags/instance/{SHARD_TAG})\n")),
+        Expr::lit("instance_id=$(metadata instance-id)\n"),
+        Expr::lit(shard_keys),
+        Expr::lit("key=\""),
         params.key(ArtifactParameter::Scraper)?,
         Expr::lit("\"\nversion=\""),
         params.version(ArtifactParameter::Scraper)?,
-        Expr::lit(
-            "\"\n# The object version the deployer verified: a later write to the key is not fetched.\naws s3api get-object --region \"",
-        ),
-        pseudo::region(),
-        Expr::lit("\" --bucket \""),
+        Expr::lit("\"\nbucket=\""),
         params.artifacts_bucket.reference(),
+        Expr::lit("\"\nregion=\""),
+        pseudo::region(),
         Expr::lit(
-            "\" --key \"$key\" --version-id \"$version\" /opt/mystocktracker/scraper.download > /dev/null\n\
+            "\"\n# The object version the deployer verified: a later write to the key is not fetched.\n\
+             aws s3api get-object --region \"$region\" --bucket \"$bucket\" --key \"$key\" --version-id \"$version\" /opt/mystocktracker/scraper.download > /dev/null\n\
              # The key is the binary's SHA-256: refuse anything else.\n\
              echo \"$(basename \"$key\" .bin)  /opt/mystocktracker/scraper.download\" | sha256sum --check --quiet\n\
              install -m 0755 /opt/mystocktracker/scraper.download /opt/mystocktracker/scraper\n\
              rm -f /opt/mystocktracker/scraper.download\n\
-             cat > /etc/mystocktracker/scraper.yaml <<'CONFIG'\n",
+             # The shard's configuration, checked the same way: its key is its SHA-256.\n\
+             aws s3api get-object --region \"$region\" --bucket \"$bucket\" --key \"$config_key\" /etc/mystocktracker/scraper.download > /dev/null\n\
+             echo \"$(basename \"$config_key\" .json)  /etc/mystocktracker/scraper.download\" | sha256sum --check --quiet\n",
         ),
-        Expr::lit(config_head),
+        Expr::lit(format!("sed 's/{STREAM_NAME_PLACEHOLDER}/")),
         stream.reference(),
-        Expr::lit(config_tail),
+        Expr::lit(
+            "/' /etc/mystocktracker/scraper.download > /etc/mystocktracker/scraper.yaml\n\
+             rm -f /etc/mystocktracker/scraper.download\n\
+             chmod 0644 /etc/mystocktracker/scraper.yaml\n\
+             cat > /etc/mystocktracker/heartbeat.env <<ENV\n\
+             MST_ENVIRONMENT=",
+        ),
+        Expr::lit(env.name.as_str()),
+        Expr::lit("\nMST_REGION=$region\nMST_STACK="),
+        pseudo::stack_name(),
         Expr::lit(format!(
-            "\nCONFIG\nchmod 0644 /etc/mystocktracker/scraper.yaml\ncat > /etc/systemd/system/{SCRAPER_UNIT}.service <<'UNIT'\n",
+            "\nMST_SHARD=$shard\nMST_INSTANCE_ID=$instance_id\nMST_STALE_SECONDS={}\nMST_NAMESPACE={HEARTBEAT_NAMESPACE}\nENV\n",
+            stale_seconds(env.scraper.interval_seconds)
         )),
-        Expr::lit(SYSTEMD_UNIT),
         Expr::lit(format!(
-            "UNIT\nsystemctl daemon-reload\nsystemctl enable --now {SCRAPER_UNIT}.service\n",
+            "cat > /opt/mystocktracker/heartbeat <<'SCRIPT'\n{HEARTBEAT_SCRIPT}SCRIPT\nchmod 0755 /opt/mystocktracker/heartbeat\n\
+             cat > /etc/systemd/system/mystocktracker-heartbeat.service <<'UNIT'\n{HEARTBEAT_SERVICE}UNIT\n\
+             cat > /etc/systemd/system/mystocktracker-heartbeat.timer <<'UNIT'\n{HEARTBEAT_TIMER}UNIT\n\
+             cat > /etc/systemd/system/{SCRAPER_UNIT}.service <<'UNIT'\n{SYSTEMD_UNIT}UNIT\n\
+             systemctl daemon-reload\n\
+             systemctl enable --now {SCRAPER_UNIT}.service mystocktracker-heartbeat.timer\n",
         )),
     ]))
 }

@@ -25,6 +25,10 @@ pub(super) enum TrustedService {
     /// `aws:SourceArn` (the flow log) as its confused-deputy guard
     /// (<https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html>).
     VpcFlowLogs,
+    /// Amazon Managed Grafana workspaces; the service documents `aws:SourceAccount` and
+    /// `aws:SourceArn` (the workspace) as its confused-deputy guard
+    /// (<https://docs.aws.amazon.com/grafana/latest/userguide/AMG-manage-permissions.html>).
+    Grafana,
 }
 
 impl TrustedService {
@@ -35,6 +39,7 @@ impl TrustedService {
             Self::Glue => "glue",
             Self::Ec2 => "ec2",
             Self::VpcFlowLogs => "vpc-flow-logs",
+            Self::Grafana => "grafana",
         };
         let statement = Statement::allow_principal(
             Principal::Service(vec![Expr::service_principal(service)]),
@@ -50,6 +55,13 @@ impl TrustedService {
                     "ArnLike",
                     "aws:SourceArn",
                     [Expr::regional_arn("ec2", [Expr::lit("vpc-flow-log/*")])],
+                ),
+            Self::Grafana => statement
+                .condition("StringEquals", "aws:SourceAccount", [pseudo::account_id()])
+                .condition(
+                    "ArnLike",
+                    "aws:SourceArn",
+                    [Expr::regional_arn("grafana", [Expr::lit("/workspaces/*")])],
                 ),
             Self::Lambda | Self::Glue | Self::Ec2 => statement,
         }

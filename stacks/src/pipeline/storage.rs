@@ -32,7 +32,7 @@ pub(super) struct Buckets {
 }
 
 /// What differs between the data buckets.
-struct DataBucket<'a> {
+pub(super) struct DataBucket<'a> {
     pub id: &'a str,
     pub name: Expr,
     pub rules: Vec<LifecycleRule>,
@@ -47,27 +47,8 @@ pub(super) fn add(
     let raw_name = names.bucket("raw");
     let curated_name = names.bucket("curated");
     let logs = add_access_log_bucket(t, env, names, &[&raw_name, &curated_name])?;
-    let raw_rules = vec![expire(
-        "ExpireRawRecords",
-        None,
-        Some(env.storage.raw_retention_days),
-        env,
-    )];
-    let curated_rules = vec![
-        // Only the quotes: notify's state objects must outlive a symbol's quiet spells.
-        expire(
-            "ExpireCuratedData",
-            Some(prefixes::QUOTES),
-            env.storage.curated_retention_days,
-            env,
-        ),
-        expire(
-            "ExpireAthenaResults",
-            Some(prefixes::ATHENA_RESULTS),
-            Some(ATHENA_RESULTS_DAYS),
-            env,
-        ),
-    ];
+    let raw_rules = raw_rules(env);
+    let curated_rules = curated_rules(env);
     let raw = add_data_bucket(
         t,
         key,
@@ -96,6 +77,35 @@ pub(super) fn add(
     })
 }
 
+/// The raw bucket's lifecycle (also its DR replica's: expirations are not replicated).
+pub(super) fn raw_rules(env: &Environment) -> Vec<LifecycleRule> {
+    vec![expire(
+        "ExpireRawRecords",
+        None,
+        Some(env.storage.raw_retention_days),
+        env,
+    )]
+}
+
+/// The curated bucket's lifecycle (also its DR replica's).
+pub(super) fn curated_rules(env: &Environment) -> Vec<LifecycleRule> {
+    vec![
+        // Only the quotes: notify's state objects must outlive a symbol's quiet spells.
+        expire(
+            "ExpireCuratedData",
+            Some(prefixes::QUOTES),
+            env.storage.curated_retention_days,
+            env,
+        ),
+        expire(
+            "ExpireAthenaResults",
+            Some(prefixes::ATHENA_RESULTS),
+            Some(ATHENA_RESULTS_DAYS),
+            env,
+        ),
+    ]
+}
+
 fn expire(id: &str, prefix: Option<&str>, days: Option<u32>, env: &Environment) -> LifecycleRule {
     LifecycleRule {
         id: id.to_owned(),
@@ -111,7 +121,7 @@ fn expire(id: &str, prefix: Option<&str>, days: Option<u32>, env: &Environment) 
     }
 }
 
-fn add_data_bucket(
+pub(super) fn add_data_bucket(
     t: &mut Template,
     key: &DataKey,
     logs: &Handle<Bucket>,
@@ -134,6 +144,7 @@ fn add_data_bucket(
             }),
             // Wired by `functions::add_notifications` once the functions exist.
             notification_configuration: None,
+            replication_configuration: None,
         },
         Options::retained(),
     )?;
@@ -143,7 +154,7 @@ fn add_data_bucket(
 
 /// Server access logs of the data buckets. S3 log delivery cannot write to SSE-KMS buckets, so this one
 /// uses SSE-S3; it holds request metadata only, never market data.
-fn add_access_log_bucket(
+pub(super) fn add_access_log_bucket(
     t: &mut Template,
     env: &Environment,
     names: &Names,
@@ -176,6 +187,7 @@ fn add_access_log_bucket(
             },
             logging_configuration: None,
             notification_configuration: None,
+            replication_configuration: None,
         },
         Options::retained()
             .skip_checkov(

@@ -240,6 +240,8 @@ pub struct MetadataOptions {
     pub http_endpoint: &'static str,
     /// 1: tokens do not leave the instance.
     pub http_put_response_hop_limit: u32,
+    /// `enabled`: the instance reads its own tags (the scraper its shard) from the metadata service.
+    pub instance_metadata_tags: &'static str,
 }
 
 /// A disk.

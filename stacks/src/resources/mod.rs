@@ -5,11 +5,13 @@
 //! generated JSON against the AWS resource schemas in CI.
 
 pub mod athena;
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod events;
 pub mod firehose;
 pub mod glue;
+pub mod grafana;
 pub mod iam;
 pub mod kinesis;
 pub mod kms;

@@ -29,6 +29,113 @@ pub struct Bucket {
     /// Event notifications.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification_configuration: Option<Notifications>,
+    /// Replication to another bucket (disaster recovery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_configuration: Option<ReplicationConfiguration>,
+}
+
+/// A bucket's replication: the role S3 replicates with, and the rules.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationConfiguration {
+    /// The replication role's ARN.
+    pub role: Expr,
+    /// The rules.
+    pub rules: Vec<ReplicationRule>,
+}
+
+/// One replication rule (the V2 schema: with `Filter`, `Priority` and `DeleteMarkerReplication`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationRule {
+    /// The rule's id: the `RuleId` dimension of its CloudWatch metrics.
+    pub id: String,
+    /// `Enabled`.
+    pub status: &'static str,
+    /// Rule priority (one rule: 1).
+    pub priority: u32,
+    /// Which objects: an empty prefix is every object.
+    pub filter: ReplicationFilter,
+    /// Whether delete markers are replicated.
+    pub delete_marker_replication: StatusOnly,
+    /// Which encrypted objects are replicated.
+    pub source_selection_criteria: SourceSelectionCriteria,
+    /// Where replicas go.
+    pub destination: ReplicationDestination,
+}
+
+/// A rule's object filter.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationFilter {
+    /// Key prefix (empty: all objects).
+    pub prefix: String,
+}
+
+/// A `{"Status": ...}` setting.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatusOnly {
+    /// `Enabled` or `Disabled`.
+    pub status: &'static str,
+}
+
+/// Encrypted-object selection.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SourceSelectionCriteria {
+    /// Replicate SSE-KMS objects (off by default).
+    pub sse_kms_encrypted_objects: StatusOnly,
+}
+
+/// A replication destination.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationDestination {
+    /// The destination bucket's ARN.
+    pub bucket: Expr,
+    /// The key that encrypts replicas.
+    pub encryption_configuration: ReplicaEncryption,
+    /// S3 Replication Time Control.
+    pub replication_time: ReplicationTime,
+    /// Replication metrics and the late-replication event threshold.
+    pub metrics: ReplicationMetrics,
+}
+
+/// The key that encrypts replicas.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaEncryption {
+    /// A key ARN or alias ARN in the destination's region.
+    #[serde(rename = "ReplicaKmsKeyID")]
+    pub replica_kms_key_id: Expr,
+}
+
+/// S3 Replication Time Control.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationTime {
+    /// `Enabled`.
+    pub status: &'static str,
+    /// The bound (15 minutes is the only value S3 accepts).
+    pub time: Minutes,
+}
+
+/// Replication metrics.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationMetrics {
+    /// `Enabled`.
+    pub status: &'static str,
+    /// After how long an object counts as replicated late.
+    pub event_threshold: Minutes,
+}
+
+/// A duration in minutes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Minutes {
+    /// Minutes.
+    pub minutes: u32,
 }
 
 /// Default encryption.

@@ -47,6 +47,10 @@ pub mod pseudo {
     pub fn account_id() -> Expr {
         Expr::Ref("AWS::AccountId".into())
     }
+    /// `AWS::StackName`: the stack's name.
+    pub fn stack_name() -> Expr {
+        Expr::Ref("AWS::StackName".into())
+    }
     /// `AWS::Partition`: `aws`, `aws-cn` or `aws-us-gov`.
     pub fn partition() -> Expr {
         Expr::Ref("AWS::Partition".into())

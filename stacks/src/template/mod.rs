@@ -104,6 +104,46 @@ pub struct Options {
     pub retain: bool,
     /// Checkov checks that do not apply, each with its reason (kept in the resource's Metadata).
     pub checkov_skips: Vec<(&'static str, &'static str)>,
+    /// `CreationPolicy`: the resource is complete only after it is signalled.
+    pub creation_policy: Option<CreationPolicy>,
+    /// `UpdatePolicy`: how CloudFormation replaces an Auto Scaling group's instances.
+    pub update_policy: Option<UpdatePolicy>,
+}
+
+/// `CreationPolicy` with a `ResourceSignal`: CloudFormation waits for `count` success signals
+/// (`SignalResource`) within `timeout` and fails the resource otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreationPolicy {
+    /// The signals awaited.
+    pub resource_signal: ResourceSignal,
+}
+
+/// How many success signals, and how long to wait for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceSignal {
+    /// Signals needed.
+    pub count: u32,
+    /// ISO 8601 duration, such as `PT15M`.
+    pub timeout: String,
+}
+
+/// `UpdatePolicy` of an Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdatePolicy {
+    /// Replace the whole group: a new group is created (and must meet its creation policy) before
+    /// the old one is deleted, so an instance always runs.
+    #[serde(rename = "AutoScalingReplacingUpdate")]
+    pub replacing_update: ReplacingUpdate,
+}
+
+/// `AutoScalingReplacingUpdate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplacingUpdate {
+    /// `true`: replace the group on every update that touches its instances.
+    pub will_replace: bool,
 }
 
 impl Options {
@@ -129,6 +169,22 @@ impl Options {
     /// Records that a checkov check does not apply to this resource, and why.
     pub fn skip_checkov(mut self, check: &'static str, reason: &'static str) -> Self {
         self.checkov_skips.push((check, reason));
+        self
+    }
+
+    /// Complete only after `count` success signals within `timeout`, and replaced (new group first)
+    /// on updates that touch its instances: for Auto Scaling groups whose instances signal when
+    /// they work.
+    pub fn replaced_after_signals(mut self, count: u32, timeout: &str) -> Self {
+        self.creation_policy = Some(CreationPolicy {
+            resource_signal: ResourceSignal {
+                count,
+                timeout: timeout.to_owned(),
+            },
+        });
+        self.update_policy = Some(UpdatePolicy {
+            replacing_update: ReplacingUpdate { will_replace: true },
+        });
         self
     }
 }
@@ -159,6 +215,8 @@ struct ResourceEntry {
     depends_on: Vec<LogicalId>,
     retain: bool,
     metadata: Option<Value>,
+    creation_policy: Option<CreationPolicy>,
+    update_policy: Option<UpdatePolicy>,
     properties: Box<dyn ErasedProperties>,
 }
 
@@ -177,6 +235,12 @@ impl Serialize for ResourceEntry {
         }
         if let Some(metadata) = &self.metadata {
             map.serialize_entry("Metadata", metadata)?;
+        }
+        if let Some(policy) = &self.creation_policy {
+            map.serialize_entry("CreationPolicy", policy)?;
+        }
+        if let Some(policy) = &self.update_policy {
+            map.serialize_entry("UpdatePolicy", policy)?;
         }
         map.serialize_entry("Properties", &properties)?;
         map.end()
@@ -267,6 +331,8 @@ impl Template {
                 depends_on,
                 retain: options.retain,
                 metadata,
+                creation_policy: options.creation_policy,
+                update_policy: options.update_policy,
                 properties: Box::new(properties),
             },
         );

@@ -38,22 +38,48 @@ pub fn all_flavours() -> Vec<Environment> {
     ]
 }
 
+/// `environments/<name>.yaml` with each `(from, to)` replaced once, parsed.
+pub fn edited(name: &str, edits: &[(&str, &str)]) -> Environment {
+    let path = format!(
+        "{}/../../environments/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut text = std::fs::read_to_string(&path).expect("shipped file");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} not in {name}.yaml");
+        text = text.replacen(from, to, 1);
+    }
+    environment::parse(&format!("environments/{name}.yaml"), &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// prod's `grafana:` section line, after which the variants add their keys.
+const GRAFANA_SECTION: &str = "\ngrafana:\n";
+
 /// prod on InfluxDB 1.x, Grafana reading as user `grafana`.
 pub fn v1_with_user() -> Environment {
-    variant(
+    edited(
         "prod",
-        "  api: v2\n  org: markets\n  bucket: quotes\n",
-        "  api: v1\n  database: quotes\n",
-        "grafana:\n  influx_user: grafana\n",
+        &[
+            (
+                "  api: v2\n  org: markets\n  bucket: quotes\n",
+                "  api: v1\n  database: quotes\n",
+            ),
+            (GRAFANA_SECTION, "\ngrafana:\n  influx_user: grafana\n"),
+        ],
     )
 }
 
 /// prod reading through VictoriaMetrics' Prometheus API.
 pub fn victoria_metrics() -> Environment {
-    variant(
+    edited(
         "prod",
-        "threshold_pct: 1.0",
-        "threshold_pct: 1.25",
-        "grafana:\n  quotes_query: victoriametrics\n",
+        &[
+            ("threshold_pct: 1.0", "threshold_pct: 1.25"),
+            (
+                GRAFANA_SECTION,
+                "\ngrafana:\n  quotes_query: victoriametrics\n",
+            ),
+        ],
     )
 }

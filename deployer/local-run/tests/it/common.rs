@@ -2,6 +2,8 @@
 //! `bootstrap` scripts that speak the Runtime API with curl.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
 
 use engine::artifacts::{Artifact, zip_bootstrap};
 use engine::aws::{Aws, AwsOptions};
@@ -63,7 +65,8 @@ pub fn fixture_artifacts() -> Vec<Artifact> {
 
 /// `environments/local.yaml` pointed at `moto` (and, when given, its `influxdb` section at an
 /// InfluxDB 1.x, database `quotes`).
-pub fn local_environment(moto: &Moto, influx_v1: Option<&str>) -> Environment {
+/// `extra` (top-level YAML sections, such as `transform:`) is appended.
+pub fn local_environment_with(moto: &Moto, influx_v1: Option<&str>, extra: &str) -> Environment {
     let dir = tempfile_dir("env");
     let mut text = std::fs::read_to_string(workspace().join("environments/local.yaml"))
         .unwrap()
@@ -79,6 +82,7 @@ pub fn local_environment(moto: &Moto, influx_v1: Option<&str>) -> Environment {
             &format!("url: {url}\n  api: v1\n  database: quotes"),
         );
     }
+    text.push_str(extra);
     std::fs::write(dir.join("local.yaml"), text).unwrap();
     environment::load(&dir.join("local.yaml")).unwrap()
 }
@@ -150,8 +154,26 @@ pub async fn deploy(artifacts: Vec<Artifact>) -> Deployment {
 
 /// [`deploy`], with the `influxdb` section pointed at an InfluxDB 1.x when given.
 pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> Deployment {
+    deploy_with_yaml(artifacts, influx_v1, "").await
+}
+
+/// [`deploy_with`], with `extra` appended to the environment file (see [`local_environment_with`]).
+pub async fn deploy_with_yaml(
+    artifacts: Vec<Artifact>,
+    influx_v1: Option<&str>,
+    extra: &str,
+) -> Deployment {
     let moto = Moto::start();
-    let env = local_environment(&moto, influx_v1);
+    let env = local_environment_with(&moto, influx_v1, extra);
+    deploy_environment(moto, env, artifacts).await
+}
+
+/// Deploys `env` (pointed at `moto`) with `artifacts` through the engine, as `deployer up` does.
+pub async fn deploy_environment(
+    moto: Moto,
+    env: Environment,
+    artifacts: Vec<Artifact>,
+) -> Deployment {
     let synthesis = synth::synthesize(&env, None).unwrap();
     let aws = Aws::load(&env, &AwsOptions::default()).await;
     let up = Up {
@@ -161,6 +183,7 @@ pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> D
             .iter()
             .map(|r| (r, aws.region(&r.region)))
             .collect(),
+        dr: synthesis.dr.as_ref().map(|r| (r, aws.region(&r.region))),
         artifacts: &artifacts,
         parallel: 1,
         settings: Settings {
@@ -181,4 +204,33 @@ pub async fn deploy_with(artifacts: Vec<Artifact>, influx_v1: Option<&str>) -> D
         synthesis,
         aws,
     }
+}
+
+/// The workspace's `transform` binary, built (debug) into this test's target directory: a no-op
+/// when the workspace build already made it, as `.ci/run`'s does.
+pub fn transform_binary() -> PathBuf {
+    workspace_binary("transform")
+}
+
+/// The binary of the workspace package `package` (whose binary has the same name), built (debug)
+/// into this test's target directory.
+pub fn workspace_binary(package: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/debug/deps/it-<hash>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", package, "--locked"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p {package} failed");
+    profile_dir.join(package)
+}
+
+pub fn rfc3339(time: SystemTime) -> String {
+    aws_smithy_types::DateTime::from(time)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
 }

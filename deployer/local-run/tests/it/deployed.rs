@@ -292,3 +292,28 @@ async fn new_objects_invoke_the_functions_whose_filters_match_and_stream_records
     );
     assert_eq!(snapshot.failures, 0);
 }
+
+/// moto's `/moto-api/data.json` (where the run counts alerts) answered 500 once a Lambda function
+/// existed (its `docker_client` raised without Docker); testkit's `sitecustomize.py` makes it skip
+/// that attribute. It answers with the functions deployed and after the run prepared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulators_data_dump_answers_once_functions_are_deployed() {
+    let d = deploy(fixture_artifacts()).await;
+    let data: Value = serde_json::from_str(&d.moto.data_json()).unwrap();
+    let functions: std::collections::BTreeSet<&str> = data["awslambda"]["LambdaFunction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(functions.len(), 3, "{functions:?}");
+    let _pipeline = LocalPipeline::prepare(&d.options(tempfile_dir("run")))
+        .await
+        .unwrap();
+    let after_prepare = d.moto.data_json();
+    assert!(
+        serde_json::from_str::<Value>(&after_prepare).is_ok(),
+        "{}",
+        &after_prepare[..after_prepare.len().min(2000)]
+    );
+}

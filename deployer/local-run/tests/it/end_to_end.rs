@@ -2,8 +2,6 @@
 //! through the event source mapping and the hosted function, with the environment and the token
 //! secret exactly as `deployer run` wires them.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use engine::artifacts::{Artifact, zip_bootstrap};
@@ -11,30 +9,7 @@ use local_run::LocalPipeline;
 use stacks::pipeline::{ArtifactParameter, StackKind};
 use testkit::Influx1;
 
-use crate::common::{deploy_with, fixture_artifacts, tempfile_dir, workspace};
-
-/// The workspace's `transform` binary, built (debug) into this test's target directory: a no-op
-/// when the workspace build already made it, as `.ci/run`'s does.
-fn transform_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/debug/deps/it-<hash>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", "transform", "--locked"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build -p transform failed");
-    profile_dir.join("transform")
-}
-
-fn rfc3339(time: SystemTime) -> String {
-    aws_smithy_types::DateTime::from(time)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap()
-}
+use crate::common::{deploy_with, fixture_artifacts, rfc3339, tempfile_dir, transform_binary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotes_put_on_the_stream_reach_influxdb_through_the_real_transform_binary() {

@@ -7,4 +7,6 @@ mod common;
 mod deployed;
 mod end_to_end;
 mod esm;
+mod faults;
+mod firehose;
 mod function;

@@ -1,0 +1,384 @@
+//! Disaster recovery at the SDK layer, with `aws-smithy-mocks` (moto has no CloudWatch metrics
+//! API, and its GetBucketReplication is tested end to end elsewhere): `dr status` reads each
+//! bucket's replication configuration and its lag and backlog from real-shaped responses; the
+//! replica key is found by its alias; `up` deploys the DR region's stack before anything else and
+//! starts no region when it fails.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test, with its message.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
+use aws_sdk_kms::operation::list_aliases::{ListAliasesError, ListAliasesOutput};
+use aws_sdk_kms::types::AliasListEntry;
+use aws_sdk_s3::operation::get_bucket_replication::{
+    GetBucketReplicationError, GetBucketReplicationOutput,
+};
+use aws_sdk_s3::types::{
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
+    Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
+};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use engine::aws::RegionClients;
+use engine::dr;
+use environment::{Environment, Region};
+
+/// Builds a client of any service crate over mock rules.
+macro_rules! client {
+    ($krate:ident, $rules:expr) => {{
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        $krate::Client::from_conf(
+            $krate::Config::builder()
+                .behavior_version($krate::config::BehaviorVersion::latest())
+                .region($krate::config::Region::new("eu-west-1"))
+                .credentials_provider($krate::config::Credentials::new(
+                    "AKIDTEST",
+                    "test-secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .retry_config($krate::config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }};
+}
+
+fn prod() -> Environment {
+    environment::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
+    )
+    .unwrap()
+}
+
+const ACCOUNT: &str = "444455556666";
+const REPLICA_KEY: &str =
+    "arn:aws:kms:eu-north-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn clients(region: &str, s3: &[&Rule], cloudwatch: &[&Rule], kms: &[&Rule]) -> RegionClients {
+    let region: Region = prod()
+        .regions
+        .into_iter()
+        .chain(prod().dr.map(|d| d.region))
+        .find(|r| r.as_str() == region)
+        .unwrap();
+    RegionClients {
+        region,
+        cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
+        s3: client!(aws_sdk_s3, s3.iter().copied()),
+        kms: client!(aws_sdk_kms, kms.iter().copied()),
+        sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
+        secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
+        sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
+        cloudwatch: client!(aws_sdk_cloudwatch, cloudwatch.iter().copied()),
+        credentials: "profile `ci`".to_owned(),
+    }
+}
+
+/// GetBucketReplication as S3 answers it for a bucket `up` configured.
+fn replication_of(purpose: &str) -> GetBucketReplicationOutput {
+    let rule = ReplicationRule::builder()
+        .id("ReplicateToDr")
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().prefix("").build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder()
+                .status(DeleteMarkerReplicationStatus::Disabled)
+                .build(),
+        )
+        .destination(
+            Destination::builder()
+                .bucket(format!(
+                    "arn:aws:s3:::mst-prod-{purpose}-dr-{ACCOUNT}-eu-west-1"
+                ))
+                .encryption_configuration(
+                    EncryptionConfiguration::builder()
+                        .replica_kms_key_id(REPLICA_KEY)
+                        .build(),
+                )
+                .replication_time(
+                    ReplicationTime::builder()
+                        .status(ReplicationTimeStatus::Enabled)
+                        .time(ReplicationTimeValue::builder().minutes(15).build())
+                        .build()
+                        .unwrap(),
+                )
+                .metrics(
+                    Metrics::builder()
+                        .status(MetricsStatus::Enabled)
+                        .event_threshold(ReplicationTimeValue::builder().minutes(15).build())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    GetBucketReplicationOutput::builder()
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .role(format!(
+                    "arn:aws:iam::{ACCOUNT}:role/mst-prod-pipeline-ReplicationRole-AbCdEf"
+                ))
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// GetMetricData as CloudWatch answers it: each query's datapoints, newest first, per minute.
+fn metric_data(latency: &[f64], bytes: &[f64], operations: &[f64]) -> GetMetricDataOutput {
+    let result = |id: &str, label: &str, values: &[f64]| {
+        let now = 1_765_000_000;
+        MetricDataResult::builder()
+            .id(id)
+            .label(label)
+            .set_timestamps(Some(
+                (0..values.len() as i64)
+                    .map(|i| DateTime::from_secs(now - 60 * i))
+                    .collect(),
+            ))
+            .set_values(Some(values.to_vec()))
+            .status_code(StatusCode::Complete)
+            .build()
+    };
+    GetMetricDataOutput::builder()
+        .metric_data_results(result("m0", "ReplicationLatency", latency))
+        .metric_data_results(result("m1", "BytesPendingReplication", bytes))
+        .metric_data_results(result("m2", "OperationsPendingReplication", operations))
+        .build()
+}
+
+/// A GetMetricData request for the rule from `purpose`'s bucket in eu-west-1 to its replica:
+/// the three metrics, with all three dimensions, per minute, over the window before `now`.
+fn asks_for_the_rule_of(
+    request: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataInput,
+    purpose: &str,
+    now: SystemTime,
+) -> bool {
+    let queries = request.metric_data_queries();
+    let names: Vec<&str> = queries
+        .iter()
+        .filter_map(|q| q.metric_stat()?.metric()?.metric_name())
+        .collect();
+    let dimensions_ok = queries.iter().all(|q| {
+        let stat = q.metric_stat().unwrap();
+        let metric = stat.metric().unwrap();
+        let dims: Vec<(&str, &str)> = metric
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap(), d.value().unwrap()))
+            .collect();
+        metric.namespace() == Some("AWS/S3")
+            && stat.period() == Some(60)
+            && dims
+                == [
+                    (
+                        "SourceBucket",
+                        format!("mst-prod-{purpose}-{ACCOUNT}-eu-west-1").as_str(),
+                    ),
+                    (
+                        "DestinationBucket",
+                        format!("mst-prod-{purpose}-dr-{ACCOUNT}-eu-west-1").as_str(),
+                    ),
+                    ("RuleId", "ReplicateToDr"),
+                ]
+    });
+    let window = request
+        .start_time()
+        .zip(request.end_time())
+        .is_some_and(|(start, end)| {
+            end.secs() - start.secs() == dr::METRICS_WINDOW.as_secs() as i64
+                && end.secs() == DateTime::from(now).secs()
+        });
+    names
+        == [
+            "ReplicationLatency",
+            "BytesPendingReplication",
+            "OperationsPendingReplication",
+        ]
+        && dimensions_ok
+        && window
+}
+
+#[tokio::test]
+async fn status_reads_back_each_buckets_rule_and_its_lag_and_backlog() {
+    let env = prod();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_030);
+    let raw = mock!(aws_sdk_s3::Client::get_bucket_replication)
+        .match_requests(|r| r.bucket() == Some("mst-prod-raw-444455556666-eu-west-1"))
+        .then_output(|| replication_of("raw"));
+    let curated = mock!(aws_sdk_s3::Client::get_bucket_replication)
+        .match_requests(|r| r.bucket() == Some("mst-prod-curated-444455556666-eu-west-1"))
+        .then_output(|| replication_of("curated"));
+    let raw_metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(move |r| asks_for_the_rule_of(r, "raw", now))
+        .then_output(|| metric_data(&[42.0, 61.0, 30.0], &[1024.0, 0.0], &[3.0, 0.0]));
+    let curated_metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(move |r| asks_for_the_rule_of(r, "curated", now))
+        .then_output(|| metric_data(&[], &[], &[]));
+    let clients = clients(
+        "eu-west-1",
+        &[&raw, &curated],
+        &[&raw_metrics, &curated_metrics],
+        &[],
+    );
+    let status = dr::region_status(&clients, &env, now).await.unwrap();
+    assert_eq!(status.len(), 2);
+    let (raw_status, curated_status) = (&status[0], &status[1]);
+    assert_eq!(raw_status.purpose, "raw");
+    assert_eq!(raw_status.replica, "mst-prod-raw-dr-444455556666-eu-west-1");
+    let config = raw_status.configuration.as_ref().unwrap();
+    assert_eq!(config.rule_id.as_deref(), Some("ReplicateToDr"));
+    assert_eq!(config.status, "Enabled");
+    assert_eq!(config.replica_key.as_deref(), Some(REPLICA_KEY));
+    assert_eq!(config.replication_time.as_deref(), Some("Enabled"));
+    assert_eq!(config.metrics.as_deref(), Some("Enabled"));
+    assert_eq!(
+        config.delete_marker_replication.as_deref(),
+        Some("Disabled")
+    );
+    // The newest datapoint of each metric.
+    assert_eq!(raw_status.metrics.latency_seconds, Some(42.0));
+    assert_eq!(raw_status.metrics.bytes_pending, Some(1024.0));
+    assert_eq!(raw_status.metrics.operations_pending, Some(3.0));
+    assert!(
+        raw_status.problems(&env).is_empty(),
+        "{:?}",
+        raw_status.problems(&env)
+    );
+    // No datapoints: nothing written lately, which is no problem.
+    assert_eq!(curated_status.metrics, dr::Metrics::default());
+    assert!(curated_status.problems(&env).is_empty());
+    assert_eq!(raw.num_calls() + curated.num_calls(), 2);
+    assert_eq!(raw_metrics.num_calls() + curated_metrics.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_lag_at_the_rpo_and_a_missing_configuration_are_problems() {
+    let env = prod();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_030);
+    let raw = mock!(aws_sdk_s3::Client::get_bucket_replication)
+        .match_requests(|r| r.bucket() == Some("mst-prod-raw-444455556666-eu-west-1"))
+        .then_output(|| replication_of("raw"));
+    let curated = mock!(aws_sdk_s3::Client::get_bucket_replication)
+        .match_requests(|r| r.bucket() == Some("mst-prod-curated-444455556666-eu-west-1"))
+        .then_error(|| {
+            // S3's answer for a bucket without replication: 404 with this code.
+            GetBucketReplicationError::generic(
+                aws_sdk_s3::error::ErrorMetadata::builder()
+                    .code("ReplicationConfigurationNotFoundError")
+                    .message("The replication configuration was not found")
+                    .build(),
+            )
+        });
+    // prod's RPO is 15 minutes: 900 s of lag is at the objective.
+    let metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .then_output(|| metric_data(&[900.0], &[5.0e6], &[250.0]));
+    let clients = clients("eu-west-1", &[&raw, &curated], &[&metrics], &[]);
+    let status = dr::region_status(&clients, &env, now).await.unwrap();
+    let problems = status[0].problems(&env);
+    assert_eq!(
+        problems,
+        ["replication lags 900 s, at or over the RPO of 15 min"]
+    );
+    assert_eq!(status[1].configuration, None);
+    let problems = status[1].problems(&env);
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].contains("has no replication configuration: run `deployer up --env prod`"),
+        "{problems:?}"
+    );
+}
+
+fn alias(name: &str, key: &str) -> AliasListEntry {
+    AliasListEntry::builder()
+        .alias_name(name)
+        .alias_arn(format!("arn:aws:kms:eu-north-1:{ACCOUNT}:{name}"))
+        .target_key_id(key)
+        .build()
+}
+
+#[tokio::test]
+async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
+    let env = prod();
+    // Two pages, as ListAliases returns them: the alias is on the second.
+    let pages = mock!(aws_sdk_kms::Client::list_aliases)
+        .sequence()
+        .output(|| {
+            ListAliasesOutput::builder()
+                .aliases(alias(
+                    "alias/aws/s3",
+                    "0000aaaa-0000-4000-8000-000000000000",
+                ))
+                .truncated(true)
+                .next_marker("page-2")
+                .build()
+        })
+        .output(|| {
+            ListAliasesOutput::builder()
+                .aliases(alias(
+                    "alias/mst-prod-data",
+                    "1111bbbb-0000-4000-8000-000000000000",
+                ))
+                .aliases(alias(
+                    "alias/mst-prod-replica",
+                    "1234abcd-12ab-34cd-56ef-1234567890ab",
+                ))
+                .truncated(false)
+                .build()
+        })
+        .build();
+    let clients_found = clients("eu-north-1", &[], &[], &[&pages]);
+    assert_eq!(
+        dr::replica_key_arn(&clients_found, &env)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(REPLICA_KEY)
+    );
+    assert_eq!(pages.num_calls(), 2);
+    let none = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+        ListAliasesOutput::builder()
+            .aliases(alias(
+                "alias/aws/s3",
+                "0000aaaa-0000-4000-8000-000000000000",
+            ))
+            .truncated(false)
+            .build()
+    });
+    let clients_missing = clients("eu-north-1", &[], &[], &[&none]);
+    assert_eq!(
+        dr::replica_key_arn(&clients_missing, &env).await.unwrap(),
+        None
+    );
+    let denied = mock!(aws_sdk_kms::Client::list_aliases).then_error(|| {
+        ListAliasesError::generic(
+            aws_sdk_kms::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized to perform kms:ListAliases")
+                .build(),
+        )
+    });
+    let clients_denied = clients("eu-north-1", &[], &[], &[&denied]);
+    let error = dr::replica_key_arn(&clients_denied, &env)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("ListAliases (looking for alias/mst-prod-replica)"),
+        "{error}"
+    );
+}
