@@ -1,6 +1,6 @@
 //! The deploy role allows every AWS call the deployer makes with it.
 //!
-//! `up`, `diff`, `down`, `status`, `dr status` and `verify` (also `up`'s canary gate) run with the
+//! `up`, `diff`, `down`, `status`, `dr status`, `verify` (also `up`'s canary gate) and `vpn` run with the
 //! bootstrap stack's deploy role: an SDK call its policy does not allow is an AccessDenied in a real
 //! account, which no emulator test sees (moto enforces IAM only where a test turns it on). So the
 //! deployer crates' sources are scanned for SDK operation calls (`<client>.<operation>()` ... `.send()`
@@ -101,6 +101,7 @@ const CLIENTS: &[(&str, &str)] = &[
     ("iam", "iam"),
     ("ssm", "ssm"),
     ("autoscaling", "autoscaling"),
+    ("ec2", "ec2"),
 ];
 
 fn repository() -> PathBuf {

@@ -86,7 +86,8 @@ fn every_role_of_the_pipeline_has_its_grants_with_their_uses() {
             "ReplicationRole",
             "ScraperRole",
             "ToParquetRole",
-            "TransformRole"
+            "TransformRole",
+            "VpnConnectRole"
         ]
     );
     let uses_of = |name: &str| &roles.iter().find(|(role, _)| role == name).unwrap().1;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use environment::Environment;
-use lambda_contract::{ConfigError, notify, prefixes, to_parquet, transform};
+use lambda_contract::{ConfigError, notify, prefixes, to_parquet, transform, vpn_connect};
 use serde_json::Value;
 use stacks::pipeline::{self, StackKind};
 
@@ -179,6 +179,17 @@ fn check_functions(env: &Environment, region: &str, template: &Value) -> BTreeSe
                 assert_eq!(config.threshold_pct, env.alerts.threshold_pct, "{context}");
                 assert_eq!(config.state_prefix, prefixes::NOTIFY_STATE, "{context}");
             }
+            "VpnConnect" => {
+                let config = parse_all(&context, &variables, |lookup| {
+                    vpn_connect::Config::from_lookup(lookup)
+                });
+                let region = env.regions.iter().find(|r| r.as_str() == region).unwrap();
+                assert_eq!(
+                    config.allowed_client_cidrs,
+                    env.network.allowed_client_cidrs(region),
+                    "{context}"
+                );
+            }
             other => panic!(
                 "function {other} has no configuration parser in this test: add its contract to lambda-contract and here"
             ),
@@ -201,12 +212,13 @@ fn every_functions_environment_is_accepted_by_its_own_parser() {
                 .unwrap();
             let template = pipeline.template.to_json().unwrap();
             let seen = check_functions(&env, &region.to_string(), &template);
-            assert_eq!(
-                seen,
-                BTreeSet::from(["Notify".into(), "ToParquet".into(), "Transform".into()]),
-                "{} {region}",
-                file.display()
-            );
+            let mut expected =
+                BTreeSet::from(["Notify".into(), "ToParquet".into(), "Transform".into()]);
+            // The VPN's connect handler exists wherever the VPN does (not in local environments).
+            if env.network.vpn.contains_key(region) {
+                expected.insert("VpnConnect".into());
+            }
+            assert_eq!(seen, expected, "{} {region}", file.display());
             checked += 1;
         }
     }

@@ -294,6 +294,7 @@ fn one_role_and_one_policy_per_component() {
         "ScraperRole",
         "ToParquetRole",
         "TransformRole",
+        "VpnConnectRole",
     ];
     assert_eq!(
         roles,
@@ -326,6 +327,7 @@ fn trust_policies_name_one_service_and_firehose_checks_the_account() {
         ("TransformRole", "lambda.amazonaws.com"),
         ("ToParquetRole", "lambda.amazonaws.com"),
         ("NotifyRole", "lambda.amazonaws.com"),
+        ("VpnConnectRole", "lambda.amazonaws.com"),
         ("FirehoseRole", "firehose.amazonaws.com"),
         ("CrawlerRole", "glue.amazonaws.com"),
         ("ScraperRole", "ec2.amazonaws.com"),
@@ -1173,11 +1175,11 @@ fn the_topic_and_the_queue_take_tls_only_and_only_from_what_sends_to_them() {
     let alarms: BTreeSet<String> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(id, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
         .collect();
-    // Five health alarms, prod's six replication alarms (`dr:`), one "no quotes" alarm per shard
-    // and one on the stream's silence.
+    // Five health alarms, prod's six replication alarms (`dr:`), one "no quotes" alarm per shard,
+    // one on the stream's silence and the VPN's denial alarm.
     assert_eq!(
         alarms.len(),
-        5 + 6 + env("prod").scraper.instances as usize + 1
+        5 + 6 + env("prod").scraper.instances as usize + 1 + 1
     );
     let from_alarms = statement(topic, "PipelineAlarmsPublish");
     assert_eq!(
@@ -1480,7 +1482,12 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             .map(|i| format!("mst-{name}-{}", pipeline::shard_alarm_name(i)))
             .collect();
         freshness.insert(format!("mst-{name}-{}", pipeline::STREAM_SILENT_ALARM));
-        let others: BTreeSet<String> = replication.union(&freshness).cloned().collect();
+        let mut others: BTreeSet<String> = replication.union(&freshness).cloned().collect();
+        // And the VPN's denial alarm (no rollback trigger: a deployment does not cause denials)
+        // wherever there is a VPN.
+        if env.network.vpn.contains_key(env.canary_region()) {
+            others.insert(pipeline::vpn_connect::alarm_name(&env));
+        }
         assert_eq!(
             in_template,
             expected.union(&others).cloned().collect(),
@@ -1498,6 +1505,105 @@ fn alarms_have_the_fixed_names_rollback_triggers_and_the_bake_use() {
             "{name}: no composite alarm is needed for five alarms"
         );
     }
+}
+
+#[test]
+fn the_vpn_admits_only_allowed_addresses_through_its_connect_handler() {
+    use lambda_contract::vpn_connect::{ALLOWED_CLIENT_CIDRS, FUNCTION_NAME_PREFIX};
+    use stacks::pipeline::vpn_connect;
+
+    for name in ["dev", "prod"] {
+        let env = env(name);
+        for region in &env.regions {
+            let stacks = pipeline::stacks(&env, region).unwrap();
+            let template = stacks
+                .into_iter()
+                .find(|s| s.kind == StackKind::Pipeline)
+                .unwrap()
+                .template
+                .to_json()
+                .unwrap();
+            let context = format!("{name} {region}");
+            let function = &template["Resources"]["VpnConnect"]["Properties"];
+            let function_name = function["FunctionName"].as_str().unwrap();
+            assert!(function_name.starts_with(FUNCTION_NAME_PREFIX), "{context}");
+            assert_eq!(function_name, vpn_connect::function_name(&env));
+            assert!(function_name.len() <= 64, "{function_name}");
+            assert_eq!(
+                function["ReservedConcurrentExecutions"],
+                vpn_connect::RESERVED_CONCURRENCY
+            );
+            // Client VPN times out the handler after 30 s.
+            assert!(function["Timeout"].as_u64().unwrap() < 30);
+            let allowed: Vec<String> = env
+                .network
+                .allowed_client_cidrs(region)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(
+                function["Environment"]["Variables"][ALLOWED_CLIENT_CIDRS],
+                allowed.join(","),
+                "{context}"
+            );
+            // The endpoint calls it for every connection, by its (unqualified) ARN.
+            let (_, endpoint) = of_type(&template, "AWS::EC2::ClientVpnEndpoint")
+                .next()
+                .unwrap();
+            assert_eq!(
+                endpoint["ClientConnectOptions"],
+                serde_json::json!({
+                    "Enabled": true,
+                    "LambdaFunctionArn": {"Fn::GetAtt": ["VpnConnect", "Arn"]}
+                })
+            );
+            // Its role may only write its own logs.
+            let policy = &template["Resources"]["VpnConnectPolicy"]["Properties"]["PolicyDocument"]
+                ["Statement"];
+            let actions: Vec<&str> = policy
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["Action"].as_array().unwrap())
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert_eq!(actions, ["logs:CreateLogStream", "logs:PutLogEvents"]);
+            // Denials are counted from the handler's log group and alarmed on a burst, to the topic
+            // (whose policy lets the alarm publish).
+            let (_, filter) = of_type(&template, "AWS::Logs::MetricFilter")
+                .next()
+                .unwrap();
+            assert_eq!(
+                filter["LogGroupName"],
+                serde_json::json!({"Ref": "VpnConnectLogGroup"})
+            );
+            assert_eq!(filter["FilterPattern"], vpn_connect::DENIAL_PATTERN);
+            let transformation = &filter["MetricTransformations"][0];
+            let alarm = &template["Resources"]["VpnDenialsAlarm"]["Properties"];
+            assert_eq!(alarm["MetricName"], transformation["MetricName"]);
+            assert_eq!(alarm["Namespace"], transformation["MetricNamespace"]);
+            assert_eq!(
+                alarm["AlarmActions"],
+                serde_json::json!([{"Ref": "AlertTopic"}])
+            );
+            let topic_policy = template["Resources"]["AlertTopicPolicy"].to_string();
+            assert!(topic_policy.contains("VpnDenialsAlarm"), "{context}");
+            // The code parameters exist with the function.
+            assert!(template["Parameters"]["VpnConnectCodeKey"].is_object());
+        }
+    }
+    // No VPN, no handler and no parameters for its code.
+    let local = pipeline_template("local");
+    assert!(local["Resources"].get("VpnConnect").is_none());
+    assert!(local["Parameters"].get("VpnConnectCodeKey").is_none());
+    assert_eq!(of_type(&local, "AWS::Logs::MetricFilter").count(), 0);
+}
+
+#[test]
+fn the_denial_filter_matches_the_handlers_own_log_field() {
+    // The handler logs `decision = "deny"`; the filter pattern names the same field and value.
+    let pattern = stacks::pipeline::vpn_connect::DENIAL_PATTERN;
+    assert!(pattern.contains(r#"$.decision = "deny""#), "{pattern}");
 }
 
 /// What stops arriving raises an alarm: one per shard on its heartbeat's quotes, one on the stream's

@@ -34,7 +34,7 @@ pub struct Target {
 /// Where artifacts come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ArtifactArgs {
-    /// Prebuilt artifacts: DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip and DIR/scraper
+    /// Prebuilt artifacts: DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/vpn-connect.zip and DIR/scraper
     /// (default: build the runtime crates in release mode).
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,

@@ -106,6 +106,7 @@ fn runs(parameter: ArtifactParameter) -> &'static str {
         ArtifactParameter::ToParquet => "ToParquet",
         ArtifactParameter::Notify => "Notify",
         ArtifactParameter::Scraper => "Scraper",
+        ArtifactParameter::VpnConnect => stacks::pipeline::vpn_connect::FUNCTION_ID,
     }
 }
 
@@ -175,14 +176,17 @@ async fn pinned_artifacts(
         .collect())
 }
 
-/// How each artifact's code compares with the deployed stack's.
+/// How the code of each artifact the new template `declares` (vpn-connect only with a VPN)
+/// compares with the deployed stack's.
 fn code_changes(
     deployed: &Deployed,
+    declares: &Value,
     given: Option<&[StoredArtifact]>,
     hashes: &[(ArtifactParameter, String)],
 ) -> Vec<(ArtifactParameter, Code, String)> {
     ArtifactParameter::ALL
         .iter()
+        .filter(|p| declares["Parameters"].get(p.parameter_name()).is_some())
         .map(|&parameter| {
             if let Some(given) = given {
                 let key = given
@@ -318,9 +322,12 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
                 continue;
             };
             let code = match kind {
-                StackKind::Pipeline => {
-                    code_changes(&deployed, given.is_some().then_some(&stored[..]), &hashes)
-                }
+                StackKind::Pipeline => code_changes(
+                    &deployed,
+                    &new,
+                    given.is_some().then_some(&stored[..]),
+                    &hashes,
+                ),
                 StackKind::Artifacts | StackKind::Replica => Vec::new(),
             };
             let code_changed = code.iter().any(|(_, c, _)| *c != Code::Unchanged);

@@ -18,6 +18,7 @@ mod status_cmd;
 mod synth_cmd;
 mod up_cmd;
 mod verify_cmd;
+mod vpn_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,8 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Run the pipeline deployed to the emulator on this machine, in the foreground (Ctrl-C stops).
     Run(run_cmd::RunArgs),
+    /// Client VPN access: write an operator's .ovpn profile, or import a revocation list.
+    Vpn(vpn_cmd::VpnArgs),
     /// Disaster recovery: `dr status` shows replication lag, backlog and configuration.
     Dr(dr_cmd::DrArgs),
     /// Create or update the bootstrap stacks (artifacts bucket, deploy role, execution role) in the caller's account.
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Grafana(args) => block_on(grafana_cmd::run(&args)),
         Command::Verify(args) => block_on(verify_cmd::run(&args)),
         Command::Run(args) => block_on(run_cmd::run(&args)),
+        Command::Vpn(args) => block_on(vpn_cmd::run(&args)),
         Command::Dr(args) => block_on(dr_cmd::run(&args)),
         Command::Bootstrap(args) => block_on(bootstrap_cmd::run(&args)),
     };

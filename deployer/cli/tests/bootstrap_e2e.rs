@@ -30,7 +30,12 @@ fn tempdir(name: &str) -> PathBuf {
 /// Tiny real artifacts: zips with an executable `bootstrap` script, and a scraper script.
 fn fixtures(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    for name in ["transform", "to-parquet", "notify"] {
+    // Every Lambda's code (the scraper's binary is not a zip).
+    for name in stacks::pipeline::ArtifactParameter::ALL
+        .into_iter()
+        .filter(|p| *p != stacks::pipeline::ArtifactParameter::Scraper)
+        .map(|p| p.crate_name())
+    {
         let zip = zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
         std::fs::write(dir.join(format!("{name}.zip")), zip).unwrap();
     }

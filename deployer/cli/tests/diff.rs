@@ -269,7 +269,7 @@ fn diff_against_moto_shows_properties_and_code_changes_and_never_builds() {
     edit_local(&checkout, &[("http://127.0.0.1:5000", moto.endpoint())]);
     let artifacts = work.join("artifacts");
     fs::create_dir_all(&artifacts).unwrap();
-    for name in ["transform", "to-parquet", "notify"] {
+    for name in ["transform", "to-parquet", "notify", "vpn-connect"] {
         let zip = zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
         fs::write(artifacts.join(format!("{name}.zip")), zip).unwrap();
     }

@@ -165,8 +165,8 @@ fn synth_init_and_policy_diff_print_json_with_their_schema_version() {
         object["regions"][0]["stacks"][1]["name"],
         "mst-dev-pipeline"
     );
-    // The seven pipeline roles and the bootstrap stack's deploy and execution roles.
-    assert_eq!(object["snapshot"]["written"].as_array().unwrap().len(), 9);
+    // The eight pipeline roles (vpn-connect among them) and the bootstrap stack's deploy and execution roles.
+    assert_eq!(object["snapshot"]["written"].as_array().unwrap().len(), 10);
 
     let check = deployer(
         dir.path(),

@@ -71,7 +71,7 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    // Seven components, the Managed Grafana workspace's role, with prod's `dr:` the replication
+    // Eight components (vpn-connect among them), the Managed Grafana workspace's role, with prod's `dr:` the replication
     // role, and with its `deploy:` the bootstrap stack's deploy and execution roles.
     for role in [
         "GrafanaWorkspaceRole.json",
@@ -81,7 +81,7 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
     ] {
         assert!(roles.contains(&role.to_owned()), "{role}: {roles:?}");
     }
-    assert_eq!(roles.len(), 11, "{roles:?}");
+    assert_eq!(roles.len(), 12, "{roles:?}");
     // The DR region's replica stack, synthesized once, beside the regions.
     assert!(
         stdout.contains("eu-north-1 (DR, deployed first)"),
@@ -258,7 +258,7 @@ fn synth_says_which_policy_files_it_rewrote() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     let stdout = text(&first.stdout);
     assert!(
-        stdout.contains("  policies/dev: 9 file(s) changed; review them"),
+        stdout.contains("  policies/dev: 10 file(s) changed; review them"),
         "{stdout}"
     );
     assert!(
@@ -268,7 +268,7 @@ fn synth_says_which_policy_files_it_rewrote() {
 
     let second = scratch.run(&["synth", "--env", "dev"]);
     assert!(
-        text(&second.stdout).contains("  policies/dev: unchanged (9 roles)\n"),
+        text(&second.stdout).contains("  policies/dev: unchanged (10 roles)\n"),
         "{}",
         text(&second.stdout)
     );

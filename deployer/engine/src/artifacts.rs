@@ -33,7 +33,7 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 pub enum ArtifactError {
     /// Runtime crates are not in the workspace yet.
     #[error(
-        "runtime crate(s) {} not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper)",
+        "runtime crate(s) {} not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper, DIR/vpn-connect.zip)",
         .0.join(", ")
     )]
     MissingCrates(Vec<String>),

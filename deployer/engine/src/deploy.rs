@@ -160,6 +160,9 @@ pub fn spec(
         })?;
         parameters.insert(REPLICA_KEY_PARAMETER.to_owned(), arn.to_owned());
     }
+    // An artifact whose function this region's pipeline does not have (vpn-connect without a
+    // VPN) has no parameters there (CloudFormation refuses undeclared ones) and no source tag.
+    let declared = |name: &str| stack.json["Parameters"].get(name).is_some();
     if kind == StackKind::Pipeline {
         let pinned = pinned.ok_or_else(|| {
             Error::Other(format!(
@@ -176,7 +179,10 @@ pub fn spec(
             ARTIFACTS_BUCKET_PARAMETER.to_owned(),
             artifacts_bucket(env, &region.region),
         );
-        for parameter in ArtifactParameter::ALL {
+        for parameter in ArtifactParameter::ALL
+            .into_iter()
+            .filter(|p| declared(p.parameter_name()))
+        {
             let artifact = stored
                 .iter()
                 .find(|a| a.parameter == parameter)
@@ -196,7 +202,12 @@ pub fn spec(
         }
     }
     let mut tags = env.tags.clone();
-    for artifact in pinned.map(|p| &p.artifacts[..]).unwrap_or_default() {
+    for artifact in pinned
+        .map(|p| &p.artifacts[..])
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| declared(a.parameter.parameter_name()))
+    {
         if let Some(source) = &artifact.source_sha256 {
             tags.insert(
                 crate::sources::source_tag(artifact.parameter),

@@ -1,4 +1,4 @@
-//! The artifact builder on a real (tiny) workspace: four runtime crates built in release mode,
+//! The artifact builder on a real (tiny) workspace: five runtime crates built in release mode,
 //! checked for glibc, zipped reproducibly; and a workspace lacking them fails with their names.
 
 // Test code: a failed unwrap is a failed test, with its message.
@@ -64,7 +64,13 @@ fn target(root: &Path) -> PathBuf {
 fn runtime_crates_are_built_checked_and_zipped_reproducibly() {
     let root = workspace(
         "all",
-        &["transform", "to-parquet", "notify", "scraper-daemon"],
+        &[
+            "transform",
+            "to-parquet",
+            "notify",
+            "scraper-daemon",
+            "vpn-connect",
+        ],
     );
     let binary_glibc = {
         // What the host toolchain produces decides the expected outcome: the check must refuse a
@@ -88,7 +94,7 @@ fn runtime_crates_are_built_checked_and_zipped_reproducibly() {
         (found, Ok(artifacts)) => {
             assert!(found.is_none_or(|f| f <= MAX_GLIBC), "{found:?}");
             let keys: Vec<String> = artifacts.iter().map(|a| a.key()).collect();
-            assert_eq!(artifacts.len(), 4);
+            assert_eq!(artifacts.len(), 5);
             assert!(
                 keys[0].starts_with("transform/") && keys[0].ends_with(".zip"),
                 "{keys:?}"
@@ -98,6 +104,10 @@ fn runtime_crates_are_built_checked_and_zipped_reproducibly() {
                 "{keys:?}"
             );
             assert_eq!(artifacts[3].parameter, ArtifactParameter::Scraper);
+            assert!(
+                keys[4].starts_with("vpn-connect/") && keys[4].ends_with(".zip"),
+                "{keys:?}"
+            );
             // Building again gives the same keys: zips are reproducible.
             let again = build(&root, Some(&target(&root))).unwrap();
             assert_eq!(keys, again.iter().map(|a| a.key()).collect::<Vec<_>>());
@@ -113,7 +123,7 @@ fn missing_runtime_crates_are_named_with_the_way_out() {
     let error = build(&root, Some(&target(&root))).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "runtime crate(s) `to-parquet`, `notify`, `scraper-daemon` not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper)"
+        "runtime crate(s) `to-parquet`, `notify`, `scraper-daemon`, `vpn-connect` not found in the workspace: build them, or pass prebuilt files with --artifacts DIR (DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/scraper, DIR/vpn-connect.zip)"
     );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -1829,6 +1829,44 @@ async fn a_failure_in_wave_two_then_resume_deploys_only_the_failed_and_later_reg
     assert_eq!(exit_code(&results), 0);
 }
 
+/// The pipeline is given exactly the parameters its template declares: the vpn-connect code where
+/// the region has a VPN (prod), none of it where it does not (local), so CloudFormation never
+/// meets an undeclared parameter.
+#[test]
+fn the_pipeline_gets_exactly_the_parameters_its_template_declares() {
+    let mut local = environment::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/local.yaml"),
+    )
+    .unwrap();
+    local.dr = None;
+    for env in [prod(), local] {
+        let synthesis = synth::synthesize(&env, None).unwrap();
+        for output in &synthesis.regions {
+            let spec = deploy::spec(
+                &env,
+                output,
+                StackKind::Pipeline,
+                Some(&pinned(&artifacts(), "ami-0a1b2c3d4e5f6a7b8")),
+                None,
+            )
+            .unwrap();
+            let template = &deploy::stack_of(output, StackKind::Pipeline).unwrap().json;
+            let declared: Vec<&String> =
+                template["Parameters"].as_object().unwrap().keys().collect();
+            let passed: Vec<&String> = spec.parameters.keys().collect();
+            let mut declared = declared;
+            declared.sort();
+            assert_eq!(passed, declared, "{} {}", env.name.as_str(), output.region);
+            let has_vpn = env.network.vpn.contains_key(&output.region);
+            assert_eq!(
+                spec.parameters
+                    .contains_key(ArtifactParameter::VpnConnect.parameter_name()),
+                has_vpn
+            );
+        }
+    }
+}
+
 // Adopting what `down` kept: the CloudFormation resource import before the update.
 
 /// `DescribeStacks` for a stack that does not exist, as CloudFormation answers it.

@@ -753,6 +753,7 @@ fn default_network() -> Network {
             .unwrap_or_default(),
         admin_cidrs: Vec::new(),
         vpn: BTreeMap::new(),
+        vpn_allowed_client_cidrs: Vec::new(),
     }
 }
 
@@ -822,22 +823,78 @@ fn network(v: &Value<'_>) -> Option<Network> {
         }),
     };
     let vpn_certs = match map.optional_value("vpn") {
-        None => Some(BTreeMap::new()),
+        None => Some((BTreeMap::new(), Vec::new())),
         Some(v) => vpn_certificates(&v),
     };
     map.finish();
+    let (vpn_certs, allowed) = vpn_certs?;
     Some(Network {
         vpc_cidr: vpc?.0,
         vpn_client_cidr: vpn?.0,
         admin_cidrs: admin_cidrs?,
-        vpn: vpn_certs?,
+        vpn: vpn_certs,
+        vpn_allowed_client_cidrs: allowed,
     })
 }
 
-fn vpn_certificates(v: &Value<'_>) -> Option<BTreeMap<Region, VpnCertificates>> {
+/// The key of the allow-list of VPN client source networks, under `network.vpn` (the environment's
+/// list) and under a region's entry there (that region's own list).
+const ALLOWED_CLIENT_CIDRS: &str = "allowed_client_cidrs";
+
+/// A non-empty list of source networks, each checked by the vpn-connect Lambda's own parser.
+fn allowed_client_cidrs(v: &Value<'_>) -> Option<Vec<ipnet::IpNet>> {
+    let items = v.items()?;
+    if items.is_empty() {
+        v.error(
+            format!("`{}` is empty: no VPN client could connect", v.path()),
+            "list the public networks operators connect from, such as `[203.0.113.0/24]`, or `[0.0.0.0/0, ::/0]` to admit any address",
+        );
+        return None;
+    }
+    if items.len() > lambda_contract::vpn_connect::MAX_CLIENT_CIDRS {
+        v.error(
+            format!(
+                "`{}` lists {} networks; at most {} fit the handler's environment",
+                v.path(),
+                items.len(),
+                lambda_contract::vpn_connect::MAX_CLIENT_CIDRS
+            ),
+            "merge neighbouring networks into wider ones",
+        );
+        return None;
+    }
+    let parsed: Vec<Option<ipnet::IpNet>> = items
+        .iter()
+        .map(|item| {
+            let text = item.str()?;
+            lambda_contract::vpn_connect::parse_client_cidr(text)
+                .map_err(|why| {
+                    item.error(
+                        format!("`{}` is not an allowed client network", item.path()),
+                        why,
+                    )
+                })
+                .ok()
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+/// `network.vpn`: one entry per region, and the environment's `allowed_client_cidrs`.
+type VpnSection = (BTreeMap<Region, VpnCertificates>, Vec<ipnet::IpNet>);
+
+fn vpn_certificates(v: &Value<'_>) -> Option<VpnSection> {
     let mut out = BTreeMap::new();
+    let mut allowed = Vec::new();
     let mut ok = true;
     for (k, val) in v.entries()? {
+        if k.str() == Some(ALLOWED_CLIENT_CIDRS) {
+            match allowed_client_cidrs(&val) {
+                Some(list) => allowed = list,
+                None => ok = false,
+            }
+            continue;
+        }
         let region = k.str().and_then(|name| {
             if REGIONS.contains(&name) {
                 Some(Region(name.to_owned()))
@@ -868,10 +925,15 @@ fn vpn_certificates(v: &Value<'_>) -> Option<BTreeMap<Region, VpnCertificates>> 
             };
             let server = arn("server_certificate_arn");
             let client = arn("client_root_certificate_arn");
+            let allowed = match map.optional_value(ALLOWED_CLIENT_CIDRS) {
+                None => Some(None),
+                Some(v) => allowed_client_cidrs(&v).map(Some),
+            };
             map.finish();
             Some(VpnCertificates {
                 server_certificate_arn: server?,
                 client_root_certificate_arn: client?,
+                allowed_client_cidrs: allowed?,
             })
         });
         match (region, certs) {
@@ -881,7 +943,7 @@ fn vpn_certificates(v: &Value<'_>) -> Option<BTreeMap<Region, VpnCertificates>> 
             _ => ok = false,
         }
     }
-    ok.then_some(out)
+    ok.then_some((out, allowed))
 }
 
 /// Outside local environments every region needs its VPN certificates; in any environment an entry for a
@@ -903,6 +965,19 @@ fn check_vpn_regions(dec: &Decoder<'_>, network: &Network, regions: &[Region], l
                     format!("add `{region}: {{server_certificate_arn: ..., client_root_certificate_arn: ...}}` under `network.vpn`; ACM certificates are regional"),
                 );
             }
+        }
+    }
+    // Every VPN admits only listed source addresses (its client-connect handler): no list, no VPN.
+    for region in network.vpn.keys() {
+        if !network.allowed_client_cidrs(region).is_empty() || !regions.contains(region) {
+            continue;
+        }
+        if let Some(at) = dec.key_span(&format!("network.vpn.{region}")) {
+            dec.error(
+                at,
+                format!("no allowed client networks for the VPN in `{region}`"),
+                format!("add `{ALLOWED_CLIENT_CIDRS}: [203.0.113.0/24]` (the public networks operators connect from) under `network.vpn` for every region, or under `network.vpn.{region}` for this one; `[0.0.0.0/0, ::/0]` admits any address"),
+            );
         }
     }
     for region in network.vpn.keys() {

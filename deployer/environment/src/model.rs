@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use quote_record::Symbol;
 
 /// One deployment target: an AWS account and its ordered regions, and how the pipeline is sized there.
@@ -469,6 +469,21 @@ pub struct Network {
     /// The VPN's ACM certificates per region (ACM certificates are regional). Required for every region
     /// outside local environments; ignored-but-allowed to be empty for local ones.
     pub vpn: BTreeMap<Region, VpnCertificates>,
+    /// `network.vpn.allowed_client_cidrs`: the public source networks (IPv4 or IPv6) VPN clients may
+    /// connect from, in every region without its own list. Default none; every region with a VPN
+    /// needs a list, here or in its own entry (`[0.0.0.0/0, ::/0]` admits any address, explicitly).
+    pub vpn_allowed_client_cidrs: Vec<IpNet>,
+}
+
+impl Network {
+    /// The source networks the VPN of `region` admits: the region's own list, else the
+    /// environment's (empty when neither is set, which validation allows only without a VPN).
+    pub fn allowed_client_cidrs(&self, region: &Region) -> &[IpNet] {
+        self.vpn
+            .get(region)
+            .and_then(|certs| certs.allowed_client_cidrs.as_deref())
+            .unwrap_or(&self.vpn_allowed_client_cidrs)
+    }
 }
 
 /// ACM certificates for the Client VPN's mutual-TLS authentication.
@@ -478,6 +493,8 @@ pub struct VpnCertificates {
     pub server_certificate_arn: String,
     /// ACM ARN of the client root certificate chain.
     pub client_root_certificate_arn: String,
+    /// This region's own `allowed_client_cidrs`, replacing the environment's list. Default absent.
+    pub allowed_client_cidrs: Option<Vec<IpNet>>,
 }
 
 /// CloudWatch Logs settings.

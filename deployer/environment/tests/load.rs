@@ -25,8 +25,8 @@ network:
   vpc_cidr: 10.40.0.0/16
   vpn_client_cidr: 10.100.0.0/22
   vpn:
-    eu-west-1: {server_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-1", client_root_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-2"}
-    eu-central-1: {server_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-1", client_root_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-2"}
+    eu-west-1: {server_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-1", client_root_certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/a-2", allowed_client_cidrs: [203.0.113.0/24]}
+    eu-central-1: {server_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-1", client_root_certificate_arn: "arn:aws:acm:eu-central-1:123456789012:certificate/b-2", allowed_client_cidrs: ["2001:db8::/32"]}
 "#;
 
 /// `BASE` with `from` replaced by `to` (which must occur exactly once).
@@ -616,6 +616,68 @@ fn vpn_certificate_arn_must_match_its_region() {
         5,
         "VPN certificates for `us-east-2`, which is not in `regions`",
         "remove the `us-east-2` entry, or add `us-east-2` to `regions`",
+    );
+}
+
+#[test]
+fn vpn_allowed_client_networks_per_region_override_the_environments() {
+    let region = |name: &str| {
+        parse(FILE, BASE)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .regions
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .unwrap()
+    };
+    let text = edit(", allowed_client_cidrs: [\"2001:db8::/32\"]}", "}")
+        + "    allowed_client_cidrs: [198.51.100.7/32, \"2001:db8:5::/48\"]\n";
+    let env = parse(FILE, &text).unwrap_or_else(|e| panic!("{e}"));
+    let listed = |name: &str| -> Vec<String> {
+        env.network
+            .allowed_client_cidrs(&region(name))
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    // eu-west-1 has its own list; eu-central-1 takes the environment's, IPv4 and IPv6.
+    assert_eq!(listed("eu-west-1"), ["203.0.113.0/24"]);
+    assert_eq!(
+        listed("eu-central-1"),
+        ["198.51.100.7/32", "2001:db8:5::/48"]
+    );
+}
+
+#[test]
+fn every_vpn_needs_allowed_client_networks() {
+    let text = edit(", allowed_client_cidrs: [\"2001:db8::/32\"]}", "}");
+    assert_problem(
+        &text,
+        17,
+        5,
+        "no allowed client networks for the VPN in `eu-central-1`",
+        "`[0.0.0.0/0, ::/0]` admits any address",
+    );
+    let text = edit(
+        "allowed_client_cidrs: [\"2001:db8::/32\"]",
+        "allowed_client_cidrs: []",
+    );
+    assert_problem(
+        &text,
+        17,
+        209,
+        "`network.vpn.eu-central-1.allowed_client_cidrs` is empty",
+        "`[0.0.0.0/0, ::/0]` to admit any address",
+    );
+    let text = edit(
+        "allowed_client_cidrs: [203.0.113.0/24]",
+        "allowed_client_cidrs: [203.0.113.9/24]",
+    );
+    assert_problem(
+        &text,
+        16,
+        201,
+        "is not an allowed client network",
+        "write the network `203.0.113.0/24`, or `203.0.113.9/32` for that one address",
     );
 }
 

@@ -1,7 +1,8 @@
 //! The agreement between the deployer and the Lambdas, defined once and used by both sides.
 //!
 //! The deployer's `stacks` crate builds each function's environment from the typed configuration
-//! of its module here ([`transform::Config`], [`to_parquet::Config`], [`notify::Config`], each
+//! of its module here ([`transform::Config`], [`to_parquet::Config`], [`notify::Config`],
+//! [`vpn_connect::Config`], each
 //! turned into its variables by `into_variables`), and each Lambda reads its environment back with
 //! the same module's `from_lookup`. The environment model (`deployer/environment`) checks the
 //! values it takes from `environments/<env>.yaml` with the same rules (such as
@@ -17,5 +18,6 @@ pub mod prefixes;
 pub mod to_parquet;
 pub mod transform;
 pub mod vars;
+pub mod vpn_connect;
 
 pub use vars::{ConfigError, Vars};

@@ -234,6 +234,17 @@ pub mod autoscaling {
         Action::new("autoscaling", "DescribeAutoScalingGroups");
 }
 
+/// Amazon EC2 Client VPN (`deployer vpn profile` and `deployer vpn revoke`).
+pub mod ec2 {
+    use super::Action;
+    /// Download a Client VPN endpoint's client configuration.
+    pub const EXPORT_CLIENT_VPN_CLIENT_CONFIGURATION: Action =
+        Action::new("ec2", "ExportClientVpnClientConfiguration");
+    /// Replace a Client VPN endpoint's certificate revocation list.
+    pub const IMPORT_CLIENT_VPN_CLIENT_CERTIFICATE_REVOCATION_LIST: Action =
+        Action::new("ec2", "ImportClientVpnClientCertificateRevocationList");
+}
+
 /// AWS Systems Manager Parameter Store (the deploy role reads AWS's public AMI parameter).
 pub mod ssm {
     use super::Action;

@@ -15,8 +15,8 @@ use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
 use super::actions::{
-    autoscaling, cloudformation, cloudwatch, firehose, glue, iam, kinesis, kms, lambda, logs, s3,
-    secretsmanager, sns, sqs, ssm, sts,
+    autoscaling, cloudformation, cloudwatch, ec2, firehose, glue, iam, kinesis, kms, lambda, logs,
+    s3, secretsmanager, sns, sqs, ssm, sts,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -134,6 +134,10 @@ pub enum Use {
     DeployerReadsMetrics,
     /// `status` reads each scraper shard's Auto Scaling group: its instance and the instance's health.
     DeployerReadsShardInstances,
+    /// `vpn profile` exports the Client VPN endpoint's client configuration.
+    DeployerExportsVpnProfile,
+    /// `vpn revoke` imports a certificate revocation list into the Client VPN endpoint.
+    DeployerRevokesVpnCertificates,
     /// `verify` (and `up`'s canary gate) checks the Lambdas, the delivery stream and the Glue table.
     DeployerVerifiesResources,
     /// `verify` (and `up`'s canary gate) checks the Lambdas' event source mappings.
@@ -358,6 +362,8 @@ impl Use {
         Use::DeployerReadsReplication,
         Use::DeployerReadsMetrics,
         Use::DeployerReadsShardInstances,
+        Use::DeployerExportsVpnProfile,
+        Use::DeployerRevokesVpnCertificates,
         Use::DeployerVerifiesResources,
         Use::DeployerVerifiesEventSources,
         Use::DeployerPutsCanary,
@@ -822,6 +828,20 @@ impl Use {
                 "deployer/engine/src/fleet.rs",
                 ".describe_auto_scaling_groups()",
             ),
+            DeployerExportsVpnProfile => code(
+                "deployer vpn profile",
+                "ExportClientVpnClientConfiguration: the endpoint's OpenVPN configuration, written out with the operator's certificate and key",
+                &[ec2::EXPORT_CLIENT_VPN_CLIENT_CONFIGURATION],
+                "deployer/vpn/src/lib.rs",
+                ".export_client_vpn_client_configuration()",
+            ),
+            DeployerRevokesVpnCertificates => code(
+                "deployer vpn revoke",
+                "ImportClientVpnClientCertificateRevocationList: the operator's revocation list replaces the endpoint's",
+                &[ec2::IMPORT_CLIENT_VPN_CLIENT_CERTIFICATE_REVOCATION_LIST],
+                "deployer/vpn/src/lib.rs",
+                ".import_client_vpn_client_certificate_revocation_list()",
+            ),
             DeployerVerifiesResources => code(
                 "deployer verify",
                 "GetFunction (each Lambda is active), DescribeDeliveryStream, GetTable (the curated table)",
@@ -981,6 +1001,8 @@ impl Use {
             | DeployerReadsInfluxToken
             | DeployerUsesDataKey
             | DeployerReadsShardInstances
+            | DeployerExportsVpnProfile
+            | DeployerRevokesVpnCertificates
             | DeployerAssumesOtherAccountsRoles
             | HandlersOf { .. } => None,
         }

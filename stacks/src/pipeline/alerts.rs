@@ -107,7 +107,7 @@ pub fn canary_filter_policy() -> serde_json::Value {
 
 /// Publishers of the alert topic that other modules of the pipeline add.
 pub(super) struct OtherPublishers {
-    /// ARNs of alarms added elsewhere that publish to the topic (replication's).
+    /// ARNs of alarms added elsewhere that publish to the topic (replication's, the VPN denials').
     pub alarms: Vec<Expr>,
     /// The Managed Grafana workspace's role, when there is one.
     pub grafana_role: Option<Expr>,
@@ -145,7 +145,7 @@ pub(super) fn add_alarms(
             Alarm {
                 alarm_name: names.regional(spec.name),
                 alarm_description: spec.description.to_owned(),
-                namespace: metric.namespace,
+                namespace: metric.namespace.to_owned(),
                 metric_name: metric.metric,
                 dimensions: vec![Dimension {
                     name: metric.dimension,
@@ -277,7 +277,7 @@ fn add_freshness_alarms(
                      (journalctl -u {SCRAPER_UNIT}).",
                     shard.index
                 ),
-                namespace: HEARTBEAT_NAMESPACE,
+                namespace: HEARTBEAT_NAMESPACE.to_owned(),
                 metric_name: "Quotes",
                 dimensions: vec![
                     Dimension {

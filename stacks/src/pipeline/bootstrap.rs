@@ -379,6 +379,25 @@ fn add_deploy_role(
             .sid("ResolveTheScrapersImage"),
         );
     }
+    if !env.network.vpn.is_empty() {
+        // Client VPN endpoint ids are generated, so the grant names the endpoint by the tag the
+        // pipeline gives it at creation, in this account only.
+        statements.push(
+            Statement::grant(
+                &[
+                    Use::DeployerExportsVpnProfile,
+                    Use::DeployerRevokesVpnCertificates,
+                ],
+                [any_region_arn("ec2", "client-vpn-endpoint/*")],
+            )
+            .sid("ExportProfilesAndRevokeCertificatesOfTheVpn")
+            .condition(
+                "StringEquals",
+                "aws:ResourceTag/Name",
+                [Expr::lit(names.vpn_endpoint())],
+            ),
+        );
+    }
     // A GitLab job holds the first account's deploy role and assumes the other accounts' from
     // there: a role in another account needs this grant besides that role's trust policy.
     let accounts = env.accounts();
@@ -400,7 +419,7 @@ fn add_deploy_role(
         "DeployRole",
         Role {
             role_name: Some(names.deploy_role()),
-            description: "Assumed by deployer up, diff, down, status, dr status and verify: reads the environment's stacks, plans and runs the pipeline's changes through the execution role, uploads artifacts, verifies the canary region.".into(),
+            description: "Assumed by deployer up, diff, down, status, dr status, verify and vpn: reads the environment's stacks, plans and runs the pipeline's changes through the execution role, uploads artifacts, verifies the canary region.".into(),
             assume_role_policy_document: PolicyDocument::new(deploy_trust(deploy)),
         },
         Options::none(),

@@ -45,25 +45,45 @@ pub(super) struct Functions {
 }
 
 /// What differs between the functions.
-struct FunctionSpec<'a> {
-    name: &'static str,
-    artifact: ArtifactParameter,
-    description: &'static str,
-    memory_mb: u32,
-    timeout_seconds: u32,
-    variables: BTreeMap<String, Expr>,
-    statements: Vec<Statement>,
-    /// Asynchronous (S3-invoked) functions send failed events here; stream-invoked ones use the event
-    /// source mapping's on-failure destination instead.
-    dead_letter: Option<&'a Handle<Queue>>,
+pub(super) struct FunctionSpec<'a> {
+    pub name: &'static str,
+    pub artifact: ArtifactParameter,
+    pub description: &'static str,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub variables: BTreeMap<String, Expr>,
+    pub statements: Vec<Statement>,
+    pub failures: Failures<'a>,
+    /// A fixed function name, for a function a service finds by name.
+    pub function_name: Option<String>,
+    /// Concurrency reserved for the function; `None` shares the account's pool.
+    pub reserved_concurrency: Option<u32>,
 }
 
-/// A function, its policy's logical id, its role's ARN and its log group.
-type AddedFunction = (Handle<Function>, LogicalId, Expr, Handle<LogGroup>);
+/// A function and what else refers to its parts.
+pub(super) struct AddedFunction {
+    pub function: Handle<Function>,
+    /// The role's policy (the event source mapping waits for it).
+    pub policy: LogicalId,
+    /// The role's ARN.
+    pub role: Expr,
+    /// The function's log group.
+    pub log_group: Handle<LogGroup>,
+}
+
+/// Where a function's failed invocations go.
+pub(super) enum Failures<'a> {
+    /// Asynchronous (S3-invoked) functions send failed events to this dead-letter queue.
+    DeadLetterQueue(&'a Handle<Queue>),
+    /// Stream-invoked ones use the event source mapping's on-failure destination instead.
+    StreamOnFailure,
+    /// A synchronous caller sees the failure itself (Client VPN denies the connection).
+    Caller,
+}
 
 /// Log permissions every function needs, plus its own statements (the data key permissions follow from
 /// them in [`component_role`]).
-fn add_function(
+pub(super) fn add_function(
     t: &mut Template,
     env: &Environment,
     params: &Parameters,
@@ -89,27 +109,42 @@ fn add_function(
     let mut options = Options::none().depends_on(&policy).skip_checkov(
         "CKV_AWS_117",
         "The functions call only public AWS APIs and the InfluxDB URL; a VPC would add NAT cost and cold-start latency without narrowing access, which IAM already scopes.",
-    ).skip_checkov(
-        "CKV_AWS_115",
-        "Reserved concurrency would fail in accounts at the default concurrency quota; concurrency is bounded by the stream's shards and S3 event rate.",
     );
-    if spec.dead_letter.is_none() {
+    if spec.reserved_concurrency.is_none() {
         options = options.skip_checkov(
-            "CKV_AWS_116",
-            "Invoked by a Kinesis event source mapping, whose on-failure destination (the failed-events queue) receives failed batches; a function DLQ applies only to asynchronous invocations.",
+            "CKV_AWS_115",
+            "Reserved concurrency would fail in accounts at the default concurrency quota; concurrency is bounded by the stream's shards and S3 event rate.",
         );
     }
+    let dead_letter = match spec.failures {
+        Failures::DeadLetterQueue(queue) => Some(queue),
+        Failures::StreamOnFailure => {
+            options = options.skip_checkov(
+                "CKV_AWS_116",
+                "Invoked by a Kinesis event source mapping, whose on-failure destination (the failed-events queue) receives failed batches; a function DLQ applies only to asynchronous invocations.",
+            );
+            None
+        }
+        Failures::Caller => {
+            options = options.skip_checkov(
+                "CKV_AWS_116",
+                "Invoked synchronously by Client VPN, which denies the connection when the function fails; a function DLQ applies only to asynchronous invocations.",
+            );
+            None
+        }
+    };
     let function = t.add(
         spec.name,
         Function {
+            function_name: spec.function_name,
             description: spec.description.to_owned(),
             runtime: "provided.al2023",
             handler: "bootstrap",
             architectures: vec!["x86_64"],
             code: Code {
                 s3_bucket: params.artifacts_bucket.reference(),
-                s3_key: params.key(spec.artifact),
-                s3_object_version: params.version(spec.artifact),
+                s3_key: params.key(spec.artifact)?,
+                s3_object_version: params.version(spec.artifact)?,
             },
             role: role.arn(),
             memory_size: spec.memory_mb,
@@ -120,18 +155,24 @@ fn add_function(
                 log_format: "JSON",
                 log_group: log_group.reference(),
             },
-            dead_letter_config: spec.dead_letter.map(|queue| DeadLetterConfig {
+            dead_letter_config: dead_letter.map(|queue| DeadLetterConfig {
                 target_arn: queue.arn(),
             }),
+            reserved_concurrent_executions: spec.reserved_concurrency,
         },
         options,
     )?;
-    Ok((function, policy.id().clone(), role.arn(), log_group))
+    Ok(AddedFunction {
+        function,
+        policy: policy.id().clone(),
+        role: role.arn(),
+        log_group,
+    })
 }
 
 /// A function's environment from its contract (`lambda-contract`), whose names and formats the
 /// function reads back.
-fn variables(contract: Vec<(&'static str, Expr)>) -> BTreeMap<String, Expr> {
+pub(super) fn variables(contract: Vec<(&'static str, Expr)>) -> BTreeMap<String, Expr> {
     contract
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
@@ -179,7 +220,12 @@ pub(super) fn add(
         ),
     )?;
 
-    let (transform, transform_policy, transform_role, transform_log_group) = add_transform(
+    let AddedFunction {
+        function: transform,
+        policy: transform_policy,
+        role: transform_role,
+        log_group: transform_log_group,
+    } = add_transform(
         t,
         env,
         params,
@@ -189,7 +235,11 @@ pub(super) fn add(
         &dead_letters,
         &influx_token,
     )?;
-    let (to_parquet, _, to_parquet_role, _) = add_function(
+    let AddedFunction {
+        function: to_parquet,
+        role: to_parquet_role,
+        ..
+    } = add_function(
         t,
         env,
         params,
@@ -241,10 +291,16 @@ pub(super) fn add(
                 .sid("QuarantineInvalidRecords"),
                 send_dead_letters(&dead_letters, Use::LambdaSendsFailedEvents),
             ],
-            dead_letter: Some(&dead_letters),
+            failures: Failures::DeadLetterQueue(&dead_letters),
+            function_name: None,
+            reserved_concurrency: None,
         },
     )?;
-    let (notify, _, notify_role, _) = add_function(
+    let AddedFunction {
+        function: notify,
+        role: notify_role,
+        ..
+    } = add_function(
         t,
         env,
         params,
@@ -289,7 +345,9 @@ pub(super) fn add(
                 Statement::grant(&[Use::NotifyPublishesAlerts], [topic.arn()]).sid("PublishAlerts"),
                 send_dead_letters(&dead_letters, Use::LambdaSendsFailedEvents),
             ],
-            dead_letter: Some(&dead_letters),
+            failures: Failures::DeadLetterQueue(&dead_letters),
+            function_name: None,
+            reserved_concurrency: None,
         },
     )?;
 
@@ -431,7 +489,9 @@ fn add_transform(
                 .sid("QuarantineInvalidRecords"),
                 send_dead_letters(dead_letters, Use::LambdaSendsFailedBatches),
             ],
-            dead_letter: None,
+            failures: Failures::StreamOnFailure,
+            function_name: None,
+            reserved_concurrency: None,
         },
     )
 }

@@ -20,6 +20,7 @@ mod replication;
 mod roles;
 mod scraper;
 mod storage;
+pub mod vpn_connect;
 mod workspace;
 
 use environment::{Environment, Region};
@@ -102,6 +103,9 @@ pub enum BuildError {
     /// A health alarm names a resource the alarms cannot refer to.
     #[error("no alarm can watch `{0}`: add it to pipeline::alerts")]
     Unwatchable(&'static str),
+    /// A resource refers to a stack parameter the template does not declare.
+    #[error("the stack parameter `{0}` is used but not declared")]
+    MissingParameter(&'static str),
 }
 
 /// The stacks of one region, in deployment order.
@@ -165,7 +169,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         env.name.as_str(),
         region
     ));
-    let params = parameters::add(&mut t)?;
+    let mut params = parameters::add(&mut t)?;
     let key = keys::add(&mut t, env)?;
     let topic = alerts::add_topic(&mut t, env, &key)?;
     let buckets = storage::add(&mut t, env, names, &key)?;
@@ -173,15 +177,26 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     ingest::add_firehose(&mut t, env, &key, &stream, &buckets)?;
     let functions = functions::add(&mut t, env, &params, &key, &stream, &buckets, &topic)?;
     let crawler = catalog::add(&mut t, env, names, &key, &buckets)?;
-    let scraper = network::add(&mut t, env, region, &params, &key, &stream)?;
+    let vpn_connect = vpn_connect::add(&mut t, env, region, &mut params, &key, &topic)?;
+    let scraper = network::add(
+        &mut t,
+        env,
+        region,
+        &params,
+        &key,
+        &stream,
+        vpn_connect.as_ref(),
+    )?;
     let grafana = workspace::add(&mut t, env, region, &key, &topic, &functions)?;
-    let replication_alarms = match &env.dr {
+    let mut other_alarms = match &env.dr {
         Some(dr) => {
             replication::add_source(&mut t, env, dr, names, &key, &buckets)?;
             replication::add_alarms(&mut t, dr, names, &topic, &buckets)?
         }
         None => Vec::new(),
     };
+    // The VPN's denial alarm publishes too; it is no rollback trigger (a deployment does not cause it).
+    other_alarms.extend(vpn_connect.as_ref().map(|vpn| vpn.alarm.arn()));
     alerts::add_alarms(
         &mut t,
         env,
@@ -189,7 +204,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
         &functions,
         &crawler,
         alerts::OtherPublishers {
-            alarms: replication_alarms,
+            alarms: other_alarms,
             grafana_role: grafana.as_ref().map(|g| g.role.clone()),
         },
         &stream,

@@ -136,6 +136,12 @@ impl Names {
         format!("mst-{}-", self.env)
     }
 
+    /// The `Name` tag of the Client VPN endpoint, `mst-<env>-vpn-endpoint`: its id is generated, so
+    /// the deploy role's `vpn profile` and `vpn revoke` grants are scoped by this tag.
+    pub fn vpn_endpoint(&self) -> String {
+        format!("mst-{}-vpn-endpoint", self.env)
+    }
+
     /// The Athena workgroup name, `mst-<env>`: the one workgroup of the environment in each region.
     pub fn athena_workgroup(&self) -> String {
         format!("mst-{}", self.env)

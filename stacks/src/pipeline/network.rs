@@ -9,12 +9,12 @@ use crate::iam::actions::{kinesis, s3};
 use crate::iam::uses::Use;
 use crate::iam::{PolicyDocument, Statement};
 use crate::resources::ec2::{
-    BlockDeviceMapping, ClientVpnAuthorizationRule, ClientVpnEndpoint,
+    BlockDeviceMapping, ClientConnectOptions, ClientVpnAuthorizationRule, ClientVpnEndpoint,
     ClientVpnTargetNetworkAssociation, ConnectionLogOptions, Ebs, EgressRule, ElasticIp, FlowLog,
     GatewayAttachment, IamInstanceProfile, IngressRule, InternetGateway, LaunchTemplate,
     LaunchTemplateData, LaunchTemplateRef, MetadataOptions, Monitoring, MutualAuthentication,
-    NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc,
-    VpcEndpoint, VpnAuthentication, name_tag,
+    NatGateway, Route, RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation,
+    TagSpecification, Vpc, VpcEndpoint, VpnAuthentication, name_tag,
 };
 use crate::resources::iam::InstanceProfile;
 use crate::resources::s3::objects_arn;
@@ -28,6 +28,7 @@ use super::roles::{TrustedService, component_role};
 use super::scraper::{
     CONFIGURATION_PREFIX, STREAM_NAME_PLACEHOLDER, ShardConfiguration, shard_configurations,
 };
+use super::vpn_connect::VpnConnect;
 use crate::resources::autoscaling::{AutoScalingGroup, GroupTag};
 use scraper_config::Shard;
 
@@ -81,6 +82,7 @@ pub(super) fn add(
     params: &Parameters,
     key: &DataKey,
     stream: &QuoteStream,
+    vpn_connect: Option<&VpnConnect>,
 ) -> Result<Scraper, BuildError> {
     let net = &env.network;
     let vpc_cidr = net.vpc_cidr.to_string();
@@ -277,7 +279,7 @@ pub(super) fn add(
     )?;
 
     add_flow_logs(t, env, key, &vpc)?;
-    let vpn = add_vpn(t, env, region, key, &vpc, &private_a)?;
+    let vpn = add_vpn(t, env, region, key, &vpc, &private_a, vpn_connect)?;
     let groups = add_instance(
         t,
         env,
@@ -352,6 +354,7 @@ fn add_vpn(
     key: &DataKey,
     vpc: &Handle<Vpc>,
     subnet: &Handle<Subnet>,
+    vpn_connect: Option<&VpnConnect>,
 ) -> Result<Option<Vpn>, BuildError> {
     let Some(certificates) = env.network.vpn.get(region) else {
         return Ok(None);
@@ -401,6 +404,15 @@ fn add_vpn(
             split_tunnel: true,
             transport_protocol: "udp",
             session_timeout_hours: 8,
+            // Every new connection is authorized by the handler: only allowed source addresses.
+            client_connect_options: vpn_connect.map(|handler| ClientConnectOptions {
+                enabled: true,
+                lambda_function_arn: handler.function.arn(),
+            }),
+            tag_specifications: vec![TagSpecification {
+                resource_type: "client-vpn-endpoint",
+                tags: name_tag(Expr::lit(super::names::Names::new(env).vpn_endpoint())),
+            }],
         },
         Options::none(),
     )?;
@@ -438,7 +450,7 @@ fn add_instance(
     vpn_group: Option<&Handle<SecurityGroup>>,
     endpoint_group: &Handle<SecurityGroup>,
 ) -> Result<Vec<Handle<AutoScalingGroup>>, BuildError> {
-    let binary_key = params.key(ArtifactParameter::Scraper);
+    let binary_key = params.key(ArtifactParameter::Scraper)?;
     let binary_arn = Expr::global_arn(
         "s3",
         [
@@ -552,7 +564,7 @@ fn add_instance(
         }];
     });
     let configurations = shard_configurations(env, region.as_str())?;
-    let user_data = user_data(env, params, stream, &configurations);
+    let user_data = user_data(env, params, stream, &configurations)?;
     let template = t.add(
         "ScraperLaunchTemplate",
         LaunchTemplate {
@@ -675,7 +687,7 @@ fn user_data(
     params: &Parameters,
     stream: &QuoteStream,
     configurations: &[ShardConfiguration],
-) -> Expr {
+) -> Result<Expr, BuildError> {
     let mut shard_keys = String::from("case \"$shard\" in\n");
     for configuration in configurations {
         shard_keys.push_str(&format!(
@@ -684,7 +696,7 @@ fn user_data(
         ));
     }
     shard_keys.push_str("  *) echo \"no configuration for shard '$shard'\" >&2; exit 1 ;;\nesac\n");
-    Expr::concat([
+    Ok(Expr::concat([
         Expr::lit(
             "#!/bin/bash\n\
              # MyStockTracker scraper: installed once, at first boot.\n\
@@ -697,9 +709,9 @@ fn user_data(
         Expr::lit("instance_id=$(metadata instance-id)\n"),
         Expr::lit(shard_keys),
         Expr::lit("key=\""),
-        params.key(ArtifactParameter::Scraper),
+        params.key(ArtifactParameter::Scraper)?,
         Expr::lit("\"\nversion=\""),
-        params.version(ArtifactParameter::Scraper),
+        params.version(ArtifactParameter::Scraper)?,
         Expr::lit("\"\nbucket=\""),
         params.artifacts_bucket.reference(),
         Expr::lit("\"\nregion=\""),
@@ -739,5 +751,5 @@ fn user_data(
              systemctl daemon-reload\n\
              systemctl enable --now {SCRAPER_UNIT}.service mystocktracker-heartbeat.timer\n",
         )),
-    ])
+    ]))
 }

@@ -3,6 +3,8 @@
 
 use crate::template::{Expr, Handle, Parameter, Template, TemplateError};
 
+use super::BuildError;
+
 /// The artifacts the pipeline stack takes as parameters (S3 keys named by content hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactParameter {
@@ -14,15 +16,19 @@ pub enum ArtifactParameter {
     Notify,
     /// The scraper binary.
     Scraper,
+    /// The vpn-connect Lambda zip (Client VPN's client-connect handler). Its parameters exist only
+    /// in the pipelines of regions with a VPN, as the function does.
+    VpnConnect,
 }
 
 impl ArtifactParameter {
     /// Every artifact, in a fixed order.
-    pub const ALL: [ArtifactParameter; 4] = [
+    pub const ALL: [ArtifactParameter; 5] = [
         Self::Transform,
         Self::ToParquet,
         Self::Notify,
         Self::Scraper,
+        Self::VpnConnect,
     ];
 
     /// The parameter's logical id.
@@ -32,6 +38,7 @@ impl ArtifactParameter {
             Self::ToParquet => "ToParquetCodeKey",
             Self::Notify => "NotifyCodeKey",
             Self::Scraper => "ScraperBinaryKey",
+            Self::VpnConnect => "VpnConnectCodeKey",
         }
     }
 
@@ -42,6 +49,7 @@ impl ArtifactParameter {
             Self::ToParquet => "ToParquetCodeVersion",
             Self::Notify => "NotifyCodeVersion",
             Self::Scraper => "ScraperBinaryVersion",
+            Self::VpnConnect => "VpnConnectCodeVersion",
         }
     }
 
@@ -52,6 +60,7 @@ impl ArtifactParameter {
             Self::ToParquet => "to-parquet",
             Self::Notify => "notify",
             Self::Scraper => "scraper",
+            Self::VpnConnect => "vpn-connect",
         }
     }
 
@@ -96,6 +105,8 @@ pub(super) struct Parameters {
     to_parquet: ArtifactHandles,
     notify: ArtifactHandles,
     scraper: ArtifactHandles,
+    /// Added with the vpn-connect function ([`Parameters::add_vpn_connect`]).
+    vpn_connect: Option<ArtifactHandles>,
     pub ami: Handle<Parameter>,
 }
 
@@ -107,23 +118,35 @@ struct ArtifactHandles {
 }
 
 impl Parameters {
-    fn artifact(&self, artifact: ArtifactParameter) -> &ArtifactHandles {
+    fn artifact(&self, artifact: ArtifactParameter) -> Result<&ArtifactHandles, BuildError> {
         match artifact {
-            ArtifactParameter::Transform => &self.transform,
-            ArtifactParameter::ToParquet => &self.to_parquet,
-            ArtifactParameter::Notify => &self.notify,
-            ArtifactParameter::Scraper => &self.scraper,
+            ArtifactParameter::Transform => Ok(&self.transform),
+            ArtifactParameter::ToParquet => Ok(&self.to_parquet),
+            ArtifactParameter::Notify => Ok(&self.notify),
+            ArtifactParameter::Scraper => Ok(&self.scraper),
+            ArtifactParameter::VpnConnect => self
+                .vpn_connect
+                .as_ref()
+                .ok_or(BuildError::MissingParameter(artifact.parameter_name())),
         }
     }
 
     /// The S3 key of an artifact.
-    pub fn key(&self, artifact: ArtifactParameter) -> Expr {
-        self.artifact(artifact).key.reference()
+    pub fn key(&self, artifact: ArtifactParameter) -> Result<Expr, BuildError> {
+        Ok(self.artifact(artifact)?.key.reference())
     }
 
     /// The S3 object version of an artifact, as the deployer uploaded or checked it.
-    pub fn version(&self, artifact: ArtifactParameter) -> Expr {
-        self.artifact(artifact).version.reference()
+    pub fn version(&self, artifact: ArtifactParameter) -> Result<Expr, BuildError> {
+        Ok(self.artifact(artifact)?.version.reference())
+    }
+
+    /// Declares the vpn-connect artifact's parameters (only a pipeline with a VPN has them).
+    pub fn add_vpn_connect(&mut self, t: &mut Template) -> Result<(), TemplateError> {
+        if self.vpn_connect.is_none() {
+            self.vpn_connect = Some(add_artifact(t, ArtifactParameter::VpnConnect)?);
+        }
+        Ok(())
     }
 }
 
@@ -190,6 +213,7 @@ pub(super) fn add(t: &mut Template) -> Result<Parameters, TemplateError> {
         to_parquet,
         notify,
         scraper,
+        vpn_connect: None,
         ami,
     })
 }

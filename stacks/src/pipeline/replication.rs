@@ -437,7 +437,7 @@ pub(super) fn add_alarms(
                 Alarm {
                     alarm_name: names.regional(&format!("{purpose}-{}", alarm.name)),
                     alarm_description: alarm.description.to_owned(),
-                    namespace: "AWS/S3",
+                    namespace: "AWS/S3".to_owned(),
                     metric_name: alarm.metric,
                     dimensions: vec![
                         Dimension {

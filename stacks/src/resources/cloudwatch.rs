@@ -15,7 +15,7 @@ pub struct Alarm {
     /// What firing means and what to do.
     pub alarm_description: String,
     /// Metric namespace, such as `AWS/Lambda`.
-    pub namespace: &'static str,
+    pub namespace: String,
     /// Metric name.
     pub metric_name: &'static str,
     /// Metric dimensions.

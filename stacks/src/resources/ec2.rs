@@ -328,6 +328,31 @@ pub struct ClientVpnEndpoint {
     pub transport_protocol: &'static str,
     /// Hours before a client must reconnect.
     pub session_timeout_hours: u32,
+    /// The client-connect handler that authorizes each new connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_connect_options: Option<ClientConnectOptions>,
+    /// Tags given to the endpoint when it is created.
+    pub tag_specifications: Vec<TagSpecification>,
+}
+
+/// The tags a resource is created with (`TagSpecifications`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagSpecification {
+    /// The EC2 resource type, such as `client-vpn-endpoint`.
+    pub resource_type: &'static str,
+    /// The tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A Client VPN endpoint's client-connect handler.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientConnectOptions {
+    /// Whether the handler is called.
+    pub enabled: bool,
+    /// The handler's ARN (a function named `AWSClientVPN-…`).
+    pub lambda_function_arn: Expr,
 }
 
 /// One authentication option.

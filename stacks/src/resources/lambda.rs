@@ -11,6 +11,10 @@ use crate::template::{Expr, Handle};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Function {
+    /// A fixed name, for a function a service finds by name (Client VPN's connect handler must be
+    /// named `AWSClientVPN-…`); CloudFormation names the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
     /// What the function does.
     pub description: String,
     /// `provided.al2023`: a custom runtime binary named `bootstrap`.
@@ -36,6 +40,9 @@ pub struct Function {
     /// Where failed asynchronous invocations go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_config: Option<DeadLetterConfig>,
+    /// Concurrency set aside for this function alone (and its ceiling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrent_executions: Option<u32>,
 }
 
 /// Code location.

@@ -25,7 +25,33 @@ pub struct LogStream {
     pub log_stream_name: String,
 }
 
-resource_types!(LogGroup => "AWS::Logs::LogGroup", LogStream => "AWS::Logs::LogStream");
+/// `AWS::Logs::MetricFilter`: counts the log events that match a pattern as a CloudWatch metric.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricFilter {
+    /// The log group's name.
+    pub log_group_name: Expr,
+    /// The pattern, such as `{ $.decision = "deny" }` for JSON log events.
+    pub filter_pattern: String,
+    /// The metric it feeds.
+    pub metric_transformations: Vec<MetricTransformation>,
+}
+
+/// How matching events become a metric.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricTransformation {
+    /// The metric's namespace.
+    pub metric_namespace: String,
+    /// The metric's name.
+    pub metric_name: &'static str,
+    /// What one matching event adds (`1` to count them).
+    pub metric_value: &'static str,
+    /// The unit, such as `Count`.
+    pub unit: &'static str,
+}
+
+resource_types!(LogGroup => "AWS::Logs::LogGroup", LogStream => "AWS::Logs::LogStream", MetricFilter => "AWS::Logs::MetricFilter");
 
 impl Handle<LogGroup> {
     /// The log group's ARN (the form `logs:CreateLogGroup` is granted on).

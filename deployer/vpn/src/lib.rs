@@ -1,0 +1,188 @@
+//! `deployer vpn`: what an operator needs to reach the scraper through an environment's Client VPN.
+//!
+//! - [`profile`]: the endpoint's client configuration (EC2 `ExportClientVpnClientConfiguration`)
+//!   completed with the operator's certificate and key into one `.ovpn` file, written with mode
+//!   0600 and never printed. The certificate is checked first, with the X.509 verifier rustls uses
+//!   (`rustls-webpki`): it must chain to the endpoint's client root CA and be valid now, so a
+//!   profile that cannot connect is never written.
+//! - [`revoke`]: a certificate revocation list, checked to be one, imported into the endpoint
+//!   (EC2 `ImportClientVpnClientCertificateRevocationList`).
+//!
+//! The endpoint is found in the region's pipeline stack (its `ClientVpnEndpoint` resource).
+
+pub mod certificate;
+pub mod ovpn;
+
+use std::path::Path;
+
+use aws_sdk_cloudformation::types::ResourceStatus;
+use certificate::{CertificateError, ClientCertificate};
+
+/// The pipeline's logical id of the Client VPN endpoint (`stacks`' network module).
+pub const ENDPOINT_LOGICAL_ID: &str = "ClientVpnEndpoint";
+
+/// Why a `deployer vpn` command failed; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum VpnError {
+    /// The stack has no endpoint to talk to.
+    #[error(
+        "the stack {stack} in {region} has no Client VPN endpoint: deploy the environment first (`deployer up`); local environments have no VPN"
+    )]
+    NoEndpoint {
+        /// The stack.
+        stack: String,
+        /// The region.
+        region: String,
+    },
+    /// A CloudFormation or EC2 call failed.
+    #[error("{0}")]
+    Aws(String),
+    /// The certificate or key cannot be used.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// The exported configuration is not what Client VPN gives.
+    #[error("the endpoint {endpoint}'s client configuration {problem}")]
+    Configuration {
+        /// The endpoint.
+        endpoint: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    File {
+        /// Reading or writing.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The Client VPN endpoint id of `stack` (the region's pipeline), from its resources.
+pub async fn endpoint_id(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    region: &str,
+    stack: &str,
+) -> Result<String, VpnError> {
+    let resources = engine::status::stack_resources(cloudformation, region, stack)
+        .await
+        .map_err(|e| VpnError::Aws(e.to_string()))?;
+    resources
+        .iter()
+        .find(|r| {
+            r.logical_resource_id() == Some(ENDPOINT_LOGICAL_ID)
+                && !matches!(
+                    r.resource_status(),
+                    Some(ResourceStatus::DeleteComplete | ResourceStatus::CreateFailed)
+                )
+        })
+        .and_then(|r| r.physical_resource_id())
+        .filter(|id| id.starts_with("cvpn-endpoint-"))
+        .map(str::to_owned)
+        .ok_or_else(|| VpnError::NoEndpoint {
+            stack: stack.to_owned(),
+            region: region.to_owned(),
+        })
+}
+
+/// The EC2 client of `region`, from the deployer's one SDK configuration (`aws-connect`).
+pub fn ec2_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(config)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+/// What [`profile`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenProfile {
+    /// The endpoint the profile connects to.
+    pub endpoint: String,
+    /// The certificate's subject common name, when it has one.
+    pub subject: Option<String>,
+    /// The certificate's expiry, `YYYY-MM-DD`.
+    pub not_after: String,
+}
+
+/// Exports `endpoint`'s client configuration and writes it to `out` (mode 0600) with the
+/// certificate and key of `certificate` inlined. `ca_override` is the client root CA in PEM when
+/// it is not the CA of the exported configuration's `<ca>` block (the endpoint's server CA).
+pub async fn profile(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    endpoint: &str,
+    certificate: &ClientCertificate,
+    ca_override: Option<&[u8]>,
+    now: std::time::SystemTime,
+    out: &Path,
+) -> Result<WrittenProfile, VpnError> {
+    let exported = ec2
+        .export_client_vpn_client_configuration()
+        .client_vpn_endpoint_id(endpoint)
+        .send()
+        .await
+        .map_err(|e| {
+            VpnError::Aws(
+                aws_connect::CallError::new(
+                    format!("ExportClientVpnClientConfiguration {endpoint}"),
+                    region,
+                    &e,
+                )
+                .to_string(),
+            )
+        })?;
+    let configuration = exported.client_configuration().unwrap_or_default();
+    let config_problem = |problem: String| VpnError::Configuration {
+        endpoint: endpoint.to_owned(),
+        problem,
+    };
+    let ca = match ca_override {
+        Some(pem) => pem.to_vec(),
+        None => ovpn::block(configuration, "ca")
+            .ok_or_else(|| config_problem("has no <ca> block".into()))?
+            .as_bytes()
+            .to_vec(),
+    };
+    let checked = certificate.check(&ca, now)?;
+    let text = ovpn::complete(configuration, certificate)
+        .map_err(|problem| config_problem(problem.to_owned()))?;
+    ovpn::write_private(out, &text).map_err(|source| VpnError::File {
+        what: "cannot write",
+        path: out.display().to_string(),
+        source,
+    })?;
+    Ok(WrittenProfile {
+        endpoint: endpoint.to_owned(),
+        subject: checked.subject,
+        not_after: checked.not_after,
+    })
+}
+
+/// Imports the revocation list `crl_pem` (checked first) into `endpoint`.
+pub async fn revoke(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    endpoint: &str,
+    crl_pem: &str,
+) -> Result<(), VpnError> {
+    certificate::check_crl(crl_pem.as_bytes())?;
+    ec2.import_client_vpn_client_certificate_revocation_list()
+        .client_vpn_endpoint_id(endpoint)
+        .certificate_revocation_list(crl_pem)
+        .send()
+        .await
+        .map_err(|e| {
+            VpnError::Aws(
+                aws_connect::CallError::new(
+                    format!("ImportClientVpnClientCertificateRevocationList {endpoint}"),
+                    region,
+                    &e,
+                )
+                .to_string(),
+            )
+        })?;
+    Ok(())
+}
