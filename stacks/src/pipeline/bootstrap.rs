@@ -30,18 +30,55 @@ const MANAGED_POLICY_BUDGET: usize = 5_200;
 /// IAM attaches at most 10 managed policies to a role (the default quota).
 const MAX_MANAGED_POLICIES: usize = 10;
 
+/// What one bootstrap stack's execution role deploys: the stacks of its region.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ExecutionRoleOf<'a> {
+    /// The role's logical id without `Role` (`Execution`, `ReplicaExecution`); its managed
+    /// policies are `<id>Policy<n>`. A region's bootstrap stack has one execution role; the ids
+    /// differ where the policies do, so the IAM snapshot keeps one file per definition.
+    pub id: &'static str,
+    /// What the role's description says it deploys.
+    pub deploys: &'static str,
+    /// The templates whose resource types it manages.
+    pub templates: &'a [&'a Template],
+}
+
+/// The execution role of a pipeline region: every region's pipeline template (the canary alone
+/// has some types), so the role is the same in each.
+pub(super) const PIPELINE_EXECUTION: (&str, &str) = (
+    "Execution",
+    "the pipeline stack: what the resource handlers of the environment's pipeline resource types call",
+);
+
+/// The execution role of the DR region, which holds no pipeline: the replica template's types only.
+pub(super) const REPLICA_EXECUTION: (&str, &str) = (
+    "ReplicaExecution",
+    "the DR region's replica stack: what the resource handlers of the replica template's resource types call",
+);
+
+impl<'a> ExecutionRoleOf<'a> {
+    /// `kind` ([`PIPELINE_EXECUTION`] or [`REPLICA_EXECUTION`]) deploying `templates`.
+    pub(super) fn new(kind: (&'static str, &'static str), templates: &'a [&'a Template]) -> Self {
+        Self {
+            id: kind.0,
+            deploys: kind.1,
+            templates,
+        }
+    }
+}
+
 /// Adds the deploy and execution roles when `env` has `deploy:`; nothing otherwise.
 pub(super) fn add(
     t: &mut Template,
     env: &Environment,
     names: &Names,
-    pipelines: &[&Template],
+    execution: ExecutionRoleOf<'_>,
 ) -> Result<(), BuildError> {
     let Some(deploy) = &env.deploy else {
         return Ok(());
     };
     add_deploy_role(t, env, names, deploy)?;
-    add_execution_role(t, names, pipelines)?;
+    add_execution_role(t, names, execution)?;
     Ok(())
 }
 
@@ -52,6 +89,16 @@ pub fn deploy_role_arn_of(env: &Environment, account: &AccountId, first_region: 
         .as_ref()
         .and_then(|d| d.roles.get(account).cloned())
         .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
+}
+
+/// The stacks CloudFormation changes with an execution role: the pipeline stack and, with `dr:`,
+/// the replica stack (never the bootstrap stack).
+fn changed_stack_names(env: &Environment, names: &Names) -> Vec<String> {
+    let mut stacks = vec![names.stack(StackKind::Pipeline)];
+    if env.dr.is_some() {
+        stacks.push(names.stack(StackKind::Replica));
+    }
+    stacks
 }
 
 /// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
@@ -136,10 +183,20 @@ fn add_deploy_role(
 ) -> Result<(), BuildError> {
     let prefix = names.prefix();
     let all_stacks = any_region_arn("cloudformation", &format!("stack/{prefix}*/*"));
-    let pipeline_stack = any_region_arn(
-        "cloudformation",
-        &format!("stack/{}/*", names.stack(StackKind::Pipeline)),
-    );
+    // The stacks changed through the execution role: every region's pipeline and, with `dr:`,
+    // the DR region's replica stack.
+    let changed_stacks = || -> Vec<Expr> {
+        changed_stack_names(env, names)
+            .iter()
+            .map(|name| any_region_arn("cloudformation", &format!("stack/{name}/*")))
+            .collect()
+    };
+    // The data buckets `down --purge-data` empties and `up` adopts: the pipeline's and, with
+    // `dr:`, their replicas (`mst-<env>-<purpose>-dr-<account>-<source region>`).
+    let mut data = vec!["raw", "curated", "access-logs"];
+    if env.dr.is_some() {
+        data.extend(["raw-dr", "curated-dr"]);
+    }
     let execution_roles = iam_arn(&format!("role/{}*", names.execution_role_prefix()));
     let mut statements = vec![
         Statement::grant_part(
@@ -168,7 +225,7 @@ fn add_deploy_role(
                 cloudformation::CREATE_CHANGE_SET,
                 cloudformation::DELETE_STACK,
             ],
-            [pipeline_stack.clone()],
+            changed_stacks(),
         )
         .sid("ChangeThePipelineThroughTheExecutionRole")
         .condition(
@@ -188,7 +245,7 @@ fn add_deploy_role(
                 cloudformation::EXECUTE_CHANGE_SET,
                 cloudformation::DELETE_STACK,
             ],
-            [pipeline_stack],
+            changed_stacks(),
         )
         .sid("RunThePipelinesChangeSets"),
         Statement::grant_unscopable(
@@ -232,13 +289,13 @@ fn add_deploy_role(
         Statement::grant_part(
             &[Use::DeployerPurgesData],
             &[s3::LIST_BUCKET_VERSIONS, s3::DELETE_BUCKET],
-            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+            bucket_arns(names, &data, false),
         )
         .sid("PurgeDataBuckets"),
         Statement::grant_part(
             &[Use::DeployerPurgesData],
             &[s3::DELETE_OBJECT, s3::DELETE_OBJECT_VERSION],
-            bucket_arns(names, &["raw", "curated", "access-logs"], true),
+            bucket_arns(names, &data, true),
         )
         .sid("PurgeDataObjects"),
         Statement::grant_part(
@@ -247,16 +304,17 @@ fn add_deploy_role(
             [any_region_arn("kms", "key/*")],
         )
         .sid("RetireTheDataKey")
-        // Key ids are random: the pipeline's key is the one CloudFormation tagged with its stack.
+        // Key ids are random: the pipeline's key (and the replica key) is the one CloudFormation
+        // tagged with its stack.
         .condition(
             "StringEquals",
             "aws:ResourceTag/aws:cloudformation:stack-name",
-            [Expr::lit(names.stack(StackKind::Pipeline))],
+            changed_stack_names(env, names).into_iter().map(Expr::lit),
         ),
         Statement::grant_part(
             &[Use::DeployerAdoptsKeptResources],
             &[s3::LIST_BUCKET, s3::GET_ENCRYPTION_CONFIGURATION],
-            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+            bucket_arns(names, &data, false),
         )
         .sid("FindKeptDataBuckets"),
         Statement::grant(
@@ -526,13 +584,13 @@ pub(super) fn execution_statements(
 fn add_execution_role(
     t: &mut Template,
     names: &Names,
-    pipelines: &[&Template],
+    execution: ExecutionRoleOf<'_>,
 ) -> Result<(), BuildError> {
     let role = t.add(
-        "ExecutionRole",
+        &format!("{}Role", execution.id),
         Role {
             role_name: Some(names.execution_role()),
-            description: "CloudFormation's execution role for the pipeline stack: what the resource handlers of the environment's pipeline resource types call, scoped to this account, region and the environment's names.".into(),
+            description: format!("CloudFormation's execution role for {}, scoped to this account, region and the environment's names.", execution.deploys),
             assume_role_policy_document: PolicyDocument::new(vec![Statement::allow_principal(
                 Principal::Service(vec![Expr::service_principal("cloudformation")]),
                 &[sts::ASSUME_ROLE],
@@ -543,7 +601,7 @@ fn add_execution_role(
     // Split into managed policies: the whole is larger than a role's inline policies may be.
     let mut chunks: Vec<Vec<Statement>> = vec![Vec::new()];
     let mut size = 0;
-    for statement in execution_statements(names, pipelines)? {
+    for statement in execution_statements(names, execution.templates)? {
         let length = serde_json::to_string(&statement).map_or(0, |text| text.len());
         if size + length > MANAGED_POLICY_BUDGET && chunks.last().is_some_and(|c| !c.is_empty()) {
             chunks.push(Vec::new());
@@ -570,7 +628,7 @@ fn add_execution_role(
             Options::none()
         };
         t.add(
-            &format!("ExecutionPolicy{}", index + 1),
+            &format!("{}Policy{}", execution.id, index + 1),
             ManagedPolicy {
                 description: format!(
                     "Part {} of the CloudFormation execution role's handler permissions",
@@ -584,7 +642,10 @@ fn add_execution_role(
     }
     t.output(
         "ExecutionRoleArn",
-        "Role CloudFormation deploys the pipeline stack with",
+        format!(
+            "Role CloudFormation deploys {} with",
+            execution.deploys.split(':').next().unwrap_or_default()
+        ),
         role.arn(),
     )?;
     Ok(())

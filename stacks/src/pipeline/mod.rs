@@ -134,7 +134,12 @@ pub fn regions_stacks(
     let mut artifacts = Vec::new();
     for (region, _) in pipelines.iter().filter(|(r, _)| wanted(r)) {
         let mut template = artifacts::template(&names, env.is_bootstrapped())?;
-        bootstrap::add(&mut template, env, &names, &every_pipeline)?;
+        bootstrap::add(
+            &mut template,
+            env,
+            &names,
+            bootstrap::ExecutionRoleOf::new(bootstrap::PIPELINE_EXECUTION, &every_pipeline),
+        )?;
         artifacts.push(((*region).clone(), template));
     }
     let pipelines = pipelines.into_iter().filter(|(r, _)| wanted(r));
@@ -157,6 +162,33 @@ pub fn regions_stacks(
             (region, stacks)
         })
         .collect())
+}
+
+/// The stacks of the DR region (none without `dr:`), in deployment order: with `deploy:` its
+/// bootstrap stack, whose execution role is built from the replica template alone (the DR region
+/// runs no pipeline); then the replica stack ([`replica_stack`]).
+pub fn dr_stacks(env: &Environment) -> Result<Vec<Stack>, BuildError> {
+    let Some(replica) = replica_stack(env)? else {
+        return Ok(Vec::new());
+    };
+    let mut stacks = Vec::new();
+    if env.is_bootstrapped() {
+        let names = Names::new(env);
+        let mut template = artifacts::template(&names, true)?;
+        bootstrap::add(
+            &mut template,
+            env,
+            &names,
+            bootstrap::ExecutionRoleOf::new(bootstrap::REPLICA_EXECUTION, &[&replica.template]),
+        )?;
+        stacks.push(Stack {
+            kind: StackKind::Artifacts,
+            name: names.stack(StackKind::Artifacts),
+            template,
+        });
+    }
+    stacks.push(replica);
+    Ok(stacks)
 }
 
 fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Template, BuildError> {
