@@ -38,7 +38,8 @@ pub use parameters::{
     ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter, SCRAPER_IMAGE_PARAMETER, parameter_effect,
 };
 pub use replication::{
-    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
+    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_account, replica_stack,
+    replication_alarm_names,
 };
 pub use scraper::{
     CONFIGURATION_PREFIX, SPOOL_DIR, STREAM_NAME_PLACEHOLDER, ScraperConfig, ShardConfiguration,
@@ -210,7 +211,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let replication_alarms = match &env.dr {
         Some(dr) => {
             replication::add_source(&mut t, env, dr, names, &key, &buckets)?;
-            replication::add_alarms(&mut t, dr, names, &topic, &buckets)?
+            replication::add_alarms(&mut t, env, dr, names, &topic, &buckets)?
         }
         None => Vec::new(),
     };
