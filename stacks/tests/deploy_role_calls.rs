@@ -751,3 +751,47 @@ fn the_deploy_role_changes_the_dr_regions_replica_stack_by_name_through_the_exec
             .contains("-dr-")
     );
 }
+
+#[test]
+fn a_dr_region_alone_in_its_account_is_reached_through_its_own_deploy_role() {
+    // Every region in a second account: prod's `account` holds only the DR region (eu-north-1).
+    let text = std::fs::read_to_string(repository().join("environments/prod.yaml")).unwrap();
+    let text = text.replacen(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n    eu-central-1: \"777788889999\"\n    us-east-1: \"777788889999\"\n",
+        1,
+    );
+    let env = environment::parse("prod.yaml", &text).unwrap();
+    let accounts: Vec<(String, String)> = stacks::pipeline::deploy_accounts(&env)
+        .into_iter()
+        .map(|(a, r)| (a.as_str().to_owned(), r.to_string()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("777788889999".to_owned(), "eu-west-1".to_owned()),
+            ("444455556666".to_owned(), "eu-north-1".to_owned()),
+        ]
+    );
+    let statements = deploy_policy_statements(&env);
+    assert_eq!(
+        statement(&statements, "AssumeTheOtherAccountsDeployRoles")["Resource"],
+        serde_json::json!([
+            "arn:aws:iam::777788889999:role/mstboot-prod-deploy-eu-west-1",
+            "arn:aws:iam::444455556666:role/mstboot-prod-deploy-eu-north-1",
+        ])
+    );
+    // ... which the DR region's bootstrap stack holds.
+    let dr_bootstrap = stacks::pipeline::dr_stacks(&env)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.kind == stacks::pipeline::StackKind::Artifacts)
+        .unwrap()
+        .template
+        .to_json()
+        .unwrap();
+    assert_eq!(
+        dr_bootstrap["Resources"]["DeployRole"]["Properties"]["RoleName"],
+        serde_json::json!({"Fn::Sub": "mstboot-prod-deploy-${AWS::Region}"})
+    );
+}

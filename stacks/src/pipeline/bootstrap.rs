@@ -101,6 +101,25 @@ fn changed_stack_names(env: &Environment, names: &Names) -> Vec<String> {
     stacks
 }
 
+/// Every account the deployer acts in, with the region whose deploy role it assumes there
+/// ([`deploy_role_arn_of`]): the environment's accounts in rollout order with their first
+/// region; then, with `dr:`, the DR region's account with the DR region when no region of the
+/// environment is in it (its bootstrap stack has a deploy role too).
+pub fn deploy_accounts(env: &Environment) -> Vec<(AccountId, Region)> {
+    let mut out: Vec<(AccountId, Region)> = env
+        .accounts()
+        .into_iter()
+        .filter_map(|(account, regions)| regions.into_iter().next().map(|first| (account, first)))
+        .collect();
+    if let Some(dr) = &env.dr {
+        let account = env.account_of(&dr.region);
+        if out.iter().all(|(a, _)| a != account) {
+            out.push((account.clone(), dr.region.clone()));
+        }
+    }
+    out
+}
+
 /// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
 /// deploy role serves every region of its account).
 fn any_region_arn(service: &str, resource: &str) -> Expr {
@@ -439,15 +458,11 @@ fn add_deploy_role(
     }
     // A GitLab job holds the first account's deploy role and assumes the other accounts' from
     // there: a role in another account needs this grant besides that role's trust policy.
-    let accounts = env.accounts();
+    let accounts = deploy_accounts(env);
     if accounts.len() > 1 {
         let roles: Vec<Expr> = accounts
             .iter()
-            .filter_map(|(account, regions)| {
-                regions
-                    .first()
-                    .map(|first| Expr::lit(deploy_role_arn_of(env, account, first)))
-            })
+            .map(|(account, first)| Expr::lit(deploy_role_arn_of(env, account, first)))
             .collect();
         statements.push(
             Statement::grant(&[Use::DeployerAssumesOtherAccountsRoles], roles)

@@ -28,7 +28,7 @@ pub use alerts::{
     MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
     rollback_alarm_names, shard_alarm_name, stream_silence_expression,
 };
-pub use bootstrap::{GITLAB_AUDIENCE, deploy_role_arn_of};
+pub use bootstrap::{GITLAB_AUDIENCE, deploy_accounts, deploy_role_arn_of};
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::{
