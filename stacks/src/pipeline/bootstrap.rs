@@ -30,55 +30,59 @@ const MANAGED_POLICY_BUDGET: usize = 5_200;
 /// IAM attaches at most 10 managed policies to a role (the default quota).
 const MAX_MANAGED_POLICIES: usize = 10;
 
-/// What one bootstrap stack's execution role deploys: the stacks of its region.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ExecutionRoleOf<'a> {
-    /// The role's logical id without `Role` (`Execution`, `ReplicaExecution`); its managed
-    /// policies are `<id>Policy<n>`. A region's bootstrap stack has one execution role; the ids
-    /// differ where the policies do, so the IAM snapshot keeps one file per definition.
-    pub id: &'static str,
-    /// What the role's description says it deploys.
-    pub deploys: &'static str,
-    /// The templates whose resource types it manages.
-    pub templates: &'a [&'a Template],
+/// What a bootstrap stack's execution role deploys: one role per account and region (its name
+/// carries the region), built from the resource types of exactly the stacks of its region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Deploys {
+    /// A region's pipeline stack. Built from every region's pipeline template (the canary alone
+    /// has some types), so the role is the same in each.
+    Pipeline,
+    /// The DR region's replica stack; the DR region holds no pipeline.
+    Replica,
 }
 
-/// The execution role of a pipeline region: every region's pipeline template (the canary alone
-/// has some types), so the role is the same in each.
-pub(super) const PIPELINE_EXECUTION: (&str, &str) = (
-    "Execution",
-    "the pipeline stack: what the resource handlers of the environment's pipeline resource types call",
-);
+impl Deploys {
+    /// The role's logical id without `Role`; its managed policies are `<id>Policy<n>`. The ids
+    /// differ because the policies do, so the IAM snapshot keeps one file per definition.
+    fn id(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "Execution",
+            Deploys::Replica => "ReplicaExecution",
+        }
+    }
 
-/// The execution role of the DR region, which holds no pipeline: the replica template's types only.
-pub(super) const REPLICA_EXECUTION: (&str, &str) = (
-    "ReplicaExecution",
-    "the DR region's replica stack: what the resource handlers of the replica template's resource types call",
-);
+    /// The stack, as the role's description and output name it.
+    fn stack(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "the pipeline stack",
+            Deploys::Replica => "the DR region's replica stack",
+        }
+    }
 
-impl<'a> ExecutionRoleOf<'a> {
-    /// `kind` ([`PIPELINE_EXECUTION`] or [`REPLICA_EXECUTION`]) deploying `templates`.
-    pub(super) fn new(kind: (&'static str, &'static str), templates: &'a [&'a Template]) -> Self {
-        Self {
-            id: kind.0,
-            deploys: kind.1,
-            templates,
+    /// Whose resource types' handlers the role serves.
+    fn types(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "the environment's pipeline resource types",
+            Deploys::Replica => "the replica template's resource types",
         }
     }
 }
 
 /// Adds the deploy and execution roles when `env` has `deploy:`; nothing otherwise.
+/// The execution role deploys `deploys`, whose templates (every region's, for the pipeline) are
+/// `templates`.
 pub(super) fn add(
     t: &mut Template,
     env: &Environment,
     names: &Names,
-    execution: ExecutionRoleOf<'_>,
+    deploys: Deploys,
+    templates: &[&Template],
 ) -> Result<(), BuildError> {
     let Some(deploy) = &env.deploy else {
         return Ok(());
     };
     add_deploy_role(t, env, names, deploy)?;
-    add_execution_role(t, names, execution)?;
+    add_execution_role(t, names, deploys, templates)?;
     Ok(())
 }
 
@@ -599,13 +603,14 @@ pub(super) fn execution_statements(
 fn add_execution_role(
     t: &mut Template,
     names: &Names,
-    execution: ExecutionRoleOf<'_>,
+    deploys: Deploys,
+    templates: &[&Template],
 ) -> Result<(), BuildError> {
     let role = t.add(
-        &format!("{}Role", execution.id),
+        &format!("{}Role", deploys.id()),
         Role {
             role_name: Some(names.execution_role()),
-            description: format!("CloudFormation's execution role for {}, scoped to this account, region and the environment's names.", execution.deploys),
+            description: format!("CloudFormation's execution role for {}: what the resource handlers of {} call, scoped to this account, region and the environment's names.", deploys.stack(), deploys.types()),
             assume_role_policy_document: PolicyDocument::new(vec![Statement::allow_principal(
                 Principal::Service(vec![Expr::service_principal("cloudformation")]),
                 &[sts::ASSUME_ROLE],
@@ -616,7 +621,7 @@ fn add_execution_role(
     // Split into managed policies: the whole is larger than a role's inline policies may be.
     let mut chunks: Vec<Vec<Statement>> = vec![Vec::new()];
     let mut size = 0;
-    for statement in execution_statements(names, execution.templates)? {
+    for statement in execution_statements(names, templates)? {
         let length = serde_json::to_string(&statement).map_or(0, |text| text.len());
         if size + length > MANAGED_POLICY_BUDGET && chunks.last().is_some_and(|c| !c.is_empty()) {
             chunks.push(Vec::new());
@@ -643,7 +648,7 @@ fn add_execution_role(
             Options::none()
         };
         t.add(
-            &format!("{}Policy{}", execution.id, index + 1),
+            &format!("{}Policy{}", deploys.id(), index + 1),
             ManagedPolicy {
                 description: format!(
                     "Part {} of the CloudFormation execution role's handler permissions",
@@ -657,10 +662,7 @@ fn add_execution_role(
     }
     t.output(
         "ExecutionRoleArn",
-        format!(
-            "Role CloudFormation deploys {} with",
-            execution.deploys.split(':').next().unwrap_or_default()
-        ),
+        format!("Role CloudFormation deploys {} with", deploys.stack()),
         role.arn(),
     )?;
     Ok(())

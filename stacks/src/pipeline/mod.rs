@@ -139,7 +139,8 @@ pub fn regions_stacks(
             &mut template,
             env,
             &names,
-            bootstrap::ExecutionRoleOf::new(bootstrap::PIPELINE_EXECUTION, &every_pipeline),
+            bootstrap::Deploys::Pipeline,
+            &every_pipeline,
         )?;
         artifacts.push(((*region).clone(), template));
     }
@@ -180,7 +181,8 @@ pub fn dr_stacks(env: &Environment) -> Result<Vec<Stack>, BuildError> {
             &mut template,
             env,
             &names,
-            bootstrap::ExecutionRoleOf::new(bootstrap::REPLICA_EXECUTION, &[&replica.template]),
+            bootstrap::Deploys::Replica,
+            &[&replica.template],
         )?;
         stacks.push(Stack {
             kind: StackKind::Artifacts,
