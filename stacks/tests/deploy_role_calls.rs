@@ -667,3 +667,132 @@ fn a_multi_account_deploy_role_may_assume_exactly_the_other_accounts_deploy_role
         ])
     );
 }
+
+/// The statement `sid` of `statements`, its actions and its resources as text.
+fn statement<'a>(statements: &'a [serde_json::Value], sid: &str) -> &'a serde_json::Value {
+    statements
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+fn has_action(statement: &serde_json::Value, action: &str) -> bool {
+    statement["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == action)
+}
+
+#[test]
+fn the_deploy_role_changes_the_dr_regions_replica_stack_by_name_through_the_execution_role() {
+    let text = std::fs::read_to_string(repository().join("environments/prod.yaml")).unwrap();
+    let with_dr = environment::parse("prod.yaml", &text).unwrap();
+    assert!(with_dr.dr.is_some());
+    let statements = deploy_policy_statements(&with_dr);
+    let replica = "cloudformation:*:${AWS::AccountId}:stack/mst-prod-replica/*";
+    // Creating a change set (and deleting the stack) only while passing an execution role.
+    let create = statement(&statements, "ChangeThePipelineThroughTheExecutionRole");
+    assert!(has_action(create, "cloudformation:CreateChangeSet"));
+    assert!(create["Resource"].to_string().contains(replica), "{create}");
+    assert!(
+        create["Condition"]["ArnLike"]["cloudformation:RoleArn"]
+            .to_string()
+            .contains("role/mstboot-prod-cfn-exec-*"),
+        "{create}"
+    );
+    let run = statement(&statements, "RunThePipelinesChangeSets");
+    for action in [
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet",
+    ] {
+        assert!(has_action(run, action), "{action}: {run}");
+    }
+    assert!(run["Resource"].to_string().contains(replica), "{run}");
+    // Scoped by name: never every stack, never the bootstrap stack.
+    for changing in [create, run] {
+        let resources = changing["Resource"].to_string();
+        assert!(!resources.contains("stack/mst-prod-*"), "{resources}");
+        assert!(!resources.contains("mst-prod-artifacts"), "{resources}");
+        assert!(!resources.contains("\"*\""), "{resources}");
+    }
+    // `down --purge-data` empties the replica buckets and retires the replica key.
+    let purge = statement(&statements, "PurgeDataBuckets")["Resource"].to_string();
+    assert!(
+        purge.contains("mst-prod-raw-dr-${AWS::AccountId}-*"),
+        "{purge}"
+    );
+    assert!(
+        purge.contains("mst-prod-curated-dr-${AWS::AccountId}-*"),
+        "{purge}"
+    );
+    let key = statement(&statements, "RetireTheDataKey")["Condition"].to_string();
+    assert!(key.contains("mst-prod-replica"), "{key}");
+
+    // Without `dr:` there is no replica stack to change.
+    let dr_section = "dr:\n  region: eu-north-1\n  rpo_minutes: 15\n  rto_minutes: 120\n";
+    assert!(text.contains(dr_section));
+    let without_dr = environment::parse("prod.yaml", &text.replacen(dr_section, "", 1)).unwrap();
+    assert!(without_dr.dr.is_none());
+    let statements = deploy_policy_statements(&without_dr);
+    for sid in [
+        "ChangeThePipelineThroughTheExecutionRole",
+        "RunThePipelinesChangeSets",
+    ] {
+        let resources = statement(&statements, sid)["Resource"].to_string();
+        assert!(
+            !resources.contains("mst-prod-replica"),
+            "{sid}: {resources}"
+        );
+    }
+    assert!(
+        !statement(&statements, "PurgeDataBuckets")["Resource"]
+            .to_string()
+            .contains("-dr-")
+    );
+}
+
+#[test]
+fn a_dr_region_alone_in_its_account_is_reached_through_its_own_deploy_role() {
+    // Every region in a second account: prod's `account` holds only the DR region (eu-north-1).
+    let text = std::fs::read_to_string(repository().join("environments/prod.yaml")).unwrap();
+    let text = text.replacen(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n    eu-central-1: \"777788889999\"\n    us-east-1: \"777788889999\"\n",
+        1,
+    );
+    let env = environment::parse("prod.yaml", &text).unwrap();
+    let accounts: Vec<(String, String)> = stacks::pipeline::deploy_accounts(&env)
+        .into_iter()
+        .map(|(a, r)| (a.as_str().to_owned(), r.to_string()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("777788889999".to_owned(), "eu-west-1".to_owned()),
+            ("444455556666".to_owned(), "eu-north-1".to_owned()),
+        ]
+    );
+    let statements = deploy_policy_statements(&env);
+    assert_eq!(
+        statement(&statements, "AssumeTheOtherAccountsDeployRoles")["Resource"],
+        serde_json::json!([
+            "arn:aws:iam::777788889999:role/mstboot-prod-deploy-eu-west-1",
+            "arn:aws:iam::444455556666:role/mstboot-prod-deploy-eu-north-1",
+        ])
+    );
+    // ... which the DR region's bootstrap stack holds.
+    let dr_bootstrap = stacks::pipeline::dr_stacks(&env)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.kind == stacks::pipeline::StackKind::Artifacts)
+        .unwrap()
+        .template
+        .to_json()
+        .unwrap();
+    assert_eq!(
+        dr_bootstrap["Resources"]["DeployRole"]["Properties"]["RoleName"],
+        serde_json::json!({"Fn::Sub": "mstboot-prod-deploy-${AWS::Region}"})
+    );
+}

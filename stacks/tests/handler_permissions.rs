@@ -440,8 +440,8 @@ fn handler_permissions_file() -> String {
     serde_json::to_string_pretty(&file).unwrap() + "\n"
 }
 
-/// Every (environment, region, pipeline template JSON) of the shipped environments: the
-/// templates the execution role deploys.
+/// Every (environment, region, template JSON) the execution roles deploy: the shipped
+/// environments' pipeline templates and their DR regions' replica templates.
 fn pipeline_templates() -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
     for mut env in shipped_environments() {
@@ -454,6 +454,18 @@ fn pipeline_templates() -> Vec<(String, String, Value)> {
                     out.push((
                         env.name.as_str().to_owned(),
                         region.to_string(),
+                        stack.template.to_json().unwrap(),
+                    ));
+                }
+            }
+        }
+        // The DR region's replica stack, which its own execution role deploys.
+        if let Some(dr) = &env.dr {
+            for stack in pipeline::dr_stacks(&env).unwrap() {
+                if stack.kind == pipeline::StackKind::Replica {
+                    out.push((
+                        env.name.as_str().to_owned(),
+                        dr.region.to_string(),
                         stack.template.to_json().unwrap(),
                     ));
                 }
@@ -483,10 +495,16 @@ fn the_committed_handler_permissions_are_up_to_date() {
 /// The actions the bootstrap stack's execution role allows (its managed policies), with the
 /// resources of each statement.
 fn execution_role_grants(bootstrap: &Value) -> BTreeMap<String, Vec<Value>> {
+    role_grants(bootstrap, "ExecutionRole")
+}
+
+/// The actions the managed policies attached to `role` allow, with the resources of each
+/// statement.
+fn role_grants(bootstrap: &Value, role: &str) -> BTreeMap<String, Vec<Value>> {
     let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for resource in bootstrap["Resources"].as_object().unwrap().values() {
         if resource["Type"] != "AWS::IAM::ManagedPolicy"
-            || resource["Properties"]["Roles"] != serde_json::json!([{"Ref": "ExecutionRole"}])
+            || resource["Properties"]["Roles"] != serde_json::json!([{ "Ref": role }])
         {
             continue;
         }
@@ -539,55 +557,134 @@ fn the_execution_role_allows_exactly_the_handler_permissions_of_the_pipelines_re
                         .unwrap(),
                 ));
             }
-            let mut expected = BTreeSet::new();
-            for kind in kinds {
-                for permission in schemas.handler_permissions(region.as_str(), &kind) {
-                    if permission.contains('*') {
-                        expected.extend(
-                            names
-                                .iter()
-                                .filter(|n| glob_matches(&permission, n))
-                                .cloned(),
-                        );
-                    } else if iam.contains_key(&permission.to_ascii_lowercase()) {
-                        expected.insert(permission);
-                    }
-                }
-            }
-            let allowed: BTreeSet<String> = granted.keys().cloned().collect();
-            let missing: Vec<_> = expected.difference(&allowed).collect();
-            let extra: Vec<_> = allowed.difference(&expected).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "{}/{region}: the execution role misses {missing:?} and allows {extra:?} beyond the handlers of the pipeline's resource types",
-                env.name.as_str()
+            check_execution_role(
+                &mut schemas,
+                (&iam, &names),
+                &format!("{}/{region}", env.name.as_str()),
+                region.as_str(),
+                env.name.as_str(),
+                &granted,
+                kinds,
             );
-            // Scoped wherever IAM allows: `*` only for actions without a resource type.
-            for (action, resources) in &granted {
-                let scopable = !iam[&action.to_ascii_lowercase()].is_empty();
-                for resource in resources {
-                    assert!(
-                        !(scopable && resource == "*"),
-                        "{}: {action} could be scoped but is allowed on *",
-                        env.name.as_str()
-                    );
-                    if resource != "*" {
-                        let text = resource.to_string();
-                        // An ARN format without an account (`…:${AWS::Region}::image/*`) names
-                        // what AWS owns, such as the public AMIs the launch template uses.
-                        assert!(
-                            text.contains("${AWS::AccountId}")
-                                || text.contains(&format!("mst-{}-", env.name.as_str()))
-                                || text.contains("${AWS::Region}::"),
-                            "{action} on {text}: neither the account nor the environment's names"
-                        );
-                    }
-                }
-            }
             checked.push(format!("{}/{region}", env.name.as_str()));
         }
+        // The DR region's bootstrap stack: its own execution role, for the replica stack's
+        // resource types alone (the DR region runs no pipeline).
+        let dr_stacks = pipeline::dr_stacks(&env).unwrap();
+        let Some(dr) = &env.dr else {
+            assert!(dr_stacks.is_empty());
+            continue;
+        };
+        let replica = dr_stacks
+            .iter()
+            .find(|s| s.kind == pipeline::StackKind::Replica)
+            .unwrap()
+            .template
+            .to_json()
+            .unwrap();
+        let Some(bootstrap) = dr_stacks
+            .iter()
+            .find(|s| s.kind == pipeline::StackKind::Artifacts)
+        else {
+            assert!(
+                !env.is_bootstrapped(),
+                "{}: dr: and deploy: but no bootstrap stack in the DR region",
+                env.name.as_str()
+            );
+            continue;
+        };
+        let bootstrap = bootstrap.template.to_json().unwrap();
+        assert!(
+            execution_role_grants(&bootstrap).is_empty(),
+            "the DR region holds no pipeline: no pipeline execution role there"
+        );
+        let granted = role_grants(&bootstrap, "ReplicaExecutionRole");
+        check_execution_role(
+            &mut schemas,
+            (&iam, &names),
+            &format!("{}/{} (DR)", env.name.as_str(), dr.region),
+            dr.region.as_str(),
+            env.name.as_str(),
+            &granted,
+            resource_types(&replica),
+        );
+        // Nothing for the pipeline's types the replicas do not have.
+        for absent in [
+            "firehose:CreateDeliveryStream",
+            "lambda:CreateFunction",
+            "ec2:RunInstances",
+            "iam:CreateRole",
+        ] {
+            assert!(
+                !granted.contains_key(absent),
+                "{absent} granted in the DR region"
+            );
+        }
+        checked.push(format!("{}/{} (DR)", env.name.as_str(), dr.region));
     }
-    assert!(checked.len() >= 4, "only {checked:?} checked");
+    assert!(
+        checked.iter().any(|c| c.ends_with("(DR)")),
+        "no DR region checked: {checked:?}"
+    );
+    assert!(checked.len() >= 5, "only {checked:?} checked");
+}
+
+/// Asserts that `granted` (an execution role's actions with their resources) is exactly the
+/// handler permissions of `kinds` in `region` (families spelled out, less what IAM does not know
+/// as an action), each scoped wherever IAM allows.
+fn check_execution_role(
+    schemas: &mut Schemas,
+    (iam, names): (&BTreeMap<String, Vec<String>>, &[String]),
+    label: &str,
+    region: &str,
+    env_name: &str,
+    granted: &BTreeMap<String, Vec<Value>>,
+    kinds: BTreeSet<String>,
+) {
+    let mut expected = BTreeSet::new();
+    for kind in kinds {
+        for permission in schemas.handler_permissions(region, &kind) {
+            if permission.contains('*') {
+                expected.extend(
+                    names
+                        .iter()
+                        .filter(|n| glob_matches(&permission, n))
+                        .cloned(),
+                );
+            } else if iam.contains_key(&permission.to_ascii_lowercase()) {
+                expected.insert(permission);
+            }
+        }
+    }
+    let allowed: BTreeSet<String> = granted.keys().cloned().collect();
+    let missing: Vec<_> = expected.difference(&allowed).collect();
+    let extra: Vec<_> = allowed.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{label}: the execution role misses {missing:?} and allows {extra:?} beyond the handlers of the resource types it deploys"
+    );
+    // Scoped wherever IAM allows: `*` only for actions without a resource type.
+    for (action, resources) in granted {
+        let scopable = !iam[&action.to_ascii_lowercase()].is_empty();
+        for resource in resources {
+            assert!(
+                !(scopable && resource == "*"),
+                "{}: {action} could be scoped but is allowed on *",
+                env_name
+            );
+            if resource != "*" {
+                let text = resource.to_string();
+                // An ARN format without an account (`…:${AWS::Region}::image/*`) names
+                // what AWS owns, such as the public AMIs the launch template uses.
+                assert!(
+                    text.contains("${AWS::AccountId}")
+                        || text.contains(&format!("mst-{}-", env_name))
+                        || text.contains("${AWS::Region}::"),
+                    "{action} on {text}: neither the account nor the environment's names"
+                );
+            }
+        }
+    }
 }
 
 #[test]

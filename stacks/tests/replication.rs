@@ -407,3 +407,178 @@ fn without_dr_nothing_replicates() {
         );
     }
 }
+
+/// prod.yaml with eu-central-1 placed in another account than the DR region's (eu-north-1, in
+/// prod's `account`).
+fn prod_with_a_region_in_another_account() -> Environment {
+    let path = format!("{}/../environments/prod.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap().replacen(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n",
+        1,
+    );
+    environment::parse("prod.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `Fn::Sub` text with the stack's account and region filled in.
+fn resolved(value: &Value, account: &str, region: &str) -> String {
+    sub(value)
+        .replace("${AWS::AccountId}", account)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::Partition}", "aws")
+}
+
+#[test]
+fn a_region_in_another_account_replicates_into_the_dr_accounts_buckets_with_its_named_role() {
+    let env = prod_with_a_region_in_another_account();
+    let (source_account, dr_account) = ("777788889999", "444455556666");
+    let region = env
+        .regions
+        .iter()
+        .find(|r| r.as_str() == "eu-central-1")
+        .unwrap();
+    assert_eq!(env.account_of(region).as_str(), source_account);
+    assert_eq!(
+        pipeline::replica_account(&env).unwrap().as_str(),
+        dr_account
+    );
+    let pipeline = pipeline::stacks(&env, region)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.kind == StackKind::Pipeline)
+        .unwrap()
+        .template
+        .to_json()
+        .unwrap();
+    let replica = replica_of(&env);
+
+    // The role has the fixed name the replicas' policies name.
+    let role = &pipeline["Resources"]["ReplicationRole"]["Properties"];
+    assert_eq!(
+        resolved(&role["RoleName"], source_account, "eu-central-1"),
+        "mst-prod-replication-eu-central-1"
+    );
+    let role_arn = "arn:aws:iam::777788889999:role/mst-prod-replication-eu-central-1";
+
+    // Each rule's destination, resolved in the source stack's own account, is a bucket of the
+    // replica stack resolved in the DR region's account.
+    let replica_names: BTreeSet<String> = of_type(&replica, "AWS::S3::Bucket")
+        .iter()
+        .map(|(_, p)| resolved(&p["BucketName"], dr_account, "eu-north-1"))
+        .collect();
+    for (bucket, purpose) in [("RawBucket", "raw"), ("CuratedBucket", "curated")] {
+        let destination = &pipeline["Resources"][bucket]["Properties"]["ReplicationConfiguration"]
+            ["Rules"][0]["Destination"]["Bucket"];
+        let destination = resolved(destination, source_account, "eu-central-1");
+        let name = format!("mst-prod-{purpose}-dr-{dr_account}-eu-central-1");
+        assert_eq!(destination, format!("arn:aws:s3:::{name}"));
+        assert!(replica_names.contains(&name), "{name}: {replica_names:?}");
+
+        // That replica's policy lets exactly that role of that account write replicas; the
+        // replica of a region in the DR region's own account needs no such statement.
+        let policy_of = |source: &str| -> Vec<Value> {
+            let id = format!(
+                "{}{source}ReplicaPolicy",
+                if purpose == "raw" { "Raw" } else { "Curated" }
+            );
+            replica["Resources"][id.as_str()]["Properties"]["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no {id}"))
+                .clone()
+        };
+        let statements = policy_of("EuCentral1");
+        let across = statements
+            .iter()
+            .find(|s| s["Sid"] == "ReplicationFromTheSourceAccount")
+            .unwrap_or_else(|| panic!("{statements:?}"));
+        assert_eq!(
+            resolved(&across["Principal"]["AWS"][0], dr_account, "eu-north-1"),
+            "arn:aws:iam::777788889999:root"
+        );
+        assert_eq!(
+            resolved(
+                &across["Condition"]["ArnEquals"]["aws:PrincipalArn"][0],
+                dr_account,
+                "eu-north-1"
+            ),
+            role_arn
+        );
+        assert_eq!(
+            across["Action"],
+            json!([
+                "s3:ReplicateDelete",
+                "s3:ReplicateObject",
+                "s3:ReplicateTags"
+            ])
+        );
+        assert_eq!(
+            resolved(&across["Resource"][0], dr_account, "eu-north-1"),
+            format!("arn:aws:s3:::{name}/*")
+        );
+        assert!(
+            policy_of("EuWest1")
+                .iter()
+                .all(|s| s["Sid"] != "ReplicationFromTheSourceAccount")
+        );
+    }
+
+    // The replica key lets that role encrypt, only through S3 in the DR region and only for
+    // its own region's replicas.
+    let key = &of_type(&replica, "AWS::KMS::Key")[0].1["KeyPolicy"]["Statement"];
+    let across = key
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ReplicationFromOtherAccounts")
+        .unwrap_or_else(|| panic!("{key}"));
+    assert!(
+        across["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("kms:Encrypt"))
+    );
+    assert_eq!(across["Resource"], "*");
+    let principals: Vec<String> = across["Principal"]["AWS"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| resolved(p, dr_account, "eu-north-1"))
+        .collect();
+    assert_eq!(principals, ["arn:aws:iam::777788889999:root"]);
+    let roles: Vec<String> = across["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| resolved(p, dr_account, "eu-north-1"))
+        .collect();
+    assert_eq!(roles, [role_arn]);
+    assert_eq!(
+        across["Condition"]["StringEquals"]["kms:ViaService"],
+        json!(["s3.eu-north-1.amazonaws.com"])
+    );
+    let context = across["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"].to_string();
+    assert!(context.contains("eu-central-1"), "{context}");
+    assert!(!context.contains("eu-west-1"), "{context}");
+}
+
+#[test]
+fn with_every_region_in_the_dr_account_nothing_is_granted_across_accounts() {
+    let env = env("prod");
+    let replica = replica_of(&env).to_string();
+    assert!(!replica.contains("ReplicationFromTheSourceAccount"));
+    assert!(!replica.contains("ReplicationFromOtherAccounts"));
+    let pipeline = pipeline_of(&env);
+    // Unnamed role; the destination in the stack's own account.
+    assert!(
+        pipeline["Resources"]["ReplicationRole"]["Properties"]
+            .get("RoleName")
+            .is_none()
+    );
+    assert_eq!(
+        sub(
+            &pipeline["Resources"]["RawBucket"]["Properties"]["ReplicationConfiguration"]["Rules"]
+                [0]["Destination"]["Bucket"]
+        ),
+        "arn:${AWS::Partition}:s3:::mst-prod-raw-dr-${AWS::AccountId}-${AWS::Region}"
+    );
+}

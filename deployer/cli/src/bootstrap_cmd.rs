@@ -1,5 +1,6 @@
 //! `deployer bootstrap`: the bootstrap stack (artifacts bucket, deploy role, CloudFormation
-//! execution role) in every region of the environment that is in the caller's account.
+//! execution role) in every region of the environment, and its DR region, that is in the
+//! caller's account.
 
 use std::process::ExitCode;
 
@@ -123,7 +124,8 @@ pub async fn run(args: &BootstrapArgs) -> Result<ExitCode> {
     let settings = Settings::default();
     let mut failed = false;
     let mut skipped = Vec::new();
-    for region in &synthesis.regions {
+    // The DR region too (with `dr:`): its bootstrap stack's execution role deploys the replicas.
+    for region in synthesis.regions.iter().chain(&synthesis.dr) {
         let wanted = env.account_of(&region.region).as_str();
         if wanted != account {
             skipped.push(format!("{} (account {wanted})", region.region));

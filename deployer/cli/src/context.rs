@@ -112,12 +112,13 @@ impl Context {
         })
     }
 
-    /// The DR region's replica stack with the region's clients, when the environment has `dr:`.
+    /// The DR region's stacks (with `deploy:` its bootstrap stack, then the replica stack) with
+    /// the region's clients in its account, when the environment has `dr:`.
     pub fn dr_region(&self) -> Option<(&RegionOutput, RegionClients)> {
         self.synthesis
             .dr
             .as_ref()
-            .map(|r| (r, self.aws.region(&r.region)))
+            .map(|r| (r, self.aws_for(&r.region).region(&r.region)))
     }
 
     /// The connection acting in `region`'s account.

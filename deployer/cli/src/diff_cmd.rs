@@ -251,10 +251,12 @@ async fn against_deployed(args: &DiffArgs) -> Result<bool> {
     };
     let settings = Settings::default();
     let mut changed = false;
-    // The DR region's replica stack first, as `up` deploys it.
-    let dr = context
-        .dr_region()
-        .map(|(region, clients)| (region, clients, vec![StackKind::Replica]));
+    // The DR region's stacks first, as `up` deploys them: with `deploy:` its bootstrap stack
+    // (checked), then the replica stack.
+    let dr = context.dr_region().map(|(region, clients)| {
+        let kinds = region.stacks.iter().map(|s| s.kind).collect();
+        (region, clients, kinds)
+    });
     let regions = context.regions().into_iter().map(|(region, clients)| {
         (
             region,

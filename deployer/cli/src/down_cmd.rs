@@ -113,8 +113,8 @@ pub async fn run(args: &DownArgs) -> Result<ExitCode> {
                                     continue;
                                 }
                                 let role = match kind {
-                                    StackKind::Pipeline => deploy::execution_role(env, &clients.region),
-                                    StackKind::Artifacts | StackKind::Replica => None,
+                                    StackKind::Pipeline | StackKind::Replica => deploy::execution_role(env, &clients.region),
+                                    StackKind::Artifacts => None,
                                 };
                                 if purge {
                                     retained.buckets.extend(delete::retained_buckets_in_template(

@@ -1,6 +1,15 @@
 //! `deployer bootstrap` then `up` across two accounts of a moto server this test starts: moto keeps
 //! every account apart, and credentials of a role assumed in account B act in account B (checked
 //! here with STS and by where the stacks, roles and buckets end up).
+//!
+//! The environment has `dr:` (local.yaml's, us-west-2, in account A): its DR region gets a
+//! bootstrap stack of its own, and `up` deploys the replica stack there, acting as account A's
+//! deploy role, with that stack's execution role as the `RoleARN`. moto 5.2.5 does not judge
+//! these policies: with IAM on (`INITIAL_NO_AUTH_ACTION_COUNT`) it authorizes every non-S3 action
+//! against the resource `*` only, so any statement scoped to a stack's ARN would be refused.
+//! Whether the deploy role allows the calls is checked against the policies themselves
+//! (`stacks/tests/deploy_role_calls.rs`, `stacks/tests/handler_permissions.rs`); this test checks
+//! the wiring: which stack, in which account, with which role.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
@@ -140,18 +149,27 @@ async fn bootstrap_then_up_across_two_accounts() {
         &envs,
     );
     assert_eq!(early.status.code(), Some(1), "{}", text(&early));
+    // The DR region's replica stack comes first, so its bootstrap stack is the first missing.
+    let dr = env.dr.as_ref().unwrap().region.clone();
+    assert_eq!(dr.as_str(), "us-west-2");
     assert!(
-        text(&early).contains("mst-two-artifacts in us-east-1 (account 123456789012) does not exist: run `deployer bootstrap --env two`"),
+        text(&early).contains("mst-two-artifacts in us-west-2 (account 123456789012) does not exist: run `deployer bootstrap --env two`"),
         "{}",
         text(&early)
     );
     assert!(stack_names(&base, &us).await.is_empty());
+    assert!(stack_names(&base, &dr).await.is_empty());
 
     // The caller's own account first; account B's region is left for B's credentials.
     let first = deployer(&["bootstrap", "--env", "two", "--yes"], &envs);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     assert!(
         text(&first).contains("us-east-1 (account 123456789012) mst-two-artifacts: bootstrapped")
+    );
+    assert!(
+        text(&first).contains("us-west-2 (account 123456789012) mst-two-artifacts: bootstrapped"),
+        "the DR region is bootstrapped with its account: {}",
+        text(&first)
     );
     assert!(
         text(&first).contains("eu-west-1 (account 222233334444)"),
@@ -196,6 +214,21 @@ async fn bootstrap_then_up_across_two_accounts() {
         .send()
         .await
         .unwrap();
+    // The DR region's execution role, in the DR region's account only.
+    iam_a
+        .get_role()
+        .role_name("mstboot-two-cfn-exec-us-west-2")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        iam_b
+            .get_role()
+            .role_name("mstboot-two-cfn-exec-us-west-2")
+            .send()
+            .await
+            .is_err()
+    );
 
     // `up` assumes each account's deploy role and deploys each region into its account.
     let up = deployer(
@@ -232,6 +265,35 @@ async fn bootstrap_then_up_across_two_accounts() {
     assert!(
         stack_names(&base, &eu).await.is_empty(),
         "nothing of B's region lands in A"
+    );
+    // The replica stack in the DR region's account, deployed with the DR region's execution role.
+    assert_eq!(
+        stack_names(&base, &dr).await,
+        ["mst-two-artifacts", "mst-two-replica"]
+    );
+    let replica = base
+        .region(&dr)
+        .cloudformation
+        .describe_stacks()
+        .stack_name("mst-two-replica")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replica.stacks()[0].role_arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT_A}:role/mstboot-two-cfn-exec-us-west-2").as_str())
+    );
+    let pipeline = base
+        .region(&us)
+        .cloudformation
+        .describe_stacks()
+        .stack_name("mst-two-pipeline")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pipeline.stacks()[0].role_arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT_A}:role/mstboot-two-cfn-exec-us-east-1").as_str())
     );
     let artifacts_b = in_b
         .region(&eu)

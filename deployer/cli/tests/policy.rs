@@ -84,9 +84,9 @@ fn the_committed_snapshot_is_no_change_and_exits_0() {
     let out = scratch.run(&["policy", "diff", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    // Eight components (vpn-connect among them), the Grafana workspace's, the replication role and the bootstrap
-    // stack's deploy and execution roles.
-    assert!(stdout.contains("0 of 12 role(s) changed"), "{stdout}");
+    // Eight components (vpn-connect among them), the Grafana workspace's, the replication role, the bootstrap
+    // stack's deploy and execution roles, and the DR region's execution role.
+    assert!(stdout.contains("0 of 13 role(s) changed"), "{stdout}");
     assert!(
         !stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"

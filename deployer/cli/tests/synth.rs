@@ -72,16 +72,18 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     // Eight components (vpn-connect among them), the Managed Grafana workspace's role, with prod's `dr:` the replication
-    // role, and with its `deploy:` the bootstrap stack's deploy and execution roles.
+    // role, with its `deploy:` the bootstrap stack's deploy and execution roles, and with both the
+    // DR region's bootstrap stack's execution role (for the replica stack alone).
     for role in [
         "GrafanaWorkspaceRole.json",
         "ReplicationRole.json",
         "DeployRole.json",
         "ExecutionRole.json",
+        "ReplicaExecutionRole.json",
     ] {
         assert!(roles.contains(&role.to_owned()), "{role}: {roles:?}");
     }
-    assert_eq!(roles.len(), 12, "{roles:?}");
+    assert_eq!(roles.len(), 13, "{roles:?}");
     // The DR region's replica stack, synthesized once, beside the regions.
     assert!(
         stdout.contains("eu-north-1 (DR, deployed first)"),
@@ -92,6 +94,16 @@ fn synth_writes_every_stack_of_every_region_and_is_byte_identical_across_runs() 
     )
     .unwrap();
     assert_eq!(replica["AWSTemplateFormatVersion"], "2010-09-09");
+    // ... after the DR region's bootstrap stack, whose execution role deploys it.
+    let dr_bootstrap: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(scratch.path("out/prod/eu-north-1/mst-prod-artifacts.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        dr_bootstrap["Resources"]["ReplicaExecutionRole"]["Properties"]["RoleName"],
+        serde_json::json!({"Fn::Sub": "mstboot-prod-cfn-exec-${AWS::Region}"})
+    );
+    assert!(dr_bootstrap["Resources"].get("ExecutionRole").is_none());
 
     let second = scratch.run(&["synth", "--env", "prod", "--out", "again"]);
     assert!(second.status.success());

@@ -325,10 +325,9 @@ pub async fn connect_accounts(
         std::env::var("CI_JOB_ID").ok().as_deref(),
     );
     let mut out = BTreeMap::new();
-    for (account, regions) in env.accounts() {
-        let Some(first) = regions.first() else {
-            continue;
-        };
+    // With `dr:`, the DR region's account too (when no region is in it).
+    for (account, first) in stacks::pipeline::deploy_accounts(env) {
+        let first = &first;
         let role = deploy_role(env, &account, first);
         let aws = if is_session_of(&caller_arn, &role) {
             base.clone()

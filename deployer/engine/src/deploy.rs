@@ -216,14 +216,15 @@ pub fn spec(
         }
     }
     let mut spec = StackSpec::new(stack.name.clone(), stack.compact.clone(), parameters, tags);
-    if kind == StackKind::Pipeline {
+    if matches!(kind, StackKind::Pipeline | StackKind::Replica) {
         spec.role_arn = execution_role(env, &region.region);
     }
     Ok(spec)
 }
 
 /// The CloudFormation execution role of `region`'s bootstrap stack, for an environment with
-/// `deploy:`.
+/// `deploy:`: what the pipeline stack of a region, and the replica stack of the DR region, are
+/// changed with.
 pub fn execution_role(env: &Environment, region: &Region) -> Option<String> {
     env.is_bootstrapped().then(|| {
         Names::new(env).execution_role_arn(env.account_of(region).as_str(), region.as_str())
@@ -813,6 +814,11 @@ pub async fn replica_region(
     observer: &dyn Observer,
 ) -> RegionResult {
     let run = async {
+        if up.env.is_bootstrapped() {
+            // The DR region's bootstrap stack holds the execution role the replicas deploy with.
+            let bootstrap = spec(up.env, region, StackKind::Artifacts, None, None)?;
+            check_bootstrap(clients, up.env, &bootstrap).await?;
+        }
         let spec = spec(up.env, region, StackKind::Replica, None, None)?;
         let result = ensure_stack(
             clients,

@@ -146,13 +146,15 @@ pub async fn region_status(
     now: SystemTime,
 ) -> Result<Vec<BucketReplication>, Error> {
     let names = Names::new(env);
-    // The source buckets are in the region's account (`deploy.accounts`).
+    // The source buckets are in the region's account (`deploy.accounts`), the replicas in the DR
+    // region's.
     let account = env.account_of(&clients.region).as_str();
+    let replica_account = stacks::pipeline::replica_account(env).map_or(account, |a| a.as_str());
     let region = clients.region.as_str();
     let mut out = Vec::new();
     for (purpose, _) in REPLICATED {
         let bucket = names.bucket_in(purpose, account, region);
-        let replica = names.replica_bucket_in(purpose, account, region);
+        let replica = names.replica_bucket_in(purpose, replica_account, region);
         let configuration = configuration(clients, &bucket).await?;
         let metrics = metrics(clients, &bucket, &replica, now).await?;
         out.push(BucketReplication {

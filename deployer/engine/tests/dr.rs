@@ -384,3 +384,60 @@ async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_region_in_another_account_reads_its_own_buckets_and_names_the_dr_accounts_replicas() {
+    // eu-west-1 in a second account; the DR region (eu-north-1) stays in prod's `account`.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml");
+    let text = std::fs::read_to_string(path).unwrap().replacen(
+        "deploy:\n",
+        "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n",
+        1,
+    );
+    let env = environment::parse("prod.yaml", &text).unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_030);
+    let rules = mock!(aws_sdk_s3::Client::get_bucket_replication)
+        .match_requests(|r| {
+            r.bucket()
+                .is_some_and(|b| b.ends_with("-777788889999-eu-west-1"))
+        })
+        .then_compute_output(|r| {
+            let purpose = if r.bucket().unwrap().starts_with("mst-prod-raw-") {
+                "raw"
+            } else {
+                "curated"
+            };
+            replication_of(purpose)
+        });
+    let quiet = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .then_output(|| metric_data(&[], &[], &[]));
+    let clients = clients("eu-west-1", &[&rules], &[&quiet], &[]);
+    let status = dr::region_status(&clients, &env, now).await.unwrap();
+    let names: Vec<(&str, &str)> = status
+        .iter()
+        .map(|s| (s.bucket.as_str(), s.replica.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "mst-prod-raw-777788889999-eu-west-1",
+                "mst-prod-raw-dr-444455556666-eu-west-1"
+            ),
+            (
+                "mst-prod-curated-777788889999-eu-west-1",
+                "mst-prod-curated-dr-444455556666-eu-west-1"
+            ),
+        ]
+    );
+    // The rules S3 reports name those replicas: no problem.
+    for bucket in &status {
+        assert!(
+            bucket.problems(&env).is_empty(),
+            "{:?}",
+            bucket.problems(&env)
+        );
+    }
+    assert_eq!(rules.num_calls(), 2);
+}

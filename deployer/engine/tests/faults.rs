@@ -2358,3 +2358,180 @@ async fn a_parameter_cloudformation_resolved_from_ssm_is_read_as_its_value() {
     );
     assert_eq!(deployed.parameters["TransformCodeVersion"], "v1");
 }
+
+/// prod.yaml as it is: with `dr:` (the replica stack in eu-north-1) and `deploy:`.
+fn prod_with_dr() -> Environment {
+    environment::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
+    )
+    .unwrap()
+}
+
+/// The DR region's clients for the replica stack's first `up`: the DR bootstrap stack deployed
+/// as synthesized (`bootstrapped`) or missing, no replica stack yet, nothing kept to adopt; a
+/// `CreateChangeSet` is answered only when it carries `role` as its `RoleARN`. Returns the
+/// clients and that rule.
+fn replica_region_mocks(
+    env: &Environment,
+    dr: &synth::RegionOutput,
+    bootstrapped: bool,
+    role: String,
+) -> (RegionClients, Rule) {
+    let bootstrap = deploy::spec(env, dr, StackKind::Artifacts, None, None).unwrap();
+    let bootstrap_described = {
+        let name = bootstrap.name.clone();
+        let tags: Vec<(String, String)> = bootstrap.tags.into_iter().collect();
+        mock!(aws_sdk_cloudformation::Client::describe_stacks)
+            .match_requests({
+                let name = name.clone();
+                move |r| r.stack_name() == Some(name.as_str())
+            })
+            .then_compute_response(move |_| {
+                if bootstrapped {
+                    aws_smithy_mocks::MockResponse::Output(
+                        DescribeStacksOutput::builder()
+                            .stacks(stack(&name, StackStatus::CreateComplete, &tags))
+                            .build(),
+                    )
+                } else {
+                    no_such_stack(&name)
+                }
+            })
+    };
+    let replica = deploy::stack_of(dr, StackKind::Replica)
+        .unwrap()
+        .name
+        .clone();
+    let executed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let replica_described = {
+        let (name, executed) = (replica.clone(), executed.clone());
+        mock!(aws_sdk_cloudformation::Client::describe_stacks)
+            .match_requests({
+                let name = name.clone();
+                move |r| r.stack_name() == Some(name.as_str())
+            })
+            .then_compute_response(move |_| {
+                if executed.load(std::sync::atomic::Ordering::SeqCst) {
+                    aws_smithy_mocks::MockResponse::Output(
+                        DescribeStacksOutput::builder()
+                            .stacks(stack(&name, StackStatus::CreateComplete, &[]))
+                            .build(),
+                    )
+                } else {
+                    no_such_stack(&name)
+                }
+            })
+    };
+    let create = mock!(aws_sdk_cloudformation::Client::create_change_set)
+        .match_requests(move |r| r.role_arn() == Some(role.as_str()))
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-replica").build());
+    let describe_change_set = mock!(aws_sdk_cloudformation::Client::describe_change_set)
+        .then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .changes(
+                    Change::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(ChangeAction::Add)
+                                .logical_resource_id("ReplicaKey")
+                                .resource_type("AWS::KMS::Key")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let execute =
+        mock!(aws_sdk_cloudformation::Client::execute_change_set).then_output(move || {
+            executed.store(true, std::sync::atomic::Ordering::SeqCst);
+            ExecuteChangeSetOutput::builder().build()
+        });
+    let replica_events =
+        mock!(aws_sdk_cloudformation::Client::describe_stack_events).then_output(move || {
+            events(vec![event(
+                "r0",
+                &replica,
+                &replica,
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::CreateComplete,
+                None,
+            )])
+        });
+    let nothing_kept = head_bucket_answers(&[]);
+    let clients = adoption_region(
+        dr,
+        &[
+            &bootstrap_described,
+            &replica_described,
+            &create,
+            &describe_change_set,
+            &execute,
+            &replica_events,
+        ],
+        &[&nothing_kept],
+        &[],
+    );
+    (clients, create)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_replica_stack_is_created_with_the_dr_regions_execution_role() {
+    let env = prod_with_dr();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let dr = synthesis.dr.as_ref().unwrap();
+    assert_eq!(dr.region.as_str(), "eu-north-1");
+    let role = "arn:aws:iam::444455556666:role/mstboot-prod-cfn-exec-eu-north-1".to_owned();
+    assert_eq!(
+        deploy::execution_role(&env, &dr.region).as_deref(),
+        Some(role.as_str())
+    );
+    let (clients, create) = replica_region_mocks(&env, dr, true, role);
+    let up = Up {
+        env: &env,
+        regions: Vec::new(),
+        dr: None,
+        artifacts: &[],
+        parallel: 1,
+        settings: Settings {
+            poll: Duration::from_secs(5),
+            bake_poll: Duration::from_secs(30),
+        },
+        gate: None,
+        resume: false,
+    };
+    let recorder = Recorder::default();
+    let result = deploy::replica_region(&up, dr, &clients, &Yes, &recorder).await;
+    assert_eq!(result, RegionResult::Changed, "{:?}", recorder.0.lock());
+    // Answered only for a request carrying the DR region's execution role.
+    assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dr_region_without_its_bootstrap_stack_is_refused_before_any_change() {
+    let env = prod_with_dr();
+    let synthesis = synth::synthesize(&env, None).unwrap();
+    let dr = synthesis.dr.as_ref().unwrap();
+    let role = deploy::execution_role(&env, &dr.region).unwrap();
+    let (clients, create) = replica_region_mocks(&env, dr, false, role);
+    let up = Up {
+        env: &env,
+        regions: Vec::new(),
+        dr: None,
+        artifacts: &[],
+        parallel: 1,
+        settings: Settings::default(),
+        gate: None,
+        resume: false,
+    };
+    let result = deploy::replica_region(&up, dr, &clients, &Yes, &Recorder::default()).await;
+    let RegionResult::Failed(text) = result else {
+        panic!("{result:?}");
+    };
+    assert!(
+        text.contains("mst-prod-artifacts") && text.contains("eu-north-1"),
+        "{text}"
+    );
+    assert!(text.contains("deployer bootstrap --env prod"), "{text}");
+    assert_eq!(create.num_calls(), 0);
+}

@@ -195,6 +195,19 @@ impl Grants {
         }
         out
     }
+
+    /// Adds the roles of `other` this does not have yet (with their unexplained grants): the
+    /// roles of another region's stacks, where a role both have is the same (the snapshot checks).
+    pub fn add_roles_of(&mut self, other: Grants) {
+        for (id, role) in other.roles {
+            if self.roles.contains_key(&id) {
+                continue;
+            }
+            self.unexplained
+                .extend(other.unexplained.iter().filter(|u| u.role == id).cloned());
+            self.roles.insert(id, role);
+        }
+    }
 }
 
 /// The report `deployer policy explain` prints: some or all roles of an environment.

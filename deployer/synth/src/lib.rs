@@ -117,26 +117,7 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
             .iter()
             .position(|r| r == region)
             .unwrap_or_default();
-        let mut stacks_out = Vec::new();
-        for stack in built {
-            let to_err = |source: stacks::template::TemplateError| SynthError::Build {
-                region: region.clone(),
-                source: source.into(),
-            };
-            // Serialize the typed template once; both texts are printed from that value (its maps
-            // keep their insertion order, so the text is the same as serializing the template).
-            let json = stack.template.to_json().map_err(to_err)?;
-            let output = StackOutput {
-                kind: stack.kind,
-                resources: stack.template.resource_count(),
-                pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-                compact: json.to_string(),
-                json,
-                name: stack.name.clone(),
-            };
-            limits::check(env.name.as_str(), region, &output)?;
-            stacks_out.push(output);
-        }
+        let stacks_out = stack_outputs(env, region, built)?;
         let region_snapshot =
             Snapshot::from_stacks(stacks_out.iter().map(|s| (s.name.as_str(), &s.json)));
         if grants.is_none() {
@@ -145,72 +126,121 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
                 &region_snapshot,
             ));
         }
-        // One snapshot for the environment: a role may exist in some regions only (the Managed
-        // Grafana workspace's, in the canary), but where two regions have it, it must be the same.
-        match &mut snapshot {
-            None => snapshot = Some((region.clone(), region_snapshot)),
-            Some((first, existing)) => {
-                for (id, role) in region_snapshot.roles {
-                    match existing.roles.get(&id) {
-                        Some(known) if *known != role => {
-                            return Err(SynthError::RegionsDiffer {
-                                first: first.clone(),
-                                other: region.clone(),
-                            });
-                        }
-                        Some(_) => {}
-                        None => {
-                            existing.roles.insert(id, role);
-                        }
-                    }
-                }
-            }
-        }
+        merge_snapshot(&mut snapshot, region, region_snapshot)?;
         regions.push(RegionOutput {
             region: region.clone(),
             canary: index == 0,
             stacks: stacks_out,
         });
     }
-    let snapshot = snapshot.map(|(_, s)| s).unwrap_or_default();
     // Whatever `only` selects: every region's pipeline replicates to it, so `up --region R` must
     // find it deployed too (an unchanged stack costs one DescribeStacks).
     let dr = match &env.dr {
-        Some(dr) => replica_region(env, &dr.region)?,
+        Some(dr) => dr_region(env, &dr.region)?,
         None => None,
     };
+    let mut grants = grants.unwrap_or_default();
+    let dr = match dr {
+        Some((dr, built)) => {
+            // Its bootstrap stack's roles: the deploy role is every region's; the execution
+            // role its own.
+            let dr_snapshot =
+                Snapshot::from_stacks(dr.stacks.iter().map(|s| (s.name.as_str(), &s.json)));
+            grants.add_roles_of(Grants::from_templates(
+                built.iter().map(|stack| &stack.template),
+                &dr_snapshot,
+            ));
+            merge_snapshot(&mut snapshot, &dr.region, dr_snapshot)?;
+            Some(dr)
+        }
+        None => None,
+    };
+    let snapshot = snapshot.map(|(_, s)| s).unwrap_or_default();
     Ok(Synthesis {
         regions,
         dr,
         snapshot,
-        grants: grants.unwrap_or_default(),
+        grants,
     })
 }
 
-/// The DR region's output: its one stack, the replicas.
-fn replica_region(env: &Environment, region: &Region) -> Result<Option<RegionOutput>, SynthError> {
-    let to_err = |source: pipeline::BuildError| SynthError::Build {
+/// One snapshot for the environment: a role may exist in some regions only (the Managed Grafana
+/// workspace's, in the canary), but where two regions have it, it must be the same.
+fn merge_snapshot(
+    snapshot: &mut Option<(Region, Snapshot)>,
+    region: &Region,
+    region_snapshot: Snapshot,
+) -> Result<(), SynthError> {
+    match snapshot {
+        None => *snapshot = Some((region.clone(), region_snapshot)),
+        Some((first, existing)) => {
+            for (id, role) in region_snapshot.roles {
+                match existing.roles.get(&id) {
+                    Some(known) if *known != role => {
+                        return Err(SynthError::RegionsDiffer {
+                            first: first.clone(),
+                            other: region.clone(),
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        existing.roles.insert(id, role);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The synthesized outputs of one region's stacks, each checked against CloudFormation's limits.
+fn stack_outputs(
+    env: &Environment,
+    region: &Region,
+    built: &[pipeline::Stack],
+) -> Result<Vec<StackOutput>, SynthError> {
+    let mut stacks_out = Vec::new();
+    for stack in built {
+        let to_err = |source: stacks::template::TemplateError| SynthError::Build {
+            region: region.clone(),
+            source: source.into(),
+        };
+        // Serialize the typed template once; both texts are printed from that value (its maps
+        // keep their insertion order, so the text is the same as serializing the template).
+        let json = stack.template.to_json().map_err(to_err)?;
+        let output = StackOutput {
+            kind: stack.kind,
+            resources: stack.template.resource_count(),
+            pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+            compact: json.to_string(),
+            json,
+            name: stack.name.clone(),
+        };
+        limits::check(env.name.as_str(), region, &output)?;
+        stacks_out.push(output);
+    }
+    Ok(stacks_out)
+}
+
+/// The DR region's output: with `deploy:` its bootstrap stack, then the replicas; with the
+/// stacks it was synthesized from.
+fn dr_region(
+    env: &Environment,
+    region: &Region,
+) -> Result<Option<(RegionOutput, Vec<pipeline::Stack>)>, SynthError> {
+    let built = pipeline::dr_stacks(env).map_err(|source| SynthError::Build {
         region: region.clone(),
         source,
-    };
-    let Some(stack) = pipeline::replica_stack(env).map_err(to_err)? else {
+    })?;
+    if built.is_empty() {
         return Ok(None);
-    };
-    let json = stack.template.to_json().map_err(|e| to_err(e.into()))?;
-    let output = StackOutput {
-        kind: stack.kind,
-        resources: stack.template.resource_count(),
-        pretty: serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-        compact: json.to_string(),
-        json,
-        name: stack.name,
-    };
-    limits::check(env.name.as_str(), region, &output)?;
-    Ok(Some(RegionOutput {
+    }
+    let output = RegionOutput {
         region: region.clone(),
         canary: false,
-        stacks: vec![output],
-    }))
+        stacks: stack_outputs(env, region, &built)?,
+    };
+    Ok(Some((output, built)))
 }
 
 /// Totals for the summary line.

@@ -30,18 +30,59 @@ const MANAGED_POLICY_BUDGET: usize = 5_200;
 /// IAM attaches at most 10 managed policies to a role (the default quota).
 const MAX_MANAGED_POLICIES: usize = 10;
 
+/// What a bootstrap stack's execution role deploys: one role per account and region (its name
+/// carries the region), built from the resource types of exactly the stacks of its region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Deploys {
+    /// A region's pipeline stack. Built from every region's pipeline template (the canary alone
+    /// has some types), so the role is the same in each.
+    Pipeline,
+    /// The DR region's replica stack; the DR region holds no pipeline.
+    Replica,
+}
+
+impl Deploys {
+    /// The role's logical id without `Role`; its managed policies are `<id>Policy<n>`. The ids
+    /// differ because the policies do, so the IAM snapshot keeps one file per definition.
+    fn id(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "Execution",
+            Deploys::Replica => "ReplicaExecution",
+        }
+    }
+
+    /// The stack, as the role's description and output name it.
+    fn stack(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "the pipeline stack",
+            Deploys::Replica => "the DR region's replica stack",
+        }
+    }
+
+    /// Whose resource types' handlers the role serves.
+    fn types(self) -> &'static str {
+        match self {
+            Deploys::Pipeline => "the environment's pipeline resource types",
+            Deploys::Replica => "the replica template's resource types",
+        }
+    }
+}
+
 /// Adds the deploy and execution roles when `env` has `deploy:`; nothing otherwise.
+/// The execution role deploys `deploys`, whose templates (every region's, for the pipeline) are
+/// `templates`.
 pub(super) fn add(
     t: &mut Template,
     env: &Environment,
     names: &Names,
-    pipelines: &[&Template],
+    deploys: Deploys,
+    templates: &[&Template],
 ) -> Result<(), BuildError> {
     let Some(deploy) = &env.deploy else {
         return Ok(());
     };
     add_deploy_role(t, env, names, deploy)?;
-    add_execution_role(t, names, pipelines)?;
+    add_execution_role(t, names, deploys, templates)?;
     Ok(())
 }
 
@@ -52,6 +93,35 @@ pub fn deploy_role_arn_of(env: &Environment, account: &AccountId, first_region: 
         .as_ref()
         .and_then(|d| d.roles.get(account).cloned())
         .unwrap_or_else(|| Names::new(env).deploy_role_arn(account.as_str(), first_region.as_str()))
+}
+
+/// The stacks CloudFormation changes with an execution role: the pipeline stack and, with `dr:`,
+/// the replica stack (never the bootstrap stack).
+fn changed_stack_names(env: &Environment, names: &Names) -> Vec<String> {
+    let mut stacks = vec![names.stack(StackKind::Pipeline)];
+    if env.dr.is_some() {
+        stacks.push(names.stack(StackKind::Replica));
+    }
+    stacks
+}
+
+/// Every account the deployer acts in, with the region whose deploy role it assumes there
+/// ([`deploy_role_arn_of`]): the environment's accounts in rollout order with their first
+/// region; then, with `dr:`, the DR region's account with the DR region when no region of the
+/// environment is in it (its bootstrap stack has a deploy role too).
+pub fn deploy_accounts(env: &Environment) -> Vec<(AccountId, Region)> {
+    let mut out: Vec<(AccountId, Region)> = env
+        .accounts()
+        .into_iter()
+        .filter_map(|(account, regions)| regions.into_iter().next().map(|first| (account, first)))
+        .collect();
+    if let Some(dr) = &env.dr {
+        let account = env.account_of(&dr.region);
+        if out.iter().all(|(a, _)| a != account) {
+            out.push((account.clone(), dr.region.clone()));
+        }
+    }
+    out
 }
 
 /// `arn:<partition>:<service>:*:<account>:<resource>`: any region of the stack's account (one
@@ -136,10 +206,20 @@ fn add_deploy_role(
 ) -> Result<(), BuildError> {
     let prefix = names.prefix();
     let all_stacks = any_region_arn("cloudformation", &format!("stack/{prefix}*/*"));
-    let pipeline_stack = any_region_arn(
-        "cloudformation",
-        &format!("stack/{}/*", names.stack(StackKind::Pipeline)),
-    );
+    // The stacks changed through the execution role: every region's pipeline and, with `dr:`,
+    // the DR region's replica stack.
+    let changed_stacks = || -> Vec<Expr> {
+        changed_stack_names(env, names)
+            .iter()
+            .map(|name| any_region_arn("cloudformation", &format!("stack/{name}/*")))
+            .collect()
+    };
+    // The data buckets `down --purge-data` empties and `up` adopts: the pipeline's and, with
+    // `dr:`, their replicas (`mst-<env>-<purpose>-dr-<account>-<source region>`).
+    let mut data = vec!["raw", "curated", "access-logs"];
+    if env.dr.is_some() {
+        data.extend(["raw-dr", "curated-dr"]);
+    }
     let execution_roles = iam_arn(&format!("role/{}*", names.execution_role_prefix()));
     let mut statements = vec![
         Statement::grant_part(
@@ -168,7 +248,7 @@ fn add_deploy_role(
                 cloudformation::CREATE_CHANGE_SET,
                 cloudformation::DELETE_STACK,
             ],
-            [pipeline_stack.clone()],
+            changed_stacks(),
         )
         .sid("ChangeThePipelineThroughTheExecutionRole")
         .condition(
@@ -188,7 +268,7 @@ fn add_deploy_role(
                 cloudformation::EXECUTE_CHANGE_SET,
                 cloudformation::DELETE_STACK,
             ],
-            [pipeline_stack],
+            changed_stacks(),
         )
         .sid("RunThePipelinesChangeSets"),
         Statement::grant_unscopable(
@@ -232,13 +312,13 @@ fn add_deploy_role(
         Statement::grant_part(
             &[Use::DeployerPurgesData],
             &[s3::LIST_BUCKET_VERSIONS, s3::DELETE_BUCKET],
-            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+            bucket_arns(names, &data, false),
         )
         .sid("PurgeDataBuckets"),
         Statement::grant_part(
             &[Use::DeployerPurgesData],
             &[s3::DELETE_OBJECT, s3::DELETE_OBJECT_VERSION],
-            bucket_arns(names, &["raw", "curated", "access-logs"], true),
+            bucket_arns(names, &data, true),
         )
         .sid("PurgeDataObjects"),
         Statement::grant_part(
@@ -247,16 +327,17 @@ fn add_deploy_role(
             [any_region_arn("kms", "key/*")],
         )
         .sid("RetireTheDataKey")
-        // Key ids are random: the pipeline's key is the one CloudFormation tagged with its stack.
+        // Key ids are random: the pipeline's key (and the replica key) is the one CloudFormation
+        // tagged with its stack.
         .condition(
             "StringEquals",
             "aws:ResourceTag/aws:cloudformation:stack-name",
-            [Expr::lit(names.stack(StackKind::Pipeline))],
+            changed_stack_names(env, names).into_iter().map(Expr::lit),
         ),
         Statement::grant_part(
             &[Use::DeployerAdoptsKeptResources],
             &[s3::LIST_BUCKET, s3::GET_ENCRYPTION_CONFIGURATION],
-            bucket_arns(names, &["raw", "curated", "access-logs"], false),
+            bucket_arns(names, &data, false),
         )
         .sid("FindKeptDataBuckets"),
         Statement::grant(
@@ -400,15 +481,11 @@ fn add_deploy_role(
     }
     // A GitLab job holds the first account's deploy role and assumes the other accounts' from
     // there: a role in another account needs this grant besides that role's trust policy.
-    let accounts = env.accounts();
+    let accounts = deploy_accounts(env);
     if accounts.len() > 1 {
         let roles: Vec<Expr> = accounts
             .iter()
-            .filter_map(|(account, regions)| {
-                regions
-                    .first()
-                    .map(|first| Expr::lit(deploy_role_arn_of(env, account, first)))
-            })
+            .map(|(account, first)| Expr::lit(deploy_role_arn_of(env, account, first)))
             .collect();
         statements.push(
             Statement::grant(&[Use::DeployerAssumesOtherAccountsRoles], roles)
@@ -545,13 +622,14 @@ pub(super) fn execution_statements(
 fn add_execution_role(
     t: &mut Template,
     names: &Names,
-    pipelines: &[&Template],
+    deploys: Deploys,
+    templates: &[&Template],
 ) -> Result<(), BuildError> {
     let role = t.add(
-        "ExecutionRole",
+        &format!("{}Role", deploys.id()),
         Role {
             role_name: Some(names.execution_role()),
-            description: "CloudFormation's execution role for the pipeline stack: what the resource handlers of the environment's pipeline resource types call, scoped to this account, region and the environment's names.".into(),
+            description: format!("CloudFormation's execution role for {}: what the resource handlers of {} call, scoped to this account, region and the environment's names.", deploys.stack(), deploys.types()),
             assume_role_policy_document: PolicyDocument::new(vec![Statement::allow_principal(
                 Principal::Service(vec![Expr::service_principal("cloudformation")]),
                 &[sts::ASSUME_ROLE],
@@ -562,7 +640,7 @@ fn add_execution_role(
     // Split into managed policies: the whole is larger than a role's inline policies may be.
     let mut chunks: Vec<Vec<Statement>> = vec![Vec::new()];
     let mut size = 0;
-    for statement in execution_statements(names, pipelines)? {
+    for statement in execution_statements(names, templates)? {
         let length = serde_json::to_string(&statement).map_or(0, |text| text.len());
         if size + length > MANAGED_POLICY_BUDGET && chunks.last().is_some_and(|c| !c.is_empty()) {
             chunks.push(Vec::new());
@@ -589,7 +667,7 @@ fn add_execution_role(
             Options::none()
         };
         t.add(
-            &format!("ExecutionPolicy{}", index + 1),
+            &format!("{}Policy{}", deploys.id(), index + 1),
             ManagedPolicy {
                 description: format!(
                     "Part {} of the CloudFormation execution role's handler permissions",
@@ -603,7 +681,7 @@ fn add_execution_role(
     }
     t.output(
         "ExecutionRoleArn",
-        "Role CloudFormation deploys the pipeline stack with",
+        format!("Role CloudFormation deploys {} with", deploys.stack()),
         role.arn(),
     )?;
     Ok(())

@@ -29,7 +29,7 @@ pub use alerts::{
     MAX_ROLLBACK_TRIGGERS, STREAM_SILENT_ALARM, alarm_arn, alarm_names, canary_filter_policy,
     rollback_alarm_names, shard_alarm_name, stream_silence_expression,
 };
-pub use bootstrap::{GITLAB_AUDIENCE, deploy_role_arn_of};
+pub use bootstrap::{GITLAB_AUDIENCE, deploy_accounts, deploy_role_arn_of};
 pub use catalog::{PARTITION_KEYS, QUOTE_COLUMNS, QUOTES_TABLE, queries};
 pub use names::Names;
 pub use network::{
@@ -39,7 +39,8 @@ pub use parameters::{
     ARTIFACTS_BUCKET_PARAMETER, ArtifactParameter, SCRAPER_IMAGE_PARAMETER, parameter_effect,
 };
 pub use replication::{
-    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_stack, replication_alarm_names,
+    REPLICA_KEY_PARAMETER, REPLICATED, REPLICATION_RULE_ID, replica_account, replica_stack,
+    replication_alarm_names,
 };
 pub use scraper::{
     CONFIGURATION_PREFIX, SPOOL_DIR, STREAM_NAME_PLACEHOLDER, ScraperConfig, ShardConfiguration,
@@ -138,7 +139,13 @@ pub fn regions_stacks(
     let mut artifacts = Vec::new();
     for (region, _) in pipelines.iter().filter(|(r, _)| wanted(r)) {
         let mut template = artifacts::template(&names, env.is_bootstrapped())?;
-        bootstrap::add(&mut template, env, &names, &every_pipeline)?;
+        bootstrap::add(
+            &mut template,
+            env,
+            &names,
+            bootstrap::Deploys::Pipeline,
+            &every_pipeline,
+        )?;
         artifacts.push(((*region).clone(), template));
     }
     let pipelines = pipelines.into_iter().filter(|(r, _)| wanted(r));
@@ -161,6 +168,34 @@ pub fn regions_stacks(
             (region, stacks)
         })
         .collect())
+}
+
+/// The stacks of the DR region (none without `dr:`), in deployment order: with `deploy:` its
+/// bootstrap stack, whose execution role is built from the replica template alone (the DR region
+/// runs no pipeline); then the replica stack ([`replica_stack`]).
+pub fn dr_stacks(env: &Environment) -> Result<Vec<Stack>, BuildError> {
+    let Some(replica) = replica_stack(env)? else {
+        return Ok(Vec::new());
+    };
+    let mut stacks = Vec::new();
+    if env.is_bootstrapped() {
+        let names = Names::new(env);
+        let mut template = artifacts::template(&names, true)?;
+        bootstrap::add(
+            &mut template,
+            env,
+            &names,
+            bootstrap::Deploys::Replica,
+            &[&replica.template],
+        )?;
+        stacks.push(Stack {
+            kind: StackKind::Artifacts,
+            name: names.stack(StackKind::Artifacts),
+            template,
+        });
+    }
+    stacks.push(replica);
+    Ok(stacks)
 }
 
 fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Template, BuildError> {
@@ -191,7 +226,7 @@ fn pipeline(env: &Environment, region: &Region, names: &Names) -> Result<Templat
     let mut other_alarms = match &env.dr {
         Some(dr) => {
             replication::add_source(&mut t, env, dr, names, &key, &buckets)?;
-            replication::add_alarms(&mut t, dr, names, &topic, &buckets)?
+            replication::add_alarms(&mut t, env, dr, names, &topic, &buckets)?
         }
         None => Vec::new(),
     };

@@ -54,16 +54,39 @@ impl Names {
         self.bucket_in(ARTIFACTS_PURPOSE, account, region)
     }
 
-    /// The DR region's copy of the `purpose` bucket of `source_region`:
-    /// `mst-<env>-<purpose>-dr-<account>-<source region>` (at most 63 characters for the purposes
-    /// `raw` and `curated`). Named after the source region, so each region's data keeps its own
-    /// replica bucket (notify's state objects have the same keys in every region).
-    pub fn replica_bucket(&self, purpose: &str, source_region: Expr) -> Expr {
+    /// The DR region's copy of the `purpose` bucket of `source_region`, in `account` (the DR
+    /// region's): `mst-<env>-<purpose>-dr-<account>-<source region>` (at most 63 characters for
+    /// the purposes `raw` and `curated`). Named after the source region, so each region's data
+    /// keeps its own replica bucket (notify's state objects have the same keys in every region).
+    pub fn replica_bucket(&self, purpose: &str, account: Expr, source_region: Expr) -> Expr {
         Expr::concat([
             Expr::lit(format!("mst-{}-{purpose}-dr-", self.env)),
-            pseudo::account_id(),
+            account,
             Expr::lit("-"),
             source_region,
+        ])
+    }
+
+    /// The replication role's name in the stack's region, `mst-<env>-replication-<region>`: given
+    /// only when the replicas are in another account than some source region, whose bucket and
+    /// key policies must then name it.
+    pub fn replication_role(&self) -> Expr {
+        Expr::concat([
+            Expr::lit(format!("mst-{}-replication-", self.env)),
+            pseudo::region(),
+        ])
+    }
+
+    /// [`Names::replication_role`]'s ARN in `account` and `region` (in the partition of the
+    /// stack naming it).
+    pub fn replication_role_arn(&self, account: &str, region: &str) -> Expr {
+        Expr::concat([
+            Expr::lit("arn:"),
+            pseudo::partition(),
+            Expr::lit(format!(
+                ":iam::{account}:role/mst-{}-replication-{region}",
+                self.env
+            )),
         ])
     }
 
@@ -180,9 +203,12 @@ mod tests {
         };
         let name = names.replica_bucket_in("curated", "123456789012", "ap-southeast-5");
         assert_eq!(name.len(), 63, "{name}");
-        let in_template =
-            serde_json::to_value(names.replica_bucket("curated", Expr::lit("ap-southeast-5")))
-                .unwrap_or_default();
+        let in_template = serde_json::to_value(names.replica_bucket(
+            "curated",
+            pseudo::account_id(),
+            Expr::lit("ap-southeast-5"),
+        ))
+        .unwrap_or_default();
         assert_eq!(
             in_template["Fn::Sub"]
                 .as_str()

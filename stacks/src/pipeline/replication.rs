@@ -17,8 +17,15 @@
 //!   read, so `deployer up` looks it up by its alias (`alias/mst-<env>-replica`) once the replica
 //!   stack is deployed. The rule and the role's `kms:Encrypt` then name the key by its full ARN, as
 //!   AWS recommends for `ReplicaKmsKeyID` (an alias would be resolved in the requester's account).
+//! - Across accounts (a region placed by `deploy.accounts` in another account than the DR
+//!   region's): the replicas are in the DR region's account, which the source pipeline names
+//!   spelt out; the replication role gets a fixed name there ([`Names::replication_role`]), and
+//!   the replica buckets' policies and the replica key's policy let exactly that role of that
+//!   account write and encrypt the replicas of its region. They name it through the account's root
+//!   and `aws:PrincipalArn`, because the replica stack is deployed before the role exists and S3
+//!   and KMS refuse a policy naming a principal that does not.
 
-use environment::{DisasterRecovery, Environment};
+use environment::{AccountId, DisasterRecovery, Environment, Region};
 
 use crate::iam::actions::sts;
 use crate::iam::uses::{Use, data_key_uses};
@@ -64,6 +71,42 @@ pub const REPLICA_KEY_PARAMETER: &str = "ReplicaKeyArn";
 /// The parameter's pattern: a KMS key ARN (single- or multi-Region key id).
 const KEY_ARN_PATTERN: &str = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$";
 
+/// The account of the DR region (`None` without `dr:`): it holds the replica buckets and key.
+pub fn replica_account(env: &Environment) -> Option<&AccountId> {
+    env.dr.as_ref().map(|dr| env.account_of(&dr.region))
+}
+
+/// The regions of `env` in another account than the DR region's, with their account.
+fn cross_account_sources<'a>(
+    env: &'a Environment,
+    dr: &DisasterRecovery,
+) -> Vec<(&'a Region, &'a AccountId)> {
+    let replicas = env.account_of(&dr.region);
+    env.regions
+        .iter()
+        .map(|region| (region, env.account_of(region)))
+        .filter(|(_, account)| *account != replicas)
+        .collect()
+}
+
+/// The replica buckets' account as a pipeline names it: the stack's own while every region is in
+/// the DR region's account (so the template is the same in any account), else spelt out.
+fn replica_account_in_pipeline(env: &Environment, dr: &DisasterRecovery) -> Expr {
+    if cross_account_sources(env, dr).is_empty() {
+        pseudo::account_id()
+    } else {
+        Expr::lit(env.account_of(&dr.region).as_str())
+    }
+}
+
+fn root_of(account: &AccountId) -> Expr {
+    Expr::concat([
+        Expr::lit("arn:"),
+        pseudo::partition(),
+        Expr::lit(format!(":iam::{}:root", account.as_str())),
+    ])
+}
+
 /// The stack of the DR region: the replica key and, per region of the environment, a replica of
 /// the raw and the curated bucket, plus their access-log bucket. `None` without `dr:`.
 pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
@@ -76,17 +119,30 @@ pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
         env.name.as_str(),
         dr.region
     ));
-    let key = add_replica_key(&mut t, env, &names)?;
     let mut replica_names = Vec::new();
     for region in &env.regions {
         for (purpose, _) in REPLICATED {
             replica_names.push((
                 region,
                 purpose,
-                names.replica_bucket(purpose, Expr::lit(region.as_str())),
+                names.replica_bucket(purpose, pseudo::account_id(), Expr::lit(region.as_str())),
             ));
         }
     }
+    let cross_account = cross_account_sources(env, dr);
+    // The replication role of a region in another account, as the replicas' policies name it.
+    let role_of = |region: &Region| -> Option<(&AccountId, Expr)> {
+        cross_account
+            .iter()
+            .find(|(r, _)| *r == region)
+            .map(|(r, account)| {
+                (
+                    *account,
+                    names.replication_role_arn(account.as_str(), r.as_str()),
+                )
+            })
+    };
+    let key = add_replica_key(&mut t, env, dr, &names, &cross_account, &replica_names)?;
     let sources: Vec<&Expr> = replica_names.iter().map(|(_, _, name)| name).collect();
     let logs = storage::add_access_log_bucket(&mut t, env, &names, &sources)?;
     for (region, purpose, name) in &replica_names {
@@ -95,6 +151,20 @@ pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
             "raw" => storage::raw_rules(env),
             _ => storage::curated_rules(env),
         };
+        // Written across accounts by the source region's replication role (what that role's
+        // own policy grants on the replicas' objects).
+        let policy = role_of(region)
+            .map(|(account, role)| {
+                Statement::allow_principal(
+                    Principal::Aws(vec![root_of(account)]),
+                    &Use::ReplicationWritesReplicas.need().actions,
+                )
+                .sid("ReplicationFromTheSourceAccount")
+                .on([objects_arn(name, "")])
+                .condition("ArnEquals", "aws:PrincipalArn", [role])
+            })
+            .into_iter()
+            .collect();
         let bucket = storage::add_data_bucket(
             &mut t,
             &key,
@@ -103,6 +173,7 @@ pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
                 id: &id,
                 name: name.clone(),
                 rules,
+                policy,
             },
         )?;
         t.output(
@@ -123,10 +194,16 @@ pub fn replica_stack(env: &Environment) -> Result<Option<Stack>, BuildError> {
     }))
 }
 
+/// The replica key: the account's IAM policies decide who uses it, and with sources in other
+/// accounts (`cross_account`) their replication roles may encrypt their regions' replicas with
+/// it, only through S3 in the DR region.
 fn add_replica_key(
     t: &mut Template,
     env: &Environment,
+    dr: &DisasterRecovery,
     names: &Names,
+    cross_account: &[(&Region, &AccountId)],
+    replicas: &[(&Region, &str, Expr)],
 ) -> Result<Handle<Key>, BuildError> {
     let account_root = Expr::concat([
         Expr::lit("arn:"),
@@ -135,6 +212,42 @@ fn add_replica_key(
         pseudo::account_id(),
         Expr::lit(":root"),
     ]);
+    let mut statements = vec![Statement::key_policy_account_root(account_root)];
+    if !cross_account.is_empty() {
+        let mut accounts: Vec<&AccountId> = cross_account.iter().map(|(_, a)| *a).collect();
+        accounts.sort();
+        accounts.dedup();
+        let kms: Vec<_> = data_key_uses([Use::ReplicationWritesReplicas])
+            .into_iter()
+            .flat_map(|used| used.need().actions)
+            .collect();
+        // As the source role's own `EncryptReplicas`: the bucket and its objects.
+        let context = replicas
+            .iter()
+            .filter(|(region, _, _)| cross_account.iter().any(|(r, _)| r == region))
+            .flat_map(|(_, _, name)| [bucket_arn(name), objects_arn(name, "")]);
+        statements.push(
+            Statement::allow_principal(
+                Principal::Aws(accounts.into_iter().map(root_of).collect()),
+                &kms,
+            )
+            .sid("ReplicationFromOtherAccounts")
+            .on_this_key()
+            .condition(
+                "ArnEquals",
+                "aws:PrincipalArn",
+                cross_account.iter().map(|(region, account)| {
+                    names.replication_role_arn(account.as_str(), region.as_str())
+                }),
+            )
+            .condition(
+                "StringEquals",
+                "kms:ViaService",
+                [Expr::lit(format!("s3.{}.amazonaws.com", dr.region))],
+            )
+            .condition("StringLike", "kms:EncryptionContext:aws:s3:arn", context),
+        );
+    }
     let key = t.add(
         "ReplicaKey",
         Key {
@@ -145,7 +258,7 @@ fn add_replica_key(
             enable_key_rotation: true,
             pending_window_in_days: 30,
             // IAM policies decide who uses the key: the replication role's policy names it.
-            key_policy: PolicyDocument::new(vec![Statement::key_policy_account_root(account_root)]),
+            key_policy: PolicyDocument::new(statements),
         },
         Options::retained(),
     )?;
@@ -185,7 +298,13 @@ pub(super) fn add_source(
     let sources = [&buckets.raw_name, &buckets.curated_name];
     let replicas: Vec<Expr> = REPLICATED
         .iter()
-        .map(|(purpose, _)| names.replica_bucket(purpose, pseudo::region()))
+        .map(|(purpose, _)| {
+            names.replica_bucket(
+                purpose,
+                replica_account_in_pipeline(env, dr),
+                pseudo::region(),
+            )
+        })
         .collect();
     let replica_key = t
         .parameter(
@@ -337,7 +456,9 @@ fn add_role(
                 dr.region,
                 S3_REPLICATION_TRUST
             ),
-            role_name: None,
+            // Named only when the replicas' policies in another account must name it.
+            role_name: (!cross_account_sources(env, dr).is_empty())
+                .then(|| Names::new(env).replication_role()),
             assume_role_policy_document: PolicyDocument::new(vec![trust]),
         },
         Options::none(),
@@ -424,6 +545,7 @@ pub fn replication_alarm_names(env: &Environment) -> Vec<String> {
 /// fires at the environment's recovery point objective.
 pub(super) fn add_alarms(
     t: &mut Template,
+    env: &Environment,
     dr: &DisasterRecovery,
     names: &Names,
     topic: &AlertTopic,
@@ -446,7 +568,11 @@ pub(super) fn add_alarms(
                         },
                         Dimension {
                             name: "DestinationBucket",
-                            value: names.replica_bucket(purpose, pseudo::region()),
+                            value: names.replica_bucket(
+                                purpose,
+                                replica_account_in_pipeline(env, dr),
+                                pseudo::region(),
+                            ),
                         },
                         Dimension {
                             name: "RuleId",

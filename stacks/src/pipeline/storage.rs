@@ -36,6 +36,8 @@ pub(super) struct DataBucket<'a> {
     pub id: &'a str,
     pub name: Expr,
     pub rules: Vec<LifecycleRule>,
+    /// Statements of the bucket's policy besides the TLS rule.
+    pub policy: Vec<Statement>,
 }
 
 pub(super) fn add(
@@ -57,6 +59,7 @@ pub(super) fn add(
             id: "RawBucket",
             name: raw_name.clone(),
             rules: raw_rules,
+            policy: Vec::new(),
         },
     )?;
     let curated = add_data_bucket(
@@ -67,6 +70,7 @@ pub(super) fn add(
             id: "CuratedBucket",
             name: curated_name.clone(),
             rules: curated_rules,
+            policy: Vec::new(),
         },
     )?;
     Ok(Buckets {
@@ -148,7 +152,7 @@ pub(super) fn add_data_bucket(
         },
         Options::retained(),
     )?;
-    add_tls_only_policy(t, &format!("{}Policy", bucket.id), &handle, Vec::new())?;
+    add_tls_only_policy(t, &format!("{}Policy", bucket.id), &handle, bucket.policy)?;
     Ok(handle)
 }
 
