@@ -102,6 +102,7 @@ const CLIENTS: &[(&str, &str)] = &[
     ("ssm", "ssm"),
     ("autoscaling", "autoscaling"),
     ("ec2", "ec2"),
+    ("acm", "acm"),
 ];
 
 fn repository() -> PathBuf {

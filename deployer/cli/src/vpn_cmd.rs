@@ -38,8 +38,8 @@ struct ProfileArgs {
     /// Its private key (PEM). It is copied into the profile, never printed.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// The client root CA (PEM), when it is not the CA of the endpoint's server certificate
-    /// (default: the `<ca>` of the endpoint's exported configuration).
+    /// The client root CA (PEM) to check the certificate against, instead of reading it from ACM
+    /// (default: the certificate `network.vpn.<region>.client_root_certificate_arn` names).
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
     /// Where to write the profile (default: `<env>-<region>.ovpn`).
@@ -93,13 +93,31 @@ async fn profile(args: &ProfileArgs) -> Result<ExitCode> {
         let stack = deploy::stack_of(output, StackKind::Pipeline)?.name.clone();
         let name = clients.region.as_str();
         let endpoint = vpn::endpoint_id(&clients.cloudformation, name, &stack).await?;
-        let ec2 = vpn::ec2_client(context.aws_for(&output.region).sdk_config(), name);
+        let config = context.aws_for(&output.region).sdk_config();
+        let client_root_ca = match &ca {
+            Some(pem) => pem.clone(),
+            None => {
+                let Some(certificates) = context.env.network.vpn.get(&output.region) else {
+                    bail!(
+                        "{name} has no VPN in {}: `network.vpn` names no certificates for it",
+                        context.env.name.as_str()
+                    );
+                };
+                vpn::client_root_ca(
+                    &vpn::acm_client(config, name),
+                    name,
+                    &certificates.client_root_certificate_arn,
+                )
+                .await?
+            }
+        };
+        let ec2 = vpn::ec2_client(config, name);
         let written = vpn::profile(
             &ec2,
             name,
             &endpoint,
             &certificate,
-            ca.as_deref().map(str::as_bytes),
+            client_root_ca.as_bytes(),
             SystemTime::now(),
             &out,
         )

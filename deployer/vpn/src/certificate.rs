@@ -32,7 +32,7 @@ pub enum CertificateError {
     NoCa,
     /// The certificate was not issued by the endpoint's client root CA.
     #[error(
-        "the certificate {subject} was not issued by the endpoint's client root CA: use a certificate signed by that CA (or give the CA with --ca if the endpoint's server certificate has another one)"
+        "the certificate {subject} was not issued by the endpoint's client root CA: use a certificate signed by that CA (the certificate ACM holds as the region's `client_root_certificate_arn`, or the CA given with --ca)"
     )]
     WrongIssuer {
         /// The certificate's subject.

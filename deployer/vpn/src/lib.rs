@@ -3,8 +3,9 @@
 //! - [`profile`]: the endpoint's client configuration (EC2 `ExportClientVpnClientConfiguration`)
 //!   completed with the operator's certificate and key into one `.ovpn` file, written with mode
 //!   0600 and never printed. The certificate is checked first, with the X.509 verifier rustls uses
-//!   (`rustls-webpki`): it must chain to the endpoint's client root CA and be valid now, so a
-//!   profile that cannot connect is never written.
+//!   (`rustls-webpki`): it must chain to the endpoint's client root CA (read from ACM by
+//!   [`client_root_ca`], the certificate the environment names) and be valid now, so a profile
+//!   that cannot connect is never written.
 //! - [`revoke`]: a certificate revocation list, checked to be one, imported into the endpoint
 //!   (EC2 `ImportClientVpnClientCertificateRevocationList`).
 //!
@@ -87,6 +88,47 @@ pub async fn endpoint_id(
         })
 }
 
+/// The client root CA (PEM: the certificate and its chain) that ACM holds as `arn`, the
+/// `client_root_certificate_arn` the environment gives the region's endpoint.
+pub async fn client_root_ca(
+    acm: &aws_sdk_acm::Client,
+    region: &str,
+    arn: &str,
+) -> Result<String, VpnError> {
+    let found = acm
+        .get_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            VpnError::Aws(
+                aws_connect::CallError::new(format!("ACM GetCertificate {arn}"), region, &e)
+                    .to_string(),
+            )
+        })?;
+    let mut pem = found.certificate().unwrap_or_default().trim().to_owned();
+    if pem.is_empty() {
+        return Err(VpnError::Aws(format!(
+            "ACM in {region} returned no certificate for {arn}: check `network.vpn.{region}.client_root_certificate_arn`"
+        )));
+    }
+    if let Some(chain) = found.certificate_chain().filter(|c| !c.trim().is_empty()) {
+        pem.push('\n');
+        pem.push_str(chain.trim());
+    }
+    pem.push('\n');
+    Ok(pem)
+}
+
+/// The ACM client of `region`, from the deployer's one SDK configuration (`aws-connect`).
+pub fn acm_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_acm::Client {
+    aws_sdk_acm::Client::from_conf(
+        aws_sdk_acm::config::Builder::from(config)
+            .region(aws_sdk_acm::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
 /// The EC2 client of `region`, from the deployer's one SDK configuration (`aws-connect`).
 pub fn ec2_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(
@@ -108,14 +150,15 @@ pub struct WrittenProfile {
 }
 
 /// Exports `endpoint`'s client configuration and writes it to `out` (mode 0600) with the
-/// certificate and key of `certificate` inlined. `ca_override` is the client root CA in PEM when
-/// it is not the CA of the exported configuration's `<ca>` block (the endpoint's server CA).
+/// certificate and key of `certificate` inlined, once the certificate is known to be issued by
+/// `client_root_ca` (PEM; [`client_root_ca`] reads it from ACM) and valid at `now`. The exported
+/// configuration's own `<ca>` is the server certificate's CA, which need not be the clients'.
 pub async fn profile(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
     endpoint: &str,
     certificate: &ClientCertificate,
-    ca_override: Option<&[u8]>,
+    client_root_ca: &[u8],
     now: std::time::SystemTime,
     out: &Path,
 ) -> Result<WrittenProfile, VpnError> {
@@ -139,14 +182,10 @@ pub async fn profile(
         endpoint: endpoint.to_owned(),
         problem,
     };
-    let ca = match ca_override {
-        Some(pem) => pem.to_vec(),
-        None => ovpn::block(configuration, "ca")
-            .ok_or_else(|| config_problem("has no <ca> block".into()))?
-            .as_bytes()
-            .to_vec(),
-    };
-    let checked = certificate.check(&ca, now)?;
+    if ovpn::block(configuration, "ca").is_none() {
+        return Err(config_problem("has no <ca> block".into()));
+    }
+    let checked = certificate.check(client_root_ca, now)?;
     let text = ovpn::complete(configuration, certificate)
         .map_err(|problem| config_problem(problem.to_owned()))?;
     ovpn::write_private(out, &text).map_err(|source| VpnError::File {

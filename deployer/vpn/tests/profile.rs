@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_acm::operation::get_certificate::GetCertificateOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
 use aws_sdk_ec2::operation::export_client_vpn_client_configuration::ExportClientVpnClientConfigurationOutput;
 use aws_sdk_ec2::operation::import_client_vpn_client_certificate_revocation_list::ImportClientVpnClientCertificateRevocationListOutput;
@@ -72,6 +73,11 @@ fn exported(ca_pem: &str) -> String {
     )
 }
 
+/// The client root CA that issued the operator's certificate.
+fn ca() -> String {
+    fixture("ca.pem")
+}
+
 fn operator() -> ClientCertificate {
     ClientCertificate::from_pem(
         fixture("client.pem"),
@@ -91,6 +97,22 @@ fn ec2_exporting(configuration: String) -> aws_sdk_ec2::Client {
                 .build()
         });
     client!(aws_sdk_ec2, [&rule])
+}
+
+const CLIENT_ROOT_ARN: &str =
+    "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-4a1b-8c2d-3e4f5a6b7c8d";
+
+/// ACM answering GetCertificate for [`CLIENT_ROOT_ARN`] only, with `certificate` and `chain`.
+fn acm_holding(certificate: Option<String>, chain: Option<String>) -> aws_sdk_acm::Client {
+    let rule = mock!(aws_sdk_acm::Client::get_certificate)
+        .match_requests(|r| r.certificate_arn() == Some(CLIENT_ROOT_ARN))
+        .then_output(move || {
+            GetCertificateOutput::builder()
+                .set_certificate(certificate.clone())
+                .set_certificate_chain(chain.clone())
+                .build()
+        });
+    client!(aws_sdk_acm, [&rule])
 }
 
 fn out_path(name: &str) -> PathBuf {
@@ -156,7 +178,7 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        ca().as_bytes(),
         while_valid(),
         &out,
     )
@@ -213,7 +235,7 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
             "eu-west-1",
             ENDPOINT,
             &operator(),
-            None,
+            ca().as_bytes(),
             while_valid(),
             &out,
         )
@@ -226,14 +248,17 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
 
 #[tokio::test]
 async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
-    let ec2 = ec2_exporting(exported(&fixture("other-ca.pem")));
+    // The endpoint's server certificate is from the operator's CA, but the client root CA (what
+    // ACM holds for the endpoint) is another one: refused, whatever the exported `<ca>` says.
+    let ec2 = ec2_exporting(exported(&ca()));
     let out = out_path("wrong-ca");
+    let other = fixture("other-ca.pem");
     let error = vpn::profile(
         &ec2,
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        other.as_bytes(),
         while_valid(),
         &out,
     )
@@ -253,19 +278,22 @@ async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
         "{error}"
     );
     assert!(!out.exists());
-    // The right CA given explicitly (a server certificate from another CA) makes it usable.
+    // A server certificate from another CA than the clients': the check is against the client
+    // root CA, so the operator's certificate is usable and the exported `<ca>` kept as it is.
+    let ec2 = ec2_exporting(exported(&other));
     vpn::profile(
         &ec2,
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        Some(fixture("ca.pem").as_bytes()),
+        ca().as_bytes(),
         while_valid(),
         &out,
     )
     .await
     .unwrap();
-    assert!(out.exists());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(ovpn::block(&text, "ca"), Some(other.trim()));
 }
 
 #[tokio::test]
@@ -277,7 +305,7 @@ async fn an_expired_certificate_is_refused_with_its_date() {
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        ca().as_bytes(),
         after_expiry(),
         &out,
     )
@@ -294,7 +322,7 @@ async fn an_expired_certificate_is_refused_with_its_date() {
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        ca().as_bytes(),
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600), // 2026-01-01
         &out,
     )
@@ -315,7 +343,7 @@ async fn a_configuration_without_its_ca_or_not_a_client_profile_is_refused() {
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        ca().as_bytes(),
         while_valid(),
         &out,
     )
@@ -328,7 +356,7 @@ async fn a_configuration_without_its_ca_or_not_a_client_profile_is_refused() {
         "eu-west-1",
         ENDPOINT,
         &operator(),
-        None,
+        ca().as_bytes(),
         while_valid(),
         &out,
     )
@@ -412,4 +440,45 @@ async fn a_revocation_list_is_checked_then_imported() {
         );
     }
     assert_eq!(import.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn the_client_root_ca_is_read_from_acm_and_checks_the_certificate() {
+    let acm = acm_holding(Some(ca()), None);
+    let read = vpn::client_root_ca(&acm, "eu-west-1", CLIENT_ROOT_ARN)
+        .await
+        .unwrap();
+    assert_eq!(read.trim(), ca().trim());
+    assert!(operator().check(read.as_bytes(), while_valid()).is_ok());
+
+    // An intermediate CA imported with its chain: both are trust anchors, in that order.
+    let acm = acm_holding(Some(ca()), Some(fixture("other-ca.pem")));
+    let read = vpn::client_root_ca(&acm, "eu-west-1", CLIENT_ROOT_ARN)
+        .await
+        .unwrap();
+    assert_eq!(read.matches("BEGIN CERTIFICATE").count(), 2, "{read}");
+    assert!(read.starts_with(ca().trim()), "{read}");
+    assert!(operator().check(read.as_bytes(), while_valid()).is_ok());
+
+    // ACM holding another CA under that ARN: the operator's certificate is refused.
+    let acm = acm_holding(Some(fixture("other-ca.pem")), None);
+    let read = vpn::client_root_ca(&acm, "eu-west-1", CLIENT_ROOT_ARN)
+        .await
+        .unwrap();
+    assert!(matches!(
+        operator().check(read.as_bytes(), while_valid()),
+        Err(CertificateError::WrongIssuer { .. })
+    ));
+
+    // No certificate in the answer: the error names the environment key to check.
+    let acm = acm_holding(None, None);
+    let error = vpn::client_root_ca(&acm, "eu-west-1", CLIENT_ROOT_ARN)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("network.vpn.eu-west-1.client_root_certificate_arn"),
+        "{error}"
+    );
 }

@@ -234,6 +234,13 @@ pub mod autoscaling {
         Action::new("autoscaling", "DescribeAutoScalingGroups");
 }
 
+/// AWS Certificate Manager (`deployer vpn profile` reads the Client VPN's client root CA).
+pub mod acm {
+    use super::Action;
+    /// Read a certificate and its chain (public certificates only, never a private key).
+    pub const GET_CERTIFICATE: Action = Action::new("acm", "GetCertificate");
+}
+
 /// Amazon EC2 Client VPN (`deployer vpn profile` and `deployer vpn revoke`).
 pub mod ec2 {
     use super::Action;

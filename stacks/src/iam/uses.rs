@@ -15,8 +15,8 @@ use lambda_contract::{prefixes, to_parquet, transform};
 
 use super::Action;
 use super::actions::{
-    autoscaling, cloudformation, cloudwatch, ec2, firehose, glue, iam, kinesis, kms, lambda, logs,
-    s3, secretsmanager, sns, sqs, ssm, sts,
+    acm, autoscaling, cloudformation, cloudwatch, ec2, firehose, glue, iam, kinesis, kms, lambda,
+    logs, s3, secretsmanager, sns, sqs, ssm, sts,
 };
 use crate::kms_use::{Encrypted, ROLE_USES, RoleUse};
 
@@ -136,6 +136,8 @@ pub enum Use {
     DeployerReadsShardInstances,
     /// `vpn profile` exports the Client VPN endpoint's client configuration.
     DeployerExportsVpnProfile,
+    /// `vpn profile` reads the endpoint's client root CA from ACM to check the operator's certificate.
+    DeployerReadsVpnClientRootCa,
     /// `vpn revoke` imports a certificate revocation list into the Client VPN endpoint.
     DeployerRevokesVpnCertificates,
     /// `verify` (and `up`'s canary gate) checks the Lambdas, the delivery stream and the Glue table.
@@ -363,6 +365,7 @@ impl Use {
         Use::DeployerReadsMetrics,
         Use::DeployerReadsShardInstances,
         Use::DeployerExportsVpnProfile,
+        Use::DeployerReadsVpnClientRootCa,
         Use::DeployerRevokesVpnCertificates,
         Use::DeployerVerifiesResources,
         Use::DeployerVerifiesEventSources,
@@ -835,6 +838,13 @@ impl Use {
                 "deployer/vpn/src/lib.rs",
                 ".export_client_vpn_client_configuration()",
             ),
+            DeployerReadsVpnClientRootCa => code(
+                "deployer vpn profile",
+                "GetCertificate: the client root CA the environment names, to check the operator's certificate before a profile is written",
+                &[acm::GET_CERTIFICATE],
+                "deployer/vpn/src/lib.rs",
+                ".get_certificate()",
+            ),
             DeployerRevokesVpnCertificates => code(
                 "deployer vpn revoke",
                 "ImportClientVpnClientCertificateRevocationList: the operator's revocation list replaces the endpoint's",
@@ -1002,6 +1012,7 @@ impl Use {
             | DeployerUsesDataKey
             | DeployerReadsShardInstances
             | DeployerExportsVpnProfile
+            | DeployerReadsVpnClientRootCa
             | DeployerRevokesVpnCertificates
             | DeployerAssumesOtherAccountsRoles
             | HandlersOf { .. } => None,

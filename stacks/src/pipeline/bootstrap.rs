@@ -478,6 +478,20 @@ fn add_deploy_role(
                 [Expr::lit(names.vpn_endpoint())],
             ),
         );
+        // The client root CAs the environment names, exactly (an ARN holds its account and region).
+        let client_root_cas: BTreeSet<&str> = env
+            .network
+            .vpn
+            .values()
+            .map(|c| c.client_root_certificate_arn.as_str())
+            .collect();
+        statements.push(
+            Statement::grant(
+                &[Use::DeployerReadsVpnClientRootCa],
+                client_root_cas.into_iter().map(Expr::lit),
+            )
+            .sid("ReadTheVpnsClientRootCa"),
+        );
     }
     // A GitLab job holds the first account's deploy role and assumes the other accounts' from
     // there: a role in another account needs this grant besides that role's trust policy.
