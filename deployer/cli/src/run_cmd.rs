@@ -51,6 +51,31 @@ fn run_dir(env: &str) -> PathBuf {
         .join(env)
 }
 
+/// Holds `run_dir` for this run: an exclusive lock on its `.lock` file, released when the returned
+/// file is dropped (or the process ends). A second run of the same environment would share the
+/// scraper's spool, the functions' folders and logs, so it is refused instead.
+fn hold_run_dir(run_dir: &std::path::Path, env: &str) -> Result<std::fs::File> {
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
+    let path = run_dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `deployer run --env {env}` is running with {}: stop it first (Ctrl-C in its terminal); two runs would share its scraper spool, functions and logs",
+            run_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// Runs `deployer run`.
 pub async fn run(args: &RunArgs) -> Result<ExitCode> {
     let env = load_environment(&args.target.paths, &args.target.env)?;
@@ -85,6 +110,7 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
         secret_value: std::env::var(local_run::SECRET_VALUE_VARIABLE).unwrap_or_default(),
         scraper: !args.no_scraper,
     };
+    let _held = hold_run_dir(&options.run_dir, &args.target.env)?;
     let mut pipeline = local_run::LocalPipeline::prepare(&options).await?;
     if let Some(path) = &args.ready_file {
         pipeline = pipeline.signal_ready(path.clone());
@@ -123,6 +149,21 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_run_of_the_same_environment_is_refused_until_the_first_ends() {
+        let dir = std::env::temp_dir().join(format!("mst-run-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = hold_run_dir(&dir, "local").unwrap();
+        let error = hold_run_dir(&dir, "local").unwrap_err().to_string();
+        assert!(
+            error.contains("another `deployer run --env local` is running"),
+            "{error}"
+        );
+        drop(first);
+        hold_run_dir(&dir, "local").unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn durations_take_seconds_minutes_and_hours() {

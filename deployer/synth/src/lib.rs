@@ -107,9 +107,9 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
     let mut regions = Vec::new();
     let mut snapshot: Option<(Region, Snapshot)> = None;
     let mut grants = None;
-    let all = pipeline::regions_stacks(env, only).map_err(|source| SynthError::Build {
-        region: only.unwrap_or(env.canary_region()).clone(),
-        source,
+    let all = pipeline::regions_stacks(env, only).map_err(|e| SynthError::Build {
+        region: e.region,
+        source: e.source,
     })?;
     for (region, built) in &all {
         let index = env

@@ -109,9 +109,21 @@ pub enum BuildError {
     MissingParameter(&'static str),
 }
 
+/// A [`BuildError`] with the region whose stacks it stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("building the stacks for {region}: {source}")]
+pub struct RegionBuildError {
+    /// The region being built.
+    pub region: Region,
+    /// What went wrong.
+    #[source]
+    pub source: BuildError,
+}
+
 /// The stacks of one region, in deployment order.
 pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildError> {
-    Ok(regions_stacks(env, Some(region))?
+    Ok(regions_stacks(env, Some(region))
+        .map_err(|e| e.source)?
         .into_iter()
         .flat_map(|(_, stacks)| stacks)
         .collect())
@@ -126,26 +138,34 @@ pub fn stacks(env: &Environment, region: &Region) -> Result<Vec<Stack>, BuildErr
 pub fn regions_stacks(
     env: &Environment,
     only: Option<&Region>,
-) -> Result<Vec<(Region, Vec<Stack>)>, BuildError> {
+) -> Result<Vec<(Region, Vec<Stack>)>, RegionBuildError> {
     let names = Names::new(env);
     let wanted = |region: &Region| only.is_none_or(|o| o == region);
+    fn in_region(region: &Region) -> impl FnOnce(BuildError) -> RegionBuildError + '_ {
+        move |source| RegionBuildError {
+            region: region.clone(),
+            source,
+        }
+    }
     let pipelines = env
         .regions
         .iter()
         .filter(|r| env.is_bootstrapped() || wanted(r))
-        .map(|r| Ok((r, pipeline(env, r, &names)?)))
-        .collect::<Result<Vec<_>, BuildError>>()?;
+        .map(|r| Ok((r, pipeline(env, r, &names).map_err(in_region(r))?)))
+        .collect::<Result<Vec<_>, RegionBuildError>>()?;
     let every_pipeline: Vec<&Template> = pipelines.iter().map(|(_, t)| t).collect();
     let mut artifacts = Vec::new();
     for (region, _) in pipelines.iter().filter(|(r, _)| wanted(r)) {
-        let mut template = artifacts::template(&names, env.is_bootstrapped())?;
+        let mut template =
+            artifacts::template(&names, env.is_bootstrapped()).map_err(in_region(region))?;
         bootstrap::add(
             &mut template,
             env,
             &names,
             bootstrap::Deploys::Pipeline,
             &every_pipeline,
-        )?;
+        )
+        .map_err(in_region(region))?;
         artifacts.push(((*region).clone(), template));
     }
     let pipelines = pipelines.into_iter().filter(|(r, _)| wanted(r));
