@@ -3,7 +3,7 @@
 //! role lists the roles there are.
 //!
 //! After an intended change of a grant or of a use's wording, regenerate the golden file with
-//! `UPDATE_GOLDEN=1 cargo nextest run -p deployer --test policy_explain` and review its diff.
+//! `UPDATE_GOLDEN=1 cargo nextest run -p deployer --test it -E 'test(/^policy_explain::/)'` and review its diff.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ fn every_role_of_local_is_explained_as_the_golden_file_says() {
     assert!(
         stdout == expected,
         "`policy explain --env local` differs from {}; if the change is intended, run \
-         UPDATE_GOLDEN=1 cargo nextest run -p deployer --test policy_explain and review the diff.\n\
+         UPDATE_GOLDEN=1 cargo nextest run -p deployer --test it -E 'test(/^policy_explain::/)' and review the diff.\n\
          --- output ---\n{stdout}",
         golden().display()
     );

@@ -8,7 +8,7 @@
 //! these policies: with IAM on (`INITIAL_NO_AUTH_ACTION_COUNT`) it authorizes every non-S3 action
 //! against the resource `*` only, so any statement scoped to a stack's ARN would be refused.
 //! Whether the deploy role allows the calls is checked against the policies themselves
-//! (`stacks/tests/deploy_role_calls.rs`, `stacks/tests/handler_permissions.rs`); this test checks
+//! (`stacks/tests/it/deploy_role_calls.rs`, `stacks/tests/it/handler_permissions.rs`); this test checks
 //! the wiring: which stack, in which account, with which role.
 
 // Test code: a failed unwrap is a failed test, with its message.

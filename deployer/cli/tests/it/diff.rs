@@ -3,7 +3,7 @@
 //! anything (a `cargo` that records its calls is first on `PATH` and in `CARGO`).
 //!
 //! After an intended change of the output, regenerate the golden files with
-//! `UPDATE_GOLDEN=1 cargo nextest run -p deployer --test diff` and review their diff.
+//! `UPDATE_GOLDEN=1 cargo nextest run -p deployer --test it -E 'test(/^diff::/)'` and review their diff.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 use std::fs;
@@ -42,7 +42,7 @@ fn golden(name: &str, actual: &str) {
     assert!(
         actual == expected,
         "the output differs from {}; if the change is intended, run UPDATE_GOLDEN=1 cargo nextest \
-         run -p deployer --test diff and review the diff.\n--- output ---\n{actual}",
+         run -p deployer --test it -E 'test(/^diff::/)' and review the diff.\n--- output ---\n{actual}",
         path.display()
     );
 }
