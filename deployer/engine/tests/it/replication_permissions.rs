@@ -3,7 +3,7 @@
 //!
 //! S3 replication calls no public API with the role that moto could replay: the role's actions are
 //! checked here where moto attributes a request to them, and the others are listed with the reason
-//! and the test that covers them (stacks/tests/replication.rs: the exact documented set, the KMS
+//! and the test that covers them (stacks/tests/it/replication.rs: the exact documented set, the KMS
 //! conditions; stacks::kms_use: the KMS use the S3 actions imply).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test, with its message.
@@ -37,7 +37,7 @@ const NOT_JUDGED: [(&str, &str); 10] = [
     ),
     (
         "s3:GetObjectVersionForReplication",
-        "S3 replication's own read: no public API; stacks/tests/replication.rs checks the grant",
+        "S3 replication's own read: no public API; stacks/tests/it/replication.rs checks the grant",
     ),
     (
         "s3:GetObjectVersionAcl",
@@ -59,7 +59,7 @@ const NOT_JUDGED: [(&str, &str); 10] = [
     ),
     (
         "kms:Encrypt",
-        "KMS use implied by SSE-KMS replicas: stacks/tests/replication.rs checks key and conditions",
+        "KMS use implied by SSE-KMS replicas: stacks/tests/it/replication.rs checks key and conditions",
     ),
     (
         "sts:AssumeRole",

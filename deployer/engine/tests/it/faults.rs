@@ -110,7 +110,7 @@ fn events(list: Vec<StackEvent>) -> DescribeStackEventsOutput {
 }
 
 /// prod.yaml without its `dr:` section: these tests drive the regions' own stacks through the
-/// mocks; the DR region's stack that `up` deploys first is tested in tests/dr.rs.
+/// mocks; the DR region's stack that `up` deploys first is tested in tests/it/dr.rs.
 fn prod() -> Environment {
     let mut env = environment::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml"),
