@@ -3,8 +3,6 @@
 //! the bearer token and the bodies, keeps what is written, and answers reads the way Grafana does
 //! (with fields of its own added, secrets never returned).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -340,7 +338,7 @@ fn changes(outcomes: &[grafana::push::Outcome]) -> Vec<(&'static str, Change)> {
 #[tokio::test(flavor = "current_thread")]
 async fn first_push_creates_a_repush_changes_nothing_and_an_edit_updates_only_its_object() {
     let fake = FakeGrafana::start();
-    let env = common::shipped("prod");
+    let env = crate::common::shipped("prod");
     let p = grafana::generate(&env);
     let client = Grafana::new(&fake.url, TOKEN).expect("client");
 
@@ -403,7 +401,7 @@ async fn first_push_creates_a_repush_changes_nothing_and_an_edit_updates_only_it
     assert_eq!(log.len(), 7);
 
     // A new threshold changes the rule group and the quotes dashboard's move panel only.
-    let edited = grafana::generate(&common::variant(
+    let edited = grafana::generate(&crate::common::variant(
         "prod",
         "threshold_pct: 1.0",
         "threshold_pct: 2.0",
@@ -433,7 +431,7 @@ async fn first_push_creates_a_repush_changes_nothing_and_an_edit_updates_only_it
 #[tokio::test(flavor = "current_thread")]
 async fn a_missing_secret_or_a_wrong_token_is_a_clear_error() {
     let fake = FakeGrafana::start();
-    let p = grafana::generate(&common::shipped("prod"));
+    let p = grafana::generate(&crate::common::shipped("prod"));
     let client = Grafana::new(&fake.url, TOKEN).expect("client");
     let err = push(&p, &client, &|_| None)
         .await

@@ -2,8 +2,6 @@
 //! the environment's threshold and the notify Lambda's window, every symbol is selectable,
 //! secrets stay out of the files, and the output is byte-identical across runs.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use grafana::Provisioning;
@@ -16,7 +14,7 @@ fn datasource_uids(p: &Provisioning) -> BTreeSet<String> {
 
 #[test]
 fn every_panel_and_query_names_an_existing_data_source() {
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         let uids = datasource_uids(&p);
         for d in &p.dashboards {
@@ -66,7 +64,7 @@ fn inputs(model: &Value) -> Vec<String> {
 
 #[test]
 fn every_rule_condition_and_expression_names_an_existing_query() {
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         let uids = datasource_uids(&p);
         for rule in &p.rule_group.rules {
@@ -123,9 +121,9 @@ fn every_rule_condition_and_expression_names_an_existing_query() {
 fn uids_are_unique_stable_and_within_grafanas_limit() {
     let mut across_envs = BTreeSet::new();
     for env in [
-        common::shipped("local"),
-        common::shipped("dev"),
-        common::shipped("prod"),
+        crate::common::shipped("local"),
+        crate::common::shipped("dev"),
+        crate::common::shipped("prod"),
     ] {
         let p = grafana::generate(&env);
         let mut uids: Vec<String> = vec![p.folder.uid.clone()];
@@ -173,7 +171,7 @@ fn uids_are_unique_stable_and_within_grafanas_limit() {
 
 #[test]
 fn the_price_move_rule_uses_the_environments_threshold_and_notifys_window() {
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         assert_eq!(
             p.rule_group.interval_seconds,
@@ -220,7 +218,7 @@ fn the_price_move_rule_uses_the_environments_threshold_and_notifys_window() {
 
 #[test]
 fn every_symbol_is_in_the_template_variable_and_the_rules() {
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         let quotes = p
             .dashboards
@@ -265,7 +263,7 @@ fn every_symbol_is_in_the_template_variable_and_the_rules() {
 
 #[test]
 fn every_health_alarm_is_charted_and_alerted_in_every_region() {
-    let env = common::shipped("prod");
+    let env = crate::common::shipped("prod");
     let p = grafana::generate(&env);
     let health = p
         .dashboards
@@ -311,7 +309,7 @@ fn every_health_alarm_is_charted_and_alerted_in_every_region() {
 
 #[test]
 fn output_is_byte_identical_across_runs_and_holds_no_secret() {
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let first = grafana::generate(&env).files();
         let second = grafana::generate(&env).files();
         assert_eq!(first, second);
@@ -354,7 +352,7 @@ fn output_is_byte_identical_across_runs_and_holds_no_secret() {
 
 #[test]
 fn the_provisioning_files_reference_each_other() {
-    let env = common::shipped("prod");
+    let env = crate::common::shipped("prod");
     let p = grafana::generate(&env);
     let files = p.files();
     let provider: Value =
@@ -400,13 +398,13 @@ fn the_provisioning_files_reference_each_other() {
         influx["secureJsonData"]["httpHeaderValue1"],
         "Token ${MST_GRAFANA_INFLUX_TOKEN}"
     );
-    let v1 = grafana::generate(&common::v1_with_user());
+    let v1 = grafana::generate(&crate::common::v1_with_user());
     let entry = v1.datasources[0].provisioning_file_entry();
     assert_eq!(entry["user"], "grafana");
     assert_eq!(
         entry["secureJsonData"]["password"],
         "${MST_GRAFANA_INFLUX_PASSWORD}"
     );
-    let vm = grafana::generate(&common::victoria_metrics());
+    let vm = grafana::generate(&crate::common::victoria_metrics());
     assert_eq!(vm.datasources[0].kind, "prometheus");
 }

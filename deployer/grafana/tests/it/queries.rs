@@ -15,8 +15,6 @@
 //! series missing on one side dropped) are Grafana's server-side expressions, emulated here to
 //! check which symbols would fire.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -154,7 +152,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn influxql_panels_and_rules_return_the_expected_series() {
-    let env = common::shipped("prod");
+    let env = crate::common::shipped("prod");
     let p = grafana::generate(&env);
     let source = &p.datasources[0];
     assert_eq!(source.kind, "influxdb");
@@ -295,7 +293,7 @@ fn influxql_panels_and_rules_return_the_expected_series() {
 /// Prometheus API.
 #[tokio::test(flavor = "current_thread")]
 async fn promql_panels_and_rules_return_the_expected_series() {
-    let env = common::victoria_metrics();
+    let env = crate::common::victoria_metrics();
     let p = grafana::generate(&env);
     assert_eq!(p.datasources[0].kind, "prometheus");
     let server = testkit::VictoriaMetrics::start();

@@ -1,7 +1,5 @@
 //! Environments for the tests: the shipped files, and variants of them.
 
-#![allow(dead_code)]
-
 use environment::Environment;
 
 /// A shipped environment file, `environments/<name>.yaml`.

@@ -2,8 +2,6 @@
 //! published JSON schemas (vendored in `schemas/`, see its README), for every flavour of
 //! environment.
 
-mod common;
-
 use serde_json::{Value, json};
 
 fn schema(file: &str, definition: &str) -> jsonschema::Validator {
@@ -31,7 +29,7 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
 #[test]
 fn dashboards_validate_against_grafanas_dashboard_schema() {
     let validator = schema("dashboard.jsonschema.json", "Dashboard");
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         assert_eq!(p.dashboards.len(), 2);
         for d in &p.dashboards {
@@ -49,7 +47,7 @@ fn alert_rules_group_and_contact_point_validate_against_grafanas_alerting_schema
     let rule = schema("alerting.jsonschema.json", "Rule");
     let group = schema("alerting.jsonschema.json", "RuleGroup");
     let contact = schema("alerting.jsonschema.json", "ContactPoint");
-    for env in common::all_flavours() {
+    for env in crate::common::all_flavours() {
         let p = grafana::generate(&env);
         assert!(!p.rule_group.rules.is_empty());
         for r in &p.rule_group.rules {
@@ -72,7 +70,7 @@ fn alert_rules_group_and_contact_point_validate_against_grafanas_alerting_schema
 /// Grafana's 40 characters fail, so the tests above can fail.
 #[test]
 fn the_schemas_reject_what_grafana_rejects() {
-    let p = grafana::generate(&common::shipped("prod"));
+    let p = grafana::generate(&crate::common::shipped("prod"));
     let mut dashboard = p.dashboards[0].model.clone();
     dashboard
         .as_object_mut()
