@@ -3,15 +3,13 @@
 //! spool dropping (and counting) the oldest records.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::{Cut, temp_dir};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use common::{Cut, temp_dir};
 use scraper::{Record, Sink, SinkSettings, Spool, kinesis_client_with};
 use scraper_config::StreamTarget;
 use testkit::Moto;

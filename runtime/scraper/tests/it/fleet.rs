@@ -4,16 +4,14 @@
 //! stops exactly its symbols, and its heartbeat goes stale while the others' stay fresh.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::temp_dir;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use common::temp_dir;
 use quote_record::Symbol;
 use scraper::Heartbeat;
 use scraper_config::{ScraperConfig, Shard};

@@ -3,8 +3,6 @@
 //! stay in the spool; started again against a working Kinesis, it sends them.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -12,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PageServer, Reply, quote_page, shard_records, temp_dir};
+use crate::common::{PageServer, Reply, quote_page, shard_records, temp_dir};
 use quote_record::Quote;
 use scraper::Spool;
 use testkit::Moto;

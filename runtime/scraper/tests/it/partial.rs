@@ -4,17 +4,15 @@
 //! spool with everything after it while other symbols carry on.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::temp_dir;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use common::temp_dir;
 use scraper::{Record, Sink, SinkSettings, Spool};
 use tokio::time::Instant;
 

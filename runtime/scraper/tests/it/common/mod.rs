@@ -1,6 +1,6 @@
 //! Test helpers: a tiny HTTP server on 127.0.0.1 and a TCP forwarder that can cut a connection (to
 //! moto, which `testkit::Moto` starts).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

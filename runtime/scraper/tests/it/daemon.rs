@@ -2,13 +2,11 @@
 //! per tick, SIGTERM → flush and exit 0; and a bad configuration → every problem, positioned, exit 2.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PageServer, Reply, quote_page, shard_records, temp_dir};
+use crate::common::{PageServer, Reply, quote_page, shard_records, temp_dir};
 use quote_record::Quote;
 use testkit::Moto;
 

@@ -2,12 +2,10 @@
 //! an invalid value, 429 with `Retry-After` (short and too long), 503, and a page slower than the timeout.
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-mod common;
-
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use common::{PageServer, Reply};
+use crate::common::{PageServer, Reply};
 use quote_record::Timestamp;
 use scraper::{
     ExtractError, FailureKind, FetchError, FetchSettings, PageField, Scrape, TickReport,
@@ -299,7 +297,7 @@ async fn proxies_rotate_and_a_dead_one_is_benched() {
             Reply::status(400)
         }
     });
-    let dead = format!("http://127.0.0.1:{}", common::free_port());
+    let dead = format!("http://127.0.0.1:{}", crate::common::free_port());
     let settings = FetchSettings {
         timeout: Duration::from_secs(5),
         requests_per_second_per_host: 1000.0,

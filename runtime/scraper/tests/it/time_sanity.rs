@@ -3,12 +3,10 @@
 //! the stream; a page priced a minute ago gives its record.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{PageServer, Reply};
+use crate::common::{PageServer, Reply};
 use quote_record::{Field, Invalid, Timestamp};
 use scraper::{ExtractError, FailureKind, FetchSettings, Scrape};
 use scraper_config::ScraperConfig;

@@ -4,12 +4,10 @@
 //! and its log names moto's AccessDenied and the action.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{PageServer, Reply, quote_page, shard_records, temp_dir};
+use crate::common::{PageServer, Reply, quote_page, shard_records, temp_dir};
 use testkit::Moto;
 use testkit::iam::{AssumedRole, RolePolicy};
 
@@ -25,15 +23,15 @@ const CALLED: [&str; 1] = ["kinesis:PutRecords"];
 const NOT_CALLED_BY_THE_CODE: [(&str, &str); 6] = [
     (
         "autoscaling:SetInstanceHealth",
-        "the heartbeat timer script marks a stalled instance unhealthy (tests/heartbeat_script.rs)",
+        "the heartbeat timer script marks a stalled instance unhealthy (tests/it/heartbeat_script.rs)",
     ),
     (
         "cloudformation:SignalResource",
-        "the heartbeat timer script signals the shard's group after the first tick (tests/heartbeat_script.rs)",
+        "the heartbeat timer script signals the shard's group after the first tick (tests/it/heartbeat_script.rs)",
     ),
     (
         "cloudwatch:PutMetricData",
-        "the heartbeat timer script publishes the heartbeat's counters (tests/heartbeat_script.rs)",
+        "the heartbeat timer script publishes the heartbeat's counters (tests/it/heartbeat_script.rs)",
     ),
     (
         "kms:GenerateDataKey",
