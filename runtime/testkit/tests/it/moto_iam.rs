@@ -2,7 +2,6 @@
 //! (a role may write under its prefix and nowhere else), conditions are not (`s3:prefix`), a
 //! Kinesis or SNS statement naming an ARN never matches (hence `RolePolicy::document`'s `*`), and
 //! denials and SNS messages with spaces read as they would from AWS (`python/sitecustomize.py`).
-#![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
