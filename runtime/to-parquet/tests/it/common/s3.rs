@@ -10,10 +10,6 @@ use to_parquet::handler::ToParquet;
 pub const RAW: &str = "mst-test-raw";
 pub const CURATED: &str = "mst-test-curated";
 
-pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    lambda_support::s3_client(&moto.sdk_config("eu-west-1").await)
-}
-
 /// The function against moto, with buckets made and the configuration the stack sets.
 pub async fn function(moto: &Moto) -> ToParquet {
     let sdk = moto.sdk_config("eu-west-1").await;

@@ -4,10 +4,8 @@
 //! names the action.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::s3::*;
-use common::*;
+use crate::common::s3::*;
+use crate::common::*;
 use lambda_contract::prefixes;
 use testkit::Moto;
 use testkit::iam::RolePolicy;

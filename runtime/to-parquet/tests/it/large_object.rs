@@ -3,11 +3,9 @@
 //! only` and prints the figure.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Write as _;
 
-use common::s3::*;
+use crate::common::s3::*;
 use testkit::Moto;
 
 const GIB: u64 = 1 << 30;

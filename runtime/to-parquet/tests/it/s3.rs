@@ -2,10 +2,8 @@
 //! independent reader (DuckDB, Hive partitioning) and compared with the input.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::s3::*;
-use common::*;
+use crate::common::s3::*;
+use crate::common::*;
 use testkit::Moto;
 use testkit::s3::objects;
 

@@ -5,14 +5,12 @@
 //! not JSON is an invocation error and the function goes on with the next one.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::s3::*;
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::s3::*;
-use common::*;
 use serde_json::Value;
 use testkit::s3::objects;
 use testkit::{LambdaProcess, Moto, Report, RuntimeApi};

@@ -2,9 +2,7 @@
 //! groups and early flushes keep memory bounded, and broken input is quarantined, not dropped.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use to_parquet::{Converter, Options, Output};
 
 /// Converts `input` fed in `chunk`-byte pieces; returns (partition path -> file bytes, quarantine).

@@ -1,9 +1,6 @@
 //! Test data: quote records as the scraper writes them, and a reader of the curated Parquet.
-#![allow(dead_code)]
 
 pub mod s3;
-
-use std::collections::BTreeMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
@@ -151,15 +148,6 @@ pub fn gzip(bytes: &[u8], members: usize) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(piece).unwrap();
         out.extend(encoder.finish().unwrap());
-    }
-    out
-}
-
-/// Counts per partition path.
-pub fn counts(rows: &[Row]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for row in rows {
-        *out.entry(row.0.clone()).or_default() += 1;
     }
     out
 }

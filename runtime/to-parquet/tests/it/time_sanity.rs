@@ -3,10 +3,8 @@
 //! the curated Parquet (read back with DuckDB); no `dt=` partition is made for them.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::s3::*;
-use common::*;
+use crate::common::s3::*;
+use crate::common::*;
 use testkit::Moto;
 use testkit::s3::objects;
 
