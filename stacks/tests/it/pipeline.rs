@@ -289,7 +289,7 @@ fn one_role_and_one_policy_per_component() {
         "FlowLogsRole",
         "GrafanaWorkspaceRole",
         "NotifyRole",
-        // prod has `dr:`: S3 replicates its buckets with this role (tests/replication.rs).
+        // prod has `dr:`: S3 replicates its buckets with this role (tests/it/replication.rs).
         "ReplicationRole",
         "ScraperRole",
         "ToParquetRole",
@@ -1309,7 +1309,7 @@ fn every_key_grant_is_limited_to_the_services_the_role_uses_the_key_through() {
     let template = pipeline_template("prod");
     for (id, policy) in of_type(&template, "AWS::IAM::Policy") {
         if id == "ReplicationPolicy" {
-            // Two keys (the source's and the DR region's): tests/replication.rs checks both.
+            // Two keys (the source's and the DR region's): tests/it/replication.rs checks both.
             continue;
         }
         let kms: Vec<&Value> = policy["PolicyDocument"]["Statement"]
