@@ -1,7 +1,7 @@
 //! What CloudFormation's resource handlers call, per resource type, and what each of those actions
 //! can be scoped to: the vendored `policies/handler-permissions.json` (generated from the resource
 //! provider schemas cfn-lint ships and parliament's copy of the Service Authorization Reference by
-//! `stacks/tests/handler_permissions.rs`, which also checks it is current). The CloudFormation
+//! `stacks/tests/it/handler_permissions.rs`, which also checks it is current). The CloudFormation
 //! execution role of the bootstrap stack is built from it.
 
 use std::collections::BTreeMap;
