@@ -13,34 +13,16 @@ use aws_sdk_acm::operation::get_certificate::GetCertificateOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
 use aws_sdk_ec2::operation::export_client_vpn_client_configuration::ExportClientVpnClientConfigurationOutput;
 use aws_sdk_ec2::operation::import_client_vpn_client_certificate_revocation_list::ImportClientVpnClientCertificateRevocationListOutput;
-use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::mock;
 use vpn::VpnError;
 use vpn::certificate::{CertificateError, ClientCertificate};
 use vpn::ovpn;
 
 /// Builds a client of any service crate over mock rules.
 macro_rules! client {
-    ($krate:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("eu-west-1"))
-                .credentials_provider($krate::config::Credentials::new(
-                    "AKIDTEST",
-                    "test-secret",
-                    None,
-                    None,
-                    "test",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .build(),
-        )
-    }};
+    ($krate:ident, $rules:expr) => {
+        testkit::mock_client!($krate, $rules)
+    };
 }
 
 const ENDPOINT: &str = "cvpn-endpoint-0123456789abcdef0";

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "aws")]
 pub mod iam;
+#[cfg(feature = "mocks")]
+pub mod mocks;
 pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;

@@ -23,7 +23,7 @@ use aws_sdk_cloudformation::types::{
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use engine::apply::Applied;
 use engine::artifacts::Artifact;
 use engine::artifacts::{Stored, StoredArtifact};
@@ -37,32 +37,13 @@ use stacks::pipeline::{ArtifactParameter, SCRAPER_IMAGE_PARAMETER, StackKind};
 
 /// Builds a client of any service crate over mock rules (no test-util feature needed).
 macro_rules! client {
-    ($krate:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("eu-west-1"))
-                .credentials_provider($krate::config::Credentials::new(
-                    "AKIDTEST",
-                    "test-secret",
-                    None,
-                    None,
-                    "test",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .retry_config(
-                    $krate::config::retry::RetryConfig::standard()
-                        .with_max_attempts(4)
-                        .with_initial_backoff(Duration::from_millis(100)),
-                )
-                .build(),
-        )
-    }};
+    ($krate:ident, $rules:expr) => {
+        testkit::mock_client!($krate, $rules, |c: $krate::config::Builder| c.retry_config(
+            $krate::config::retry::RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(100)),
+        ))
+    };
 }
 
 const THROTTLED: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>";

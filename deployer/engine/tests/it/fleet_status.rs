@@ -16,35 +16,17 @@ use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
 use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::Datapoint;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use engine::aws::RegionClients;
 use engine::fleet::{GroupInstances, ShardInstance, shard_states};
 use environment::Environment;
 
 /// Builds a client of any service crate over mock rules.
 macro_rules! client {
-    ($krate:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("eu-west-1"))
-                .credentials_provider($krate::config::Credentials::new(
-                    "AKIDTEST",
-                    "test-secret",
-                    None,
-                    None,
-                    "test",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .retry_config($krate::config::retry::RetryConfig::disabled())
-                .build(),
-        )
-    }};
+    ($krate:ident, $rules:expr) => {
+        testkit::mock_client!($krate, $rules, |c: $krate::config::Builder| c
+            .retry_config($krate::config::retry::RetryConfig::disabled()))
+    };
 }
 
 const NOW: u64 = 1_796_000_000;

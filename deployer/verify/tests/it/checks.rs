@@ -22,35 +22,18 @@ use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappin
 use aws_sdk_lambda::types::{
     EventSourceMappingConfiguration, FunctionConfiguration, LastUpdateStatus, State,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use environment::Environment;
 use verify::deployed::logical;
 use verify::{Clients, Deployed, Outcome, VerifyError, checks};
 
 /// Builds a client of any service crate over mock rules.
 macro_rules! client {
-    ($krate:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("eu-west-1"))
-                .credentials_provider($krate::config::Credentials::new(
-                    "AKIDTEST",
-                    "test-secret",
-                    None,
-                    None,
-                    "test",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .retry_config($krate::config::retry::RetryConfig::standard().with_max_attempts(1))
-                .build(),
-        )
-    }};
+    ($krate:ident, $rules:expr) => {
+        testkit::mock_client!($krate, $rules, |c: $krate::config::Builder| c.retry_config(
+            $krate::config::retry::RetryConfig::standard().with_max_attempts(1)
+        ))
+    };
 }
 
 const STREAM: &str = "mst-prod-pipeline-QuoteStream-1";
