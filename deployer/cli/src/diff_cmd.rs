@@ -186,7 +186,7 @@ fn code_changes(
 ) -> Vec<(ArtifactParameter, Code, String)> {
     ArtifactParameter::ALL
         .iter()
-        .filter(|p| declares["Parameters"].get(p.parameter_name()).is_some())
+        .filter(|p| p.is_declared_in(declares))
         .map(|&parameter| {
             if let Some(given) = given {
                 let key = given

@@ -160,9 +160,6 @@ pub fn spec(
         })?;
         parameters.insert(REPLICA_KEY_PARAMETER.to_owned(), arn.to_owned());
     }
-    // An artifact whose function this region's pipeline does not have (vpn-connect without a
-    // VPN) has no parameters there (CloudFormation refuses undeclared ones) and no source tag.
-    let declared = |name: &str| stack.json["Parameters"].get(name).is_some();
     if kind == StackKind::Pipeline {
         let pinned = pinned.ok_or_else(|| {
             Error::Other(format!(
@@ -181,7 +178,7 @@ pub fn spec(
         );
         for parameter in ArtifactParameter::ALL
             .into_iter()
-            .filter(|p| declared(p.parameter_name()))
+            .filter(|p| p.is_declared_in(&stack.json))
         {
             let artifact = stored
                 .iter()
@@ -206,7 +203,7 @@ pub fn spec(
         .map(|p| &p.artifacts[..])
         .unwrap_or_default()
         .iter()
-        .filter(|a| declared(a.parameter.parameter_name()))
+        .filter(|a| a.parameter.is_declared_in(&stack.json))
     {
         if let Some(source) = &artifact.source_sha256 {
             tags.insert(

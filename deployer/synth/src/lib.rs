@@ -112,11 +112,6 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
         source: e.source,
     })?;
     for (region, built) in &all {
-        let index = env
-            .regions
-            .iter()
-            .position(|r| r == region)
-            .unwrap_or_default();
         let stacks_out = stack_outputs(env, region, built)?;
         let region_snapshot =
             Snapshot::from_stacks(stacks_out.iter().map(|s| (s.name.as_str(), &s.json)));
@@ -129,7 +124,7 @@ pub fn synthesize(env: &Environment, only: Option<&Region>) -> Result<Synthesis,
         merge_snapshot(&mut snapshot, region, region_snapshot)?;
         regions.push(RegionOutput {
             region: region.clone(),
-            canary: index == 0,
+            canary: region == env.canary_region(),
             stacks: stacks_out,
         });
     }

@@ -53,6 +53,13 @@ impl ArtifactParameter {
         }
     }
 
+    /// Whether the pipeline template `template` (its JSON) declares this artifact's code
+    /// parameter: vpn-connect's only where the region has a VPN. CloudFormation refuses an
+    /// undeclared parameter, and an artifact not declared has no function to compare or tag.
+    pub fn is_declared_in(self, template: &serde_json::Value) -> bool {
+        template["Parameters"].get(self.parameter_name()).is_some()
+    }
+
     /// The artifact's name: the binary's name, and the prefix of its S3 key (`scraper/<sha256>.bin`).
     pub fn crate_name(self) -> &'static str {
         match self {
