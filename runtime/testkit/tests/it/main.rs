@@ -8,3 +8,4 @@
 #[cfg(feature = "aws")]
 mod moto_iam;
 mod quote_site;
+mod sitecustomize;

@@ -1,0 +1,24 @@
+//! `python/sitecustomize.py`'s changes to moto that must not change an answer, checked against
+//! moto's own code in the tools virtualenv.
+
+use std::process::Command;
+
+/// Fix 6 (moto's Kinesis shard in time independent of its size) answers every read, and the
+/// newest and oldest sequence numbers, exactly as moto's own implementation.
+#[test]
+fn the_kinesis_shard_fix_answers_as_motos_own_shard() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/checks/kinesis_shard.py");
+    let output = Command::new(testkit::tools_python())
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("40000 reads answered as moto's own"),
+        "{stdout}"
+    );
+    println!("{stdout}");
+}
