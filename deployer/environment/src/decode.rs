@@ -67,6 +67,9 @@ pub(crate) fn environment(dec: &Decoder<'_>, name: Option<EnvName>) -> Option<En
     if let (Some(network), Some(regions)) = (&network, &regions) {
         check_vpn_regions(dec, network, regions, local);
     }
+    if let (Some(network), Some(account), Some(deploy)) = (&network, &account, &deploy) {
+        check_vpn_accounts(dec, network, account, deploy.as_ref());
+    }
     if let (Some(grafana), Some(regions)) = (&grafana, &regions) {
         check_grafana_region(dec, grafana, regions);
     }
@@ -989,6 +992,56 @@ fn check_vpn_regions(dec: &Decoder<'_>, network: &Network, regions: &[Region], l
                 at,
                 format!("VPN certificates for `{region}`, which is not in `regions`"),
                 format!("remove the `{region}` entry, or add `{region}` to `regions`"),
+            );
+        }
+    }
+}
+
+/// Client VPN takes its certificates from ACM in the endpoint's own account (ACM certificates cannot
+/// be shared): each region's two ARNs must name the account the region is deployed to, else the
+/// endpoint fails to create in the middle of a rollout.
+fn check_vpn_accounts(
+    dec: &Decoder<'_>,
+    network: &Network,
+    account: &AccountId,
+    deploy: Option<&Deploy>,
+) {
+    for (region, certificates) in &network.vpn {
+        let moved = deploy.and_then(|d| d.accounts.get(region));
+        let expected = moved.unwrap_or(account).as_str();
+        for (key, arn) in [
+            (
+                "server_certificate_arn",
+                &certificates.server_certificate_arn,
+            ),
+            (
+                "client_root_certificate_arn",
+                &certificates.client_root_certificate_arn,
+            ),
+        ] {
+            // The shape was checked when the ARN was read: the account is its fifth field.
+            let Some(arn_account) = arn.split(':').nth(4) else {
+                continue;
+            };
+            if arn_account == expected {
+                continue;
+            }
+            let path = format!("network.vpn.{region}.{key}");
+            let Some(at) = dec.value_span(&path) else {
+                continue;
+            };
+            let or_fix = match moved {
+                Some(_) => format!("`deploy.accounts.{region}`"),
+                None => "`account`".to_owned(),
+            };
+            dec.error(
+                at,
+                format!(
+                    "`{path}` is a certificate of account {arn_account}, but `{region}` is deployed to account {expected}"
+                ),
+                format!(
+                    "a Client VPN endpoint only uses ACM certificates of its own account: import the certificate into ACM in account {expected} (region `{region}`) and use that ARN, or correct {or_fix}"
+                ),
             );
         }
     }

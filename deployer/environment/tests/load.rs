@@ -313,10 +313,12 @@ fn account_id_must_be_twelve_digits() {
         "`account` must be a 12-digit AWS account id, found `12345`",
         "aws sts get-caller-identity",
     );
-    // Unquoted numbers keep their digits as written (even a leading zero)...
+    // Unquoted numbers keep their digits as written (even a leading zero)... (the VPN
+    // certificates move with the account: they must be in it)
     let env = parse(
         FILE,
-        &edit(r#"account: "123456789012""#, "account: 012345678901"),
+        &edit(r#"account: "123456789012""#, "account: 012345678901")
+            .replace(":123456789012:certificate/", ":012345678901:certificate/"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(env.account.as_str(), "012345678901");
@@ -1131,6 +1133,15 @@ fn dr_region_must_be_known_and_outside_the_regions() {
     );
 }
 
+/// BASE with eu-central-1's VPN certificates in account 210987654321, where `DEPLOY` places the
+/// region (ACM certificates are not shared across accounts).
+fn two_account_base() -> String {
+    BASE.replace(
+        "arn:aws:acm:eu-central-1:123456789012:",
+        "arn:aws:acm:eu-central-1:210987654321:",
+    )
+}
+
 /// BASE is 17 lines long: a `deploy:` section starts on line 18.
 const DEPLOY: &str = r#"deploy:
   accounts:
@@ -1143,7 +1154,8 @@ const DEPLOY: &str = r#"deploy:
 
 #[test]
 fn deploy_places_regions_in_accounts_and_names_who_may_deploy() {
-    let env = parse(FILE, &format!("{BASE}{DEPLOY}")).unwrap_or_else(|e| panic!("{e}"));
+    let base = two_account_base();
+    let env = parse(FILE, &format!("{base}{DEPLOY}")).unwrap_or_else(|e| panic!("{e}"));
     assert!(env.is_bootstrapped());
     let accounts: Vec<(String, Vec<String>)> = env
         .accounts()
@@ -1193,9 +1205,10 @@ fn deploy_accounts_must_name_a_deployed_region() {
 
 #[test]
 fn deploy_role_must_be_in_the_account_it_is_listed_under() {
+    let base = two_account_base();
     assert_problem(
         &format!(
-            "{BASE}{}",
+            "{base}{}",
             DEPLOY.replace("role/deployer", "role/x").replace(
                 "arn:aws:iam::210987654321:role/x",
                 "arn:aws:iam::123456789012:role/x"
@@ -1210,9 +1223,10 @@ fn deploy_role_must_be_in_the_account_it_is_listed_under() {
 
 #[test]
 fn deploy_role_for_an_account_without_regions_is_refused() {
+    let base = two_account_base();
     assert_problem(
         &format!(
-            "{BASE}{}",
+            "{base}{}",
             DEPLOY.replace(
                 "\"210987654321\": arn:aws:iam::210987654321",
                 "\"999999999999\": arn:aws:iam::999999999999"
@@ -1227,9 +1241,10 @@ fn deploy_role_for_an_account_without_regions_is_refused() {
 
 #[test]
 fn deploy_principal_must_be_an_iam_arn() {
+    let base = two_account_base();
     assert_problem(
         &format!(
-            "{BASE}{}",
+            "{base}{}",
             DEPLOY.replace("arn:aws:iam::123456789012:role/ci-runner", "ci-runner")
         ),
         23,
@@ -1241,8 +1256,9 @@ fn deploy_principal_must_be_an_iam_arn() {
 
 #[test]
 fn deploy_needs_someone_to_assume_the_roles() {
+    let base = two_account_base();
     assert_problem(
-        &format!("{BASE}deploy:\n  accounts: {{eu-central-1: \"210987654321\"}}\n"),
+        &format!("{base}deploy:\n  accounts: {{eu-central-1: \"210987654321\"}}\n"),
         18,
         1,
         "`deploy` names nobody who may assume the deploy roles",
@@ -1252,9 +1268,10 @@ fn deploy_needs_someone_to_assume_the_roles() {
 
 #[test]
 fn deploy_gitlab_branch_must_match_exactly() {
+    let base = two_account_base();
     assert_problem(
         &format!(
-            "{BASE}{}",
+            "{base}{}",
             DEPLOY.replace("branch: main", "branch: \"release/*\"")
         ),
         24,
@@ -1393,4 +1410,48 @@ fn market_hours_that_cannot_be_read_are_positioned_errors() {
         // Line 11 of BASE; the value starts after `market_hours: `.
         assert_problem(&with(hours), 11, 74, message, help);
     }
+}
+
+#[test]
+fn vpn_certificates_must_be_in_the_account_their_region_is_deployed_to() {
+    // Line 16 is eu-west-1's entry; its client root certificate's value starts at column 124.
+    assert_problem(
+        &edit(
+            "arn:aws:acm:eu-west-1:123456789012:certificate/a-2",
+            "arn:aws:acm:eu-west-1:999988887777:certificate/a-2",
+        ),
+        16,
+        124,
+        "`network.vpn.eu-west-1.client_root_certificate_arn` is a certificate of account 999988887777, but `eu-west-1` is deployed to account 123456789012",
+        "import the certificate into ACM in account 123456789012 (region `eu-west-1`) and use that ARN, or correct `account`",
+    );
+    // A region placed in another account by `deploy.accounts` needs certificates of that account:
+    // BASE's eu-central-1 certificates are in the environment's account.
+    let err = errors(&format!("{BASE}{DEPLOY}"));
+    let rendered = err.to_string();
+    let problems: Vec<(usize, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                17,
+                "`network.vpn.eu-central-1.server_certificate_arn` is a certificate of account 123456789012, but `eu-central-1` is deployed to account 210987654321"
+            ),
+            (
+                17,
+                "`network.vpn.eu-central-1.client_root_certificate_arn` is a certificate of account 123456789012, but `eu-central-1` is deployed to account 210987654321"
+            ),
+        ],
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("or correct `deploy.accounts.eu-central-1`"),
+        "{rendered}"
+    );
+    // With the certificates in that account the environment loads.
+    parse(FILE, &format!("{}{DEPLOY}", two_account_base())).unwrap_or_else(|e| panic!("{e}"));
 }

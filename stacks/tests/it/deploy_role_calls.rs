@@ -652,6 +652,16 @@ fn a_multi_account_deploy_role_may_assume_exactly_the_other_accounts_deploy_role
         "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n    us-east-1: \"121212121212\"\n  roles:\n    \"121212121212\": arn:aws:iam::121212121212:role/deployer\n",
         1,
     );
+    // Each region's VPN certificates are in its own account (ACM certificates are not shared).
+    let text = text
+        .replace(
+            "arn:aws:acm:eu-central-1:444455556666:",
+            "arn:aws:acm:eu-central-1:777788889999:",
+        )
+        .replace(
+            "arn:aws:acm:us-east-1:444455556666:",
+            "arn:aws:acm:us-east-1:121212121212:",
+        );
     let multi = environment::parse("prod.yaml", &text).unwrap();
     let statements = deploy_policy_statements(&multi);
     let assume = statements
@@ -763,6 +773,8 @@ fn a_dr_region_alone_in_its_account_is_reached_through_its_own_deploy_role() {
         "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n    eu-central-1: \"777788889999\"\n    us-east-1: \"777788889999\"\n",
         1,
     );
+    // The VPN certificates are in the regions' account (ACM certificates are not shared).
+    let text = text.replace(":444455556666:certificate/", ":777788889999:certificate/");
     let env = environment::parse("prod.yaml", &text).unwrap();
     let accounts: Vec<(String, String)> = stacks::pipeline::deploy_accounts(&env)
         .into_iter()

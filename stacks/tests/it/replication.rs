@@ -412,11 +412,18 @@ fn without_dr_nothing_replicates() {
 /// prod's `account`).
 fn prod_with_a_region_in_another_account() -> Environment {
     let path = format!("{}/../environments/prod.yaml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(path).unwrap().replacen(
-        "deploy:\n",
-        "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n",
-        1,
-    );
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replacen(
+            "deploy:\n",
+            "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n",
+            1,
+        )
+        // The region's VPN certificates are in its own account (ACM certificates are not shared).
+        .replace(
+            "arn:aws:acm:eu-central-1:444455556666:",
+            "arn:aws:acm:eu-central-1:777788889999:",
+        );
     environment::parse("prod.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 

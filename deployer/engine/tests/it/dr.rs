@@ -372,11 +372,18 @@ async fn a_region_in_another_account_reads_its_own_buckets_and_names_the_dr_acco
     // eu-west-1 in a second account; the DR region (eu-north-1) stays in prod's `account`.
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/prod.yaml");
-    let text = std::fs::read_to_string(path).unwrap().replacen(
-        "deploy:\n",
-        "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n",
-        1,
-    );
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replacen(
+            "deploy:\n",
+            "deploy:\n  accounts:\n    eu-west-1: \"777788889999\"\n",
+            1,
+        )
+        // The region's VPN certificates are in its own account (ACM certificates are not shared).
+        .replace(
+            "arn:aws:acm:eu-west-1:444455556666:",
+            "arn:aws:acm:eu-west-1:777788889999:",
+        );
     let env = environment::parse("prod.yaml", &text).unwrap();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_030);
     let rules = mock!(aws_sdk_s3::Client::get_bucket_replication)

@@ -2283,6 +2283,11 @@ async fn a_region_placed_in_another_account_refuses_credentials_of_the_environme
     .replace(
         "deploy:\n",
         "deploy:\n  accounts:\n    eu-central-1: \"777788889999\"\n",
+    )
+    // The region's VPN certificates are in its own account (ACM certificates are not shared).
+    .replace(
+        "arn:aws:acm:eu-central-1:444455556666:",
+        "arn:aws:acm:eu-central-1:777788889999:",
     );
     let mut env = environment::parse("prod.yaml", &text).unwrap();
     // As `prod()`: the DR region's stack is not part of these rollouts.
