@@ -5,7 +5,7 @@
 //! That endpoint serializes every model moto holds, each Kinesis record and S3 object included,
 //! so under load it is slow or fails, and reading it competes with the pipeline for moto. It is
 //! therefore read in the background, one read at a time, at most every [`READ_EVERY`] and never
-//! more than a fifth of the time ([`pause_after`]); the view never waits for it, and a failed read
+//! more than a fifth of the time ([`crate::pacing`]); the view never waits for it, and a failed read
 //! keeps the last value read, shown as stale with its age.
 
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
+
+use crate::pacing::pause_after;
 
 /// How often the count is read while the pipeline runs.
 pub const READ_EVERY: Duration = Duration::from_secs(10);
@@ -105,7 +107,7 @@ impl AlertWatch {
                         tracing::debug!("alerts e-mailed not read: {e}");
                     }
                     record(&readings, read.ok());
-                    tokio::time::sleep(pause_after(started.elapsed())).await;
+                    tokio::time::sleep(pause_after(READ_EVERY, started.elapsed())).await;
                 }
             }
         });
@@ -133,12 +135,6 @@ impl AlertWatch {
         record(&self.readings, read.ok());
         self.count()
     }
-}
-
-/// The pause after a read that took `took`: [`READ_EVERY`], or four times the read when it was
-/// longer, so that the dump (which grows with the run) never takes more than a fifth of moto's time.
-pub fn pause_after(took: Duration) -> Duration {
-    READ_EVERY.max(took.saturating_mul(4))
 }
 
 fn record(readings: &Mutex<Readings>, read: Option<u64>) {
@@ -226,12 +222,6 @@ mod tests {
             readings.count(start + Duration::from_secs(31)),
             AlertCount::Current(4)
         );
-    }
-
-    #[test]
-    fn a_slow_read_spaces_the_next_one_out() {
-        assert_eq!(pause_after(Duration::from_millis(300)), READ_EVERY);
-        assert_eq!(pause_after(Duration::from_secs(5)), Duration::from_secs(20));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod esm;
 pub mod firehose;
 pub mod function;
+pub mod pacing;
 pub mod resolve;
 pub mod s3_events;
 pub mod scraper;

@@ -2,7 +2,10 @@
 //! `NotificationConfiguration.LambdaConfigurations` (event type, prefix and suffix filters) are read
 //! as [`NotificationRule`]s, new objects are found by listing each bucket (`ListObjectsV2`, every
 //! [`LIST_INTERVAL`]: a key not seen before, or seen with another ETag, is an `ObjectCreated:Put`),
-//! and each matching function is invoked asynchronously with an S3 event shaped like S3's.
+//! and each matching function is invoked asynchronously with an S3 event shaped like S3's. A listing
+//! costs moto time in proportion to the objects the buckets hold, so once the buckets' listings take
+//! longer than a quarter of the interval they are spaced out ([`crate::pacing`]): events then come
+//! later, and moto keeps the time the pipeline's own requests need.
 //!
 //! Asynchronous invocation as Lambda does it: a failed invocation is retried twice (Lambda waits
 //! about one then two minutes; locally [`ASYNC_RETRY_PAUSES`]), then the event goes to the
@@ -12,13 +15,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 use crate::function::{Invoke, Outcome};
+use crate::pacing;
 use crate::resolve::{ResolveError, Resolver};
 
 /// How often each bucket is listed.
@@ -205,11 +209,13 @@ pub async fn run<F: Invoke + 'static>(
         }
     }
     let mut sequencer = 0u64;
+    let mut pause = LIST_INTERVAL;
     while !*stop.borrow() {
         tokio::select! {
-            _ = tokio::time::sleep(LIST_INTERVAL) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {}
         }
+        let started = Instant::now();
         for (bucket, known) in seen.iter_mut() {
             let objects = match list(&s3, bucket).await {
                 Ok(objects) => objects,
@@ -245,6 +251,7 @@ pub async fn run<F: Invoke + 'static>(
                 }
             }
         }
+        pause = pacing::pause_after(LIST_INTERVAL, started.elapsed());
     }
     // Stopping: the queued events are delivered.
     drop(queues);
