@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The transform Lambda's figures: zipped size of the `lambda` profile build (goal < 5 MB), highest
 # glibc symbol version (provided.al2023 has 2.34), and the handler's throughput against
-# VictoriaMetrics (the `bench` profile, that is release: -O3, thin LTO).
+# VictoriaMetrics, built with the same `lambda` profile as the artifact (what ships is measured, and
+# the dependencies are compiled once for both).
 # Usage: runtime/transform/bench.sh [DATA_FILE]   (default: $MST_BENCH_DIR/data/quotes_100k.jsonl)
 # Needs victoria-metrics and moto_server (MST_MOTO_SERVER), as the tests do.
 set -euo pipefail
@@ -14,4 +15,4 @@ cp "$target/lambda/transform" "$work/bootstrap"
 (cd "$work" && zip -q -9 transform.zip bootstrap)
 echo "bootstrap: $(stat -c %s "$work/bootstrap") bytes; zipped: $(stat -c %s "$work/transform.zip") bytes (goal < 5000000)"
 echo "highest glibc symbol: $(objdump -T "$work/bootstrap" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (provided.al2023: 2.34)"
-cargo bench -p transform --bench transform -- "$@"
+cargo bench --profile lambda -p transform --bench transform -- "$@"

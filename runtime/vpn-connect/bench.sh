@@ -18,4 +18,4 @@ if ((size >= 5000000)); then
   exit 1
 fi
 echo "highest glibc symbol: $(objdump -T "$work/bootstrap" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (provided.al2023: 2.34)"
-VPN_CONNECT_BOOTSTRAP="$work/bootstrap" cargo bench --locked -p vpn-connect --bench cold_start
+VPN_CONNECT_BOOTSTRAP="$work/bootstrap" cargo bench --locked --profile lambda -p vpn-connect --bench cold_start

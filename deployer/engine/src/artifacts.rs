@@ -228,19 +228,24 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>, ArtifactError> {
         .collect()
 }
 
-/// Builds every runtime crate of the workspace at `workspace` in release mode and packages it.
+/// Builds every runtime crate of the workspace at `workspace` and packages it: the Lambdas with the
+/// [`LAMBDA_PROFILE`], the scraper with `release`.
+///
+/// Each crate is built by its own `cargo build -p <package>`, so each binary gets the features its
+/// own dependency tree asks for, and the same command run alone (a benchmark, a test of the
+/// shipped binary, `.ci/run`) finds it built instead of rebuilding it with another feature set.
 ///
 /// Fails with [`ArtifactError::MissingCrates`] (naming them and suggesting `--artifacts`) when a
 /// runtime crate does not exist. `target_dir` overrides Cargo's target directory.
 pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact>, ArtifactError> {
-    let target_dir_override = target_dir;
-    let mut metadata_command = Command::new(cargo());
-    let mut command = Command::new(cargo());
-    if let Some(dir) = target_dir {
-        metadata_command.env("CARGO_TARGET_DIR", dir);
-        command.env("CARGO_TARGET_DIR", dir);
-    }
-    let metadata = cargo_metadata(workspace, metadata_command)?;
+    let cargo_command = || {
+        let mut command = cargo_outside_a_crate();
+        if let Some(dir) = target_dir {
+            command.env("CARGO_TARGET_DIR", dir);
+        }
+        command
+    };
+    let metadata = cargo_metadata(workspace, cargo_command())?;
     // Only the workspace's own packages count: a registry crate may share a name with a runtime
     // crate (crates.io has a `scraper`), and registry packages have a `source`.
     let packages: Vec<&str> = metadata["packages"]
@@ -265,32 +270,15 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    // Lambdas are built with the workspace's `lambda` profile (fat LTO, size-optimised: a much smaller
-    // zip, so a faster cold start); the scraper, a long-running daemon, with `release`.
-    let lambdas: Vec<ArtifactParameter> = ArtifactParameter::ALL
-        .into_iter()
-        .filter(|p| *p != ArtifactParameter::Scraper)
-        .collect();
-    run_cargo_build(command, workspace, LAMBDA_PROFILE, &lambdas)?;
-    let mut scraper_command = Command::new(cargo());
-    if let Some(dir) = target_dir_override {
-        scraper_command.env("CARGO_TARGET_DIR", dir);
+    for parameter in ArtifactParameter::ALL {
+        run_cargo_build(cargo_command(), workspace, profile_of(parameter), parameter)?;
     }
-    run_cargo_build(
-        scraper_command,
-        workspace,
-        "release",
-        &[ArtifactParameter::Scraper],
-    )?;
     ArtifactParameter::ALL
         .iter()
         .map(|&parameter| {
-            let profile_dir = if parameter == ArtifactParameter::Scraper {
-                "release"
-            } else {
-                LAMBDA_PROFILE
-            };
-            let path = target_dir.join(profile_dir).join(parameter.crate_name());
+            let path = target_dir
+                .join(profile_of(parameter))
+                .join(parameter.crate_name());
             let binary = std::fs::read(&path).map_err(|source| ArtifactError::Read {
                 path: path.clone(),
                 source,
@@ -308,32 +296,69 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
 /// The Cargo profile Lambda binaries are built with (defined in the workspace's `Cargo.toml`).
 pub const LAMBDA_PROFILE: &str = "lambda";
 
+/// The Cargo profile (and target subdirectory) an artifact is built with: the Lambdas' is
+/// [`LAMBDA_PROFILE`] (fat LTO, size-optimised: a much smaller zip, so a faster cold start); the
+/// scraper, a long-running daemon, keeps `release`.
+pub fn profile_of(parameter: ArtifactParameter) -> &'static str {
+    match parameter {
+        ArtifactParameter::Scraper => "release",
+        _ => LAMBDA_PROFILE,
+    }
+}
+
 fn run_cargo_build(
     mut command: Command,
     workspace: &Path,
     profile: &str,
-    parameters: &[ArtifactParameter],
+    parameter: ArtifactParameter,
 ) -> Result<(), ArtifactError> {
-    command
-        .current_dir(workspace)
-        .args(["build", "--profile", profile, "--locked"]);
-    for parameter in parameters {
-        command.args(["-p", parameter.package()]);
-    }
-    tracing::info!("building runtime crates: {command:?}");
+    command.current_dir(workspace).args([
+        "build",
+        "--profile",
+        profile,
+        "--locked",
+        "-p",
+        parameter.package(),
+    ]);
+    tracing::info!("building a runtime crate: {command:?}");
     let status = command
         .status()
         .map_err(|e| ArtifactError::Cargo(format!("could not run cargo: {e}")))?;
     if !status.success() {
         return Err(ArtifactError::Cargo(format!(
-            "cargo build --profile {profile} of the runtime crates failed ({status})"
+            "cargo build --profile {profile} -p {} failed ({status})",
+            parameter.package()
         )));
     }
     Ok(())
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+/// A `cargo` command without the variables Cargo sets for a crate it runs (a test or a bench
+/// calling [`build`]): build scripts watch some of them (ring's reruns when `CARGO_MANIFEST_DIR`
+/// changes), so passing them on would rebuild the artifacts, and every crate above ring, each time
+/// they are built from inside and from outside Cargo.
+fn cargo_outside_a_crate() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if is_set_for_a_running_crate(&name) {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
+/// The variables Cargo sets for the crate it runs
+/// (<https://doc.rust-lang.org/cargo/reference/environment-variables.html>), not those that
+/// configure Cargo itself (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...).
+fn is_set_for_a_running_crate(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || name.starts_with("CARGO_BIN_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+        )
 }
 
 fn cargo_metadata(
@@ -663,6 +688,42 @@ pub async fn find_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_running_crates_variables_are_not_passed_to_the_artifact_build() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+        ] {
+            assert!(is_set_for_a_running_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "PATH",
+        ] {
+            assert!(!is_set_for_a_running_crate(name), "{name}");
+        }
+        // In this test (run by Cargo or nextest) the variable is set, and the command drops it.
+        let command = cargo_outside_a_crate();
+        let dropped: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            dropped.iter().any(|n| n == "CARGO_MANIFEST_DIR"),
+            "{dropped:?}"
+        );
+    }
 
     #[test]
     fn zips_are_reproducible_and_hold_an_executable_bootstrap() {

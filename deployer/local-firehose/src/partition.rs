@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     /// The query the stacks write (`stacks/src/pipeline/ingest.rs`), as text here so that this
-    /// unit test stands alone; `tests/template.rs` runs the template's own.
+    /// unit test stands alone; `src/contract_tests.rs` runs the query of every shipped template.
     const QUERY: &str = "{symbol: .symbol, dt: .market_time[0:10]}";
 
     fn keys(query: &str, record: &str) -> Result<Vec<(String, String)>, String> {

@@ -104,6 +104,11 @@ impl LambdaProcess {
         }
     }
 
+    /// The process id while it runs (for reading `/proc/<id>/status`).
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// What the function wrote to stdout and stderr so far (its JSON log lines).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
