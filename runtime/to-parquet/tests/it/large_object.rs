@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::common::s3::*;
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use testkit::s3::objects;
 use testkit::{LambdaProcess, Moto, Report, RuntimeApi};
 
 const GIB: u64 = 1 << 30;
@@ -129,17 +130,7 @@ async fn a_one_gib_object_converts_within_512_mb() {
     std::fs::remove_file(&path).unwrap();
 
     let api = RuntimeApi::start();
-    let lambda = LambdaProcess::spawn(
-        binary.to_str().unwrap(),
-        &api,
-        &[
-            ("CURATED_BUCKET", CURATED),
-            ("CURATED_PREFIX", "quotes/"),
-            ("QUARANTINE_BUCKET", RAW),
-            ("QUARANTINE_PREFIX", "quarantine/to-parquet/"),
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ],
-    );
+    let lambda = LambdaProcess::spawn(binary.to_str().unwrap(), &api, &binary_env(&moto));
     let pid = lambda.id().unwrap();
     let event = serde_json::to_string(&event(RAW, &[key])).unwrap();
     let id = api.invoke_with_timeout(event, FUNCTION_TIMEOUT);
@@ -149,42 +140,25 @@ async fn a_one_gib_object_converts_within_512_mb() {
         panic!("not a response: {report:?}\n{}", lambda.log());
     };
 
-    let out = function
-        .s3
-        .list_objects_v2()
-        .bucket(CURATED)
-        .send()
-        .await
-        .unwrap();
-    let mut rows = 0i64;
-    let mut out_bytes = 0i64;
-    for object in out.contents() {
-        let bytes = function
-            .s3
-            .get_object()
-            .bucket(CURATED)
-            .key(object.key().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
-        out_bytes += bytes.len() as i64;
-        rows += SerializedFileReader::new(bytes)
-            .unwrap()
-            .metadata()
-            .file_metadata()
-            .num_rows();
-    }
+    let out = objects(&function.s3, CURATED, "").await;
+    let files = out.len();
+    let out_bytes: usize = out.iter().map(|(_, bytes)| bytes.len()).sum();
+    let rows: i64 = out
+        .into_iter()
+        .map(|(_, bytes)| {
+            SerializedFileReader::new(bytes::Bytes::from(bytes))
+                .unwrap()
+                .metadata()
+                .file_metadata()
+                .num_rows()
+        })
+        .sum();
     println!(
         "1 GiB raw object ({records} records) -> {} Parquet file(s), {:.1} MiB: peak RSS of the lambda-profile binary {peak:.0} MiB (Lambda memory 512 MB)",
-        out.contents().len(),
+        files,
         out_bytes as f64 / 1048576.0
     );
-    assert_eq!(body, out.contents().len().to_string(), "keys written");
+    assert_eq!(body, files.to_string(), "keys written");
     assert_eq!(rows, records as i64, "every record is a Parquet row");
     assert!(
         peak < 512.0 * 1e6 / 1048576.0,

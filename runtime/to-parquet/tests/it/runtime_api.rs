@@ -56,17 +56,7 @@ async fn bom_truncated_and_implausibly_timed_lines_are_quarantined_and_bad_event
     let moto = Moto::start();
     let function = function(&moto).await;
     let api = RuntimeApi::start();
-    let lambda = LambdaProcess::spawn(
-        BINARY,
-        &api,
-        &[
-            ("CURATED_BUCKET", CURATED),
-            ("CURATED_PREFIX", "quotes/"),
-            ("QUARANTINE_BUCKET", RAW),
-            ("QUARANTINE_PREFIX", "quarantine/to-parquet/"),
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ],
-    );
+    let lambda = LambdaProcess::spawn(BINARY, &api, &binary_env(&moto));
     let valid = valid_line(1);
     // The event says the object was created at CREATED (2026-11-28T00:00:00Z): years ahead of it,
     // and the epoch, are implausible.

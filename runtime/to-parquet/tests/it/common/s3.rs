@@ -10,6 +10,18 @@ use to_parquet::handler::ToParquet;
 pub const RAW: &str = "mst-test-raw";
 pub const CURATED: &str = "mst-test-curated";
 
+/// The variables the stack gives the function (for the buckets [`RAW`] and [`CURATED`]), its
+/// binary pointed at `moto`: for `testkit::LambdaProcess::spawn`.
+pub fn binary_env(moto: &Moto) -> [(&'static str, &str); 5] {
+    [
+        ("CURATED_BUCKET", CURATED),
+        ("CURATED_PREFIX", "quotes/"),
+        ("QUARANTINE_BUCKET", RAW),
+        ("QUARANTINE_PREFIX", "quarantine/to-parquet/"),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+    ]
+}
+
 /// The function against moto, with buckets made and the configuration the stack sets.
 pub async fn function(moto: &Moto) -> ToParquet {
     let sdk = moto.sdk_config("eu-west-1").await;
