@@ -95,6 +95,18 @@ pub fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Where the emulator (moto) records the SNS messages published, with each topic's
+/// `sent_notifications`: its model dump restricted to SNS (`GET /moto-api/data.json?service=sns`;
+/// SNS has no API that lists published messages). The restriction is `sitecustomize.py`'s fix 8,
+/// which keeps a read cheap however much the pipeline has stored; a moto without it ignores the
+/// query and answers its full dump, whose `sns` part is the same.
+pub fn emulator_sns_dump_url(endpoint: &str) -> String {
+    format!(
+        "{}/moto-api/data.json?service=sns",
+        endpoint.trim_end_matches('/')
+    )
+}
+
 /// The retry settings of every client: [`MAX_ATTEMPTS`], [`INITIAL_BACKOFF`], [`MAX_BACKOFF`].
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
@@ -211,6 +223,16 @@ impl Connection {
 mod tests {
     #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
     use super::*;
+
+    #[test]
+    fn the_sns_dump_url_asks_for_sns_only_with_or_without_a_trailing_slash() {
+        for endpoint in ["http://127.0.0.1:5000", "http://127.0.0.1:5000/"] {
+            assert_eq!(
+                emulator_sns_dump_url(endpoint),
+                "http://127.0.0.1:5000/moto-api/data.json?service=sns"
+            );
+        }
+    }
 
     #[test]
     fn loopback_hosts_are_recognised() {

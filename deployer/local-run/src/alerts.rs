@@ -1,12 +1,13 @@
 //! The live view's "alerts e-mailed": the SNS messages moto recorded as published to the
-//! template's topics (`sent_notifications` in `GET /moto-api/data.json`; SNS has no API that lists
-//! published messages).
+//! template's topics (`sent_notifications` in moto's model dump, read with
+//! [`aws_connect::emulator_sns_dump_url`]; SNS has no API that lists published messages).
 //!
-//! That endpoint serializes every model moto holds, each Kinesis record and S3 object included,
-//! so under load it is slow or fails, and reading it competes with the pipeline for moto. It is
-//! therefore read in the background, one read at a time, at most every [`READ_EVERY`] and never
-//! more than a fifth of the time ([`crate::pacing`]); the view never waits for it, and a failed read
-//! keeps the last value read, shown as stale with its age.
+//! The dump asks for SNS only, which our moto answers in well under a millisecond; a moto without
+//! that fix answers with every model it holds, each S3 object included, which under load is slow
+//! or fails and competes with the pipeline for moto. So it is read in the background, one read at
+//! a time, at most every [`READ_EVERY`] and never more than a fifth of the time
+//! ([`crate::pacing`]); the view never waits for it, and a failed read keeps the last value read,
+//! shown as stale with its age.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -153,7 +154,7 @@ async fn read_blocking(endpoint: String, topics: Vec<String>) -> Result<u64, Str
 
 /// Reads the count once (blocking): messages moto's data dump lists as sent to `topics`.
 pub fn read(endpoint: &str, topics: &[String]) -> Result<u64, String> {
-    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let url = aws_connect::emulator_sns_dump_url(endpoint);
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(READ_TIMEOUT))
         .build()

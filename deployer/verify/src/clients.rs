@@ -29,7 +29,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// Secrets Manager: the InfluxDB token.
     pub secrets: aws_sdk_secretsmanager::Client,
-    /// InfluxDB queries and the emulator's `/moto-api/data.json`.
+    /// InfluxDB queries and the emulator's SNS dump (`/moto-api/data.json?service=sns`).
     pub http: reqwest::Client,
     /// The emulator's endpoint, when requests go to one (its notifications are read there).
     pub emulator_endpoint: Option<String>,

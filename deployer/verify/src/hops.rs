@@ -511,9 +511,10 @@ async fn look_alert(clients: &Clients, bucket: &str, topic: Option<&str>, canary
 }
 
 /// The messages the emulator recorded as published to `topic` with the canary attribute
-/// (`GET /moto-api/data.json`: `sent_notifications` are `[id, message, subject, attributes, group]`).
+/// (moto's SNS dump, [`aws_connect::emulator_sns_dump_url`]: `sent_notifications` are
+/// `[id, message, subject, attributes, group]`).
 async fn published(clients: &Clients, endpoint: &str, topic: &str) -> Result<Vec<String>, String> {
-    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let url = aws_connect::emulator_sns_dump_url(endpoint);
     let data: serde_json::Value = clients
         .http
         .get(&url)

@@ -9,7 +9,9 @@
 5. Without Docker, moto's own doomed attempt to run a Kinesis event source mapping, per record put,
    is skipped (near the end).
 6. A Kinesis shard's put and read cost what they cost on AWS, not the number of records the shard
-   holds (at the end).
+   holds (near the end).
+7. Each request no longer lists moto's package folder to find its service (near the end).
+8. `GET /moto-api/data.json?service=NAME` dumps only that service's models (at the end).
 
 moto 5.2.5 recomputes the SigV4 signature of a query-protocol request (SNS, IAM, STS, ...) from
 the form it parsed, re-encoded by Python's `urlencode`, which writes a space as `+`. The AWS SDK
@@ -347,3 +349,74 @@ def _records_after(self, last_sequence_id, limit):
 _KinesisShard.get_max_sequence_number = _newest_sequence_number
 _KinesisShard.get_min_sequence_number = _oldest_sequence_number
 _KinesisShard.get_records = _records_after
+
+
+# 7. moto finds a request's service by first asking whether the host is the name of one of its
+# modules, and `list_of_moto_modules()` answers that by listing moto's package folder and asking the
+# file system, entry by entry, whether each is a folder: about 150 system calls per request, which a
+# profile of the local pipeline put at 12 % of moto's time. The folder does not change while moto
+# runs: it is listed once, in the same order.
+import moto.backends as _moto_backends
+
+_list_of_moto_modules = _moto_backends.list_of_moto_modules
+_moto_modules = None
+
+
+def _moto_modules_listed_once():
+    global _moto_modules
+    if _moto_modules is None:
+        _moto_modules = tuple(_list_of_moto_modules())
+    return iter(_moto_modules)
+
+
+_moto_backends.list_of_moto_modules = _moto_modules_listed_once
+
+
+# 8. `GET /moto-api/data.json` serializes every model moto tracks: each S3 object (its body read to
+# try), each log event and each SNS topic. Its readers here (`deployer run`'s alert count,
+# `deployer verify`'s alert hop in the emulator, the tests) only want SNS topics, and a dump's cost
+# grows with everything the pipeline stored: the local pipeline's profile put its reads at 23 % of
+# moto's time although they were paced. With `?service=NAME` (repeatable) the dump holds only those
+# services, each exactly as in the full dump; without it, or on a moto without this fix, the answer
+# is the full dump, in which the readers find the same topics.
+from urllib.parse import parse_qs, urlsplit
+
+import json as _json
+
+from moto.core import model_instances as _model_instances
+from moto.moto_api._internal.responses import MotoAPIResponse as _MotoAPIResponse
+
+_full_model_data = _MotoAPIResponse.model_data
+
+
+def _json_attributes(instance):
+    """The public attributes of `instance` that serialize to JSON, as the full dump keeps them."""
+    kept = {}
+    for name in dir(instance):
+        if name.startswith("_"):
+            continue
+        try:
+            value = getattr(instance, name)
+            _json.dumps(value)
+        except (TypeError, AttributeError, ValueError):
+            continue
+        kept[name] = value
+    return kept
+
+
+def _model_data_of_services(self, request, full_url, headers):
+    services = parse_qs(urlsplit(full_url).query).get("service")
+    if not services:
+        return _full_model_data(self, request, full_url, headers)
+    tracked = _model_instances.model_data
+    dump = {}
+    for service in sorted(set(services) & set(tracked)):
+        models = tracked[service]
+        dump[service] = {
+            name: [_json_attributes(i) for i in models[name].instances_tracked]
+            for name in sorted(models)
+        }
+    return 200, {"Content-Type": "application/javascript"}, _json.dumps(dump)
+
+
+_MotoAPIResponse.model_data = _model_data_of_services

@@ -544,9 +544,8 @@ impl Moto {
     }
 
     fn spawn(mut envs: Vec<(&'static str, String)>) -> Server {
-        // `python/sitecustomize.py`, moto's fixes (see that file): the signature check of the Rust
-        // SDK's form bodies and AccessDenied in the request's protocol (IAM mode only), and
-        // `/moto-api/data.json` once a Lambda function exists. `.ci/local-up` loads it too.
+        // `python/sitecustomize.py`, moto's fixes (listed at the top of that file; docs/local.md,
+        // "moto's fixes"). `.ci/local-up` loads it too.
         envs.push((
             "PYTHONPATH",
             concat!(env!("CARGO_MANIFEST_DIR"), "/python").to_owned(),

@@ -360,7 +360,7 @@ impl Running {
 
     /// The messages the emulator recorded as published to the alert topic (moto's data dump).
     fn published_alerts(&self) -> Vec<String> {
-        let url = format!("{}/moto-api/data.json", self.d.moto.endpoint());
+        let url = aws_connect::emulator_sns_dump_url(self.d.moto.endpoint());
         let text = ureq::get(&url)
             .call()
             .unwrap()

@@ -22,3 +22,26 @@ fn the_kinesis_shard_fix_answers_as_motos_own_shard() {
     );
     println!("{stdout}");
 }
+
+/// Fixes 7 and 8: moto's module list read once equals moto's own listing, and
+/// `data.json?service=sns` answers exactly the full dump's `sns` part (with 0 and 2,000 S3 objects
+/// held), while a query without `service` still answers moto's full dump.
+#[test]
+fn the_module_list_and_the_sns_dump_answer_as_motos_own_code() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python/checks/moto_dump_and_modules.py");
+    let output = Command::new(testkit::tools_python())
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    for expected in [
+        "modules, as moto's own",
+        "data.json?service=sns answered the full dump's sns part, with 0 and 2000 S3 objects held",
+    ] {
+        assert!(stdout.contains(expected), "{stdout}");
+    }
+    println!("{stdout}");
+}
