@@ -15,6 +15,11 @@
 //! - **throughput**: quotes served by the site and points in InfluxDB per second, over the run
 //!   after a warm-up, and what was still in flight at the end.
 //!
+//! The functions and the scraper are always the artifacts `deployer up` ships (optimized); only
+//! `deployer run`'s own code (the mapping, Firehose, the notifications) follows the bench's build.
+//! `.ci/run` runs it from the tests' unoptimized build, which it already has, for 90 s:
+//! `MST_BENCH_SECONDS=90 cargo bench --workspace --all-features --profile test --bench pipeline`.
+//!
 //! `MST_BENCH_SECONDS` sets the measured duration (default 180: Firehose buffers 60 s, so the
 //! Parquet figures need a few minutes); `MST_BENCH_SYMBOLS` the symbol count (default 1,000);
 //! `MST_BENCH_ARTIFACTS` a directory of prebuilt artifacts (`deployer up --artifacts`'s layout)
@@ -291,8 +296,15 @@ async fn bench() {
     let snapshot = run.await.unwrap().unwrap();
     let points_final = points(&influx);
 
+    // `.ci/run` runs this bench from its unoptimized test build (no build of its own); the
+    // figures say which build they come from.
+    let build = if cfg!(debug_assertions) {
+        "unoptimized build (test profile)"
+    } else {
+        "optimized build"
+    };
     println!(
-        "\nlocal pipeline, {} symbols every 1 s, {window:.0} s measured after a {} s warm-up ({}):",
+        "\nlocal pipeline, {} symbols every 1 s, {window:.0} s measured after a {} s warm-up, deployer run's {build} ({}):",
         symbols.len(),
         WARM_UP.as_secs(),
         aws_smithy_types::DateTime::from(SystemTime::now())
