@@ -238,6 +238,46 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>, ArtifactError> {
 /// Fails with [`ArtifactError::MissingCrates`] (naming them and suggesting `--artifacts`) when a
 /// runtime crate does not exist. `target_dir` overrides Cargo's target directory.
 pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact>, ArtifactError> {
+    let binaries = build_binaries(workspace, target_dir, &ArtifactParameter::ALL)?;
+    ArtifactParameter::ALL
+        .iter()
+        .zip(binaries)
+        .map(|(&parameter, path)| {
+            let binary = std::fs::read(&path).map_err(|source| ArtifactError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            check_binary(parameter.crate_name(), &binary, true)?;
+            let bytes = match parameter {
+                ArtifactParameter::Scraper => binary,
+                _ => zip_bootstrap(&binary)?,
+            };
+            Ok(Artifact::new(parameter, bytes))
+        })
+        .collect()
+}
+
+/// Builds one artifact's binary exactly as [`build`] does (same command, profile and features)
+/// and returns its path, unpackaged: for tests and benchmarks that run the binary that ships, and
+/// find it built when `deployer up` or `.ci/run` built it before.
+pub fn build_binary(
+    workspace: &Path,
+    target_dir: Option<&Path>,
+    parameter: ArtifactParameter,
+) -> Result<PathBuf, ArtifactError> {
+    let mut paths = build_binaries(workspace, target_dir, &[parameter])?;
+    paths
+        .pop()
+        .ok_or_else(|| ArtifactError::Cargo("no binary was built".into()))
+}
+
+/// Builds the binaries of `parameters`, one `cargo build -p` each, and returns their paths in the
+/// same order.
+fn build_binaries(
+    workspace: &Path,
+    target_dir: Option<&Path>,
+    parameters: &[ArtifactParameter],
+) -> Result<Vec<PathBuf>, ArtifactError> {
     let cargo_command = || {
         let mut command = cargo_outside_a_crate();
         if let Some(dir) = target_dir {
@@ -257,7 +297,7 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
                 .collect()
         })
         .unwrap_or_default();
-    let missing: Vec<String> = ArtifactParameter::ALL
+    let missing: Vec<String> = parameters
         .iter()
         .map(|p| p.package())
         .filter(|name| !packages.contains(name))
@@ -270,27 +310,17 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    for parameter in ArtifactParameter::ALL {
+    for &parameter in parameters {
         run_cargo_build(cargo_command(), workspace, profile_of(parameter), parameter)?;
     }
-    ArtifactParameter::ALL
+    Ok(parameters
         .iter()
         .map(|&parameter| {
-            let path = target_dir
+            target_dir
                 .join(profile_of(parameter))
-                .join(parameter.crate_name());
-            let binary = std::fs::read(&path).map_err(|source| ArtifactError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            check_binary(parameter.crate_name(), &binary, true)?;
-            let bytes = match parameter {
-                ArtifactParameter::Scraper => binary,
-                _ => zip_bootstrap(&binary)?,
-            };
-            Ok(Artifact::new(parameter, bytes))
+                .join(parameter.crate_name())
         })
-        .collect()
+        .collect())
 }
 
 /// The Cargo profile Lambda binaries are built with (defined in the workspace's `Cargo.toml`).

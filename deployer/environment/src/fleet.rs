@@ -4,7 +4,7 @@
 use crate::Environment;
 
 /// Pages one scraper instance is planned to fetch and parse per second. The scraper's parse benchmark
-/// (`cargo bench -p scraper-daemon --bench parse`, figures in docs/scraper.md) measures about 300 HTML
+/// (`cargo bench -p scraper-bench --bench parse`, figures in docs/scraper.md) measures about 300 HTML
 /// pages per second per core; a burstable `t3` instance sustains well under one core, and TLS, DNS and
 /// retries cost on top, so the plan keeps a wide margin.
 pub const PLANNED_PAGES_PER_SECOND_PER_INSTANCE: f64 = 50.0;

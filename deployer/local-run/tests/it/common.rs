@@ -2,7 +2,6 @@
 //! `bootstrap` scripts that speak the Runtime API with curl.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::SystemTime;
 
 use engine::artifacts::{Artifact, zip_bootstrap};
@@ -195,27 +194,15 @@ pub async fn deploy_environment(
     }
 }
 
-/// The workspace's `transform` binary, built (debug) into this test's target directory: a no-op
-/// when the workspace build already made it, as `.ci/run`'s does.
-pub fn transform_binary() -> PathBuf {
-    workspace_binary("transform")
-}
-
-/// The binary of the workspace package `package` (whose binary has the same name), built (debug)
-/// into this test's target directory.
-pub fn workspace_binary(package: &str) -> PathBuf {
+/// The binary that ships for `parameter` (the `lambda` profile, as `deployer up` builds it, by
+/// `engine::artifacts::build_binary`), in this test's target directory: a no-op once built, as
+/// `.ci/run`'s artifacts step does. The same command each time, so no test rebuilds another's
+/// dependencies with other features.
+pub fn shipped_binary(parameter: ArtifactParameter) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // <target>/debug/deps/it-<hash>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", package, "--locked"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build -p {package} failed");
-    profile_dir.join(package)
+    let target_dir = exe.parent().unwrap().parent().unwrap().parent().unwrap();
+    engine::artifacts::build_binary(&workspace(), Some(target_dir), parameter).unwrap()
 }
 
 pub fn rfc3339(time: SystemTime) -> String {

@@ -9,11 +9,11 @@ use local_run::LocalPipeline;
 use stacks::pipeline::{ArtifactParameter, StackKind};
 use testkit::Influx1;
 
-use crate::common::{deploy_with, fixture_artifacts, rfc3339, tempfile_dir, transform_binary};
+use crate::common::{deploy_with, fixture_artifacts, rfc3339, shipped_binary, tempfile_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotes_put_on_the_stream_reach_influxdb_through_the_real_transform_binary() {
-    let binary = std::fs::read(transform_binary()).unwrap();
+    let binary = std::fs::read(shipped_binary(ArtifactParameter::Transform)).unwrap();
     let influx = Influx1::start();
     influx.create_database("quotes");
     let artifacts: Vec<Artifact> = fixture_artifacts()

@@ -26,8 +26,7 @@ use tokio::task::JoinHandle;
 use verify::{Report, Stage};
 
 use crate::common::{
-    Deployment, deploy_with, fixture_artifacts, rfc3339, tempfile_dir, transform_binary,
-    workspace_binary,
+    Deployment, deploy_with, fixture_artifacts, rfc3339, shipped_binary, tempfile_dir,
 };
 
 /// How long verify follows the canary while a fault is on: the InfluxDB hop passes within ~2 s
@@ -546,7 +545,7 @@ fn assert_quarantine_prefix(running: &Running2) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influxdb_stopped_for_60_s_is_named_by_verify_and_every_record_is_written_once_back() {
     let captured = Captured::install();
-    let binary = std::fs::read(transform_binary()).unwrap();
+    let binary = std::fs::read(shipped_binary(ArtifactParameter::Transform)).unwrap();
     let mut running = start(&binary).await;
 
     // Healthy first: the path works.
@@ -617,7 +616,7 @@ fn replace_binary(path: &std::path::Path, bytes: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transform_that_exits_at_init_is_reported_retried_and_named_by_verify() {
     let captured = Captured::install();
-    let binary = std::fs::read(transform_binary()).unwrap();
+    let binary = std::fs::read(shipped_binary(ArtifactParameter::Transform)).unwrap();
     let running = start(EXITS_AT_INIT).await;
 
     running.put(&["AAPL", "MSFT", "NVDA"], 0).await;
@@ -670,12 +669,12 @@ async fn a_deleted_notify_topic_is_named_by_verify_and_its_events_kept_then_redr
 {
     let captured = Captured::install();
     let binaries: Vec<(ArtifactParameter, Vec<u8>)> = [
-        (ArtifactParameter::Transform, "transform"),
-        (ArtifactParameter::ToParquet, "to-parquet"),
-        (ArtifactParameter::Notify, "notify"),
+        ArtifactParameter::Transform,
+        ArtifactParameter::ToParquet,
+        ArtifactParameter::Notify,
     ]
     .into_iter()
-    .map(|(parameter, package)| (parameter, std::fs::read(workspace_binary(package)).unwrap()))
+    .map(|parameter| (parameter, std::fs::read(shipped_binary(parameter)).unwrap()))
     .collect();
     let running = start_with(&binaries).await;
     // The pipeline runs (and its Firehose reads the stream) before the fault.
