@@ -264,7 +264,7 @@ async fn bench() {
             }
         }
         if last_listing.elapsed() >= listing_pause {
-            last_listing = Instant::now();
+            let listing_started = Instant::now();
             for bucket in &curated {
                 let mut pages = s3
                     .list_objects_v2()
@@ -285,7 +285,9 @@ async fn bench() {
                     }
                 }
             }
-            listing_pause = local_run::pacing::pause_after(LIST_EVERY, last_listing.elapsed());
+            // The pause runs from the listing's end, as the run's own listings pause.
+            last_listing = Instant::now();
+            listing_pause = local_run::pacing::pause_after(LIST_EVERY, listing_started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

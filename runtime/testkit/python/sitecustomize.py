@@ -328,13 +328,13 @@ def _records_after(self, last_sequence_id, limit):
     if limit == 0 and self.records:
         # moto's scan compares the count with the limit after each record: at 0 it stops at the
         # oldest record unless it took that one, and then never stops.
-        if next(iter(self.records)) <= last_sequence_int:
+        if _oldest_sequence_number(self) <= last_sequence_int:
             return results, last_sequence_int, millis_behind_latest
         limit = None
     if self.records:
-        newest = next(reversed(self.records))
+        newest = _newest_sequence_number(self)
         newest_created_at = self.records[newest].created_at
-        for sequence_number in range(max(last_sequence_int + 1, next(iter(self.records))), newest + 1):
+        for sequence_number in range(max(last_sequence_int + 1, _oldest_sequence_number(self)), newest + 1):
             record = self.records.get(sequence_number)
             if record is None:
                 continue
