@@ -1,5 +1,5 @@
 //! Components run under their own role, as deployed, on a moto server that enforces IAM
-//! ([`crate::Moto::start_with_iam`]; feature `aws`).
+//! ([`crate::Moto::start_with_iam`]; feature `iam`).
 //!
 //! A role's permissions come from its committed snapshot, `policies/local/<Role>.json`: the
 //! policy `stacks` generates for the `local` environment (`deployer synth --check` fails when the

@@ -27,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "iam")]
 pub mod iam;
 #[cfg(feature = "mocks")]
 pub mod mocks;

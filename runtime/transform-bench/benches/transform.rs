@@ -1,9 +1,9 @@
 //! Throughput of the handler against VictoriaMetrics (v2 API) over the benchmark data set, with
 //! the token and the quarantine on moto. Not a test: it prints figures and asserts no timing.
 //!
-//! `cargo bench -p transform --bench transform [-- FILE]`; FILE defaults to
+//! `cargo bench -p transform-bench --bench transform [-- FILE]`; FILE defaults to
 //! `$MST_BENCH_DIR/data/quotes_100k.jsonl` (`MST_BENCH_DIR` defaults to `~/.cache/mystocktracker/bench`;
-//! make the data with `../shared/bench/setup DIR`). `runtime/transform/bench.sh` also prints the
+//! make the data with `../shared/bench/setup DIR`). `runtime/transform-bench/bench.sh` also prints the
 //! zipped Lambda's size.
 
 #![allow(clippy::unwrap_used)]

@@ -3,7 +3,7 @@
 # glibc symbol version (provided.al2023 has 2.34), and the handler's throughput against
 # VictoriaMetrics, built with the same `lambda` profile as the artifact (what ships is measured, and
 # the dependencies are compiled once for both).
-# Usage: runtime/transform/bench.sh [DATA_FILE]   (default: $MST_BENCH_DIR/data/quotes_100k.jsonl)
+# Usage: runtime/transform-bench/bench.sh [DATA_FILE]   (default: $MST_BENCH_DIR/data/quotes_100k.jsonl)
 # Needs victoria-metrics and moto_server (MST_MOTO_SERVER), as the tests do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,4 +15,4 @@ cp "$target/lambda/transform" "$work/bootstrap"
 (cd "$work" && zip -q -9 transform.zip bootstrap)
 echo "bootstrap: $(stat -c %s "$work/bootstrap") bytes; zipped: $(stat -c %s "$work/transform.zip") bytes (goal < 5000000)"
 echo "highest glibc symbol: $(objdump -T "$work/bootstrap" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) (provided.al2023: 2.34)"
-cargo bench --profile lambda -p transform --bench transform -- "$@"
+cargo bench --profile lambda -p transform-bench --bench transform -- "$@"
