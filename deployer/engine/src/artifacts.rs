@@ -329,7 +329,7 @@ pub const LAMBDA_PROFILE: &str = "lambda";
 /// The Cargo profile (and target subdirectory) an artifact is built with: the Lambdas' is
 /// [`LAMBDA_PROFILE`] (fat LTO, size-optimised: a much smaller zip, so a faster cold start); the
 /// scraper, a long-running daemon, keeps `release`.
-pub fn profile_of(parameter: ArtifactParameter) -> &'static str {
+fn profile_of(parameter: ArtifactParameter) -> &'static str {
     match parameter {
         ArtifactParameter::Scraper => "release",
         _ => LAMBDA_PROFILE,
