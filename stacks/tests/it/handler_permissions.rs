@@ -280,12 +280,14 @@ fn installed_version(site_packages: &Path, package: &str) -> String {
         .unwrap_or_else(|| panic!("{package} is not installed in {}", site_packages.display()))
 }
 
-/// parliament's copy of AWS's Service Authorization Reference: per `service:Action` (lower case),
-/// the ARN formats of the resource types the action is scoped to (its required ones when it has
-/// any; empty: none, only `*`).
-/// Every action of the Service Authorization Reference (parliament's copy), as IAM spells it.
-fn iam_action_names(site_packages: &Path) -> Vec<String> {
-    let services = Schemas::read(&site_packages.join("parliament/iam_definition.json"));
+/// parliament's copy of AWS's Service Authorization Reference (`iam_definition.json`), read once
+/// per test for both views below.
+fn service_reference(site_packages: &Path) -> Value {
+    Schemas::read(&site_packages.join("parliament/iam_definition.json"))
+}
+
+/// Every action of the Service Authorization Reference, as IAM spells it.
+fn iam_action_names(services: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for service in services.as_array().unwrap() {
         let prefix = service["prefix"].as_str().unwrap();
@@ -320,9 +322,10 @@ fn glob_matches(pattern: &str, action: &str) -> bool {
     true
 }
 
-fn iam_definition(site_packages: &Path) -> BTreeMap<String, Vec<String>> {
-    let path = site_packages.join("parliament/iam_definition.json");
-    let services = Schemas::read(&path);
+/// Per `service:Action` (lower case) of the Service Authorization Reference, the ARN formats of
+/// the resource types the action is scoped to (its required ones when it has any; empty: none,
+/// only `*`).
+fn iam_definition(services: &Value) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for service in services.as_array().unwrap() {
         let prefix = service["prefix"].as_str().unwrap();
@@ -378,12 +381,13 @@ fn handler_permissions_file() -> String {
             by_type.entry(kind).or_default().extend(permissions);
         }
     }
-    let definitions = iam_definition(&site_packages);
+    let reference = service_reference(&site_packages);
+    let definitions = iam_definition(&reference);
     // A schema may name a family (`autoscaling:Describe*`): it stands for every action of the
     // Service Authorization Reference it matches, so the role lists them by name.
     // A family parliament knows no action of (a service newer than its copy) is listed as
     // unknown, like a single unknown action.
-    let names = iam_action_names(&site_packages);
+    let names = iam_action_names(&reference);
     let mut unknown = BTreeSet::new();
     for permissions in by_type.values_mut() {
         let families: Vec<String> = permissions
@@ -527,8 +531,9 @@ fn role_grants(bootstrap: &Value, role: &str) -> BTreeMap<String, Vec<Value>> {
 fn the_execution_role_allows_exactly_the_handler_permissions_of_the_pipelines_resource_types() {
     let mut schemas = Schemas::new();
     let site_packages = schemas.dir.join("../../..").canonicalize().unwrap();
-    let iam = iam_definition(&site_packages);
-    let names = iam_action_names(&site_packages);
+    let reference = service_reference(&site_packages);
+    let iam = iam_definition(&reference);
+    let names = iam_action_names(&reference);
     let mut checked = Vec::new();
     for env in shipped_environments() {
         for region in &env.regions {
