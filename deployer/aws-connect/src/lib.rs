@@ -1,7 +1,9 @@
 //! How the deployer reaches AWS, in one place for the deploy engine, `policy diff --against-deployed`
 //! and the CLI: the HTTPS client (rustls on `ring`), retries, timeouts, the endpoint override, which
 //! credentials go where ([`Connection`]), and what a failed call means for the user ([`CallError`]: one
-//! sentence naming the endpoint or profile and the fix).
+//! sentence naming the endpoint or profile and the fix). [`query`] and [`json`] call a Query- or
+//! JSON-protocol API on the same connection where the service's SDK crate would cost minutes of
+//! compile for one or two operations (EC2, SSM, Glue).
 //!
 //! Credentials: an endpoint on this machine (a loopback host, such as the moto emulator) is signed
 //! with fixed emulator credentials, so a developer's real credentials never reach a local process;
@@ -14,6 +16,9 @@
 mod credentials;
 mod failure;
 mod http;
+pub mod json;
+pub mod query;
+mod signed;
 
 use std::time::Duration;
 
@@ -24,6 +29,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 pub use failure::{CallError, Failure};
+pub use signed::{DirectResult, ServiceError};
 
 /// Attempts per call, the first included (the SDK's standard retry mode: throttling and transient
 /// errors only). CloudFormation throttles `Describe*` readily when several regions are polled at

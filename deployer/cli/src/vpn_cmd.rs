@@ -114,7 +114,6 @@ async fn profile(args: &ProfileArgs) -> Result<ExitCode> {
         let ec2 = vpn::ec2_client(config, name);
         let written = vpn::profile(
             &ec2,
-            name,
             &endpoint,
             &certificate,
             client_root_ca.as_bytes(),
@@ -143,7 +142,7 @@ async fn revoke(args: &RevokeArgs) -> Result<ExitCode> {
         let name = clients.region.as_str();
         let endpoint = vpn::endpoint_id(&clients.cloudformation, name, &stack).await?;
         let ec2 = vpn::ec2_client(context.aws_for(&output.region).sdk_config(), name);
-        vpn::revoke(&ec2, name, &endpoint, &crl).await?;
+        vpn::revoke(&ec2, &endpoint, &crl).await?;
         println!("imported the revocation list into {endpoint} in {name}");
     }
     Ok(ExitCode::SUCCESS)

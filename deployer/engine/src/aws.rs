@@ -47,8 +47,9 @@ pub struct RegionClients {
     pub sts: aws_sdk_sts::Client,
     /// CloudWatch: the pipeline's alarms (rollback triggers, the canary's bake).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// SSM: the scraper's `latest` AMI, read once from AWS's public parameter.
-    pub ssm: aws_sdk_ssm::Client,
+    /// SSM: the scraper's `latest` AMI, read once from AWS's public parameter (one JSON call on
+    /// this connection, without SSM's SDK crate: see [`aws_connect::json`]).
+    pub ssm: aws_connect::json::JsonClient,
     /// EC2 Auto Scaling (`status`: each scraper shard's instance and its health).
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
@@ -152,11 +153,8 @@ impl Aws {
                 .region(sdk_region.clone())
                 .build(),
         );
-        let ssm = aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(config)
-                .region(sdk_region.clone())
-                .build(),
-        );
+        let ssm =
+            aws_connect::json::JsonClient::new(config, region.as_str(), aws_connect::json::SSM);
         let autoscaling = aws_sdk_autoscaling::Client::from_conf(
             aws_sdk_autoscaling::config::Builder::from(config)
                 .region(sdk_region)

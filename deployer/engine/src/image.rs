@@ -11,7 +11,7 @@ use crate::{Error, api_error};
 /// of [`ScraperImage::LATEST_PARAMETER`] in that region (AMI ids differ per region), read with
 /// `ssm`, a client of `region`.
 pub async fn resolve(
-    ssm: &aws_sdk_ssm::Client,
+    ssm: &aws_connect::json::JsonClient,
     region: &str,
     env: &Environment,
 ) -> Result<String, Error> {
@@ -20,15 +20,10 @@ pub async fn resolve(
         ScraperImage::Latest => ScraperImage::LATEST_PARAMETER,
     };
     let output = ssm
-        .get_parameter()
-        .name(parameter)
-        .send()
+        .call("GetParameter", serde_json::json!({ "Name": parameter }))
         .await
         .map_err(|e| api_error(format!("GetParameter {parameter}"), region, e))?;
-    let value = output
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap_or_default();
+    let value = output["Parameter"]["Value"].as_str().unwrap_or_default();
     if !ScraperImage::is_image_id(value) {
         return Err(Error::Other(format!(
             "the SSM parameter {parameter} in {region} holds `{value}`, not an AMI id; set `scraper.ami` to an image id in environments/{}.yaml",

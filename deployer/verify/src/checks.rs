@@ -251,10 +251,10 @@ pub async fn glue_table(clients: &Clients, env: &Environment, deployed: &Deploye
     let expected = format!("s3://{curated}/{}", prefixes::QUOTES);
     let out = match clients
         .glue
-        .get_table()
-        .database_name(&database)
-        .name(QUOTES_TABLE)
-        .send()
+        .call(
+            "GetTable",
+            serde_json::json!({ "DatabaseName": database, "Name": QUOTES_TABLE }),
+        )
         .await
     {
         Ok(out) => out,
@@ -267,10 +267,8 @@ pub async fn glue_table(clients: &Clients, env: &Environment, deployed: &Deploye
             return failed(name, error.to_string(), hint);
         }
     };
-    let location = out
-        .table()
-        .and_then(|t| t.storage_descriptor())
-        .and_then(|s| s.location())
+    let location = out["Table"]["StorageDescriptor"]["Location"]
+        .as_str()
         .unwrap_or_default();
     if location.trim_end_matches('/') == expected.trim_end_matches('/') {
         Row::new(

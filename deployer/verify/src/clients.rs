@@ -23,8 +23,9 @@ pub struct Clients {
     pub kinesis: aws_sdk_kinesis::Client,
     /// Firehose: the delivery stream's status.
     pub firehose: aws_sdk_firehose::Client,
-    /// Glue: the quotes table.
-    pub glue: aws_sdk_glue::Client,
+    /// Glue: the quotes table (one JSON call on this connection, without Glue's SDK crate: see
+    /// [`aws_connect::json`]).
+    pub glue: aws_connect::json::JsonClient,
     /// S3: raw and curated objects, notify's state.
     pub s3: aws_sdk_s3::Client,
     /// Secrets Manager: the InfluxDB token.
@@ -74,7 +75,11 @@ impl Clients {
             lambda: client!(aws_sdk_lambda),
             kinesis: client!(aws_sdk_kinesis),
             firehose: client!(aws_sdk_firehose),
-            glue: client!(aws_sdk_glue),
+            glue: aws_connect::json::JsonClient::new(
+                config,
+                region.as_str(),
+                aws_connect::json::GLUE,
+            ),
             s3,
             secrets: client!(aws_sdk_secretsmanager),
             http: http_client(),

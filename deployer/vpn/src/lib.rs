@@ -16,6 +16,7 @@ pub mod ovpn;
 
 use std::path::Path;
 
+use aws_connect::query::{self, QueryClient};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use certificate::{CertificateError, ClientCertificate};
 
@@ -129,13 +130,10 @@ pub fn acm_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_acm::
     )
 }
 
-/// The EC2 client of `region`, from the deployer's one SDK configuration (`aws-connect`).
-pub fn ec2_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Client {
-    aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(config)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .build(),
-    )
+/// The EC2 client of `region`, from the deployer's one SDK configuration (`aws-connect`): two Query
+/// calls on that connection, without EC2's SDK crate (see [`aws_connect::query`]).
+pub fn ec2_client(config: &aws_config::SdkConfig, region: &str) -> QueryClient {
+    QueryClient::new(config, region, query::EC2)
 }
 
 /// What [`profile`] wrote.
@@ -154,8 +152,7 @@ pub struct WrittenProfile {
 /// `client_root_ca` (PEM; [`client_root_ca`] reads it from ACM) and valid at `now`. The exported
 /// configuration's own `<ca>` is the server certificate's CA, which need not be the clients'.
 pub async fn profile(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
+    ec2: &QueryClient,
     endpoint: &str,
     certificate: &ClientCertificate,
     client_root_ca: &[u8],
@@ -163,21 +160,22 @@ pub async fn profile(
     out: &Path,
 ) -> Result<WrittenProfile, VpnError> {
     let exported = ec2
-        .export_client_vpn_client_configuration()
-        .client_vpn_endpoint_id(endpoint)
-        .send()
+        .call(
+            "ExportClientVpnClientConfiguration",
+            &[("ClientVpnEndpointId", endpoint)],
+        )
         .await
         .map_err(|e| {
             VpnError::Aws(
                 aws_connect::CallError::new(
                     format!("ExportClientVpnClientConfiguration {endpoint}"),
-                    region,
+                    ec2.region(),
                     &e,
                 )
                 .to_string(),
             )
         })?;
-    let configuration = exported.client_configuration().unwrap_or_default();
+    let configuration = exported.text("clientConfiguration").unwrap_or_default();
     let config_problem = |problem: String| VpnError::Configuration {
         endpoint: endpoint.to_owned(),
         problem,
@@ -201,27 +199,33 @@ pub async fn profile(
 }
 
 /// Imports the revocation list `crl_pem` (checked first) into `endpoint`.
-pub async fn revoke(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    endpoint: &str,
-    crl_pem: &str,
-) -> Result<(), VpnError> {
+pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<(), VpnError> {
     certificate::check_crl(crl_pem.as_bytes())?;
-    ec2.import_client_vpn_client_certificate_revocation_list()
-        .client_vpn_endpoint_id(endpoint)
-        .certificate_revocation_list(crl_pem)
-        .send()
+    let imported = ec2
+        .call(
+            "ImportClientVpnClientCertificateRevocationList",
+            &[
+                ("ClientVpnEndpointId", endpoint),
+                ("CertificateRevocationList", crl_pem),
+            ],
+        )
         .await
         .map_err(|e| {
             VpnError::Aws(
                 aws_connect::CallError::new(
                     format!("ImportClientVpnClientCertificateRevocationList {endpoint}"),
-                    region,
+                    ec2.region(),
                     &e,
                 )
                 .to_string(),
             )
         })?;
+    // The operation's one output: whether EC2 took the list.
+    if imported.text("return") != Some("true") {
+        return Err(VpnError::Aws(format!(
+            "ImportClientVpnClientCertificateRevocationList {endpoint} ({}): EC2 did not confirm the import (its answer has no `<return>true</return>`); run again, and check the endpoint's revocation list in the EC2 console",
+            ec2.region()
+        )));
+    }
     Ok(())
 }

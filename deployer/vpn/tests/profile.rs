@@ -1,5 +1,6 @@
-//! `deployer vpn profile` and `revoke` against SDK-level mocks (aws-smithy-mocks): the endpoint is
-//! found in the pipeline's resources, its exported configuration (real-shaped: AWS's directives and
+//! `deployer vpn profile` and `revoke`: CloudFormation and ACM as SDK-level mocks (aws-smithy-mocks),
+//! EC2 as a stand-in HTTP endpoint on 127.0.0.1 (moto has no Client VPN) that records the signed
+//! Query requests it gets. The endpoint is found in the pipeline's resources, its exported configuration (real-shaped: AWS's directives and
 //! a `<ca>` block) becomes a complete profile holding `<ca>`, `<cert>` and `<key>`, written with mode
 //! 0600; certificates from another CA, or expired, are refused before anything is written. The
 //! certificates are committed fixtures (tests/fixtures/make.sh says how they were made), checked at
@@ -9,11 +10,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use aws_connect::query::QueryClient;
 use aws_sdk_acm::operation::get_certificate::GetCertificateOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
-use aws_sdk_ec2::operation::export_client_vpn_client_configuration::ExportClientVpnClientConfigurationOutput;
-use aws_sdk_ec2::operation::import_client_vpn_client_certificate_revocation_list::ImportClientVpnClientCertificateRevocationListOutput;
 use aws_smithy_mocks::mock;
+use testkit::stand_in::{Answer, Recorded, StandIn};
 use vpn::VpnError;
 use vpn::certificate::{CertificateError, ClientCertificate};
 use vpn::ovpn;
@@ -70,15 +71,55 @@ fn operator() -> ClientCertificate {
     .unwrap()
 }
 
-fn ec2_exporting(configuration: String) -> aws_sdk_ec2::Client {
-    let rule = mock!(aws_sdk_ec2::Client::export_client_vpn_client_configuration)
-        .match_requests(|r| r.client_vpn_endpoint_id() == Some(ENDPOINT))
-        .then_output(move || {
-            ExportClientVpnClientConfigurationOutput::builder()
-                .client_configuration(configuration.clone())
-                .build()
-        });
-    client!(aws_sdk_ec2, [&rule])
+/// The EC2 client of the deployer's connection to `stand_in` (a loopback endpoint: signed with the
+/// emulator's credentials), for eu-west-1.
+async fn ec2_at(stand_in: &StandIn) -> QueryClient {
+    let connection = aws_connect::Connection::load(&aws_connect::Target {
+        region: "eu-west-1".into(),
+        endpoint: Some(stand_in.endpoint().to_owned()),
+        profile: None,
+    })
+    .await;
+    vpn::ec2_client(connection.sdk_config(), "eu-west-1")
+}
+
+/// XML text: `&`, `<` and `>` escaped.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// EC2's error answer, as its Query API gives it.
+fn ec2_error(status: &str, code: &str, message: &str) -> Answer {
+    Answer::xml_with_status(
+        status,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{}</Message></Error></Errors><RequestID>0f1e2d3c-example</RequestID></Response>",
+            xml_text(message)
+        ),
+    )
+}
+
+/// EC2's answer to ExportClientVpnClientConfiguration of [`ENDPOINT`] with `configuration`, or
+/// an error naming what else was asked.
+fn export_answer(request: &Recorded, configuration: &str) -> Answer {
+    if request.form_value("Action").as_deref() != Some("ExportClientVpnClientConfiguration")
+        || request.form_value("ClientVpnEndpointId").as_deref() != Some(ENDPOINT)
+    {
+        return ec2_error("400 Bad Request", "InvalidParameterValue", &request.body);
+    }
+    Answer::xml(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ExportClientVpnClientConfigurationResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n    <requestId>7d4b5e1c-example</requestId>\n    <clientConfiguration>{}</clientConfiguration>\n</ExportClientVpnClientConfigurationResponse>",
+        xml_text(configuration)
+    ))
+}
+
+/// EC2 standing in on 127.0.0.1, exporting `configuration` for [`ENDPOINT`]; and its client.
+async fn ec2_exporting(configuration: String) -> (StandIn, QueryClient) {
+    let stand_in = StandIn::start(move |request| export_answer(request, &configuration));
+    let client = ec2_at(&stand_in).await;
+    (stand_in, client)
 }
 
 const CLIENT_ROOT_ARN: &str =
@@ -153,11 +194,10 @@ async fn the_endpoint_is_found_in_the_pipelines_resources() {
 
 #[tokio::test]
 async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
-    let ec2 = ec2_exporting(exported(&fixture("ca.pem")));
+    let (_ec2_stand_in, ec2) = ec2_exporting(exported(&fixture("ca.pem"))).await;
     let out = out_path("complete");
     let written = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -214,7 +254,6 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
         vpn::profile(
             &ec2,
-            "eu-west-1",
             ENDPOINT,
             &operator(),
             ca().as_bytes(),
@@ -232,12 +271,11 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
 async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
     // The endpoint's server certificate is from the operator's CA, but the client root CA (what
     // ACM holds for the endpoint) is another one: refused, whatever the exported `<ca>` says.
-    let ec2 = ec2_exporting(exported(&ca()));
+    let (_ec2_stand_in, ec2) = ec2_exporting(exported(&ca())).await;
     let out = out_path("wrong-ca");
     let other = fixture("other-ca.pem");
     let error = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         other.as_bytes(),
@@ -262,10 +300,9 @@ async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
     assert!(!out.exists());
     // A server certificate from another CA than the clients': the check is against the client
     // root CA, so the operator's certificate is usable and the exported `<ca>` kept as it is.
-    let ec2 = ec2_exporting(exported(&other));
+    let (_ec2_stand_in, ec2) = ec2_exporting(exported(&other)).await;
     vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -280,11 +317,10 @@ async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
 
 #[tokio::test]
 async fn an_expired_certificate_is_refused_with_its_date() {
-    let ec2 = ec2_exporting(exported(&fixture("ca.pem")));
+    let (_ec2_stand_in, ec2) = ec2_exporting(exported(&fixture("ca.pem"))).await;
     let out = out_path("expired");
     let error = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -301,7 +337,6 @@ async fn an_expired_certificate_is_refused_with_its_date() {
     // Before it was issued: not valid yet.
     let error = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -319,10 +354,9 @@ async fn an_expired_certificate_is_refused_with_its_date() {
 #[tokio::test]
 async fn a_configuration_without_its_ca_or_not_a_client_profile_is_refused() {
     let out = out_path("bad-config");
-    let ec2 = ec2_exporting("client\nremote x 443\n".into());
+    let (_ec2_stand_in, ec2) = ec2_exporting("client\nremote x 443\n".into()).await;
     let error = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -332,10 +366,9 @@ async fn a_configuration_without_its_ca_or_not_a_client_profile_is_refused() {
     .await
     .unwrap_err();
     assert!(error.to_string().contains("has no <ca> block"), "{error}");
-    let ec2 = ec2_exporting(format!("<ca>\n{}\n</ca>\n", fixture("ca.pem")));
+    let (_ec2_stand_in, ec2) = ec2_exporting(format!("<ca>\n{}\n</ca>\n", fixture("ca.pem"))).await;
     let error = vpn::profile(
         &ec2,
-        "eu-west-1",
         ENDPOINT,
         &operator(),
         ca().as_bytes(),
@@ -385,34 +418,36 @@ fn files_that_are_not_a_certificate_or_a_key_are_named() {
     assert!(!format!("{:?}", operator()).contains("PRIVATE"));
 }
 
+/// EC2's answer to ImportClientVpnClientCertificateRevocationList of `crl` into [`ENDPOINT`]:
+/// `<return>{confirmed}</return>`, or an error naming what else was asked.
+fn import_answer(request: &Recorded, crl: &str, confirmed: bool) -> Answer {
+    if request.form_value("Action").as_deref()
+        != Some("ImportClientVpnClientCertificateRevocationList")
+        || request.form_value("ClientVpnEndpointId").as_deref() != Some(ENDPOINT)
+        || request.form_value("CertificateRevocationList").as_deref() != Some(crl)
+    {
+        return ec2_error("400 Bad Request", "InvalidParameterValue", &request.body);
+    }
+    Answer::xml(format!(
+        "<ImportClientVpnClientCertificateRevocationListResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>5e6f-example</requestId><return>{confirmed}</return></ImportClientVpnClientCertificateRevocationListResponse>"
+    ))
+}
+
 #[tokio::test]
 async fn a_revocation_list_is_checked_then_imported() {
     let crl = fixture("crl.pem");
     let expected = crl.clone();
-    let import = mock!(aws_sdk_ec2::Client::import_client_vpn_client_certificate_revocation_list)
-        .match_requests(move |r| {
-            r.client_vpn_endpoint_id() == Some(ENDPOINT)
-                && r.certificate_revocation_list() == Some(expected.as_str())
-        })
-        .then_output(|| {
-            ImportClientVpnClientCertificateRevocationListOutput::builder()
-                .r#return(true)
-                .build()
-        });
-    let ec2 = client!(aws_sdk_ec2, [&import]);
-    vpn::revoke(&ec2, "eu-west-1", ENDPOINT, &crl)
-        .await
-        .unwrap();
-    assert_eq!(import.num_calls(), 1);
+    let stand_in = StandIn::start(move |request| import_answer(request, &expected, true));
+    let ec2 = ec2_at(&stand_in).await;
+    vpn::revoke(&ec2, ENDPOINT, &crl).await.unwrap();
+    assert_eq!(stand_in.requests().len(), 1);
     // Not a CRL: refused before any call.
     for bad in [
         fixture("client.pem"),
         "hello".to_owned(),
         crl.replacen("MIG5", "MIG6", 1),
     ] {
-        let error = vpn::revoke(&ec2, "eu-west-1", ENDPOINT, &bad)
-            .await
-            .unwrap_err();
+        let error = vpn::revoke(&ec2, ENDPOINT, &bad).await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -421,7 +456,139 @@ async fn a_revocation_list_is_checked_then_imported() {
             "{error}"
         );
     }
-    assert_eq!(import.num_calls(), 1);
+    assert_eq!(stand_in.requests().len(), 1);
+
+    // An answer that does not confirm the import is an error, not a silent success.
+    let expected = crl.clone();
+    let unconfirmed = StandIn::start(move |request| import_answer(request, &expected, false));
+    let error = vpn::revoke(&ec2_at(&unconfirmed).await, ENDPOINT, &crl)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("EC2 did not confirm the import"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn ec2_gets_a_signed_query_request_from_the_deployers_connection() {
+    let (stand_in, ec2) = ec2_exporting(exported(&ca())).await;
+    vpn::profile(
+        &ec2,
+        ENDPOINT,
+        &operator(),
+        ca().as_bytes(),
+        while_valid(),
+        &out_path("signed"),
+    )
+    .await
+    .unwrap();
+    let requests = stand_in.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(
+        (request.method.as_str(), request.target.as_str()),
+        ("POST", "/")
+    );
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded; charset=utf-8")
+    );
+    assert_eq!(request.form_value("Version").as_deref(), Some("2016-11-15"));
+    // SigV4 for EC2 in the client's region, with the emulator's credentials (a loopback endpoint
+    // never gets a developer's own).
+    let authorization = request.header("authorization").unwrap();
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=mst-emulator/"),
+        "{authorization}"
+    );
+    assert!(
+        authorization.contains("/eu-west-1/ec2/aws4_request, SignedHeaders="),
+        "{authorization}"
+    );
+    assert!(request.header("x-amz-date").is_some());
+}
+
+#[tokio::test]
+async fn an_ec2_error_is_one_sentence_with_its_code_and_nothing_is_written() {
+    let stand_in = StandIn::start(|_| {
+        ec2_error(
+            "400 Bad Request",
+            "InvalidClientVpnEndpointId.NotFound",
+            &format!("The Client VPN endpoint ID '{ENDPOINT}' does not exist"),
+        )
+    });
+    let out = out_path("ec2-error");
+    let error = vpn::profile(
+        &ec2_at(&stand_in).await,
+        ENDPOINT,
+        &operator(),
+        ca().as_bytes(),
+        while_valid(),
+        &out,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "ExportClientVpnClientConfiguration {ENDPOINT} (eu-west-1): InvalidClientVpnEndpointId.NotFound: The Client VPN endpoint ID '{ENDPOINT}' does not exist"
+        )
+    );
+    assert_eq!(
+        stand_in.requests().len(),
+        1,
+        "a client error is not retried"
+    );
+    assert!(!out.exists());
+
+    // Access denied reads as the deployer's other denials do.
+    let denied = StandIn::start(|_| {
+        ec2_error(
+            "403 Forbidden",
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        )
+    });
+    let error = vpn::revoke(&ec2_at(&denied).await, ENDPOINT, &fixture("crl.pem"))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(&format!(
+            "access denied: the credentials may not call ImportClientVpnClientCertificateRevocationList {ENDPOINT} in eu-west-1"
+        )),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_call_is_retried_until_ec2_answers() {
+    let configuration = exported(&ca());
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let stand_in = StandIn::start(move |request| {
+        if answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            ec2_error(
+                "503 Service Unavailable",
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            )
+        } else {
+            export_answer(request, &configuration)
+        }
+    });
+    let out = out_path("throttled");
+    vpn::profile(
+        &ec2_at(&stand_in).await,
+        ENDPOINT,
+        &operator(),
+        ca().as_bytes(),
+        while_valid(),
+        &out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stand_in.requests().len(), 3);
+    assert!(out.exists());
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@
 //! - [`runtime_api`]: the Lambda Runtime API of `lambda-host` ([`RuntimeApi`]) and a Lambda binary run against
 //!   it ([`LambdaProcess`]), to test a function's real `bootstrap`: cold start, init errors,
 //!   responses.
+//! - [`stand_in`]: a scripted HTTP endpoint recording what a client sent, for an API the emulator
+//!   lacks (EC2's Client VPN) or an answer it never gives (throttling, a broken response).
 //!
 //! A missing binary is a test failure with the command that installs it, never a skip: a test that
 //! silently does not run proves nothing. Everything here panics on failure, which is what a test
@@ -34,6 +36,7 @@ pub mod mocks;
 pub mod runtime_api;
 #[cfg(feature = "aws")]
 pub mod s3;
+pub mod stand_in;
 
 /// The quote site's crate, for [`QuoteSite::start_with`]'s settings and [`QuoteSite::served`]'s report.
 pub use quote_site;

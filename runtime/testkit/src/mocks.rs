@@ -35,3 +35,59 @@ macro_rules! mock_client {
         $krate::Client::from_conf(configure(builder).build())
     }};
 }
+
+/// One request a direct call of `aws_connect` (`json::JsonClient`, `query::QueryClient`) sent to
+/// the HTTP client of [`direct_config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectRequest {
+    /// The `X-Amz-Target` header (JSON protocol: `AmazonSSM.GetParameter`), when there is one.
+    pub target: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+/// An SDK configuration whose HTTP client answers each request with `answer`'s HTTP status and
+/// body, without the network or real time (the fault tests pause tokio's clock), in `eu-west-1`
+/// with test credentials: the mock for `aws_connect`'s direct clients, which have no SDK crate whose
+/// rules could stand in.
+pub fn direct_config(
+    answer: impl Fn(&DirectRequest) -> (u16, String) + Send + Sync + 'static,
+) -> aws_config::SdkConfig {
+    let http_client = aws_smithy_http_client::test_util::infallible_client_fn(
+        move |request: http::Request<aws_smithy_types::body::SdkBody>| {
+            let sent = DirectRequest {
+                target: request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                body: request
+                    .body()
+                    .bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default(),
+            };
+            let (status, body) = answer(&sent);
+            http::Response::builder()
+                .status(status)
+                .body(body)
+                .unwrap_or_default()
+        },
+    );
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "AKIDTEST",
+                    "test-secret",
+                    None,
+                    None,
+                    "test",
+                ),
+            ),
+        )
+        .http_client(http_client)
+        .build()
+}

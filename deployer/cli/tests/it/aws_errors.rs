@@ -8,10 +8,11 @@
 //! request is sent.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use testkit::stand_in::{Answer, StandIn};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -80,39 +81,6 @@ fn assert_no_internals(text: &str) {
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// Serves every request on a free 127.0.0.1 port with `status` and the XML `body`; returns the
-/// endpoint.
-fn scripted_server(status: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut request_body = vec![0; length];
-            let _ = reader.read_exact(&mut request_body);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    endpoint
 }
 
 #[test]
@@ -202,11 +170,13 @@ fn with_instance_metadata_tried_it_is_still_one_line_and_verbose_adds_the_detail
 
 #[test]
 fn access_denied_names_the_action() {
-    let endpoint = scripted_server(
-        "403 Forbidden",
-        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:GetCallerIdentity because no identity-based policy allows the sts:GetCallerIdentity action</Message></Error><RequestId>1</RequestId></ErrorResponse>",
-    );
-    let envs = environments(&endpoint);
+    let sts = StandIn::start(|_| {
+        Answer::xml_with_status(
+            "403 Forbidden",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:GetCallerIdentity because no identity-based policy allows the sts:GetCallerIdentity action</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+        )
+    });
+    let envs = environments(sts.endpoint());
     let out = deployer(&["status", "--env", "local"], envs.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);

@@ -250,7 +250,7 @@ struct Clients {
     sns: aws_sdk_sns::Client,
     iam: aws_sdk_iam::Client,
     kms: aws_sdk_kms::Client,
-    ssm: aws_sdk_ssm::Client,
+    ssm: aws_connect::json::JsonClient,
 }
 
 async fn clients(environments: &Path) -> Clients {
@@ -562,12 +562,13 @@ async fn up_diff_up_down_against_moto() {
     // plain image id the emulator's public parameter names in the region.
     let latest = c
         .ssm
-        .get_parameter()
-        .name(environment::ScraperImage::LATEST_PARAMETER)
-        .send()
+        .call(
+            "GetParameter",
+            serde_json::json!({ "Name": environment::ScraperImage::LATEST_PARAMETER }),
+        )
         .await
         .unwrap();
-    let latest = latest.parameter().and_then(|p| p.value()).unwrap();
+    let latest = latest["Parameter"]["Value"].as_str().unwrap();
     assert!(latest.starts_with("ami-"), "{latest}");
     assert_eq!(
         pipeline_stack(&c)

@@ -61,7 +61,7 @@ fn clients(region: &str, s3: &[&Rule], cloudwatch: &[&Rule], kms: &[&Rule]) -> R
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, cloudwatch.iter().copied()),
-        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        ssm: crate::ssm::unused(),
         autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     }

@@ -548,7 +548,7 @@ struct Mocked {
     /// `DescribeStacks` of the artifacts stack (whether the region was touched at all).
     artifacts_described: Rule,
     /// SSM `GetParameter` of the scraper's `latest` AMI.
-    resolve: Rule,
+    resolve: crate::ssm::Ssm,
 }
 
 /// The pipeline's alarms as `DescribeAlarms` lists them; `firing` is in `ALARM`.
@@ -859,18 +859,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
             .build()
     });
     let region_name = output.region.as_str().to_owned();
-    let resolve = mock!(aws_sdk_ssm::Client::get_parameter)
-        .match_requests(|r| r.name() == Some(ScraperImage::LATEST_PARAMETER))
-        .then_output(move || {
-            aws_sdk_ssm::operation::get_parameter::GetParameterOutput::builder()
-                .parameter(
-                    aws_sdk_ssm::types::Parameter::builder()
-                        .name(ScraperImage::LATEST_PARAMETER)
-                        .value(latest.clone())
-                        .build(),
-                )
-                .build()
-        });
+    let resolve = crate::ssm::holding(&latest);
     let alarms = {
         let mut sequence = mock!(aws_sdk_cloudwatch::Client::describe_alarms).sequence();
         let (quiet, firing) = match script.alarm_after {
@@ -897,7 +886,7 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
 
         sts: client!(aws_sdk_sts, [&sts]),
         cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
-        ssm: client!(aws_sdk_ssm, [&resolve]),
+        ssm: resolve.client.clone(),
         autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
@@ -1071,7 +1060,7 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
 
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
-        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        ssm: crate::ssm::unused(),
         autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
@@ -1358,7 +1347,7 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
-        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        ssm: crate::ssm::unused(),
         autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     };
@@ -1540,16 +1529,8 @@ async fn a_new_latest_ami_is_a_change_that_shows_the_scrapers_replacement() {
 
 #[tokio::test(start_paused = true)]
 async fn latest_that_is_not_an_ami_id_is_refused_and_a_fixed_id_needs_no_ssm() {
-    let resolve = mock!(aws_sdk_ssm::Client::get_parameter).then_output(|| {
-        aws_sdk_ssm::operation::get_parameter::GetParameterOutput::builder()
-            .parameter(
-                aws_sdk_ssm::types::Parameter::builder()
-                    .value("not-an-image")
-                    .build(),
-            )
-            .build()
-    });
-    let ssm = client!(aws_sdk_ssm, [&resolve]);
+    let resolve = crate::ssm::holding("not-an-image");
+    let ssm = resolve.client.clone();
     let error = engine::image::resolve(&ssm, "eu-west-1", &prod())
         .await
         .unwrap_err();
@@ -1564,7 +1545,7 @@ async fn latest_that_is_not_an_ami_id_is_refused_and_a_fixed_id_needs_no_ssm() {
     .unwrap()
     .replace("scraper:\n", "scraper:\n  ami: ami-0fedcba9876543210\n");
     let fixed = environment::parse("prod.yaml", &text).unwrap();
-    let none = client!(aws_sdk_ssm, Vec::<&Rule>::new());
+    let none = crate::ssm::unused();
     assert_eq!(
         engine::image::resolve(&none, "eu-west-1", &fixed)
             .await
@@ -1883,7 +1864,7 @@ fn adoption_region(
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
-        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        ssm: crate::ssm::unused(),
         autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
         credentials: "profile `ci`".to_owned(),
     }

@@ -106,7 +106,7 @@ fn clients(autoscaling: &[&Rule], cloudwatch: &[&Rule]) -> RegionClients {
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, cloudwatch.iter().copied()),
-        ssm: client!(aws_sdk_ssm, Vec::<&Rule>::new()),
+        ssm: crate::ssm::unused(),
         autoscaling: client!(aws_sdk_autoscaling, autoscaling.iter().copied()),
         credentials: "profile `ci`".to_owned(),
     }

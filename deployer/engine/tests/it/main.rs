@@ -10,3 +10,4 @@ mod dr;
 mod faults;
 mod fleet_status;
 mod replication_permissions;
+mod ssm;

@@ -15,8 +15,6 @@ use aws_sdk_firehose::operation::describe_delivery_stream::DescribeDeliveryStrea
 use aws_sdk_firehose::types::{
     DeliveryStreamDescription, DeliveryStreamStatus, DeliveryStreamType,
 };
-use aws_sdk_glue::operation::get_table::{GetTableError, GetTableOutput};
-use aws_sdk_glue::types::{StorageDescriptor, Table};
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
 use aws_sdk_lambda::types::{
@@ -132,32 +130,36 @@ fn clients(a: Answers) -> Clients {
                 )
                 .build()
         });
-    let get_table = match a.table_location {
-        Some(location) => mock!(aws_sdk_glue::Client::get_table)
-            .match_requests(|r| r.database_name() == Some("mst_prod") && r.name() == Some("quotes"))
-            .then_output(move || {
-                GetTableOutput::builder()
-                    .table(
-                        Table::builder()
-                            .name("quotes")
-                            .storage_descriptor(
-                                StorageDescriptor::builder()
-                                    .location(location.clone())
-                                    .build(),
-                            )
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            }),
-        None => mock!(aws_sdk_glue::Client::get_table).then_error(|| {
-            GetTableError::EntityNotFoundException(
-                aws_sdk_glue::types::error::EntityNotFoundException::builder()
-                    .message("Table quotes not found.")
-                    .build(),
-            )
-        }),
-    };
+    // Glue's GetTable, a JSON call of `aws_connect` (no SDK crate): answered as Glue does, the
+    // table only for the quotes table of `mst_prod`.
+    let table_location = a.table_location;
+    let glue = testkit::mocks::direct_config(move |request| {
+        let asked: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+        let ours = request.target.as_deref() == Some("AWSGlue.GetTable")
+            && asked["DatabaseName"] == "mst_prod"
+            && asked["Name"] == "quotes";
+        match (&table_location, ours) {
+            (Some(location), true) => (
+                200,
+                serde_json::json!({
+                    "Table": {
+                        "Name": "quotes",
+                        "DatabaseName": "mst_prod",
+                        "StorageDescriptor": { "Location": location }
+                    }
+                })
+                .to_string(),
+            ),
+            _ => (
+                400,
+                serde_json::json!({
+                    "__type": "EntityNotFoundException",
+                    "Message": "Table quotes not found."
+                })
+                .to_string(),
+            ),
+        }
+    });
     let no_rules: [&Rule; 0] = [];
     Clients {
         region: "eu-west-1".into(),
@@ -165,7 +167,7 @@ fn clients(a: Answers) -> Clients {
         lambda: client!(aws_sdk_lambda, [&get_function, &mappings]),
         kinesis: client!(aws_sdk_kinesis, no_rules),
         firehose: client!(aws_sdk_firehose, [&describe]),
-        glue: client!(aws_sdk_glue, [&get_table]),
+        glue: aws_connect::json::JsonClient::new(&glue, "eu-west-1", aws_connect::json::GLUE),
         s3: client!(aws_sdk_s3, no_rules),
         secrets: client!(aws_sdk_secretsmanager, no_rules),
         http: verify::clients::http_client(),
