@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --profile lambda -p transform --bin transform
+# The Lambdas' one build command, as `deployer up` runs it (engine::artifacts::cargo_build_args):
+# found built after `.ci/run`'s artifacts step.
+cargo build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$target/lambda/transform" "$work/bootstrap"

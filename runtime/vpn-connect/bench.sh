@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --locked --profile lambda -p vpn-connect --bin vpn-connect
+# The Lambdas' one build command, as `deployer up` runs it (engine::artifacts::cargo_build_args).
+cargo build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$target/lambda/vpn-connect" "$work/bootstrap"

@@ -231,9 +231,11 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>, ArtifactError> {
 /// Builds every runtime crate of the workspace at `workspace` and packages it: the Lambdas with the
 /// [`LAMBDA_PROFILE`], the scraper with `release`.
 ///
-/// Each crate is built by its own `cargo build -p <package>`, so each binary gets the features its
-/// own dependency tree asks for, and the same command run alone (a benchmark, a test of the
-/// shipped binary, `.ci/run`) finds it built instead of rebuilding it with another feature set.
+/// Two commands ([`cargo_build_args`]): one `cargo build` of the four Lambdas together, so their
+/// shared dependencies compile once with one feature set and their single-threaded fat-LTO links
+/// run side by side, and one of the scraper. A single artifact ([`build_binary`]) is built by the
+/// same command as its group, so whatever built it first (`deployer up`, `.ci/run`, a test or a
+/// benchmark), the others find it built instead of rebuilding the tree with other features.
 ///
 /// Fails with [`ArtifactError::MissingCrates`] (naming them and suggesting `--artifacts`) when a
 /// runtime crate does not exist. `target_dir` overrides Cargo's target directory.
@@ -271,8 +273,8 @@ pub fn build_binary(
         .ok_or_else(|| ArtifactError::Cargo("no binary was built".into()))
 }
 
-/// Builds the binaries of `parameters`, one `cargo build -p` each, and returns their paths in the
-/// same order.
+/// Builds the binaries of `parameters` (each by the command of its group) and returns their paths
+/// in the same order.
 fn build_binaries(
     workspace: &Path,
     target_dir: Option<&Path>,
@@ -297,9 +299,15 @@ fn build_binaries(
                 .collect()
         })
         .unwrap_or_default();
-    let missing: Vec<String> = parameters
+    let mut groups: Vec<&[ArtifactParameter]> = parameters
         .iter()
-        .map(|p| p.package())
+        .map(|&parameter| group_of(parameter))
+        .collect();
+    groups.sort_by_key(|group| group.first().map(|&p| profile_of(p)));
+    groups.dedup();
+    let missing: Vec<String> = groups
+        .iter()
+        .flat_map(|group| group.iter().map(|p| p.package()))
         .filter(|name| !packages.contains(name))
         .map(|name| format!("`{name}`"))
         .collect();
@@ -310,8 +318,8 @@ fn build_binaries(
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    for &parameter in parameters {
-        run_cargo_build(cargo_command(), workspace, profile_of(parameter), parameter)?;
+    for group in groups {
+        run_cargo_build(cargo_command(), workspace, group)?;
     }
     Ok(parameters
         .iter()
@@ -326,6 +334,24 @@ fn build_binaries(
 /// The Cargo profile Lambda binaries are built with (defined in the workspace's `Cargo.toml`).
 pub const LAMBDA_PROFILE: &str = "lambda";
 
+/// The artifacts built by one command: the four Lambdas (the [`LAMBDA_PROFILE`]), and the scraper
+/// (`release`).
+const LAMBDAS: [ArtifactParameter; 4] = [
+    ArtifactParameter::Transform,
+    ArtifactParameter::ToParquet,
+    ArtifactParameter::Notify,
+    ArtifactParameter::VpnConnect,
+];
+const SCRAPER: [ArtifactParameter; 1] = [ArtifactParameter::Scraper];
+
+/// The artifacts built together with `parameter`, by one command.
+fn group_of(parameter: ArtifactParameter) -> &'static [ArtifactParameter] {
+    match parameter {
+        ArtifactParameter::Scraper => &SCRAPER,
+        _ => &LAMBDAS,
+    }
+}
+
 /// The Cargo profile (and target subdirectory) an artifact is built with: the Lambdas' is
 /// [`LAMBDA_PROFILE`] (fat LTO, size-optimised: a much smaller zip, so a faster cold start); the
 /// scraper, a long-running daemon, keeps `release`.
@@ -336,28 +362,36 @@ fn profile_of(parameter: ArtifactParameter) -> &'static str {
     }
 }
 
+/// The arguments of the `cargo` command that builds `parameter` and the rest of its group, such as
+/// `build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect`: what
+/// `.ci/run` and the benchmark scripts run too (a test holds them to it).
+pub fn cargo_build_args(parameter: ArtifactParameter) -> Vec<&'static str> {
+    let group = group_of(parameter);
+    let mut args = vec!["build", "--profile", profile_of(parameter), "--locked"];
+    for member in group {
+        args.extend(["-p", member.package()]);
+    }
+    args
+}
+
 fn run_cargo_build(
     mut command: Command,
     workspace: &Path,
-    profile: &str,
-    parameter: ArtifactParameter,
+    group: &[ArtifactParameter],
 ) -> Result<(), ArtifactError> {
-    command.current_dir(workspace).args([
-        "build",
-        "--profile",
-        profile,
-        "--locked",
-        "-p",
-        parameter.package(),
-    ]);
-    tracing::info!("building a runtime crate: {command:?}");
+    let Some(&first) = group.first() else {
+        return Ok(());
+    };
+    let args = cargo_build_args(first);
+    command.current_dir(workspace).args(&args);
+    tracing::info!("building the runtime crates: {command:?}");
     let status = command
         .status()
         .map_err(|e| ArtifactError::Cargo(format!("could not run cargo: {e}")))?;
     if !status.success() {
         return Err(ArtifactError::Cargo(format!(
-            "cargo build --profile {profile} -p {} failed ({status})",
-            parameter.package()
+            "cargo {} failed ({status})",
+            args.join(" ")
         )));
     }
     Ok(())
@@ -753,6 +787,53 @@ mod tests {
             dropped.iter().any(|n| n == "CARGO_MANIFEST_DIR"),
             "{dropped:?}"
         );
+    }
+
+    #[test]
+    fn the_lambdas_build_together_and_the_scripts_run_the_same_commands() {
+        let lambdas =
+            "build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect";
+        for parameter in LAMBDAS {
+            assert_eq!(cargo_build_args(parameter).join(" "), lambdas);
+        }
+        let scraper = "build --profile release --locked -p scraper-daemon";
+        assert_eq!(
+            cargo_build_args(ArtifactParameter::Scraper).join(" "),
+            scraper
+        );
+        assert!(
+            ArtifactParameter::ALL
+                .iter()
+                .all(|&p| group_of(p).contains(&p))
+        );
+        // Another command (one Lambda alone, other features) would rebuild the Lambdas' tree:
+        // every script that builds an artifact runs its group's command.
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (script, commands) in [
+            (".ci/run", &[lambdas, scraper][..]),
+            ("runtime/transform-bench/bench.sh", &[lambdas][..]),
+            ("runtime/vpn-connect/bench.sh", &[lambdas][..]),
+        ] {
+            let text = std::fs::read_to_string(workspace.join(script)).unwrap();
+            for command in commands {
+                assert!(
+                    text.contains(&format!("cargo {command}\n")),
+                    "{script} does not run `cargo {command}`"
+                );
+            }
+            let optimized = |line: &&str| {
+                line.contains("cargo build")
+                    && ["--profile lambda", "--profile release", "--release"]
+                        .iter()
+                        .any(|profile| line.contains(profile))
+            };
+            for line in text.lines().filter(optimized) {
+                assert!(
+                    commands.iter().any(|c| line.trim() == format!("cargo {c}")),
+                    "{script} builds an artifact another way: {line}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::s3::*;
@@ -20,7 +19,8 @@ const GIB: u64 = 1 << 30;
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The `lambda`-profile `to-parquet` binary of this test's target directory, built (or found
-/// fresh) by cargo as `deployer up` builds it.
+/// fresh) by the deployer's own artifact build (`engine::artifacts::build_binary`), as `deployer up`
+/// and `.ci/run`'s artifacts step build it.
 fn lambda_binary() -> PathBuf {
     // <target>/debug/deps/it-<hash>: the target directory is three levels up.
     let exe = std::env::current_exe().unwrap();
@@ -31,42 +31,12 @@ fn lambda_binary() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap();
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    // Without the variables Cargo set for this test: ring's build script reruns when
-    // `CARGO_MANIFEST_DIR` changes, which would rebuild the binary (and every crate above ring)
-    // here and again in `deployer up` (engine::artifacts does the same).
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || name.starts_with("CARGO_BIN_")
-            || matches!(
-                name.as_ref(),
-                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
-            )
-        {
-            cargo.env_remove(name.as_ref());
-        }
-    }
-    let status = cargo
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "--profile",
-            "lambda",
-            "--locked",
-            "-p",
-            "to-parquet",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "cargo build --profile lambda -p to-parquet failed"
-    );
-    target.join("lambda/to-parquet")
+    engine::artifacts::build_binary(
+        &workspace,
+        Some(&target),
+        stacks::pipeline::ArtifactParameter::ToParquet,
+    )
+    .unwrap()
 }
 
 /// The peak resident memory of process `pid` so far, in MiB.
