@@ -305,9 +305,10 @@ fn build_binaries(
         .collect();
     groups.sort_by_key(|group| group.first().map(|&p| profile_of(p)));
     groups.dedup();
-    let missing: Vec<String> = groups
+    let missing: Vec<String> = ArtifactParameter::ALL
         .iter()
-        .flat_map(|group| group.iter().map(|p| p.package()))
+        .filter(|p| groups.iter().any(|group| group.contains(p)))
+        .map(|p| p.package())
         .filter(|name| !packages.contains(name))
         .map(|name| format!("`{name}`"))
         .collect();

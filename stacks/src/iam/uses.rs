@@ -787,7 +787,8 @@ impl Use {
                 "GetParameter: the newest Amazon Linux 2023 AMI (`scraper.ami: latest`), once per region, passed to the pipeline as a plain image id",
                 &[ssm::GET_PARAMETER],
                 "deployer/engine/src/image.rs",
-                ".get_parameter()",
+                // A direct JSON call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"GetParameter\"",
             ),
             DeployerAdoptsKeptResources => code(
                 "deployer",
@@ -836,7 +837,8 @@ impl Use {
                 "ExportClientVpnClientConfiguration: the endpoint's OpenVPN configuration, written out with the operator's certificate and key",
                 &[ec2::EXPORT_CLIENT_VPN_CLIENT_CONFIGURATION],
                 "deployer/vpn/src/lib.rs",
-                ".export_client_vpn_client_configuration()",
+                // A direct Query call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"ExportClientVpnClientConfiguration\"",
             ),
             DeployerReadsVpnClientRootCa => code(
                 "deployer vpn profile",
@@ -850,7 +852,7 @@ impl Use {
                 "ImportClientVpnClientCertificateRevocationList: the operator's revocation list replaces the endpoint's",
                 &[ec2::IMPORT_CLIENT_VPN_CLIENT_CERTIFICATE_REVOCATION_LIST],
                 "deployer/vpn/src/lib.rs",
-                ".import_client_vpn_client_certificate_revocation_list()",
+                "\"ImportClientVpnClientCertificateRevocationList\"",
             ),
             DeployerVerifiesResources => code(
                 "deployer verify",

@@ -4,7 +4,8 @@
 //! bootstrap stack's deploy role: an SDK call its policy does not allow is an AccessDenied in a real
 //! account, which no emulator test sees (moto enforces IAM only where a test turns it on). So the
 //! deployer crates' sources are scanned for SDK operation calls (`<client>.<operation>()` ... `.send()`
-//! or `.into_paginator()`), each mapped to its IAM action, and every one must be allowed by the
+//! or `.into_paginator()`) and for `aws_connect`'s direct calls (`<client>.call("Operation", ...)`),
+//! each mapped to its IAM action, and every one must be allowed by the
 //! snapshot of the deploy role's policy (`policies/<env>/DeployRole.json`, which CI keeps equal to
 //! what `deployer synth` builds) or be listed below with the reason it does not run with the role.
 
@@ -432,6 +433,28 @@ fn calls_in(relative: &str, text: &str) -> Vec<Call> {
             });
         }
     }
+    // `aws_connect`'s direct calls (EC2, SSM, Glue without their SDK crates):
+    // `<client>.call("Operation", ...)`, the operation named as the API and IAM name it. A `.call`
+    // on a receiver that is no AWS client (Grafana's HTTP API) is not one.
+    for (at, _) in text.match_indices(".call(") {
+        let arguments = text[at + ".call(".len()..].trim_start();
+        let Some(operation) = arguments
+            .strip_prefix('"')
+            .and_then(|rest| rest.split('"').next())
+            .filter(|name| name.starts_with(|c: char| c.is_ascii_uppercase()))
+        else {
+            continue;
+        };
+        let links = chain_before(bytes, at);
+        let Some(service) = links.last().and_then(|l| service_of_client(&l.name)) else {
+            continue;
+        };
+        calls.push(Call {
+            file: relative.to_owned(),
+            line: text[..at].matches('\n').count() + 1,
+            action: format!("{service}:{operation}"),
+        });
+    }
     calls
 }
 
@@ -565,7 +588,17 @@ fn the_scan_finds_the_calls_each_command_is_known_to_make() {
         ("deployer/engine/src/aws.rs", "sts:GetCallerIdentity"),
         ("deployer/engine/src/adopt.rs", "s3:ListBucket"),
         ("deployer/engine/src/artifacts.rs", "s3:PutObject"),
+        // Direct calls of `aws_connect` (a JSON and a Query API).
         ("deployer/verify/src/checks.rs", "glue:GetTable"),
+        ("deployer/engine/src/image.rs", "ssm:GetParameter"),
+        (
+            "deployer/vpn/src/lib.rs",
+            "ec2:ExportClientVpnClientConfiguration",
+        ),
+        (
+            "deployer/vpn/src/lib.rs",
+            "ec2:ImportClientVpnClientCertificateRevocationList",
+        ),
     ] {
         assert!(
             found
