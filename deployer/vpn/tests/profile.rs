@@ -7,7 +7,7 @@
 //! fixed times so that they never go stale.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use aws_connect::query::QueryClient;
@@ -138,6 +138,20 @@ fn acm_holding(certificate: Option<String>, chain: Option<String>) -> aws_sdk_ac
     client!(aws_sdk_acm, [&rule])
 }
 
+/// `vpn::profile` of the operator's certificate, checked against its own CA while it is valid,
+/// written to `out`.
+async fn write_profile(ec2: &QueryClient, out: &Path) -> Result<vpn::WrittenProfile, VpnError> {
+    vpn::profile(
+        ec2,
+        ENDPOINT,
+        &operator(),
+        ca().as_bytes(),
+        while_valid(),
+        out,
+    )
+    .await
+}
+
 fn out_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mst-vpn-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -196,16 +210,7 @@ async fn the_endpoint_is_found_in_the_pipelines_resources() {
 async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
     let (_ec2_stand_in, ec2) = ec2_exporting(exported(&fixture("ca.pem"))).await;
     let out = out_path("complete");
-    let written = vpn::profile(
-        &ec2,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap();
+    let written = write_profile(&ec2, &out).await.unwrap();
     assert_eq!(written.endpoint, ENDPOINT);
     assert_eq!(written.subject.as_deref(), Some("operator.mst.example"));
     assert_eq!(written.not_after, "2027-12-06");
@@ -252,16 +257,7 @@ async fn a_complete_profile_is_written_owner_only_with_ca_cert_and_key() {
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
-        vpn::profile(
-            &ec2,
-            ENDPOINT,
-            &operator(),
-            ca().as_bytes(),
-            while_valid(),
-            &out,
-        )
-        .await
-        .unwrap();
+        write_profile(&ec2, &out).await.unwrap();
         let mode = std::fs::metadata(&out).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
@@ -301,16 +297,7 @@ async fn a_certificate_from_another_ca_is_refused_and_nothing_is_written() {
     // A server certificate from another CA than the clients': the check is against the client
     // root CA, so the operator's certificate is usable and the exported `<ca>` kept as it is.
     let (_ec2_stand_in, ec2) = ec2_exporting(exported(&other)).await;
-    vpn::profile(
-        &ec2,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap();
+    write_profile(&ec2, &out).await.unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(ovpn::block(&text, "ca"), Some(other.trim()));
 }
@@ -355,28 +342,10 @@ async fn an_expired_certificate_is_refused_with_its_date() {
 async fn a_configuration_without_its_ca_or_not_a_client_profile_is_refused() {
     let out = out_path("bad-config");
     let (_ec2_stand_in, ec2) = ec2_exporting("client\nremote x 443\n".into()).await;
-    let error = vpn::profile(
-        &ec2,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap_err();
+    let error = write_profile(&ec2, &out).await.unwrap_err();
     assert!(error.to_string().contains("has no <ca> block"), "{error}");
     let (_ec2_stand_in, ec2) = ec2_exporting(format!("<ca>\n{}\n</ca>\n", fixture("ca.pem"))).await;
-    let error = vpn::profile(
-        &ec2,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap_err();
+    let error = write_profile(&ec2, &out).await.unwrap_err();
     assert!(
         error
             .to_string()
@@ -473,16 +442,7 @@ async fn a_revocation_list_is_checked_then_imported() {
 #[tokio::test]
 async fn ec2_gets_a_signed_query_request_from_the_deployers_connection() {
     let (stand_in, ec2) = ec2_exporting(exported(&ca())).await;
-    vpn::profile(
-        &ec2,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out_path("signed"),
-    )
-    .await
-    .unwrap();
+    write_profile(&ec2, &out_path("signed")).await.unwrap();
     let requests = stand_in.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
@@ -519,16 +479,9 @@ async fn an_ec2_error_is_one_sentence_with_its_code_and_nothing_is_written() {
         )
     });
     let out = out_path("ec2-error");
-    let error = vpn::profile(
-        &ec2_at(&stand_in).await,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap_err();
+    let error = write_profile(&ec2_at(&stand_in).await, &out)
+        .await
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -577,16 +530,7 @@ async fn a_throttled_call_is_retried_until_ec2_answers() {
         }
     });
     let out = out_path("throttled");
-    vpn::profile(
-        &ec2_at(&stand_in).await,
-        ENDPOINT,
-        &operator(),
-        ca().as_bytes(),
-        while_valid(),
-        &out,
-    )
-    .await
-    .unwrap();
+    write_profile(&ec2_at(&stand_in).await, &out).await.unwrap();
     assert_eq!(stand_in.requests().len(), 3);
     assert!(out.exists());
 }
