@@ -1,6 +1,6 @@
 //! Calls to an AWS Query-protocol API (a form-encoded `POST` answered in XML) for a service the
 //! deployer needs one or two operations of. A generated SDK crate compiles every operation of its
-//! service: `aws-sdk-ec2`'s 600 took 3 minutes of one core in every cold debug build, and again in
+//! service: `aws-sdk-ec2`'s 756 took 3 minutes of one core in every cold debug build, and again in
 //! clippy's, for `deployer vpn`'s two calls. Connection, signing, retries and errors are
 //! [`signed`](crate::signed)'s, shared with [`json`](crate::json).
 
@@ -68,12 +68,6 @@ impl QueryClient {
     /// The region requests are signed for and sent to.
     pub fn region(&self) -> &str {
         &self.region
-    }
-
-    /// Where requests go: the connection's endpoint override, else the service's regional
-    /// endpoint (`https://ec2.eu-west-1.amazonaws.com`, `.amazonaws.com.cn` in China).
-    pub fn endpoint(&self) -> String {
-        signed::endpoint(&self.config, self.api.service, &self.region)
     }
 
     /// Sends `action` with `params` (name and value pairs, as the API reference names them).

@@ -74,7 +74,7 @@ impl ProvideErrorMetadata for ServiceError {
 /// Where requests to `service` in `region` go: the connection's endpoint override, else the
 /// service's regional endpoint (`https://ec2.eu-west-1.amazonaws.com`, `.amazonaws.com.cn` in
 /// China).
-pub(crate) fn endpoint(config: &SdkConfig, service: &str, region: &str) -> String {
+fn endpoint(config: &SdkConfig, service: &str, region: &str) -> String {
     match config.endpoint_url() {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => regional_endpoint(service, region),

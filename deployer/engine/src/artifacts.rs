@@ -299,15 +299,13 @@ fn build_binaries(
                 .collect()
         })
         .unwrap_or_default();
-    let mut groups: Vec<&[ArtifactParameter]> = parameters
-        .iter()
-        .map(|&parameter| group_of(parameter))
-        .collect();
-    groups.sort_by_key(|group| group.first().map(|&p| profile_of(p)));
-    groups.dedup();
+    // One command per group asked for (the Lambdas' sorts before the scraper's).
+    let mut commands: Vec<Vec<&str>> = parameters.iter().map(|&p| cargo_build_args(p)).collect();
+    commands.sort();
+    commands.dedup();
     let missing: Vec<String> = ArtifactParameter::ALL
         .iter()
-        .filter(|p| groups.iter().any(|group| group.contains(p)))
+        .filter(|p| parameters.iter().any(|&asked| group_of(asked).contains(p)))
         .map(|p| p.package())
         .filter(|name| !packages.contains(name))
         .map(|name| format!("`{name}`"))
@@ -319,8 +317,8 @@ fn build_binaries(
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    for group in groups {
-        run_cargo_build(cargo_command(), workspace, group)?;
+    for args in &commands {
+        run_cargo_build(cargo_command(), workspace, args)?;
     }
     Ok(parameters
         .iter()
@@ -378,13 +376,9 @@ pub fn cargo_build_args(parameter: ArtifactParameter) -> Vec<&'static str> {
 fn run_cargo_build(
     mut command: Command,
     workspace: &Path,
-    group: &[ArtifactParameter],
+    args: &[&str],
 ) -> Result<(), ArtifactError> {
-    let Some(&first) = group.first() else {
-        return Ok(());
-    };
-    let args = cargo_build_args(first);
-    command.current_dir(workspace).args(&args);
+    command.current_dir(workspace).args(args);
     tracing::info!("building the runtime crates: {command:?}");
     let status = command
         .status()

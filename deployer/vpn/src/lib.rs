@@ -16,7 +16,7 @@ pub mod ovpn;
 
 use std::path::Path;
 
-use aws_connect::query::{self, QueryClient};
+use aws_connect::query::{self, QueryAnswer, QueryClient};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use certificate::{CertificateError, ClientCertificate};
 
@@ -159,22 +159,13 @@ pub async fn profile(
     now: std::time::SystemTime,
     out: &Path,
 ) -> Result<WrittenProfile, VpnError> {
-    let exported = ec2
-        .call(
-            "ExportClientVpnClientConfiguration",
-            &[("ClientVpnEndpointId", endpoint)],
-        )
-        .await
-        .map_err(|e| {
-            VpnError::Aws(
-                aws_connect::CallError::new(
-                    format!("ExportClientVpnClientConfiguration {endpoint}"),
-                    ec2.region(),
-                    &e,
-                )
-                .to_string(),
-            )
-        })?;
+    let exported = ec2_call(
+        ec2,
+        "ExportClientVpnClientConfiguration",
+        endpoint,
+        &[("ClientVpnEndpointId", endpoint)],
+    )
+    .await?;
     let configuration = exported.text("clientConfiguration").unwrap_or_default();
     let config_problem = |problem: String| VpnError::Configuration {
         endpoint: endpoint.to_owned(),
@@ -201,25 +192,16 @@ pub async fn profile(
 /// Imports the revocation list `crl_pem` (checked first) into `endpoint`.
 pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<(), VpnError> {
     certificate::check_crl(crl_pem.as_bytes())?;
-    let imported = ec2
-        .call(
-            "ImportClientVpnClientCertificateRevocationList",
-            &[
-                ("ClientVpnEndpointId", endpoint),
-                ("CertificateRevocationList", crl_pem),
-            ],
-        )
-        .await
-        .map_err(|e| {
-            VpnError::Aws(
-                aws_connect::CallError::new(
-                    format!("ImportClientVpnClientCertificateRevocationList {endpoint}"),
-                    ec2.region(),
-                    &e,
-                )
-                .to_string(),
-            )
-        })?;
+    let imported = ec2_call(
+        ec2,
+        "ImportClientVpnClientCertificateRevocationList",
+        endpoint,
+        &[
+            ("ClientVpnEndpointId", endpoint),
+            ("CertificateRevocationList", crl_pem),
+        ],
+    )
+    .await?;
     // The operation's one output: whether EC2 took the list.
     if imported.text("return") != Some("true") {
         return Err(VpnError::Aws(format!(
@@ -228,4 +210,19 @@ pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<
         )));
     }
     Ok(())
+}
+
+/// EC2's `action` on `endpoint` with `params`; a failure is one sentence naming both.
+async fn ec2_call(
+    ec2: &QueryClient,
+    action: &'static str,
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> Result<QueryAnswer, VpnError> {
+    ec2.call(action, params).await.map_err(|e| {
+        VpnError::Aws(
+            aws_connect::CallError::new(format!("{action} {endpoint}"), ec2.region(), &e)
+                .to_string(),
+        )
+    })
 }
