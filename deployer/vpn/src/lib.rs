@@ -16,7 +16,7 @@ pub mod ovpn;
 
 use std::path::Path;
 
-use aws_connect::query::{self, QueryAnswer, QueryClient};
+use aws_connect::query::{self, QueryClient};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use certificate::{CertificateError, ClientCertificate};
 
@@ -147,6 +147,10 @@ pub struct WrittenProfile {
     pub not_after: String,
 }
 
+// The two EC2 calls below are written out at their call sites, not behind a helper: the deploy-role
+// contract (`stacks/tests/it/deploy_role_calls.rs`) finds each AWS call by its literal operation
+// name, `ec2.call("Operation", ...)`.
+
 /// Exports `endpoint`'s client configuration and writes it to `out` (mode 0600) with the
 /// certificate and key of `certificate` inlined, once the certificate is known to be issued by
 /// `client_root_ca` (PEM; [`client_root_ca`] reads it from ACM) and valid at `now`. The exported
@@ -159,13 +163,22 @@ pub async fn profile(
     now: std::time::SystemTime,
     out: &Path,
 ) -> Result<WrittenProfile, VpnError> {
-    let exported = ec2_call(
-        ec2,
-        "ExportClientVpnClientConfiguration",
-        endpoint,
-        &[("ClientVpnEndpointId", endpoint)],
-    )
-    .await?;
+    let exported = ec2
+        .call(
+            "ExportClientVpnClientConfiguration",
+            &[("ClientVpnEndpointId", endpoint)],
+        )
+        .await
+        .map_err(|e| {
+            VpnError::Aws(
+                aws_connect::CallError::new(
+                    format!("ExportClientVpnClientConfiguration {endpoint}"),
+                    ec2.region(),
+                    &e,
+                )
+                .to_string(),
+            )
+        })?;
     let configuration = exported.text("clientConfiguration").unwrap_or_default();
     let config_problem = |problem: String| VpnError::Configuration {
         endpoint: endpoint.to_owned(),
@@ -192,16 +205,25 @@ pub async fn profile(
 /// Imports the revocation list `crl_pem` (checked first) into `endpoint`.
 pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<(), VpnError> {
     certificate::check_crl(crl_pem.as_bytes())?;
-    let imported = ec2_call(
-        ec2,
-        "ImportClientVpnClientCertificateRevocationList",
-        endpoint,
-        &[
-            ("ClientVpnEndpointId", endpoint),
-            ("CertificateRevocationList", crl_pem),
-        ],
-    )
-    .await?;
+    let imported = ec2
+        .call(
+            "ImportClientVpnClientCertificateRevocationList",
+            &[
+                ("ClientVpnEndpointId", endpoint),
+                ("CertificateRevocationList", crl_pem),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            VpnError::Aws(
+                aws_connect::CallError::new(
+                    format!("ImportClientVpnClientCertificateRevocationList {endpoint}"),
+                    ec2.region(),
+                    &e,
+                )
+                .to_string(),
+            )
+        })?;
     // The operation's one output: whether EC2 took the list.
     if imported.text("return") != Some("true") {
         return Err(VpnError::Aws(format!(
@@ -210,19 +232,4 @@ pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<
         )));
     }
     Ok(())
-}
-
-/// EC2's `action` on `endpoint` with `params`; a failure is one sentence naming both.
-async fn ec2_call(
-    ec2: &QueryClient,
-    action: &'static str,
-    endpoint: &str,
-    params: &[(&str, &str)],
-) -> Result<QueryAnswer, VpnError> {
-    ec2.call(action, params).await.map_err(|e| {
-        VpnError::Aws(
-            aws_connect::CallError::new(format!("{action} {endpoint}"), ec2.region(), &e)
-                .to_string(),
-        )
-    })
 }
