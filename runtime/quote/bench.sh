@@ -16,15 +16,17 @@ target=${CARGO_TARGET_DIR:-$here/../../target}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# The profile the deployer builds the Lambdas with (fat LTO; quote-record at -O3, the rest "s").
-cargo build --quiet --profile lambda -p quote-record --example transform --manifest-path "$here/Cargo.toml"
-bin=$target/lambda/examples/transform
+# The profile the deployer builds the artifacts with (fat LTO; quote-record at -O3, the rest "s"),
+# from the transform bench's package, whose dependencies resolve the artifacts' features: the
+# program finds that tree built instead of compiling quote-record's dev-dependencies.
+cargo build --quiet --profile artifact --locked -p transform-bench --example record --manifest-path "$here/../../Cargo.toml"
+bin=$target/artifact/examples/record
 
 lines=$(wc -l < "$input")
 wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "rust in-process: best of 10 rounds in memory, 1 MiB output buffer (the Lambda's work), --profile lambda"
+echo "rust in-process: best of 10 rounds in memory, 1 MiB output buffer (the Lambda's work), --profile artifact"
 echo "rust whole process: one streaming pass, file read and output written 1 MiB at a time"
 echo "python whole process: $bench/transform_baseline.py --mode fstring"
 : > "$out/ratios"

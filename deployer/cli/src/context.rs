@@ -35,7 +35,7 @@ pub struct Target {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ArtifactArgs {
     /// Prebuilt artifacts: DIR/transform.zip, DIR/to-parquet.zip, DIR/notify.zip, DIR/vpn-connect.zip and DIR/scraper
-    /// (default: build the runtime crates, the Lambdas with the `lambda` profile, the scraper with `release`).
+    /// (default: build the runtime crates with the `artifact` profile, as one `cargo build`).
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
 }

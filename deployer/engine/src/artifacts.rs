@@ -1,4 +1,4 @@
-//! The deployed code: the three Lambda zips and the scraper binary, named by the SHA-256 of their
+//! The deployed code: the four Lambda zips and the scraper binary, named by the SHA-256 of their
 //! content and uploaded to each region's artifacts bucket only when absent.
 //!
 //! Nothing already in the bucket is trusted: uploads carry their `ChecksumSHA256` (S3 checks the
@@ -6,7 +6,7 @@
 //! SHA-256 checksum, or the deployment is refused ([`ArtifactError::Tampered`]). The object version
 //! uploaded or checked is what the pipeline stack pins.
 //!
-//! Two sources: [`build`] compiles the runtime crates in release mode and zips each Lambda as
+//! Two sources: [`build`] compiles the runtime crates (the [`ARTIFACT_PROFILE`]) and zips each Lambda as
 //! `bootstrap`; [`from_dir`] takes prebuilt files (`--artifacts DIR`), so CI builds once and deploys
 //! many times. Both check that no binary needs a glibc newer than `provided.al2023`'s.
 
@@ -228,23 +228,23 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>, ArtifactError> {
         .collect()
 }
 
-/// Builds every runtime crate of the workspace at `workspace` and packages it: the Lambdas with the
-/// [`LAMBDA_PROFILE`], the scraper with `release`.
+/// Builds every runtime crate of the workspace at `workspace` and packages it, with the
+/// [`ARTIFACT_PROFILE`].
 ///
-/// Two commands ([`cargo_build_args`]): one `cargo build` of the four Lambdas together, so their
-/// shared dependencies compile once with one feature set and their single-threaded fat-LTO links
-/// run side by side, and one of the scraper. A single artifact ([`build_binary`]) is built by the
-/// same command as its group, so whatever built it first (`deployer up`, `.ci/run`, a test or a
-/// benchmark), the others find it built instead of rebuilding the tree with other features.
+/// One command ([`cargo_build_args`]) builds the five artifacts together, so their shared
+/// dependencies compile once with one feature set and their single-threaded fat-LTO links run side
+/// by side. A single artifact ([`build_binary`]) is built by the same command, so whatever built
+/// it first (`deployer up`, `.ci/run`, a test or a benchmark), the others find it built instead of
+/// rebuilding the tree with other features.
 ///
 /// Fails with [`ArtifactError::MissingCrates`] (naming them and suggesting `--artifacts`) when a
 /// runtime crate does not exist. `target_dir` overrides Cargo's target directory.
 pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact>, ArtifactError> {
-    let binaries = build_binaries(workspace, target_dir, &ArtifactParameter::ALL)?;
+    let target = build_all(workspace, target_dir)?;
     ArtifactParameter::ALL
         .iter()
-        .zip(binaries)
-        .map(|(&parameter, path)| {
+        .map(|&parameter| {
+            let path = target.join(parameter.crate_name());
             let binary = std::fs::read(&path).map_err(|source| ArtifactError::Read {
                 path: path.clone(),
                 source,
@@ -259,27 +259,19 @@ pub fn build(workspace: &Path, target_dir: Option<&Path>) -> Result<Vec<Artifact
         .collect()
 }
 
-/// Builds one artifact's binary exactly as [`build`] does (same command, profile and features)
-/// and returns its path, unpackaged: for tests and benchmarks that run the binary that ships, and
-/// find it built when `deployer up` or `.ci/run` built it before.
+/// Builds one artifact's binary exactly as [`build`] does (the same command, which builds them
+/// all) and returns its path, unpackaged: for tests and benchmarks that run the binary that ships,
+/// and find it built when `deployer up` or `.ci/run` built it before.
 pub fn build_binary(
     workspace: &Path,
     target_dir: Option<&Path>,
     parameter: ArtifactParameter,
 ) -> Result<PathBuf, ArtifactError> {
-    let mut paths = build_binaries(workspace, target_dir, &[parameter])?;
-    paths
-        .pop()
-        .ok_or_else(|| ArtifactError::Cargo("no binary was built".into()))
+    Ok(build_all(workspace, target_dir)?.join(parameter.crate_name()))
 }
 
-/// Builds the binaries of `parameters` (each by the command of its group) and returns their paths
-/// in the same order.
-fn build_binaries(
-    workspace: &Path,
-    target_dir: Option<&Path>,
-    parameters: &[ArtifactParameter],
-) -> Result<Vec<PathBuf>, ArtifactError> {
+/// Runs [`cargo_build_args`] in `workspace` and returns the directory that holds the binaries.
+fn build_all(workspace: &Path, target_dir: Option<&Path>) -> Result<PathBuf, ArtifactError> {
     let cargo_command = || {
         let mut command = cargo_outside_a_crate();
         if let Some(dir) = target_dir {
@@ -299,13 +291,8 @@ fn build_binaries(
                 .collect()
         })
         .unwrap_or_default();
-    // One command per group asked for (the Lambdas' sorts before the scraper's).
-    let mut commands: Vec<Vec<&str>> = parameters.iter().map(|&p| cargo_build_args(p)).collect();
-    commands.sort();
-    commands.dedup();
     let missing: Vec<String> = ArtifactParameter::ALL
         .iter()
-        .filter(|p| parameters.iter().any(|&asked| group_of(asked).contains(p)))
         .map(|p| p.package())
         .filter(|name| !packages.contains(name))
         .map(|name| format!("`{name}`"))
@@ -317,58 +304,22 @@ fn build_binaries(
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| ArtifactError::Cargo("cargo metadata gave no target directory".into()))?;
-    for args in &commands {
-        run_cargo_build(cargo_command(), workspace, args)?;
-    }
-    Ok(parameters
-        .iter()
-        .map(|&parameter| {
-            target_dir
-                .join(profile_of(parameter))
-                .join(parameter.crate_name())
-        })
-        .collect())
+    run_cargo_build(cargo_command(), workspace, &cargo_build_args())?;
+    Ok(target_dir.join(ARTIFACT_PROFILE))
 }
 
-/// The Cargo profile Lambda binaries are built with (defined in the workspace's `Cargo.toml`).
-pub const LAMBDA_PROFILE: &str = "lambda";
+/// The Cargo profile (and target subdirectory) the artifacts are built with, defined in the
+/// workspace's `Cargo.toml`: fat LTO, one codegen unit, size-optimised (a smaller zip, so a faster
+/// cold start), with the hot paths (the record's code, the scraper) at `opt-level = 3`.
+pub const ARTIFACT_PROFILE: &str = "artifact";
 
-/// The artifacts built by one command: the four Lambdas (the [`LAMBDA_PROFILE`]), and the scraper
-/// (`release`).
-const LAMBDAS: [ArtifactParameter; 4] = [
-    ArtifactParameter::Transform,
-    ArtifactParameter::ToParquet,
-    ArtifactParameter::Notify,
-    ArtifactParameter::VpnConnect,
-];
-const SCRAPER: [ArtifactParameter; 1] = [ArtifactParameter::Scraper];
-
-/// The artifacts built together with `parameter`, by one command.
-fn group_of(parameter: ArtifactParameter) -> &'static [ArtifactParameter] {
-    match parameter {
-        ArtifactParameter::Scraper => &SCRAPER,
-        _ => &LAMBDAS,
-    }
-}
-
-/// The Cargo profile (and target subdirectory) an artifact is built with: the Lambdas' is
-/// [`LAMBDA_PROFILE`] (fat LTO, size-optimised: a much smaller zip, so a faster cold start); the
-/// scraper, a long-running daemon, keeps `release`.
-fn profile_of(parameter: ArtifactParameter) -> &'static str {
-    match parameter {
-        ArtifactParameter::Scraper => "release",
-        _ => LAMBDA_PROFILE,
-    }
-}
-
-/// The arguments of the `cargo` command that builds `parameter` and the rest of its group, such as
-/// `build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect`: what
-/// `.ci/run` and the benchmark scripts run too (a test holds them to it).
-pub fn cargo_build_args(parameter: ArtifactParameter) -> Vec<&'static str> {
-    let group = group_of(parameter);
-    let mut args = vec!["build", "--profile", profile_of(parameter), "--locked"];
-    for member in group {
-        args.extend(["-p", member.package()]);
+/// The arguments of the one `cargo` command that builds every artifact:
+/// `build --profile artifact --locked -p transform -p to-parquet -p notify -p scraper-daemon -p vpn-connect`,
+/// what `.ci/run` and the benchmark scripts run too (a test holds them to it).
+pub fn cargo_build_args() -> Vec<&'static str> {
+    let mut args = vec!["build", "--profile", ARTIFACT_PROFILE, "--locked"];
+    for parameter in ArtifactParameter::ALL {
+        args.extend(["-p", parameter.package()]);
     }
     args
 }
@@ -785,47 +736,33 @@ mod tests {
     }
 
     #[test]
-    fn the_lambdas_build_together_and_the_scripts_run_the_same_commands() {
-        let lambdas =
-            "build --profile lambda --locked -p transform -p to-parquet -p notify -p vpn-connect";
-        for parameter in LAMBDAS {
-            assert_eq!(cargo_build_args(parameter).join(" "), lambdas);
-        }
-        let scraper = "build --profile release --locked -p scraper-daemon";
-        assert_eq!(
-            cargo_build_args(ArtifactParameter::Scraper).join(" "),
-            scraper
-        );
-        assert!(
-            ArtifactParameter::ALL
-                .iter()
-                .all(|&p| group_of(p).contains(&p))
-        );
-        // Another command (one Lambda alone, other features) would rebuild the Lambdas' tree:
-        // every script that builds an artifact runs its group's command.
+    fn the_artifacts_build_together_and_the_scripts_run_the_same_command() {
+        let all = "build --profile artifact --locked -p transform -p to-parquet -p notify -p scraper-daemon -p vpn-connect";
+        assert_eq!(cargo_build_args().join(" "), all);
+        // Another command (one artifact alone, other features) would rebuild the artifacts' tree:
+        // every script that builds an artifact runs this one.
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for (script, commands) in [
-            (".ci/run", &[lambdas, scraper][..]),
-            ("runtime/transform-bench/bench.sh", &[lambdas][..]),
-            ("runtime/vpn-connect/bench.sh", &[lambdas][..]),
+        for script in [
+            ".ci/run",
+            "runtime/transform-bench/bench.sh",
+            "runtime/vpn-connect/bench.sh",
         ] {
             let text = std::fs::read_to_string(workspace.join(script)).unwrap();
-            for command in commands {
-                assert!(
-                    text.contains(&format!("cargo {command}\n")),
-                    "{script} does not run `cargo {command}`"
-                );
-            }
+            assert!(
+                text.contains(&format!("cargo {all}\n")),
+                "{script} does not run `cargo {all}`"
+            );
             let optimized = |line: &&str| {
                 line.contains("cargo build")
-                    && ["--profile lambda", "--profile release", "--release"]
+                    && ["--profile", "--release"]
                         .iter()
                         .any(|profile| line.contains(profile))
             };
             for line in text.lines().filter(optimized) {
-                assert!(
-                    commands.iter().any(|c| line.trim() == format!("cargo {c}")),
-                    "{script} builds an artifact another way: {line}"
+                assert_eq!(
+                    line.trim(),
+                    format!("cargo {all}"),
+                    "{script} builds an artifact another way"
                 );
             }
         }

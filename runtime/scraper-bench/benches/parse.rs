@@ -1,4 +1,5 @@
-//! Parse time per page: `cargo bench -p scraper-bench --bench parse`. Prints figures; asserts nothing.
+//! Parse time per page: `cargo bench --profile artifact -p scraper-bench --bench parse` (the
+//! artifacts' profile, so the parser is built as it ships). Prints figures; asserts nothing.
 //!
 //! The HTML fixture is shaped like a real quote page (about 78 KB: navigation, a table of related
 //! quotes, scripts and the quote block somewhere in the middle), so the time is dominated by html5ever's

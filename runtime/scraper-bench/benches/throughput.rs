@@ -1,6 +1,7 @@
 //! Pages per second per core through the scraper's real tick (HTTP fetch over loopback, parse, extract,
 //! validate) against the local quote site, for an HTML and a JSON source, and the fleet size the
-//! environment check recommends: `cargo bench -p scraper-bench --bench throughput`. Prints figures;
+//! environment check recommends: `cargo bench --profile artifact -p scraper-bench --bench
+//! throughput` (the artifacts' profile, so the scraper is built as it ships). Prints figures;
 //! asserts nothing about time.
 //!
 //! The scrape runs on a current-thread Tokio runtime, so all of its work is on this one thread; the

@@ -1,6 +1,6 @@
 //! The handler's cold start, printed (not asserted): the time from starting the binary to its first
 //! request for work at the Runtime API (Lambda's init phase), and to the answer of the first
-//! connection request, over several fresh processes. `bench.sh` passes the `lambda`-profile
+//! connection request, over several fresh processes. `bench.sh` passes the `artifact`-profile
 //! `bootstrap` it zipped (`VPN_CONNECT_BOOTSTRAP`) and runs this harness from the workspace's test
 //! build; without the variable the harness's own build of the binary runs.
 #![allow(clippy::unwrap_used)]

@@ -18,7 +18,7 @@ fn workspace(name: &str, crates: &[&str]) -> PathBuf {
     std::fs::write(
         root.join("Cargo.toml"),
         format!(
-            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[profile.lambda]\ninherits = \"release\"\n",
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[profile.artifact]\ninherits = \"release\"\n",
             members.join(", ")
         ),
     )
@@ -76,7 +76,7 @@ fn runtime_crates_are_built_checked_and_zipped_reproducibly() {
         // What the host toolchain produces decides the expected outcome: the check must refuse a
         // binary needing more than 2.34 and accept the others.
         let result = build(&root, Some(&target(&root)));
-        let transform = std::fs::read(target(&root).join("lambda/transform")).unwrap();
+        let transform = std::fs::read(target(&root).join("artifact/transform")).unwrap();
         (max_glibc(&transform).unwrap(), result)
     };
     match binary_glibc {

@@ -194,7 +194,7 @@ pub async fn deploy_environment(
     }
 }
 
-/// The binary that ships for `parameter` (the `lambda` profile, as `deployer up` builds it, by
+/// The binary that ships for `parameter` (the `artifact` profile, as `deployer up` builds it, by
 /// `engine::artifacts::build_binary`), in this test's target directory: a no-op once built, as
 /// `.ci/run`'s artifacts step does. The same command each time, so no test rebuilds another's
 /// dependencies with other features.

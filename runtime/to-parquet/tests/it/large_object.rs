@@ -1,5 +1,5 @@
 //! The memory bound: a 1 GiB raw object converts within the function's 512 MB, measured on the
-//! binary that ships: the `lambda`-profile build `deployer up` zips (the test builds it, a no-op when
+//! binary that ships: the `artifact`-profile build `deployer up` zips (the test builds it, a no-op when
 //! it is fresh), run under the Lambda Runtime API against moto, its peak resident memory read from
 //! `/proc/<pid>/status` (`VmHWM`). Ignored in the plain test run (it takes minutes); `.ci/run` runs
 //! it with `--run-ignored only` and prints the figure.
@@ -18,10 +18,10 @@ const GIB: u64 = 1 << 30;
 /// The function's timeout in the stacks (`stacks/src/pipeline`), which the invocation is given.
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// The `lambda`-profile `to-parquet` binary of this test's target directory, built (or found
+/// The `artifact`-profile `to-parquet` binary of this test's target directory, built (or found
 /// fresh) by the deployer's own artifact build (`engine::artifacts::build_binary`), as `deployer up`
 /// and `.ci/run`'s artifacts step build it.
-fn lambda_binary() -> PathBuf {
+fn shipped_binary() -> PathBuf {
     // <target>/debug/deps/it-<hash>: the target directory is three levels up.
     let exe = std::env::current_exe().unwrap();
     let target = exe.ancestors().nth(3).unwrap().to_path_buf();
@@ -57,7 +57,7 @@ fn peak_rss_mib(pid: u32) -> f64 {
 #[tokio::test]
 #[ignore = "minutes: .ci/run runs it with --run-ignored only"]
 async fn a_one_gib_object_converts_within_512_mb() {
-    let binary = lambda_binary();
+    let binary = shipped_binary();
     let moto = Moto::start();
     let function = function(&moto).await;
     // One Firehose partition (one symbol, one day), as dynamic partitioning writes it: ~5.6M records.
@@ -124,7 +124,7 @@ async fn a_one_gib_object_converts_within_512_mb() {
         })
         .sum();
     println!(
-        "1 GiB raw object ({records} records) -> {} Parquet file(s), {:.1} MiB: peak RSS of the lambda-profile binary {peak:.0} MiB (Lambda memory 512 MB)",
+        "1 GiB raw object ({records} records) -> {} Parquet file(s), {:.1} MiB: peak RSS of the shipped binary {peak:.0} MiB (Lambda memory 512 MB)",
         files,
         out_bytes as f64 / 1048576.0
     );

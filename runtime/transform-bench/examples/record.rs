@@ -1,6 +1,7 @@
-//! Benchmark: JSONL quotes -> validated records -> InfluxDB line protocol, on one core.
+//! The record benchmark (run by `runtime/quote/bench.sh`): JSONL quotes -> validated records ->
+//! InfluxDB line protocol, on one core.
 //!
-//! Usage: `transform INPUT.jsonl [--out FILE] [--repeat N]`
+//! Usage: `record INPUT.jsonl [--out FILE] [--repeat N]`
 //! - With `--repeat N`: reads the whole file first, then times N rounds of decode + validate
 //!   (with the time-sanity rule) + encode of every line in memory (the work of the transform Lambda) after an untimed first
 //!   round, and prints the best round's records/s.
