@@ -769,6 +769,59 @@ mod tests {
     }
 
     #[test]
+    fn every_other_package_built_with_the_artifact_profile_has_the_artifacts_in_its_graph() {
+        // A bench built with `--profile artifact` reuses the artifacts' compiled dependencies only
+        // if they resolve the same features, which they do when all five artifacts are in its
+        // dependency graph (unused dev-dependencies suffice); otherwise Cargo compiles a second
+        // variant of much of the tree in the optimized profile.
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut built = std::collections::BTreeSet::new();
+        for script in [
+            ".ci/run",
+            "runtime/quote/bench.sh",
+            "runtime/transform-bench/bench.sh",
+            "runtime/vpn-connect/bench.sh",
+        ] {
+            let text = std::fs::read_to_string(workspace.join(script)).unwrap();
+            for line in text.lines().filter(|l| l.contains("--profile artifact")) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                for pair in words.windows(2).filter(|pair| pair[0] == "-p") {
+                    built.insert(pair[1].to_owned());
+                }
+            }
+        }
+        let artifacts: Vec<&str> = ArtifactParameter::ALL.iter().map(|p| p.package()).collect();
+        built.retain(|name| !artifacts.contains(&name.as_str()));
+        assert!(
+            built.contains("transform-bench") && built.contains("scraper-bench"),
+            "{built:?}"
+        );
+        let metadata = cargo_metadata(&workspace, cargo_outside_a_crate()).unwrap();
+        let packages = metadata["packages"].as_array().unwrap();
+        for name in &built {
+            let package = packages
+                .iter()
+                .find(|p| p["name"] == name.as_str())
+                .unwrap();
+            let dependencies: Vec<&str> = package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|d| d["name"].as_str())
+                .collect();
+            let missing: Vec<&&str> = artifacts
+                .iter()
+                .filter(|a| !dependencies.contains(a))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{name} is built with --profile artifact without {missing:?} in its graph: list them \
+                 as (unused) dev-dependencies, or it recompiles the artifacts' tree"
+            );
+        }
+    }
+
+    #[test]
     fn zips_are_reproducible_and_hold_an_executable_bootstrap() {
         let a = zip_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
         let b = zip_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
