@@ -2,7 +2,6 @@
 //! delivery stream's status and the Glue table, through their own service APIs.
 
 use aws_connect::CallError;
-use aws_sdk_firehose::types::DeliveryStreamStatus;
 use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use environment::Environment;
 use lambda_contract::prefixes;
@@ -196,9 +195,10 @@ pub async fn delivery_stream(clients: &Clients, deployed: &Deployed) -> Row {
     };
     let out = match clients
         .firehose
-        .describe_delivery_stream()
-        .delivery_stream_name(physical)
-        .send()
+        .call(
+            "DescribeDeliveryStream",
+            serde_json::json!({ "DeliveryStreamName": physical }),
+        )
         .await
     {
         Ok(out) => out,
@@ -211,27 +211,23 @@ pub async fn delivery_stream(clients: &Clients, deployed: &Deployed) -> Row {
             return failed(name, error.to_string(), hint);
         }
     };
-    let status = out
-        .delivery_stream_description()
-        .map(|d| d.delivery_stream_status());
-    match status {
-        Some(DeliveryStreamStatus::Active) => Row::new(
+    let description = &out["DeliveryStreamDescription"];
+    match description["DeliveryStreamStatus"].as_str() {
+        Some("ACTIVE") => Row::new(
             Stage::Check,
             name,
             Outcome::Passed,
             format!("{physical}: ACTIVE"),
         ),
         other => {
-            let reason = out
-                .delivery_stream_description()
-                .and_then(|d| d.failure_description())
-                .map(|f| f.details().to_owned())
-                .unwrap_or_else(|| "no failure reported".to_owned());
+            let reason = description["FailureDescription"]["Details"]
+                .as_str()
+                .unwrap_or("no failure reported");
             failed(
                 name,
                 format!(
                     "{physical} is {}, expected ACTIVE ({reason})",
-                    other.map_or("unknown", |s| s.as_str())
+                    other.unwrap_or("unknown")
                 ),
                 hint,
             )

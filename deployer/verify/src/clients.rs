@@ -21,8 +21,9 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     /// Kinesis: where the canary is put.
     pub kinesis: aws_sdk_kinesis::Client,
-    /// Firehose: the delivery stream's status.
-    pub firehose: aws_sdk_firehose::Client,
+    /// Firehose: the delivery stream's status (one JSON call on this connection, without
+    /// Firehose's SDK crate: see [`aws_connect::json`]).
+    pub firehose: aws_connect::json::JsonClient,
     /// Glue: the quotes table (one JSON call on this connection, without Glue's SDK crate: see
     /// [`aws_connect::json`]).
     pub glue: aws_connect::json::JsonClient,
@@ -74,7 +75,11 @@ impl Clients {
             cloudformation: client!(aws_sdk_cloudformation),
             lambda: client!(aws_sdk_lambda),
             kinesis: client!(aws_sdk_kinesis),
-            firehose: client!(aws_sdk_firehose),
+            firehose: aws_connect::json::JsonClient::new(
+                config,
+                region.as_str(),
+                aws_connect::json::FIREHOSE,
+            ),
             glue: aws_connect::json::JsonClient::new(
                 config,
                 region.as_str(),

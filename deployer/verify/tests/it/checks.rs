@@ -11,10 +11,6 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
-use aws_sdk_firehose::operation::describe_delivery_stream::DescribeDeliveryStreamOutput;
-use aws_sdk_firehose::types::{
-    DeliveryStreamDescription, DeliveryStreamStatus, DeliveryStreamType,
-};
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
 use aws_sdk_lambda::types::{
@@ -64,7 +60,8 @@ struct Answers {
     function_state: State,
     last_update: LastUpdateStatus,
     mapping_state: &'static str,
-    delivery: DeliveryStreamStatus,
+    /// The delivery stream's `DeliveryStreamStatus`, as Firehose's JSON spells it.
+    delivery: &'static str,
     table_location: Option<String>,
 }
 
@@ -74,7 +71,7 @@ impl Default for Answers {
             function_state: State::Active,
             last_update: LastUpdateStatus::Successful,
             mapping_state: "Enabled",
-            delivery: DeliveryStreamStatus::Active,
+            delivery: "ACTIVE",
             table_location: Some(format!("s3://{CURATED}/quotes/")),
         }
     }
@@ -110,26 +107,40 @@ fn clients(a: Answers) -> Clients {
                 )
                 .build()
         });
-    let delivery = a.delivery.clone();
-    let describe =
-        mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_output(move || {
-            DescribeDeliveryStreamOutput::builder()
-                .delivery_stream_description(
-                    DeliveryStreamDescription::builder()
-                        .delivery_stream_name("mst-prod-RawDeliveryStream-1")
-                        .delivery_stream_arn(
-                            "arn:aws:firehose:eu-west-1:444455556666:deliverystream/x",
-                        )
-                        .delivery_stream_status(delivery.clone())
-                        .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
-                        .version_id("1")
-                        .set_destinations(Some(vec![]))
-                        .has_more_destinations(false)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-        });
+    // Firehose's DescribeDeliveryStream, a JSON call of `aws_connect` (no SDK crate): answered as
+    // Firehose does, for our delivery stream only.
+    let delivery = a.delivery;
+    let firehose = testkit::mocks::direct_config(move |request| {
+        let asked: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+        if request.target.as_deref() == Some("Firehose_20150804.DescribeDeliveryStream")
+            && asked["DeliveryStreamName"] == "mst-prod-RawDeliveryStream-1"
+        {
+            (
+                200,
+                serde_json::json!({
+                    "DeliveryStreamDescription": {
+                        "DeliveryStreamName": "mst-prod-RawDeliveryStream-1",
+                        "DeliveryStreamARN": "arn:aws:firehose:eu-west-1:444455556666:deliverystream/x",
+                        "DeliveryStreamStatus": delivery,
+                        "DeliveryStreamType": "KinesisStreamAsSource",
+                        "VersionId": "1",
+                        "Destinations": [],
+                        "HasMoreDestinations": false
+                    }
+                })
+                .to_string(),
+            )
+        } else {
+            (
+                400,
+                serde_json::json!({
+                    "__type": "ResourceNotFoundException",
+                    "message": "Firehose stream not found."
+                })
+                .to_string(),
+            )
+        }
+    });
     // Glue's GetTable, a JSON call of `aws_connect` (no SDK crate): answered as Glue does, the
     // table only for the quotes table of `mst_prod`.
     let table_location = a.table_location;
@@ -166,7 +177,11 @@ fn clients(a: Answers) -> Clients {
         cloudformation: client!(aws_sdk_cloudformation, no_rules),
         lambda: client!(aws_sdk_lambda, [&get_function, &mappings]),
         kinesis: client!(aws_sdk_kinesis, no_rules),
-        firehose: client!(aws_sdk_firehose, [&describe]),
+        firehose: aws_connect::json::JsonClient::new(
+            &firehose,
+            "eu-west-1",
+            aws_connect::json::FIREHOSE,
+        ),
         glue: aws_connect::json::JsonClient::new(&glue, "eu-west-1", aws_connect::json::GLUE),
         s3: client!(aws_sdk_s3, no_rules),
         secrets: client!(aws_sdk_secretsmanager, no_rules),
@@ -276,7 +291,7 @@ async fn each_broken_resource_is_the_row_named_with_what_was_expected() {
 
     let rows = checks::run(
         &clients(Answers {
-            delivery: DeliveryStreamStatus::CreatingFailed,
+            delivery: "CREATING_FAILED",
             ..Answers::default()
         }),
         &env,
