@@ -1,7 +1,7 @@
 //! Calls to an AWS JSON-protocol API (`awsJson1.1`: a `POST /` naming the operation in
 //! `X-Amz-Target`, JSON both ways) for a service the deployer needs one operation of: SSM's
 //! `GetParameter` (the scraper's `latest` AMI), Glue's `GetTable` and Firehose's
-//! `DescribeDeliveryStream` (`verify`). SSM's and Glue's generated crates compile 146 and 265
+//! `DescribeDeliveryStream` (`verify`), ACM's `GetCertificate` (`deployer vpn profile`). SSM's and Glue's generated crates compile 146 and 265
 //! operations: 56 s and 96 s of one core in every cold debug build, and again in clippy's. Connection, signing, retries and errors are [`signed`](crate::signed)'s,
 //! shared with [`query`](crate::query).
 
@@ -35,6 +35,12 @@ pub const SSM: JsonApi = JsonApi {
 pub const GLUE: JsonApi = JsonApi {
     service: "glue",
     target_prefix: "AWSGlue",
+};
+
+/// AWS Certificate Manager.
+pub const ACM: JsonApi = JsonApi {
+    service: "acm",
+    target_prefix: "CertificateManager",
 };
 
 /// Amazon Data Firehose.

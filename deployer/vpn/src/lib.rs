@@ -16,6 +16,7 @@ pub mod ovpn;
 
 use std::path::Path;
 
+use aws_connect::json::{self, JsonClient};
 use aws_connect::query::{self, QueryClient};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use certificate::{CertificateError, ClientCertificate};
@@ -91,15 +92,12 @@ pub async fn endpoint_id(
 
 /// The client root CA (PEM: the certificate and its chain) that ACM holds as `arn`, the
 /// `client_root_certificate_arn` the environment gives the region's endpoint.
-pub async fn client_root_ca(
-    acm: &aws_sdk_acm::Client,
-    region: &str,
-    arn: &str,
-) -> Result<String, VpnError> {
+pub async fn client_root_ca(acm: &JsonClient, region: &str, arn: &str) -> Result<String, VpnError> {
     let found = acm
-        .get_certificate()
-        .certificate_arn(arn)
-        .send()
+        .call(
+            "GetCertificate",
+            serde_json::json!({ "CertificateArn": arn }),
+        )
         .await
         .map_err(|e| {
             VpnError::Aws(
@@ -107,13 +105,20 @@ pub async fn client_root_ca(
                     .to_string(),
             )
         })?;
-    let mut pem = found.certificate().unwrap_or_default().trim().to_owned();
+    let mut pem = found["Certificate"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     if pem.is_empty() {
         return Err(VpnError::Aws(format!(
             "ACM in {region} returned no certificate for {arn}: check `network.vpn.{region}.client_root_certificate_arn`"
         )));
     }
-    if let Some(chain) = found.certificate_chain().filter(|c| !c.trim().is_empty()) {
+    if let Some(chain) = found["CertificateChain"]
+        .as_str()
+        .filter(|c| !c.trim().is_empty())
+    {
         pem.push('\n');
         pem.push_str(chain.trim());
     }
@@ -121,13 +126,10 @@ pub async fn client_root_ca(
     Ok(pem)
 }
 
-/// The ACM client of `region`, from the deployer's one SDK configuration (`aws-connect`).
-pub fn acm_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_acm::Client {
-    aws_sdk_acm::Client::from_conf(
-        aws_sdk_acm::config::Builder::from(config)
-            .region(aws_sdk_acm::config::Region::new(region.to_owned()))
-            .build(),
-    )
+/// The ACM client of `region`, from the deployer's one SDK configuration (`aws-connect`): one JSON
+/// call on that connection, without ACM's SDK crate (see [`aws_connect::json`]).
+pub fn acm_client(config: &aws_config::SdkConfig, region: &str) -> JsonClient {
+    JsonClient::new(config, region, json::ACM)
 }
 
 /// The EC2 client of `region`, from the deployer's one SDK configuration (`aws-connect`): two Query

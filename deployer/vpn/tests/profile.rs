@@ -1,6 +1,7 @@
-//! `deployer vpn profile` and `revoke`: CloudFormation and ACM as SDK-level mocks (aws-smithy-mocks),
-//! EC2 as a stand-in HTTP endpoint on 127.0.0.1 (moto has no Client VPN) that records the signed
-//! Query requests it gets. The endpoint is found in the pipeline's resources, its exported configuration (real-shaped: AWS's directives and
+//! `deployer vpn profile` and `revoke`: CloudFormation as SDK-level mocks (aws-smithy-mocks), ACM's
+//! JSON call over an in-process HTTP client (`testkit::mocks::direct_config`), EC2 as a stand-in
+//! HTTP endpoint on 127.0.0.1 (moto has no Client VPN) that records the signed Query requests it
+//! gets. The endpoint is found in the pipeline's resources, its exported configuration (real-shaped: AWS's directives and
 //! a `<ca>` block) becomes a complete profile holding `<ca>`, `<cert>` and `<key>`, written with mode
 //! 0600; certificates from another CA, or expired, are refused before anything is written. The
 //! certificates are committed fixtures (tests/fixtures/make.sh says how they were made), checked at
@@ -10,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use aws_connect::json::JsonClient;
 use aws_connect::query::QueryClient;
-use aws_sdk_acm::operation::get_certificate::GetCertificateOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
 use aws_smithy_mocks::mock;
 use testkit::stand_in::{Answer, Recorded, StandIn};
@@ -125,17 +126,35 @@ async fn ec2_exporting(configuration: String) -> (StandIn, QueryClient) {
 const CLIENT_ROOT_ARN: &str =
     "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-4a1b-8c2d-3e4f5a6b7c8d";
 
-/// ACM answering GetCertificate for [`CLIENT_ROOT_ARN`] only, with `certificate` and `chain`.
-fn acm_holding(certificate: Option<String>, chain: Option<String>) -> aws_sdk_acm::Client {
-    let rule = mock!(aws_sdk_acm::Client::get_certificate)
-        .match_requests(|r| r.certificate_arn() == Some(CLIENT_ROOT_ARN))
-        .then_output(move || {
-            GetCertificateOutput::builder()
-                .set_certificate(certificate.clone())
-                .set_certificate_chain(chain.clone())
-                .build()
-        });
-    client!(aws_sdk_acm, [&rule])
+/// ACM answering GetCertificate for [`CLIENT_ROOT_ARN`] only, with `certificate` and `chain`, as
+/// ACM's JSON API does (a direct call of `aws_connect`, no SDK crate); any other certificate is
+/// not found.
+fn acm_holding(certificate: Option<String>, chain: Option<String>) -> JsonClient {
+    let config = testkit::mocks::direct_config(move |request| {
+        let asked: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+        if request.target.as_deref() == Some("CertificateManager.GetCertificate")
+            && asked["CertificateArn"] == CLIENT_ROOT_ARN
+        {
+            let mut answer = serde_json::json!({});
+            if let Some(certificate) = &certificate {
+                answer["Certificate"] = certificate.as_str().into();
+            }
+            if let Some(chain) = &chain {
+                answer["CertificateChain"] = chain.as_str().into();
+            }
+            (200, answer.to_string())
+        } else {
+            (
+                400,
+                serde_json::json!({
+                    "__type": "ResourceNotFoundException",
+                    "message": "Could not find certificate."
+                })
+                .to_string(),
+            )
+        }
+    });
+    vpn::acm_client(&config, "eu-west-1")
 }
 
 /// `vpn::profile` of the operator's certificate, checked against its own CA while it is valid,
@@ -572,6 +591,17 @@ async fn the_client_root_ca_is_read_from_acm_and_checks_the_certificate() {
         error
             .to_string()
             .contains("network.vpn.eu-west-1.client_root_certificate_arn"),
+        "{error}"
+    );
+
+    // Another ARN: ACM's not-found error, as one sentence naming the call.
+    let other = CLIENT_ROOT_ARN.replace("0a1b2c3d", "ffffffff");
+    let error = vpn::client_root_ca(&acm, "eu-west-1", &other)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("ACM GetCertificate") && error.contains("Could not find certificate"),
         "{error}"
     );
 }

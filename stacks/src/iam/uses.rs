@@ -845,7 +845,8 @@ impl Use {
                 "GetCertificate: the client root CA the environment names, to check the operator's certificate before a profile is written",
                 &[acm::GET_CERTIFICATE],
                 "deployer/vpn/src/lib.rs",
-                ".get_certificate()",
+                // A direct JSON call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"GetCertificate\"",
             ),
             DeployerRevokesVpnCertificates => code(
                 "deployer vpn revoke",

@@ -594,6 +594,7 @@ fn the_scan_finds_the_calls_each_command_is_known_to_make() {
         ("deployer/engine/src/artifacts.rs", "s3:PutObject"),
         // Direct calls of `aws_connect` (a JSON and a Query API).
         ("deployer/verify/src/checks.rs", "glue:GetTable"),
+        ("deployer/vpn/src/lib.rs", "acm:GetCertificate"),
         (
             "deployer/verify/src/checks.rs",
             "firehose:DescribeDeliveryStream",
