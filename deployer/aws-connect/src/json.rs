@@ -25,29 +25,24 @@ pub struct JsonApi {
     pub target_prefix: &'static str,
 }
 
+impl JsonApi {
+    /// The API signed as `service` whose operations are `target_prefix.Operation`.
+    pub const fn new(service: &'static str, target_prefix: &'static str) -> JsonApi {
+        JsonApi {
+            service,
+            target_prefix,
+        }
+    }
+}
+
 /// AWS Systems Manager.
-pub const SSM: JsonApi = JsonApi {
-    service: "ssm",
-    target_prefix: "AmazonSSM",
-};
-
+pub const SSM: JsonApi = JsonApi::new("ssm", "AmazonSSM");
 /// AWS Glue.
-pub const GLUE: JsonApi = JsonApi {
-    service: "glue",
-    target_prefix: "AWSGlue",
-};
-
+pub const GLUE: JsonApi = JsonApi::new("glue", "AWSGlue");
 /// AWS Certificate Manager.
-pub const ACM: JsonApi = JsonApi {
-    service: "acm",
-    target_prefix: "CertificateManager",
-};
-
+pub const ACM: JsonApi = JsonApi::new("acm", "CertificateManager");
 /// Amazon Data Firehose.
-pub const FIREHOSE: JsonApi = JsonApi {
-    service: "firehose",
-    target_prefix: "Firehose_20150804",
-};
+pub const FIREHOSE: JsonApi = JsonApi::new("firehose", "Firehose_20150804");
 
 /// A client of one JSON API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).
