@@ -1,9 +1,11 @@
 //! Calls to an AWS JSON-protocol API (`awsJson1.1`: a `POST /` naming the operation in
 //! `X-Amz-Target`, JSON both ways) for a service the deployer needs one operation of: SSM's
 //! `GetParameter` (the scraper's `latest` AMI), Glue's `GetTable` and Firehose's
-//! `DescribeDeliveryStream` (`verify`), ACM's `GetCertificate` (`deployer vpn profile`). SSM's and Glue's generated crates compile 146 and 265
-//! operations: 56 s and 96 s of one core in every cold debug build, and again in clippy's. Connection, signing, retries and errors are [`signed`](crate::signed)'s,
-//! shared with [`query`](crate::query).
+//! `DescribeDeliveryStream` (`verify`), ACM's `GetCertificate` (`deployer vpn profile`), KMS's
+//! `DescribeKey`, `ScheduleKeyDeletion` and `ListAliases` (adopting kept data, `down --purge-data`,
+//! the replica key). SSM's and Glue's generated crates compile 146 and 265 operations: 56 s and
+//! 96 s of one core in every cold debug build, and again in clippy's. Connection, signing, retries
+//! and errors are [`signed`](crate::signed)'s, shared with [`query`](crate::query).
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -43,6 +45,8 @@ pub const GLUE: JsonApi = JsonApi::new("glue", "AWSGlue");
 pub const ACM: JsonApi = JsonApi::new("acm", "CertificateManager");
 /// Amazon Data Firehose.
 pub const FIREHOSE: JsonApi = JsonApi::new("firehose", "Firehose_20150804");
+/// AWS Key Management Service.
+pub const KMS: JsonApi = JsonApi::new("kms", "TrentService");
 
 /// A client of one JSON API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).

@@ -1,7 +1,8 @@
 //! Calls to an AWS Query-protocol API (a form-encoded `POST` answered in XML) for a service the
-//! deployer needs one or two operations of. A generated SDK crate compiles every operation of its
-//! service: `aws-sdk-ec2`'s 756 took 3 minutes of one core in every cold debug build, and again in
-//! clippy's, for `deployer vpn`'s two calls. Connection, signing, retries and errors are
+//! deployer needs one or two operations of: EC2's Client VPN exports (`deployer vpn`) and EC2 Auto
+//! Scaling's `DescribeAutoScalingGroups` (`deployer status`). A generated SDK crate compiles every
+//! operation of its service: `aws-sdk-ec2`'s 756 took 3 minutes of one core in every cold debug
+//! build, and again in clippy's, for `deployer vpn`'s two calls. Connection, signing, retries and errors are
 //! [`signed`](crate::signed)'s, shared with [`json`](crate::json).
 
 use aws_config::SdkConfig;
@@ -31,6 +32,12 @@ pub const EC2: QueryApi = QueryApi {
     version: "2016-11-15",
 };
 
+/// Amazon EC2 Auto Scaling.
+pub const AUTOSCALING: QueryApi = QueryApi {
+    service: "autoscaling",
+    version: "2011-01-01",
+};
+
 /// A client of one Query API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).
 #[derive(Debug, Clone)]
@@ -41,10 +48,12 @@ pub struct QueryClient {
 }
 
 /// A successful answer: the text of each element directly under the response's root, in order
-/// (elements with elements inside them are skipped).
+/// (elements with elements inside them are skipped), and the whole XML for answers whose data is
+/// nested (lists of structures: read it with `aws_smithy_xml::decode`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryAnswer {
     fields: Vec<(String, String)>,
+    xml: String,
 }
 
 /// The characters a form value keeps as they are (`application/x-www-form-urlencoded` as AWS's
@@ -95,6 +104,11 @@ impl QueryAnswer {
             .find(|(field, _)| field == name)
             .map(|(_, text)| text.as_str())
     }
+
+    /// The answer's XML as it came.
+    pub fn xml(&self) -> &str {
+        &self.xml
+    }
 }
 
 /// `Action=…&Version=…&name=value…`, every value form-encoded.
@@ -131,7 +145,10 @@ fn read_answer(response: &HttpResponse) -> Result<QueryAnswer, OrchestratorError
     let status = response.status().as_u16();
     if response.status().is_success() {
         root_fields(text)
-            .map(|fields| QueryAnswer { fields })
+            .map(|fields| QueryAnswer {
+                fields,
+                xml: text.to_owned(),
+            })
             .map_err(|e| OrchestratorError::other(format!("the answer is not XML: {e}")))
     } else {
         Err(OrchestratorError::operation(error_of(status, text)))
@@ -234,7 +251,10 @@ x
 </ExportClientVpnClientConfigurationResponse>"#,
         )
         .unwrap();
-        let answer = QueryAnswer { fields };
+        let answer = QueryAnswer {
+            fields,
+            xml: String::new(),
+        };
         assert_eq!(answer.text("requestId"), Some("7d4b5e1c"));
         assert_eq!(
             answer.text("clientConfiguration"),

@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudformation::types::ResourceToImport;
-use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use environment::{Environment, Region};
 use serde_json::{Map, Value};
@@ -293,15 +292,10 @@ async fn usable_key_of(clients: &RegionClients, bucket: &str) -> Result<Option<S
     let Some(key) = key else {
         return Ok(None);
     };
-    let described = match clients.kms.describe_key().key_id(key).send().await {
-        Ok(described) => described,
-        Err(error) if error.code() == Some("NotFoundException") => return Ok(None),
-        Err(error) => return Err(api_error(format!("DescribeKey {key}"), region, error)),
-    };
-    Ok(described
-        .key_metadata()
-        .filter(|m| matches!(m.key_state(), Some(KeyState::Enabled | KeyState::Disabled)))
-        .map(|m| m.key_id().to_owned()))
+    Ok(crate::keys::describe(&clients.kms, key)
+        .await?
+        .filter(crate::keys::Key::is_usable)
+        .map(|found| found.id))
 }
 
 #[cfg(test)]

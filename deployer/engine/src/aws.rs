@@ -36,9 +36,10 @@ pub struct RegionClients {
     /// S3 (artifacts and large templates; finding kept buckets before a create; data buckets with
     /// `--purge-data`).
     pub s3: aws_sdk_s3::Client,
-    /// KMS: whether a kept key can be adopted (`DescribeKey`), and `down --purge-data` scheduling
-    /// the retained key's deletion.
-    pub kms: aws_sdk_kms::Client,
+    /// KMS: whether a kept key can be adopted (`DescribeKey`), `down --purge-data` scheduling the
+    /// retained key's deletion, the replica key by its alias (JSON calls on this connection,
+    /// without KMS's SDK crate: see [`aws_connect::json`]).
+    pub kms: aws_connect::json::JsonClient,
     /// SNS (after `up`: which alert addresses confirmed their subscription).
     pub sns: aws_sdk_sns::Client,
     /// Secrets Manager (after `up`: whether the InfluxDB token's secret holds a value; never read).
@@ -50,8 +51,9 @@ pub struct RegionClients {
     /// SSM: the scraper's `latest` AMI, read once from AWS's public parameter (one JSON call on
     /// this connection, without SSM's SDK crate: see [`aws_connect::json`]).
     pub ssm: aws_connect::json::JsonClient,
-    /// EC2 Auto Scaling (`status`: each scraper shard's instance and its health).
-    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// EC2 Auto Scaling (`status`: each scraper shard's instance and its health; one Query call on
+    /// this connection, without Auto Scaling's SDK crate: see [`aws_connect::query`]).
+    pub autoscaling: aws_connect::query::QueryClient,
     /// Where the credentials come from, for messages: `profile \`ci\``, `the default credential
     /// chain` or `the emulator's fixed credentials`.
     pub credentials: String,
@@ -128,11 +130,8 @@ impl Aws {
                 .force_path_style(self.endpoint().is_some())
                 .build(),
         );
-        let kms = aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::from(config)
-                .region(sdk_region.clone())
-                .build(),
-        );
+        let kms =
+            aws_connect::json::JsonClient::new(config, region.as_str(), aws_connect::json::KMS);
         let sns = aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(config)
                 .region(sdk_region.clone())
@@ -150,15 +149,15 @@ impl Aws {
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(config)
-                .region(sdk_region.clone())
+                .region(sdk_region)
                 .build(),
         );
         let ssm =
             aws_connect::json::JsonClient::new(config, region.as_str(), aws_connect::json::SSM);
-        let autoscaling = aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(config)
-                .region(sdk_region)
-                .build(),
+        let autoscaling = aws_connect::query::QueryClient::new(
+            config,
+            region.as_str(),
+            aws_connect::query::AUTOSCALING,
         );
         RegionClients {
             region: region.clone(),

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use serde_json::Value;
 
@@ -194,26 +193,17 @@ pub async fn purge(clients: &RegionClients, retained: &Retained) -> Result<Vec<S
     keys.sort();
     keys.dedup();
     for key in &keys {
-        let state = clients
-            .kms
-            .describe_key()
-            .key_id(key)
-            .send()
-            .await
-            .map_err(|e| api_error(format!("DescribeKey {key}"), region, e))?;
-        if state.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion) {
-            done.push(format!("KMS key {key} is already scheduled for deletion"));
-            continue;
-        }
-        clients
-            .kms
-            .schedule_key_deletion()
-            .key_id(key)
-            .pending_window_in_days(7)
-            .send()
-            .await
-            .map_err(|e| api_error(format!("ScheduleKeyDeletion {key}"), region, e))?;
-        done.push(format!("scheduled deletion of KMS key {key} in 7 days"));
+        let outcome = match crate::keys::describe(&clients.kms, key).await? {
+            None => format!("KMS key {key} no longer exists"),
+            Some(found) if found.is_pending_deletion() => {
+                format!("KMS key {key} is already scheduled for deletion")
+            }
+            Some(_) => {
+                crate::keys::schedule_deletion(&clients.kms, key, 7).await?;
+                format!("scheduled deletion of KMS key {key} in 7 days")
+            }
+        };
+        done.push(outcome);
     }
     Ok(done)
 }

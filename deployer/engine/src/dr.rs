@@ -16,39 +16,19 @@ use crate::{Error, api_error};
 /// quarter of an hour is S3 Replication Time Control's bound.
 pub const METRICS_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// The ARN of the replica key in the DR region (`clients`' region), found by its alias with
-/// ListAliases; `None` when the alias does not exist (the replica stack is not deployed). (Not
-/// DescribeKey on the alias: moto 5.2.5 fails it with a 500 for a key CloudFormation made.)
+/// The ARN of the replica key in the DR region (`clients`' region), found by its alias
+/// ([`crate::keys::alias_target`]); `None` when the alias does not exist (the replica stack is not
+/// deployed).
 pub async fn replica_key_arn(
     clients: &RegionClients,
     env: &Environment,
 ) -> Result<Option<String>, Error> {
     let alias = Names::new(env).replica_key_alias();
     let region = clients.region.as_str();
-    let mut marker = None;
-    loop {
-        let page = clients
-            .kms
-            .list_aliases()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| api_error(format!("ListAliases (looking for {alias})"), region, e))?;
-        if let Some(found) = page
-            .aliases()
-            .iter()
-            .find(|a| a.alias_name() == Some(alias.as_str()))
-        {
-            // Environments only name regions of the `aws` partition.
-            return Ok(found
-                .target_key_id()
-                .map(|key| format!("arn:aws:kms:{region}:{}:key/{key}", env.account.as_str())));
-        }
-        match page.next_marker {
-            Some(next) if page.truncated => marker = Some(next),
-            _ => return Ok(None),
-        }
-    }
+    // Environments only name regions of the `aws` partition.
+    Ok(crate::keys::alias_target(&clients.kms, &alias)
+        .await?
+        .map(|key| format!("arn:aws:kms:{region}:{}:key/{key}", env.account.as_str())))
 }
 
 /// One replicated bucket as `dr status` reports it.

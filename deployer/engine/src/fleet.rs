@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use aws_connect::query::QueryClient;
 use aws_sdk_cloudformation::types::StackResourceSummary;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_smithy_types::DateTime;
+use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
 use environment::Environment;
 use scraper_config::Shard;
 use stacks::pipeline::{HEARTBEAT_NAMESPACE, shard_group_id, stale_seconds};
@@ -86,7 +88,7 @@ pub async fn shard_states(
         .filter_map(|(_, r)| r.and_then(|r| r.physical_resource_id()).map(str::to_owned))
         .collect();
     // A failed read leaves the heartbeats to show: the instances are said to be unread instead.
-    let described = describe_groups(&clients.autoscaling, clients.region.as_str(), &names)
+    let described = describe_groups(&clients.autoscaling, &names)
         .await
         .map_err(|e| e.to_string());
     let mut states = Vec::new();
@@ -135,10 +137,11 @@ pub async fn shard_states(
 }
 
 /// The instances of each of the groups `names`, by group name; a group Auto Scaling does not know is
-/// absent from the map. One call lists up to 100 groups; more pages are followed.
+/// absent from the map. One call lists up to 100 groups; more pages are followed. A direct Query
+/// call ([`aws_connect::query::AUTOSCALING`]): Auto Scaling's generated crate compiles every one
+/// of its operations for this one.
 pub async fn describe_groups(
-    autoscaling: &aws_sdk_autoscaling::Client,
-    region: &str,
+    autoscaling: &QueryClient,
     names: &[String],
 ) -> Result<BTreeMap<String, Vec<ShardInstance>>, Error> {
     let mut found = BTreeMap::new();
@@ -146,42 +149,108 @@ pub async fn describe_groups(
         // Without names the call would list every group of the region.
         return Ok(found);
     }
+    let region = autoscaling.region();
+    let members: Vec<(String, &str)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                format!("AutoScalingGroupNames.member.{}", i + 1),
+                name.as_str(),
+            )
+        })
+        .collect();
     let mut token: Option<String> = None;
     loop {
-        let output = autoscaling
-            .describe_auto_scaling_groups()
-            .set_auto_scaling_group_names(Some(names.to_vec()))
-            .max_records(100)
-            .set_next_token(token.take())
-            .send()
+        let mut params: Vec<(&str, &str)> = members
+            .iter()
+            .map(|(key, value)| (key.as_str(), *value))
+            .collect();
+        params.push(("MaxRecords", "100"));
+        if let Some(token) = &token {
+            params.push(("NextToken", token));
+        }
+        let answer = autoscaling
+            .call("DescribeAutoScalingGroups", &params)
             .await
             .map_err(|e| api_error("DescribeAutoScalingGroups", region, e))?;
-        for group in output.auto_scaling_groups() {
-            let instances = group
-                .instances()
-                .iter()
-                .map(|i| ShardInstance {
-                    id: i.instance_id().unwrap_or_default().to_owned(),
-                    lifecycle: i
-                        .lifecycle_state()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    health: i.health_status().unwrap_or_default().to_owned(),
-                })
-                .collect();
-            found.insert(
-                group
-                    .auto_scaling_group_name()
-                    .unwrap_or_default()
-                    .to_owned(),
-                instances,
-            );
-        }
-        match output.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+        let page = read_groups(answer.xml()).map_err(|e| {
+            Error::Other(format!(
+                "DescribeAutoScalingGroups in {region} answered what it does not document ({e})"
+            ))
+        })?;
+        found.extend(page.groups);
+        match page.next_token {
+            Some(next) if !next.is_empty() => token = Some(next),
             _ => return Ok(found),
         }
     }
+}
+
+/// One page of `DescribeAutoScalingGroups`.
+#[derive(Debug, Default, PartialEq)]
+struct GroupsPage {
+    groups: Vec<(String, Vec<ShardInstance>)>,
+    next_token: Option<String>,
+}
+
+/// Reads `<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult>`: each
+/// `AutoScalingGroups` member's name and instances, and `NextToken`. Other elements are skipped.
+fn read_groups(xml: &str) -> Result<GroupsPage, XmlDecodeError> {
+    let mut page = GroupsPage::default();
+    let mut document = Document::new(xml);
+    let mut root = document.root_element()?;
+    while let Some(mut result) = root.next_tag() {
+        if result.start_el().local() != "DescribeAutoScalingGroupsResult" {
+            continue;
+        }
+        while let Some(mut field) = result.next_tag() {
+            match field.start_el().local() {
+                "AutoScalingGroups" => {
+                    while let Some(mut member) = field.next_tag() {
+                        page.groups.push(read_group(&mut member)?);
+                    }
+                }
+                "NextToken" => page.next_token = Some(try_data(&mut field)?.into_owned()),
+                _ => {}
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// One `AutoScalingGroups` member: the group's name and its `Instances` members.
+fn read_group(
+    group: &mut ScopedDecoder<'_, '_>,
+) -> Result<(String, Vec<ShardInstance>), XmlDecodeError> {
+    let mut name = String::new();
+    let mut instances = Vec::new();
+    while let Some(mut field) = group.next_tag() {
+        match field.start_el().local() {
+            "AutoScalingGroupName" => name = try_data(&mut field)?.into_owned(),
+            "Instances" => {
+                while let Some(mut member) = field.next_tag() {
+                    let mut instance = ShardInstance {
+                        id: String::new(),
+                        lifecycle: String::new(),
+                        health: String::new(),
+                    };
+                    while let Some(mut value) = member.next_tag() {
+                        let slot = match value.start_el().local() {
+                            "InstanceId" => &mut instance.id,
+                            "LifecycleState" => &mut instance.lifecycle,
+                            "HealthStatus" => &mut instance.health,
+                            _ => continue,
+                        };
+                        *slot = try_data(&mut value)?.trim().to_owned();
+                    }
+                    instances.push(instance);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((name, instances))
 }
 
 /// `fresh` when the heartbeat is younger than the limit the instance itself applies (plus the
@@ -241,6 +310,54 @@ mod tests {
     #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
 
     use super::*;
+
+    #[test]
+    fn a_groups_page_gives_each_groups_instances_and_the_decoded_next_token() {
+        let page = read_groups(
+            r#"<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">
+  <DescribeAutoScalingGroupsResult>
+    <AutoScalingGroups>
+      <member>
+        <AutoScalingGroupName>shard-0</AutoScalingGroupName>
+        <AvailabilityZones><member>eu-west-1a</member></AvailabilityZones>
+        <Instances>
+          <member>
+            <InstanceId>i-0a</InstanceId>
+            <LaunchTemplate><LaunchTemplateName>lt</LaunchTemplateName></LaunchTemplate>
+            <LifecycleState>InService</LifecycleState>
+            <HealthStatus>Healthy
+            </HealthStatus>
+          </member>
+        </Instances>
+      </member>
+      <member>
+        <Instances/>
+        <AutoScalingGroupName>shard-1</AutoScalingGroupName>
+      </member>
+    </AutoScalingGroups>
+    <NextToken>a+b/c=&amp;d</NextToken>
+  </DescribeAutoScalingGroupsResult>
+  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>
+</DescribeAutoScalingGroupsResponse>"#,
+        )
+        .unwrap();
+        let instance = ShardInstance {
+            id: "i-0a".into(),
+            lifecycle: "InService".into(),
+            health: "Healthy".into(),
+        };
+        assert_eq!(
+            page,
+            GroupsPage {
+                groups: vec![
+                    ("shard-0".into(), vec![instance]),
+                    ("shard-1".into(), vec![]),
+                ],
+                next_token: Some("a+b/c=&d".into()),
+            }
+        );
+        assert!(read_groups("not xml <").is_err());
+    }
 
     #[test]
     fn a_heartbeat_is_fresh_within_the_instances_own_limit_and_a_minute() {

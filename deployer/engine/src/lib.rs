@@ -24,6 +24,7 @@ pub mod events;
 pub mod fleet;
 pub mod gate;
 pub mod image;
+pub mod keys;
 pub mod next_steps;
 pub mod sources;
 pub mod status;

@@ -774,7 +774,7 @@ impl Use {
                     kms::SCHEDULE_KEY_DELETION,
                 ],
                 "deployer/engine/src/delete.rs",
-                ".schedule_key_deletion()",
+                "keys::schedule_deletion(",
             ),
             DeployerPassesExecutionRole => aws(
                 "deployer",
@@ -805,8 +805,9 @@ impl Use {
                 "deployer",
                 "ListAliases: the replica key's ARN for the replication rules (IAM allows it only on \"*\")",
                 &[kms::LIST_ALIASES],
-                "deployer/engine/src/dr.rs",
-                ".list_aliases()",
+                "deployer/engine/src/keys.rs",
+                // A direct JSON call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"ListAliases\"",
             ),
             DeployerReadsReplication => code(
                 "deployer",
@@ -830,7 +831,8 @@ impl Use {
                 "DescribeAutoScalingGroups: each shard's instance, lifecycle state and health (`status`); Auto Scaling has no resource-level permissions for it",
                 &[autoscaling::DESCRIBE_AUTO_SCALING_GROUPS],
                 "deployer/engine/src/fleet.rs",
-                ".describe_auto_scaling_groups()",
+                // A direct Query call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"DescribeAutoScalingGroups\"",
             ),
             DeployerExportsVpnProfile => code(
                 "deployer vpn profile",

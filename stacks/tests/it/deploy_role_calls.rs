@@ -600,6 +600,13 @@ fn the_scan_finds_the_calls_each_command_is_known_to_make() {
             "firehose:DescribeDeliveryStream",
         ),
         ("deployer/engine/src/image.rs", "ssm:GetParameter"),
+        ("deployer/engine/src/keys.rs", "kms:DescribeKey"),
+        ("deployer/engine/src/keys.rs", "kms:ScheduleKeyDeletion"),
+        ("deployer/engine/src/keys.rs", "kms:ListAliases"),
+        (
+            "deployer/engine/src/fleet.rs",
+            "autoscaling:DescribeAutoScalingGroups",
+        ),
         (
             "deployer/vpn/src/lib.rs",
             "ec2:ExportClientVpnClientConfiguration",

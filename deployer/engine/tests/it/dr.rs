@@ -11,8 +11,6 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
-use aws_sdk_kms::operation::list_aliases::{ListAliasesError, ListAliasesOutput};
-use aws_sdk_kms::types::AliasListEntry;
 use aws_sdk_s3::operation::get_bucket_replication::{
     GetBucketReplicationError, GetBucketReplicationOutput,
 };
@@ -45,7 +43,12 @@ const ACCOUNT: &str = "444455556666";
 const REPLICA_KEY: &str =
     "arn:aws:kms:eu-north-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-fn clients(region: &str, s3: &[&Rule], cloudwatch: &[&Rule], kms: &[&Rule]) -> RegionClients {
+fn clients(
+    region: &str,
+    s3: &[&Rule],
+    cloudwatch: &[&Rule],
+    kms: aws_connect::json::JsonClient,
+) -> RegionClients {
     let region: Region = prod()
         .regions
         .into_iter()
@@ -56,13 +59,13 @@ fn clients(region: &str, s3: &[&Rule], cloudwatch: &[&Rule], kms: &[&Rule]) -> R
         region,
         cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
         s3: client!(aws_sdk_s3, s3.iter().copied()),
-        kms: client!(aws_sdk_kms, kms.iter().copied()),
+        kms,
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, cloudwatch.iter().copied()),
         ssm: crate::ssm::unused(),
-        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
+        autoscaling: crate::autoscaling::unused(),
         credentials: "profile `ci`".to_owned(),
     }
 }
@@ -216,7 +219,7 @@ async fn status_reads_back_each_buckets_rule_and_its_lag_and_backlog() {
         "eu-west-1",
         &[&raw, &curated],
         &[&raw_metrics, &curated_metrics],
-        &[],
+        crate::kms::unused(),
     );
     let status = dr::region_status(&clients, &env, now).await.unwrap();
     assert_eq!(status.len(), 2);
@@ -270,7 +273,12 @@ async fn a_lag_at_the_rpo_and_a_missing_configuration_are_problems() {
     // prod's RPO is 15 minutes: 900 s of lag is at the objective.
     let metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
         .then_output(|| metric_data(&[900.0], &[5.0e6], &[250.0]));
-    let clients = clients("eu-west-1", &[&raw, &curated], &[&metrics], &[]);
+    let clients = clients(
+        "eu-west-1",
+        &[&raw, &curated],
+        &[&metrics],
+        crate::kms::unused(),
+    );
     let status = dr::region_status(&clients, &env, now).await.unwrap();
     let problems = status[0].problems(&env);
     assert_eq!(
@@ -286,45 +294,38 @@ async fn a_lag_at_the_rpo_and_a_missing_configuration_are_problems() {
     );
 }
 
-fn alias(name: &str, key: &str) -> AliasListEntry {
-    AliasListEntry::builder()
-        .alias_name(name)
-        .alias_arn(format!("arn:aws:kms:eu-north-1:{ACCOUNT}:{name}"))
-        .target_key_id(key)
-        .build()
+fn alias(name: &str, key: &str) -> serde_json::Value {
+    serde_json::json!({
+        "AliasName": name,
+        "AliasArn": format!("arn:aws:kms:eu-north-1:{ACCOUNT}:{name}"),
+        "TargetKeyId": key,
+    })
 }
 
 #[tokio::test]
 async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
     let env = prod();
     // Two pages, as ListAliases returns them: the alias is on the second.
-    let pages = mock!(aws_sdk_kms::Client::list_aliases)
-        .sequence()
-        .output(|| {
-            ListAliasesOutput::builder()
-                .aliases(alias(
-                    "alias/aws/s3",
-                    "0000aaaa-0000-4000-8000-000000000000",
-                ))
-                .truncated(true)
-                .next_marker("page-2")
-                .build()
-        })
-        .output(|| {
-            ListAliasesOutput::builder()
-                .aliases(alias(
-                    "alias/mst-prod-data",
-                    "1111bbbb-0000-4000-8000-000000000000",
-                ))
-                .aliases(alias(
-                    "alias/mst-prod-replica",
-                    "1234abcd-12ab-34cd-56ef-1234567890ab",
-                ))
-                .truncated(false)
-                .build()
-        })
-        .build();
-    let clients_found = clients("eu-north-1", &[], &[], &[&pages]);
+    let pages = crate::kms::answering(|operation, input| {
+        assert_eq!(operation, "ListAliases");
+        let page = match input["Marker"].as_str() {
+            None => serde_json::json!({
+                "Aliases": [alias("alias/aws/s3", "0000aaaa-0000-4000-8000-000000000000")],
+                "Truncated": true,
+                "NextMarker": "page-2",
+            }),
+            Some("page-2") => serde_json::json!({
+                "Aliases": [
+                    alias("alias/mst-prod-data", "1111bbbb-0000-4000-8000-000000000000"),
+                    alias("alias/mst-prod-replica", "1234abcd-12ab-34cd-56ef-1234567890ab"),
+                ],
+                "Truncated": false,
+            }),
+            Some(other) => return crate::kms::error("InvalidMarkerException", other),
+        };
+        (200, page)
+    });
+    let clients_found = clients("eu-north-1", &[], &[], pages.client.clone());
     assert_eq!(
         dr::replica_key_arn(&clients_found, &env)
             .await
@@ -332,30 +333,26 @@ async fn the_replica_key_is_found_by_its_alias_in_the_dr_region() {
             .as_deref(),
         Some(REPLICA_KEY)
     );
-    assert_eq!(pages.num_calls(), 2);
-    let none = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
-        ListAliasesOutput::builder()
-            .aliases(alias(
-                "alias/aws/s3",
-                "0000aaaa-0000-4000-8000-000000000000",
-            ))
-            .truncated(false)
-            .build()
+    assert_eq!(pages.requests().len(), 2);
+    let none = crate::kms::answering(|_, _| {
+        let page = serde_json::json!({
+            "Aliases": [alias("alias/aws/s3", "0000aaaa-0000-4000-8000-000000000000")],
+            "Truncated": false,
+        });
+        (200, page)
     });
-    let clients_missing = clients("eu-north-1", &[], &[], &[&none]);
+    let clients_missing = clients("eu-north-1", &[], &[], none.client.clone());
     assert_eq!(
         dr::replica_key_arn(&clients_missing, &env).await.unwrap(),
         None
     );
-    let denied = mock!(aws_sdk_kms::Client::list_aliases).then_error(|| {
-        ListAliasesError::generic(
-            aws_sdk_kms::error::ErrorMetadata::builder()
-                .code("AccessDeniedException")
-                .message("not authorized to perform kms:ListAliases")
-                .build(),
+    let denied = crate::kms::answering(|_, _| {
+        crate::kms::error(
+            "AccessDeniedException",
+            "not authorized to perform kms:ListAliases",
         )
     });
-    let clients_denied = clients("eu-north-1", &[], &[], &[&denied]);
+    let clients_denied = clients("eu-north-1", &[], &[], denied.client.clone());
     let error = dr::replica_key_arn(&clients_denied, &env)
         .await
         .unwrap_err();
@@ -401,7 +398,7 @@ async fn a_region_in_another_account_reads_its_own_buckets_and_names_the_dr_acco
         });
     let quiet = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
         .then_output(|| metric_data(&[], &[], &[]));
-    let clients = clients("eu-west-1", &[&rules], &[&quiet], &[]);
+    let clients = clients("eu-west-1", &[&rules], &[&quiet], crate::kms::unused());
     let status = dr::region_status(&clients, &env, now).await.unwrap();
     let names: Vec<(&str, &str)> = status
         .iter()

@@ -880,14 +880,14 @@ fn mocked(env: &Environment, output: &synth::RegionOutput, script: &Script) -> M
         region: output.region.clone(),
         cloudformation: cfn,
         s3: client!(aws_sdk_s3, &heads),
-        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        kms: crate::kms::unused(),
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
 
         sts: client!(aws_sdk_sts, [&sts]),
         cloudwatch: client!(aws_sdk_cloudwatch, [&alarms]),
         ssm: resolve.client.clone(),
-        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
+        autoscaling: crate::autoscaling::unused(),
         credentials: "profile `ci`".to_owned(),
     };
     Mocked {
@@ -1054,14 +1054,14 @@ async fn a_large_template_goes_through_the_artifacts_bucket_once() {
         region: synthesis.regions[0].region.clone(),
         cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
         s3: client!(aws_sdk_s3, [&absent, &put]),
-        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        kms: crate::kms::unused(),
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
 
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: crate::ssm::unused(),
-        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
+        autoscaling: crate::autoscaling::unused(),
         credentials: "profile `ci`".to_owned(),
     };
     let mut spec = deploy::spec(
@@ -1342,13 +1342,13 @@ async fn next_steps_name_the_missing_token_and_the_unconfirmed_addresses() {
         region: region.region.clone(),
         cloudformation: client!(aws_sdk_cloudformation, [&listed]),
         s3: client!(aws_sdk_s3, Vec::<&Rule>::new()),
-        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        kms: crate::kms::unused(),
         sns: client!(aws_sdk_sns, [&subscriptions]),
         secretsmanager: client!(aws_sdk_secretsmanager, [&described]),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: crate::ssm::unused(),
-        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
+        autoscaling: crate::autoscaling::unused(),
         credentials: "profile `ci`".to_owned(),
     };
     let steps = next_steps(&clients, &env, &pipeline.name, &pipeline.json)
@@ -1848,24 +1848,24 @@ fn no_such_stack(
     )
 }
 
-/// Clients of one region: CloudFormation, S3 and KMS over `cfn`, `s3` and `kms`.
+/// Clients of one region: CloudFormation and S3 over `cfn` and `s3`, and `kms`.
 fn adoption_region(
     output: &synth::RegionOutput,
     cfn: &[&Rule],
     s3: &[&Rule],
-    kms: &[&Rule],
+    kms: aws_connect::json::JsonClient,
 ) -> RegionClients {
     RegionClients {
         region: output.region.clone(),
         cloudformation: client!(aws_sdk_cloudformation, cfn.iter().copied()),
         s3: client!(aws_sdk_s3, s3.iter().copied()),
-        kms: client!(aws_sdk_kms, kms.iter().copied()),
+        kms,
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, Vec::<&Rule>::new()),
         ssm: crate::ssm::unused(),
-        autoscaling: client!(aws_sdk_autoscaling, Vec::<&Rule>::new()),
+        autoscaling: crate::autoscaling::unused(),
         credentials: "profile `ci`".to_owned(),
     }
 }
@@ -2011,7 +2011,7 @@ async fn kept_bucket_adopted(initial: Option<StackStatus>) {
             &described, &create, &computed, &execute, &no_events, &template, &delete,
         ],
         &[&head],
-        &[],
+        crate::kms::unused(),
     );
     let recorder = Recorder::default();
     let settings = Settings {
@@ -2094,8 +2094,6 @@ async fn kept_bucket_adopted(initial: Option<StackStatus>) {
 
 #[tokio::test]
 async fn the_key_is_found_through_the_kept_bucket_it_encrypts_unless_pending_deletion() {
-    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
-    use aws_sdk_kms::types::{KeyMetadata, KeyState};
     use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
     use aws_sdk_s3::types::{
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
@@ -2131,24 +2129,30 @@ async fn the_key_is_found_through_the_kept_bucket_it_encrypts_unless_pending_del
                 )
                 .build()
         });
-    let key = |state: KeyState| {
-        DescribeKeyOutput::builder()
-            .key_metadata(
-                KeyMetadata::builder()
-                    .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
-                    .key_state(state)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    };
-    let described = mock!(aws_sdk_kms::Client::describe_key)
-        .match_requests(move |r| r.key_id() == Some(key_arn))
-        .sequence()
-        .output(move || key(KeyState::PendingDeletion))
-        .output(move || key(KeyState::Enabled))
-        .build();
-    let clients = adoption_region(output, &[], &[&head, &encryption], &[&described]);
+    // DescribeKey of the bucket's key: first pending deletion, then enabled, then gone.
+    let described_times = std::sync::atomic::AtomicUsize::new(0);
+    let kms = crate::kms::answering(move |operation, input| {
+        if operation != "DescribeKey" || input["KeyId"] != key_arn {
+            return crate::kms::error("ValidationException", "unexpected request");
+        }
+        let state = match described_times.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => "PendingDeletion",
+            1 => "Enabled",
+            _ => {
+                return crate::kms::error(
+                    "NotFoundException",
+                    &format!("Key '{key_arn}' does not exist"),
+                );
+            }
+        };
+        let metadata = serde_json::json!({
+            "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Arn": key_arn,
+            "KeyState": state,
+        });
+        (200, serde_json::json!({ "KeyMetadata": metadata }))
+    });
+    let clients = adoption_region(output, &[], &[&head, &encryption], kms.client.clone());
     let raw = format!("mst-prod-raw-444455556666-{}", output.region);
     let found = engine::adopt::find(&clients, &pipeline.json, &env, &output.region)
         .await
@@ -2174,6 +2178,12 @@ async fn the_key_is_found_through_the_kept_bucket_it_encrypts_unless_pending_del
             ),
         ]
     );
+    // A key KMS no longer knows is not adopted either.
+    let found = engine::adopt::find(&clients, &pipeline.json, &env, &output.region)
+        .await
+        .unwrap();
+    assert_eq!(found, [kept("RawBucket", "AWS::S3::Bucket", &raw)]);
+    assert_eq!(kms.requests().len(), 3, "one DescribeKey per find");
 }
 
 #[tokio::test(start_paused = true)]
@@ -2228,7 +2238,7 @@ async fn a_create_that_fails_on_execution_says_the_stacks_real_status() {
         output,
         &[&described, &create, &computed, &refused, &no_events],
         &[&head],
-        &[],
+        crate::kms::unused(),
     );
     let error = deploy::ensure_stack(
         &clients,
@@ -2437,7 +2447,7 @@ fn replica_region_mocks(
             &replica_events,
         ],
         &[&nothing_kept],
-        &[],
+        crate::kms::unused(),
     );
     (clients, create)
 }

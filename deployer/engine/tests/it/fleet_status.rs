@@ -1,4 +1,5 @@
-//! `status`'s view of the scraper fleet at the SDK layer, with `aws-smithy-mocks`: each shard's group
+//! `status`'s view of the scraper fleet at the SDK layer, with `aws-smithy-mocks` (CloudFormation,
+//! CloudWatch) and Auto Scaling's XML answers to the direct Query call: each shard's group
 //! as the stack lists it, the group's instance and health from EC2 Auto Scaling (followed across
 //! pages), a group Auto Scaling no longer knows, a group launching its instance, and a refused
 //! `DescribeAutoScalingGroups` that leaves the heartbeats shown. (The emulator's view is in the CLI's
@@ -8,10 +9,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::{
-    DescribeAutoScalingGroupsError, DescribeAutoScalingGroupsOutput,
-};
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
+use crate::autoscaling::{AutoScaling, answering, group, groups_page, param};
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
 use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -59,18 +57,9 @@ fn resources() -> Vec<StackResourceSummary> {
         .collect()
 }
 
-fn group(index: u32, instances: &[(&str, LifecycleState, &str)]) -> AutoScalingGroup {
-    let mut group = AutoScalingGroup::builder().auto_scaling_group_name(group_name(index));
-    for (id, state, health) in instances {
-        group = group.instances(
-            Instance::builder()
-                .instance_id(*id)
-                .lifecycle_state(state.clone())
-                .health_status(*health)
-                .build(),
-        );
-    }
-    group.build()
+/// Shard `index`'s group with `instances` (id, lifecycle state, health).
+fn shard_group(index: u32, instances: &[(&str, &str, &str)]) -> String {
+    group(&group_name(index), instances)
 }
 
 /// Shard 0's heartbeat two minutes ago; none for the others.
@@ -96,18 +85,18 @@ fn heartbeats() -> Rule {
     })
 }
 
-fn clients(autoscaling: &[&Rule], cloudwatch: &[&Rule]) -> RegionClients {
+fn clients(autoscaling: &AutoScaling, cloudwatch: &[&Rule]) -> RegionClients {
     RegionClients {
         region: prod().canary_region().clone(),
         cloudformation: client!(aws_sdk_cloudformation, Vec::<&Rule>::new()),
         s3: client!(aws_sdk_s3, Vec::<&Rule>::new()),
-        kms: client!(aws_sdk_kms, Vec::<&Rule>::new()),
+        kms: crate::kms::unused(),
         sns: client!(aws_sdk_sns, Vec::<&Rule>::new()),
         secretsmanager: client!(aws_sdk_secretsmanager, Vec::<&Rule>::new()),
         sts: client!(aws_sdk_sts, Vec::<&Rule>::new()),
         cloudwatch: client!(aws_sdk_cloudwatch, cloudwatch.iter().copied()),
         ssm: crate::ssm::unused(),
-        autoscaling: client!(aws_sdk_autoscaling, autoscaling.iter().copied()),
+        autoscaling: autoscaling.client.clone(),
         credentials: "profile `ci`".to_owned(),
     }
 }
@@ -120,32 +109,29 @@ fn now() -> SystemTime {
 async fn each_shard_shows_its_groups_instance_and_health_across_pages() {
     // One call names every group; the answer comes in two pages. Shard 0 is in service, shard 1's
     // group is launching a replacement (no instance), shard 2's group is gone from Auto Scaling.
-    let first = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
-        .match_requests(|r| {
-            r.next_token().is_none()
-                && r.auto_scaling_group_names() == [group_name(0), group_name(1), group_name(2)]
-        })
-        .then_output(|| {
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group(
-                    0,
-                    &[("i-0aaa", LifecycleState::InService, "Healthy")],
-                ))
-                .next_token("page-2")
-                .build()
-        });
-    let second = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
-        .match_requests(|r| r.next_token() == Some("page-2"))
-        .then_output(|| {
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group(1, &[]))
-                .build()
-        });
+    let autoscaling = answering(|form| match param(form, "NextToken") {
+        None => groups_page(
+            &[shard_group(0, &[("i-0aaa", "InService", "Healthy")])],
+            Some("page-2"),
+        ),
+        Some("page-2") => groups_page(&[shard_group(1, &[])], None),
+        Some(other) => crate::autoscaling::error("ValidationError", other),
+    });
     let heartbeats = heartbeats();
-    let clients = clients(&[&first, &second], &[&heartbeats]);
+    let clients = clients(&autoscaling, &[&heartbeats]);
     let states = shard_states(&clients, &prod(), &resources(), now()).await;
-    assert_eq!(first.num_calls(), 1);
-    assert_eq!(second.num_calls(), 1);
+    let requests = autoscaling.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(param(request, "Action"), Some("DescribeAutoScalingGroups"));
+        assert_eq!(param(request, "Version"), Some("2011-01-01"));
+        assert_eq!(param(request, "MaxRecords"), Some("100"));
+        let names: Vec<String> = (1..=4)
+            .filter_map(|i| param(request, &format!("AutoScalingGroupNames.member.{i}")))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(names, [group_name(0), group_name(1), group_name(2)]);
+    }
     let instances: Vec<_> = states.iter().map(|s| s.instances.clone()).collect();
     assert_eq!(
         instances,
@@ -166,19 +152,18 @@ async fn each_shard_shows_its_groups_instance_and_health_across_pages() {
 
 #[tokio::test]
 async fn an_unhealthy_instance_being_replaced_is_shown_as_auto_scaling_reports_it() {
-    let answer =
-        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group(
-                    0,
-                    &[("i-0old", LifecycleState::Terminating, "Unhealthy")],
-                ))
-                .auto_scaling_groups(group(1, &[("i-0b", LifecycleState::Pending, "Healthy")]))
-                .auto_scaling_groups(group(2, &[("i-0c", LifecycleState::InService, "Healthy")]))
-                .build()
-        });
+    let autoscaling = answering(|_| {
+        groups_page(
+            &[
+                shard_group(0, &[("i-0old", "Terminating", "Unhealthy")]),
+                shard_group(1, &[("i-0b", "Pending", "Healthy")]),
+                shard_group(2, &[("i-0c", "InService", "Healthy")]),
+            ],
+            None,
+        )
+    });
     let heartbeats = heartbeats();
-    let clients = clients(&[&answer], &[&heartbeats]);
+    let clients = clients(&autoscaling, &[&heartbeats]);
     let states = shard_states(&clients, &prod(), &resources(), now()).await;
     let GroupInstances::Listed(zero) = &states[0].instances else {
         panic!("{:?}", states[0].instances)
@@ -195,16 +180,14 @@ async fn an_unhealthy_instance_being_replaced_is_shown_as_auto_scaling_reports_i
 
 #[tokio::test]
 async fn a_refused_describe_leaves_the_heartbeats_and_says_why_per_shard() {
-    let refused = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_error(|| {
-        DescribeAutoScalingGroupsError::generic(
-            aws_sdk_autoscaling::error::ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("User: arn:aws:iam::123456789012:user/ci is not authorized to perform: autoscaling:DescribeAutoScalingGroups")
-                .build(),
+    let refused = answering(|_| {
+        crate::autoscaling::error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: autoscaling:DescribeAutoScalingGroups",
         )
     });
     let heartbeats = heartbeats();
-    let clients = clients(&[&refused], &[&heartbeats]);
+    let clients = clients(&refused, &[&heartbeats]);
     let states = shard_states(&clients, &prod(), &resources(), now()).await;
     assert_eq!(states.len(), 3);
     for state in &states {
@@ -224,16 +207,11 @@ async fn a_refused_describe_leaves_the_heartbeats_and_says_why_per_shard() {
 
 #[tokio::test]
 async fn no_group_listed_means_no_call_that_would_list_the_whole_region() {
-    let never =
-        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group(0, &[]))
-                .build()
-        });
+    let never = answering(|_| groups_page(&[shard_group(0, &[])], None));
     let heartbeats = heartbeats();
-    let clients = clients(&[&never], &[&heartbeats]);
+    let clients = clients(&never, &[&heartbeats]);
     let states = shard_states(&clients, &prod(), &[], now()).await;
-    assert_eq!(never.num_calls(), 0);
+    assert_eq!(never.requests().len(), 0);
     assert!(
         states
             .iter()
@@ -244,11 +222,7 @@ async fn no_group_listed_means_no_call_that_would_list_the_whole_region() {
 #[tokio::test]
 async fn a_refused_heartbeat_read_leaves_the_instances_and_is_asked_once() {
     let answer =
-        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group(0, &[("i-0a", LifecycleState::InService, "Healthy")]))
-                .build()
-        });
+        answering(|_| groups_page(&[shard_group(0, &[("i-0a", "InService", "Healthy")])], None));
     let refused = mock!(aws_sdk_cloudwatch::Client::get_metric_statistics).then_error(|| {
         aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsError::generic(
             aws_sdk_cloudwatch::error::ErrorMetadata::builder()
@@ -257,7 +231,7 @@ async fn a_refused_heartbeat_read_leaves_the_instances_and_is_asked_once() {
                 .build(),
         )
     });
-    let clients = clients(&[&answer], &[&refused]);
+    let clients = clients(&answer, &[&refused]);
     let states = shard_states(&clients, &prod(), &resources(), now()).await;
     assert_eq!(
         refused.num_calls(),

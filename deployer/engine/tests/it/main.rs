@@ -5,9 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
+mod autoscaling;
 mod build;
 mod dr;
 mod faults;
 mod fleet_status;
+mod kms;
 mod replication_permissions;
 mod ssm;
