@@ -64,7 +64,13 @@ pub enum Failure {
         /// The service's message.
         message: Option<String>,
     },
-    /// The request could not be built, or the response could not be read.
+    /// The request could not be built, for the reason given (a configuration the call cannot
+    /// honour, such as a FIPS endpoint for a direct call).
+    NotBuilt {
+        /// The innermost reason.
+        cause: String,
+    },
+    /// The request could not be sent, or the response could not be read.
     Unreadable {
         /// Which of the two.
         what: &'static str,
@@ -205,6 +211,9 @@ impl CallError {
                 };
                 format!("{operation} ({region}): {text}")
             }
+            Failure::NotBuilt { cause } => {
+                format!("{operation} ({region}): the request could not be built: {cause}")
+            }
             Failure::Unreadable { what } => {
                 format!("{operation} ({region}): {what} (run with --verbose for the SDK's details)")
             }
@@ -273,8 +282,8 @@ where
             }
         }
         SdkError::TimeoutError(_) => Failure::TimedOut,
-        SdkError::ConstructionFailure(_) => Failure::Unreadable {
-            what: "the request could not be built",
+        SdkError::ConstructionFailure(_) => Failure::NotBuilt {
+            cause: error.source().map(innermost).unwrap_or_default(),
         },
         SdkError::ResponseError(_) => Failure::Unreadable {
             what: "AWS's response could not be read",

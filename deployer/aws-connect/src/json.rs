@@ -15,38 +15,42 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use serde_json::Value;
 
-use crate::signed::{self, DirectResult, ServiceError};
+use crate::signed::{self, DirectResult, Service, ServiceError};
 
-/// One JSON API: its signing name (also its endpoints' first label) and the prefix of its
-/// operations in `X-Amz-Target`.
+/// One JSON API: its service and the prefix of its operations in `X-Amz-Target`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonApi {
-    /// The SigV4 signing name and endpoint prefix, such as `ssm`.
-    pub service: &'static str,
+    /// The service (signing name, SDK service id).
+    pub service: Service,
     /// The target prefix, such as `AmazonSSM` (`X-Amz-Target: AmazonSSM.GetParameter`).
     pub target_prefix: &'static str,
 }
 
 impl JsonApi {
-    /// The API signed as `service` whose operations are `target_prefix.Operation`.
-    pub const fn new(service: &'static str, target_prefix: &'static str) -> JsonApi {
+    /// The API of `service` (signing name `signing_name`, SDK service id `id`) whose operations are
+    /// `target_prefix.Operation`.
+    pub const fn new(
+        signing_name: &'static str,
+        id: &'static str,
+        target_prefix: &'static str,
+    ) -> JsonApi {
         JsonApi {
-            service,
+            service: Service { signing_name, id },
             target_prefix,
         }
     }
 }
 
 /// AWS Systems Manager.
-pub const SSM: JsonApi = JsonApi::new("ssm", "AmazonSSM");
+pub const SSM: JsonApi = JsonApi::new("ssm", "SSM", "AmazonSSM");
 /// AWS Glue.
-pub const GLUE: JsonApi = JsonApi::new("glue", "AWSGlue");
+pub const GLUE: JsonApi = JsonApi::new("glue", "Glue", "AWSGlue");
 /// AWS Certificate Manager.
-pub const ACM: JsonApi = JsonApi::new("acm", "CertificateManager");
+pub const ACM: JsonApi = JsonApi::new("acm", "ACM", "CertificateManager");
 /// Amazon Data Firehose.
-pub const FIREHOSE: JsonApi = JsonApi::new("firehose", "Firehose_20150804");
+pub const FIREHOSE: JsonApi = JsonApi::new("firehose", "Firehose", "Firehose_20150804");
 /// AWS Key Management Service.
-pub const KMS: JsonApi = JsonApi::new("kms", "TrentService");
+pub const KMS: JsonApi = JsonApi::new("kms", "KMS", "TrentService");
 
 /// A client of one JSON API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).
@@ -100,7 +104,9 @@ fn json_request(target: &str, input: &Value) -> Result<HttpRequest, BoxError> {
     Ok(request)
 }
 
-fn read_answer(response: &HttpResponse) -> Result<Value, OrchestratorError<ServiceError>> {
+pub(crate) fn read_answer(
+    response: &HttpResponse,
+) -> Result<Value, OrchestratorError<ServiceError>> {
     let text = signed::body_text(response)
         .map_err(|e| OrchestratorError::other(format!("the answer is not UTF-8: {e}")))?;
     let status = response.status().as_u16();

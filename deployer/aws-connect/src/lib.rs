@@ -1,9 +1,10 @@
 //! How the deployer reaches AWS, in one place for the deploy engine, `policy diff --against-deployed`
 //! and the CLI: the HTTPS client (rustls on `ring`), retries, timeouts, the endpoint override, which
 //! credentials go where ([`Connection`]), and what a failed call means for the user ([`CallError`]: one
-//! sentence naming the endpoint or profile and the fix). [`query`] and [`json`] call a Query- or
-//! JSON-protocol API on the same connection where the service's SDK crate would cost minutes of
-//! compile for one or two operations (EC2, SSM, Glue).
+//! sentence naming the endpoint or profile and the fix). [`query`], [`json`] and [`rest`] call a
+//! Query-, JSON- or REST-JSON-protocol API on the same connection where the service's SDK crate
+//! would cost minutes of compile for a few operations (EC2, Auto Scaling, IAM, SSM, Glue, Firehose,
+//! ACM, KMS, Lambda).
 //!
 //! Credentials: an endpoint on this machine (a loopback host, such as the moto emulator) is signed
 //! with fixed emulator credentials, so a developer's real credentials never reach a local process;
@@ -18,6 +19,7 @@ mod failure;
 mod http;
 pub mod json;
 pub mod query;
+pub mod rest;
 mod signed;
 
 use std::time::Duration;
@@ -29,7 +31,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 pub use failure::{CallError, Failure};
-pub use signed::{DirectResult, ServiceError};
+pub use signed::{DirectResult, Service, ServiceError};
 
 /// Attempts per call, the first included (the SDK's standard retry mode: throttling and transient
 /// errors only). CloudFormation throttles `Describe*` readily when several regions are polled at
@@ -296,5 +298,35 @@ mod tests {
         assert_eq!(remote.profile(), Some("someone"));
         let provider = remote.sdk_config().credentials_provider().unwrap();
         assert!(format!("{provider:?}").contains("Labelled"), "{provider:?}");
+    }
+
+    #[tokio::test]
+    async fn a_direct_call_refuses_a_fips_endpoint_it_does_not_know_in_one_sentence() {
+        let connection = Connection::load(&Target {
+            region: "us-east-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        })
+        .await;
+        // The user's FIPS setting, and no endpoint: nothing may be sent to a non-FIPS endpoint.
+        let mut fips = connection.sdk_config().to_builder();
+        fips.set_endpoint_url(None);
+        let fips = fips.use_fips(true).build();
+        let kms = json::JsonClient::new(&fips, "us-east-1", json::KMS);
+        let error = kms
+            .call("DescribeKey", serde_json::json!({"KeyId": "alias/x"}))
+            .await
+            .unwrap_err();
+        let sentence = CallError::new("DescribeKey alias/x", "us-east-1", &error).to_string();
+        assert!(
+            sentence.starts_with(
+                "DescribeKey alias/x (us-east-1): the request could not be built: FIPS endpoints"
+            ),
+            "{sentence}"
+        );
+        assert!(
+            sentence.ends_with("set AWS_ENDPOINT_URL_KMS to the endpoint to use"),
+            "{sentence}"
+        );
     }
 }

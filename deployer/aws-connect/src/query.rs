@@ -1,6 +1,7 @@
 //! Calls to an AWS Query-protocol API (a form-encoded `POST` answered in XML) for a service the
-//! deployer needs one or two operations of: EC2's Client VPN exports (`deployer vpn`) and EC2 Auto
-//! Scaling's `DescribeAutoScalingGroups` (`deployer status`). A generated SDK crate compiles every
+//! deployer needs a few operations of: EC2's Client VPN exports (`deployer vpn`), EC2 Auto
+//! Scaling's `DescribeAutoScalingGroups` (`deployer status`) and IAM's role reads (`policy diff
+//! --against-deployed`). A generated SDK crate compiles every
 //! operation of its service: `aws-sdk-ec2`'s 756 took 3 minutes of one core in every cold debug
 //! build, and again in clippy's, for `deployer vpn`'s two calls. Connection, signing, retries and errors are
 //! [`signed`](crate::signed)'s, shared with [`json`](crate::json).
@@ -14,29 +15,37 @@ use aws_smithy_types::error::metadata::ErrorMetadata;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::signed::{self, DirectResult, ServiceError};
+use crate::signed::{self, DirectResult, Service, ServiceError};
 
-/// One Query API: its signing name (also its endpoints' first label) and the version every request
-/// names.
+/// One Query API: its service and the version every request names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryApi {
-    /// The SigV4 signing name and endpoint prefix, such as `ec2`.
-    pub service: &'static str,
+    /// The service (signing name, SDK service id).
+    pub service: Service,
     /// The API version (`Version=`), such as `2016-11-15`.
     pub version: &'static str,
 }
 
-/// Amazon EC2 (every current EC2 operation is in this version).
-pub const EC2: QueryApi = QueryApi {
-    service: "ec2",
-    version: "2016-11-15",
-};
+impl QueryApi {
+    /// The API of `service` (signing name `signing_name`, SDK service id `id`) at `version`.
+    pub const fn new(
+        signing_name: &'static str,
+        id: &'static str,
+        version: &'static str,
+    ) -> QueryApi {
+        QueryApi {
+            service: Service { signing_name, id },
+            version,
+        }
+    }
+}
 
+/// Amazon EC2 (every current EC2 operation is in this version).
+pub const EC2: QueryApi = QueryApi::new("ec2", "EC2", "2016-11-15");
 /// Amazon EC2 Auto Scaling.
-pub const AUTOSCALING: QueryApi = QueryApi {
-    service: "autoscaling",
-    version: "2011-01-01",
-};
+pub const AUTOSCALING: QueryApi = QueryApi::new("autoscaling", "Auto Scaling", "2011-01-01");
+/// AWS Identity and Access Management: one endpoint per partition, whatever the client's region.
+pub const IAM: QueryApi = QueryApi::new("iam", "IAM", "2010-05-08");
 
 /// A client of one Query API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).
@@ -109,6 +118,39 @@ impl QueryAnswer {
     pub fn xml(&self) -> &str {
         &self.xml
     }
+
+    /// The text of every element at `path` below the root, in document order, entities decoded:
+    /// `["ListRolePoliciesResult", "PolicyNames", "member"]` gives each policy name. An element on
+    /// the path's end that holds elements instead of text gives nothing.
+    pub fn texts(&self, path: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut document = Document::new(&self.xml);
+        if let Ok(mut root) = document.root_element() {
+            collect_texts(&mut root, path, &mut found);
+        }
+        found
+    }
+
+    /// The text of the first element at `path` below the root (see [`QueryAnswer::texts`]).
+    pub fn text_at(&self, path: &[&str]) -> Option<String> {
+        self.texts(path).into_iter().next()
+    }
+}
+
+fn collect_texts(scope: &mut ScopedDecoder<'_, '_>, path: &[&str], found: &mut Vec<String>) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    while let Some(mut element) = scope.next_tag() {
+        if element.start_el().local() != *first {
+            continue;
+        }
+        if rest.is_empty() {
+            found.extend(leaf_text(&mut element));
+        } else {
+            collect_texts(&mut element, rest, found);
+        }
+    }
 }
 
 /// `Action=…&Version=…&name=value…`, every value form-encoded.
@@ -162,11 +204,18 @@ fn root_fields(xml: &str) -> Result<Vec<(String, String)>, XmlDecodeError> {
     let mut fields = Vec::new();
     while let Some(mut element) = root.next_tag() {
         let name = element.start_el().local().to_owned();
-        if let Ok(text) = try_data(&mut element) {
-            fields.push((name, text.into_owned()));
+        if let Some(text) = leaf_text(&mut element) {
+            fields.push((name, text));
         }
     }
     Ok(fields)
+}
+
+/// The text of an element that holds no elements (`None` for one that does, whatever text comes
+/// before its first element).
+fn leaf_text(element: &mut ScopedDecoder<'_, '_>) -> Option<String> {
+    let text = try_data(element).ok()?.into_owned();
+    element.next_tag().is_none().then_some(text)
 }
 
 /// The code, message and request id of an error answer, wherever its `Error` element is:
@@ -262,6 +311,42 @@ x
         );
         assert_eq!(answer.text("nested"), None, "an element of elements");
         assert_eq!(answer.text("missing"), None);
+    }
+
+    #[test]
+    fn texts_are_found_along_a_path_of_nested_elements() {
+        let xml = r#"<ListRolePoliciesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <ListRolePoliciesResult>
+    <PolicyNames>
+      <member>Read</member>
+      <member>Write&amp;Delete</member>
+    </PolicyNames>
+    <IsTruncated>false</IsTruncated>
+  </ListRolePoliciesResult>
+  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>
+</ListRolePoliciesResponse>"#;
+        let answer = QueryAnswer {
+            fields: root_fields(xml).unwrap(),
+            xml: xml.to_owned(),
+        };
+        assert_eq!(
+            answer.texts(&["ListRolePoliciesResult", "PolicyNames", "member"]),
+            ["Read", "Write&Delete"]
+        );
+        assert_eq!(
+            answer
+                .text_at(&["ListRolePoliciesResult", "IsTruncated"])
+                .as_deref(),
+            Some("false")
+        );
+        assert_eq!(answer.text_at(&["ListRolePoliciesResult", "Marker"]), None);
+        assert!(
+            answer
+                .texts(&["ListRolePoliciesResult", "PolicyNames"])
+                .is_empty(),
+            "a list is not a text"
+        );
+        assert_eq!(answer.text("ListRolePoliciesResult"), None);
     }
 
     #[test]

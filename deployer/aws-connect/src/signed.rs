@@ -27,6 +27,7 @@ use aws_smithy_types::config_bag::Layer;
 use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
 use aws_types::SigningName;
 use aws_types::region::{Region, SigningRegion};
+use aws_types::service_config::ServiceConfigKey;
 
 /// A service's error answer: its code, message and request id when the body gives them, and the
 /// HTTP status.
@@ -34,6 +35,18 @@ use aws_types::region::{Region, SigningRegion};
 pub struct ServiceError {
     status: u16,
     metadata: ErrorMetadata,
+}
+
+/// A service of a direct call: its SigV4 signing name (also its endpoints' first label, such as
+/// `autoscaling`) and its SDK service id (`Auto Scaling`), which names its own endpoint setting
+/// (`AWS_ENDPOINT_URL_AUTO_SCALING`, or `endpoint_url` in a profile's `services` section) as for an
+/// SDK client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// The SigV4 signing name and endpoint prefix.
+    pub signing_name: &'static str,
+    /// The SDK service id.
+    pub id: &'static str,
 }
 
 /// What a direct call gives: the answer, or the SDK's error with a [`ServiceError`] for the
@@ -71,40 +84,119 @@ impl ProvideErrorMetadata for ServiceError {
     }
 }
 
-/// Where requests to `service` in `region` go: the connection's endpoint override, else the
-/// service's regional endpoint (`https://ec2.eu-west-1.amazonaws.com`, `.amazonaws.com.cn` in
-/// China).
-fn endpoint(config: &SdkConfig, service: &str, region: &str) -> String {
-    match config.endpoint_url() {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => regional_endpoint(service, region),
+/// Where requests to `service` in `region` go, decided as an SDK client of the service decides:
+/// an endpoint set in code (the emulator's), else the service's own setting
+/// (`AWS_ENDPOINT_URL_<ID>`, a profile's `services` section), else the general one
+/// (`AWS_ENDPOINT_URL`), else the service's endpoint ([`default_endpoint`]). FIPS and dual-stack
+/// endpoints are not known here: asked for, they are refused with the way out rather than ignored.
+fn endpoint(config: &SdkConfig, service: Service, region: &str) -> Result<String, String> {
+    let configured = if config.get_origin("endpoint_url").is_client_config() {
+        config.endpoint_url().map(str::to_owned)
+    } else {
+        config
+            .service_config()
+            .and_then(|settings| {
+                let key = ServiceConfigKey::builder()
+                    .service_id(service.id)
+                    .env("AWS_ENDPOINT_URL")
+                    .profile("endpoint_url")
+                    .build()
+                    .ok()?;
+                settings.load_config(key)
+            })
+            .or_else(|| config.endpoint_url().map(str::to_owned))
+    };
+    if let Some(url) = configured {
+        return Ok(url.trim_end_matches('/').to_owned());
     }
+    for (asked, setting) in [
+        (
+            config.use_fips(),
+            "FIPS endpoints (AWS_USE_FIPS_ENDPOINT, use_fips_endpoint)",
+        ),
+        (
+            config.use_dual_stack(),
+            "dual-stack endpoints (AWS_USE_DUALSTACK_ENDPOINT, use_dualstack_endpoint)",
+        ),
+    ] {
+        if asked == Some(true) {
+            let variable = service.id.to_uppercase().replace(' ', "_");
+            return Err(format!(
+                "{setting} are asked for, and the deployer calls {} without its SDK, which does not know them: set AWS_ENDPOINT_URL_{variable} to the endpoint to use",
+                service.id
+            ));
+        }
+    }
+    Ok(default_endpoint(service.signing_name, region))
 }
 
-fn regional_endpoint(service: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+/// The service's regional endpoint (`https://ec2.eu-west-1.amazonaws.com`, `.amazonaws.com.cn` in
+/// China); for IAM, a global service, its partition's one endpoint.
+fn default_endpoint(service: &str, region: &str) -> String {
+    if service == "iam" {
+        return match Partition::of(region) {
+            Partition::Aws => "https://iam.amazonaws.com".to_owned(),
+            Partition::China => "https://iam.cn-north-1.amazonaws.com.cn".to_owned(),
+            Partition::GovCloud => "https://iam.us-gov.amazonaws.com".to_owned(),
+        };
+    }
+    let suffix = match Partition::of(region) {
+        Partition::China => "amazonaws.com.cn",
+        Partition::Aws | Partition::GovCloud => "amazonaws.com",
     };
     format!("https://{service}.{region}.{suffix}")
 }
 
-/// The operation `action` of `service` (its signing name and endpoint prefix) in `region`, before
-/// its serializer and deserializer are set: retried on throttling, transient and 5xx answers. The
-/// error (the call's construction failure) says what the configuration lacks.
+/// The region requests to `service` from `region` are signed for: the region itself, or for IAM
+/// its partition's home region, where its one endpoint is.
+fn signing_region(service: &str, region: &str) -> String {
+    if service != "iam" {
+        return region.to_owned();
+    }
+    match Partition::of(region) {
+        Partition::Aws => "us-east-1",
+        Partition::China => "cn-north-1",
+        Partition::GovCloud => "us-gov-west-1",
+    }
+    .to_owned()
+}
+
+/// The AWS partitions a region can be in (the deployer's environments name commercial regions;
+/// the others are told apart so a call never goes to the wrong partition's endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partition {
+    Aws,
+    China,
+    GovCloud,
+}
+
+impl Partition {
+    fn of(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::China
+        } else if region.starts_with("us-gov-") {
+            Partition::GovCloud
+        } else {
+            Partition::Aws
+        }
+    }
+}
+
+/// The operation `action` of `service` in `region`, before its serializer and deserializer are set:
+/// retried on throttling, transient and 5xx answers. The error (the call's construction failure)
+/// says what the configuration lacks, or which endpoint setting cannot be honoured.
 pub(crate) fn operation(
     config: &SdkConfig,
     region: &str,
-    service: &'static str,
+    service: Service,
     action: &'static str,
 ) -> Result<OperationBuilder, BoxError> {
-    let signing = signing(config, region, service)
+    let signing = signing(config, region, service.signing_name)
         .map_err(|missing| format!("the SDK configuration has no {missing}"))?;
     Ok(Operation::builder()
-        .service_name(service)
+        .service_name(service.signing_name)
         .operation_name(action)
-        .endpoint_url(&endpoint(config, service, region))
+        .endpoint_url(&endpoint(config, service, region)?)
         .standard_retry(
             &config
                 .retry_config()
@@ -154,7 +246,9 @@ fn signing(
     let mut layer = Layer::new("aws_connect::signed");
     layer.store_put(AuthSchemeOptionResolverParams::new(()));
     layer.store_put(SigV4OperationSigningConfig {
-        region: Some(SigningRegion::from(Region::new(region.to_owned()))),
+        region: Some(SigningRegion::from(Region::new(signing_region(
+            service, region,
+        )))),
         name: Some(SigningName::from_static(service)),
         ..Default::default()
     });
@@ -181,13 +275,113 @@ mod tests {
     #[test]
     fn regional_endpoints_follow_the_partition() {
         assert_eq!(
-            regional_endpoint("ec2", "eu-west-1"),
+            default_endpoint("ec2", "eu-west-1"),
             "https://ec2.eu-west-1.amazonaws.com"
         );
         assert_eq!(
-            regional_endpoint("ssm", "cn-north-1"),
+            default_endpoint("ssm", "cn-north-1"),
             "https://ssm.cn-north-1.amazonaws.com.cn"
         );
+        assert_eq!(
+            default_endpoint("kms", "us-gov-west-1"),
+            "https://kms.us-gov-west-1.amazonaws.com"
+        );
+        assert_eq!(signing_region("ec2", "eu-west-1"), "eu-west-1");
+    }
+
+    /// Endpoint settings as a profile or the environment would hold them: `AWS_ENDPOINT_URL_<ID>`
+    /// values by service id.
+    #[derive(Debug)]
+    struct Settings(Vec<(&'static str, &'static str)>);
+
+    impl aws_types::service_config::LoadServiceConfig for Settings {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            assert_eq!(
+                (key.env(), key.profile()),
+                ("AWS_ENDPOINT_URL", "endpoint_url")
+            );
+            self.0
+                .iter()
+                .find(|(id, _)| *id == key.service_id())
+                .map(|(_, url)| (*url).to_owned())
+        }
+    }
+
+    const AUTOSCALING: Service = Service {
+        signing_name: "autoscaling",
+        id: "Auto Scaling",
+    };
+    const KMS: Service = Service {
+        signing_name: "kms",
+        id: "KMS",
+    };
+
+    #[test]
+    fn a_services_own_endpoint_setting_wins_over_the_general_one_as_for_an_sdk_client() {
+        let config = SdkConfig::builder()
+            .service_config(Settings(vec![("Auto Scaling", "http://127.0.0.1:4566/")]))
+            .endpoint_url("https://vpce.example.internal")
+            .build();
+        assert_eq!(
+            endpoint(&config, AUTOSCALING, "eu-west-1").as_deref(),
+            Ok("http://127.0.0.1:4566")
+        );
+        assert_eq!(
+            endpoint(&config, KMS, "eu-west-1").as_deref(),
+            Ok("https://vpce.example.internal")
+        );
+        let neither = SdkConfig::builder().build();
+        assert_eq!(
+            endpoint(&neither, KMS, "eu-west-1").as_deref(),
+            Ok("https://kms.eu-west-1.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn fips_or_dual_stack_without_an_endpoint_is_refused_with_the_variable_to_set() {
+        let fips = SdkConfig::builder().use_fips(true).build();
+        let refused = endpoint(&fips, AUTOSCALING, "us-east-1").unwrap_err();
+        assert!(refused.contains("FIPS endpoints"), "{refused}");
+        assert!(
+            refused.contains("set AWS_ENDPOINT_URL_AUTO_SCALING to the endpoint to use"),
+            "{refused}"
+        );
+        let dual = SdkConfig::builder().use_dual_stack(true).build();
+        let refused = endpoint(&dual, KMS, "us-east-1").unwrap_err();
+        assert!(refused.contains("dual-stack"), "{refused}");
+        assert!(refused.contains("AWS_ENDPOINT_URL_KMS"), "{refused}");
+        let chosen = SdkConfig::builder()
+            .use_fips(true)
+            .service_config(Settings(vec![(
+                "KMS",
+                "https://kms-fips.us-east-1.amazonaws.com",
+            )]))
+            .build();
+        assert_eq!(
+            endpoint(&chosen, KMS, "us-east-1").as_deref(),
+            Ok("https://kms-fips.us-east-1.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn iam_has_one_endpoint_per_partition_signed_for_its_home_region() {
+        for (region, endpoint, signed_for) in [
+            ("eu-west-1", "https://iam.amazonaws.com", "us-east-1"),
+            ("us-east-1", "https://iam.amazonaws.com", "us-east-1"),
+            (
+                "cn-northwest-1",
+                "https://iam.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+            ),
+            (
+                "us-gov-east-1",
+                "https://iam.us-gov.amazonaws.com",
+                "us-gov-west-1",
+            ),
+        ] {
+            assert_eq!(default_endpoint("iam", region), endpoint, "{region}");
+            assert_eq!(signing_region("iam", region), signed_for, "{region}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! delivery stream's status and the Glue table, through their own service APIs.
 
 use aws_connect::CallError;
-use aws_sdk_lambda::types::{LastUpdateStatus, State};
+use aws_connect::rest::{Get, segment};
 use environment::Environment;
 use lambda_contract::prefixes;
 use stacks::pipeline::{Names, QUOTES_TABLE};
@@ -64,13 +64,8 @@ pub async fn function_state(clients: &Clients, deployed: &Deployed, function: &s
         Ok(p) => p,
         Err(problem) => return failed(&name, problem, "deploy the pipeline with `deployer up`"),
     };
-    let out = match clients
-        .lambda
-        .get_function()
-        .function_name(physical)
-        .send()
-        .await
-    {
+    let request = Get::path(format!("/2015-03-31/functions/{}", segment(physical)));
+    let out = match clients.lambda.call("GetFunction", request).await {
         Ok(out) => out,
         Err(e) => {
             let error = CallError::new(format!("GetFunction {physical}"), &clients.region, &e);
@@ -81,15 +76,16 @@ pub async fn function_state(clients: &Clients, deployed: &Deployed, function: &s
             );
         }
     };
-    let config = out.configuration();
-    let state = config.and_then(|c| c.state());
-    let update = config.and_then(|c| c.last_update_status());
-    let reason = config
-        .and_then(|c| c.state_reason().or(c.last_update_status_reason()))
+    let config = &out["Configuration"];
+    let state = config["State"].as_str();
+    let update = config["LastUpdateStatus"].as_str();
+    let reason = config["StateReason"]
+        .as_str()
+        .or(config["LastUpdateStatusReason"].as_str())
         .unwrap_or("no reason given");
     let hint = "read the function's configuration in the Lambda console (state reason) and redeploy with `deployer up`";
-    if state != Some(&State::Active) {
-        let state = state.map_or("unknown", |s| s.as_str());
+    if state != Some("Active") {
+        let state = state.unwrap_or("unknown");
         return failed(
             &name,
             format!("{physical} is {state}, expected Active ({reason})"),
@@ -97,7 +93,7 @@ pub async fn function_state(clients: &Clients, deployed: &Deployed, function: &s
         );
     }
     match update {
-        Some(LastUpdateStatus::Successful) => Row::new(
+        Some("Successful") => Row::new(
             Stage::Check,
             name,
             Outcome::Passed,
@@ -112,10 +108,7 @@ pub async fn function_state(clients: &Clients, deployed: &Deployed, function: &s
         ),
         Some(other) => failed(
             &name,
-            format!(
-                "{physical}'s last update is {}, expected Successful ({reason})",
-                other.as_str()
-            ),
+            format!("{physical}'s last update is {other}, expected Successful ({reason})"),
             hint,
         ),
     }
@@ -133,11 +126,10 @@ pub async fn event_source_mapping(clients: &Clients, deployed: &Deployed) -> Row
         (Ok(f), Ok(s)) => (f, s),
         (Err(problem), _) | (_, Err(problem)) => return failed(name, problem, hint),
     };
+    let request = Get::path("/2015-03-31/event-source-mappings/").query("FunctionName", function);
     let out = match clients
         .lambda
-        .list_event_source_mappings()
-        .function_name(function)
-        .send()
+        .call("ListEventSourceMappings", request)
         .await
     {
         Ok(out) => out,
@@ -152,10 +144,15 @@ pub async fn event_source_mapping(clients: &Clients, deployed: &Deployed) -> Row
     };
     // The stream's ARN ends in `:stream/<name>`.
     let suffix = format!(":stream/{stream}");
-    let mapping = out
-        .event_source_mappings()
-        .iter()
-        .find(|m| m.event_source_arn().is_some_and(|a| a.ends_with(&suffix)));
+    let mappings = out["EventSourceMappings"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mapping = mappings.iter().find(|m| {
+        m["EventSourceArn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&suffix))
+    });
     let Some(mapping) = mapping else {
         return failed(
             name,
@@ -163,7 +160,7 @@ pub async fn event_source_mapping(clients: &Clients, deployed: &Deployed) -> Row
             hint,
         );
     };
-    match mapping.state() {
+    match mapping["State"].as_str() {
         Some("Enabled") => Row::new(
             Stage::Check,
             name,
@@ -175,9 +172,9 @@ pub async fn event_source_mapping(clients: &Clients, deployed: &Deployed) -> Row
             format!(
                 "the mapping {stream} -> {function} is {}, expected Enabled ({})",
                 other.unwrap_or("in no state"),
-                mapping
-                    .state_transition_reason()
-                    .or(mapping.last_processing_result())
+                mapping["StateTransitionReason"]
+                    .as_str()
+                    .or(mapping["LastProcessingResult"].as_str())
                     .unwrap_or("no reason given")
             ),
             hint,

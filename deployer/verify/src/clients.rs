@@ -17,8 +17,9 @@ pub struct Clients {
     pub region: String,
     /// CloudFormation: the pipeline stack's resources.
     pub cloudformation: aws_sdk_cloudformation::Client,
-    /// Lambda: function states and the event source mapping.
-    pub lambda: aws_sdk_lambda::Client,
+    /// Lambda: function states and the event source mapping (two REST-JSON reads on this
+    /// connection, without Lambda's SDK crate: see [`aws_connect::rest`]).
+    pub lambda: aws_connect::rest::RestClient,
     /// Kinesis: where the canary is put.
     pub kinesis: aws_sdk_kinesis::Client,
     /// Firehose: the delivery stream's status (one JSON call on this connection, without
@@ -73,7 +74,11 @@ impl Clients {
         Clients {
             region: region.as_str().to_owned(),
             cloudformation: client!(aws_sdk_cloudformation),
-            lambda: client!(aws_sdk_lambda),
+            lambda: aws_connect::rest::RestClient::new(
+                config,
+                region.as_str(),
+                aws_connect::rest::LAMBDA,
+            ),
             kinesis: client!(aws_sdk_kinesis),
             firehose: aws_connect::json::JsonClient::new(
                 config,

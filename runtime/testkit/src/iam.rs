@@ -293,30 +293,34 @@ impl Moto {
     ) -> AssumedRole {
         static ROLES: AtomicUsize = AtomicUsize::new(0);
         let admin = self.sdk_config(region).await;
-        let iam = aws_sdk_iam::Client::new(&admin);
+        let iam = aws_connect::query::QueryClient::new(&admin, region, aws_connect::query::IAM);
         let name = format!("{role}-{}", ROLES.fetch_add(1, Ordering::Relaxed));
         let trust = json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow",
             "Principal": {"AWS": format!("arn:{PARTITION}:iam::{MOTO_ACCOUNT}:user/{ADMIN_USER}")},
             "Action": "sts:AssumeRole",
         }]});
+        let trust = trust.to_string();
         let role_arn = iam
-            .create_role()
-            .role_name(&name)
-            .assume_role_policy_document(trust.to_string())
-            .send()
+            .call(
+                "CreateRole",
+                &[("RoleName", &name), ("AssumeRolePolicyDocument", &trust)],
+            )
             .await
             .unwrap_or_else(|e| panic!("CreateRole {name}: {e:?}"))
-            .role()
-            .map(|r| r.arn().to_owned())
+            .text_at(&["CreateRoleResult", "Role", "Arn"])
             .unwrap_or_else(|| panic!("CreateRole {name}: no role in the answer"));
-        iam.put_role_policy()
-            .role_name(&name)
-            .policy_name(role)
-            .policy_document(document.to_string())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PutRolePolicy {name} {document}: {e:?}"));
+        let document = document.to_string();
+        iam.call(
+            "PutRolePolicy",
+            &[
+                ("RoleName", &name),
+                ("PolicyName", role),
+                ("PolicyDocument", &document),
+            ],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("PutRolePolicy {name} {document}: {e:?}"));
         let credentials = aws_sdk_sts::Client::new(&admin)
             .assume_role()
             .role_arn(&role_arn)

@@ -36,10 +36,14 @@ macro_rules! mock_client {
     }};
 }
 
-/// One request a direct call of `aws_connect` (`json::JsonClient`, `query::QueryClient`) sent to
-/// the HTTP client of [`direct_config`].
+/// One request a direct call of `aws_connect` (`json::JsonClient`, `query::QueryClient`,
+/// `rest::RestClient`) sent to the HTTP client of [`direct_config`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectRequest {
+    /// The method (`POST`; `GET` for a REST-JSON read).
+    pub method: String,
+    /// The path and query (`/2015-03-31/functions/f`), without the endpoint.
+    pub path: String,
     /// The `X-Amz-Target` header (JSON protocol: `AmazonSSM.GetParameter`), when there is one.
     pub target: Option<String>,
     /// The body.
@@ -56,6 +60,12 @@ pub fn direct_config(
     let http_client = aws_smithy_http_client::test_util::infallible_client_fn(
         move |request: http::Request<aws_smithy_types::body::SdkBody>| {
             let sent = DirectRequest {
+                method: request.method().as_str().to_owned(),
+                path: request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
                 target: request
                     .headers()
                     .get("x-amz-target")

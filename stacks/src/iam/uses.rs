@@ -866,14 +866,15 @@ impl Use {
                     glue::GET_TABLE,
                 ],
                 "deployer/verify/src/checks.rs",
-                ".get_function()",
+                // A direct REST-JSON call of `aws_connect` (no SDK crate): the operation as a literal.
+                "\"GetFunction\"",
             ),
             DeployerVerifiesEventSources => code(
                 "deployer verify",
                 "ListEventSourceMappings: each Lambda reads its source (IAM allows it only on \"*\")",
                 &[lambda::LIST_EVENT_SOURCE_MAPPINGS],
                 "deployer/verify/src/checks.rs",
-                ".list_event_source_mappings()",
+                "\"ListEventSourceMappings\"",
             ),
             DeployerPutsCanary => code(
                 "deployer verify",

@@ -592,7 +592,7 @@ fn the_scan_finds_the_calls_each_command_is_known_to_make() {
         ("deployer/engine/src/aws.rs", "sts:GetCallerIdentity"),
         ("deployer/engine/src/adopt.rs", "s3:ListBucket"),
         ("deployer/engine/src/artifacts.rs", "s3:PutObject"),
-        // Direct calls of `aws_connect` (a JSON and a Query API).
+        // Direct calls of `aws_connect` (JSON and Query APIs).
         ("deployer/verify/src/checks.rs", "glue:GetTable"),
         ("deployer/vpn/src/lib.rs", "acm:GetCertificate"),
         (
@@ -606,6 +606,12 @@ fn the_scan_finds_the_calls_each_command_is_known_to_make() {
         (
             "deployer/engine/src/fleet.rs",
             "autoscaling:DescribeAutoScalingGroups",
+        ),
+        // A REST-JSON one.
+        ("deployer/verify/src/checks.rs", "lambda:GetFunction"),
+        (
+            "deployer/verify/src/checks.rs",
+            "lambda:ListEventSourceMappings",
         ),
         (
             "deployer/vpn/src/lib.rs",

@@ -189,7 +189,11 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
         profile: None,
     }));
     let cfn = aws_sdk_cloudformation::Client::new(connection.sdk_config());
-    let iam = aws_sdk_iam::Client::new(connection.sdk_config());
+    let iam = aws_connect::query::QueryClient::new(
+        connection.sdk_config(),
+        &region,
+        aws_connect::query::IAM,
+    );
 
     // Deploy.
     let mut create = cfn
@@ -274,33 +278,37 @@ fn drift_made_through_the_iam_api_shows_as_broadening() {
     };
     let role = physical("NotifyRole");
     let policies = runtime
-        .block_on(iam.list_role_policies().role_name(&role).send())
+        .block_on(iam.call("ListRolePolicies", &[("RoleName", &role)]))
         .unwrap();
-    assert_eq!(policies.policy_names(), ["NotifyPermissions"]);
+    assert_eq!(
+        policies.texts(&["ListRolePoliciesResult", "PolicyNames", "member"]),
+        ["NotifyPermissions"]
+    );
     let got = runtime
-        .block_on(
-            iam.get_role_policy()
-                .role_name(&role)
-                .policy_name("NotifyPermissions")
-                .send(),
-        )
+        .block_on(iam.call(
+            "GetRolePolicy",
+            &[("RoleName", &role), ("PolicyName", "NotifyPermissions")],
+        ))
+        .unwrap()
+        .text_at(&["GetRolePolicyResult", "PolicyDocument"])
         .unwrap();
     // IAM returns documents URL-encoded.
-    let mut statements = document_statements("NotifyPermissions", got.policy_document()).unwrap();
+    let mut statements = document_statements("NotifyPermissions", &got).unwrap();
     statements.push(json!({
         "Effect": "Allow",
         "Action": ["s3:getobject", "iam:PassRole"],
         "Resource": format!("arn:aws:s3:::mst-local-curated-{account}-{region}/*"),
     }));
-    let document = json!({"Version": "2012-10-17", "Statement": statements});
+    let document = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
     runtime
-        .block_on(
-            iam.put_role_policy()
-                .role_name(&role)
-                .policy_name("NotifyPermissions")
-                .policy_document(document.to_string())
-                .send(),
-        )
+        .block_on(iam.call(
+            "PutRolePolicy",
+            &[
+                ("RoleName", &role),
+                ("PolicyName", "NotifyPermissions"),
+                ("PolicyDocument", &document),
+            ],
+        ))
         .unwrap();
 
     let (code, after) = report(&moto);

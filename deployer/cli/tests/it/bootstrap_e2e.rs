@@ -192,43 +192,30 @@ async fn bootstrap_then_up_across_two_accounts() {
         text(&second).contains("eu-west-1 (account 222233334444) mst-two-artifacts: bootstrapped")
     );
     // The bootstrap roles and bucket are in each region's own account.
-    let iam_b = aws_sdk_iam::Client::new(in_b.sdk_config());
+    let iam = |aws: &Aws| {
+        aws_connect::query::QueryClient::new(aws.sdk_config(), "us-east-1", aws_connect::query::IAM)
+    };
+    // Whether the role exists: IAM answers it, or says NoSuchEntity (anything else fails the test).
+    let has_role = |iam: aws_connect::query::QueryClient, role: &'static str| async move {
+        use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
+        match iam.call("GetRole", &[("RoleName", role)]).await {
+            Ok(_) => true,
+            Err(error) if error.code() == Some("NoSuchEntity") => false,
+            Err(error) => panic!("GetRole {role}: {error:?}"),
+        }
+    };
+    let (iam_a, iam_b) = (iam(&base), iam(&in_b));
     for role in [
         "mstboot-two-deploy-eu-west-1",
         "mstboot-two-cfn-exec-eu-west-1",
     ] {
-        iam_b.get_role().role_name(role).send().await.unwrap();
+        assert!(has_role(iam_b.clone(), role).await, "{role} in account B");
     }
-    let iam_a = aws_sdk_iam::Client::new(base.sdk_config());
-    assert!(
-        iam_a
-            .get_role()
-            .role_name("mstboot-two-deploy-eu-west-1")
-            .send()
-            .await
-            .is_err()
-    );
-    iam_a
-        .get_role()
-        .role_name("mstboot-two-deploy-us-east-1")
-        .send()
-        .await
-        .unwrap();
+    assert!(!has_role(iam_a.clone(), "mstboot-two-deploy-eu-west-1").await);
+    assert!(has_role(iam_a.clone(), "mstboot-two-deploy-us-east-1").await);
     // The DR region's execution role, in the DR region's account only.
-    iam_a
-        .get_role()
-        .role_name("mstboot-two-cfn-exec-us-west-2")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        iam_b
-            .get_role()
-            .role_name("mstboot-two-cfn-exec-us-west-2")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(has_role(iam_a.clone(), "mstboot-two-cfn-exec-us-west-2").await);
+    assert!(!has_role(iam_b.clone(), "mstboot-two-cfn-exec-us-west-2").await);
 
     // `up` assumes each account's deploy role and deploys each region into its account.
     let up = deployer(

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
 use engine::artifacts::zip_bootstrap;
 use engine::aws::{Aws, AwsOptions};
 use testkit::Moto;
@@ -246,9 +247,9 @@ struct Clients {
     cfn: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
     kinesis: aws_sdk_kinesis::Client,
-    lambda: aws_sdk_lambda::Client,
+    lambda: aws_connect::rest::RestClient,
     sns: aws_sdk_sns::Client,
-    iam: aws_sdk_iam::Client,
+    iam: aws_connect::query::QueryClient,
     kms: aws_connect::json::JsonClient,
     ssm: aws_connect::json::JsonClient,
 }
@@ -264,10 +265,26 @@ async fn clients(environments: &Path) -> Clients {
         ssm: region.ssm,
         kms: region.kms,
         kinesis: aws_sdk_kinesis::Client::new(config),
-        lambda: aws_sdk_lambda::Client::new(config),
+        lambda: aws_connect::rest::RestClient::new(
+            config,
+            env.canary_region().as_str(),
+            aws_connect::rest::LAMBDA,
+        ),
         sns: aws_sdk_sns::Client::new(config),
-        iam: aws_sdk_iam::Client::new(config),
+        iam: aws_connect::query::QueryClient::new(
+            config,
+            env.canary_region().as_str(),
+            aws_connect::query::IAM,
+        ),
     }
+}
+
+/// Lambda's `GetFunction` of `name`: the function's configuration and code location.
+async fn get_function(c: &Clients, name: &str) -> aws_connect::DirectResult<serde_json::Value> {
+    let path = format!("/2015-03-31/functions/{}", aws_connect::rest::segment(name));
+    c.lambda
+        .call("GetFunction", aws_connect::rest::Get::path(path))
+        .await
 }
 
 /// local.yaml's `dr:`: the replica stack was deployed to the DR region first, and each data
@@ -370,55 +387,44 @@ async fn verify_pipeline(c: &Clients, sizes: &BTreeMap<&str, usize>, memory_mb: 
         ("ToParquet", "to-parquet", "ToParquetRole"),
         ("Notify", "notify", "NotifyRole"),
     ] {
-        let function = c
-            .lambda
-            .get_function()
-            .function_name(physical(logical))
-            .send()
-            .await
-            .unwrap();
-        let config = function.configuration().unwrap();
+        let function = get_function(c, &physical(logical)).await.unwrap();
+        let config = &function["Configuration"];
         assert_eq!(
-            config.code_size(),
-            sizes[artifact] as i64,
+            config["CodeSize"].as_u64(),
+            Some(sizes[artifact] as u64),
             "{logical} code is the uploaded zip"
         );
-        assert_eq!(
-            config.runtime().map(|r| r.as_str()),
-            Some("provided.al2023")
-        );
+        assert_eq!(config["Runtime"], "provided.al2023");
         let role_arn = c
             .iam
-            .get_role()
-            .role_name(physical(role))
-            .send()
+            .call("GetRole", &[("RoleName", &physical(role))])
             .await
             .unwrap()
-            .role()
-            .unwrap()
-            .arn()
-            .to_owned();
+            .text_at(&["GetRoleResult", "Role", "Arn"])
+            .unwrap();
         assert_eq!(
-            config.role(),
-            Some(role_arn.as_str()),
+            config["Role"],
+            role_arn.as_str(),
             "{logical} runs as {role}"
         );
         if logical == "Transform" {
-            assert_eq!(config.memory_size(), Some(memory_mb));
+            assert_eq!(config["MemorySize"].as_i64(), Some(i64::from(memory_mb)));
         }
     }
 
     let mappings = c
         .lambda
-        .list_event_source_mappings()
-        .function_name(physical("Transform"))
-        .send()
+        .call(
+            "ListEventSourceMappings",
+            aws_connect::rest::Get::path("/2015-03-31/event-source-mappings/")
+                .query("FunctionName", &physical("Transform")),
+        )
         .await
         .unwrap();
-    let mappings = mappings.event_source_mappings();
+    let mappings = mappings["EventSourceMappings"].as_array().unwrap();
     assert_eq!(mappings.len(), 1, "{mappings:?}");
-    assert_eq!(mappings[0].event_source_arn(), Some(stream_arn.as_str()));
-    assert_eq!(mappings[0].batch_size(), Some(500));
+    assert_eq!(mappings[0]["EventSourceArn"], stream_arn.as_str());
+    assert_eq!(mappings[0]["BatchSize"], 500);
 
     let topic = c
         .sns
@@ -442,33 +448,33 @@ async fn verify_pipeline(c: &Clients, sizes: &BTreeMap<&str, usize>, memory_mb: 
         ("CrawlerRole", "glue:GetTable"),
     ] {
         let name = physical(role);
-        let role_out = c.iam.get_role().role_name(&name).send().await.unwrap();
+        let role_out = c.iam.call("GetRole", &[("RoleName", &name)]).await.unwrap();
         let trust = percent_decode(
-            role_out
-                .role()
-                .unwrap()
-                .assume_role_policy_document()
+            &role_out
+                .text_at(&["GetRoleResult", "Role", "AssumeRolePolicyDocument"])
                 .unwrap_or_default(),
         );
         assert!(trust.contains("sts:AssumeRole"), "{role} trust: {trust}");
         let policies = c
             .iam
-            .list_role_policies()
-            .role_name(&name)
-            .send()
+            .call("ListRolePolicies", &[("RoleName", &name)])
             .await
             .unwrap();
-        let names = policies.policy_names();
+        let names = policies.texts(&["ListRolePoliciesResult", "PolicyNames", "member"]);
         assert_eq!(names.len(), 1, "{role} has its one policy: {names:?}");
         let document = c
             .iam
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name(&names[0])
-            .send()
+            .call(
+                "GetRolePolicy",
+                &[("RoleName", &name), ("PolicyName", &names[0])],
+            )
             .await
             .unwrap();
-        let document = percent_decode(document.policy_document());
+        let document = percent_decode(
+            &document
+                .text_at(&["GetRolePolicyResult", "PolicyDocument"])
+                .unwrap_or_default(),
+        );
         assert!(document.contains(action), "{role} may {action}: {document}");
     }
 }
@@ -824,14 +830,13 @@ async fn up_diff_up_down_against_moto() {
         .send()
         .await
         .expect("artifacts bucket retained");
-    assert!(
-        c.lambda
-            .get_function()
-            .function_name(&pipeline["Transform"].1)
-            .send()
-            .await
-            .is_err(),
-        "functions are deleted"
+    let deleted = get_function(&c, &pipeline["Transform"].1)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        deleted.code(),
+        Some("ResourceNotFoundException"),
+        "functions are deleted: {deleted:?}"
     );
 
     // up again adopts what down kept (a CloudFormation import, then the update): the same buckets

@@ -32,10 +32,10 @@ async fn every_functions_environment_resolves_to_what_was_deployed_and_the_skipp
     options.secret_value = "local-token".into();
     let pipeline = LocalPipeline::prepare(&options).await.unwrap();
     let template = pipeline_template(&d);
-    let lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::config::Builder::from(d.aws.sdk_config())
-            .region(aws_config::Region::new("us-east-1"))
-            .build(),
+    let lambda = aws_connect::rest::RestClient::new(
+        d.aws.sdk_config(),
+        "us-east-1",
+        aws_connect::rest::LAMBDA,
     );
     let secrets = d.clients().secrets;
 
@@ -65,17 +65,20 @@ async fn every_functions_environment_resolves_to_what_was_deployed_and_the_skipp
         assert_eq!(ours.keys().collect::<Vec<_>>(), declared, "{id}");
         let host = &pipeline.functions()[id];
         let config = host.config();
+        let path = format!(
+            "/2015-03-31/functions/{}/configuration",
+            aws_connect::rest::segment(&config.name)
+        );
         let deployed = lambda
-            .get_function_configuration()
-            .function_name(&config.name)
-            .send()
+            .call(
+                "GetFunctionConfiguration",
+                aws_connect::rest::Get::path(path),
+            )
             .await
             .unwrap();
-        let deployed_env: BTreeMap<String, String> = deployed
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
+        let deployed_env: BTreeMap<String, String> =
+            serde_json::from_value(deployed["Environment"]["Variables"].clone())
+                .unwrap_or_default();
         for (name, value) in &ours {
             if name == lambda_contract::transform::INFLUX_TOKEN_SECRET_ARN {
                 assert_eq!(value, &secret.arn, "{id}");
@@ -85,13 +88,13 @@ async fn every_functions_environment_resolves_to_what_was_deployed_and_the_skipp
             assert_eq!(config.environment.get(name), Some(value), "{id} {name}");
         }
         assert_eq!(
-            config.timeout.as_secs(),
-            u64::from(deployed.timeout().unwrap() as u32),
+            Some(config.timeout.as_secs()),
+            deployed["Timeout"].as_u64(),
             "{id}"
         );
         assert_eq!(
-            i64::from(config.memory_mb),
-            i64::from(deployed.memory_size().unwrap()),
+            Some(i64::from(config.memory_mb)),
+            deployed["MemorySize"].as_i64(),
             "{id}"
         );
         assert_eq!(config.environment["AWS_LAMBDA_FUNCTION_NAME"], config.name);

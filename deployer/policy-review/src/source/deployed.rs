@@ -7,10 +7,14 @@
 //! [`LiveNames`] turns back into `${LogicalId}`; IAM gives the documents.
 //!
 //! The connection (client, retries, timeouts, endpoint, credentials) is `aws-connect`'s, the same as
-//! the deploy engine's: callers load one and pass its [`SdkConfig`].
+//! the deploy engine's: callers load one and pass its [`SdkConfig`]. IAM's six reads are direct
+//! Query calls ([`aws_connect::query::IAM`]): IAM's generated crate compiles all of its 176
+//! operations for them.
 
 use aws_config::SdkConfig;
 use aws_connect::CallError;
+use aws_connect::query::{IAM, QueryAnswer, QueryClient};
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use serde_json::Value;
 use synth::{RoleSnapshot, Snapshot};
 
@@ -18,13 +22,9 @@ use crate::Error;
 use crate::normalize::{Catalog, DeployedResource, LiveNames};
 
 /// One failed call as [`Error::Call`]: a sentence naming the endpoint, profile or permission.
-fn aws_error<E, R>(
-    operation: &str,
-    region: &str,
-    error: aws_sdk_iam::error::SdkError<E, R>,
-) -> Error
+fn aws_error<E, R>(operation: &str, region: &str, error: SdkError<E, R>) -> Error
 where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     Error::Call(CallError::new(operation, region, &error))
@@ -164,8 +164,18 @@ pub async fn read_roles(
     account: &str,
     catalog: &Catalog,
 ) -> Result<Snapshot, Error> {
-    let iam = aws_sdk_iam::Client::new(config);
     let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let iam = QueryClient::new(config, &region, IAM);
+    let call = |operation: &'static str, params: Vec<(&'static str, String)>| {
+        let iam = &iam;
+        let region = &region;
+        async move {
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            iam.call(operation, &params)
+                .await
+                .map_err(|e| aws_error(&format!("iam:{operation}"), region, e))
+        }
+    };
     let resources: Vec<DeployedResource> = deployment
         .resources
         .iter()
@@ -187,80 +197,59 @@ pub async fn read_roles(
             continue;
         }
         let role_name = resource.physical_id.as_str();
-        let role = iam
-            .get_role()
-            .role_name(role_name)
-            .send()
-            .await
-            .map_err(|e| aws_error("iam:GetRole", &region, e))?;
-        let role = role.role();
-        let trust = match role.and_then(|r| r.assume_role_policy_document()) {
-            Some(text) => document_statements(&format!("{role_name} trust policy"), text)?,
+        let named = || vec![("RoleName", role_name.to_owned())];
+        let role = call("GetRole", named()).await?;
+        let trust = match role.text_at(&["GetRoleResult", "Role", "AssumeRolePolicyDocument"]) {
+            Some(text) => document_statements(&format!("{role_name} trust policy"), &text)?,
             None => Vec::new(),
         };
         let mut permissions = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = iam
-                .list_role_policies()
-                .role_name(role_name)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("iam:ListRolePolicies", &region, e))?;
-            for policy in page.policy_names() {
-                let got = iam
-                    .get_role_policy()
-                    .role_name(role_name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:GetRolePolicy", &region, e))?;
+            let mut params = named();
+            params.extend(marker.take().map(|m| ("Marker", m)));
+            let page = call("ListRolePolicies", params).await?;
+            let result = "ListRolePoliciesResult";
+            for policy in page.texts(&[result, "PolicyNames", "member"]) {
+                let mut params = named();
+                params.push(("PolicyName", policy.clone()));
+                let got = call("GetRolePolicy", params).await?;
+                let document = got
+                    .text_at(&["GetRolePolicyResult", "PolicyDocument"])
+                    .unwrap_or_default();
                 permissions.extend(document_statements(
                     &format!("{role_name}/{policy}"),
-                    got.policy_document(),
+                    &document,
                 )?);
             }
-            match page.marker().filter(|_| page.is_truncated()) {
-                Some(next) => marker = Some(next.to_owned()),
+            match next_marker(&page, result) {
+                Some(next) => marker = Some(next),
                 None => break,
             }
         }
         let mut marker: Option<String> = None;
         loop {
-            let page = iam
-                .list_attached_role_policies()
-                .role_name(role_name)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("iam:ListAttachedRolePolicies", &region, e))?;
-            for attached in page.attached_policies() {
-                let Some(arn) = attached.policy_arn() else {
+            let mut params = named();
+            params.extend(marker.take().map(|m| ("Marker", m)));
+            let page = call("ListAttachedRolePolicies", params).await?;
+            let result = "ListAttachedRolePoliciesResult";
+            for arn in page.texts(&[result, "AttachedPolicies", "member", "PolicyArn"]) {
+                let policy = call("GetPolicy", vec![("PolicyArn", arn.clone())]).await?;
+                let Some(version) =
+                    policy.text_at(&["GetPolicyResult", "Policy", "DefaultVersionId"])
+                else {
                     continue;
                 };
-                let policy = iam
-                    .get_policy()
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:GetPolicy", &region, e))?;
-                let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
-                    continue;
-                };
-                let got = iam
-                    .get_policy_version()
-                    .policy_arn(arn)
-                    .version_id(version)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:GetPolicyVersion", &region, e))?;
-                if let Some(text) = got.policy_version().and_then(|v| v.document()) {
-                    permissions.extend(document_statements(arn, text)?);
+                let params = vec![("PolicyArn", arn.clone()), ("VersionId", version)];
+                let got = call("GetPolicyVersion", params).await?;
+                if let Some(text) =
+                    got.text_at(&["GetPolicyVersionResult", "PolicyVersion", "Document"])
+                {
+                    permissions.extend(document_statements(&arn, &text)?);
                 }
             }
-            match page.marker().filter(|_| page.is_truncated()) {
-                Some(next) => marker = Some(next.to_owned()),
+            match next_marker(&page, result) {
+                Some(next) => marker = Some(next),
                 None => break,
             }
         }
@@ -270,15 +259,21 @@ pub async fn read_roles(
                 role: resource.logical_id.clone(),
                 stack: stack.clone(),
                 description: role
-                    .and_then(|r| r.description())
-                    .unwrap_or_default()
-                    .to_owned(),
+                    .text_at(&["GetRoleResult", "Role", "Description"])
+                    .unwrap_or_default(),
                 trust: readable(trust),
                 permissions: readable(permissions),
             },
         );
     }
     Ok(snapshot)
+}
+
+/// The `Marker` of a truncated IAM list answer whose result element is `result`.
+fn next_marker(page: &QueryAnswer, result: &str) -> Option<String> {
+    let truncated = page.text_at(&[result, "IsTruncated"]).as_deref() == Some("true");
+    page.text_at(&[result, "Marker"])
+        .filter(|marker| truncated && !marker.is_empty())
 }
 
 #[cfg(test)]

@@ -11,11 +11,6 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackResourceSummary};
-use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
-use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
-use aws_sdk_lambda::types::{
-    EventSourceMappingConfiguration, FunctionConfiguration, LastUpdateStatus, State,
-};
 use aws_smithy_mocks::{Rule, mock};
 use environment::Environment;
 use verify::deployed::logical;
@@ -57,8 +52,9 @@ fn deployed() -> Deployed {
 
 /// What a healthy pipeline's services answer; `broken` replaces one answer.
 struct Answers {
-    function_state: State,
-    last_update: LastUpdateStatus,
+    /// The functions' `State` and `LastUpdateStatus`, as Lambda's JSON spells them.
+    function_state: &'static str,
+    last_update: &'static str,
     mapping_state: &'static str,
     /// The delivery stream's `DeliveryStreamStatus`, as Firehose's JSON spells it.
     delivery: &'static str,
@@ -68,8 +64,8 @@ struct Answers {
 impl Default for Answers {
     fn default() -> Self {
         Answers {
-            function_state: State::Active,
-            last_update: LastUpdateStatus::Successful,
+            function_state: "Active",
+            last_update: "Successful",
             mapping_state: "Enabled",
             delivery: "ACTIVE",
             table_location: Some(format!("s3://{CURATED}/quotes/")),
@@ -78,35 +74,45 @@ impl Default for Answers {
 }
 
 fn clients(a: Answers) -> Clients {
-    let state = a.function_state.clone();
-    let update = a.last_update.clone();
-    let get_function = mock!(aws_sdk_lambda::Client::get_function).then_output(move || {
-        GetFunctionOutput::builder()
-            .configuration(
-                FunctionConfiguration::builder()
-                    .state(state.clone())
-                    .state_reason("The function's role cannot be assumed")
-                    .last_update_status(update.clone())
-                    .build(),
-            )
-            .build()
+    // Lambda's GetFunction and ListEventSourceMappings, REST-JSON reads of `aws_connect` (no SDK
+    // crate): answered as Lambda does, the mappings for the transform function only.
+    let (state, update, mapping_state) = (a.function_state, a.last_update, a.mapping_state);
+    let lambda = testkit::mocks::direct_config(move |request| {
+        let not_found = || {
+            let body = serde_json::json!({
+                "Type": "User",
+                "message": format!("Function not found: {}", request.path)
+            });
+            (404, body.to_string())
+        };
+        if request.method != "GET" {
+            return not_found();
+        }
+        if let Some(function) = request.path.strip_prefix("/2015-03-31/functions/") {
+            let configuration = serde_json::json!({
+                "FunctionName": function,
+                "State": state,
+                "StateReason": "The function's role cannot be assumed",
+                "LastUpdateStatus": update,
+            });
+            return (
+                200,
+                serde_json::json!({ "Configuration": configuration }).to_string(),
+            );
+        }
+        if request.path == "/2015-03-31/event-source-mappings/?FunctionName=mst-prod-Transform-1" {
+            let mapping = serde_json::json!({
+                "EventSourceArn": format!("arn:aws:kinesis:eu-west-1:444455556666:stream/{STREAM}"),
+                "State": mapping_state,
+                "StateTransitionReason": "USER_INITIATED",
+            });
+            return (
+                200,
+                serde_json::json!({ "EventSourceMappings": [mapping] }).to_string(),
+            );
+        }
+        not_found()
     });
-    let mapping_state = a.mapping_state;
-    let mappings = mock!(aws_sdk_lambda::Client::list_event_source_mappings)
-        .match_requests(|r| r.function_name() == Some("mst-prod-Transform-1"))
-        .then_output(move || {
-            ListEventSourceMappingsOutput::builder()
-                .event_source_mappings(
-                    EventSourceMappingConfiguration::builder()
-                        .event_source_arn(format!(
-                            "arn:aws:kinesis:eu-west-1:444455556666:stream/{STREAM}"
-                        ))
-                        .state(mapping_state)
-                        .state_transition_reason("USER_INITIATED")
-                        .build(),
-                )
-                .build()
-        });
     // Firehose's DescribeDeliveryStream, a JSON call of `aws_connect` (no SDK crate): answered as
     // Firehose does, for our delivery stream only.
     let delivery = a.delivery;
@@ -175,7 +181,7 @@ fn clients(a: Answers) -> Clients {
     Clients {
         region: "eu-west-1".into(),
         cloudformation: client!(aws_sdk_cloudformation, no_rules),
-        lambda: client!(aws_sdk_lambda, [&get_function, &mappings]),
+        lambda: aws_connect::rest::RestClient::new(&lambda, "eu-west-1", aws_connect::rest::LAMBDA),
         kinesis: client!(aws_sdk_kinesis, no_rules),
         firehose: aws_connect::json::JsonClient::new(
             &firehose,
@@ -238,7 +244,7 @@ async fn each_broken_resource_is_the_row_named_with_what_was_expected() {
     let env = env();
     let failed_function = checks::function_state(
         &clients(Answers {
-            function_state: State::Failed,
+            function_state: "Failed",
             ..Answers::default()
         }),
         &deployed(),
@@ -254,7 +260,7 @@ async fn each_broken_resource_is_the_row_named_with_what_was_expected() {
     );
     let rows = checks::run(
         &clients(Answers {
-            last_update: LastUpdateStatus::Failed,
+            last_update: "Failed",
             ..Answers::default()
         }),
         &env,
