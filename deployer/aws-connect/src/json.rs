@@ -27,30 +27,26 @@ pub struct JsonApi {
 }
 
 impl JsonApi {
-    /// The API of `service` (signing name `signing_name`, SDK service id `id`) whose operations are
-    /// `target_prefix.Operation`.
-    pub const fn new(
-        signing_name: &'static str,
-        id: &'static str,
-        target_prefix: &'static str,
-    ) -> JsonApi {
+    /// The API of `service` whose operations are `target_prefix.Operation`.
+    pub const fn new(service: Service, target_prefix: &'static str) -> JsonApi {
         JsonApi {
-            service: Service { signing_name, id },
+            service,
             target_prefix,
         }
     }
 }
 
 /// AWS Systems Manager.
-pub const SSM: JsonApi = JsonApi::new("ssm", "SSM", "AmazonSSM");
+pub const SSM: JsonApi = JsonApi::new(Service::new("ssm", "SSM"), "AmazonSSM");
 /// AWS Glue.
-pub const GLUE: JsonApi = JsonApi::new("glue", "Glue", "AWSGlue");
+pub const GLUE: JsonApi = JsonApi::new(Service::new("glue", "Glue"), "AWSGlue");
 /// AWS Certificate Manager.
-pub const ACM: JsonApi = JsonApi::new("acm", "ACM", "CertificateManager");
+pub const ACM: JsonApi = JsonApi::new(Service::new("acm", "ACM"), "CertificateManager");
 /// Amazon Data Firehose.
-pub const FIREHOSE: JsonApi = JsonApi::new("firehose", "Firehose", "Firehose_20150804");
+pub const FIREHOSE: JsonApi =
+    JsonApi::new(Service::new("firehose", "Firehose"), "Firehose_20150804");
 /// AWS Key Management Service.
-pub const KMS: JsonApi = JsonApi::new("kms", "KMS", "TrentService");
+pub const KMS: JsonApi = JsonApi::new(Service::new("kms", "KMS"), "TrentService");
 
 /// A client of one JSON API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).

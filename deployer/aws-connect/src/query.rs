@@ -27,25 +27,19 @@ pub struct QueryApi {
 }
 
 impl QueryApi {
-    /// The API of `service` (signing name `signing_name`, SDK service id `id`) at `version`.
-    pub const fn new(
-        signing_name: &'static str,
-        id: &'static str,
-        version: &'static str,
-    ) -> QueryApi {
-        QueryApi {
-            service: Service { signing_name, id },
-            version,
-        }
+    /// The API of `service` at `version`.
+    pub const fn new(service: Service, version: &'static str) -> QueryApi {
+        QueryApi { service, version }
     }
 }
 
 /// Amazon EC2 (every current EC2 operation is in this version).
-pub const EC2: QueryApi = QueryApi::new("ec2", "EC2", "2016-11-15");
+pub const EC2: QueryApi = QueryApi::new(Service::new("ec2", "EC2"), "2016-11-15");
 /// Amazon EC2 Auto Scaling.
-pub const AUTOSCALING: QueryApi = QueryApi::new("autoscaling", "Auto Scaling", "2011-01-01");
+pub const AUTOSCALING: QueryApi =
+    QueryApi::new(Service::new("autoscaling", "Auto Scaling"), "2011-01-01");
 /// AWS Identity and Access Management: one endpoint per partition, whatever the client's region.
-pub const IAM: QueryApi = QueryApi::new("iam", "IAM", "2010-05-08");
+pub const IAM: QueryApi = QueryApi::new(Service::new("iam", "IAM"), "2010-05-08");
 
 /// A client of one Query API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).

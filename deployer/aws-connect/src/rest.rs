@@ -23,10 +23,7 @@ pub struct RestApi {
 
 /// AWS Lambda (every path of its current API starts with `/2015-03-31/`).
 pub const LAMBDA: RestApi = RestApi {
-    service: Service {
-        signing_name: "lambda",
-        id: "Lambda",
-    },
+    service: Service::new("lambda", "Lambda"),
 };
 
 /// A `GET` of a REST-JSON API: its path (segments encoded with [`segment`]) and query.

@@ -49,6 +49,13 @@ pub struct Service {
     pub id: &'static str,
 }
 
+impl Service {
+    /// The service signed as `signing_name` whose SDK service id is `id`.
+    pub const fn new(signing_name: &'static str, id: &'static str) -> Service {
+        Service { signing_name, id }
+    }
+}
+
 /// What a direct call gives: the answer, or the SDK's error with a [`ServiceError`] for the
 /// service's own refusals.
 pub type DirectResult<T> = Result<T, SdkError<ServiceError, HttpResponse>>;
@@ -307,14 +314,8 @@ mod tests {
         }
     }
 
-    const AUTOSCALING: Service = Service {
-        signing_name: "autoscaling",
-        id: "Auto Scaling",
-    };
-    const KMS: Service = Service {
-        signing_name: "kms",
-        id: "KMS",
-    };
+    const AUTOSCALING: Service = Service::new("autoscaling", "Auto Scaling");
+    const KMS: Service = Service::new("kms", "KMS");
 
     #[test]
     fn a_services_own_endpoint_setting_wins_over_the_general_one_as_for_an_sdk_client() {
