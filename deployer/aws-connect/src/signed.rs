@@ -92,9 +92,10 @@ impl ProvideErrorMetadata for ServiceError {
 }
 
 /// Where requests to `service` in `region` go, decided as an SDK client of the service decides:
-/// an endpoint set in code (the emulator's), else the service's own setting
-/// (`AWS_ENDPOINT_URL_<ID>`, a profile's `services` section), else the general one
-/// (`AWS_ENDPOINT_URL`), else the service's endpoint ([`default_endpoint`]). FIPS and dual-stack
+/// an endpoint marked as the client's own configuration, else the service's own setting
+/// (`AWS_ENDPOINT_URL_<ID>`, a profile's `services` section), else the configuration's endpoint
+/// (`AWS_ENDPOINT_URL`, or the emulator's that [`Connection`](crate::Connection) sets), else the
+/// service's endpoint ([`default_endpoint`]). FIPS and dual-stack
 /// endpoints are not known here: asked for, they are refused with the way out rather than ignored.
 fn endpoint(config: &SdkConfig, service: Service, region: &str) -> Result<String, String> {
     let configured = if config.get_origin("endpoint_url").is_client_config() {
