@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Or
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::metadata::ErrorMetadata;
-use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
+use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::signed::{self, DirectResult, Service, ServiceError};
@@ -39,7 +39,7 @@ pub const EC2: QueryApi = QueryApi::new(Service::new("ec2", "EC2"), "2016-11-15"
 pub const AUTOSCALING: QueryApi =
     QueryApi::new(Service::new("autoscaling", "Auto Scaling"), "2011-01-01");
 /// AWS Identity and Access Management: one endpoint per partition, whatever the client's region.
-pub const IAM: QueryApi = QueryApi::new(Service::new("iam", "IAM"), "2010-05-08");
+pub const IAM: QueryApi = QueryApi::new(Service::global("iam", "IAM"), "2010-05-08");
 
 /// A client of one Query API in one region, made from the deployer's one SDK configuration
 /// ([`Connection::sdk_config`](crate::Connection::sdk_config)).
@@ -50,12 +50,10 @@ pub struct QueryClient {
     api: QueryApi,
 }
 
-/// A successful answer: the text of each element directly under the response's root, in order
-/// (elements with elements inside them are skipped), and the whole XML for answers whose data is
-/// nested (lists of structures: read it with `aws_smithy_xml::decode`).
+/// A successful answer: its XML, read by element name ([`QueryAnswer::text`]), by path
+/// ([`QueryAnswer::texts`]), or whole for lists of structures (`aws_smithy_xml::decode`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryAnswer {
-    fields: Vec<(String, String)>,
     xml: String,
 }
 
@@ -101,11 +99,8 @@ impl QueryClient {
 
 impl QueryAnswer {
     /// The text of the first element named `name` directly under the root, entities decoded.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, text)| text.as_str())
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.text_at(&[name])
     }
 
     /// The answer's XML as it came.
@@ -180,29 +175,15 @@ fn read_answer(response: &HttpResponse) -> Result<QueryAnswer, OrchestratorError
         .map_err(|e| OrchestratorError::other(format!("the answer is not UTF-8: {e}")))?;
     let status = response.status().as_u16();
     if response.status().is_success() {
-        root_fields(text)
-            .map(|fields| QueryAnswer {
-                fields,
+        Document::new(text)
+            .root_element()
+            .map(|_| QueryAnswer {
                 xml: text.to_owned(),
             })
             .map_err(|e| OrchestratorError::other(format!("the answer is not XML: {e}")))
     } else {
         Err(OrchestratorError::operation(error_of(status, text)))
     }
-}
-
-/// The text of each element directly under the root that holds no elements.
-fn root_fields(xml: &str) -> Result<Vec<(String, String)>, XmlDecodeError> {
-    let mut document = Document::new(xml);
-    let mut root = document.root_element()?;
-    let mut fields = Vec::new();
-    while let Some(mut element) = root.next_tag() {
-        let name = element.start_el().local().to_owned();
-        if let Some(text) = leaf_text(&mut element) {
-            fields.push((name, text));
-        }
-    }
-    Ok(fields)
 }
 
 /// The text of an element that holds no elements (`None` for one that does, whatever text comes
@@ -281,8 +262,8 @@ mod tests {
 
     #[test]
     fn an_answer_gives_the_text_of_its_root_fields_with_entities_decoded() {
-        let fields = root_fields(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
+        let answer = QueryAnswer {
+            xml: r#"<?xml version="1.0" encoding="UTF-8"?>
 <ExportClientVpnClientConfigurationResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
     <requestId>7d4b5e1c</requestId>
     <nested><a>1</a></nested>
@@ -291,16 +272,12 @@ mod tests {
 x
 &lt;/ca&gt;
 </clientConfiguration>
-</ExportClientVpnClientConfigurationResponse>"#,
-        )
-        .unwrap();
-        let answer = QueryAnswer {
-            fields,
-            xml: String::new(),
+</ExportClientVpnClientConfigurationResponse>"#
+                .to_owned(),
         };
-        assert_eq!(answer.text("requestId"), Some("7d4b5e1c"));
+        assert_eq!(answer.text("requestId").as_deref(), Some("7d4b5e1c"));
         assert_eq!(
-            answer.text("clientConfiguration"),
+            answer.text("clientConfiguration").as_deref(),
             Some("client\n<ca>\nx\n</ca>\n")
         );
         assert_eq!(answer.text("nested"), None, "an element of elements");
@@ -320,7 +297,6 @@ x
   <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>
 </ListRolePoliciesResponse>"#;
         let answer = QueryAnswer {
-            fields: root_fields(xml).unwrap(),
             xml: xml.to_owned(),
         };
         assert_eq!(

@@ -40,19 +40,35 @@ pub struct ServiceError {
 /// A service of a direct call: its SigV4 signing name (also its endpoints' first label, such as
 /// `autoscaling`) and its SDK service id (`Auto Scaling`), which names its own endpoint setting
 /// (`AWS_ENDPOINT_URL_AUTO_SCALING`, or `endpoint_url` in a profile's `services` section) as for an
-/// SDK client.
+/// SDK client. A global service (IAM) has one endpoint per partition, signed for the partition's
+/// home region, whatever region its client is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Service {
     /// The SigV4 signing name and endpoint prefix.
     pub signing_name: &'static str,
     /// The SDK service id.
     pub id: &'static str,
+    /// Whether the service has one endpoint per partition rather than one per region.
+    pub global: bool,
 }
 
 impl Service {
-    /// The service signed as `signing_name` whose SDK service id is `id`.
+    /// The regional service signed as `signing_name` whose SDK service id is `id`.
     pub const fn new(signing_name: &'static str, id: &'static str) -> Service {
-        Service { signing_name, id }
+        Service {
+            signing_name,
+            id,
+            global: false,
+        }
+    }
+
+    /// The global service signed as `signing_name` whose SDK service id is `id`.
+    pub const fn global(signing_name: &'static str, id: &'static str) -> Service {
+        Service {
+            signing_name,
+            id,
+            global: true,
+        }
     }
 }
 
@@ -135,30 +151,28 @@ fn endpoint(config: &SdkConfig, service: Service, region: &str) -> Result<String
             ));
         }
     }
-    Ok(default_endpoint(service.signing_name, region))
+    Ok(default_endpoint(service, region))
 }
 
 /// The service's regional endpoint (`https://ec2.eu-west-1.amazonaws.com`, `.amazonaws.com.cn` in
-/// China); for IAM, a global service, its partition's one endpoint.
-fn default_endpoint(service: &str, region: &str) -> String {
-    if service == "iam" {
-        return match Partition::of(region) {
-            Partition::Aws => "https://iam.amazonaws.com".to_owned(),
-            Partition::China => "https://iam.cn-north-1.amazonaws.com.cn".to_owned(),
-            Partition::GovCloud => "https://iam.us-gov.amazonaws.com".to_owned(),
-        };
+/// China), or a global service's one endpoint in the region's partition.
+fn default_endpoint(service: Service, region: &str) -> String {
+    let name = service.signing_name;
+    match (service.global, Partition::of(region)) {
+        (true, Partition::Aws) => format!("https://{name}.amazonaws.com"),
+        (true, Partition::China) => format!("https://{name}.cn-north-1.amazonaws.com.cn"),
+        (true, Partition::GovCloud) => format!("https://{name}.us-gov.amazonaws.com"),
+        (false, Partition::China) => format!("https://{name}.{region}.amazonaws.com.cn"),
+        (false, Partition::Aws | Partition::GovCloud) => {
+            format!("https://{name}.{region}.amazonaws.com")
+        }
     }
-    let suffix = match Partition::of(region) {
-        Partition::China => "amazonaws.com.cn",
-        Partition::Aws | Partition::GovCloud => "amazonaws.com",
-    };
-    format!("https://{service}.{region}.{suffix}")
 }
 
-/// The region requests to `service` from `region` are signed for: the region itself, or for IAM
-/// its partition's home region, where its one endpoint is.
-fn signing_region(service: &str, region: &str) -> String {
-    if service != "iam" {
+/// The region requests to `service` from `region` are signed for: the region itself, or for a
+/// global service its partition's home region, where its one endpoint is.
+fn signing_region(service: Service, region: &str) -> String {
+    if !service.global {
         return region.to_owned();
     }
     match Partition::of(region) {
@@ -199,7 +213,7 @@ pub(crate) fn operation(
     service: Service,
     action: &'static str,
 ) -> Result<OperationBuilder, BoxError> {
-    let signing = signing(config, region, service.signing_name)
+    let signing = signing(config, region, service)
         .map_err(|missing| format!("the SDK configuration has no {missing}"))?;
     Ok(Operation::builder()
         .service_name(service.signing_name)
@@ -229,7 +243,7 @@ pub(crate) fn operation(
 fn signing(
     config: &SdkConfig,
     region: &str,
-    service: &'static str,
+    service: Service,
 ) -> Result<StaticRuntimePlugin, &'static str> {
     let credentials = config
         .credentials_provider()
@@ -257,7 +271,7 @@ fn signing(
         region: Some(SigningRegion::from(Region::new(signing_region(
             service, region,
         )))),
-        name: Some(SigningName::from_static(service)),
+        name: Some(SigningName::from_static(service.signing_name)),
         ..Default::default()
     });
     Ok(StaticRuntimePlugin::new()
@@ -283,18 +297,18 @@ mod tests {
     #[test]
     fn regional_endpoints_follow_the_partition() {
         assert_eq!(
-            default_endpoint("ec2", "eu-west-1"),
+            default_endpoint(Service::new("ec2", "EC2"), "eu-west-1"),
             "https://ec2.eu-west-1.amazonaws.com"
         );
         assert_eq!(
-            default_endpoint("ssm", "cn-north-1"),
+            default_endpoint(Service::new("ssm", "SSM"), "cn-north-1"),
             "https://ssm.cn-north-1.amazonaws.com.cn"
         );
         assert_eq!(
-            default_endpoint("kms", "us-gov-west-1"),
+            default_endpoint(KMS, "us-gov-west-1"),
             "https://kms.us-gov-west-1.amazonaws.com"
         );
-        assert_eq!(signing_region("ec2", "eu-west-1"), "eu-west-1");
+        assert_eq!(signing_region(KMS, "eu-west-1"), "eu-west-1");
     }
 
     /// Endpoint settings as a profile or the environment would hold them: `AWS_ENDPOINT_URL_<ID>`
@@ -317,6 +331,7 @@ mod tests {
 
     const AUTOSCALING: Service = Service::new("autoscaling", "Auto Scaling");
     const KMS: Service = Service::new("kms", "KMS");
+    const IAM: Service = Service::global("iam", "IAM");
 
     #[test]
     fn a_services_own_endpoint_setting_wins_over_the_general_one_as_for_an_sdk_client() {
@@ -381,8 +396,8 @@ mod tests {
                 "us-gov-west-1",
             ),
         ] {
-            assert_eq!(default_endpoint("iam", region), endpoint, "{region}");
-            assert_eq!(signing_region("iam", region), signed_for, "{region}");
+            assert_eq!(default_endpoint(IAM, region), endpoint, "{region}");
+            assert_eq!(signing_region(IAM, region), signed_for, "{region}");
         }
     }
 

@@ -186,11 +186,11 @@ pub async fn profile(
         endpoint: endpoint.to_owned(),
         problem,
     };
-    if ovpn::block(configuration, "ca").is_none() {
+    if ovpn::block(&configuration, "ca").is_none() {
         return Err(config_problem("has no <ca> block".into()));
     }
     let checked = certificate.check(client_root_ca, now)?;
-    let text = ovpn::complete(configuration, certificate)
+    let text = ovpn::complete(&configuration, certificate)
         .map_err(|problem| config_problem(problem.to_owned()))?;
     ovpn::write_private(out, &text).map_err(|source| VpnError::File {
         what: "cannot write",
@@ -227,7 +227,7 @@ pub async fn revoke(ec2: &QueryClient, endpoint: &str, crl_pem: &str) -> Result<
             )
         })?;
     // The operation's one output: whether EC2 took the list.
-    if imported.text("return") != Some("true") {
+    if imported.text("return").as_deref() != Some("true") {
         return Err(VpnError::Aws(format!(
             "ImportClientVpnClientCertificateRevocationList {endpoint} ({}): EC2 did not confirm the import (its answer has no `<return>true</return>`); run again, and check the endpoint's revocation list in the EC2 console",
             ec2.region()
